@@ -1,0 +1,825 @@
+//! The derivation pipeline the rollup function runs on stream records: rebuild the projections
+//! of changed entities, re-derive the links that depend on them, then recompute the weekly
+//! rollups whose members changed. Every decision is a pure function in `flowmeter::derive`;
+//! this module loads their inputs and writes their outputs, skipping writes that change nothing.
+//!
+//! Links are written as derived facts on the target entity; their stream records bring the
+//! target back here, so chains (deployment → shipped PR → its lead time) settle through the same
+//! idempotent path. The stream filter lets only `FACT#` items through, so projections, members
+//! and rollups never re-trigger the function.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use flowmeter::config::OrgConfig;
+use flowmeter::derive::links::{self, blamed_deployment, next_success, reverted_pr};
+use flowmeter::derive::members::{
+    members_of_deployment, members_of_incident, members_of_pull_request,
+};
+use flowmeter::derive::{
+    project_deployment, project_incident, project_pull_request, Bucket, Deployment, Incident,
+    Member, PullRequest, Rollup,
+};
+use flowmeter::model::{EntityKey, Fact, FactBody};
+
+use crate::store::{
+    content_hash, key_time, LinkState, MemberRef, Projection, ProjectionItem, Store, StoreError,
+};
+
+/// How far back a change can reach into link decisions: deployments finishing this long before
+/// a change are re-derived (clock skew between GitHub and CI systems).
+const LINK_SLACK: Duration = Duration::days(1);
+/// How far back a deployed commit may have been pushed, and a revert may follow its original.
+const HISTORY_WINDOW: Duration = Duration::days(30);
+/// Predecessor deployments loaded to find the previous successful one.
+const PREDECESSORS: usize = 25;
+
+/// `at - by`, saturating at the earliest representable instant (reprocessing counts from it).
+fn before(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    at.checked_sub_signed(by)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// `at + by`, saturating at the latest representable instant.
+fn after(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    at.checked_add_signed(by)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Entities whose facts changed, each with the earliest time of a changed fact.
+pub type Changes = BTreeMap<EntityKey, DateTime<Utc>>;
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Entities whose derived facts this run wrote or removed: the stream brings them back;
+    /// the reprocess loop feeds them to the next round itself.
+    pub touched: Changes,
+    pub projections_written: usize,
+    pub buckets_recomputed: usize,
+}
+
+#[derive(Default)]
+struct Work {
+    repo_links: BTreeMap<String, DateTime<Utc>>,
+    blames: BTreeSet<EntityKey>,
+    reverts: BTreeSet<EntityKey>,
+    dirty: BTreeSet<Bucket>,
+    outcome: Outcome,
+}
+
+impl Work {
+    fn link_repo(&mut self, repo: &str, from: DateTime<Utc>) {
+        let entry = self.repo_links.entry(repo.to_string()).or_insert(from);
+        *entry = (*entry).min(from);
+    }
+
+    fn touched(&mut self, entity: &EntityKey) {
+        self.outcome
+            .touched
+            .entry(entity.clone())
+            .or_insert(DateTime::<Utc>::MIN_UTC);
+    }
+}
+
+pub struct Pipeline<'a> {
+    store: &'a Store,
+    config: OrgConfig,
+}
+
+fn link_fact(entity: &EntityKey, id: String, at: DateTime<Utc>, body: FactBody) -> Fact {
+    Fact {
+        entity: entity.clone(),
+        id,
+        at,
+        body,
+    }
+}
+
+fn link_sort_key(id: &str) -> String {
+    format!("FACT#LINK#{id}")
+}
+
+fn shipped_by_id(deployment: &EntityKey) -> String {
+    format!("shipped_by:{}", deployment.partition_key())
+}
+
+fn ships_id(pr: &EntityKey) -> String {
+    format!("ships:{}", pr.partition_key())
+}
+
+fn blamed_by_id(incident: &EntityKey) -> String {
+    format!("blamed_by:{}", incident.partition_key())
+}
+
+fn reverted_by_id(revert: &EntityKey) -> String {
+    format!("reverted_by:{}", revert.partition_key())
+}
+
+fn shipped_pr_reverted_id(pr: &EntityKey) -> String {
+    format!("shipped_pr_reverted:{}", pr.partition_key())
+}
+
+const FOLLOWED_BY_ID: &str = "followed_by";
+
+impl<'a> Pipeline<'a> {
+    pub fn new(store: &'a Store, config: OrgConfig) -> Pipeline<'a> {
+        Pipeline { store, config }
+    }
+
+    /// Derives everything that depends on the changed entities.
+    pub async fn process(&self, changes: &Changes) -> Result<Outcome, StoreError> {
+        let mut work = Work::default();
+        let mut rebuild = BTreeSet::new();
+        for (entity, since) in changes {
+            match entity {
+                EntityKey::Branch { repo, branch } => {
+                    self.branch_changed(repo, branch, *since, &mut rebuild, &mut work)
+                        .await?
+                }
+                other => {
+                    rebuild.insert(other.clone());
+                }
+            }
+        }
+        for entity in &rebuild {
+            self.rebuild(entity, &mut work).await?;
+        }
+        for revert in std::mem::take(&mut work.reverts) {
+            self.link_revert(&revert, &mut work).await?;
+        }
+        for (repo, from) in std::mem::take(&mut work.repo_links) {
+            self.link_repo(&repo, from, &mut work).await?;
+        }
+        for incident in std::mem::take(&mut work.blames) {
+            self.link_blame(&incident, &mut work).await?;
+        }
+        for bucket in std::mem::take(&mut work.dirty) {
+            self.recompute_bucket(&bucket).await?;
+            work.outcome.buckets_recomputed += 1;
+        }
+        Ok(work.outcome)
+    }
+
+    /// Recomputes one rollup from its members (never incrementally).
+    pub async fn recompute_bucket(&self, bucket: &Bucket) -> Result<(), StoreError> {
+        let version = self.store.bump_bucket(bucket).await?;
+        let members = self.store.bucket_members(bucket).await?;
+        let rollup = Rollup::from_members(&members);
+        self.store.put_rollup(bucket, version, &rollup).await
+    }
+
+    async fn branch_changed(
+        &self,
+        repo: &str,
+        branch: &str,
+        since: DateTime<Utc>,
+        rebuild: &mut BTreeSet<EntityKey>,
+        work: &mut Work,
+    ) -> Result<(), StoreError> {
+        let head_pk = format!("HEAD#{repo}#{branch}");
+        for item in self
+            .store
+            .index_query("gsi1", &head_pk, "", "~", false, None)
+            .await?
+        {
+            if let Some(key) = EntityKey::from_partition_key(&item.pk) {
+                rebuild.insert(key);
+            }
+        }
+        let mut is_default = self.store.default_branch(repo).await?.as_deref() == Some(branch);
+        if !is_default {
+            let recent = self
+                .store
+                .branch_facts(repo, branch, Some(since), None)
+                .await?;
+            is_default = recent.iter().any(|f| {
+                matches!(
+                    f.body,
+                    FactBody::Push {
+                        to_default_branch: true,
+                        ..
+                    }
+                )
+            });
+            if is_default {
+                self.store.put_default_branch(repo, branch).await?;
+            }
+        }
+        if is_default {
+            work.link_repo(repo, before(since, LINK_SLACK));
+        }
+        Ok(())
+    }
+
+    async fn project(
+        &self,
+        entity: &EntityKey,
+        facts: &[Fact],
+    ) -> Result<Option<Projection>, StoreError> {
+        Ok(match entity {
+            EntityKey::PullRequest { repo, .. } => {
+                let head = facts.iter().rev().find_map(|f| match &f.body {
+                    FactBody::PullRequest(s) => Some(s.head_ref.clone()),
+                    _ => None,
+                });
+                let pushes = match head {
+                    Some(head) => self.store.branch_facts(repo, &head, None, None).await?,
+                    None => Vec::new(),
+                };
+                project_pull_request(entity, facts, &pushes, &self.config)
+                    .map(Projection::PullRequest)
+            }
+            EntityKey::Deployment { .. } => {
+                project_deployment(entity, facts, &self.config).map(Projection::Deployment)
+            }
+            EntityKey::Incident { .. } => {
+                project_incident(entity, facts, &self.config).map(Projection::Incident)
+            }
+            EntityKey::Branch { .. } => None,
+        })
+    }
+
+    fn members_of(&self, projection: &Projection) -> Vec<Member> {
+        match projection {
+            Projection::PullRequest(pr) => members_of_pull_request(pr, &self.config),
+            Projection::Deployment(d) => members_of_deployment(d, &self.config),
+            Projection::Incident(i) => members_of_incident(i, &self.config),
+        }
+    }
+
+    fn index_keys(projection: &Projection) -> [Option<String>; 4] {
+        match projection {
+            Projection::PullRequest(pr) => {
+                let merged = pr.merged_at.filter(|_| pr.merged_to_default());
+                [
+                    Some(format!("HEAD#{}#{}", pr.repo, pr.head_ref)),
+                    Some(format!("{:020}", pr.number)),
+                    merged.map(|_| format!("MERGED#{}", pr.repo)),
+                    merged.map(|m| format!("{}#{}", key_time(m), pr.number)),
+                ]
+            }
+            Projection::Deployment(d) => {
+                let finished = d.finished_at.filter(|_| d.is_production_attempt());
+                [
+                    finished.map(|_| format!("DEPS#{}", d.repo)),
+                    finished.map(|f| format!("{}#{}", key_time(f), d.id)),
+                    None,
+                    None,
+                ]
+            }
+            Projection::Incident(i) => {
+                let open = i.resolved_at.is_none();
+                [
+                    Some(format!("INCS#{}", i.service)),
+                    Some(format!("{}#{}", key_time(i.opened_at), i.id)),
+                    open.then(|| "OPENINC".to_string()),
+                    open.then(|| format!("{}#{}", key_time(i.opened_at), i.id)),
+                ]
+            }
+        }
+    }
+
+    /// Rebuilds one entity's projection and members; queues the links that depend on it.
+    async fn rebuild(&self, entity: &EntityKey, work: &mut Work) -> Result<(), StoreError> {
+        let (facts, old_item) = self.store.entity(entity).await?;
+        let new = self.project(entity, &facts).await?;
+        let old = old_item.as_ref().map(|i| &i.projection);
+        if new.as_ref() == old {
+            return Ok(());
+        }
+        let pk = entity.partition_key();
+
+        // Members: delete what left, write what is new or changed.
+        let new_members = new.as_ref().map(|p| self.members_of(p)).unwrap_or_default();
+        let new_refs: BTreeMap<(String, String), (String, &Member)> = new_members
+            .iter()
+            .map(|m| {
+                (
+                    (m.bucket.to_string(), m.id.clone()),
+                    (content_hash(&m.data), m),
+                )
+            })
+            .collect();
+        let old_refs: BTreeMap<(String, String), String> = old_item
+            .as_ref()
+            .map(|i| {
+                i.members
+                    .iter()
+                    .map(|r| ((r.b.clone(), r.id.clone()), r.h.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for ((bucket_key, id), _) in old_refs.iter().filter(|(k, _)| !new_refs.contains_key(*k)) {
+            self.store.delete_member(bucket_key, id).await?;
+            if let Some(bucket) = Bucket::parse(bucket_key) {
+                work.dirty.insert(bucket);
+            }
+        }
+        for (key, (hash, member)) in &new_refs {
+            if old_refs.get(key) != Some(hash) {
+                self.store
+                    .put_member(&member.bucket, &member.id, &member.data)
+                    .await?;
+                work.dirty.insert(member.bucket.clone());
+            }
+        }
+
+        let mut links = old_item
+            .as_ref()
+            .map(|i| i.links.clone())
+            .unwrap_or_default();
+        if let Some(Projection::PullRequest(pr)) = &new {
+            self.mark_reverted_deployment(pr, &mut links, work).await?;
+        }
+        match &new {
+            Some(projection) => {
+                let [gsi1pk, gsi1sk, gsi2pk, gsi2sk] = Self::index_keys(projection);
+                self.store
+                    .put_projection(&ProjectionItem {
+                        pk: pk.clone(),
+                        sk: crate::store::PROJECTION_SK.into(),
+                        projection: projection.clone(),
+                        members: new_refs
+                            .iter()
+                            .map(|((b, id), (h, _))| MemberRef {
+                                b: b.clone(),
+                                id: id.clone(),
+                                h: h.clone(),
+                            })
+                            .collect(),
+                        links: links.clone(),
+                        gsi1pk,
+                        gsi1sk,
+                        gsi2pk,
+                        gsi2sk,
+                    })
+                    .await?;
+            }
+            None => {
+                self.store
+                    .delete_item(&pk, crate::store::PROJECTION_SK)
+                    .await?
+            }
+        }
+        work.outcome.projections_written += 1;
+
+        // Queue the links that read this projection, for the new and the old state alike.
+        for projection in new.iter().chain(old) {
+            self.queue_dependents(projection, work).await?;
+        }
+        Ok(())
+    }
+
+    async fn queue_dependents(
+        &self,
+        projection: &Projection,
+        work: &mut Work,
+    ) -> Result<(), StoreError> {
+        match projection {
+            Projection::PullRequest(pr) => {
+                if let (Some(merged), true) = (pr.merged_at, pr.merged_to_default()) {
+                    if self.store.default_branch(&pr.repo).await?.as_deref()
+                        != Some(pr.default_branch.as_str())
+                        && !pr.default_branch.is_empty()
+                    {
+                        self.store
+                            .put_default_branch(&pr.repo, &pr.default_branch)
+                            .await?;
+                    }
+                    work.link_repo(&pr.repo, before(merged, LINK_SLACK));
+                    if pr.is_revert {
+                        work.reverts.insert(pr.key());
+                    }
+                    // A revert may have been merged before this PR's own facts arrived.
+                    let lo = key_time(merged);
+                    let hi = format!("{}~", key_time(after(merged, HISTORY_WINDOW)));
+                    for item in self
+                        .store
+                        .index_query(
+                            "gsi2",
+                            &format!("MERGED#{}", pr.repo),
+                            &lo,
+                            &hi,
+                            false,
+                            None,
+                        )
+                        .await?
+                    {
+                        if let Projection::PullRequest(later) = item.projection {
+                            if later.is_revert && later.number != pr.number {
+                                work.reverts.insert(later.key());
+                            }
+                        }
+                    }
+                }
+            }
+            Projection::Deployment(d) => {
+                if let (Some(finished), true) = (d.finished_at, d.is_production_attempt()) {
+                    work.link_repo(&d.repo, before(finished, LINK_SLACK));
+                    let until = after(
+                        finished,
+                        self.config.blame_window().unwrap_or(Duration::days(3650)),
+                    );
+                    let mut services: Vec<String> = self
+                        .config
+                        .services_of_repo(&d.repo)
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect();
+                    services.push(d.repo.clone());
+                    for service in services {
+                        let items = self
+                            .store
+                            .index_query(
+                                "gsi1",
+                                &format!("INCS#{service}"),
+                                &key_time(finished),
+                                &format!("{}~", key_time(until)),
+                                false,
+                                None,
+                            )
+                            .await?;
+                        for item in items {
+                            if let Some(key) = EntityKey::from_partition_key(&item.pk) {
+                                work.blames.insert(key);
+                            }
+                        }
+                    }
+                }
+            }
+            Projection::Incident(i) => {
+                work.blames.insert(i.key());
+            }
+        }
+        Ok(())
+    }
+
+    /// A shipped PR that was reverted fails the deployment that shipped it.
+    async fn mark_reverted_deployment(
+        &self,
+        pr: &PullRequest,
+        links: &mut LinkState,
+        work: &mut Work,
+    ) -> Result<(), StoreError> {
+        let desired = match (&pr.shipped_by, pr.reverted_by.first()) {
+            (Some(shipment), Some(revert)) => Some((shipment, revert)),
+            _ => None,
+        };
+        let desired_target = desired.map(|(s, _)| s.deployment.clone());
+        if let Some(old) = links
+            .marked_reverted
+            .as_ref()
+            .filter(|old| Some(*old) != desired_target.as_ref())
+        {
+            if self
+                .store
+                .delete_derived(old, &link_sort_key(&shipped_pr_reverted_id(&pr.key())))
+                .await?
+            {
+                work.touched(old);
+            }
+        }
+        if let Some((shipment, revert)) = desired {
+            let fact = link_fact(
+                &shipment.deployment,
+                shipped_pr_reverted_id(&pr.key()),
+                shipment.finished_at,
+                FactBody::ShippedPrReverted {
+                    pr: pr.key(),
+                    revert: revert.clone(),
+                },
+            );
+            if self.store.put_derived(&fact).await? {
+                work.touched(&shipment.deployment);
+            }
+        }
+        links.marked_reverted = desired_target;
+        Ok(())
+    }
+
+    async fn update_links(
+        &self,
+        entity: &EntityKey,
+        edit: impl FnOnce(&mut LinkState),
+    ) -> Result<(), StoreError> {
+        if let Some(mut item) = self.store.projection(entity).await? {
+            let before = item.links.clone();
+            edit(&mut item.links);
+            if item.links != before {
+                self.store.put_projection(&item).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Links a merged revert PR to the PR it reverts.
+    async fn link_revert(&self, revert_key: &EntityKey, work: &mut Work) -> Result<(), StoreError> {
+        let Some(item) = self.store.projection(revert_key).await? else {
+            return Ok(());
+        };
+        let Projection::PullRequest(revert) = &item.projection else {
+            return Ok(());
+        };
+        let desired = match revert.merged_at.filter(|_| revert.is_revert) {
+            Some(merged) => {
+                let lo = key_time(before(merged, HISTORY_WINDOW));
+                let hi = format!("{}~", key_time(merged));
+                let candidates: Vec<PullRequest> = self
+                    .store
+                    .index_query(
+                        "gsi2",
+                        &format!("MERGED#{}", revert.repo),
+                        &lo,
+                        &hi,
+                        false,
+                        None,
+                    )
+                    .await?
+                    .into_iter()
+                    .filter_map(|i| match i.projection {
+                        Projection::PullRequest(pr) => Some(pr),
+                        _ => None,
+                    })
+                    .collect();
+                reverted_pr(revert, &candidates)
+            }
+            None => None,
+        };
+        let id = reverted_by_id(revert_key);
+        if let Some(old) = item
+            .links
+            .reverts
+            .as_ref()
+            .filter(|old| Some(*old) != desired.as_ref())
+        {
+            if self.store.delete_derived(old, &link_sort_key(&id)).await? {
+                work.touched(old);
+            }
+        }
+        if let (Some(target), Some(merged)) = (&desired, revert.merged_at) {
+            let fact = link_fact(
+                target,
+                id,
+                merged,
+                FactBody::RevertedBy {
+                    pr: revert_key.clone(),
+                },
+            );
+            if self.store.put_derived(&fact).await? {
+                work.touched(target);
+            }
+        }
+        self.update_links(revert_key, |links| links.reverts = desired)
+            .await
+    }
+
+    /// Links an incident to the deployment it blames.
+    async fn link_blame(
+        &self,
+        incident_key: &EntityKey,
+        work: &mut Work,
+    ) -> Result<(), StoreError> {
+        let item = self.store.projection(incident_key).await?;
+        let incident: Option<Incident> = match item.as_ref().map(|i| &i.projection) {
+            Some(Projection::Incident(i)) => Some(i.clone()),
+            _ => None,
+        };
+        let old = item.as_ref().and_then(|i| i.links.blames.clone());
+        let mut desired: Option<(EntityKey, Incident)> = None;
+        if let Some(incident) = incident {
+            let repos: Vec<String> = match self.config.repos_of_service(&incident.service) {
+                Some(repos) => repos.to_vec(),
+                None => incident
+                    .repo
+                    .clone()
+                    .or_else(|| {
+                        incident
+                            .service
+                            .contains('/')
+                            .then(|| incident.service.clone())
+                    })
+                    .into_iter()
+                    .collect(),
+            };
+            let mut deployments = Vec::new();
+            for repo in &repos {
+                deployments.extend(self.deployments_before(repo, incident.opened_at).await?);
+            }
+            if let Some(target) =
+                blamed_deployment(&incident, &deployments, &repos, self.config.blame_window())
+            {
+                desired = Some((target, incident));
+            }
+        }
+        let id = blamed_by_id(incident_key);
+        let desired_target = desired.as_ref().map(|(t, _)| t.clone());
+        if let Some(old) = old
+            .as_ref()
+            .filter(|old| Some(*old) != desired_target.as_ref())
+        {
+            if self.store.delete_derived(old, &link_sort_key(&id)).await? {
+                work.touched(old);
+            }
+        }
+        if let Some((target, incident)) = &desired {
+            let fact = link_fact(
+                target,
+                id,
+                incident.opened_at,
+                FactBody::BlamedBy {
+                    incident: incident_key.clone(),
+                    opened_at: incident.opened_at,
+                    resolved_at: incident.resolved_at,
+                },
+            );
+            if self.store.put_derived(&fact).await? {
+                work.touched(target);
+            }
+        }
+        self.update_links(incident_key, |links| links.blames = desired_target)
+            .await
+    }
+
+    fn deployments_of(items: Vec<ProjectionItem>) -> Vec<Deployment> {
+        items
+            .into_iter()
+            .filter_map(|i| match i.projection {
+                Projection::Deployment(d) => Some(d),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The latest production attempts of a repo that finished before `until`.
+    async fn deployments_before(
+        &self,
+        repo: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let items = self
+            .store
+            .index_query(
+                "gsi1",
+                &format!("DEPS#{repo}"),
+                "",
+                &key_time(until),
+                true,
+                Some(PREDECESSORS),
+            )
+            .await?;
+        Ok(Self::deployments_of(items))
+    }
+
+    /// Re-derives which PRs each successful production deployment of `repo` finishing at or
+    /// after `from` shipped, and the next-success link of failed ones.
+    async fn link_repo(
+        &self,
+        repo: &str,
+        from: DateTime<Utc>,
+        work: &mut Work,
+    ) -> Result<(), StoreError> {
+        let later = Self::deployments_of(
+            self.store
+                .index_query(
+                    "gsi1",
+                    &format!("DEPS#{repo}"),
+                    &key_time(from),
+                    "~",
+                    false,
+                    None,
+                )
+                .await?,
+        );
+        if later.is_empty() {
+            return Ok(());
+        }
+        let mut deployments = self.deployments_before(repo, from).await?;
+        deployments.extend(later);
+        let finishes = || deployments.iter().filter_map(|d| d.finished_at);
+        let (Some(first), Some(last)) = (finishes().min(), finishes().max()) else {
+            return Ok(());
+        };
+        let lo = before(first, HISTORY_WINDOW);
+        let hi = after(last, LINK_SLACK);
+        let pushes = match self.store.default_branch(repo).await? {
+            Some(branch) => {
+                self.store
+                    .branch_facts(repo, &branch, Some(lo), Some(hi))
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let merged: Vec<PullRequest> = self
+            .store
+            .index_query(
+                "gsi2",
+                &format!("MERGED#{repo}"),
+                &key_time(lo),
+                &format!("{}~", key_time(hi)),
+                false,
+                None,
+            )
+            .await?
+            .into_iter()
+            .filter_map(|i| match i.projection {
+                Projection::PullRequest(pr) => Some(pr),
+                _ => None,
+            })
+            .collect();
+        let rework: BTreeMap<EntityKey, bool> =
+            merged.iter().map(|pr| (pr.key(), pr.is_rework)).collect();
+        let shipped = links::shipped_by_deployment(&deployments, &pushes, &merged, from);
+        for deployment in deployments
+            .iter()
+            .filter(|d| shipped.contains_key(&d.key()))
+        {
+            let key = deployment.key();
+            let desired: BTreeSet<&EntityKey> = shipped
+                .get(&key)
+                .map(|v| v.iter().collect())
+                .unwrap_or_default();
+            let (Some(finished), Some(sha)) = (deployment.finished_at, deployment.sha.clone())
+            else {
+                continue;
+            };
+            for current in deployment.ships.iter().filter(|s| !desired.contains(&s.pr)) {
+                if self
+                    .store
+                    .delete_derived(&key, &link_sort_key(&ships_id(&current.pr)))
+                    .await?
+                {
+                    work.touched(&key);
+                }
+                if self
+                    .store
+                    .delete_derived(&current.pr, &link_sort_key(&shipped_by_id(&key)))
+                    .await?
+                {
+                    work.touched(&current.pr);
+                }
+            }
+            for pr in desired {
+                let ships = link_fact(
+                    &key,
+                    ships_id(pr),
+                    finished,
+                    FactBody::Ships {
+                        pr: pr.clone(),
+                        rework: rework.get(pr).copied().unwrap_or(false),
+                    },
+                );
+                if self.store.put_derived(&ships).await? {
+                    work.touched(&key);
+                }
+                let shipped_by = link_fact(
+                    pr,
+                    shipped_by_id(&key),
+                    finished,
+                    FactBody::ShippedBy {
+                        deployment: key.clone(),
+                        sha: sha.clone(),
+                        finished_at: finished,
+                    },
+                );
+                if self.store.put_derived(&shipped_by).await? {
+                    work.touched(pr);
+                }
+            }
+        }
+        for deployment in &deployments {
+            let key = deployment.key();
+            let next =
+                next_success(deployment, &deployments).filter(|_| deployment.needs_next_success());
+            match (next, deployment.next_success_at) {
+                (Some(next), _) => {
+                    let Some(finished) = next.finished_at else {
+                        continue;
+                    };
+                    let fact = link_fact(
+                        &key,
+                        FOLLOWED_BY_ID.into(),
+                        finished,
+                        FactBody::FollowedBy {
+                            deployment: next.key(),
+                            finished_at: finished,
+                        },
+                    );
+                    if self.store.put_derived(&fact).await? {
+                        work.touched(&key);
+                    }
+                }
+                (None, Some(_)) => {
+                    if self
+                        .store
+                        .delete_derived(&key, &link_sort_key(FOLLOWED_BY_ID))
+                        .await?
+                    {
+                        work.touched(&key);
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,814 @@
+//! The only module that talks to DynamoDB. The table layout lives here (and in ARCHITECTURE.md):
+//!
+//! | item            | pk                          | sk                         |
+//! |-----------------|-----------------------------|----------------------------|
+//! | source fact     | entity key (`PR#…`, `DEP#…`, `INC#…`, `BR#…`) | `FACT#<at>#<fact id>` |
+//! | derived fact    | entity key                  | `FACT#LINK#<link id>`      |
+//! | projection      | entity key                  | `PROJ`                     |
+//! | repo metadata   | `REPO#<owner/name>`         | `META`                     |
+//! | bucket member   | `BUCKET#<scope>|<week>`     | `M#<member id>`            |
+//! | bucket version  | `BUCKET#<scope>|<week>`     | `VERSION`                  |
+//! | rollup          | `ROLLUP#<scope>`            | `<week>`                   |
+//! | org config      | `CONFIG`                    | `CURRENT`                  |
+//!
+//! GSIs (on projections only): `gsi1` = deployments of a repo by finish (`DEPS#<repo>`),
+//! incidents of a service by opening (`INCS#<service>`), PRs by head branch (`HEAD#<repo>#<ref>`);
+//! `gsi2` = merged PRs of a repo by merge time (`MERGED#<repo>`), open incidents (`OPENINC`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnConsumedCapacity, ReturnValue,
+};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use flowmeter::config::OrgConfig;
+use flowmeter::derive::{Bucket, Deployment, Incident, MemberData, PullRequest, Rollup, Scope};
+use flowmeter::model::{EntityKey, Fact};
+use flowmeter::time::IsoWeek;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {op} failed: {message}")]
+    Dynamo { op: &'static str, message: String },
+    #[error("item (de)serialization failed: {0}")]
+    Serde(String),
+}
+
+impl StoreError {
+    pub fn dynamo<E: std::error::Error + 'static>(op: &'static str, err: E) -> StoreError {
+        StoreError::Dynamo {
+            op,
+            message: DisplayErrorContext(err).to_string(),
+        }
+    }
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata>(err: &E) -> bool {
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Serde(e.to_string()))
+}
+
+fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Serde(e.to_string()))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A short content hash: lets a write be skipped (or made conditional) when nothing changed, so
+/// unchanged derivations cost no write and trigger no stream record.
+pub fn content_hash<T: Serialize>(value: &T) -> String {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    hex::encode(&Sha256::digest(&bytes)[..8])
+}
+
+/// Instant formatting used inside sort keys: fixed width, so string order is time order.
+pub fn key_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// One entity's projection. Not boxed: projections are built one at a time and stored at once,
+/// so the size difference between variants costs nothing that matters.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Projection {
+    PullRequest(PullRequest),
+    Deployment(Deployment),
+    Incident(Incident),
+}
+
+/// A member this projection contributed, remembered so the next rebuild can diff.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MemberRef {
+    pub b: String,
+    pub id: String,
+    pub h: String,
+}
+
+/// Which links this entity asserted on others, so a changed decision can retract the old link.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinkState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blames: Option<EntityKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverts: Option<EntityKey>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marked_reverted: Option<EntityKey>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectionItem {
+    pub pk: String,
+    pub sk: String,
+    pub projection: Projection,
+    pub members: Vec<MemberRef>,
+    #[serde(default)]
+    pub links: LinkState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FactItem {
+    pk: String,
+    sk: String,
+    fact: Fact,
+    /// Content hash, the condition for upserting derived facts.
+    h: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MemberItem {
+    pk: String,
+    sk: String,
+    data: MemberData,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RollupItem {
+    pk: String,
+    sk: String,
+    v: u64,
+    rollup: Rollup,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RepoMetaItem {
+    pk: String,
+    sk: String,
+    default_branch: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConfigItem {
+    pk: String,
+    sk: String,
+    yaml: String,
+}
+
+pub const PROJECTION_SK: &str = "PROJ";
+
+pub fn bucket_pk(bucket: &Bucket) -> String {
+    format!("BUCKET#{bucket}")
+}
+
+pub fn rollup_pk(scope: &Scope) -> String {
+    format!("ROLLUP#{scope}")
+}
+
+/// Counts requests and consumed capacity, so tests and the load harness can measure what a
+/// read or a delivery costs.
+#[derive(Debug, Default)]
+pub struct Meter {
+    pub requests: AtomicU64,
+    /// Consumed capacity in thousandths of a unit.
+    pub read_milli: AtomicU64,
+    pub write_milli: AtomicU64,
+}
+
+impl Meter {
+    fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn consumed(&self, capacity: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>, write: bool) {
+        let Some(c) = capacity else { return };
+        let units = if write {
+            c.write_capacity_units().or(c.capacity_units())
+        } else {
+            c.read_capacity_units().or(c.capacity_units())
+        };
+        let milli = (units.unwrap_or(0.0) * 1000.0).round() as u64;
+        let counter = if write {
+            &self.write_milli
+        } else {
+            &self.read_milli
+        };
+        counter.fetch_add(milli, Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+    pub meter: Arc<Meter>,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Store {
+        Store {
+            client,
+            table: table.into(),
+            meter: Arc::new(Meter::default()),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    // ---- facts -------------------------------------------------------------------------
+
+    /// Writes a source fact unless it exists. Returns whether it was new: a redelivery
+    /// writes nothing.
+    pub async fn put_fact(&self, fact: &Fact) -> Result<bool, StoreError> {
+        let item = to_item(&FactItem {
+            pk: fact.entity.partition_key(),
+            sk: fact.sort_key(),
+            fact: fact.clone(),
+            h: content_hash(fact),
+        })?;
+        self.meter.request();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.consumed(out.consumed_capacity(), true);
+                Ok(true)
+            }
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("PutItem(fact)", err)),
+        }
+    }
+
+    /// Upserts a derived fact only when its content changed. Returns whether it was written.
+    pub async fn put_derived(&self, fact: &Fact) -> Result<bool, StoreError> {
+        let hash = content_hash(fact);
+        let item = to_item(&FactItem {
+            pk: fact.entity.partition_key(),
+            sk: fact.sort_key(),
+            fact: fact.clone(),
+            h: hash.clone(),
+        })?;
+        self.meter.request();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR h <> :h")
+            .expression_attribute_values(":h", s(hash))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.consumed(out.consumed_capacity(), true);
+                Ok(true)
+            }
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("PutItem(derived)", err)),
+        }
+    }
+
+    /// Deletes a derived fact by its sort key. Returns whether something was deleted.
+    pub async fn delete_derived(
+        &self,
+        entity: &EntityKey,
+        sort_key: &str,
+    ) -> Result<bool, StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(entity.partition_key()))
+            .key("sk", s(sort_key))
+            .return_values(ReturnValue::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("DeleteItem(derived)", e))?;
+        self.meter.consumed(out.consumed_capacity(), true);
+        Ok(out.attributes().is_some())
+    }
+
+    /// Every item of a partition, strongly consistent, all pages.
+    async fn query_partition(
+        &self,
+        pk: &str,
+        sk_prefix: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .expression_attribute_values(":pk", s(pk))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .set_exclusive_start_key(start.take());
+            q = match sk_prefix {
+                Some(prefix) => q
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix)),
+                None => q.key_condition_expression("pk = :pk"),
+            };
+            self.meter.request();
+            let out = q.send().await.map_err(|e| StoreError::dynamo("Query", e))?;
+            self.meter.consumed(out.consumed_capacity(), false);
+            items.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// An entity's facts and its stored projection, in one query.
+    pub async fn entity(
+        &self,
+        entity: &EntityKey,
+    ) -> Result<(Vec<Fact>, Option<ProjectionItem>), StoreError> {
+        let mut facts = Vec::new();
+        let mut projection = None;
+        for item in self.query_partition(&entity.partition_key(), None).await? {
+            let sk = item
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            if sk.starts_with("FACT#") {
+                facts.push(from_item::<FactItem>(item)?.fact);
+            } else if sk == PROJECTION_SK {
+                projection = Some(from_item::<ProjectionItem>(item)?);
+            }
+        }
+        Ok((facts, projection))
+    }
+
+    /// A branch's push facts with `at` in `[from, to]` (either bound optional).
+    pub async fn branch_facts(
+        &self,
+        repo: &str,
+        branch: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Fact>, StoreError> {
+        let pk = EntityKey::Branch {
+            repo: repo.to_string(),
+            branch: branch.to_string(),
+        }
+        .partition_key();
+        let lower = format!("FACT#{}", from.map(key_time).unwrap_or_default());
+        // '~' sorts after every character used in keys: the upper bound includes all ids at `to`.
+        let upper = format!(
+            "FACT#{}~",
+            to.map(key_time).unwrap_or_else(|| "9999".into())
+        );
+        let mut facts = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            self.meter.request();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":lo", s(lower.clone()))
+                .expression_attribute_values(":hi", s(upper.clone()))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query(branch)", e))?;
+            self.meter.consumed(out.consumed_capacity(), false);
+            for item in out.items() {
+                facts.push(from_item::<FactItem>(item.clone())?.fact);
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(facts),
+            }
+        }
+    }
+
+    // ---- projections -------------------------------------------------------------------
+
+    pub async fn put_projection(&self, item: &ProjectionItem) -> Result<(), StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(item)?))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem(projection)", e))?;
+        self.meter.consumed(out.consumed_capacity(), true);
+        Ok(())
+    }
+
+    pub async fn delete_item(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("DeleteItem", e))?;
+        self.meter.consumed(out.consumed_capacity(), true);
+        Ok(())
+    }
+
+    pub async fn projection(
+        &self,
+        entity: &EntityKey,
+    ) -> Result<Option<ProjectionItem>, StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key("pk", s(entity.partition_key()))
+            .key("sk", s(PROJECTION_SK))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem(projection)", e))?;
+        self.meter.consumed(out.consumed_capacity(), false);
+        out.item.map(from_item).transpose()
+    }
+
+    /// Projections on a GSI partition with sort keys in `[lo, hi]`, in order (or reversed), at
+    /// most `limit` of them. GSIs are eventually consistent: callers re-run on the next change.
+    pub async fn index_query(
+        &self,
+        index: &str,
+        pk: &str,
+        lo: &str,
+        hi: &str,
+        descending: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<ProjectionItem>, StoreError> {
+        let (pk_name, sk_name) = match index {
+            "gsi1" => ("gsi1pk", "gsi1sk"),
+            _ => ("gsi2pk", "gsi2sk"),
+        };
+        // Key values cannot be empty strings; a single space sorts before every key we write.
+        let lo = if lo.is_empty() { " " } else { lo };
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            self.meter.request();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression(format!(
+                    "{pk_name} = :pk AND {sk_name} BETWEEN :lo AND :hi"
+                ))
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":lo", s(lo))
+                .expression_attribute_values(":hi", s(hi))
+                .scan_index_forward(!descending)
+                .set_limit(limit.map(|l| l.min(1000) as i32))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query(index)", e))?;
+            self.meter.consumed(out.consumed_capacity(), false);
+            for item in out.items() {
+                items.push(from_item::<ProjectionItem>(item.clone())?);
+            }
+            if limit.is_some_and(|l| items.len() >= l) {
+                items.truncate(limit.unwrap_or(usize::MAX));
+                return Ok(items);
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    // ---- repo metadata -----------------------------------------------------------------
+
+    pub async fn default_branch(&self, repo: &str) -> Result<Option<String>, StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("REPO#{repo}")))
+            .key("sk", s("META"))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem(meta)", e))?;
+        Ok(out
+            .item
+            .map(from_item::<RepoMetaItem>)
+            .transpose()?
+            .map(|m| m.default_branch))
+    }
+
+    pub async fn put_default_branch(&self, repo: &str, branch: &str) -> Result<(), StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&RepoMetaItem {
+                pk: format!("REPO#{repo}"),
+                sk: "META".into(),
+                default_branch: branch.to_string(),
+            })?))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem(meta)", e))?;
+        self.meter.consumed(out.consumed_capacity(), true);
+        Ok(())
+    }
+
+    // ---- buckets and rollups -----------------------------------------------------------
+
+    pub async fn put_member(
+        &self,
+        bucket: &Bucket,
+        id: &str,
+        data: &MemberData,
+    ) -> Result<(), StoreError> {
+        let item = to_item(&MemberItem {
+            pk: bucket_pk(bucket),
+            sk: format!("M#{id}"),
+            data: data.clone(),
+        })?;
+        self.meter.request();
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem(member)", e))?;
+        self.meter.consumed(out.consumed_capacity(), true);
+        Ok(())
+    }
+
+    pub async fn delete_member(&self, bucket_key: &str, id: &str) -> Result<(), StoreError> {
+        self.delete_item(&format!("BUCKET#{bucket_key}"), &format!("M#{id}"))
+            .await
+    }
+
+    /// Bumps the bucket's version after its members changed. A rollup computed at version `v`
+    /// saw every member written before `v` was handed out; a rollup write only lands when no
+    /// newer computation has, so concurrent shards cannot leave a stale rollup behind.
+    pub async fn bump_bucket(&self, bucket: &Bucket) -> Result<u64, StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(bucket_pk(bucket)))
+            .key("sk", s("VERSION"))
+            .update_expression("ADD v :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("UpdateItem(version)", e))?;
+        self.meter.consumed(out.consumed_capacity(), true);
+        let version = out
+            .attributes()
+            .and_then(|a| a.get("v"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        Ok(version)
+    }
+
+    pub async fn bucket_members(&self, bucket: &Bucket) -> Result<Vec<MemberData>, StoreError> {
+        self.query_partition(&bucket_pk(bucket), Some("M#"))
+            .await?
+            .into_iter()
+            .map(|item| from_item::<MemberItem>(item).map(|m| m.data))
+            .collect()
+    }
+
+    /// Writes the rollup computed at `version`, unless a newer one already landed. An empty
+    /// rollup is deleted instead, so a bucket whose members all left does not linger.
+    pub async fn put_rollup(
+        &self,
+        bucket: &Bucket,
+        version: u64,
+        rollup: &Rollup,
+    ) -> Result<(), StoreError> {
+        let item = to_item(&RollupItem {
+            pk: rollup_pk(&bucket.scope),
+            sk: bucket.week.to_string(),
+            v: version,
+            rollup: rollup.clone(),
+        })?;
+        self.meter.request();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR v <= :v")
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.consumed(out.consumed_capacity(), true);
+                Ok(())
+            }
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => Ok(()),
+            Err(err) => Err(StoreError::dynamo("PutItem(rollup)", err)),
+        }
+    }
+
+    /// Rollups for the given scopes and weeks, with `BatchGetItem` (100 keys a request).
+    /// Missing buckets are absent from the answer.
+    pub async fn rollups(
+        &self,
+        keys: &[(Scope, IsoWeek)],
+    ) -> Result<Vec<(Scope, IsoWeek, Rollup)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(100) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|(scope, week)| {
+                    HashMap::from([
+                        ("pk".to_string(), s(rollup_pk(scope))),
+                        ("sk".to_string(), s(week.to_string())),
+                    ])
+                })
+                .collect();
+            while !pending.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .build()
+                    .map_err(|e| StoreError::dynamo("BatchGetItem(build)", e))?;
+                self.meter.request();
+                let answer = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::dynamo("BatchGetItem", e))?;
+                for c in answer.consumed_capacity() {
+                    self.meter.consumed(Some(c), false);
+                }
+                for item in answer
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let rollup: RollupItem = from_item(item.clone())?;
+                    let scope = rollup
+                        .pk
+                        .strip_prefix("ROLLUP#")
+                        .and_then(Scope::parse)
+                        .ok_or_else(|| {
+                            StoreError::Serde(format!("bad rollup key {}", rollup.pk))
+                        })?;
+                    let week: IsoWeek = rollup
+                        .sk
+                        .parse()
+                        .map_err(|_| StoreError::Serde(format!("bad rollup week {}", rollup.sk)))?;
+                    out.push((scope, week, rollup.rollup));
+                }
+                if let Some(unprocessed) =
+                    answer.unprocessed_keys().and_then(|u| u.get(&self.table))
+                {
+                    pending = unprocessed.keys().to_vec();
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        Ok(out)
+    }
+
+    /// Every rollup in the table (tests and the reprocess check compare these).
+    pub async fn all_rollups(&self) -> Result<Vec<(String, String, Rollup)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.scan_prefix("ROLLUP#").await? {
+            let r: RollupItem = from_item(item)?;
+            out.push((r.pk, r.sk, r.rollup));
+        }
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        Ok(out)
+    }
+
+    /// Items whose pk begins with `prefix`, by full scan (admin and test paths only).
+    pub async fn scan_prefix(&self, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            self.meter.request();
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .filter_expression("begins_with(pk, :p)")
+                .expression_attribute_values(":p", s(prefix))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Scan", e))?;
+            items.extend(out.items().iter().cloned());
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Every item in the table, raw (tests compare tables byte for byte with it).
+    pub async fn scan_all(&self) -> Result<Vec<Item>, StoreError> {
+        self.scan_prefix("").await
+    }
+
+    // ---- config ------------------------------------------------------------------------
+
+    pub async fn config(&self) -> Result<Option<(OrgConfig, String)>, StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s("CONFIG"))
+            .key("sk", s("CURRENT"))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem(config)", e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let stored: ConfigItem = from_item(item)?;
+        let config = OrgConfig::from_yaml(&stored.yaml)
+            .map_err(|e| StoreError::Serde(format!("stored config is invalid: {e}")))?;
+        Ok(Some((config, stored.yaml)))
+    }
+
+    pub async fn put_config(&self, yaml: &str) -> Result<(), StoreError> {
+        self.meter.request();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&ConfigItem {
+                pk: "CONFIG".into(),
+                sk: "CURRENT".into(),
+                yaml: yaml.to_string(),
+            })?))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem(config)", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,17 @@
+//! The webhook Lambda: API Gateway HTTP API → `flowmeter_edge::webhook::handle_webhook`.
+
+use flowmeter_edge::lambda_http::{run, service_fn, Error, Request};
+use flowmeter_edge::settings::{store_from_env, WebhookSecrets};
+use flowmeter_edge::webhook::handle_webhook;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    flowmeter_edge::init_logging();
+    let store = store_from_env().await;
+    let secrets = WebhookSecrets::from_env();
+    run(service_fn(|request: Request| {
+        let (store, secrets) = (&store, &secrets);
+        async move { Ok::<_, Error>(handle_webhook(store, secrets, &request).await) }
+    }))
+    .await
+}

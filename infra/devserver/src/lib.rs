@@ -1,0 +1,244 @@
+//! The local dev server: every route of API.md on one port, answered by the very handler
+//! functions the Lambdas call, plus a stream poller that feeds the rollup handler Lambda-shaped
+//! stream events from DynamoDB Local. The emulators themselves are started by
+//! `infra/with-emulators.sh` (`make dev`), which stops them when this process ends.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flowmeter::config::OrgConfig;
+use flowmeter_edge::api::handle_api;
+use flowmeter_edge::http::{error, json};
+use flowmeter_edge::lambda_http::http::{Method, StatusCode};
+use flowmeter_edge::lambda_http::{
+    Body as LambdaBody, Request as LambdaRequest, Response as LambdaResponse,
+};
+use flowmeter_edge::local_stream::StreamPoller;
+use flowmeter_edge::reprocess::reprocess;
+use flowmeter_edge::schema::{create_table, TEMPLATE};
+use flowmeter_edge::settings::{load_config, WebhookSecrets};
+use flowmeter_edge::store::Store;
+use flowmeter_edge::webhook::handle_webhook;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Everything the dev server reads from its environment (API.md, "Local dev server").
+#[derive(Clone)]
+pub struct Settings {
+    pub port: u16,
+    pub secrets: WebhookSecrets,
+    pub api_token: String,
+    pub admin_token: String,
+    pub config_path: Option<String>,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Settings, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let port = match var("FLOWMETER_PORT") {
+            Some(p) => p
+                .parse()
+                .map_err(|_| format!("FLOWMETER_PORT: not a port number: {p}"))?,
+            None => 3000,
+        };
+        Ok(Settings {
+            port,
+            secrets: WebhookSecrets::from_env(),
+            api_token: var("FLOWMETER_API_TOKEN").unwrap_or_default(),
+            admin_token: var("FLOWMETER_ADMIN_TOKEN").unwrap_or_default(),
+            config_path: var("FLOWMETER_CONFIG"),
+        })
+    }
+}
+
+struct State {
+    store: Store,
+    settings: Settings,
+}
+
+/// Bodies above this are refused with 413 before they are read in full.
+const BODY_LIMIT: usize = flowmeter::ingest::MAX_BODY_BYTES;
+
+/// Prepares the table (from template.yaml) and the config (from `FLOWMETER_CONFIG`, validated;
+/// a bad file is an error naming the field).
+pub async fn prepare(store: &Store, settings: &Settings) -> Result<(), String> {
+    create_table(store, TEMPLATE)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(path) = &settings.config_path {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("FLOWMETER_CONFIG {path}: {e}"))?;
+        OrgConfig::from_yaml(&text).map_err(|e| format!("FLOWMETER_CONFIG {path}: {e}"))?;
+        store.put_config(&text).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn to_hyper(response: LambdaResponse<LambdaBody>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        LambdaBody::Text(t) => Bytes::from(t),
+        LambdaBody::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+fn bearer_matches(request: &LambdaRequest, token: &str) -> bool {
+    flowmeter_edge::http::token_matches(flowmeter_edge::http::bearer(request.headers()), token)
+}
+
+async fn route(state: &State, request: LambdaRequest) -> LambdaResponse<LambdaBody> {
+    let path = request.uri().path().to_string();
+    if path.starts_with("/webhooks/") {
+        return handle_webhook(&state.store, &state.settings.secrets, &request).await;
+    }
+    if path == "/dev/reprocess" {
+        if request.method() != Method::POST {
+            return error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "use POST",
+            );
+        }
+        if !bearer_matches(&request, &state.settings.admin_token) {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "admin token required",
+            );
+        }
+        let config = match load_config(&state.store).await {
+            Ok(c) => c,
+            Err(e) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    e.to_string(),
+                )
+            }
+        };
+        return match reprocess(&state.store, config).await {
+            Ok(report) => json(StatusCode::OK, &report),
+            Err(e) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
+        };
+    }
+    handle_api(&state.store, &request).await
+}
+
+async fn serve_one(
+    state: Arc<State>,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let bytes = match Limited::new(body, BODY_LIMIT).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            return Ok(to_hyper(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("body over {BODY_LIMIT} bytes"),
+            )))
+        }
+        Err(err) => {
+            return Ok(to_hyper(error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("unreadable body: {err}"),
+            )))
+        }
+    };
+    let body = if bytes.is_empty() {
+        LambdaBody::Empty
+    } else {
+        LambdaBody::Binary(bytes.to_vec())
+    };
+    let request = LambdaRequest::from_parts(parts, body);
+    Ok(to_hyper(route(&state, request).await))
+}
+
+/// Polls the table's stream until shutdown, feeding the rollup handler.
+async fn poll_stream(store: Store, mut shutdown: watch::Receiver<bool>) {
+    let mut poller = loop {
+        match StreamPoller::new(&store).await {
+            Ok(p) => break p,
+            Err(e) => {
+                tracing::warn!(error = %e, "stream not ready; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    };
+    loop {
+        let handled = match poller.poll_once(&store).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "stream poll failed; retrying");
+                0
+            }
+        };
+        if handled == 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+/// Serves until `shutdown` turns true. Binds first and reports the bound address through
+/// `bound`, so a caller asking for port 0 learns the real port.
+pub async fn serve(
+    store: Store,
+    settings: Settings,
+    shutdown: watch::Receiver<bool>,
+    bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> Result<(), String> {
+    prepare(&store, &settings).await?;
+    let listener = TcpListener::bind(("127.0.0.1", settings.port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", settings.port))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let poller = tokio::spawn(poll_stream(store.clone(), shutdown.clone()));
+    let state = Arc::new(State { store, settings });
+    if let Some(bound) = bound {
+        let _ = bound.send(address);
+    }
+    tracing::info!(%address, "flowmeter dev server listening");
+    let mut shutdown = shutdown;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => break,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| serve_one(state.clone(), request));
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    let _ = poller.await;
+    Ok(())
+}

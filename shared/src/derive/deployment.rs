@@ -1,0 +1,301 @@
+//! A deployment's projection: its request, its statuses, and the links the rollup function
+//! derived for it (what it shipped, which incidents blame it, which shipped PRs were reverted).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::OrgConfig;
+use crate::model::{DeploymentState, EntityKey, Fact, FactBody};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShippedPr {
+    pub pr: EntityKey,
+    pub rework: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Blame {
+    pub incident: EntityKey,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub repo: String,
+    pub id: String,
+    pub environment: Option<String>,
+    pub sha: Option<String>,
+    pub workflow: Option<String>,
+    pub is_production: bool,
+    /// The latest terminal status; `None` while the deployment is still running.
+    pub state: Option<DeploymentState>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub ships: Vec<ShippedPr>,
+    pub blamed_by: Vec<Blame>,
+    pub reverted_prs: Vec<EntityKey>,
+    /// Finish of the next successful production deployment of the repo, written as a link on
+    /// failed deployments: their recovery when no incident blames them.
+    pub next_success_at: Option<DateTime<Utc>>,
+}
+
+impl Deployment {
+    pub fn key(&self) -> EntityKey {
+        EntityKey::Deployment {
+            repo: self.repo.clone(),
+            id: self.id.clone(),
+        }
+    }
+
+    /// A terminal production attempt: what deployment counts and change failure rate count.
+    pub fn is_production_attempt(&self) -> bool {
+        self.is_production && self.state.is_some() && self.finished_at.is_some()
+    }
+
+    pub fn is_successful_production(&self) -> bool {
+        self.is_production_attempt() && self.state == Some(DeploymentState::Success)
+    }
+
+    /// Failed by status, by an incident that blames it, or by a revert of what it shipped.
+    pub fn is_failed(&self) -> bool {
+        matches!(
+            self.state,
+            Some(DeploymentState::Failure | DeploymentState::Error)
+        ) || !self.blamed_by.is_empty()
+            || !self.reverted_prs.is_empty()
+    }
+
+    /// Needs the next successful deployment as its recovery point (no incident to resolve).
+    pub fn needs_next_success(&self) -> bool {
+        self.is_production_attempt() && self.is_failed() && self.blamed_by.is_empty()
+    }
+
+    /// Seconds from finish to recovery: the latest resolve of the blaming incidents, else the
+    /// next successful production deployment. `None` while not recovered.
+    pub fn recovery_seconds(&self) -> Option<f64> {
+        if !self.is_failed() {
+            return None;
+        }
+        let finished = self.finished_at?;
+        let recovered = if self.blamed_by.is_empty() {
+            self.next_success_at?
+        } else {
+            let mut latest = None;
+            for blame in &self.blamed_by {
+                let resolved = blame.resolved_at?;
+                latest = Some(latest.map_or(resolved, |l: DateTime<Utc>| l.max(resolved)));
+            }
+            latest?
+        };
+        Some(seconds_between(finished, recovered))
+    }
+
+    /// Every shipped PR is an unplanned fix (DORA 2024 rework).
+    pub fn is_rework(&self) -> bool {
+        !self.ships.is_empty() && self.ships.iter().all(|s| s.rework)
+    }
+}
+
+/// Non-negative seconds from `from` to `to`; clock skew between sources never yields a negative
+/// duration.
+pub fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    ((to - from).num_milliseconds().max(0) as f64) / 1000.0
+}
+
+/// Folds a deployment's facts. `None` until a request or status names its environment, and for
+/// workflow runs whose workflow is not a configured deploy workflow.
+pub fn project_deployment(
+    key: &EntityKey,
+    facts: &[Fact],
+    config: &OrgConfig,
+) -> Option<Deployment> {
+    let EntityKey::Deployment { repo, id } = key else {
+        return None;
+    };
+    let mut sorted: Vec<&Fact> = facts.iter().collect();
+    sorted.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+
+    let mut environment = None;
+    let mut sha = None;
+    let mut workflow = None;
+    let mut requested_at = None;
+    let mut started_at: Option<DateTime<Utc>> = None;
+    let mut terminal: Option<(DateTime<Utc>, DeploymentState)> = None;
+    let mut ships = Vec::new();
+    let mut blamed_by = Vec::new();
+    let mut reverted_prs = Vec::new();
+    let mut next_success_at = None;
+    for fact in &sorted {
+        match &fact.body {
+            FactBody::DeploymentRequested {
+                environment: env,
+                sha: s,
+                workflow: w,
+                ..
+            } => {
+                environment = Some(env.clone());
+                sha = Some(s.clone());
+                workflow = w.clone().or(workflow);
+                requested_at =
+                    Some(requested_at.map_or(fact.at, |r: DateTime<Utc>| r.min(fact.at)));
+            }
+            FactBody::DeploymentStatus {
+                state,
+                environment: env,
+                sha: s,
+                started_at: started,
+            } => {
+                if environment.is_none() {
+                    environment = env.clone();
+                }
+                if sha.is_none() {
+                    sha = s.clone();
+                }
+                if let Some(started) = started {
+                    started_at = Some(started_at.map_or(*started, |c| c.min(*started)));
+                }
+                if *state == DeploymentState::InProgress {
+                    started_at = Some(started_at.map_or(fact.at, |c| c.min(fact.at)));
+                }
+                if state.is_terminal() {
+                    terminal = Some((fact.at, *state));
+                }
+            }
+            FactBody::Ships { pr, rework } => ships.push(ShippedPr {
+                pr: pr.clone(),
+                rework: *rework,
+            }),
+            FactBody::BlamedBy {
+                incident,
+                opened_at,
+                resolved_at,
+            } => blamed_by.push(Blame {
+                incident: incident.clone(),
+                opened_at: *opened_at,
+                resolved_at: *resolved_at,
+            }),
+            FactBody::ShippedPrReverted { pr, .. } => reverted_prs.push(pr.clone()),
+            FactBody::FollowedBy { finished_at, .. } => next_success_at = Some(*finished_at),
+            _ => {}
+        }
+    }
+    let environment_name = environment.clone()?;
+    let is_production = match &workflow {
+        Some(name) => {
+            if !config.is_deploy_workflow(name) {
+                return None;
+            }
+            true
+        }
+        None => config.is_production(&environment_name),
+    };
+    ships.sort_by(|a, b| a.pr.cmp(&b.pr));
+    blamed_by.sort_by(|a, b| a.incident.cmp(&b.incident));
+    reverted_prs.sort();
+    reverted_prs.dedup();
+    Some(Deployment {
+        repo: repo.clone(),
+        id: id.clone(),
+        environment,
+        sha,
+        workflow,
+        is_production,
+        state: terminal.map(|(_, s)| s),
+        started_at: started_at.or(requested_at),
+        finished_at: terminal.map(|(at, _)| at),
+        ships,
+        blamed_by,
+        reverted_prs,
+        next_success_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derive::testing::*;
+
+    #[test]
+    fn status_before_request_folds_the_same() {
+        let cfg = OrgConfig::default();
+        let key = dep_key("acme/api", "gh:1");
+        let req = dep_request(&key, "d1", "production", "abc", t("2026-10-05T10:00:00Z"));
+        let ok = dep_status(
+            &key,
+            "d2",
+            DeploymentState::Success,
+            t("2026-10-05T10:05:00Z"),
+        );
+        let a = project_deployment(&key, &[req.clone(), ok.clone()], &cfg);
+        let b = project_deployment(&key, &[ok, req], &cfg);
+        assert_eq!(a, b);
+        let d = a.expect("deployment");
+        assert!(d.is_successful_production());
+        assert_eq!(d.finished_at, Some(t("2026-10-05T10:05:00Z")));
+        assert_eq!(d.started_at, Some(t("2026-10-05T10:00:00Z")));
+    }
+
+    #[test]
+    fn non_terminal_and_staging_do_not_count() {
+        let cfg = OrgConfig::default();
+        let key = dep_key("acme/api", "gh:1");
+        let req = dep_request(&key, "d1", "production", "abc", t("2026-10-05T10:00:00Z"));
+        let running = dep_status(
+            &key,
+            "d2",
+            DeploymentState::InProgress,
+            t("2026-10-05T10:01:00Z"),
+        );
+        let d = project_deployment(&key, &[req, running], &cfg).expect("deployment");
+        assert!(!d.is_production_attempt());
+        let staging = dep_request(&key, "d1", "staging", "abc", t("2026-10-05T10:00:00Z"));
+        let ok = dep_status(
+            &key,
+            "d2",
+            DeploymentState::Success,
+            t("2026-10-05T10:05:00Z"),
+        );
+        let d = project_deployment(&key, &[staging, ok], &cfg).expect("deployment");
+        assert!(!d.is_production_attempt());
+    }
+
+    #[test]
+    fn recovery_is_latest_blaming_incident_resolve_else_next_success() {
+        let mut d = Deployment {
+            repo: "acme/api".into(),
+            id: "gh:1".into(),
+            environment: Some("production".into()),
+            sha: Some("abc".into()),
+            workflow: None,
+            is_production: true,
+            state: Some(DeploymentState::Failure),
+            started_at: None,
+            finished_at: Some(t("2026-10-05T10:00:00Z")),
+            ships: vec![],
+            blamed_by: vec![],
+            reverted_prs: vec![],
+            next_success_at: Some(t("2026-10-05T11:00:00Z")),
+        };
+        assert_eq!(d.recovery_seconds(), Some(3600.0));
+        d.blamed_by = vec![
+            Blame {
+                incident: EntityKey::Incident { id: "pd:1".into() },
+                opened_at: t("2026-10-05T10:10:00Z"),
+                resolved_at: Some(t("2026-10-05T12:00:00Z")),
+            },
+            Blame {
+                incident: EntityKey::Incident { id: "pd:2".into() },
+                opened_at: t("2026-10-05T10:20:00Z"),
+                resolved_at: Some(t("2026-10-05T13:00:00Z")),
+            },
+        ];
+        assert_eq!(d.recovery_seconds(), Some(3.0 * 3600.0));
+        d.blamed_by[1].resolved_at = None;
+        assert_eq!(
+            d.recovery_seconds(),
+            None,
+            "an open incident means not recovered"
+        );
+    }
+}

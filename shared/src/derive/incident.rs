@@ -1,0 +1,226 @@
+//! An incident's projection, from PagerDuty, GitHub issues labelled as incidents, or the
+//! generic endpoint.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::OrgConfig;
+use crate::model::{EntityKey, Fact, FactBody, IncidentAction};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub title: String,
+    pub service: String,
+    pub severity: Option<String>,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub deployment_sha: Option<String>,
+    pub repo: Option<String>,
+    pub html_url: Option<String>,
+}
+
+impl Incident {
+    pub fn key(&self) -> EntityKey {
+        EntityKey::Incident {
+            id: self.id.clone(),
+        }
+    }
+
+    pub fn mttr_seconds(&self) -> Option<f64> {
+        self.resolved_at
+            .map(|resolved| super::deployment::seconds_between(self.opened_at, resolved))
+    }
+}
+
+/// Folds an incident's facts. `None` until its opening time is known, and for GitHub issues that
+/// do not (or no longer) carry the configured incident label.
+pub fn project_incident(key: &EntityKey, facts: &[Fact], config: &OrgConfig) -> Option<Incident> {
+    let EntityKey::Incident { id } = key else {
+        return None;
+    };
+    let mut sorted: Vec<&Fact> = facts.iter().collect();
+    sorted.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+
+    let mut title = String::new();
+    let mut service: Option<String> = None;
+    let mut severity: Option<String> = None;
+    let mut deployment_sha = None;
+    let mut repo = None;
+    let mut html_url = None;
+    let mut opened_at: Option<DateTime<Utc>> = None;
+    let mut resolved_at: Option<DateTime<Utc>> = None;
+    let mut labels: Option<&Vec<String>> = None;
+    let mut from_github_issue = false;
+    for fact in &sorted {
+        let FactBody::Incident {
+            action,
+            title: t,
+            service: s,
+            service_id,
+            severity: sev,
+            urgency,
+            priority,
+            labels: l,
+            deployment_sha: sha,
+            repo: r,
+            html_url: url,
+            opened_at: opened,
+            resolved_at: resolved,
+        } = &fact.body
+        else {
+            continue;
+        };
+        if !t.is_empty() {
+            title = t.clone();
+        }
+        if r.is_some() {
+            repo = r.clone();
+            from_github_issue = id.starts_with("gh:");
+        }
+        if let Some(name) = s {
+            service = Some(match service_id {
+                Some(_) => config.service_for_pagerduty(name, service_id.as_deref()),
+                None => name.clone(),
+            });
+        }
+        if let Some(mapped) =
+            config.severity_for(sev.as_deref(), urgency.as_deref(), priority.as_deref())
+        {
+            severity = Some(mapped);
+        }
+        if sha.is_some() {
+            deployment_sha = sha.clone();
+        }
+        if url.is_some() {
+            html_url = url.clone();
+        }
+        if from_github_issue {
+            labels = Some(l);
+        }
+        let start = opened.unwrap_or(fact.at);
+        match action {
+            IncidentAction::Opened | IncidentAction::Acknowledged | IncidentAction::Updated => {
+                opened_at = Some(opened_at.map_or(start, |o| o.min(start)));
+                if opened.is_some() && resolved.is_some() {
+                    resolved_at = *resolved;
+                }
+            }
+            IncidentAction::Reopened => {
+                opened_at = Some(opened_at.map_or(start, |o| o.min(start)));
+                resolved_at = None;
+            }
+            IncidentAction::Resolved => {
+                if let Some(o) = opened {
+                    opened_at = Some(opened_at.map_or(*o, |c| c.min(*o)));
+                }
+                resolved_at = Some(resolved.unwrap_or(fact.at));
+            }
+        }
+    }
+    if from_github_issue && !labels.is_some_and(|l| config.is_incident_labels(l)) {
+        return None;
+    }
+    let service = service.or_else(|| {
+        repo.as_deref().map(|r| {
+            config
+                .services_of_repo(r)
+                .first()
+                .map_or_else(|| r.to_string(), |s| s.to_string())
+        })
+    })?;
+    Some(Incident {
+        id: id.clone(),
+        title,
+        service,
+        severity,
+        opened_at: opened_at?,
+        resolved_at,
+        deployment_sha,
+        repo,
+        html_url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derive::testing::*;
+
+    #[test]
+    fn resolve_before_trigger_folds_the_same() {
+        let cfg = OrgConfig::default();
+        let key = EntityKey::Incident { id: "pd:P1".into() };
+        let open = incident_fact(
+            &key,
+            "e1",
+            IncidentAction::Opened,
+            t("2026-10-05T10:00:00Z"),
+        );
+        let done = incident_fact(
+            &key,
+            "e2",
+            IncidentAction::Resolved,
+            t("2026-10-05T11:30:00Z"),
+        );
+        let a = project_incident(&key, &[open.clone(), done.clone()], &cfg).expect("incident");
+        let b = project_incident(&key, &[done, open], &cfg).expect("incident");
+        assert_eq!(a, b);
+        assert_eq!(a.mttr_seconds(), Some(5400.0));
+    }
+
+    #[test]
+    fn reopened_incident_is_open_again() {
+        let cfg = OrgConfig::default();
+        let key = EntityKey::Incident { id: "pd:P1".into() };
+        let open = incident_fact(
+            &key,
+            "e1",
+            IncidentAction::Opened,
+            t("2026-10-05T10:00:00Z"),
+        );
+        let done = incident_fact(
+            &key,
+            "e2",
+            IncidentAction::Resolved,
+            t("2026-10-05T11:30:00Z"),
+        );
+        let again = incident_fact(
+            &key,
+            "e3",
+            IncidentAction::Reopened,
+            t("2026-10-05T12:00:00Z"),
+        );
+        let i = project_incident(&key, &[open, done, again], &cfg).expect("incident");
+        assert_eq!(i.resolved_at, None);
+    }
+
+    #[test]
+    fn github_issue_needs_the_incident_label() {
+        let cfg = OrgConfig::default();
+        let key = EntityKey::Incident {
+            id: "gh:acme/api#7".into(),
+        };
+        let mut plain = incident_fact(
+            &key,
+            "e1",
+            IncidentAction::Opened,
+            t("2026-10-05T10:00:00Z"),
+        );
+        if let FactBody::Incident { repo, service, .. } = &mut plain.body {
+            *repo = Some("acme/api".into());
+            *service = None;
+        }
+        assert_eq!(project_incident(&key, &[plain.clone()], &cfg), None);
+        let mut labelled = plain.clone();
+        labelled.id = "e2#0".into();
+        labelled.at = t("2026-10-05T10:01:00Z");
+        if let FactBody::Incident { labels, action, .. } = &mut labelled.body {
+            *labels = vec!["incident".into()];
+            *action = IncidentAction::Updated;
+        }
+        let i = project_incident(&key, &[plain, labelled], &cfg).expect("incident");
+        assert_eq!(i.service, "acme/api");
+        assert_eq!(i.opened_at, t("2026-10-05T10:00:00Z"));
+    }
+}

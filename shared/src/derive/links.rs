@@ -1,0 +1,519 @@
+//! Cross-entity links (METRICS.md): which PRs a deployment shipped, which deployment an incident
+//! blames, which PR a revert reverts. Pure: the caller loads the candidates, these functions
+//! decide.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::deployment::Deployment;
+use super::incident::Incident;
+use super::pull_request::{PullRequest, RevertTarget};
+use crate::model::{EntityKey, Fact, FactBody};
+
+/// The default branch's commits in branch order, reconstructed from push facts by following each
+/// push's `before` → `after` chain, so arrival order does not matter. Disconnected segments (a
+/// push that was never delivered) are ordered by time.
+pub fn branch_history(pushes: &[Fact]) -> Vec<String> {
+    let mut segments: Vec<(&Fact, &String, &String, Vec<&str>)> = pushes
+        .iter()
+        .filter_map(|f| match &f.body {
+            FactBody::Push {
+                before,
+                after,
+                commits,
+                ..
+            } => Some((
+                f,
+                before,
+                after,
+                commits.iter().map(|c| c.sha.as_str()).collect(),
+            )),
+            _ => None,
+        })
+        .collect();
+    segments.sort_by(|a, b| (a.0.at, &a.0.id).cmp(&(b.0.at, &b.0.id)));
+    let by_before: HashMap<&str, usize> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.1.as_str(), i))
+        .collect();
+    let afters: HashSet<&str> = segments.iter().map(|s| s.2.as_str()).collect();
+    let mut used = vec![false; segments.len()];
+    let mut order = Vec::new();
+    // Roots first (their `before` is no known push's `after`), then anything left (cycles from
+    // force pushes), each followed along the chain.
+    let roots: Vec<usize> = (0..segments.len())
+        .filter(|&i| !afters.contains(segments[i].1.as_str()))
+        .chain(0..segments.len())
+        .collect();
+    for start in roots {
+        let mut next = Some(start);
+        while let Some(i) = next {
+            if used[i] {
+                break;
+            }
+            used[i] = true;
+            order.push(i);
+            next = by_before.get(segments[i].2.as_str()).copied();
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut history = Vec::new();
+    for i in order {
+        for sha in &segments[i].3 {
+            if seen.insert(*sha) {
+                history.push(sha.to_string());
+            }
+        }
+    }
+    history
+}
+
+/// Position of a sha in the history; a short sha (as some CI systems report) matches by prefix.
+fn position(history: &[String], sha: &str) -> Option<usize> {
+    if sha.len() < 7 {
+        return None;
+    }
+    history
+        .iter()
+        .position(|c| c == sha || (sha.len() < c.len() && c.starts_with(sha)))
+}
+
+/// The successful production deployment before `deployment` in its repo, by finish time.
+pub fn previous_success<'a>(
+    deployment: &Deployment,
+    deployments: &'a [Deployment],
+) -> Option<&'a Deployment> {
+    let finished = deployment.finished_at?;
+    deployments
+        .iter()
+        .filter(|d| d.repo == deployment.repo && d.is_successful_production())
+        .filter(|d| {
+            d.finished_at
+                .is_some_and(|f| (f, &d.id) < (finished, &deployment.id))
+        })
+        .max_by(|a, b| (a.finished_at, &a.id).cmp(&(b.finished_at, &b.id)))
+}
+
+/// The next successful production deployment after `deployment` in its repo, by finish time.
+pub fn next_success<'a>(
+    deployment: &Deployment,
+    deployments: &'a [Deployment],
+) -> Option<&'a Deployment> {
+    let finished = deployment.finished_at?;
+    deployments
+        .iter()
+        .filter(|d| d.repo == deployment.repo && d.is_successful_production())
+        .filter(|d| {
+            d.finished_at
+                .is_some_and(|f| (f, &d.id) > (finished, &deployment.id))
+        })
+        .min_by(|a, b| (a.finished_at, &a.id).cmp(&(b.finished_at, &b.id)))
+}
+
+/// The PRs a successful production deployment shipped: merged into the default branch with a
+/// merge commit after the previous successful deployment's sha and at or before this one's, on
+/// the default branch's history. The repo's first deployment ships nothing. When the history does
+/// not contain both shas, falls back to merge times: after the previous deployment finished and
+/// at or before this one started.
+pub fn shipped_prs(
+    deployment: &Deployment,
+    previous: Option<&Deployment>,
+    history: &[String],
+    merged: &[PullRequest],
+) -> Vec<EntityKey> {
+    if !deployment.is_successful_production() {
+        return Vec::new();
+    }
+    let Some(previous) = previous else {
+        return Vec::new();
+    };
+    let candidates = merged
+        .iter()
+        .filter(|pr| pr.repo == deployment.repo && pr.merged_to_default());
+    let this_pos = deployment.sha.as_deref().and_then(|s| position(history, s));
+    let prev_pos = previous.sha.as_deref().and_then(|s| position(history, s));
+    let mut shipped: Vec<EntityKey> = match (prev_pos, this_pos) {
+        (Some(prev), Some(this)) => {
+            if this <= prev {
+                // A redeploy of an older commit (a rollback) ships nothing new.
+                return Vec::new();
+            }
+            let range: HashSet<&str> = history[prev + 1..=this]
+                .iter()
+                .map(String::as_str)
+                .collect();
+            candidates
+                .filter(|pr| {
+                    pr.merge_commit_sha
+                        .as_deref()
+                        .is_some_and(|sha| range.contains(sha))
+                })
+                .map(PullRequest::key)
+                .collect()
+        }
+        _ => {
+            let (Some(after), Some(until)) = (
+                previous.finished_at,
+                deployment.started_at.or(deployment.finished_at),
+            ) else {
+                return Vec::new();
+            };
+            candidates
+                .filter(|pr| pr.merged_at.is_some_and(|m| m > after && m <= until))
+                .map(PullRequest::key)
+                .collect()
+        }
+    };
+    shipped.sort();
+    shipped
+}
+
+/// The deployment an incident blames: the one it names by sha, else the latest successful
+/// production deployment of one of the service's repos that finished before the incident opened,
+/// within the blame window (`None` = unlimited).
+pub fn blamed_deployment(
+    incident: &Incident,
+    deployments: &[Deployment],
+    service_repos: &[String],
+    window: Option<Duration>,
+) -> Option<EntityKey> {
+    let eligible = deployments
+        .iter()
+        .filter(|d| d.is_successful_production() && service_repos.iter().any(|r| r == &d.repo));
+    if let Some(sha) = incident.deployment_sha.as_deref().filter(|s| s.len() >= 7) {
+        let named = eligible
+            .clone()
+            .filter(|d| {
+                d.sha
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with(sha) || sha.starts_with(s))
+            })
+            .max_by(|a, b| (a.finished_at, &a.id).cmp(&(b.finished_at, &b.id)));
+        if let Some(d) = named {
+            return Some(d.key());
+        }
+    }
+    eligible
+        .filter(|d| {
+            d.finished_at.is_some_and(|f| {
+                f < incident.opened_at && window.is_none_or(|w| incident.opened_at - f <= w)
+            })
+        })
+        .max_by(|a, b| (a.finished_at, &a.id).cmp(&(b.finished_at, &b.id)))
+        .map(Deployment::key)
+}
+
+/// The PR a merged revert PR reverts, among merged PRs of the same repo merged before it.
+pub fn reverted_pr(revert: &PullRequest, candidates: &[PullRequest]) -> Option<EntityKey> {
+    let merged_at = revert.merged_at?;
+    let target = revert.revert_target.as_ref()?;
+    let earlier = candidates.iter().filter(|pr| {
+        pr.repo == revert.repo
+            && pr.number != revert.number
+            && pr.merged_at.is_some_and(|m| m <= merged_at)
+    });
+    match target {
+        RevertTarget::Number(n) => earlier
+            .filter(|pr| pr.number == *n)
+            .map(PullRequest::key)
+            .next(),
+        RevertTarget::Title(title) => earlier
+            .filter(|pr| &pr.title == title)
+            .max_by_key(|pr| (pr.merged_at, pr.number))
+            .map(PullRequest::key),
+    }
+}
+
+/// For each successful production deployment of one repo (finished at or after `from`), the
+/// PRs it ships. One call per repo: the shared history is reconstructed once.
+pub fn shipped_by_deployment(
+    deployments: &[Deployment],
+    pushes: &[Fact],
+    merged: &[PullRequest],
+    from: DateTime<Utc>,
+) -> BTreeMap<EntityKey, Vec<EntityKey>> {
+    let history = branch_history(pushes);
+    deployments
+        .iter()
+        .filter(|d| d.is_successful_production() && d.finished_at.is_some_and(|f| f >= from))
+        .map(|d| {
+            let prev = previous_success(d, deployments);
+            (d.key(), shipped_prs(d, prev, &history, merged))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OrgConfig;
+    use crate::derive::pull_request::project_pull_request;
+    use crate::derive::testing::*;
+    use crate::model::{DeploymentState, PrAction};
+
+    fn deployment(id: &str, sha: &str, finished: &str, state: DeploymentState) -> Deployment {
+        Deployment {
+            repo: "acme/api".into(),
+            id: id.into(),
+            environment: Some("production".into()),
+            sha: Some(sha.into()),
+            workflow: None,
+            is_production: true,
+            state: Some(state),
+            started_at: Some(t(finished) - Duration::minutes(5)),
+            finished_at: Some(t(finished)),
+            ships: vec![],
+            blamed_by: vec![],
+            reverted_prs: vec![],
+            next_success_at: None,
+        }
+    }
+
+    fn merged_pr(number: u64, merged: &str, sha: &str) -> PullRequest {
+        let key = pr_key("acme/api", number);
+        let fact = pr_fact(
+            &key,
+            &format!("m{number}"),
+            PrAction::Closed,
+            t(merged),
+            |s| {
+                s.merged_at = Some(t(merged));
+                s.closed_at = Some(t(merged));
+                s.merge_commit_sha = Some(sha.into());
+            },
+        );
+        project_pull_request(&key, &[fact], &[], &OrgConfig::default()).expect("pr")
+    }
+
+    fn main_pushes() -> Vec<Fact> {
+        vec![
+            push_chain(
+                "p1",
+                "0000000",
+                "aaaaaaa",
+                "2026-10-05T09:00:00Z",
+                &["aaaaaaa"],
+            ),
+            push_chain(
+                "p2",
+                "aaaaaaa",
+                "ccccccc",
+                "2026-10-05T10:00:00Z",
+                &["bbbbbbb", "ccccccc"],
+            ),
+            push_chain(
+                "p3",
+                "ccccccc",
+                "ddddddd",
+                "2026-10-05T12:00:00Z",
+                &["ddddddd"],
+            ),
+        ]
+    }
+
+    #[test]
+    fn history_follows_the_push_chain_whatever_the_arrival_order() {
+        let mut pushes = main_pushes();
+        let expected = branch_history(&pushes);
+        assert_eq!(expected, ["aaaaaaa", "bbbbbbb", "ccccccc", "ddddddd"]);
+        pushes.reverse();
+        assert_eq!(branch_history(&pushes), expected);
+    }
+
+    #[test]
+    fn first_deployment_ships_nothing_and_the_next_ships_its_range() {
+        let history = branch_history(&main_pushes());
+        let first = deployment(
+            "gh:1",
+            "aaaaaaa",
+            "2026-10-05T09:30:00Z",
+            DeploymentState::Success,
+        );
+        let second = deployment(
+            "gh:2",
+            "ccccccc",
+            "2026-10-05T11:00:00Z",
+            DeploymentState::Success,
+        );
+        let prs = vec![
+            merged_pr(1, "2026-10-05T09:55:00Z", "bbbbbbb"),
+            merged_pr(2, "2026-10-05T11:55:00Z", "ddddddd"),
+        ];
+        let all = vec![first.clone(), second.clone()];
+        assert_eq!(
+            shipped_prs(&first, previous_success(&first, &all), &history, &prs),
+            vec![]
+        );
+        assert_eq!(
+            shipped_prs(&second, previous_success(&second, &all), &history, &prs),
+            vec![pr_key("acme/api", 1)]
+        );
+    }
+
+    #[test]
+    fn a_pr_merged_before_the_sha_but_pushed_after_is_not_shipped() {
+        let history = branch_history(&main_pushes());
+        let first = deployment(
+            "gh:1",
+            "aaaaaaa",
+            "2026-10-05T09:30:00Z",
+            DeploymentState::Success,
+        );
+        let second = deployment(
+            "gh:2",
+            "ccccccc",
+            "2026-10-05T11:00:00Z",
+            DeploymentState::Success,
+        );
+        // Merged (by clock) before the deployment started, but its merge commit lands later.
+        let late = merged_pr(3, "2026-10-05T10:30:00Z", "ddddddd");
+        let all = vec![first, second.clone()];
+        assert_eq!(
+            shipped_prs(&second, previous_success(&second, &all), &history, &[late]),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn failed_deployments_are_skipped_as_predecessors() {
+        let all = vec![
+            deployment(
+                "gh:1",
+                "aaaaaaa",
+                "2026-10-05T09:30:00Z",
+                DeploymentState::Success,
+            ),
+            deployment(
+                "gh:2",
+                "bbbbbbb",
+                "2026-10-05T10:30:00Z",
+                DeploymentState::Failure,
+            ),
+            deployment(
+                "gh:3",
+                "ccccccc",
+                "2026-10-05T11:00:00Z",
+                DeploymentState::Success,
+            ),
+        ];
+        assert_eq!(
+            previous_success(&all[2], &all).map(|d| d.id.as_str()),
+            Some("gh:1")
+        );
+        assert_eq!(
+            next_success(&all[1], &all).map(|d| d.id.as_str()),
+            Some("gh:3")
+        );
+    }
+
+    #[test]
+    fn without_pushes_merge_times_decide() {
+        let first = deployment(
+            "gh:1",
+            "aaaaaaa",
+            "2026-10-05T09:30:00Z",
+            DeploymentState::Success,
+        );
+        let second = deployment(
+            "gh:2",
+            "ccccccc",
+            "2026-10-05T11:00:00Z",
+            DeploymentState::Success,
+        );
+        let prs = vec![
+            merged_pr(1, "2026-10-05T09:00:00Z", "x1x1x1x"),
+            merged_pr(2, "2026-10-05T10:00:00Z", "x2x2x2x"),
+            merged_pr(3, "2026-10-05T10:58:00Z", "x3x3x3x"),
+        ];
+        let all = vec![first, second.clone()];
+        assert_eq!(
+            shipped_prs(&second, previous_success(&second, &all), &[], &prs),
+            vec![pr_key("acme/api", 2)],
+            "merged after the previous finish and at or before this start (10:55)"
+        );
+    }
+
+    #[test]
+    fn blame_window_and_named_sha() {
+        let deps = vec![
+            deployment(
+                "gh:1",
+                "aaaaaaa",
+                "2026-10-01T09:00:00Z",
+                DeploymentState::Success,
+            ),
+            deployment(
+                "gh:2",
+                "bbbbbbb",
+                "2026-10-05T09:00:00Z",
+                DeploymentState::Success,
+            ),
+            deployment(
+                "gh:3",
+                "ccccccc",
+                "2026-10-05T11:00:00Z",
+                DeploymentState::Failure,
+            ),
+        ];
+        let repos = vec!["acme/api".to_string()];
+        let mut incident = Incident {
+            id: "pd:1".into(),
+            title: "down".into(),
+            service: "api".into(),
+            severity: None,
+            opened_at: t("2026-10-05T12:00:00Z"),
+            resolved_at: None,
+            deployment_sha: None,
+            repo: None,
+            html_url: None,
+        };
+        let week = Some(Duration::days(7));
+        assert_eq!(
+            blamed_deployment(&incident, &deps, &repos, week),
+            Some(dep_key("acme/api", "gh:2"))
+        );
+        incident.opened_at = t("2026-10-13T09:00:01Z");
+        assert_eq!(
+            blamed_deployment(&incident, &deps, &repos, week),
+            None,
+            "outside 7 days"
+        );
+        assert_eq!(
+            blamed_deployment(&incident, &deps, &repos, None),
+            Some(dep_key("acme/api", "gh:2"))
+        );
+        incident.deployment_sha = Some("aaaaaaa".into());
+        assert_eq!(
+            blamed_deployment(&incident, &deps, &repos, week),
+            Some(dep_key("acme/api", "gh:1"))
+        );
+        assert_eq!(
+            blamed_deployment(&incident, &deps, &["acme/other".into()], None),
+            None
+        );
+    }
+
+    #[test]
+    fn revert_finds_its_original_by_number_or_title() {
+        let original = merged_pr(5, "2026-10-05T09:00:00Z", "aaaaaaa");
+        let key = pr_key("acme/api", 9);
+        let revert_fact = pr_fact(
+            &key,
+            "r9",
+            PrAction::Closed,
+            t("2026-10-05T10:00:00Z"),
+            |s| {
+                s.title = format!("Revert \"{}\"", original.title);
+                s.merged_at = Some(t("2026-10-05T10:00:00Z"));
+            },
+        );
+        let revert =
+            project_pull_request(&key, &[revert_fact], &[], &OrgConfig::default()).expect("pr");
+        assert_eq!(
+            reverted_pr(&revert, std::slice::from_ref(&original)),
+            Some(original.key())
+        );
+    }
+}

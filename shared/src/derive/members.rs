@@ -1,0 +1,437 @@
+//! What each projection contributes to which weekly bucket. A rollup is recomputed from its
+//! bucket's members, never incremented, so it always equals a from-scratch recomputation; the
+//! members are the unit the store diffs when a projection changes.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::deployment::{seconds_between, Deployment};
+use super::incident::Incident;
+use super::pull_request::PullRequest;
+use crate::config::OrgConfig;
+use crate::time::{iso_week, local_date, IsoWeek};
+
+/// The unit a rollup is kept for. Teams are not stored: they resolve at read time from their
+/// repos and members, so editing a team re-scopes all history at once.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Scope {
+    Org,
+    Repo(String),
+    Author(String),
+    Service(String),
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Org => write!(f, "org"),
+            Scope::Repo(r) => write!(f, "repo:{r}"),
+            Scope::Author(a) => write!(f, "author:{a}"),
+            Scope::Service(s) => write!(f, "service:{s}"),
+        }
+    }
+}
+
+impl Scope {
+    pub fn parse(text: &str) -> Option<Scope> {
+        if text == "org" {
+            return Some(Scope::Org);
+        }
+        let (kind, name) = text.split_once(':')?;
+        if name.is_empty() {
+            return None;
+        }
+        match kind {
+            "repo" => Some(Scope::Repo(name.to_string())),
+            "author" => Some(Scope::Author(name.to_string())),
+            "service" => Some(Scope::Service(name.to_string())),
+            _ => None,
+        }
+    }
+}
+
+/// One weekly rollup: a scope and an ISO week in the org's timezone.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Bucket {
+    pub scope: Scope,
+    pub week: IsoWeek,
+}
+
+impl fmt::Display for Bucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}|{}", self.scope, self.week)
+    }
+}
+
+impl Bucket {
+    pub fn parse(text: &str) -> Option<Bucket> {
+        let (scope, week) = text.rsplit_once('|')?;
+        Some(Bucket {
+            scope: Scope::parse(scope)?,
+            week: week.parse().ok()?,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "m", rename_all = "snake_case")]
+pub enum MemberData {
+    /// A merged PR, bucketed by merge time: cycle time and PR analytics.
+    PrMerged {
+        coding: Option<f64>,
+        pickup: Option<f64>,
+        review: Option<f64>,
+        deploy: Option<f64>,
+        total: f64,
+        first_time_pass: bool,
+        comments: u32,
+        size: u64,
+    },
+    /// A PR opened in the week.
+    PrOpened,
+    /// A shipped PR, bucketed by its deployment's finish: lead time for changes.
+    LeadTime {
+        seconds: f64,
+    },
+    /// A terminal production deployment, bucketed by its finish.
+    Deployment {
+        success: bool,
+        failed: bool,
+        day: NaiveDate,
+        rework: bool,
+        recovery: Option<f64>,
+    },
+    IncidentOpened {
+        service: String,
+        severity: Option<String>,
+    },
+    IncidentResolved {
+        service: String,
+        mttr: f64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub bucket: Bucket,
+    /// Unique within the bucket and stable for the projection: `<entity>|<role>`.
+    pub id: String,
+    pub data: MemberData,
+}
+
+fn pr_scopes(pr: &PullRequest) -> [Scope; 3] {
+    [
+        Scope::Org,
+        Scope::Repo(pr.repo.clone()),
+        Scope::Author(pr.author.to_lowercase()),
+    ]
+}
+
+/// Members of a PR: opened, merged (with its cycle time), and lead time once shipped. Bots'
+/// PRs count in no PR-based number.
+pub fn members_of_pull_request(pr: &PullRequest, config: &OrgConfig) -> Vec<Member> {
+    if pr.author_is_bot {
+        return Vec::new();
+    }
+    let tz = config.timezone();
+    let entity = pr.key().partition_key();
+    let mut out = Vec::new();
+    let mut push = |week: IsoWeek, role: &str, data: MemberData| {
+        for scope in pr_scopes(pr) {
+            out.push(Member {
+                bucket: Bucket { scope, week },
+                id: format!("{entity}|{role}"),
+                data: data.clone(),
+            });
+        }
+    };
+    push(iso_week(pr.created_at, tz), "opened", MemberData::PrOpened);
+    if let Some(merged_at) = pr.merged_at {
+        let coding = pr
+            .first_commit_at
+            .filter(|first| *first <= pr.created_at)
+            .map(|first| seconds_between(first, pr.created_at));
+        let pickup = pr
+            .first_review_at
+            .map(|review| seconds_between(pr.reviewable_at, review));
+        let review = pr
+            .first_review_at
+            .map(|review| seconds_between(review, merged_at));
+        let deploy = pr
+            .shipped_by
+            .as_ref()
+            .map(|s| seconds_between(merged_at, s.finished_at));
+        let total = coding.unwrap_or(0.0)
+            + seconds_between(pr.created_at, merged_at)
+            + deploy.unwrap_or(0.0);
+        push(
+            iso_week(merged_at, tz),
+            "merged",
+            MemberData::PrMerged {
+                coding,
+                pickup,
+                review,
+                deploy,
+                total,
+                first_time_pass: pr.first_time_pass(),
+                comments: pr.comments,
+                size: pr.additions + pr.deletions,
+            },
+        );
+    }
+    if let Some(shipment) = &pr.shipped_by {
+        let start = pr.first_commit_at.unwrap_or(pr.created_at);
+        push(
+            iso_week(shipment.finished_at, tz),
+            "lead",
+            MemberData::LeadTime {
+                seconds: seconds_between(start, shipment.finished_at),
+            },
+        );
+    }
+    out
+}
+
+/// Members of a deployment: terminal production attempts only, by repo and org.
+pub fn members_of_deployment(deployment: &Deployment, config: &OrgConfig) -> Vec<Member> {
+    let Some(finished) = deployment
+        .finished_at
+        .filter(|_| deployment.is_production_attempt())
+    else {
+        return Vec::new();
+    };
+    let tz = config.timezone();
+    let week = iso_week(finished, tz);
+    let data = MemberData::Deployment {
+        success: deployment.is_successful_production(),
+        failed: deployment.is_failed(),
+        day: local_date(finished, tz),
+        rework: deployment.is_successful_production() && deployment.is_rework(),
+        recovery: deployment.recovery_seconds(),
+    };
+    let id = format!("{}|deploy", deployment.key().partition_key());
+    [Scope::Org, Scope::Repo(deployment.repo.clone())]
+        .into_iter()
+        .map(|scope| Member {
+            bucket: Bucket { scope, week },
+            id: id.clone(),
+            data: data.clone(),
+        })
+        .collect()
+}
+
+/// Members of an incident: opened (by open week) and resolved (by resolve week), by service and
+/// org.
+pub fn members_of_incident(incident: &Incident, config: &OrgConfig) -> Vec<Member> {
+    let tz = config.timezone();
+    let entity = incident.key().partition_key();
+    let mut out = Vec::new();
+    let scopes = [Scope::Org, Scope::Service(incident.service.clone())];
+    for scope in &scopes {
+        out.push(Member {
+            bucket: Bucket {
+                scope: scope.clone(),
+                week: iso_week(incident.opened_at, tz),
+            },
+            id: format!("{entity}|opened"),
+            data: MemberData::IncidentOpened {
+                service: incident.service.clone(),
+                severity: incident.severity.clone(),
+            },
+        });
+        if let (Some(resolved), Some(mttr)) = (incident.resolved_at, incident.mttr_seconds()) {
+            out.push(Member {
+                bucket: Bucket {
+                    scope: scope.clone(),
+                    week: iso_week(resolved, tz),
+                },
+                id: format!("{entity}|resolved"),
+                data: MemberData::IncidentResolved {
+                    service: incident.service.clone(),
+                    mttr,
+                },
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derive::pull_request::{project_pull_request, Shipment};
+    use crate::derive::testing::*;
+    use crate::model::PrAction;
+
+    #[test]
+    fn scope_and_bucket_round_trip() {
+        for text in ["org", "repo:acme/api", "author:alice", "service:checkout"] {
+            let scope = Scope::parse(text).expect("scope");
+            assert_eq!(scope.to_string(), text);
+            let bucket = Bucket {
+                scope,
+                week: "2026-W41".parse().expect("week"),
+            };
+            assert_eq!(Bucket::parse(&bucket.to_string()), Some(bucket));
+        }
+        assert_eq!(Scope::parse("team:x"), None);
+    }
+
+    #[test]
+    fn cycle_time_parts_of_a_merged_shipped_pr() {
+        let cfg = OrgConfig::default();
+        let key = pr_key("acme/api", 1);
+        let opened = pr_fact(
+            &key,
+            "d1",
+            PrAction::Opened,
+            t("2026-10-05T10:00:00Z"),
+            |_| {},
+        );
+        let merged = pr_fact(
+            &key,
+            "d3",
+            PrAction::Closed,
+            t("2026-10-06T10:00:00Z"),
+            |s| {
+                s.merged_at = Some(t("2026-10-06T10:00:00Z"));
+                s.merge_commit_sha = Some("abcdef1".into());
+            },
+        );
+        let review = review_fact(
+            &key,
+            "d2",
+            "bob",
+            crate::model::ReviewState::Approved,
+            t("2026-10-05T14:00:00Z"),
+        );
+        let push = push_fact(
+            "acme/api",
+            "feature",
+            "p1",
+            t("2026-10-05T09:00:00Z"),
+            &[("c1", "2026-10-04T10:00:00Z")],
+            false,
+        );
+        let mut pr =
+            project_pull_request(&key, &[opened, merged, review], &[push], &cfg).expect("pr");
+        pr.shipped_by = Some(Shipment {
+            deployment: dep_key("acme/api", "gh:9"),
+            sha: "abcdef1".into(),
+            finished_at: t("2026-10-06T12:00:00Z"),
+        });
+        let members = members_of_pull_request(&pr, &cfg);
+        let merged = members
+            .iter()
+            .find(|m| m.id.ends_with("|merged") && m.bucket.scope == Scope::Org)
+            .expect("merged member");
+        assert_eq!(merged.bucket.week.to_string(), "2026-W41");
+        assert_eq!(
+            merged.data,
+            MemberData::PrMerged {
+                coding: Some(86400.0),
+                pickup: Some(4.0 * 3600.0),
+                review: Some(20.0 * 3600.0),
+                deploy: Some(7200.0),
+                total: 86400.0 + 86400.0 + 7200.0,
+                first_time_pass: true,
+                comments: 0,
+                size: 0,
+            }
+        );
+        let lead = members
+            .iter()
+            .find(|m| m.id.ends_with("|lead") && m.bucket.scope == Scope::Org)
+            .expect("lead member");
+        assert_eq!(
+            lead.data,
+            MemberData::LeadTime {
+                seconds: 2.0 * 86400.0 + 7200.0
+            }
+        );
+        assert_eq!(members.len(), 9, "opened, merged, lead × org, repo, author");
+    }
+
+    #[test]
+    fn commits_after_opening_mean_no_coding_time() {
+        let cfg = OrgConfig::default();
+        let key = pr_key("acme/api", 1);
+        let opened = pr_fact(
+            &key,
+            "d1",
+            PrAction::Opened,
+            t("2026-10-05T10:00:00Z"),
+            |_| {},
+        );
+        let merged = pr_fact(
+            &key,
+            "d3",
+            PrAction::Closed,
+            t("2026-10-06T10:00:00Z"),
+            |s| {
+                s.merged_at = Some(t("2026-10-06T10:00:00Z"));
+            },
+        );
+        let push = push_fact(
+            "acme/api",
+            "feature",
+            "p1",
+            t("2026-10-05T11:00:00Z"),
+            &[("c1", "2026-10-05T10:30:00Z")],
+            false,
+        );
+        let pr = project_pull_request(&key, &[opened, merged], &[push], &cfg).expect("pr");
+        let coding = members_of_pull_request(&pr, &cfg)
+            .into_iter()
+            .find_map(|m| match m.data {
+                MemberData::PrMerged { coding, .. } => Some(coding),
+                _ => None,
+            });
+        assert_eq!(coding, Some(None));
+    }
+
+    #[test]
+    fn bots_contribute_nothing() {
+        let cfg = OrgConfig::default();
+        let key = pr_key("acme/api", 1);
+        let opened = pr_fact(
+            &key,
+            "d1",
+            PrAction::Opened,
+            t("2026-10-05T10:00:00Z"),
+            |s| {
+                s.author.login = "dependabot[bot]".into();
+                s.author.is_bot = true;
+            },
+        );
+        let pr = project_pull_request(&key, &[opened], &[], &cfg).expect("pr");
+        assert!(members_of_pull_request(&pr, &cfg).is_empty());
+    }
+
+    #[test]
+    fn sunday_night_utc_is_next_week_in_berlin() {
+        let cfg = OrgConfig::from_yaml("org: acme\ntimezone: Europe/Berlin\n").expect("config");
+        let d = Deployment {
+            repo: "acme/api".into(),
+            id: "gh:1".into(),
+            environment: Some("production".into()),
+            sha: Some("abc".into()),
+            workflow: None,
+            is_production: true,
+            state: Some(crate::model::DeploymentState::Success),
+            started_at: None,
+            // Sunday 2026-10-11 23:30 UTC = Monday 01:30 in Berlin (CEST).
+            finished_at: Some(t("2026-10-11T23:30:00Z")),
+            ships: vec![],
+            blamed_by: vec![],
+            reverted_prs: vec![],
+            next_success_at: None,
+        };
+        let members = members_of_deployment(&d, &cfg);
+        assert_eq!(members[0].bucket.week.to_string(), "2026-W42");
+        let utc = members_of_deployment(&d, &OrgConfig::default());
+        assert_eq!(utc[0].bucket.week.to_string(), "2026-W41");
+    }
+}

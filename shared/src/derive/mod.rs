@@ -1,0 +1,19 @@
+//! Pure derivations: facts → projections (one per PR, deployment, incident), projections →
+//! cross-entity links, projections → bucket members → weekly rollups. The rollup function in
+//! `flowmeter-edge` loads the inputs and writes the outputs; every decision is made here.
+
+pub mod deployment;
+pub mod incident;
+pub mod links;
+pub mod members;
+pub mod pull_request;
+pub mod rollup;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use deployment::{project_deployment, Deployment};
+pub use incident::{project_incident, Incident};
+pub use members::{Bucket, Member, MemberData, Scope};
+pub use pull_request::{project_pull_request, PullRequest};
+pub use rollup::Rollup;

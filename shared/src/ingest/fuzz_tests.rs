@@ -1,0 +1,212 @@
+//! No input may panic a normalizer (API.md: no request gets a 5xx). Arbitrary bytes, and real
+//! fixtures with fields replaced by values of the wrong type, removed, or the body cut short,
+//! must all come back as `Ok` or `Err`.
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use super::generic::{normalize_generic_deployment, normalize_generic_incident};
+use super::github::normalize_github;
+use super::pagerduty::normalize_pagerduty;
+use super::{generic, github, pagerduty};
+
+const EVENTS: &[&str] = &[
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "issue_comment",
+    "push",
+    "deployment",
+    "deployment_status",
+    "workflow_run",
+    "issues",
+    "ping",
+    "check_suite",
+];
+
+/// Runs every normalizer on `body`; the results are irrelevant, only that each returns.
+fn run_all(body: &[u8]) {
+    for event in EVENTS {
+        let _ = normalize_github(event, "delivery", body);
+    }
+    let _ = normalize_pagerduty(body);
+    let _ = normalize_generic_deployment(body);
+    let _ = normalize_generic_incident(body);
+}
+
+fn seeds() -> Vec<Value> {
+    let mut seeds: Vec<Value> = github::tests::ALL
+        .iter()
+        .map(|(_, body)| serde_json::from_slice(body).expect("fixture is JSON"))
+        .collect();
+    for body in [
+        pagerduty::tests::TRIGGERED,
+        pagerduty::tests::RESOLVED,
+        pagerduty::tests::PRIORITY_UPDATED,
+    ] {
+        seeds.push(serde_json::from_slice(body).expect("fixture is JSON"));
+    }
+    seeds.push(generic::tests::deployment_json());
+    seeds.push(generic::tests::incident_json());
+    seeds
+}
+
+/// JSON pointers of every node, so a mutation can hit any depth.
+fn pointers(value: &Value, prefix: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let escaped = key.replace('~', "~0").replace('/', "~1");
+                let path = format!("{prefix}/{escaped}");
+                out.push(path.clone());
+                pointers(child, path, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                let path = format!("{prefix}/{i}");
+                out.push(path.clone());
+                pointers(child, path, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Mutation {
+    Replace(usize, Value),
+    Remove(usize),
+}
+
+fn apply(value: &mut Value, mutation: &Mutation) {
+    let mut all = Vec::new();
+    pointers(value, String::new(), &mut all);
+    if all.is_empty() {
+        return;
+    }
+    match mutation {
+        Mutation::Replace(i, new) => {
+            if let Some(node) = value.pointer_mut(&all[i % all.len()]) {
+                *node = new.clone();
+            }
+        }
+        Mutation::Remove(i) => {
+            let pointer = &all[i % all.len()];
+            if let Some((parent, key)) = pointer.rsplit_once('/') {
+                let key = key.replace("~1", "/").replace("~0", "~");
+                match value.pointer_mut(parent) {
+                    Some(Value::Object(map)) => {
+                        map.remove(&key);
+                    }
+                    Some(Value::Array(items)) => {
+                        if let Ok(i) = key.parse::<usize>() {
+                            if i < items.len() {
+                                items.remove(i);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn any_json() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n)),
+        (-1e300f64..1e300).prop_map(|f| json!(f)),
+        ".{0,12}".prop_map(Value::String),
+        Just(json!("2019-05-15T15:20:33Z")),
+        Just(json!("2019-13-45T99:99:99Z")),
+        Just(json!("refs/heads/main")),
+        Just(json!("refs/tags/v1")),
+        Just(json!("success")),
+        Just(json!("incident")),
+        Just(json!("incident.resolved")),
+        Just(json!([])),
+        Just(json!({})),
+        Just(json!([{"name": 1}])),
+        Just(json!({"login": null, "type": 3})),
+    ]
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        3 => (any::<usize>(), any_json()).prop_map(|(i, v)| Mutation::Replace(i, v)),
+        1 => any::<usize>().prop_map(Mutation::Remove),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+        run_all(&body);
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics(value in any_json()) {
+        run_all(&serde_json::to_vec(&value).expect("serializes"));
+        run_all(&serde_json::to_vec(&json!({"event": value.clone()})).expect("serializes"));
+        run_all(&serde_json::to_vec(&json!({"name": "x", "payload": value})).expect("serializes"));
+    }
+
+    #[test]
+    fn mutated_fixtures_never_panic(
+        seed in any::<usize>(),
+        mutations in proptest::collection::vec(mutation(), 1..6),
+        cut in proptest::option::of(any::<usize>()),
+    ) {
+        let all = seeds();
+        let mut value = all[seed % all.len()].clone();
+        for m in &mutations {
+            apply(&mut value, m);
+        }
+        let mut body = serde_json::to_vec(&value).expect("serializes");
+        if let Some(cut) = cut {
+            body.truncate(cut % (body.len() + 1));
+        }
+        run_all(&body);
+    }
+}
+
+#[test]
+fn deep_nesting_is_rejected_not_overflowed() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    run_all(deep.as_bytes());
+    let deep_object = format!(
+        "{{\"pull_request\":{}1{}}}",
+        "{\"a\":".repeat(10_000),
+        "}".repeat(10_000)
+    );
+    run_all(deep_object.as_bytes());
+}
+
+#[test]
+fn oversized_bodies_are_refused_before_parsing() {
+    let body = vec![b' '; super::MAX_BODY_BYTES + 1];
+    assert_eq!(
+        normalize_pagerduty(&body),
+        Err(super::IngestError::TooLarge {
+            size: super::MAX_BODY_BYTES + 1
+        })
+    );
+    assert!(matches!(
+        normalize_github("push", "d", &body),
+        Err(super::IngestError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        normalize_generic_deployment(&body),
+        Err(super::IngestError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        normalize_generic_incident(&body),
+        Err(super::IngestError::TooLarge { .. })
+    ));
+}

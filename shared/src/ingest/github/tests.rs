@@ -1,0 +1,882 @@
+//! Every GitHub fixture under `tests/fixtures/github` goes through the normalizer; supported
+//! events are checked field by field against values read in the fixture files.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::normalize_github;
+use crate::ingest::{IngestError, Normalized};
+use crate::model::{
+    Actor, CommentKind, DeploymentState, EntityKey, Fact, FactBody, IncidentAction, PrAction,
+    PrSnapshot, ReviewState,
+};
+
+macro_rules! fixture {
+    ($path:literal) => {
+        include_bytes!(concat!("../../../../tests/fixtures/github/", $path)).as_slice()
+    };
+}
+
+const PR_OPENED: &[u8] = fixture!("pull_request/opened.payload.json");
+const PR_OPENED_NULL_BODY: &[u8] = fixture!("pull_request/opened.with-null-body.json");
+const PR_CLOSED: &[u8] = fixture!("pull_request/closed.payload.json");
+const PR_MERGED: &[u8] =
+    fixture!("pull_request/create-issue-branch.pull_request.closed.merged.json");
+const PR_REOPENED: &[u8] = fixture!("pull_request/reopened.payload.json");
+const PR_SYNCHRONIZE: &[u8] = fixture!("pull_request/synchronize.payload.json");
+const PR_READY: &[u8] = fixture!("pull_request/ready_for_review.payload.json");
+const PR_TO_DRAFT: &[u8] = fixture!("pull_request/converted_to_draft.payload.json");
+const PR_REVIEW_REQUESTED: &[u8] = fixture!("pull_request/review_requested.payload.json");
+const REVIEW_COMMENTED: &[u8] = fixture!("pull_request_review/submitted.payload.json");
+const REVIEW_APPROVED: &[u8] =
+    fixture!("pull_request_review/github-owners-bot.submitted.approved.json");
+const REVIEW_CHANGES_PROBOT: &[u8] = fixture!(
+    "pull_request_review/angular-github-robot.submitted.changes_requested.probot-wrapped.json"
+);
+const REVIEW_DISMISSED: &[u8] = fixture!("pull_request_review/dismissed.payload.json");
+const REVIEW_COMMENT: &[u8] = fixture!("pull_request_review_comment/created.payload.json");
+const ISSUE_COMMENT: &[u8] = fixture!("issue_comment/created.payload.json");
+const PUSH_TAG_DELETED: &[u8] = fixture!("push/payload.json");
+const PUSH_NEW_BRANCH: &[u8] = fixture!("push/with-new-branch.payload.json");
+const DEPLOYMENT: &[u8] = fixture!("deployment/payload.json");
+const DEPLOYMENT_PAGES: &[u8] = fixture!("deployment/gh-pages.payload.json");
+const DEPLOYMENT_STATUS: &[u8] = fixture!("deployment_status/payload.json");
+const DEPLOYMENT_STATUS_PAGES: &[u8] = fixture!("deployment_status/gh-pages.payload.json");
+const WORKFLOW_RUN_COMPLETED: &[u8] = fixture!("workflow_run/completed.payload.json");
+const WORKFLOW_RUN_WITH_PRS: &[u8] =
+    fixture!("workflow_run/completed.with-pull-requests.payload.json");
+const WORKFLOW_RUN_REQUESTED: &[u8] = fixture!("workflow_run/requested.payload.json");
+const ISSUE_OPENED: &[u8] = fixture!("issues/opened.payload.json");
+const ISSUE_LABELED: &[u8] = fixture!("issues/labeled.payload.json");
+const ISSUE_REOPENED: &[u8] = fixture!("issues/reopened.payload.json");
+const ISSUE_CLOSED: &[u8] = fixture!("issues/comment-when-done.issues.closed.json");
+const PING: &[u8] = fixture!("ping/payload.json");
+const CHECK_SUITE: &[u8] = fixture!("check_suite/completed.payload.json");
+const RELEASE: &[u8] = fixture!("release/published.payload.json");
+const WORKFLOW_JOB_OK: &[u8] =
+    fixture!("workflow_job/completed.success.with-organization.payload.json");
+const WORKFLOW_JOB_FAILED: &[u8] =
+    fixture!("workflow_job/completed.failure.with-organization.payload.json");
+const WORKFLOW_JOB_QUEUED: &[u8] = fixture!("workflow_job/queued.with-deployment.payload.json");
+
+/// Every fixture file with the `X-GitHub-Event` it would arrive with.
+pub(crate) const ALL: &[(&str, &[u8])] = &[
+    ("pull_request", PR_OPENED),
+    ("pull_request", PR_OPENED_NULL_BODY),
+    ("pull_request", PR_CLOSED),
+    ("pull_request", PR_MERGED),
+    ("pull_request", PR_REOPENED),
+    ("pull_request", PR_SYNCHRONIZE),
+    ("pull_request", PR_READY),
+    ("pull_request", PR_TO_DRAFT),
+    ("pull_request", PR_REVIEW_REQUESTED),
+    ("pull_request_review", REVIEW_COMMENTED),
+    ("pull_request_review", REVIEW_APPROVED),
+    ("pull_request_review", REVIEW_CHANGES_PROBOT),
+    ("pull_request_review", REVIEW_DISMISSED),
+    ("pull_request_review_comment", REVIEW_COMMENT),
+    ("issue_comment", ISSUE_COMMENT),
+    ("push", PUSH_TAG_DELETED),
+    ("push", PUSH_NEW_BRANCH),
+    ("deployment", DEPLOYMENT),
+    ("deployment", DEPLOYMENT_PAGES),
+    ("deployment_status", DEPLOYMENT_STATUS),
+    ("deployment_status", DEPLOYMENT_STATUS_PAGES),
+    ("workflow_run", WORKFLOW_RUN_COMPLETED),
+    ("workflow_run", WORKFLOW_RUN_WITH_PRS),
+    ("workflow_run", WORKFLOW_RUN_REQUESTED),
+    ("issues", ISSUE_OPENED),
+    ("issues", ISSUE_LABELED),
+    ("issues", ISSUE_REOPENED),
+    ("issues", ISSUE_CLOSED),
+    ("ping", PING),
+    ("check_suite", CHECK_SUITE),
+    ("release", RELEASE),
+    ("workflow_job", WORKFLOW_JOB_OK),
+    ("workflow_job", WORKFLOW_JOB_FAILED),
+    ("workflow_job", WORKFLOW_JOB_QUEUED),
+];
+
+const DELIVERY: &str = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
+
+fn ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("test timestamp is RFC 3339")
+        .with_timezone(&Utc)
+}
+
+fn run(event: &str, body: &[u8]) -> Normalized {
+    normalize_github(event, DELIVERY, body).expect("fixture is accepted")
+}
+
+fn facts(event: &str, body: &[u8]) -> Vec<Fact> {
+    match run(event, body) {
+        Normalized::Facts(facts) => facts,
+        Normalized::Ignored(reason) => panic!("expected facts, got Ignored({reason:?})"),
+    }
+}
+
+fn single(event: &str, body: &[u8]) -> Fact {
+    let mut all = facts(event, body);
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.remove(0)
+}
+
+fn ignored(event: &str, body: &[u8]) -> &'static str {
+    match run(event, body) {
+        Normalized::Ignored(reason) => reason,
+        Normalized::Facts(facts) => panic!("expected Ignored, got {facts:?}"),
+    }
+}
+
+/// A fixture with a change applied, for shapes no real capture shows (failed deployment
+/// statuses, a comment on a PR, broken payloads).
+fn mutate(body: &[u8], change: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut value: Value = serde_json::from_slice(body).expect("fixture is JSON");
+    change(&mut value);
+    serde_json::to_vec(&value).expect("serializes")
+}
+
+fn set(value: &mut Value, pointer: &str, new: Value) {
+    *value
+        .pointer_mut(pointer)
+        .expect("pointer exists in fixture") = new;
+}
+
+fn remove(value: &mut Value, pointer: &str) {
+    let (parent, key) = pointer.rsplit_once('/').expect("pointer has a parent");
+    value
+        .pointer_mut(parent)
+        .and_then(Value::as_object_mut)
+        .and_then(|o| o.remove(key))
+        .expect("field exists in fixture");
+}
+
+fn pr_entity(repo: &str, number: u64) -> EntityKey {
+    EntityKey::PullRequest {
+        repo: repo.into(),
+        number,
+    }
+}
+
+fn snapshot(fact: &Fact) -> &PrSnapshot {
+    match &fact.body {
+        FactBody::PullRequest(s) => s,
+        other => panic!("expected a PR snapshot, got {other:?}"),
+    }
+}
+
+fn user(login: &str) -> Actor {
+    Actor {
+        login: login.into(),
+        is_bot: false,
+    }
+}
+
+#[test]
+fn every_fixture_is_accepted() {
+    for (event, body) in ALL {
+        if let Err(e) = normalize_github(event, DELIVERY, body) {
+            panic!("{event}: {e}");
+        }
+    }
+}
+
+#[test]
+fn redelivery_gives_identical_facts() {
+    for (event, body) in ALL {
+        let first = normalize_github(event, DELIVERY, body).expect("accepted");
+        let again = normalize_github(event, DELIVERY, body).expect("accepted");
+        assert_eq!(first, again, "{event}");
+    }
+}
+
+#[test]
+fn fact_ids_are_delivery_id_and_index() {
+    for (event, body) in ALL {
+        if let Normalized::Facts(facts) = run(event, body) {
+            for (n, fact) in facts.iter().enumerate() {
+                assert_eq!(fact.id, format!("{DELIVERY}#{n}"));
+                assert!(!fact.body.is_derived());
+            }
+        }
+    }
+}
+
+#[test]
+fn pull_request_opened() {
+    let fact = single("pull_request", PR_OPENED);
+    assert_eq!(fact.entity, pr_entity("codertocat/hello-world", 2));
+    assert_eq!(fact.id, format!("{DELIVERY}#0"));
+    assert_eq!(fact.at, ts("2019-05-15T15:20:33Z"));
+    let expected = PrSnapshot {
+        action: PrAction::Opened,
+        title: "Update the README with new information.".into(),
+        body: Some("This is a pretty simple change that we need to pull into master.".into()),
+        author: user("Codertocat"),
+        draft: false,
+        created_at: ts("2019-05-15T15:20:33Z"),
+        updated_at: ts("2019-05-15T15:20:33Z"),
+        closed_at: None,
+        merged_at: None,
+        merge_commit_sha: None,
+        head_ref: "changes".into(),
+        base_ref: "master".into(),
+        default_branch: "master".into(),
+        additions: Some(1),
+        deletions: Some(1),
+        labels: vec!["bug".into()],
+        html_url: Some("https://github.com/Codertocat/Hello-World/pull/2".into()),
+    };
+    assert_eq!(snapshot(&fact), &expected);
+}
+
+#[test]
+fn pull_request_with_null_body() {
+    let fact = single("pull_request", PR_OPENED_NULL_BODY);
+    assert_eq!(snapshot(&fact).body, None);
+    assert_eq!(snapshot(&fact).action, PrAction::Opened);
+}
+
+#[test]
+fn merged_pull_request() {
+    let fact = single("pull_request", PR_MERGED);
+    assert_eq!(
+        fact.entity,
+        pr_entity("robvanderleek/create-issue-branch", 117)
+    );
+    let s = snapshot(&fact);
+    assert_eq!(s.action, PrAction::Closed);
+    assert_eq!(s.title, "Revert \"Update README.md\"");
+    assert_eq!(s.created_at, ts("2020-03-23T06:36:20Z"));
+    assert_eq!(s.merged_at, Some(ts("2020-03-23T06:46:56Z")));
+    assert_eq!(s.closed_at, Some(ts("2020-03-23T06:46:56Z")));
+    assert_eq!(
+        s.merge_commit_sha.as_deref(),
+        Some("5a47c3f3c22f54f37a3297f2f1c98d860fba4489")
+    );
+    assert_eq!(s.head_ref, "issue-111-robvanderleek-patch-1");
+    assert_eq!(s.base_ref, "main");
+    assert_eq!(s.default_branch, "main");
+    assert_eq!(s.labels, Vec::<String>::new());
+    assert_eq!(fact.at, ts("2020-03-23T06:46:56Z"));
+}
+
+#[test]
+fn closed_unmerged_pull_request_drops_the_test_merge_sha() {
+    let s = snapshot(&single("pull_request", PR_CLOSED)).clone();
+    assert_eq!(s.action, PrAction::Closed);
+    assert_eq!(s.closed_at, Some(ts("2019-05-15T15:21:18Z")));
+    assert_eq!(s.merged_at, None);
+    // The payload carries c4295bd… as a test merge; it never landed.
+    assert_eq!(s.merge_commit_sha, None);
+}
+
+#[test]
+fn pull_request_actions() {
+    let cases = [
+        (PR_REOPENED, PrAction::Reopened, false),
+        (PR_SYNCHRONIZE, PrAction::Synchronize, false),
+        (PR_READY, PrAction::ReadyForReview, false),
+        (PR_TO_DRAFT, PrAction::ConvertedToDraft, true),
+        (PR_REVIEW_REQUESTED, PrAction::Other, false),
+    ];
+    for (body, action, draft) in cases {
+        let fact = single("pull_request", body);
+        assert_eq!(snapshot(&fact).action, action);
+        assert_eq!(snapshot(&fact).draft, draft, "{action:?}");
+    }
+    let labeled = mutate(PR_OPENED, |v| set(v, "/action", json!("labeled")));
+    assert_eq!(
+        snapshot(&single("pull_request", &labeled)).action,
+        PrAction::Labeled
+    );
+}
+
+#[test]
+fn bots_are_recognized_by_type_and_login() {
+    let by_type = mutate(PR_OPENED, |v| {
+        set(v, "/pull_request/user/type", json!("Bot"))
+    });
+    assert!(snapshot(&single("pull_request", &by_type)).author.is_bot);
+    let by_login = mutate(PR_OPENED, |v| {
+        set(v, "/pull_request/user/login", json!("dependabot[bot]"))
+    });
+    let fact = single("pull_request", &by_login);
+    let author = &snapshot(&fact).author;
+    assert_eq!(author.login, "dependabot[bot]");
+    assert!(author.is_bot);
+}
+
+#[test]
+fn review_commented_with_null_body() {
+    let fact = single("pull_request_review", REVIEW_COMMENTED);
+    assert_eq!(fact.entity, pr_entity("codertocat/hello-world", 2));
+    assert_eq!(fact.at, ts("2019-05-15T15:20:38Z"));
+    assert_eq!(
+        fact.body,
+        FactBody::Review {
+            reviewer: user("Codertocat"),
+            state: ReviewState::Commented,
+            submitted_at: ts("2019-05-15T15:20:38Z"),
+            body_nonempty: false,
+            pr_author: Some("Codertocat".into()),
+        }
+    );
+}
+
+#[test]
+fn review_approved_with_empty_body() {
+    let fact = single("pull_request_review", REVIEW_APPROVED);
+    assert_eq!(
+        fact.entity,
+        pr_entity("erwinmombay/github-owners-bot-test-repo", 35)
+    );
+    assert_eq!(
+        fact.body,
+        FactBody::Review {
+            reviewer: user("erwinmombay"),
+            state: ReviewState::Approved,
+            submitted_at: ts("2019-02-26T20:53:31Z"),
+            body_nonempty: false,
+            pr_author: Some("ampprojectbot".into()),
+        }
+    );
+}
+
+#[test]
+fn probot_wrapped_review_is_unwrapped() {
+    let fact = single("pull_request_review", REVIEW_CHANGES_PROBOT);
+    assert_eq!(fact.entity, pr_entity("ocombe/test", 35));
+    assert_eq!(
+        fact.body,
+        FactBody::Review {
+            reviewer: user("ocombe"),
+            state: ReviewState::ChangesRequested,
+            submitted_at: ts("2019-01-30T16:02:36Z"),
+            body_nonempty: true,
+            pr_author: Some("Toxicable".into()),
+        }
+    );
+}
+
+#[test]
+fn review_dismissed() {
+    let fact = single("pull_request_review", REVIEW_DISMISSED);
+    assert_eq!(fact.entity, pr_entity("codertocat/hello-world", 2));
+    assert_eq!(
+        fact.body,
+        FactBody::ReviewDismissed {
+            reviewer: user("Codertocat"),
+            review_id: 237895671,
+        }
+    );
+    assert_eq!(fact.at, ts("2019-05-15T15:20:38Z"));
+}
+
+#[test]
+fn review_comment() {
+    let fact = single("pull_request_review_comment", REVIEW_COMMENT);
+    assert_eq!(fact.entity, pr_entity("codertocat/hello-world", 2));
+    assert_eq!(fact.at, ts("2019-05-15T15:20:37Z"));
+    assert_eq!(
+        fact.body,
+        FactBody::Comment {
+            commenter: user("Codertocat"),
+            kind: CommentKind::Review,
+            created_at: ts("2019-05-15T15:20:37Z"),
+            pr_author: Some("Codertocat".into()),
+        }
+    );
+}
+
+#[test]
+fn issue_comment_counts_only_on_pull_requests() {
+    assert_eq!(
+        ignored("issue_comment", ISSUE_COMMENT),
+        "comment on an issue, not a pull request"
+    );
+    let on_pr = mutate(ISSUE_COMMENT, |v| {
+        set(
+            v,
+            "/issue",
+            json!({
+                "number": 1,
+                "user": {"login": "Codertocat", "type": "User"},
+                "pull_request": {"url": "https://api.github.com/repos/Codertocat/Hello-World/pulls/1"}
+            }),
+        )
+    });
+    let fact = single("issue_comment", &on_pr);
+    assert_eq!(fact.entity, pr_entity("codertocat/hello-world", 1));
+    assert_eq!(
+        fact.body,
+        FactBody::Comment {
+            commenter: user("Codertocat"),
+            kind: CommentKind::Conversation,
+            created_at: ts("2019-05-15T15:20:21Z"),
+            pr_author: Some("Codertocat".into()),
+        }
+    );
+    let edited = mutate(&on_pr, |v| set(v, "/action", json!("edited")));
+    assert_eq!(ignored("issue_comment", &edited), "unsupported action");
+}
+
+#[test]
+fn push_to_a_tag_is_ignored() {
+    assert_eq!(ignored("push", PUSH_TAG_DELETED), "tag push");
+}
+
+#[test]
+fn branch_deletion_and_other_refs_are_ignored() {
+    let deleted = mutate(PUSH_TAG_DELETED, |v| {
+        set(v, "/ref", json!("refs/heads/feature"))
+    });
+    assert_eq!(ignored("push", &deleted), "branch deletion");
+    let note = mutate(PUSH_NEW_BRANCH, |v| {
+        set(v, "/ref", json!("refs/notes/commits"))
+    });
+    assert_eq!(ignored("push", &note), "push to a ref that is not a branch");
+}
+
+#[test]
+fn push_to_default_branch() {
+    let fact = single("push", PUSH_NEW_BRANCH);
+    assert_eq!(
+        fact.entity,
+        EntityKey::Branch {
+            repo: "codertocat/hello-world".into(),
+            branch: "master".into(),
+        }
+    );
+    // repository.pushed_at = 1557933657.
+    assert_eq!(fact.at, ts("2019-05-15T15:20:57Z"));
+    let FactBody::Push {
+        before,
+        after,
+        commits,
+        forced,
+        to_default_branch,
+    } = &fact.body
+    else {
+        panic!("expected a push, got {:?}", fact.body);
+    };
+    assert_eq!(before, "0000000000000000000000000000000000000000");
+    assert_eq!(after, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+    assert!(!forced);
+    assert!(to_default_branch);
+    assert_eq!(commits.len(), 1);
+    assert_eq!(commits[0].sha, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+    assert_eq!(commits[0].authored_at, ts("2019-05-15T15:19:25Z"));
+    assert_eq!(commits[0].author_login.as_deref(), Some("Codertocat"));
+}
+
+#[test]
+fn push_time_falls_back_to_the_head_commit() {
+    let feature = mutate(PUSH_NEW_BRANCH, |v| {
+        set(v, "/ref", json!("refs/heads/feature/x"));
+        remove(v, "/repository/pushed_at");
+        set(
+            v,
+            "/head_commit/timestamp",
+            json!("2019-05-15T11:19:25-04:00"),
+        );
+    });
+    let fact = single("push", &feature);
+    assert_eq!(fact.at, ts("2019-05-15T15:19:25Z"));
+    assert_eq!(
+        fact.entity,
+        EntityKey::Branch {
+            repo: "codertocat/hello-world".into(),
+            branch: "feature/x".into(),
+        }
+    );
+    assert!(matches!(
+        fact.body,
+        FactBody::Push {
+            to_default_branch: false,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn deployment_created() {
+    let fact = single("deployment", DEPLOYMENT);
+    assert_eq!(
+        fact.entity,
+        EntityKey::Deployment {
+            repo: "codertocat/hello-world".into(),
+            id: "gh:145988746".into(),
+        }
+    );
+    assert_eq!(fact.at, ts("2019-05-15T15:20:53Z"));
+    assert_eq!(
+        fact.body,
+        FactBody::DeploymentRequested {
+            environment: "production".into(),
+            sha: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e".into(),
+            git_ref: Some("master".into()),
+            creator: Some(user("Codertocat")),
+            workflow: None,
+        }
+    );
+    let pages = single("deployment", DEPLOYMENT_PAGES);
+    let FactBody::DeploymentRequested {
+        environment,
+        creator,
+        ..
+    } = &pages.body
+    else {
+        panic!("expected a deployment request");
+    };
+    assert_eq!(environment, "github-pages");
+    assert_eq!(
+        creator,
+        &Some(Actor {
+            login: "github-pages[bot]".into(),
+            is_bot: true,
+        })
+    );
+}
+
+#[test]
+fn deployment_status_success() {
+    let fact = single("deployment_status", DEPLOYMENT_STATUS);
+    assert_eq!(
+        fact.entity,
+        EntityKey::Deployment {
+            repo: "codertocat/hello-world".into(),
+            id: "gh:145988746".into(),
+        }
+    );
+    assert_eq!(fact.at, ts("2019-05-15T15:20:55Z"));
+    assert_eq!(
+        fact.body,
+        FactBody::DeploymentStatus {
+            state: DeploymentState::Success,
+            environment: Some("production".into()),
+            sha: Some("f95f852bd8fca8fcc58a9a2d6c842781e32a215e".into()),
+            started_at: Some(ts("2019-05-15T15:20:53Z")),
+        }
+    );
+}
+
+#[test]
+fn deployment_status_states() {
+    let pages = single("deployment_status", DEPLOYMENT_STATUS_PAGES);
+    assert!(matches!(
+        pages.body,
+        FactBody::DeploymentStatus {
+            state: DeploymentState::InProgress,
+            ..
+        }
+    ));
+    for (raw, state) in [
+        ("failure", DeploymentState::Failure),
+        ("error", DeploymentState::Error),
+        ("queued", DeploymentState::Queued),
+        ("pending", DeploymentState::Pending),
+        ("inactive", DeploymentState::Inactive),
+    ] {
+        let body = mutate(DEPLOYMENT_STATUS, |v| {
+            set(v, "/deployment_status/state", json!(raw))
+        });
+        let fact = single("deployment_status", &body);
+        assert!(
+            matches!(&fact.body, FactBody::DeploymentStatus { state: s, .. } if *s == state),
+            "{raw}"
+        );
+    }
+    let waiting = mutate(DEPLOYMENT_STATUS, |v| {
+        set(v, "/deployment_status/state", json!("waiting"))
+    });
+    assert_eq!(
+        ignored("deployment_status", &waiting),
+        "deployment status state not tracked"
+    );
+}
+
+#[test]
+fn workflow_run_completed_gives_request_and_status() {
+    for body in [WORKFLOW_RUN_COMPLETED, WORKFLOW_RUN_WITH_PRS] {
+        let all = facts("workflow_run", body);
+        assert_eq!(all.len(), 2);
+        let entity = EntityKey::Deployment {
+            repo: "octo-org/octo-repo".into(),
+            id: "wr:289782451".into(),
+        };
+        assert_eq!(all[0].entity, entity);
+        assert_eq!(all[1].entity, entity);
+        assert_eq!(all[0].id, format!("{DELIVERY}#0"));
+        assert_eq!(all[1].id, format!("{DELIVERY}#1"));
+        assert_eq!(all[0].at, ts("2020-10-05T16:33:49Z"));
+        assert_eq!(all[1].at, ts("2020-10-05T16:33:49Z"));
+        assert_eq!(
+            all[0].body,
+            FactBody::DeploymentRequested {
+                environment: "production".into(),
+                sha: "3484a3fb816e0859fd6e1cea078d76385ff50625".into(),
+                git_ref: Some("master".into()),
+                creator: Some(user("Codertocat")),
+                // `workflow_run.name` is empty in the fixture; `workflow.name` is "test".
+                workflow: Some("test".into()),
+            }
+        );
+        assert_eq!(
+            all[1].body,
+            FactBody::DeploymentStatus {
+                state: DeploymentState::Success,
+                environment: Some("production".into()),
+                sha: Some("3484a3fb816e0859fd6e1cea078d76385ff50625".into()),
+                started_at: Some(ts("2020-10-05T16:33:49Z")),
+            }
+        );
+    }
+}
+
+#[test]
+fn workflow_run_conclusions() {
+    for (conclusion, state) in [
+        ("failure", DeploymentState::Failure),
+        ("timed_out", DeploymentState::Failure),
+        ("startup_failure", DeploymentState::Failure),
+    ] {
+        let body = mutate(WORKFLOW_RUN_COMPLETED, |v| {
+            set(v, "/workflow_run/conclusion", json!(conclusion));
+            set(v, "/workflow_run/name", json!("Deploy production"));
+        });
+        let all = facts("workflow_run", &body);
+        assert!(
+            matches!(&all[1].body, FactBody::DeploymentStatus { state: s, .. } if *s == state),
+            "{conclusion}"
+        );
+        assert!(matches!(
+            &all[0].body,
+            FactBody::DeploymentRequested { workflow: Some(w), .. } if w == "Deploy production"
+        ));
+    }
+    for conclusion in [
+        json!("cancelled"),
+        json!("skipped"),
+        json!("neutral"),
+        Value::Null,
+    ] {
+        let body = mutate(WORKFLOW_RUN_COMPLETED, |v| {
+            set(v, "/workflow_run/conclusion", conclusion)
+        });
+        assert_eq!(
+            ignored("workflow_run", &body),
+            "workflow run neither succeeded nor failed"
+        );
+    }
+    assert_eq!(
+        ignored("workflow_run", WORKFLOW_RUN_REQUESTED),
+        "workflow run not completed"
+    );
+}
+
+fn incident_parts(fact: &Fact) -> (IncidentAction, Vec<String>, Option<DateTime<Utc>>) {
+    match &fact.body {
+        FactBody::Incident {
+            action,
+            labels,
+            resolved_at,
+            ..
+        } => (*action, labels.clone(), *resolved_at),
+        other => panic!("expected an incident, got {other:?}"),
+    }
+}
+
+#[test]
+fn issue_opened_is_an_incident_candidate() {
+    let fact = single("issues", ISSUE_OPENED);
+    assert_eq!(
+        fact.entity,
+        EntityKey::Incident {
+            id: "gh:codertocat/hello-world#1".into(),
+        }
+    );
+    assert_eq!(fact.at, ts("2019-05-15T15:20:18Z"));
+    assert_eq!(
+        fact.body,
+        FactBody::Incident {
+            action: IncidentAction::Opened,
+            title: "Spelling error in the README file".into(),
+            service: Some("codertocat/hello-world".into()),
+            service_id: None,
+            severity: None,
+            urgency: None,
+            priority: None,
+            labels: vec!["bug".into()],
+            deployment_sha: None,
+            repo: Some("codertocat/hello-world".into()),
+            html_url: Some("https://github.com/Codertocat/Hello-World/issues/1".into()),
+            opened_at: Some(ts("2019-05-15T15:20:18Z")),
+            resolved_at: None,
+        }
+    );
+}
+
+#[test]
+fn issue_actions() {
+    let closed = single("issues", ISSUE_CLOSED);
+    assert_eq!(
+        closed.entity,
+        EntityKey::Incident {
+            id: "gh:c-saunders/flynn_env_test#1".into(),
+        }
+    );
+    assert_eq!(
+        incident_parts(&closed),
+        (
+            IncidentAction::Resolved,
+            vec![],
+            Some(ts("2018-11-18T18:42:08Z"))
+        )
+    );
+    assert_eq!(closed.at, ts("2018-11-18T18:42:08Z"));
+
+    // Reopened: closed_at is still set in the payload, but the issue is open again.
+    let reopened = single("issues", ISSUE_REOPENED);
+    assert_eq!(
+        incident_parts(&reopened),
+        (IncidentAction::Reopened, vec!["bug".into()], None)
+    );
+
+    let labeled = single("issues", ISSUE_LABELED);
+    assert_eq!(incident_parts(&labeled).0, IncidentAction::Updated);
+
+    let assigned = mutate(ISSUE_OPENED, |v| set(v, "/action", json!("assigned")));
+    assert_eq!(ignored("issues", &assigned), "unsupported action");
+}
+
+#[test]
+fn severity_label_is_carried() {
+    let body = mutate(ISSUE_LABELED, |v| {
+        set(
+            v,
+            "/issue/labels",
+            json!([{"name": "incident"}, {"name": "SEV2"}]),
+        )
+    });
+    let fact = single("issues", &body);
+    assert!(matches!(
+        &fact.body,
+        FactBody::Incident { severity: Some(s), .. } if s == "sev2"
+    ));
+}
+
+#[test]
+fn unsupported_events_are_ignored() {
+    assert_eq!(ignored("ping", PING), "ping");
+    for (event, body) in [
+        ("check_suite", CHECK_SUITE),
+        ("release", RELEASE),
+        ("workflow_job", WORKFLOW_JOB_OK),
+        ("workflow_job", WORKFLOW_JOB_FAILED),
+        ("workflow_job", WORKFLOW_JOB_QUEUED),
+    ] {
+        assert_eq!(ignored(event, body), "unsupported event");
+    }
+}
+
+#[test]
+fn errors_name_the_field() {
+    let missing = mutate(PR_OPENED, |v| remove(v, "/pull_request/created_at"));
+    assert_eq!(
+        normalize_github("pull_request", DELIVERY, &missing),
+        Err(IngestError::MissingField {
+            path: "pull_request.created_at".into()
+        })
+    );
+
+    let bad_time = mutate(PR_OPENED, |v| {
+        set(v, "/pull_request/updated_at", json!("15 May 2019"))
+    });
+    assert_eq!(
+        normalize_github("pull_request", DELIVERY, &bad_time),
+        Err(IngestError::BadTimestamp {
+            path: "pull_request.updated_at".into(),
+            value: "15 May 2019".into(),
+        })
+    );
+
+    let wrong_type = mutate(PR_OPENED, |v| set(v, "/pull_request/number", json!("2")));
+    let err = normalize_github("pull_request", DELIVERY, &wrong_type).expect_err("rejected");
+    assert!(
+        matches!(&err, IngestError::InvalidField { path, .. } if path == "pull_request.number"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("pull_request.number"), "{err}");
+
+    let label = mutate(PR_OPENED, |v| {
+        set(
+            v,
+            "/pull_request/labels",
+            json!([{"name": "ok"}, {"name": 7}]),
+        )
+    });
+    let err = normalize_github("pull_request", DELIVERY, &label).expect_err("rejected");
+    assert!(
+        matches!(&err, IngestError::InvalidField { path, .. } if path == "pull_request.labels[1].name"),
+        "{err:?}"
+    );
+
+    let commit = mutate(PUSH_NEW_BRANCH, |v| remove(v, "/commits/0/timestamp"));
+    assert_eq!(
+        normalize_github("push", DELIVERY, &commit),
+        Err(IngestError::MissingField {
+            path: "commits[0].timestamp".into()
+        })
+    );
+
+    let probot = mutate(REVIEW_CHANGES_PROBOT, |v| {
+        remove(v, "/payload/review/state")
+    });
+    assert_eq!(
+        normalize_github("pull_request_review", DELIVERY, &probot),
+        Err(IngestError::MissingField {
+            path: "review.state".into()
+        })
+    );
+}
+
+#[test]
+fn malformed_bodies_and_bad_headers_are_rejected() {
+    for body in [&b""[..], b"{", b"not json", b"\xff\xfe"] {
+        assert!(matches!(
+            normalize_github("pull_request", DELIVERY, body),
+            Err(IngestError::MalformedJson(_))
+        ));
+        // Even for events we skip: a broken sender should hear about it.
+        assert!(matches!(
+            normalize_github("ping", DELIVERY, body),
+            Err(IngestError::MalformedJson(_))
+        ));
+    }
+    assert!(matches!(
+        normalize_github("pull_request", DELIVERY, b"[]"),
+        Err(IngestError::InvalidField { path, .. }) if path == "(body)"
+    ));
+    assert!(matches!(
+        normalize_github("pull_request", "", PR_OPENED),
+        Err(IngestError::InvalidField { path, .. }) if path == "X-GitHub-Delivery"
+    ));
+    let bad_repo = mutate(PR_OPENED, |v| {
+        set(v, "/repository/full_name", json!("no-slash"))
+    });
+    assert!(matches!(
+        normalize_github("pull_request", DELIVERY, &bad_repo),
+        Err(IngestError::InvalidField { path, .. }) if path == "repository.full_name"
+    ));
+}
+
+#[test]
+fn null_users_become_ghost() {
+    let body = mutate(PR_OPENED, |v| set(v, "/pull_request/user", Value::Null));
+    assert_eq!(
+        snapshot(&single("pull_request", &body)).author,
+        user("ghost")
+    );
+}

@@ -1,0 +1,9 @@
+//! Flowmeter's domain logic. Everything here is pure: bytes and facts in, facts, projections,
+//! rollups and metrics out. DynamoDB, HTTP and the Lambda runtime live in `flowmeter-edge`.
+
+pub mod config;
+pub mod derive;
+pub mod ingest;
+pub mod model;
+pub mod sketch;
+pub mod time;

@@ -1,0 +1,374 @@
+//! Plain data shared by every layer: facts (what a source told us), projections (what we
+//! currently believe about one entity) and bucket members (what one projection contributes to
+//! one weekly rollup).
+//!
+//! Facts are immutable once written and keyed so that the same delivery always produces the
+//! same keys: that is what makes a redelivery write nothing new. Everything else is derived and
+//! can be rebuilt from facts at any time.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A repository as `owner/name`, lower-cased at ingest so keys never split on case.
+pub type RepoName = String;
+
+/// The entity a fact belongs to. Facts of one entity share a DynamoDB partition, so the entity's
+/// projection is one `Query` away.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EntityKey {
+    PullRequest {
+        repo: RepoName,
+        number: u64,
+    },
+    /// `id` is source-qualified: `gh:<deployment id>`, `wr:<workflow run id>`, `gen:<id>`.
+    Deployment {
+        repo: RepoName,
+        id: String,
+    },
+    /// `id` is source-qualified: `pd:<incident id>`, `gh:<repo>#<issue number>`, `gen:<id>`.
+    Incident {
+        id: String,
+    },
+    /// Pushes of one branch; the default branch's pushes give the commit order that decides
+    /// which PRs a deployment ships, a head branch's pushes give a PR's first-commit time.
+    Branch {
+        repo: RepoName,
+        branch: String,
+    },
+}
+
+impl EntityKey {
+    /// The partition key of the entity in the table. Stable: changing it orphans stored facts.
+    pub fn partition_key(&self) -> String {
+        match self {
+            EntityKey::PullRequest { repo, number } => format!("PR#{repo}#{number}"),
+            EntityKey::Deployment { repo, id } => format!("DEP#{repo}#{id}"),
+            EntityKey::Incident { id } => format!("INC#{id}"),
+            EntityKey::Branch { repo, branch } => format!("BR#{repo}#{branch}"),
+        }
+    }
+
+    /// Inverse of [`EntityKey::partition_key`]; `None` for keys that are not entities.
+    pub fn from_partition_key(pk: &str) -> Option<EntityKey> {
+        let (kind, rest) = pk.split_once('#')?;
+        match kind {
+            "PR" => {
+                let (repo, number) = rest.rsplit_once('#')?;
+                Some(EntityKey::PullRequest {
+                    repo: repo.to_string(),
+                    number: number.parse().ok()?,
+                })
+            }
+            "DEP" => {
+                // Repo names contain exactly one '/', never '#'; the id may contain '#'.
+                let (repo, id) = rest.split_once('#')?;
+                Some(EntityKey::Deployment {
+                    repo: repo.to_string(),
+                    id: id.to_string(),
+                })
+            }
+            "INC" => Some(EntityKey::Incident {
+                id: rest.to_string(),
+            }),
+            "BR" => {
+                let (repo, branch) = rest.split_once('#')?;
+                Some(EntityKey::Branch {
+                    repo: repo.to_string(),
+                    branch: branch.to_string(),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One immutable statement from a source (or a derived link, see [`FactBody::is_derived`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    pub entity: EntityKey,
+    /// Unique within the entity and deterministic from the delivery: `<source delivery id>#<n>`
+    /// for source facts, `link:<kind>:<other entity>` for derived facts.
+    pub id: String,
+    /// When the thing happened according to the source (not when we received it). Source
+    /// facts sort by it; derived facts sort under `FACT#LINK#` whatever their time.
+    pub at: DateTime<Utc>,
+    pub body: FactBody,
+}
+
+impl Fact {
+    /// The sort key of the fact inside its entity partition. Time first, so a branch's pushes can
+    /// be read in time order and from a point in time.
+    pub fn sort_key(&self) -> String {
+        if self.body.is_derived() {
+            // A link's identity is what it links, not when: its time may change on recompute.
+            return format!("FACT#LINK#{}", self.id);
+        }
+        format!(
+            "FACT#{}#{}",
+            self.at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+            self.id
+        )
+    }
+}
+
+/// A GitHub account as far as metrics care.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub login: String,
+    /// GitHub says `type: Bot`, or the login ends in `[bot]`. Configured bot logins are applied
+    /// later, at derive time, so a config change needs no re-ingest.
+    pub is_bot: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrAction {
+    Opened,
+    Edited,
+    Reopened,
+    Closed,
+    Synchronize,
+    ReadyForReview,
+    ConvertedToDraft,
+    Labeled,
+    Unlabeled,
+    Other,
+}
+
+/// The pull request as the payload showed it, plus the action that produced the delivery.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PrSnapshot {
+    pub action: PrAction,
+    pub title: String,
+    pub body: Option<String>,
+    pub author: Actor,
+    pub draft: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub merged_at: Option<DateTime<Utc>>,
+    pub merge_commit_sha: Option<String>,
+    pub head_ref: String,
+    pub base_ref: String,
+    /// The repository's default branch at delivery time.
+    pub default_branch: String,
+    pub additions: Option<u64>,
+    pub deletions: Option<u64>,
+    pub labels: Vec<String>,
+    pub html_url: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    Approved,
+    ChangesRequested,
+    Commented,
+    Dismissed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentKind {
+    /// `pull_request_review_comment`: a comment on a line of the diff.
+    Review,
+    /// `issue_comment` on a PR: the conversation tab.
+    Conversation,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Commit {
+    pub sha: String,
+    /// Author time: when the work was done, the start of coding time.
+    pub authored_at: DateTime<Utc>,
+    pub author_login: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentState {
+    Success,
+    Failure,
+    Error,
+    InProgress,
+    Queued,
+    Pending,
+    Inactive,
+}
+
+impl DeploymentState {
+    /// Only terminal states count as production deployments (METRICS.md).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            DeploymentState::Success | DeploymentState::Failure | DeploymentState::Error
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentAction {
+    Opened,
+    Acknowledged,
+    Resolved,
+    Reopened,
+    /// A change of labels, title, severity: only the snapshot fields matter.
+    Updated,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FactBody {
+    // ---- source facts -------------------------------------------------------------------
+    PullRequest(PrSnapshot),
+    Review {
+        reviewer: Actor,
+        state: ReviewState,
+        submitted_at: DateTime<Utc>,
+        body_nonempty: bool,
+        /// The PR author, when the payload carries it, so "not the author" needs no join.
+        pr_author: Option<String>,
+    },
+    ReviewDismissed {
+        reviewer: Actor,
+        review_id: u64,
+    },
+    Comment {
+        commenter: Actor,
+        kind: CommentKind,
+        created_at: DateTime<Utc>,
+        pr_author: Option<String>,
+    },
+    Push {
+        before: String,
+        after: String,
+        /// In push order, oldest first (as GitHub sends them).
+        commits: Vec<Commit>,
+        forced: bool,
+        /// The push went to the repository's default branch.
+        to_default_branch: bool,
+    },
+    /// A deployment was requested (GitHub `deployment`), or a CI run that deploys started.
+    DeploymentRequested {
+        environment: String,
+        sha: String,
+        git_ref: Option<String>,
+        creator: Option<Actor>,
+        /// For `workflow_run` deployments: the workflow's name, matched against config.
+        workflow: Option<String>,
+    },
+    /// A status change of a deployment. Terminal states end it.
+    DeploymentStatus {
+        state: DeploymentState,
+        environment: Option<String>,
+        /// Present when the status source also knows the sha (generic endpoint, workflow_run).
+        sha: Option<String>,
+        started_at: Option<DateTime<Utc>>,
+    },
+    Incident {
+        action: IncidentAction,
+        title: String,
+        /// PagerDuty service name, or the repo for GitHub-issue incidents, or the generic field.
+        service: Option<String>,
+        /// PagerDuty service id (config may map ids to services).
+        service_id: Option<String>,
+        /// `sev1`…`sev4` when the source says so directly; otherwise raw urgency/priority.
+        severity: Option<String>,
+        urgency: Option<String>,
+        priority: Option<String>,
+        /// Labels (GitHub issues): whether it is an incident is decided with config at derive
+        /// time.
+        labels: Vec<String>,
+        /// The incident names the deployment or sha it blames (wins over the blame window).
+        deployment_sha: Option<String>,
+        /// GitHub issue incidents: the repository the issue lives in.
+        repo: Option<RepoName>,
+        html_url: Option<String>,
+        opened_at: Option<DateTime<Utc>>,
+        resolved_at: Option<DateTime<Utc>>,
+    },
+    // ---- derived facts (written by the rollup function, upserted, never by ingest) ----------
+    /// On a PR: this successful production deployment shipped it.
+    ShippedBy {
+        deployment: EntityKey,
+        sha: String,
+        finished_at: DateTime<Utc>,
+    },
+    /// On a deployment: it shipped this PR; `rework` says whether the PR is an unplanned fix.
+    Ships {
+        pr: EntityKey,
+        rework: bool,
+    },
+    /// On a deployment: this incident blames it.
+    BlamedBy {
+        incident: EntityKey,
+        opened_at: DateTime<Utc>,
+        resolved_at: Option<DateTime<Utc>>,
+    },
+    /// On a PR: this (merged) revert PR reverts it.
+    RevertedBy {
+        pr: EntityKey,
+    },
+    /// On a deployment: a PR it shipped was reverted, so the deployment failed.
+    ShippedPrReverted {
+        pr: EntityKey,
+        revert: EntityKey,
+    },
+    /// On a failed deployment: the next successful production deployment of its repo, whose
+    /// finish is the recovery when no incident blames the failure.
+    FollowedBy {
+        deployment: EntityKey,
+        finished_at: DateTime<Utc>,
+    },
+}
+
+impl FactBody {
+    /// Derived facts are links between entities computed from other facts; they may be
+    /// replaced or removed when their inputs change, unlike source facts.
+    pub fn is_derived(&self) -> bool {
+        matches!(
+            self,
+            FactBody::ShippedBy { .. }
+                | FactBody::Ships { .. }
+                | FactBody::BlamedBy { .. }
+                | FactBody::RevertedBy { .. }
+                | FactBody::ShippedPrReverted { .. }
+                | FactBody::FollowedBy { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_keys_round_trip() {
+        let keys = [
+            EntityKey::PullRequest {
+                repo: "acme/api".into(),
+                number: 42,
+            },
+            EntityKey::Deployment {
+                repo: "acme/api".into(),
+                id: "gen:abc#1".into(),
+            },
+            EntityKey::Incident {
+                id: "gh:acme/api#7".into(),
+            },
+            EntityKey::Branch {
+                repo: "acme/api".into(),
+                branch: "feature/x#y".into(),
+            },
+        ];
+        for key in keys {
+            assert_eq!(
+                EntityKey::from_partition_key(&key.partition_key()),
+                Some(key.clone())
+            );
+        }
+        assert_eq!(EntityKey::from_partition_key("ROLLUP#org"), None);
+    }
+}
