@@ -29,8 +29,16 @@ pub struct StreamPoller {
     endpoint: String,
     stream_arn: String,
     iterators: BTreeMap<String, Option<String>>,
+    /// The last sequence number handled per shard, to resume after an iterator goes stale.
+    handled_up_to: BTreeMap<String, String>,
     /// Consecutive polls in which the handler reported a failed batch.
     pub failing_polls: usize,
+}
+
+enum Position<'a> {
+    Start,
+    At(&'a str),
+    After(&'a str),
 }
 
 /// Whether a raw stream record is a fact (the template's `FilterCriteria`).
@@ -71,6 +79,7 @@ impl StreamPoller {
             endpoint,
             stream_arn,
             iterators: BTreeMap::new(),
+            handled_up_to: BTreeMap::new(),
             failing_polls: 0,
         })
     }
@@ -98,14 +107,21 @@ impl StreamPoller {
         Ok(value)
     }
 
+    /// An iterator at `sequence` (`AT_SEQUENCE_NUMBER`, a retry), after it
+    /// (`AFTER_SEQUENCE_NUMBER`, a resume) or at the shard's start.
     async fn shard_iterator(
         &self,
         shard: &str,
-        after: Option<&str>,
+        position: Position<'_>,
     ) -> Result<Option<String>, StoreError> {
-        let mut request = json!({"StreamArn": self.stream_arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"});
-        if let Some(sequence) = after {
-            request["ShardIteratorType"] = json!("AT_SEQUENCE_NUMBER");
+        let (kind, sequence) = match position {
+            Position::Start => ("TRIM_HORIZON", None),
+            Position::At(s) => ("AT_SEQUENCE_NUMBER", Some(s)),
+            Position::After(s) => ("AFTER_SEQUENCE_NUMBER", Some(s)),
+        };
+        let mut request =
+            json!({"StreamArn": self.stream_arn, "ShardId": shard, "ShardIteratorType": kind});
+        if let Some(sequence) = sequence {
             request["SequenceNumber"] = json!(sequence);
         }
         let out = self.call("GetShardIterator", request).await?;
@@ -128,7 +144,7 @@ impl StreamPoller {
             .unwrap_or_default();
         for shard in shards {
             if !self.iterators.contains_key(&shard) {
-                let iterator = self.shard_iterator(&shard, None).await?;
+                let iterator = self.shard_iterator(&shard, Position::Start).await?;
                 self.iterators.insert(shard, iterator);
             }
         }
@@ -147,17 +163,33 @@ impl StreamPoller {
             let Some(Some(iterator)) = self.iterators.get(&shard).cloned() else {
                 continue;
             };
-            let out = self
-                .call(
-                    "GetRecords",
-                    json!({"ShardIterator": iterator, "Limit": 100}),
-                )
-                .await?;
+            let request = json!({"ShardIterator": iterator, "Limit": 100});
+            let out = match self.call("GetRecords", request).await {
+                Ok(out) => out,
+                Err(err) => {
+                    // DynamoDB Local invalidates an iterator taken on an empty shard once
+                    // records arrive ("trimmed data"): resume after the last handled record.
+                    tracing::debug!(error = %err, shard, "stale shard iterator; resuming");
+                    let position = match self.handled_up_to.get(&shard) {
+                        Some(seq) => Position::After(seq),
+                        None => Position::Start,
+                    };
+                    let fresh = self.shard_iterator(&shard, position).await?;
+                    self.iterators.insert(shard, fresh);
+                    continue;
+                }
+            };
             let mut next = out["NextShardIterator"].as_str().map(str::to_string);
             let records: Vec<Value> = out["Records"]
                 .as_array()
                 .map(|r| r.iter().filter(|r| is_fact_record(r)).cloned().collect())
                 .unwrap_or_default();
+            let last_sequence = out["Records"]
+                .as_array()
+                .and_then(|r| r.last())
+                .and_then(|r| r.pointer("/dynamodb/SequenceNumber"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
             if !records.is_empty() {
                 let count = records.len();
                 let event: Event = serde_json::from_value(json!({ "Records": records }))
@@ -169,11 +201,16 @@ impl StreamPoller {
                     .and_then(|f| f.item_identifier.clone())
                 {
                     Some(failed) => {
-                        next = self.shard_iterator(&shard, Some(&failed)).await?;
+                        next = self.shard_iterator(&shard, Position::At(&failed)).await?;
                         failed_batches += 1;
+                        self.iterators.insert(shard, next);
+                        continue;
                     }
                     None => handled += count,
                 }
+            }
+            if let Some(sequence) = last_sequence {
+                self.handled_up_to.insert(shard.clone(), sequence);
             }
             self.iterators.insert(shard, next);
         }

@@ -1,0 +1,164 @@
+//! The dev server over real HTTP: the same handlers as the Lambdas, the stream poller feeding
+//! the rollup handler, and its start-up checks.
+
+use std::time::{Duration, Instant};
+
+use flowmeter::model::EntityKey;
+use flowmeter_devserver::{prepare, serve, Settings};
+use flowmeter_e2e::{fresh_store, secrets, Delivery};
+use flowmeter_edge::store::{Projection, Store};
+use tokio::sync::{oneshot, watch};
+
+struct Running {
+    base: String,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+fn settings() -> Settings {
+    Settings {
+        port: 0,
+        secrets: secrets(),
+        api_token: "api-token".into(),
+        admin_token: "admin-token".into(),
+        config_path: None,
+    }
+}
+
+async fn start(store: Store) -> Running {
+    let (stop, stopped) = watch::channel(false);
+    let (bound_tx, bound_rx) = oneshot::channel();
+    let task = tokio::spawn(serve(store, settings(), stopped, Some(bound_tx)));
+    let address = bound_rx.await.expect("dev server bound");
+    Running {
+        base: format!("http://{address}"),
+        stop,
+        task,
+    }
+}
+
+async fn post(
+    client: &reqwest::Client,
+    base: &str,
+    delivery: &Delivery,
+) -> (u16, serde_json::Value) {
+    let mut request = client
+        .post(format!("{base}{}", delivery.path))
+        .body(delivery.body.clone());
+    for (name, value) in &delivery.headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let response = request.send().await.expect("POST");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+}
+
+#[tokio::test]
+async fn serves_webhooks_and_derives_within_five_seconds() {
+    let store = fresh_store("devserver").await;
+    let running = start(store.clone()).await;
+    let client = reqwest::Client::new();
+
+    let health = client
+        .get(format!("{}/healthz", running.base))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status().as_u16(), 200);
+    assert_eq!(
+        health.json::<serde_json::Value>().await.expect("json"),
+        serde_json::json!({"ok": true})
+    );
+
+    // A real PagerDuty V3 delivery, signed, over HTTP.
+    let triggered = Delivery::pagerduty(fixture("pagerduty/triggered_v3.json"));
+    let (status, answer) = post(&client, &running.base, &triggered).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["facts_written"], 1);
+    let (status, again) = post(&client, &running.base, &triggered).await;
+    assert_eq!(
+        (status, again["facts_written"].clone()),
+        (202, serde_json::json!(0))
+    );
+
+    // The dev server's poller feeds the rollup handler: the incident appears within 5 s.
+    let key = EntityKey::Incident {
+        id: "pd:PFQZPSY".into(),
+    };
+    let started = Instant::now();
+    let incident = loop {
+        if let Some(item) = store.projection(&key).await.expect("projection") {
+            break item;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "incident not derived within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let Projection::Incident(incident) = incident.projection else {
+        panic!("not an incident projection")
+    };
+    assert_eq!(incident.resolved_at, None);
+    assert_eq!(
+        incident.opened_at.to_rfc3339(),
+        "2021-06-04T13:35:29.781+00:00"
+    );
+
+    // Oversized bodies are refused before they are read in full; unknown routes are 404.
+    let huge = vec![b'x'; flowmeter::ingest::MAX_BODY_BYTES + 1];
+    let response = client
+        .post(format!("{}/webhooks/github", running.base))
+        .body(huge)
+        .send()
+        .await
+        .expect("POST huge");
+    assert_eq!(response.status().as_u16(), 413);
+    let response = client
+        .get(format!("{}/nope", running.base))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status().as_u16(), 404);
+
+    running.stop.send(true).expect("stop");
+    running
+        .task
+        .await
+        .expect("join")
+        .expect("serve ended cleanly");
+}
+
+#[tokio::test]
+async fn a_bad_config_file_is_rejected_naming_the_field() {
+    let store = fresh_store("badconfig").await;
+    let path =
+        std::env::temp_dir().join(format!("flowmeter-bad-config-{}.yaml", std::process::id()));
+    std::fs::write(&path, "org: acme\ntimezone: Mars/Olympus\n").expect("write config");
+    let mut settings = settings();
+    settings.config_path = Some(path.display().to_string());
+    let err = prepare(&store, &settings)
+        .await
+        .expect_err("bad config must be rejected");
+    assert!(err.contains("timezone"), "error names the field: {err}");
+    assert!(
+        store.config().await.expect("config read").is_none(),
+        "nothing stored"
+    );
+    std::fs::write(&path, "org: acme\ntimezone: Europe/Berlin\n").expect("write config");
+    prepare(&store, &settings).await.expect("good config");
+    let (config, _) = store.config().await.expect("read").expect("stored");
+    assert_eq!(config.timezone(), chrono_tz::Europe::Berlin);
+    let _ = std::fs::remove_file(path);
+}
