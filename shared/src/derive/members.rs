@@ -153,11 +153,15 @@ pub fn members_of_pull_request(pr: &PullRequest, config: &OrgConfig) -> Vec<Memb
             .first_commit_at
             .filter(|first| *first <= pr.created_at)
             .map(|first| seconds_between(first, pr.created_at));
+        // A span that would be negative (a comment before the PR was reviewable, a first
+        // review after the merge) is undefined, as in DevLake, rather than zero.
         let pickup = pr
             .first_review_at
+            .filter(|review| *review >= pr.reviewable_at)
             .map(|review| seconds_between(pr.reviewable_at, review));
         let review = pr
             .first_review_at
+            .filter(|review| *review <= merged_at)
             .map(|review| seconds_between(review, merged_at));
         let deploy = pr
             .shipped_by

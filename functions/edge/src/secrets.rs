@@ -1,0 +1,463 @@
+//! Secrets: the webhook signing secrets, the API and admin bearer tokens and the Slack webhook
+//! URL.
+//!
+//! In AWS they live in one Secrets Manager secret (a JSON object, keys as in [`Secrets`]) whose
+//! ARN the template passes as `FLOWMETER_SECRET_ARN`; the functions read it through the AWS
+//! Parameters and Secrets Lambda Extension (a layer that serves `GET /secretsmanager/get` on
+//! localhost), so no AWS SDK crate for Secrets Manager is needed and the value never sits in an
+//! environment variable, where anyone allowed `lambda:GetFunctionConfiguration` could read it.
+//! Locally (dev server, tests) `FLOWMETER_SECRET_ARN` is unset and the values come from the
+//! `FLOWMETER_*` environment variables the README lists.
+//!
+//! The secret is read once per container ([`load`] caches it): a cold start pays one localhost
+//! round trip, warm invocations pay nothing, and a changed secret reaches the functions when
+//! their containers are replaced (DEPLOY.md: bump the `SecretsRevision` parameter).
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+/// Names the Secrets Manager secret to read; unset means "use the environment variables".
+pub const SECRET_ARN_VAR: &str = "FLOWMETER_SECRET_ARN";
+
+/// The extension's default port (its own `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` overrides it,
+/// so we read the same variable to stay on the port it listens on).
+pub const DEFAULT_EXTENSION_PORT: u16 = 2773;
+
+/// The secret's keys. Each is optional: an empty value locks what it guards (webhooks of that
+/// source answer 401, read routes answer 401, the digest skips Slack) rather than opening it.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Secrets {
+    /// GitHub webhook secret (`X-Hub-Signature-256`).
+    pub github: String,
+    /// PagerDuty V3 webhook signing secret (`X-PagerDuty-Signature`).
+    pub pagerduty: String,
+    /// Secret of the generic deployment and incident webhooks (`X-Flowmeter-Signature-256`).
+    pub generic: String,
+    /// Bearer token of `/v1/*` and `/metrics`.
+    pub api_token: String,
+    /// Bearer token of admin routes (`PUT /v1/config`).
+    pub admin_token: String,
+    /// Slack incoming webhook URL of the weekly digest.
+    pub slack_webhook_url: String,
+}
+
+/// The keys [`Secrets`] knows, to warn about a misspelt key instead of silently ignoring it.
+pub const KEYS: [&str; 6] = [
+    "github",
+    "pagerduty",
+    "generic",
+    "api_token",
+    "admin_token",
+    "slack_webhook_url",
+];
+
+impl Secrets {
+    /// The names of the keys that hold a value, for logs: which sources are open, never what
+    /// the values are.
+    pub fn present_keys(&self) -> Vec<&'static str> {
+        let values = [
+            &self.github,
+            &self.pagerduty,
+            &self.generic,
+            &self.api_token,
+            &self.admin_token,
+            &self.slack_webhook_url,
+        ];
+        KEYS.iter()
+            .zip(values)
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, _)| *k)
+            .collect()
+    }
+}
+
+/// Redacted: a `{:?}` in a log line must not leak a secret.
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("present", &self.present_keys())
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("{SECRET_ARN_VAR} is set but AWS_SESSION_TOKEN is not: the secrets extension only answers inside Lambda")]
+    NoSessionToken,
+    #[error("secrets extension at {url}: {message}")]
+    Extension { url: String, message: String },
+    #[error("secret value: {0}")]
+    Parse(String),
+}
+
+/// The secrets from the local environment variables (README: "The local stack").
+pub fn from_env() -> Secrets {
+    from_vars(|name| std::env::var(name).ok())
+}
+
+/// [`from_env`] over any lookup, so tests need not change the process environment.
+pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Secrets {
+    let read = |name: &str| var(name).unwrap_or_default();
+    Secrets {
+        github: read("FLOWMETER_GITHUB_SECRET"),
+        pagerduty: read("FLOWMETER_PAGERDUTY_SECRET"),
+        generic: read("FLOWMETER_WEBHOOK_SECRET"),
+        api_token: read("FLOWMETER_API_TOKEN"),
+        admin_token: read("FLOWMETER_ADMIN_TOKEN"),
+        slack_webhook_url: read("FLOWMETER_SLACK_WEBHOOK_URL"),
+    }
+}
+
+/// The part of Secrets Manager's `GetSecretValue` answer (which the extension relays verbatim)
+/// that we use.
+#[derive(Deserialize)]
+struct GetSecretValue {
+    #[serde(rename = "SecretString")]
+    secret_string: Option<String>,
+}
+
+/// Parses the extension's answer: `{"ARN":…,"Name":…,"SecretString":"{\"github\":…}",…}`.
+/// Returns the secrets and the unknown keys of the secret (to warn about, by name only).
+pub fn parse_extension_response(body: &str) -> Result<(Secrets, Vec<String>), SecretsError> {
+    let answer: GetSecretValue = serde_json::from_str(body)
+        .map_err(|e| SecretsError::Parse(format!("not a GetSecretValue answer: {e}")))?;
+    let text = answer.secret_string.ok_or_else(|| {
+        SecretsError::Parse("no SecretString (a binary secret is not supported)".into())
+    })?;
+    parse_secret_string(&text)
+}
+
+/// Parses the secret's own text: a JSON object of strings. Unknown keys are returned, not
+/// refused, so that a key added for a newer release does not break the running one.
+pub fn parse_secret_string(text: &str) -> Result<(Secrets, Vec<String>), SecretsError> {
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|_| {
+            // The error text could quote the secret: name the expected shape only.
+            SecretsError::Parse(format!(
+                "SecretString must be a JSON object with the keys {}",
+                KEYS.join(", ")
+            ))
+        })?;
+    for (key, value) in &object {
+        if KEYS.contains(&key.as_str()) && !value.is_string() {
+            return Err(SecretsError::Parse(format!("key {key}: must be a string")));
+        }
+    }
+    let unknown: Vec<String> = object
+        .keys()
+        .filter(|k| !KEYS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    let secrets: Secrets = serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| SecretsError::Parse(e.to_string()))?;
+    Ok((secrets, unknown))
+}
+
+/// The extension's URL for one secret (the ARN is percent-encoded: it holds `:` and `/`).
+pub fn extension_url(port: u16, secret_id: &str) -> String {
+    let id: String = form_urlencoded::byte_serialize(secret_id.as_bytes()).collect();
+    format!("http://localhost:{port}/secretsmanager/get?secretId={id}")
+}
+
+/// How long a cold start may spend waiting for the extension. Lambda starts the runtime as soon
+/// as the extension has registered, before its HTTP server necessarily listens (it then answers
+/// 400 "not ready to serve traffic"), so the first attempts may fail; the init phase itself has
+/// 10 s, and a failed init is retried by Lambda on the next request.
+const FETCH_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Reads the secret through the extension, retrying while it is starting up or throttled.
+pub async fn fetch_from_extension(
+    port: u16,
+    secret_id: &str,
+    session_token: &str,
+) -> Result<(Secrets, Vec<String>), SecretsError> {
+    let url = extension_url(port, secret_id);
+    let failed = |message: String| SecretsError::Extension {
+        url: url.clone(),
+        message,
+    };
+    let client = reqwest::Client::builder()
+        // Never send the session token through a proxy named in the environment.
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(1))
+        .timeout(Duration::from_secs(3))
+        .build()
+        .map_err(|e| failed(e.to_string()))?;
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let outcome = client
+            .get(&url)
+            .header("X-Aws-Parameters-Secrets-Token", session_token)
+            .send()
+            .await;
+        let last_error = match outcome {
+            Ok(response) if response.status().is_success() => {
+                let body = response.text().await.map_err(|e| failed(e.to_string()))?;
+                return parse_extension_response(&body);
+            }
+            Ok(response) => {
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                let message = format!("HTTP {status}: {}", body.trim());
+                // 400 is also how it says "not ready yet"; 401/403/404 will not get better.
+                let retry =
+                    status.as_u16() == 400 || status.as_u16() == 429 || status.is_server_error();
+                if !retry {
+                    return Err(failed(message));
+                }
+                message
+            }
+            Err(err) => err.to_string(),
+        };
+        if started.elapsed() + pause > FETCH_DEADLINE {
+            return Err(failed(format!(
+                "gave up after {} ms: {last_error}",
+                started.elapsed().as_millis()
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// The secrets for this container: from the secret named by `FLOWMETER_SECRET_ARN` through the
+/// extension, or from the environment when it is unset. Read once, then served from memory.
+pub async fn load() -> Result<Secrets, SecretsError> {
+    static CACHE: OnceLock<Secrets> = OnceLock::new();
+    if let Some(secrets) = CACHE.get() {
+        return Ok(secrets.clone());
+    }
+    let loaded = load_uncached().await?;
+    // Two first calls racing both fetch; the first stored value wins, and both are equal.
+    Ok(CACHE.get_or_init(|| loaded).clone())
+}
+
+async fn load_uncached() -> Result<Secrets, SecretsError> {
+    let arn = std::env::var(SECRET_ARN_VAR).unwrap_or_default();
+    // Bumped by the template's SecretsRevision parameter to roll containers onto a new value;
+    // logged so that a 401 can be matched with the revision that served it.
+    let revision = std::env::var("FLOWMETER_SECRETS_REVISION").unwrap_or_default();
+    if arn.is_empty() {
+        let secrets = from_env();
+        tracing::info!(source = "env", present = ?secrets.present_keys(), "secrets loaded");
+        return Ok(secrets);
+    }
+    let token = std::env::var("AWS_SESSION_TOKEN").unwrap_or_default();
+    if token.is_empty() {
+        return Err(SecretsError::NoSessionToken);
+    }
+    let port = std::env::var("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(DEFAULT_EXTENSION_PORT);
+    let (secrets, unknown) = fetch_from_extension(port, &arn, &token).await?;
+    if !unknown.is_empty() {
+        tracing::warn!(keys = ?unknown, expected = ?KEYS, "secret has keys this release does not use");
+    }
+    tracing::info!(
+        source = "secretsmanager",
+        revision = %revision,
+        present = ?secrets.present_keys(),
+        "secrets loaded"
+    );
+    Ok(secrets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeSet, HashMap};
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+
+    /// A real answer's shape (GetSecretValue, as the extension relays it).
+    fn answer(secret_string: &str) -> String {
+        serde_json::json!({
+            "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:flowmeter/secrets-AbCdEf",
+            "Name": "flowmeter/secrets",
+            "VersionId": "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111",
+            "SecretString": secret_string,
+            "VersionStages": ["AWSCURRENT"],
+            "CreatedDate": "2026-11-23T18:00:00.000000+00:00",
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn parses_the_secret_string_of_the_extension_answer() {
+        let body = answer(
+            r#"{"github":"gh","pagerduty":"pd","generic":"gen","api_token":"read","admin_token":"admin","slack_webhook_url":"https://hooks.slack.example/T/B/x"}"#,
+        );
+        let (secrets, unknown) = parse_extension_response(&body).expect("parse");
+        assert_eq!(
+            secrets,
+            Secrets {
+                github: "gh".into(),
+                pagerduty: "pd".into(),
+                generic: "gen".into(),
+                api_token: "read".into(),
+                admin_token: "admin".into(),
+                slack_webhook_url: "https://hooks.slack.example/T/B/x".into(),
+            }
+        );
+        assert!(unknown.is_empty());
+    }
+
+    #[test]
+    fn missing_keys_are_empty_and_unknown_keys_are_reported_not_refused() {
+        let (secrets, unknown) =
+            parse_extension_response(&answer(r#"{"github":"gh","githb":"typo"}"#)).expect("parse");
+        assert_eq!(secrets.github, "gh");
+        assert_eq!(secrets.api_token, "");
+        assert_eq!(secrets.present_keys(), vec!["github"]);
+        assert_eq!(unknown, vec!["githb".to_string()]);
+    }
+
+    #[test]
+    fn bad_secrets_are_errors_that_do_not_quote_the_value() {
+        for (body, expect) in [
+            (answer("not json at all: s3cr3t"), "JSON object"),
+            (answer(r#"["s3cr3t"]"#), "JSON object"),
+            (answer(r#"{"github": 12345}"#), "key github"),
+            (
+                r#"{"ARN":"x","SecretBinary":"czNjcjN0"}"#.to_string(),
+                "no SecretString",
+            ),
+            ("<html>".to_string(), "not a GetSecretValue answer"),
+        ] {
+            let err = parse_extension_response(&body).expect_err("must fail");
+            let text = err.to_string();
+            assert!(text.contains(expect), "{text}");
+            assert!(
+                !text.contains("s3cr3t") && !text.contains("12345"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_output_names_keys_but_never_values() {
+        let secrets = from_vars(|name| (name == "FLOWMETER_API_TOKEN").then(|| "tok3n".into()));
+        let text = format!("{secrets:?}");
+        assert!(
+            text.contains("api_token") && !text.contains("tok3n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn env_fallback_reads_the_readme_variables() {
+        let vars: HashMap<&str, &str> = HashMap::from([
+            ("FLOWMETER_GITHUB_SECRET", "gh"),
+            ("FLOWMETER_PAGERDUTY_SECRET", "pd"),
+            ("FLOWMETER_WEBHOOK_SECRET", "gen"),
+            ("FLOWMETER_API_TOKEN", "read"),
+            ("FLOWMETER_ADMIN_TOKEN", "admin"),
+            (
+                "FLOWMETER_SLACK_WEBHOOK_URL",
+                "https://hooks.slack.example/x",
+            ),
+        ]);
+        let secrets = from_vars(|name| vars.get(name).map(|v| v.to_string()));
+        assert_eq!(secrets.present_keys(), KEYS.to_vec());
+        assert_eq!(secrets.generic, "gen");
+        assert_eq!(secrets.slack_webhook_url, "https://hooks.slack.example/x");
+        assert_eq!(from_vars(|_| None), Secrets::default());
+    }
+
+    #[test]
+    fn the_url_encodes_the_arn() {
+        assert_eq!(
+            extension_url(2773, "arn:aws:secretsmanager:us-east-1:1:secret:a/b-XyZ"),
+            "http://localhost:2773/secretsmanager/get?secretId=arn%3Aaws%3Asecretsmanager%3Aus-east-1%3A1%3Asecret%3Aa%2Fb-XyZ"
+        );
+    }
+
+    /// A stand-in for the extension on a loopback port: answers each connection with the next
+    /// canned response and records the request lines and token headers it saw.
+    fn fake_extension(
+        responses: Vec<(u16, String)>,
+    ) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let port = listener.local_addr().expect("addr").port();
+        let handle = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for (status, body) in responses {
+                let (mut stream, _) = listener.accept().expect("accept");
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                reader.read_line(&mut line).expect("request line");
+                seen.push(line.trim().to_string());
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).expect("header");
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                    if header
+                        .to_ascii_lowercase()
+                        .starts_with("x-aws-parameters-secrets-token:")
+                    {
+                        seen.push(header.trim().to_string());
+                    }
+                }
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(reply.as_bytes()).expect("reply");
+                let _ = stream.flush();
+                let mut rest = Vec::new();
+                let _ = reader.read_to_end(&mut rest);
+            }
+            seen
+        });
+        (port, handle)
+    }
+
+    #[tokio::test]
+    async fn fetch_waits_for_an_extension_that_is_not_ready_yet() {
+        let (port, server) = fake_extension(vec![
+            (400, "not ready to serve traffic, please wait".into()),
+            (200, answer(r#"{"generic":"gen"}"#)),
+        ]);
+        let (secrets, _) =
+            fetch_from_extension(port, "arn:aws:secretsmanager:r:1:secret:s", "sess")
+                .await
+                .expect("fetch");
+        assert_eq!(secrets.generic, "gen");
+        let seen = server.join().expect("server");
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(seen[0].starts_with(
+            "GET /secretsmanager/get?secretId=arn%3Aaws%3Asecretsmanager%3Ar%3A1%3Asecret%3As HTTP/1.1"
+        ));
+        assert_eq!(
+            seen[1].to_ascii_lowercase(),
+            "x-aws-parameters-secrets-token: sess"
+        );
+    }
+
+    #[tokio::test]
+    async fn fetch_gives_up_at_once_on_a_refusal() {
+        let (port, server) = fake_extension(vec![(403, "AccessDeniedException".into())]);
+        let err = fetch_from_extension(port, "s", "sess")
+            .await
+            .expect_err("403 is final");
+        assert!(err.to_string().contains("403"), "{err}");
+        server.join().expect("server");
+    }
+
+    #[test]
+    fn keys_list_matches_the_struct() {
+        let all: BTreeSet<&str> = KEYS.iter().copied().collect();
+        let json = serde_json::to_value(KEYS.iter().map(|k| (*k, "v")).collect::<HashMap<_, _>>())
+            .expect("json");
+        let (secrets, unknown) = parse_secret_string(&json.to_string()).expect("parse");
+        assert!(unknown.is_empty());
+        assert_eq!(secrets.present_keys().len(), all.len());
+    }
+}

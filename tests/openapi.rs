@@ -1,0 +1,124 @@
+//! Real responses of the dev server, over HTTP, validate against the OpenAPI 3.1 document
+//! (`functions/api/openapi.yaml`), whose schemas are JSON Schema 2020-12.
+
+use flowmeter_devserver::{serve, Settings};
+use flowmeter_e2e::scenario::history;
+use flowmeter_e2e::{deliver, drain, fresh_store, secrets};
+use serde_json::{json, Value};
+use tokio::sync::{oneshot, watch};
+
+/// A validator for `components.schemas.<name>`: the document's schemas become `$defs` of one
+/// root schema, so their internal references resolve without a registry.
+fn validator(document: &Value, name: &str) -> jsonschema::Validator {
+    let defs = document
+        .pointer("/components/schemas")
+        .expect("components.schemas")
+        .to_string()
+        .replace("#/components/schemas/", "#/$defs/");
+    let defs: Value = serde_json::from_str(&defs).expect("schemas as JSON");
+    let root = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": defs,
+        "$ref": format!("#/$defs/{name}"),
+    });
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .expect("schema compiles")
+}
+
+#[tokio::test]
+async fn live_responses_match_the_openapi_document() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/functions/api/openapi.yaml"
+    ))
+    .expect("openapi.yaml");
+    let document: Value = serde_yaml_ng::from_str(&text).expect("openapi.yaml parses");
+    assert_eq!(document["openapi"], "3.1.0");
+
+    let store = fresh_store("openapi").await;
+    store
+        .put_config("org: acme\nteams:\n  core:\n    members: [alice]\n    repos: [acme/api]\n")
+        .await
+        .expect("config");
+    for delivery in history(5) {
+        deliver(&store, &delivery).await;
+    }
+    drain(&store, &mut None).await;
+
+    let (stop, stopped) = watch::channel(false);
+    let (bound_tx, bound_rx) = oneshot::channel();
+    let settings = Settings {
+        port: 0,
+        secrets: secrets(),
+        api_token: "read".into(),
+        admin_token: "admin".into(),
+        config_path: None,
+    };
+    let task = tokio::spawn(serve(store, settings, stopped, Some(bound_tx)));
+    let base = format!("http://{}", bound_rx.await.expect("bound"));
+    let client = reqwest::Client::new();
+
+    let cases = [
+        (
+            "/v1/dora?scope=team:core&from=2026-10-05&to=2026-10-18",
+            200,
+            "DoraReport",
+        ),
+        ("/v1/dora?scope=org", 200, "DoraReport"),
+        (
+            "/v1/cycle-time?from=2026-10-05&to=2026-10-18",
+            200,
+            "CycleTimeReport",
+        ),
+        (
+            "/v1/pull-requests?scope=repo:acme/api&from=2026-10-05&to=2026-10-18",
+            200,
+            "PullRequestReport",
+        ),
+        (
+            "/v1/incidents?from=2026-10-05&to=2026-10-18",
+            200,
+            "IncidentReport",
+        ),
+        ("/v1/teams", 200, "TeamsResponse"),
+        ("/v1/dora?scope=team:nope", 404, "Error"),
+        ("/v1/dora?from=yesterday", 400, "Error"),
+        ("/healthz", 200, "Health"),
+    ];
+    for (path, status, schema) in cases {
+        let response = client
+            .get(format!("{base}{path}"))
+            .bearer_auth("read")
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        let body: Value = response.json().await.expect("JSON body");
+        let validator = validator(&document, schema);
+        let errors: Vec<String> = validator
+            .iter_errors(&body)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{path} does not match {schema}: {errors:#?}\n{body:#}"
+        );
+    }
+    // The validator is not vacuous: a broken report is rejected.
+    let mut broken = client
+        .get(format!("{base}/v1/dora"))
+        .bearer_auth("read")
+        .send()
+        .await
+        .expect("GET")
+        .json::<Value>()
+        .await
+        .expect("JSON");
+    broken["change_failure_rate"]["rate"] = json!(1.5);
+    assert!(!validator(&document, "DoraReport").is_valid(&broken));
+
+    stop.send(true).expect("stop");
+    task.await.expect("join").expect("serve");
+}
