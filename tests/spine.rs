@@ -6,7 +6,7 @@ use std::path::Path;
 use flowmeter::derive::{Rollup, Scope};
 use flowmeter::model::EntityKey;
 use flowmeter::time::IsoWeek;
-use flowmeter_e2e::scenario::{history, Rng};
+use flowmeter_e2e::scenario::{history, revert_history, Rng};
 use flowmeter_e2e::{deliver, derived_state, drain, fresh_store, table_snapshot, Delivery};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::store::Projection;
@@ -246,4 +246,63 @@ async fn reprocess_rebuilds_exactly_the_streamed_rollups() {
         "links take more than one round: {report:?}"
     );
     assert_eq!(derived_state(&store).await, streamed);
+}
+
+#[tokio::test]
+async fn a_reverted_change_fails_its_deployment_until_the_revert_ships() {
+    let store = fresh_store("revert").await;
+    let mut deliveries = revert_history();
+    // Out of order: the revert's deliveries first.
+    deliveries.reverse();
+    for delivery in &deliveries {
+        assert_eq!(deliver(&store, delivery).await.0, StatusCode::ACCEPTED);
+    }
+    drain(&store, &mut None).await;
+    let deployment = |id: &str| EntityKey::Deployment {
+        repo: "acme/api".into(),
+        id: id.into(),
+    };
+    let load = |key: EntityKey| {
+        let store = store.clone();
+        async move {
+            match store
+                .projection(&key)
+                .await
+                .expect("read")
+                .map(|i| i.projection)
+            {
+                Some(Projection::Deployment(d)) => d,
+                other => panic!("no deployment projection for {key:?}: {other:?}"),
+            }
+        }
+    };
+    let shipped_original = load(deployment("gh:2")).await;
+    let shipped_revert = load(deployment("gh:3")).await;
+    assert!(shipped_original.is_successful_production());
+    assert!(
+        shipped_original.is_failed(),
+        "the deployment whose change was reverted failed"
+    );
+    let recovered = shipped_revert.finished_at.expect("finished")
+        - shipped_original.finished_at.expect("finished");
+    assert_eq!(
+        shipped_original.recovery_seconds(),
+        Some(recovered.num_seconds() as f64)
+    );
+    assert!(!shipped_revert.is_failed());
+    assert!(
+        shipped_revert.is_rework(),
+        "a deployment shipping only a revert is rework"
+    );
+    let week: IsoWeek = "2026-W41".parse().expect("week");
+    let rollups = store
+        .rollups(&[(Scope::Repo("acme/api".into()), week)])
+        .await
+        .expect("rollups");
+    let (_, _, rollup) = rollups.first().expect("repo rollup");
+    assert_eq!(
+        (rollup.deployments, rollup.deployments_failed, rollup.rework),
+        (3, 1, 1)
+    );
+    assert_eq!(rollup.recovery.count(), 1);
 }

@@ -60,6 +60,8 @@ struct Builder {
     seed: u64,
     out: Vec<(DateTime<Utc>, Delivery)>,
     main_head: String,
+    /// Body of the next pull_request deliveries (GitHub's revert button writes one).
+    pr_body: Option<String>,
 }
 
 impl Builder {
@@ -104,7 +106,7 @@ impl Builder {
         title: &str,
     ) {
         let pr = json!({
-            "number": number, "title": title, "body": null, "user": user(author), "draft": false,
+            "number": number, "title": title, "body": self.pr_body, "user": user(author), "draft": false,
             "created_at": ts(created), "updated_at": ts(at),
             "closed_at": merged.map(|(m, _)| ts(m)), "merged_at": merged.map(|(m, _)| ts(m)),
             "merge_commit_sha": merged.map(|(_, s)| s), "merged": merged.is_some(),
@@ -150,6 +152,7 @@ pub fn history(seed: u64) -> Vec<Delivery> {
         seed,
         out: Vec::new(),
         main_head: "0".repeat(40),
+        pr_body: None,
     };
     let c0 = sha("c", 0);
     let zero = "0".repeat(40);
@@ -263,6 +266,82 @@ pub fn history(seed: u64) -> Vec<Delivery> {
                 clock = finished;
             }
         }
+    }
+    let mut out = b.out;
+    out.sort_by_key(|(at, _)| *at);
+    out.into_iter().map(|(_, d)| d).collect()
+}
+
+/// A PR shipped by a deployment, then reverted by a revert PR (GitHub's revert button: title
+/// `Revert "…"`, body `Reverts owner/repo#N`) shipped by the next deployment.
+pub fn revert_history() -> Vec<Delivery> {
+    let base: DateTime<Utc> = "2026-10-05T08:00:00Z".parse().unwrap_or_default();
+    let zero = "0".repeat(40);
+    let mut b = Builder {
+        seed: 99,
+        out: Vec::new(),
+        main_head: zero.clone(),
+        pr_body: None,
+    };
+    let c0 = sha("c", 0);
+    b.push(
+        base,
+        "main",
+        &zero,
+        &[(c0.clone(), base - Duration::hours(1))],
+    );
+    b.main_head = c0.clone();
+    b.deployment(
+        1,
+        &c0,
+        base + Duration::minutes(5),
+        base + Duration::minutes(10),
+        "success",
+    );
+    let mut at = base + Duration::hours(1);
+    for (number, title) in [
+        (1usize, "Add caching".to_string()),
+        (2, "Revert \"Add caching\"".to_string()),
+    ] {
+        if number == 2 {
+            b.pr_body = Some(format!("Reverts {REPO}#1"));
+        }
+        b.push(
+            at,
+            &format!("feature-{number}"),
+            &zero,
+            &[(sha("f", number), at - Duration::hours(2))],
+        );
+        let opened = at + Duration::minutes(5);
+        b.pull_request(opened, "opened", number, "alice", opened, None, &title);
+        let merged = opened + Duration::minutes(30);
+        let merge_sha = sha("m", number);
+        b.pull_request(
+            merged,
+            "closed",
+            number,
+            "alice",
+            opened,
+            Some((merged, &merge_sha)),
+            &title,
+        );
+        let before = b.main_head.clone();
+        b.push(
+            merged + Duration::seconds(2),
+            "main",
+            &before,
+            &[(merge_sha.clone(), merged)],
+        );
+        b.main_head = merge_sha.clone();
+        let started = merged + Duration::minutes(10);
+        b.deployment(
+            1 + number as u64,
+            &merge_sha,
+            started,
+            started + Duration::minutes(5),
+            "success",
+        );
+        at = started + Duration::hours(2);
     }
     let mut out = b.out;
     out.sort_by_key(|(at, _)| *at);

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod http;
 pub mod local_stream;
+pub mod notify;
 pub mod pipeline;
 pub mod reprocess;
 pub mod schema;

@@ -167,6 +167,17 @@ struct ConfigItem {
 
 pub const PROJECTION_SK: &str = "PROJ";
 
+/// The state of one digest part in the send ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DigestClaim {
+    /// This run may send it.
+    Claimed,
+    /// Sent before; `detail` is what the send recorded.
+    AlreadySent { detail: String },
+    /// Another run is sending it right now.
+    InFlight,
+}
+
 pub fn bucket_pk(bucket: &Bucket) -> String {
     format!("BUCKET#{bucket}")
 }
@@ -788,6 +799,110 @@ impl Store {
     /// Every item in the table, raw (tests compare tables byte for byte with it).
     pub async fn scan_all(&self) -> Result<Vec<Item>, StoreError> {
         self.scan_prefix("").await
+    }
+
+    // ---- digest ledger -----------------------------------------------------------------
+
+    /// Claims the right to send one digest part (`channel`, e.g. `email`, `slack#0`) for an
+    /// org and week. A part already sent is never claimed again; a claim left `sending` by a
+    /// crashed run can be taken over after `stale_after_s` seconds.
+    pub async fn claim_digest(
+        &self,
+        org: &str,
+        week: &str,
+        channel: &str,
+        now_s: i64,
+        stale_after_s: i64,
+    ) -> Result<DigestClaim, StoreError> {
+        self.meter.request();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("DIGEST#{org}#{week}")))
+            .item("sk", s(channel))
+            .item("state", s("sending"))
+            .item("claimed_at", AttributeValue::N(now_s.to_string()))
+            .item(
+                "expires_at",
+                AttributeValue::N((now_s + 400 * 86_400).to_string()),
+            )
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#state = :sending AND claimed_at < :stale)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(
+                ":stale",
+                AttributeValue::N((now_s - stale_after_s).to_string()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(DigestClaim::Claimed),
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => {
+                let out = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .consistent_read(true)
+                    .key("pk", s(format!("DIGEST#{org}#{week}")))
+                    .key("sk", s(channel))
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::dynamo("GetItem(digest)", e))?;
+                let item = out.item.unwrap_or_default();
+                let text = |name: &str| {
+                    item.get(name)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                Ok(if text("state") == "sent" {
+                    DigestClaim::AlreadySent {
+                        detail: text("detail"),
+                    }
+                } else {
+                    DigestClaim::InFlight
+                })
+            }
+            Err(err) => Err(StoreError::dynamo("PutItem(digest claim)", err)),
+        }
+    }
+
+    /// Records a digest part as sent, with what identifies it (SES message id, Slack payload).
+    pub async fn mark_digest_sent(
+        &self,
+        org: &str,
+        week: &str,
+        channel: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        self.meter.request();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("DIGEST#{org}#{week}")))
+            .key("sk", s(channel))
+            .update_expression("SET #state = :sent, detail = :detail")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":detail", s(detail))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("UpdateItem(digest sent)", e))?;
+        Ok(())
+    }
+
+    /// Gives a claim back after a failed send, so the next run tries that part again.
+    pub async fn release_digest(
+        &self,
+        org: &str,
+        week: &str,
+        channel: &str,
+    ) -> Result<(), StoreError> {
+        self.delete_item(&format!("DIGEST#{org}#{week}"), channel)
+            .await
     }
 
     // ---- config ------------------------------------------------------------------------
