@@ -22,7 +22,7 @@ VENV_STAMP := .venv/.cfn-lint-$(CFN_LINT_VERSION)
 STEP = step() { local name=$$1 start=$$SECONDS; shift; printf '==> %s\n' "$$name"; "$$@"; \
   printf '==> %s: %ss\n' "$$name" $$((SECONDS - start)); }; step
 
-.PHONY: help deps dev test lint fmt clean distclean
+.PHONY: help deps dev test lint fmt clean distclean digest-preview test-render
 
 help:
 	@echo 'make deps       install the local stack (npm ci in infra/), cfn-lint (.venv), promtool (apt)'
@@ -30,6 +30,8 @@ help:
 	@echo 'make test       lint, then all tests against a private local stack'
 	@echo 'make lint       cargo fmt --check, clippy -D warnings, cfn-lint template.yaml'
 	@echo 'make fmt        format the Rust code'
+	@echo 'make digest-preview [WEEK=2026-W47]  render a week of the running dev stack to out/'
+	@echo 'make test-render  the digest email in headless Chromium at 600 px (installs chromium)'
 	@echo 'make clean      remove build output and emulator logs (distclean: also node_modules, .venv)'
 	@echo 'make build      arm64 Lambda zips (cargo-lambda): target/lambda/flowmeter-<fn>/bootstrap.zip'
 	@echo 'make deploy     make build, then sam deploy --guided of those zips (DEPLOY.md)'
@@ -77,6 +79,20 @@ test: deps lint
 
 fmt:
 	$(CARGO) fmt --all
+
+# Reads the table of the running `make dev` stack (DynamoDB Local on FLOWMETER_DYNAMODB_PORT).
+digest-preview: FLOWMETER_DYNAMODB_PORT ?= 8000
+digest-preview:
+	FLOWMETER_DYNAMODB_ENDPOINT=http://127.0.0.1:$(FLOWMETER_DYNAMODB_PORT) AWS_ACCESS_KEY_ID=local \
+	  AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 \
+	  $(CARGO) run -q -p flowmeter-devserver -- digest-preview $(WEEK) out
+
+# The email HTML rendered by Debian's Chromium at 600 px: screenshot, and no horizontal overflow.
+test-render:
+	@if ! command -v chromium >/dev/null 2>&1; then $(STEP) "apt-get install chromium" bash -c \
+	  'SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null \
+	   || { $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }'; fi
+	@$(STEP) "email render (chromium, 600 px)" $(CARGO) test -p flowmeter-e2e --test email_render -- --ignored
 
 clean:
 	$(CARGO) clean

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod derive;
+pub mod digest;
 pub mod ingest;
 pub mod metrics;
 pub mod model;

@@ -3,6 +3,7 @@
 //! rollup handler exactly as Lambda would.
 
 pub mod scenario;
+pub mod slack_standin;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,15 +1,27 @@
-//! The digest Lambda, run by the Monday schedule. The digest issue builds the report; until
-//! then it only records that it ran, so the schedule and permissions can be deployed and tested.
+//! The digest Lambda, run by the EventBridge Scheduler schedule (Monday 09:00 in the org's
+//! timezone): builds last week's digest and sends it by email and chat, each part exactly once.
 
-use flowmeter_edge::lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use flowmeter_edge::digest::{run, Channels, DigestEvent};
+use flowmeter_edge::lambda_runtime::{run as lambda_run, service_fn, Error, LambdaEvent};
+use flowmeter_edge::notify::ses_client;
+use flowmeter_edge::settings::{load_config, store_from_env};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     flowmeter_edge::init_logging();
-    run(service_fn(|event: LambdaEvent<Value>| async move {
-        tracing::info!(request_id = %event.context.request_id, "digest invoked; not implemented yet");
-        Ok::<_, Error>(serde_json::json!({"sent": false, "reason": "digest not implemented yet"}))
+    let store = store_from_env().await;
+    let ses = ses_client().await;
+    let http = reqwest::Client::new();
+    let channels = Channels::load().await?;
+    lambda_run(service_fn(|event: LambdaEvent<DigestEvent>| {
+        let (store, ses, http, channels) = (&store, &ses, &http, &channels);
+        async move {
+            let config = load_config(store).await?;
+            let (now, week) = event.payload.resolve(&config, chrono::Utc::now())?;
+            let outcome = run(store, ses, http, &config, channels, week, now).await?;
+            tracing::info!(week = %outcome.week, email = ?outcome.email_message_id, slack = outcome.slack.len(), "digest sent");
+            Ok::<_, Error>(serde_json::to_value(&outcome)?)
+        }
     }))
     .await
 }

@@ -3,6 +3,7 @@
 //! these handlers, so locally and in AWS the same code answers.
 
 pub mod api;
+pub mod digest;
 pub mod http;
 pub mod local_stream;
 pub mod notify;

@@ -1,5 +1,5 @@
-//! Secrets: the webhook signing secrets, the API and admin bearer tokens and the Slack webhook
-//! URL.
+//! Secrets: the webhook signing secrets, the API and admin bearer tokens and the digest's
+//! Slack and Teams webhook URLs.
 //!
 //! In AWS they live in one Secrets Manager secret (a JSON object, keys as in [`Secrets`]) whose
 //! ARN the template passes as `FLOWMETER_SECRET_ARN`; the functions read it through the AWS
@@ -42,16 +42,19 @@ pub struct Secrets {
     pub admin_token: String,
     /// Slack incoming webhook URL of the weekly digest.
     pub slack_webhook_url: String,
+    /// Microsoft Teams Workflows webhook URL of the weekly digest (its `sig` is a credential).
+    pub teams_webhook_url: String,
 }
 
 /// The keys [`Secrets`] knows, to warn about a misspelt key instead of silently ignoring it.
-pub const KEYS: [&str; 6] = [
+pub const KEYS: [&str; 7] = [
     "github",
     "pagerduty",
     "generic",
     "api_token",
     "admin_token",
     "slack_webhook_url",
+    "teams_webhook_url",
 ];
 
 impl Secrets {
@@ -65,6 +68,7 @@ impl Secrets {
             &self.api_token,
             &self.admin_token,
             &self.slack_webhook_url,
+            &self.teams_webhook_url,
         ];
         KEYS.iter()
             .zip(values)
@@ -108,6 +112,7 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Secrets {
         api_token: read("FLOWMETER_API_TOKEN"),
         admin_token: read("FLOWMETER_ADMIN_TOKEN"),
         slack_webhook_url: read("FLOWMETER_SLACK_WEBHOOK_URL"),
+        teams_webhook_url: read("FLOWMETER_TEAMS_WEBHOOK_URL"),
     }
 }
 
@@ -302,6 +307,7 @@ mod tests {
                 api_token: "read".into(),
                 admin_token: "admin".into(),
                 slack_webhook_url: "https://hooks.slack.example/T/B/x".into(),
+                teams_webhook_url: String::new(),
             }
         );
         assert!(unknown.is_empty());
@@ -360,6 +366,10 @@ mod tests {
             (
                 "FLOWMETER_SLACK_WEBHOOK_URL",
                 "https://hooks.slack.example/x",
+            ),
+            (
+                "FLOWMETER_TEAMS_WEBHOOK_URL",
+                "https://teams.example/workflows?sig=x",
             ),
         ]);
         let secrets = from_vars(|name| vars.get(name).map(|v| v.to_string()));

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use flowmeter::config::OrgConfig;
 use flowmeter_edge::api::{handle_api, ApiState};
+use flowmeter_edge::digest::{run as run_digest, Channels, DigestEvent};
 use flowmeter_edge::http::{error, json};
 use flowmeter_edge::lambda_http::http::{Method, StatusCode};
 use flowmeter_edge::lambda_http::{
@@ -101,6 +102,9 @@ async fn route(state: &State, request: LambdaRequest) -> LambdaResponse<LambdaBo
     if path.starts_with("/webhooks/") {
         return handle_webhook(&state.store, &state.settings.secrets, &request).await;
     }
+    if path == "/dev/digest" {
+        return dev_digest(state, &request).await;
+    }
     if path == "/dev/reprocess" {
         if request.method() != Method::POST {
             return error(
@@ -136,6 +140,59 @@ async fn route(state: &State, request: LambdaRequest) -> LambdaResponse<LambdaBo
         };
     }
     handle_api(&state.api, &request).await
+}
+
+/// `POST /dev/digest?week=YYYY-Www`: runs the digest for that week (default: the last full
+/// week) now, against the SES emulator and `FLOWMETER_SLACK_WEBHOOK_URL`.
+async fn dev_digest(state: &State, request: &LambdaRequest) -> LambdaResponse<LambdaBody> {
+    if request.method() != Method::POST {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "use POST",
+        );
+    }
+    let week = request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("week="))
+        .map(str::to_string);
+    let event = DigestEvent {
+        scheduled_time: None,
+        week,
+    };
+    let config = match load_config(&state.store).await {
+        Ok(c) => c,
+        Err(e) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            )
+        }
+    };
+    let (now, week) = match event.resolve(&config, chrono::Utc::now()) {
+        Ok(resolved) => resolved,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", message),
+    };
+    let channels = match Channels::load().await {
+        Ok(c) => c,
+        Err(e) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            )
+        }
+    };
+    let ses = flowmeter_edge::notify::ses_client().await;
+    let http = reqwest::Client::new();
+    match run_digest(&state.store, &ses, &http, &config, &channels, week, now).await {
+        Ok(outcome) => json(StatusCode::OK, &outcome),
+        Err(e) => error(StatusCode::BAD_GATEWAY, "digest_failed", e.to_string()),
+    }
 }
 
 async fn serve_one(

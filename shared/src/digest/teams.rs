@@ -1,0 +1,384 @@
+//! The digest as Microsoft Teams messages: an Adaptive Card (schema 1.2, what Teams incoming
+//! webhooks and Workflows accept) in the `{"type":"message","attachments":[…]}` envelope.
+//!
+//! Teams refuses messages over about 28 KB ("Request Entity too large"), and some setups fail
+//! earlier, so the card body is packed into as many messages as needed, each at most
+//! [`TEAMS_TARGET_BYTES`] of JSON; [`check_teams_message`] checks the envelope and the size.
+
+use serde_json::{json, Value};
+
+use super::format;
+use super::model::{Digest, Metric, TeamRow, ATTENTION_RULE};
+
+/// The documented limit of a Teams webhook message, in bytes of JSON.
+pub const TEAMS_MAX_BYTES: usize = 28_000;
+/// Where the digest starts a new message: well below [`TEAMS_MAX_BYTES`] (one library measured
+/// failures from about 21 KB).
+pub const TEAMS_TARGET_BYTES: usize = 20_000;
+
+const MAX_NAME_CHARS: usize = 150;
+
+/// The digest as one or more Teams messages, to be posted in order. Every message passes
+/// [`check_teams_message`].
+pub fn teams_messages(digest: &Digest) -> Vec<Value> {
+    let units = units(digest);
+    let title = format!("Weekly digest · {} · {}", digest.org, digest.week);
+    // The envelope with a worst-case title and the actions, measured once.
+    let overhead = size(&message(
+        &format!("{title} (99/99)"),
+        Vec::new(),
+        actions(digest),
+    ));
+    let mut chunks: Vec<Vec<Value>> = vec![Vec::new()];
+    let mut used = overhead;
+    for unit in units {
+        let unit_size: usize = unit.iter().map(|v| size(v) + 1).sum();
+        let fits = used + unit_size <= TEAMS_TARGET_BYTES;
+        if !fits && chunks.last().is_some_and(|c| !c.is_empty()) {
+            chunks.push(Vec::new());
+            used = overhead;
+        }
+        used += unit_size;
+        if let Some(chunk) = chunks.last_mut() {
+            chunk.extend(unit);
+        }
+    }
+    let parts = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let heading = if parts == 1 {
+                title.clone()
+            } else {
+                format!("{title} ({}/{parts})", i + 1)
+            };
+            let last = i + 1 == parts;
+            message(
+                &heading,
+                body,
+                if last { actions(digest) } else { Vec::new() },
+            )
+        })
+        .collect()
+}
+
+/// Checks the Teams envelope (a `message` with one Adaptive Card attachment with a body) and
+/// that the JSON is at most [`TEAMS_MAX_BYTES`].
+pub fn check_teams_message(message: &Value) -> Result<(), String> {
+    if message.get("type").and_then(Value::as_str) != Some("message") {
+        return Err("`type` is not \"message\"".to_string());
+    }
+    let attachments = message
+        .get("attachments")
+        .and_then(Value::as_array)
+        .ok_or("no `attachments` array")?;
+    if attachments.is_empty() {
+        return Err("no attachment".to_string());
+    }
+    for (i, attachment) in attachments.iter().enumerate() {
+        if attachment.get("contentType").and_then(Value::as_str)
+            != Some("application/vnd.microsoft.card.adaptive")
+        {
+            return Err(format!("attachment {i} is not an Adaptive Card"));
+        }
+        let content = attachment
+            .get("content")
+            .ok_or_else(|| format!("attachment {i} has no `content`"))?;
+        if content.get("type").and_then(Value::as_str) != Some("AdaptiveCard") {
+            return Err(format!("attachment {i}: content is not an AdaptiveCard"));
+        }
+        if !content.get("body").is_some_and(Value::is_array) {
+            return Err(format!("attachment {i}: the card has no `body` array"));
+        }
+    }
+    let bytes = size(message);
+    if bytes > TEAMS_MAX_BYTES {
+        return Err(format!(
+            "the message is {bytes} bytes, more than {TEAMS_MAX_BYTES}"
+        ));
+    }
+    Ok(())
+}
+
+fn size(value: &Value) -> usize {
+    serde_json::to_string(value).map_or(usize::MAX / 2, |s| s.len())
+}
+
+fn message(title: &str, body: Vec<Value>, actions: Vec<Value>) -> Value {
+    let mut all = vec![json!({
+        "type": "TextBlock",
+        "text": format::truncate(title, 300),
+        "size": "Large",
+        "weight": "Bolder",
+        "wrap": true
+    })];
+    all.extend(body);
+    let mut content = json!({
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.2",
+        "body": all
+    });
+    if !actions.is_empty() {
+        content["actions"] = Value::Array(actions);
+    }
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": content
+        }]
+    })
+}
+
+fn actions(digest: &Digest) -> Vec<Value> {
+    digest
+        .dashboard_url
+        .iter()
+        .map(|url| json!({"type": "Action.OpenUrl", "title": "Open the dashboard", "url": url}))
+        .collect()
+}
+
+fn text(text: &str) -> Value {
+    json!({"type": "TextBlock", "text": text, "wrap": true})
+}
+
+fn subtle(text: &str) -> Value {
+    json!({"type": "TextBlock", "text": text, "wrap": true, "isSubtle": true, "size": "Small"})
+}
+
+fn heading(text: &str) -> Value {
+    json!({
+        "type": "TextBlock",
+        "text": text,
+        "wrap": true,
+        "size": "Medium",
+        "weight": "Bolder",
+        "separator": true,
+        "spacing": "Large"
+    })
+}
+
+/// Link text must not close the Markdown link early.
+fn link_text(text: &str) -> String {
+    text.replace('[', "(").replace(']', ")")
+}
+
+fn fact(title: &str, metric: &Metric, sentence: bool) -> Value {
+    let mut value = match (&metric.no_data, sentence) {
+        (Some(no_data), true) => no_data.clone(),
+        _ => metric.value_with_level(),
+    };
+    if let Some(change) = &metric.change {
+        value.push_str(" — ");
+        value.push_str(&change.text);
+    }
+    json!({"title": title, "value": value})
+}
+
+fn team_container(team: &TeamRow) -> Value {
+    let name = format::truncate(&team.name, MAX_NAME_CHARS);
+    let mut items = vec![json!({
+        "type": "TextBlock",
+        "text": name,
+        "wrap": true,
+        "weight": "Bolder"
+    })];
+    if team.no_data {
+        items.push(subtle("no data recorded for this team this week"));
+    } else {
+        if team.needs_attention {
+            items.push(json!({
+                "type": "TextBlock",
+                "text": "needs attention",
+                "wrap": true,
+                "color": "Attention",
+                "size": "Small"
+            }));
+        }
+        let facts: Vec<Value> = team
+            .metrics()
+            .into_iter()
+            .map(|m| fact(m.kind.short_label(), m, false))
+            .collect();
+        items.push(json!({"type": "FactSet", "facts": facts}));
+    }
+    json!({"type": "Container", "items": items, "separator": true})
+}
+
+/// The card body after the title, in groups that stay in one message.
+fn units(digest: &Digest) -> Vec<Vec<Value>> {
+    let mut units = vec![vec![subtle(&format!(
+        "{} · {} · generated {}",
+        digest.week, digest.dates, digest.generated
+    ))]];
+
+    let org = format!("{} — DORA", format::truncate(&digest.org, MAX_NAME_CHARS));
+    if digest.headline.no_data {
+        units.push(vec![
+            heading(&org),
+            text("No data was recorded for the org this week: no deployments, PRs or incidents."),
+        ]);
+    } else {
+        let facts: Vec<Value> = digest
+            .headline
+            .metrics()
+            .into_iter()
+            .map(|m| fact(m.kind.label(), m, true))
+            .collect();
+        units.push(vec![
+            heading(&org),
+            json!({"type": "FactSet", "facts": facts}),
+        ]);
+    }
+
+    if digest.attention.is_empty() {
+        units.push(vec![
+            heading("Needs attention"),
+            text("No team needs attention this week."),
+        ]);
+    }
+    for (i, attention) in digest.attention.iter().enumerate() {
+        let item = json!({
+            "type": "TextBlock",
+            "text": format!("**{}**: {}", format::truncate(&attention.team, MAX_NAME_CHARS), attention.summary),
+            "wrap": true,
+            "color": "Attention"
+        });
+        if i == 0 {
+            units.push(vec![heading("Needs attention"), item]);
+        } else {
+            units.push(vec![item]);
+        }
+    }
+
+    if digest.teams.is_empty() {
+        units.push(vec![heading("Teams"), text("No teams configured.")]);
+    }
+    for (i, team) in digest.teams.iter().enumerate() {
+        if i == 0 {
+            units.push(vec![heading("Teams"), team_container(team)]);
+        } else {
+            units.push(vec![team_container(team)]);
+        }
+    }
+
+    let mut prs = vec![heading("Slowest PRs merged this week")];
+    if digest.slowest_prs.is_empty() {
+        prs.push(text("No PRs merged this week."));
+    }
+    for pr in &digest.slowest_prs {
+        let name = format!("{}#{}", pr.repo, pr.number);
+        let name = match &pr.url {
+            Some(url) => format!("[{}]({url})", link_text(&name)),
+            None => name,
+        };
+        let mut details = vec![format!("{} total", pr.total)];
+        if let Some(pickup) = &pr.pickup {
+            details.push(format!("first review after {pickup}"));
+        }
+        details.push(format!("by {}", pr.author));
+        if let Some(team) = &pr.team {
+            details.push(team.clone());
+        }
+        prs.push(text(&format!(
+            "{name} {} — {}",
+            format::truncate(&pr.title, MAX_NAME_CHARS),
+            details.join(", ")
+        )));
+    }
+    units.push(prs);
+
+    let mut incidents = vec![heading("Open incidents")];
+    if digest.open_incidents.is_empty() {
+        incidents.push(text("No incidents open."));
+    }
+    for incident in &digest.open_incidents {
+        let severity = incident
+            .severity
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        incidents.push(text(&format!(
+            "{} {}{severity} — open {}, since {}",
+            format::truncate(&incident.id, 80),
+            format::truncate(&incident.service, 80),
+            incident.age,
+            incident.opened
+        )));
+    }
+    if digest.more_open_incidents > 0 {
+        incidents.push(text(&format!("…and {} more", digest.more_open_incidents)));
+    }
+    units.push(incidents);
+    units.push(vec![subtle(ATTENTION_RULE)]);
+    units
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::build_digest;
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn digest_teams_sample_is_one_adaptive_card_message() {
+        let messages = teams_messages(&sample_digest());
+        assert_eq!(messages.len(), 1);
+        let message = &messages[0];
+        check_teams_message(message).expect("valid");
+        assert_eq!(message["type"], "message");
+        let attachment = &message["attachments"][0];
+        assert_eq!(
+            attachment["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
+        assert_eq!(attachment["contentUrl"], Value::Null);
+        let card = &attachment["content"];
+        assert_eq!(
+            card["$schema"],
+            "http://adaptivecards.io/schemas/adaptive-card.json"
+        );
+        assert_eq!(card["type"], "AdaptiveCard");
+        assert_eq!(card["version"], "1.2");
+        assert_eq!(card["body"][0]["text"], "Weekly digest · acme · 2026-W42");
+        assert_eq!(card["actions"][0]["type"], "Action.OpenUrl");
+        assert_eq!(card["actions"][0]["url"], "https://flowmeter.example.com");
+        let all = message.to_string();
+        assert!(all.contains("**Payments**: lead time p50 rose from 6 h to 2.1 d"));
+        assert!(all.contains("[acme/payments#7](https://github.com/acme/payments/pull/7)"));
+    }
+
+    #[test]
+    fn digest_teams_fifty_teams_split_under_the_size_limit() {
+        let input = big_input(50);
+        let messages = teams_messages(&build_digest(&input));
+        assert!(messages.len() > 1);
+        for message in &messages {
+            check_teams_message(message).expect("valid");
+            assert!(size(message) <= TEAMS_TARGET_BYTES, "{}", size(message));
+        }
+        let all: String = messages.iter().map(Value::to_string).collect();
+        for team in &input.teams {
+            let name = format::truncate(&team.name, MAX_NAME_CHARS);
+            assert_eq!(all.matches(&format!("\"text\":\"{name}\"")).count(), 1);
+        }
+        // Only the last message carries the dashboard button.
+        let with_actions = messages
+            .iter()
+            .filter(|m| m["attachments"][0]["content"].get("actions").is_some())
+            .count();
+        assert_eq!(with_actions, 0, "big_input has no dashboard link");
+    }
+
+    #[test]
+    fn digest_teams_check_rejects_bad_envelopes() {
+        assert!(check_teams_message(&json!({"type": "text"})).is_err());
+        assert!(check_teams_message(&json!({"type": "message", "attachments": []})).is_err());
+        let huge = message("t", vec![text(&"x".repeat(TEAMS_MAX_BYTES))], Vec::new());
+        let e = check_teams_message(&huge).expect_err("too large");
+        assert!(e.contains("more than 28000"), "{e}");
+    }
+}
