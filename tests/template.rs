@@ -1,0 +1,719 @@
+//! Holds `template.yaml` and the code to each other, without AWS: every environment variable a
+//! function's code reads is set for that function (and no secret is), every index the store
+//! queries exists and is granted, the HTTP API routes are exactly the routes the handlers serve,
+//! and the IAM roles stay least-privilege. A deploy is the wrong place to learn any of these.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use flowmeter::model::EntityKey;
+use serde_yaml_ng::Value;
+
+/// The template's text: `template.yaml`, or the file `FLOWMETER_TEMPLATE` names (to see these
+/// checks fail on a deliberately broken copy without touching the real one).
+fn template_text() -> String {
+    let path = std::env::var("FLOWMETER_TEMPLATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("template.yaml"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn template() -> Value {
+    serde_yaml_ng::from_str(&template_text()).expect("template.yaml parses")
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `!Ref X`, `!GetAtt X.Y`, `!Sub ...` parse as tagged values: (tag without `!`, inner value).
+fn tagged(value: &Value) -> Option<(String, &Value)> {
+    match value {
+        Value::Tagged(t) => Some((
+            t.tag.to_string().trim_start_matches('!').to_string(),
+            &t.value,
+        )),
+        _ => None,
+    }
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => match tagged(other) {
+            Some((tag, inner)) => format!("!{tag} {}", text(inner)),
+            None => format!("{other:?}"),
+        },
+    }
+}
+
+/// A string or a list of strings (IAM's Action and Resource take both).
+fn list(value: Option<&Value>) -> Vec<&Value> {
+    match value {
+        Some(Value::Sequence(items)) => items.iter().collect(),
+        Some(other) => vec![other],
+        None => Vec::new(),
+    }
+}
+
+fn resources(doc: &Value) -> &serde_yaml_ng::Mapping {
+    doc.get("Resources")
+        .and_then(Value::as_mapping)
+        .expect("Resources")
+}
+
+/// The Lambda functions: short name (the crate directory, from CodeUri) → resource.
+fn functions(doc: &Value) -> BTreeMap<String, (String, Value)> {
+    let mut out = BTreeMap::new();
+    for (id, resource) in resources(doc) {
+        if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let id = id.as_str().expect("logical id").to_string();
+        let code_uri = resource["Properties"]["CodeUri"]
+            .as_str()
+            .expect("CodeUri is a plain path");
+        let name = code_uri
+            .strip_prefix("functions/")
+            .unwrap_or_else(|| panic!("{id}: CodeUri {code_uri} is not functions/<crate>"));
+        out.insert(name.to_string(), (id, resource.clone()));
+    }
+    out
+}
+
+/// The environment a function gets: Globals, then the function's own variables.
+fn environment(doc: &Value, function: &Value) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    let sources = [
+        doc.get("Globals").and_then(|g| g.get("Function")),
+        function.get("Properties"),
+    ];
+    for source in sources.into_iter().flatten() {
+        if let Some(vars) = source
+            .get("Environment")
+            .and_then(|e| e.get("Variables"))
+            .and_then(Value::as_mapping)
+        {
+            for (k, v) in vars {
+                env.insert(k.as_str().expect("variable name").to_string(), text(v));
+            }
+        }
+    }
+    env
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The function crates' sources and the shared edge crate's, by crate directory name.
+fn sources() -> BTreeMap<String, Vec<(PathBuf, String)>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(root().join("functions")).expect("functions/") {
+        let dir = entry.expect("dir entry").path();
+        let name = dir.file_name().expect("name").to_string_lossy().to_string();
+        let mut files = Vec::new();
+        rust_files(&dir.join("src"), &mut files);
+        let texts = files
+            .into_iter()
+            .map(|p| {
+                let t = std::fs::read_to_string(&p).expect("read source");
+                (p, t)
+            })
+            .collect();
+        out.insert(name, texts);
+    }
+    out
+}
+
+/// String literals that look like environment variable names: upper case, digits and `_`,
+/// with at least one `_`. Deliberately wider than `env::var("…")` (names reach `env::var`
+/// through helpers and closures too); what is not an environment variable is listed in
+/// [`CLASSIFIED`] as such.
+fn env_like_literals(source: &str) -> BTreeSet<String> {
+    let bytes = source.as_bytes();
+    let mut out = BTreeSet::new();
+    for (i, _) in source.match_indices('"') {
+        let rest = &bytes[i + 1..];
+        let len = rest
+            .iter()
+            .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'_')
+            .count();
+        if len >= 3 && rest.get(len) == Some(&b'"') {
+            let name = &source[i + 1..i + 1 + len];
+            if name.contains('_') && name.as_bytes()[0].is_ascii_uppercase() {
+                out.insert(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Read by these functions; the template must set it for each of them.
+    Functions(&'static [&'static str]),
+    /// A secret's local fallback (dev server, tests). In AWS secrets come from Secrets Manager,
+    /// so the template must never set it.
+    LocalSecret,
+    /// Points at a local emulator; set in AWS it would send production traffic nowhere.
+    LocalOnly,
+    /// Set by Lambda itself in every execution environment.
+    SetByLambda,
+    /// Read with a default that is right in AWS (the extension's own port variable).
+    Defaulted,
+    /// A string constant that only looks like a variable name.
+    NotAnEnvVar,
+}
+
+const ALL: &[&str] = &["webhook", "rollup", "api", "digest"];
+const WITH_SECRETS: &[&str] = &["webhook", "api", "digest"];
+
+/// Every env-like name in functions/**: where it is read and what the template must do.
+const CLASSIFIED: &[(&str, Use)] = &[
+    ("TABLE_NAME", Use::Functions(ALL)),
+    ("FLOWMETER_SECRET_ARN", Use::Functions(WITH_SECRETS)),
+    ("FLOWMETER_SECRETS_REVISION", Use::Functions(WITH_SECRETS)),
+    ("FLOWMETER_GITHUB_SECRET", Use::LocalSecret),
+    ("FLOWMETER_PAGERDUTY_SECRET", Use::LocalSecret),
+    ("FLOWMETER_WEBHOOK_SECRET", Use::LocalSecret),
+    ("FLOWMETER_API_TOKEN", Use::LocalSecret),
+    ("FLOWMETER_ADMIN_TOKEN", Use::LocalSecret),
+    ("FLOWMETER_SLACK_WEBHOOK_URL", Use::LocalSecret),
+    ("FLOWMETER_TEAMS_WEBHOOK_URL", Use::LocalSecret),
+    ("FLOWMETER_DASHBOARD_URL", Use::Functions(&["digest"])),
+    ("FLOWMETER_DYNAMODB_ENDPOINT", Use::LocalOnly),
+    ("FLOWMETER_SES_ENDPOINT", Use::LocalOnly),
+    ("AWS_SESSION_TOKEN", Use::SetByLambda),
+    ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", Use::Defaulted),
+    ("NEW_AND_OLD_IMAGES", Use::NotAnEnvVar),
+    ("TRIM_HORIZON", Use::NotAnEnvVar),
+    ("AT_SEQUENCE_NUMBER", Use::NotAnEnvVar),
+    ("AFTER_SEQUENCE_NUMBER", Use::NotAnEnvVar),
+];
+
+fn classification(name: &str) -> Option<Use> {
+    CLASSIFIED.iter().find(|(n, _)| *n == name).map(|(_, u)| *u)
+}
+
+#[test]
+fn every_environment_variable_the_code_reads_is_set_for_its_function() {
+    let doc = template();
+    let functions = functions(&doc);
+    let sources = sources();
+
+    // The template's functions are exactly the function crates (edge is the shared library).
+    let crates: BTreeSet<&str> = sources
+        .keys()
+        .map(String::as_str)
+        .filter(|c| *c != "edge")
+        .collect();
+    let deployed: BTreeSet<&str> = functions.keys().map(String::as_str).collect();
+    assert_eq!(deployed, crates, "template functions vs functions/* crates");
+    assert_eq!(deployed, ALL.iter().copied().collect(), "update ALL");
+
+    // Every env-like literal in the sources is classified; one in a function's own crate must
+    // be read by that function (or be local-only / set by Lambda).
+    let mut seen = BTreeSet::new();
+    let mut unclassified = Vec::new();
+    for (crate_name, files) in &sources {
+        for (path, source) in files {
+            for name in env_like_literals(source) {
+                seen.insert(name.clone());
+                match classification(&name) {
+                    None => unclassified.push(format!("{name} ({})", path.display())),
+                    Some(Use::Functions(readers)) if crate_name != "edge" => assert!(
+                        readers.contains(&crate_name.as_str()),
+                        "{name} is read in {} but CLASSIFIED does not list {crate_name}",
+                        path.display()
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    assert!(
+        unclassified.is_empty(),
+        "new environment variables (or constants) in functions/: classify them in CLASSIFIED \
+         and set them in template.yaml where they are read: {unclassified:?}"
+    );
+    let stale: Vec<&str> = CLASSIFIED
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !seen.contains(*n))
+        .collect();
+    assert!(stale.is_empty(), "no longer in the sources: {stale:?}");
+
+    for (name, (id, function)) in &functions {
+        let env = environment(&doc, function);
+        for (var, usage) in CLASSIFIED {
+            match usage {
+                Use::Functions(readers) if readers.contains(&name.as_str()) => {
+                    assert!(
+                        env.contains_key(*var),
+                        "{id} reads {var}; the template does not set it"
+                    );
+                }
+                Use::LocalSecret => assert!(
+                    !env.contains_key(*var),
+                    "{id}: {var} is a secret; in AWS it belongs in the Secrets Manager secret"
+                ),
+                Use::LocalOnly => {
+                    assert!(
+                        !env.contains_key(*var),
+                        "{id}: {var} is for the local stack only"
+                    )
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn the_env_scan_finds_names_however_they_reach_env_var() {
+    let found = env_like_literals(
+        r#"std::env::var("TABLE_NAME"); read("FLOWMETER_X_Y"); let s = "not one"; "GET"; "A_""#,
+    );
+    assert_eq!(
+        found,
+        BTreeSet::from(["TABLE_NAME".to_string(), "FLOWMETER_X_Y".to_string()])
+    );
+}
+
+/// Index names passed to `index_query(` / `.index_name(` in a source text.
+fn queried_indexes(source: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for call in ["index_query(", ".index_name("] {
+        for (i, _) in source.match_indices(call) {
+            let rest = source[i + call.len()..].trim_start();
+            if let Some(literal) = rest.strip_prefix('"') {
+                if let Some(end) = literal.find('"') {
+                    out.insert(literal[..end].to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The index names a role's statements grant (`${Table.Arn}/index/<name>`).
+fn granted_indexes(doc: &Value, role: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for statement in statements(doc, role) {
+        for resource in list(statement.get("Resource")) {
+            let t = text(resource);
+            if let Some(name) = t.strip_prefix("!Sub ${Table.Arn}/index/") {
+                out.insert(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_index_the_store_queries_exists_and_is_granted() {
+    let doc = template();
+    let table =
+        flowmeter_edge::schema::table_definition(&template_text()).expect("table definition");
+    let defined: BTreeSet<String> = table
+        .global_secondary_indexes
+        .iter()
+        .map(|i| i.index_name.clone())
+        .collect();
+    let edge = root().join("functions/edge/src");
+    let read = |file: &str| std::fs::read_to_string(edge.join(file)).expect("source");
+
+    let mut all = BTreeSet::new();
+    let mut files = Vec::new();
+    rust_files(&root().join("functions"), &mut files);
+    for path in files {
+        all.extend(queried_indexes(
+            &std::fs::read_to_string(&path).expect("source"),
+        ));
+    }
+    assert!(
+        all.contains("gsi1") && all.contains("gsi2"),
+        "the scan lost track of index_query: {all:?}"
+    );
+    let missing: Vec<&String> = all.difference(&defined).collect();
+    assert!(
+        missing.is_empty(),
+        "queried but not in template.yaml: {missing:?}"
+    );
+    for index in &table.global_secondary_indexes {
+        let keys: Vec<&str> = index
+            .key_schema
+            .iter()
+            .map(|k| k.attribute_name.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                format!("{}pk", index.index_name),
+                format!("{}sk", index.index_name)
+            ],
+            "store::index_query maps {} to these attributes",
+            index.index_name
+        );
+    }
+
+    // Each function's role grants the indexes its code queries.
+    for (role, files) in [
+        ("RollupRole", vec!["pipeline.rs", "stream.rs"]),
+        ("ApiRole", vec!["api.rs"]),
+    ] {
+        let queried: BTreeSet<String> = files
+            .iter()
+            .flat_map(|f| queried_indexes(&read(f)))
+            .collect();
+        let granted = granted_indexes(&doc, role);
+        let missing: Vec<&String> = queried.difference(&granted).collect();
+        assert!(
+            missing.is_empty(),
+            "{role} lacks Query on index {missing:?}"
+        );
+        let undefined: Vec<&String> = granted.difference(&defined).collect();
+        assert!(
+            undefined.is_empty(),
+            "{role} grants unknown index {undefined:?}"
+        );
+    }
+}
+
+#[test]
+fn the_http_api_routes_are_the_routes_the_handlers_serve() {
+    let doc = template();
+    let functions = functions(&doc);
+    let routes_of = |name: &str| -> BTreeSet<(String, String)> {
+        let (_, function) = &functions[name];
+        function["Properties"]["Events"]
+            .as_mapping()
+            .map(|events| {
+                events
+                    .values()
+                    .filter(|e| e["Type"].as_str() == Some("HttpApi"))
+                    .map(|e| {
+                        let p = &e["Properties"];
+                        assert_eq!(text(&p["ApiId"]), "!Ref HttpApi", "one API for all routes");
+                        (text(&p["Method"]).to_uppercase(), text(&p["Path"]))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let webhook: BTreeSet<(String, String)> = flowmeter_edge::webhook::ROUTES
+        .iter()
+        .map(|p| ("POST".to_string(), p.to_string()))
+        .collect();
+    let api: BTreeSet<(String, String)> = flowmeter_edge::api::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(routes_of("webhook"), webhook);
+    assert_eq!(routes_of("api"), api);
+    assert!(routes_of("rollup").is_empty() && routes_of("digest").is_empty());
+    for (_, path) in webhook.iter().chain(&api) {
+        assert!(
+            !path.starts_with("/dev/"),
+            "{path}: dev-server routes stay local"
+        );
+    }
+}
+
+/// The statements of a role's inline policies.
+fn statements<'a>(doc: &'a Value, role: &str) -> Vec<&'a Value> {
+    let resource = &resources(doc)[role];
+    assert_eq!(resource["Type"].as_str(), Some("AWS::IAM::Role"), "{role}");
+    list(resource["Properties"].get("Policies"))
+        .into_iter()
+        .flat_map(|p| list(p["PolicyDocument"].get("Statement")))
+        .collect()
+}
+
+fn actions(doc: &Value, role: &str) -> BTreeSet<String> {
+    statements(doc, role)
+        .into_iter()
+        .flat_map(|s| list(s.get("Action")))
+        .map(text)
+        .collect()
+}
+
+#[test]
+fn roles_are_least_privilege() {
+    let doc = template();
+    for (id, resource) in resources(&doc) {
+        let id = id.as_str().expect("id");
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        if kind == "AWS::Serverless::Function" {
+            // SAM's Policies would attach AWSLambdaBasicExecutionRole (logs on every group).
+            assert!(
+                resource["Properties"].get("Policies").is_none(),
+                "{id}: give it an explicit Role instead of SAM Policies"
+            );
+            assert!(
+                resource["Properties"].get("Role").is_some(),
+                "{id}: no Role"
+            );
+        }
+        if kind != "AWS::IAM::Role" {
+            continue;
+        }
+        assert!(
+            resource["Properties"].get("ManagedPolicyArns").is_none(),
+            "{id}: managed policies are not scoped to this stack"
+        );
+        for statement in statements(&doc, id) {
+            assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{id}");
+            for action in list(statement.get("Action")) {
+                let action = text(action);
+                assert!(!action.contains('*'), "{id}: wildcard action {action}");
+            }
+            let resources = list(statement.get("Resource"));
+            assert!(!resources.is_empty(), "{id}: statement without Resource");
+            for r in resources {
+                let r = text(r);
+                assert!(r != "*" && !r.ends_with(":*:*"), "{id}: resource {r}");
+            }
+        }
+    }
+
+    let dynamodb = |role: &str| -> BTreeSet<String> {
+        actions(&doc, role)
+            .into_iter()
+            .filter(|a| a.starts_with("dynamodb:"))
+            .collect()
+    };
+    let set =
+        |items: &[&str]| -> BTreeSet<String> { items.iter().map(|s| s.to_string()).collect() };
+    assert_eq!(dynamodb("WebhookRole"), set(&["dynamodb:PutItem"]));
+    assert_eq!(
+        dynamodb("ApiRole"),
+        set(&[
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem"
+        ])
+    );
+    let rollup = dynamodb("RollupRole");
+    assert!(
+        !rollup.contains("dynamodb:Scan"),
+        "Scan is for the operator's reprocess only"
+    );
+    for needed in [
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:DescribeStream",
+    ] {
+        assert!(rollup.contains(needed), "RollupRole lacks {needed}");
+    }
+    assert!(actions(&doc, "RollupRole").contains("sqs:SendMessage"));
+    assert!(actions(&doc, "DigestRole").contains("ses:SendEmail"));
+
+    // Functions that read the secret: the ARN, the extension layer, and GetSecretValue on
+    // exactly that secret.
+    let functions = functions(&doc);
+    for name in WITH_SECRETS {
+        let (id, function) = &functions[*name];
+        let env = environment(&doc, function);
+        assert_eq!(
+            env.get("FLOWMETER_SECRET_ARN").map(String::as_str),
+            Some("!Ref Secret")
+        );
+        let layers: Vec<String> = list(function["Properties"].get("Layers"))
+            .into_iter()
+            .map(text)
+            .collect();
+        assert_eq!(layers, ["!Ref SecretsExtensionLayerArn"], "{id}");
+        let role = text(&function["Properties"]["Role"]);
+        let role = role
+            .strip_prefix("!GetAtt ")
+            .and_then(|r| r.strip_suffix(".Arn"))
+            .expect("Role: !GetAtt <Role>.Arn");
+        let grants: Vec<String> = statements(&doc, role)
+            .into_iter()
+            .filter(|s| {
+                list(s.get("Action"))
+                    .iter()
+                    .any(|a| text(a) == "secretsmanager:GetSecretValue")
+            })
+            .flat_map(|s| list(s.get("Resource")))
+            .map(text)
+            .collect();
+        assert_eq!(grants, ["!Ref Secret"], "{role}");
+    }
+    let (_, rollup_fn) = &functions["rollup"];
+    assert!(
+        !statements(&doc, "RollupRole")
+            .iter()
+            .any(|s| list(s.get("Action"))
+                .iter()
+                .any(|a| text(a).starts_with("secretsmanager:"))),
+        "the rollup reads no secret"
+    );
+    assert!(rollup_fn["Properties"].get("Layers").is_none());
+}
+
+#[test]
+fn the_webhook_role_may_write_every_entity_partition_and_nothing_else() {
+    let doc = template();
+    let patterns: Vec<String> = statements(&doc, "WebhookRole")
+        .into_iter()
+        .filter_map(|s| s.get("Condition"))
+        .flat_map(|c| list(c["ForAllValues:StringLike"].get("dynamodb:LeadingKeys")))
+        .map(text)
+        .collect();
+    assert!(
+        !patterns.is_empty(),
+        "the PutItem grant lost its LeadingKeys condition"
+    );
+    let matches = |pk: &str| {
+        patterns.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => pk.starts_with(prefix),
+            None => pk == p,
+        })
+    };
+    // Every kind of entity a webhook writes facts for. The match has no wildcard arm, so a new
+    // kind of entity does not compile here until it is added to the list and the template.
+    let keys = [
+        EntityKey::PullRequest {
+            repo: "acme/api".into(),
+            number: 1,
+        },
+        EntityKey::Deployment {
+            repo: "acme/api".into(),
+            id: "gh:1".into(),
+        },
+        EntityKey::Incident { id: "pd:P1".into() },
+        EntityKey::Branch {
+            repo: "acme/api".into(),
+            branch: "main".into(),
+        },
+    ];
+    for key in &keys {
+        match key {
+            EntityKey::PullRequest { .. }
+            | EntityKey::Deployment { .. }
+            | EntityKey::Incident { .. }
+            | EntityKey::Branch { .. } => {}
+        }
+        let pk = key.partition_key();
+        assert!(matches(&pk), "the webhook role may not write {pk}");
+    }
+    for other in [
+        "CONFIG",
+        "ROLLUP#org",
+        "BUCKET#org|2026-W41",
+        "REPO#acme/api",
+    ] {
+        assert!(!matches(other), "the webhook role may write {other}");
+    }
+}
+
+#[test]
+fn the_stream_mapping_is_bounded_and_filtered_to_facts() {
+    let doc = template();
+    let functions = functions(&doc);
+    let (_, rollup) = &functions["rollup"];
+    let events = rollup["Properties"]["Events"].as_mapping().expect("Events");
+    let stream = events
+        .values()
+        .find(|e| e["Type"].as_str() == Some("DynamoDB"))
+        .expect("a DynamoDB stream event");
+    let p = &stream["Properties"];
+    assert_eq!(text(&p["Stream"]), "!GetAtt Table.StreamArn");
+    assert_eq!(
+        list(p.get("FunctionResponseTypes"))
+            .into_iter()
+            .map(text)
+            .collect::<Vec<_>>(),
+        ["ReportBatchItemFailures"]
+    );
+    assert_eq!(p["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    let retries = p["MaximumRetryAttempts"].as_i64().expect("bounded retries");
+    assert!((0..=10).contains(&retries));
+    assert!(p["MaximumRecordAgeInSeconds"].as_i64().is_some());
+    assert_eq!(
+        p["DestinationConfig"]["OnFailure"]["Type"].as_str(),
+        Some("SQS")
+    );
+    let patterns: Vec<String> = list(p["FilterCriteria"].get("Filters"))
+        .into_iter()
+        .map(|f| text(&f["Pattern"]))
+        .collect();
+    let pattern: serde_json::Value =
+        serde_json::from_str(patterns.first().expect("a filter")).expect("pattern is JSON");
+    assert_eq!(
+        pattern,
+        serde_json::json!({"dynamodb":{"Keys":{"sk":{"S":[{"prefix":"FACT#"}]}}}}),
+        "the local stream poller applies exactly this filter"
+    );
+    let timeout = rollup["Properties"]["Timeout"].as_i64().expect("Timeout");
+    assert!(timeout <= 900);
+}
+
+#[test]
+fn functions_are_arm64_on_al2023_with_json_logs_and_retention() {
+    let doc = template();
+    let globals = &doc["Globals"]["Function"];
+    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(
+        list(globals.get("Architectures"))
+            .into_iter()
+            .map(text)
+            .collect::<Vec<_>>(),
+        ["arm64"]
+    );
+    for (name, (id, function)) in functions(&doc) {
+        let p = &function["Properties"];
+        assert_eq!(
+            function["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{id}: sam build must build it with cargo-lambda"
+        );
+        assert_eq!(
+            p["CodeUri"].as_str(),
+            Some(format!("functions/{name}").as_str())
+        );
+        assert!(root().join(format!("functions/{name}/Cargo.toml")).exists());
+        assert!(
+            p.get("Runtime").is_none() && p.get("Architectures").is_none(),
+            "{id}"
+        );
+        assert!(
+            p["MemorySize"].as_i64().is_some(),
+            "{id}: choose its memory"
+        );
+        assert!(p["Timeout"].as_i64().is_some(), "{id}: choose its timeout");
+        assert_eq!(
+            p["LoggingConfig"]["LogFormat"].as_str(),
+            Some("JSON"),
+            "{id}"
+        );
+        let group = text(&p["LoggingConfig"]["LogGroup"]);
+        let group = group.strip_prefix("!Ref ").expect("LogGroup: !Ref <group>");
+        let retention = &resources(&doc)[group]["Properties"]["RetentionInDays"];
+        assert_eq!(text(retention), "!Ref LogRetentionDays", "{id}");
+    }
+    let schedule = &resources(&doc)["DigestSchedule"]["Properties"];
+    assert_eq!(text(&schedule["ScheduleExpression"]), "cron(0 9 ? * MON *)");
+    assert_eq!(
+        text(&schedule["ScheduleExpressionTimezone"]),
+        "!Ref DigestTimezone"
+    );
+    let outputs = doc["Outputs"].as_mapping().expect("Outputs");
+    for output in ["WebhookUrl", "ApiUrl"] {
+        assert!(outputs.contains_key(output), "output {output}");
+    }
+}
