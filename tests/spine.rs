@@ -3,13 +3,14 @@
 
 use std::path::Path;
 
+use flowmeter::derive::deployment::Deployment;
 use flowmeter::derive::{Rollup, Scope};
 use flowmeter::model::EntityKey;
 use flowmeter::time::IsoWeek;
-use flowmeter_e2e::scenario::{history, revert_history, Rng};
+use flowmeter_e2e::scenario::{history, revert_history, rollback_history, Rng};
 use flowmeter_e2e::{deliver, derived_state, drain, fresh_store, table_snapshot, Delivery};
 use flowmeter_edge::lambda_http::http::StatusCode;
-use flowmeter_edge::store::Projection;
+use flowmeter_edge::store::{DigestClaim, Projection, Store};
 
 /// Event name per fixture folder, as GitHub sends it in `X-GitHub-Event`.
 fn github_fixtures() -> Vec<(String, Vec<u8>)> {
@@ -237,6 +238,18 @@ async fn reprocess_rebuilds_exactly_the_streamed_rollups() {
     drain(&store, &mut None).await;
     let streamed = derived_state(&store).await;
     assert!(!streamed.0.is_empty());
+    // A digest that went out is a record, not a derivation: reprocessing must not resend it.
+    assert_eq!(
+        store
+            .claim_digest("acme", "2026-W40", "email", 1_000, 150)
+            .await
+            .expect("claim"),
+        DigestClaim::Claimed
+    );
+    store
+        .mark_digest_sent("acme", "2026-W40", "email", "msg-1")
+        .await
+        .expect("mark sent");
     let report = flowmeter_edge::reprocess::reprocess(&store, Default::default())
         .await
         .expect("reprocess");
@@ -246,6 +259,33 @@ async fn reprocess_rebuilds_exactly_the_streamed_rollups() {
         "links take more than one round: {report:?}"
     );
     assert_eq!(derived_state(&store).await, streamed);
+    assert!(
+        matches!(
+            store
+                .claim_digest("acme", "2026-W40", "email", 2_000, 150)
+                .await
+                .expect("claim"),
+            DigestClaim::AlreadySent { .. }
+        ),
+        "the send ledger survives reprocessing"
+    );
+}
+
+/// The projection of deployment `id` of the scenarios' repo.
+async fn deployment_projection(store: &Store, id: &str) -> Deployment {
+    let key = EntityKey::Deployment {
+        repo: "acme/api".into(),
+        id: id.into(),
+    };
+    match store
+        .projection(&key)
+        .await
+        .expect("read")
+        .map(|i| i.projection)
+    {
+        Some(Projection::Deployment(d)) => d,
+        other => panic!("no deployment projection for {key:?}: {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -258,26 +298,8 @@ async fn a_reverted_change_fails_its_deployment_until_the_revert_ships() {
         assert_eq!(deliver(&store, delivery).await.0, StatusCode::ACCEPTED);
     }
     drain(&store, &mut None).await;
-    let deployment = |id: &str| EntityKey::Deployment {
-        repo: "acme/api".into(),
-        id: id.into(),
-    };
-    let load = |key: EntityKey| {
-        let store = store.clone();
-        async move {
-            match store
-                .projection(&key)
-                .await
-                .expect("read")
-                .map(|i| i.projection)
-            {
-                Some(Projection::Deployment(d)) => d,
-                other => panic!("no deployment projection for {key:?}: {other:?}"),
-            }
-        }
-    };
-    let shipped_original = load(deployment("gh:2")).await;
-    let shipped_revert = load(deployment("gh:3")).await;
+    let shipped_original = deployment_projection(&store, "gh:2").await;
+    let shipped_revert = deployment_projection(&store, "gh:3").await;
     assert!(shipped_original.is_successful_production());
     assert!(
         shipped_original.is_failed(),
@@ -304,5 +326,38 @@ async fn a_reverted_change_fails_its_deployment_until_the_revert_ships() {
         (rollup.deployments, rollup.deployments_failed, rollup.rework),
         (3, 1, 1)
     );
+    assert_eq!(rollup.recovery.count(), 1);
+}
+
+#[tokio::test]
+async fn a_rolled_back_deployment_failed_and_recovered_when_the_rollback_finished() {
+    let store = fresh_store("rollback").await;
+    let mut deliveries = rollback_history();
+    // Out of order: the rollback's deployment before the change it rolls back.
+    deliveries.reverse();
+    for delivery in &deliveries {
+        assert_eq!(deliver(&store, delivery).await.0, StatusCode::ACCEPTED);
+    }
+    drain(&store, &mut None).await;
+    let (changed, rollback, redeploy) = (
+        deployment_projection(&store, "gh:2").await,
+        deployment_projection(&store, "gh:3").await,
+        deployment_projection(&store, "gh:4").await,
+    );
+    assert_eq!(changed.rolled_back_by, Some(rollback.key()));
+    assert!(changed.is_failed(), "a rolled-back deployment failed");
+    assert_eq!(changed.recovery_seconds(), Some(30.0 * 60.0));
+    assert!(!rollback.is_failed() && rollback.ships.is_empty());
+    assert!(
+        !redeploy.is_failed(),
+        "a redeploy of the same commit rolls nothing back"
+    );
+    let week: IsoWeek = "2026-W41".parse().expect("week");
+    let rollups = store
+        .rollups(&[(Scope::Repo("acme/api".into()), week)])
+        .await
+        .expect("rollups");
+    let (_, _, rollup) = rollups.first().expect("repo rollup");
+    assert_eq!((rollup.deployments, rollup.deployments_failed), (4, 1));
     assert_eq!(rollup.recovery.count(), 1);
 }

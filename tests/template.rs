@@ -191,6 +191,7 @@ const CLASSIFIED: &[(&str, Use)] = &[
     ("FLOWMETER_SLACK_WEBHOOK_URL", Use::LocalSecret),
     ("FLOWMETER_TEAMS_WEBHOOK_URL", Use::LocalSecret),
     ("FLOWMETER_DASHBOARD_URL", Use::Functions(&["digest"])),
+    ("DIGEST_TIMEZONE", Use::Functions(&["digest"])),
     ("FLOWMETER_DYNAMODB_ENDPOINT", Use::LocalOnly),
     ("FLOWMETER_SES_ENDPOINT", Use::LocalOnly),
     ("AWS_SESSION_TOKEN", Use::SetByLambda),
@@ -275,6 +276,15 @@ fn every_environment_variable_the_code_reads_is_set_for_its_function() {
                 }
                 _ => {}
             }
+        }
+        // And the other way round: every variable the template sets is one the function reads
+        // (or the secrets extension's own), so no setting is dead weight that looks like a knob.
+        for var in env.keys() {
+            let read = matches!(classification(var), Some(Use::Functions(readers)) if readers.contains(&name.as_str()));
+            assert!(
+                read || var.starts_with("PARAMETERS_SECRETS_EXTENSION_"),
+                "{id} sets {var}, which the {name} function does not read"
+            );
         }
     }
 }
@@ -371,6 +381,7 @@ fn every_index_the_store_queries_exists_and_is_granted() {
     for (role, files) in [
         ("RollupRole", vec!["pipeline.rs", "stream.rs"]),
         ("ApiRole", vec!["api.rs"]),
+        ("DigestRole", vec!["digest.rs"]),
     ] {
         let queried: BTreeSet<String> = files
             .iter()
@@ -504,6 +515,17 @@ fn roles_are_least_privilege() {
             "dynamodb:BatchGetItem",
             "dynamodb:Query",
             "dynamodb:PutItem"
+        ])
+    );
+    assert_eq!(
+        dynamodb("DigestRole"),
+        set(&[
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem"
         ])
     );
     let rollup = dynamodb("RollupRole");

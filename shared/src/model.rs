@@ -316,6 +316,11 @@ pub enum FactBody {
         pr: EntityKey,
         revert: EntityKey,
     },
+    /// On a successful production deployment: the next one redeployed an older commit of the
+    /// default branch, i.e. rolled this one back, so it failed (METRICS.md).
+    RolledBackBy {
+        deployment: EntityKey,
+    },
     /// On a failed deployment: the next successful production deployment of its repo, whose
     /// finish is the recovery when no incident blames the failure.
     FollowedBy {
@@ -336,6 +341,7 @@ impl FactBody {
                 | FactBody::RevertedBy { .. }
                 | FactBody::ShippedPrReverted { .. }
                 | FactBody::FollowedBy { .. }
+                | FactBody::RolledBackBy { .. }
         )
     }
 }

@@ -543,7 +543,7 @@ fn replay(
         match predecessors {
             Predecessors::PerRepo => shipped.extend(shipped_by_deployment(
                 &deployments,
-                &pushes,
+                &branch_history(&pushes),
                 &repo_merged,
                 DateTime::<Utc>::MIN_UTC,
             )),

@@ -347,3 +347,64 @@ pub fn revert_history() -> Vec<Delivery> {
     out.sort_by_key(|(at, _)| *at);
     out.into_iter().map(|(_, d)| d).collect()
 }
+
+/// A repo where a change is rolled back: deployment 1 ships c0, deployment 2 ships PR 1's merge
+/// commit, deployment 3 deploys c0 again (the rollback), deployment 4 redeploys c0 (no rollback).
+pub fn rollback_history() -> Vec<Delivery> {
+    let base: DateTime<Utc> = "2026-10-05T08:00:00Z".parse().unwrap_or_default();
+    let zero = "0".repeat(40);
+    let mut b = Builder {
+        seed: 98,
+        out: Vec::new(),
+        main_head: zero.clone(),
+        pr_body: None,
+    };
+    let c0 = sha("c", 0);
+    b.push(
+        base,
+        "main",
+        &zero,
+        &[(c0.clone(), base - Duration::hours(1))],
+    );
+    b.main_head = c0.clone();
+    let minutes = |m: i64| base + Duration::minutes(m);
+    b.deployment(1, &c0, minutes(5), minutes(10), "success");
+    b.push(
+        minutes(20),
+        "feature-1",
+        &zero,
+        &[(sha("f", 1), minutes(-60))],
+    );
+    b.pull_request(
+        minutes(25),
+        "opened",
+        1,
+        "alice",
+        minutes(25),
+        None,
+        "Add caching",
+    );
+    let merge_sha = sha("m", 1);
+    b.pull_request(
+        minutes(55),
+        "closed",
+        1,
+        "alice",
+        minutes(25),
+        Some((minutes(55), &merge_sha)),
+        "Add caching",
+    );
+    b.push(
+        minutes(56),
+        "main",
+        &c0,
+        &[(merge_sha.clone(), minutes(55))],
+    );
+    b.main_head = merge_sha.clone();
+    b.deployment(2, &merge_sha, minutes(60), minutes(65), "success");
+    b.deployment(3, &c0, minutes(90), minutes(95), "success");
+    b.deployment(4, &c0, minutes(120), minutes(125), "success");
+    let mut out = b.out;
+    out.sort_by_key(|(at, _)| *at);
+    out.into_iter().map(|(_, d)| d).collect()
+}

@@ -1,7 +1,7 @@
 //! The digest Lambda, run by the EventBridge Scheduler schedule (Monday 09:00 in the org's
 //! timezone): builds last week's digest and sends it by email and chat, each part exactly once.
 
-use flowmeter_edge::digest::{run, Channels, DigestEvent};
+use flowmeter_edge::digest::{run, schedule_timezone_mismatch, Channels, DigestEvent};
 use flowmeter_edge::lambda_runtime::{run as lambda_run, service_fn, Error, LambdaEvent};
 use flowmeter_edge::notify::ses_client;
 use flowmeter_edge::settings::{load_config, store_from_env};
@@ -17,6 +17,10 @@ async fn main() -> Result<(), Error> {
         let (store, ses, http, channels) = (&store, &ses, &http, &channels);
         async move {
             let config = load_config(store).await?;
+            let schedule_timezone = std::env::var("DIGEST_TIMEZONE").ok();
+            if let Some(warning) = schedule_timezone_mismatch(schedule_timezone.as_deref(), &config) {
+                tracing::warn!(%warning, "timezone mismatch");
+            }
             let (now, week) = event.payload.resolve(&config, chrono::Utc::now())?;
             let outcome = run(store, ses, http, &config, channels, week, now).await?;
             tracing::info!(week = %outcome.week, email = ?outcome.email_message_id, slack = outcome.slack.len(), "digest sent");

@@ -18,7 +18,11 @@ use crate::notify::{self, NotifyError};
 use crate::store::{key_time, DigestClaim, Projection, Store, StoreError};
 
 /// A claim older than this (a run that crashed mid-send) may be taken over by the next run.
-const STALE_CLAIM_S: i64 = 15 * 60;
+/// A claim older than this was held by a run that can no longer be sending: the digest
+/// function's timeout is 120 s (template.yaml), so 150 s lets Lambda's asynchronous retry of a
+/// timed-out run (1 and then 2 more minutes later) take the part over instead of finding it
+/// "in flight" forever.
+const STALE_CLAIM_S: i64 = 150;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {
@@ -53,6 +57,9 @@ pub struct DigestOutcome {
     pub already_sent: Vec<String>,
     /// Channels not configured.
     pub not_configured: Vec<String>,
+    /// The teams the digest says need attention, with the reasons it gives: what the caller
+    /// (the dev server, the demo, the schedule's log) can report without re-deriving it.
+    pub attention: Vec<digest::model::Attention>,
 }
 
 /// The last full ISO week before `now` in the org's timezone: what the Monday digest reports.
@@ -265,6 +272,7 @@ pub async fn run(
     let now_s = now.timestamp();
     let mut outcome = DigestOutcome {
         week: week_label.clone(),
+        attention: digest.attention.clone(),
         ..DigestOutcome::default()
     };
 
@@ -353,19 +361,38 @@ pub async fn run(
 }
 
 impl Channels {
-    /// Slack's incoming webhook URL from the secrets (`slack_webhook_url`, locally
-    /// `FLOWMETER_SLACK_WEBHOOK_URL`); Teams' Workflows URL from `FLOWMETER_TEAMS_WEBHOOK_URL`.
-    /// Empty means not configured.
+    /// Slack's incoming webhook URL and Teams' Workflows URL from the secrets
+    /// (`slack_webhook_url`, `teams_webhook_url`; locally `FLOWMETER_SLACK_WEBHOOK_URL`,
+    /// `FLOWMETER_TEAMS_WEBHOOK_URL`). Empty means not configured.
     pub async fn load() -> Result<Channels, crate::secrets::SecretsError> {
         let secrets = crate::secrets::load().await?;
         let non_empty = |s: String| Some(s).filter(|s| !s.is_empty());
         Ok(Channels {
             slack_webhook_url: non_empty(secrets.slack_webhook_url),
-            teams_webhook_url: std::env::var("FLOWMETER_TEAMS_WEBHOOK_URL")
-                .ok()
-                .and_then(non_empty),
+            teams_webhook_url: non_empty(secrets.teams_webhook_url),
         })
     }
+}
+
+/// Why the schedule's timezone (`DIGEST_TIMEZONE`, the template's `DigestTimezone`) and the
+/// org config's disagree, if they do. Weeks are the config's; a schedule in another zone fires on
+/// a day that is not Monday there and may report the week before last, which an operator should
+/// hear about in the log rather than discover in the mail.
+pub fn schedule_timezone_mismatch(
+    schedule_timezone: Option<&str>,
+    config: &OrgConfig,
+) -> Option<String> {
+    let schedule = schedule_timezone
+        .map(str::trim)
+        .filter(|tz| !tz.is_empty())?;
+    let org = config.timezone().name();
+    (schedule != org).then(|| {
+        format!(
+            "the digest schedule runs in {schedule} but the org config's timezone is {org}: \
+             weeks are {org} weeks, so set DigestTimezone to {org} (or the config's timezone to \
+             {schedule})"
+        )
+    })
 }
 
 /// The schedule's event: `scheduled_time` pins "now", so a retried invocation reports the same
@@ -443,5 +470,20 @@ mod tests {
             week: None,
         };
         assert!(bad.resolve(&config, Utc::now()).is_err());
+    }
+
+    #[test]
+    fn a_schedule_in_another_timezone_than_the_config_is_reported() {
+        let config = OrgConfig::from_yaml("org: acme\ntimezone: Europe/Berlin\n").expect("config");
+        assert_eq!(
+            schedule_timezone_mismatch(Some("Europe/Berlin"), &config),
+            None
+        );
+        assert_eq!(schedule_timezone_mismatch(None, &config), None);
+        assert_eq!(schedule_timezone_mismatch(Some(" "), &config), None);
+        let warning = schedule_timezone_mismatch(Some("Pacific/Auckland"), &config)
+            .expect("a mismatch is reported");
+        assert!(warning.contains("Pacific/Auckland"), "{warning}");
+        assert!(warning.contains("Europe/Berlin"), "{warning}");
     }
 }

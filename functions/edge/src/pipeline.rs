@@ -120,6 +120,7 @@ fn shipped_pr_reverted_id(pr: &EntityKey) -> String {
 }
 
 const FOLLOWED_BY_ID: &str = "followed_by";
+const ROLLED_BACK_BY_ID: &str = "rolled_back_by";
 
 impl<'a> Pipeline<'a> {
     pub fn new(store: &'a Store, config: OrgConfig) -> Pipeline<'a> {
@@ -728,7 +729,8 @@ impl<'a> Pipeline<'a> {
             .collect();
         let rework: BTreeMap<EntityKey, bool> =
             merged.iter().map(|pr| (pr.key(), pr.is_rework)).collect();
-        let shipped = links::shipped_by_deployment(&deployments, &pushes, &merged, from);
+        let history = links::branch_history(&pushes);
+        let shipped = links::shipped_by_deployment(&deployments, &history, &merged, from);
         for deployment in deployments
             .iter()
             .filter(|d| shipped.contains_key(&d.key()))
@@ -784,6 +786,40 @@ impl<'a> Pipeline<'a> {
                 if self.store.put_derived(&shipped_by).await? {
                     work.touched(pr);
                 }
+            }
+        }
+        // Rollbacks before recovery links: a rolled-back deployment failed, so it needs one.
+        let rolled_back = links::rollbacks(&deployments, &history);
+        for deployment in deployments.iter_mut() {
+            let key = deployment.key();
+            let desired = rolled_back.get(&key);
+            if desired == deployment.rolled_back_by.as_ref() {
+                continue;
+            }
+            let changed = match desired {
+                Some(by) => {
+                    let Some(finished) = deployment.finished_at else {
+                        continue;
+                    };
+                    let fact = link_fact(
+                        &key,
+                        ROLLED_BACK_BY_ID.into(),
+                        finished,
+                        FactBody::RolledBackBy {
+                            deployment: by.clone(),
+                        },
+                    );
+                    self.store.put_derived(&fact).await?
+                }
+                None => {
+                    self.store
+                        .delete_derived(&key, &link_sort_key(ROLLED_BACK_BY_ID))
+                        .await?
+                }
+            };
+            deployment.rolled_back_by = desired.cloned();
+            if changed {
+                work.touched(&key);
             }
         }
         for deployment in &deployments {

@@ -23,8 +23,15 @@ pub struct ReprocessReport {
 /// (deployment → PR → revert → deployment), so a handful always suffices.
 const MAX_ROUNDS: usize = 12;
 
+/// Partitions that are records, not derivations: the org config and the digest's send ledger
+/// (deleting it would send every past week's digest again).
+fn is_record(pk: &str) -> bool {
+    pk == "CONFIG" || pk.starts_with("DIGEST#")
+}
+
 /// Deletes every derived item (projections, links, members, rollups, repo metadata), then
-/// derives everything again from the source facts, following links to a fixed point.
+/// derives everything again from the source facts, following links to a fixed point. Fails,
+/// rather than report success, if the links have not settled after [`MAX_ROUNDS`].
 pub async fn reprocess(store: &Store, config: OrgConfig) -> Result<ReprocessReport, StoreError> {
     let mut report = ReprocessReport::default();
     let mut changes: Changes = BTreeMap::new();
@@ -41,7 +48,7 @@ pub async fn reprocess(store: &Store, config: OrgConfig) -> Result<ReprocessRepo
             if let Some(entity) = EntityKey::from_partition_key(&pk) {
                 changes.insert(entity, DateTime::<Utc>::MIN_UTC);
             }
-        } else if pk != "CONFIG" {
+        } else if !is_record(&pk) {
             store.delete_item(&pk, &sk).await?;
             report.derived_items_removed += 1;
         }
@@ -54,6 +61,16 @@ pub async fn reprocess(store: &Store, config: OrgConfig) -> Result<ReprocessRepo
         report.projections_written += outcome.projections_written;
         report.buckets_recomputed += outcome.buckets_recomputed;
         changes = outcome.touched;
+    }
+    if !changes.is_empty() {
+        return Err(StoreError::Dynamo {
+            op: "reprocess",
+            message: format!(
+                "links still changing after {MAX_ROUNDS} rounds ({} entities); the derived \
+                 state is incomplete: run reprocess again and report this",
+                changes.len()
+            ),
+        });
     }
     Ok(report)
 }

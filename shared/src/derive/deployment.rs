@@ -35,6 +35,9 @@ pub struct Deployment {
     pub ships: Vec<ShippedPr>,
     pub blamed_by: Vec<Blame>,
     pub reverted_prs: Vec<EntityKey>,
+    /// The later deployment that redeployed an older commit over this one (a rollback).
+    #[serde(default)]
+    pub rolled_back_by: Option<EntityKey>,
     /// Finish of the next successful production deployment of the repo, written as a link on
     /// failed deployments: their recovery when no incident blames them.
     pub next_success_at: Option<DateTime<Utc>>,
@@ -57,12 +60,14 @@ impl Deployment {
         self.is_production_attempt() && self.state == Some(DeploymentState::Success)
     }
 
-    /// Failed by status, by an incident that blames it, or by a revert of what it shipped.
+    /// Failed by status, by an incident that blames it, by a rollback, or by a revert of what
+    /// it shipped.
     pub fn is_failed(&self) -> bool {
         matches!(
             self.state,
             Some(DeploymentState::Failure | DeploymentState::Error)
         ) || !self.blamed_by.is_empty()
+            || self.rolled_back_by.is_some()
             || !self.reverted_prs.is_empty()
     }
 
@@ -126,6 +131,7 @@ pub fn project_deployment(
     let mut blamed_by = Vec::new();
     let mut reverted_prs = Vec::new();
     let mut next_success_at = None;
+    let mut rolled_back_by = None;
     for fact in &sorted {
         match &fact.body {
             FactBody::DeploymentRequested {
@@ -177,6 +183,7 @@ pub fn project_deployment(
             }),
             FactBody::ShippedPrReverted { pr, .. } => reverted_prs.push(pr.clone()),
             FactBody::FollowedBy { finished_at, .. } => next_success_at = Some(*finished_at),
+            FactBody::RolledBackBy { deployment } => rolled_back_by = Some(deployment.clone()),
             _ => {}
         }
     }
@@ -207,6 +214,7 @@ pub fn project_deployment(
         ships,
         blamed_by,
         reverted_prs,
+        rolled_back_by,
         next_success_at,
     })
 }
@@ -275,6 +283,7 @@ mod tests {
             ships: vec![],
             blamed_by: vec![],
             reverted_prs: vec![],
+            rolled_back_by: None,
             next_success_at: Some(t("2026-10-05T11:00:00Z")),
         };
         assert_eq!(d.recovery_seconds(), Some(3600.0));

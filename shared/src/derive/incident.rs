@@ -79,10 +79,9 @@ pub fn project_incident(key: &EntityKey, facts: &[Fact], config: &OrgConfig) -> 
             from_github_issue = id.starts_with("gh:");
         }
         if let Some(name) = s {
-            service = Some(match service_id {
-                Some(_) => config.service_for_pagerduty(name, service_id.as_deref()),
-                None => name.clone(),
-            });
+            // By PagerDuty id, else by name as config spells it (lower case), whatever the
+            // source: `service:Checkout` and `service:checkout` are one service.
+            service = Some(config.service_for_pagerduty(name, service_id.as_deref()));
         }
         if let Some(mapped) =
             config.severity_for(sev.as_deref(), urgency.as_deref(), priority.as_deref())
@@ -222,5 +221,36 @@ mod tests {
         let i = project_incident(&key, &[plain, labelled], &cfg).expect("incident");
         assert_eq!(i.service, "acme/api");
         assert_eq!(i.opened_at, t("2026-10-05T10:00:00Z"));
+    }
+
+    #[test]
+    fn a_generic_incident_names_its_service_in_any_case() {
+        let cfg = OrgConfig::from_yaml(
+            "org: acme\nservices:\n  checkout: { repos: [acme/payments-api] }\n",
+        )
+        .expect("config");
+        let key = EntityKey::Incident {
+            id: "gen:inc-1".into(),
+        };
+        let mut fact = incident_fact(
+            &key,
+            "e1",
+            IncidentAction::Opened,
+            t("2026-10-05T10:00:00Z"),
+        );
+        if let FactBody::Incident { service, .. } = &mut fact.body {
+            *service = Some(" Checkout".into());
+        }
+        let i = project_incident(&key, std::slice::from_ref(&fact), &cfg).expect("incident");
+        assert_eq!(
+            i.service, "checkout",
+            "as config spells it, so service:checkout finds it"
+        );
+        // A service config does not know is kept, in lower case, like a PagerDuty one.
+        if let FactBody::Incident { service, .. } = &mut fact.body {
+            *service = Some("Search".into());
+        }
+        let i = project_incident(&key, &[fact], &cfg).expect("incident");
+        assert_eq!(i.service, "search");
     }
 }

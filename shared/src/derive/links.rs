@@ -170,6 +170,31 @@ pub fn shipped_prs(
     shipped
 }
 
+/// Whether `deployment` rolled `previous` (the repo's successful production deployment before
+/// it) back: it deployed a commit that lies strictly before `previous`'s on the default branch.
+/// A redeploy of the same commit is not a rollback, and commits missing from the history are
+/// not judged (no rollback is better than a made-up failure).
+pub fn rolls_back(deployment: &Deployment, previous: &Deployment, history: &[String]) -> bool {
+    if !deployment.is_successful_production() || !previous.is_successful_production() {
+        return false;
+    }
+    let at = |d: &Deployment| d.sha.as_deref().and_then(|s| position(history, s));
+    matches!((at(deployment), at(previous)), (Some(this), Some(prev)) if this < prev)
+}
+
+/// The rolled-back deployments among `deployments` (one repo's), each with the deployment that
+/// rolled it back.
+pub fn rollbacks(deployments: &[Deployment], history: &[String]) -> BTreeMap<EntityKey, EntityKey> {
+    deployments
+        .iter()
+        .filter(|d| d.is_successful_production())
+        .filter_map(|d| {
+            let previous = previous_success(d, deployments)?;
+            rolls_back(d, previous, history).then(|| (previous.key(), d.key()))
+        })
+        .collect()
+}
+
 /// The deployment an incident blames: the one it names by sha, else the latest successful
 /// production deployment of one of the service's repos that finished before the incident opened,
 /// within the blame window (`None` = unlimited).
@@ -230,17 +255,16 @@ pub fn reverted_pr(revert: &PullRequest, candidates: &[PullRequest]) -> Option<E
 /// PRs it ships. One call per repo: the shared history is reconstructed once.
 pub fn shipped_by_deployment(
     deployments: &[Deployment],
-    pushes: &[Fact],
+    history: &[String],
     merged: &[PullRequest],
     from: DateTime<Utc>,
 ) -> BTreeMap<EntityKey, Vec<EntityKey>> {
-    let history = branch_history(pushes);
     deployments
         .iter()
         .filter(|d| d.is_successful_production() && d.finished_at.is_some_and(|f| f >= from))
         .map(|d| {
             let prev = previous_success(d, deployments);
-            (d.key(), shipped_prs(d, prev, &history, merged))
+            (d.key(), shipped_prs(d, prev, history, merged))
         })
         .collect()
 }
@@ -267,6 +291,7 @@ mod tests {
             ships: vec![],
             blamed_by: vec![],
             reverted_prs: vec![],
+            rolled_back_by: None,
             next_success_at: None,
         }
     }
@@ -350,6 +375,53 @@ mod tests {
             shipped_prs(&second, previous_success(&second, &all), &history, &prs),
             vec![pr_key("acme/api", 1)]
         );
+    }
+
+    #[test]
+    fn redeploying_an_older_commit_rolls_the_previous_deployment_back() {
+        let history = branch_history(&main_pushes());
+        let at = |id: &str, sha: &str, finished: &str| {
+            deployment(id, sha, finished, DeploymentState::Success)
+        };
+        let first = at("gh:1", "aaaaaaa", "2026-10-05T09:30:00Z");
+        let second = at("gh:2", "ddddddd", "2026-10-05T12:30:00Z");
+        // Back to ccccccc: the change in ddddddd is rolled back.
+        let rollback = at("gh:3", "ccccccc", "2026-10-05T13:00:00Z");
+        // The same commit again is a redeploy, not a rollback.
+        let redeploy = at("gh:4", "ccccccc", "2026-10-05T14:00:00Z");
+        let all = vec![
+            first.clone(),
+            second.clone(),
+            rollback.clone(),
+            redeploy.clone(),
+        ];
+        assert!(rolls_back(&rollback, &second, &history));
+        assert!(
+            !rolls_back(&second, &first, &history),
+            "forward is not back"
+        );
+        assert!(!rolls_back(&redeploy, &rollback, &history));
+        assert_eq!(
+            rollbacks(&all, &history),
+            BTreeMap::from([(second.key(), rollback.key())])
+        );
+        // A failed attempt at an older commit rolls nothing back.
+        let failed = deployment(
+            "gh:5",
+            "aaaaaaa",
+            "2026-10-05T15:00:00Z",
+            DeploymentState::Failure,
+        );
+        assert!(!rolls_back(&failed, &redeploy, &history));
+        // A commit the history does not hold is not judged.
+        let unknown = at("gh:6", "9999999", "2026-10-05T16:00:00Z");
+        assert!(!rolls_back(&unknown, &redeploy, &history));
+        // The rolled-back deployment failed, and recovered when the rollback finished.
+        let mut rolled_back = second.clone();
+        rolled_back.rolled_back_by = Some(rollback.key());
+        rolled_back.next_success_at = rollback.finished_at;
+        assert!(rolled_back.is_failed() && rolled_back.needs_next_success());
+        assert_eq!(rolled_back.recovery_seconds(), Some(1800.0));
     }
 
     #[test]

@@ -431,6 +431,7 @@ mod tests {
             ships: vec![],
             blamed_by: vec![],
             reverted_prs: vec![],
+            rolled_back_by: None,
             next_success_at: None,
         };
         let members = members_of_deployment(&d, &cfg);

@@ -11,12 +11,16 @@
 //!   [`MIN_HISTORY_WEEKS`] of them, else the team is not judged on that metric);
 //! * the spread is the median absolute deviation (MAD) of those weeks, floored so that a flat
 //!   history does not turn a small move into an alarm: durations `max(baseline / 3, 1 h)`,
-//!   rates 5 percentage points, deployments `max(15% of baseline, 1)`, incidents 1;
+//!   rates 5 percentage points, deployments `max(15% of baseline, √baseline / 1.5, 1)` (weekly
+//!   deployment counts scatter like a Poisson count, √mean, so 6.5 a week against 3 is noise
+//!   and against 1 is not), incidents 1;
 //! * the metric **regressed** when this week is worse than `baseline ± k·spread`, k =
 //!   [`MAD_K`] (3) — in the bad direction only (fewer deployments, higher lead time, …);
 //! * or its **DORA level dropped**: the level of this week's value is below the level of the
-//!   baseline (deployment frequency: the level of the 4 weeks ending this week against the 4
-//!   weeks ending the week before);
+//!   baseline and this week is worse than every one of the previous weeks (a 9% → 15% change
+//!   failure rate on 13 deployments crosses a DORA boundary on one failure; a 5-week low that
+//!   crosses it is news), or, for deployment frequency, the level of the 4 weeks ending this
+//!   week is below that of the 4 weeks ending the week before;
 //! * never on tiny counts: duration medians need [`MIN_DURATION_SAMPLES`] samples this week;
 //!   rates need [`MIN_RATE_DENOMINATOR`] deployments or PRs and [`MIN_RATE_EVENTS`] failures
 //!   (one failed deployment is not a trend); deployments need a baseline of
@@ -71,7 +75,7 @@ pub const OPEN_INCIDENTS_SHOWN: usize = 10;
 /// How "needs attention" is decided, in one sentence every renderer prints the same way.
 pub const ATTENTION_RULE: &str = "Each team is compared with its own previous 4 weeks: \
 flagged when a number is worse than their median by more than 3 × MAD (with a floor, so a \
-flat history does not flag small moves) or its DORA level dropped. Small weeks are never \
+flat history does not flag small moves) or its DORA level dropped to a 5-week low. Small weeks are never \
 flagged: durations need 3 samples, rates 5 deployments or PRs and 2 failures.";
 
 /// Everything the digest is built from; the edge fills it from the table and the config.
@@ -691,7 +695,9 @@ fn spread_floor(kind: MetricKind, baseline: f64) -> f64 {
     match kind.unit() {
         Unit::Duration => (baseline / 3.0).max(HOUR_SECONDS),
         Unit::Rate => 0.05,
-        Unit::Count if kind == MetricKind::Deployments => (baseline * 0.15).max(1.0),
+        Unit::Count if kind == MetricKind::Deployments => (baseline * 0.15)
+            .max(baseline.max(0.0).sqrt() / 1.5)
+            .max(1.0),
         Unit::Count => 1.0,
     }
 }
@@ -775,8 +781,18 @@ fn assess(kind: MetricKind, weeks: &[Option<Rollup>]) -> Option<Reason> {
     } else {
         (level_of(kind, baseline), level_of(kind, value))
     };
+    // Outside deployment frequency (already smoothed over 4 weeks), a level drop must also be
+    // this week's worst value of the 5, so one unlucky week next to a boundary is not news.
+    let new_low = kind == MetricKind::Deployments
+        || history.iter().all(|&past| {
+            if kind.higher_is_better() {
+                value < past
+            } else {
+                value > past
+            }
+        });
     let level_drop = match (from_level, to_level) {
-        (Some(from), Some(to)) if rank(to) > rank(from) => Some((from, to)),
+        (Some(from), Some(to)) if rank(to) > rank(from) && new_low => Some((from, to)),
         _ => None,
     };
 
@@ -994,6 +1010,53 @@ mod tests {
         assert_eq!(row.change_failure_rate.display, "67%");
         assert_eq!(row.lead_time.display, "5 d");
         assert_eq!(row.incidents_opened.display, "2");
+    }
+
+    #[test]
+    fn digest_ordinary_scatter_is_not_flagged_and_a_real_move_is() {
+        // Deployments 6, 7, 6, 7 a week: 3 is within a Poisson count's scatter of 6.5 (it
+        // happens about one week in ten); 1 is not.
+        let deploying = |name: &str, this_week: usize| {
+            team(
+                name,
+                five(move |i, w| {
+                    let n = if i == 4 { this_week } else { [6, 7, 6, 7][i] };
+                    rollup(&[deployments(w, n, 0)])
+                }),
+                Vec::new(),
+                Vec::new(),
+            )
+        };
+        // Change failure rate 9%, 10%, 20%, 9%, then 2 of 13 (15%, DORA low): the level
+        // boundary is crossed, but three weeks ago was worse. A flat 9% history makes the same
+        // week a 5-week low, and a level drop worth reading.
+        let failing = |name: &str, history: [(usize, usize); 4]| {
+            team(
+                name,
+                five(move |i, w| {
+                    let (ok, failed) = if i == 4 { (11, 2) } else { history[i] };
+                    rollup(&[deployments(w, ok, failed)])
+                }),
+                Vec::new(),
+                Vec::new(),
+            )
+        };
+        let digest = build_digest(&input(vec![
+            deploying("Scatter", 3),
+            deploying("Stalled", 1),
+            failing("Unlucky", [(10, 1), (9, 1), (8, 2), (10, 1)]),
+            failing("Slipping", [(10, 1), (10, 1), (10, 1), (10, 1)]),
+        ]));
+        let names: Vec<&str> = digest.attention.iter().map(|a| a.team.as_str()).collect();
+        assert_eq!(names, ["Stalled", "Slipping"], "{:#?}", digest.attention);
+        assert_eq!(
+            reasons_of(&digest, "Stalled"),
+            ["deployments fell from 6.5 to 1"]
+        );
+        assert_eq!(
+            reasons_of(&digest, "Slipping"),
+            ["change failure rate dropped from DORA high to low (9% to 15%)"]
+        );
     }
 
     #[test]

@@ -1,0 +1,27 @@
+// Shared by the ingest targets: whatever a parser returns must be usable by the store without
+// panicking (keys, sort keys, the JSON the item is written as), and facts must carry the ids the
+// idempotency rests on.
+
+use flowmeter::ingest::{IngestError, Normalized};
+
+pub fn check(result: Result<Normalized, IngestError>, id_prefix: Option<&str>) {
+    match result {
+        Ok(Normalized::Facts(facts)) => {
+            for fact in &facts {
+                let _ = fact.entity.partition_key();
+                let _ = fact.sort_key();
+                if let Some(prefix) = id_prefix {
+                    assert!(fact.id.starts_with(prefix), "fact id {} lacks the delivery id", fact.id);
+                }
+                let json = serde_json::to_vec(fact).expect("a fact serializes");
+                let back: flowmeter::model::Fact =
+                    serde_json::from_slice(&json).expect("a fact deserializes");
+                assert_eq!(back.sort_key(), fact.sort_key());
+            }
+        }
+        Ok(Normalized::Ignored(_)) => {}
+        Err(err) => {
+            let _ = err.to_string();
+        }
+    }
+}

@@ -1,0 +1,13 @@
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    common::check(
+        flowmeter::ingest::generic::normalize_generic_deployment(data),
+        None,
+    );
+});

@@ -1,0 +1,31 @@
+//! `normalize_github` for every event it reads (and two it ignores): the first byte picks the
+//! `X-GitHub-Event`, the rest is the body.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+
+const EVENTS: [&str; 11] = [
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "issue_comment",
+    "push",
+    "deployment",
+    "deployment_status",
+    "workflow_run",
+    "issues",
+    "ping",
+    "release",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let event = EVENTS[selector as usize % EVENTS.len()];
+    let result = flowmeter::ingest::github::normalize_github(event, "fuzz-delivery", body);
+    common::check(result, Some("fuzz-delivery#"));
+});

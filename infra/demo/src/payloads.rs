@@ -1,0 +1,222 @@
+//! Webhook bodies shaped like the real ones (the fields GitHub and PagerDuty send, not only the
+//! ones Flowmeter reads), and signed deliveries.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use flowmeter::ingest::signature::sign_hex;
+use serde_json::{json, Value};
+
+use crate::spec::{full_name, ORG, TIMEZONE};
+
+/// The webhook secrets the deliveries are signed with; the dev server must be started with the
+/// same ones (`FLOWMETER_GITHUB_SECRET`, `FLOWMETER_PAGERDUTY_SECRET`, `FLOWMETER_WEBHOOK_SECRET`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Secrets {
+    pub github: String,
+    pub pagerduty: String,
+    pub generic: String,
+}
+
+impl Default for Secrets {
+    fn default() -> Secrets {
+        Secrets {
+            github: "demo-github-secret".into(),
+            pagerduty: "demo-pagerduty-secret".into(),
+            generic: "demo-ci-secret".into(),
+        }
+    }
+}
+
+/// One signed webhook delivery, as its source would send it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DemoDelivery {
+    /// When the event happened (deliveries are replayed in this order).
+    pub at: DateTime<Utc>,
+    /// The repository (`owner/name`) or PagerDuty service (`pagerduty:<name>`) it is about:
+    /// the replay sends one group after another (see `replay_order`).
+    pub group: String,
+    /// The pull request, deployment, branch or incident it is about, within its group.
+    pub entity: String,
+    /// `/webhooks/github`, `/webhooks/pagerduty`, `/webhooks/deployments` or `/webhooks/incidents`.
+    pub path: &'static str,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+pub fn github_delivery(
+    secrets: &Secrets,
+    at: DateTime<Utc>,
+    event: &str,
+    delivery_id: &str,
+    body: &Value,
+) -> DemoDelivery {
+    let group = body["repository"]["full_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let body = body.to_string().into_bytes();
+    let signature = format!("sha256={}", sign_hex(secrets.github.as_bytes(), &body));
+    DemoDelivery {
+        at,
+        group,
+        entity: String::new(),
+        path: "/webhooks/github",
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("user-agent".into(), "GitHub-Hookshot/a1b2c3d".into()),
+            ("x-github-event".into(), event.into()),
+            ("x-github-delivery".into(), delivery_id.into()),
+            ("x-github-hook-id".into(), "418230071".into()),
+            (
+                "x-github-hook-installation-target-type".into(),
+                "organization".into(),
+            ),
+            (
+                "x-github-hook-installation-target-id".into(),
+                org_id().to_string(),
+            ),
+            ("x-hub-signature-256".into(), signature),
+        ],
+        body,
+    }
+}
+
+pub fn pagerduty_delivery(secrets: &Secrets, at: DateTime<Utc>, body: &Value) -> DemoDelivery {
+    let group = format!(
+        "pagerduty:{}",
+        body["event"]["data"]["service"]["summary"]
+            .as_str()
+            .unwrap_or_default()
+    );
+    let body = body.to_string().into_bytes();
+    let signature = format!("v1={}", sign_hex(secrets.pagerduty.as_bytes(), &body));
+    DemoDelivery {
+        at,
+        group,
+        entity: String::new(),
+        path: "/webhooks/pagerduty",
+        headers: vec![
+            (
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            ),
+            ("user-agent".into(), "PagerDuty-Webhook/V3.0".into()),
+            ("x-webhook-id".into(), "PWHK9DEMO01".into()),
+            ("x-pagerduty-signature".into(), signature),
+        ],
+        body,
+    }
+}
+
+pub fn generic_delivery(
+    secrets: &Secrets,
+    at: DateTime<Utc>,
+    path: &'static str,
+    body: &Value,
+) -> DemoDelivery {
+    let group = body["repo"].as_str().unwrap_or_default().to_string();
+    let body = body.to_string().into_bytes();
+    let signature = format!("sha256={}", sign_hex(secrets.generic.as_bytes(), &body));
+    DemoDelivery {
+        at,
+        group,
+        entity: String::new(),
+        path,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("user-agent".into(), "acme-ci/4.2".into()),
+            ("x-flowmeter-signature-256".into(), signature),
+        ],
+        body,
+    }
+}
+
+/// `2026-03-02T09:15:00Z`: how GitHub writes times in webhook objects.
+pub fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// `2026-03-02T09:15:00.123Z`: PagerDuty's `occurred_at`.
+pub fn ts_millis(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `2026-03-02T10:15:00+01:00`: commit timestamps in push payloads carry the author's offset.
+pub fn ts_local(at: DateTime<Utc>) -> String {
+    at.with_timezone(&TIMEZONE)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// A stable numeric id for a name (GitHub's user and repository ids).
+pub fn stable_id(name: &str, base: u64) -> u64 {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01B3);
+    }
+    base + h % 90_000_000
+}
+
+fn org_id() -> u64 {
+    stable_id(ORG, 10_000_000)
+}
+
+pub fn is_bot(login: &str) -> bool {
+    login.ends_with("[bot]")
+}
+
+pub fn user(login: &str) -> Value {
+    let id = stable_id(login, 1_000_000);
+    let kind = if is_bot(login) { "Bot" } else { "User" };
+    let path = login.trim_end_matches("[bot]");
+    let html = if is_bot(login) {
+        format!("https://github.com/apps/{path}")
+    } else {
+        format!("https://github.com/{login}")
+    };
+    json!({
+        "login": login, "id": id, "node_id": format!("U_kgDO{id:08}"),
+        "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
+        "html_url": html, "type": kind, "site_admin": false
+    })
+}
+
+pub fn organization() -> Value {
+    json!({"login": ORG, "id": org_id(), "node_id": format!("O_kgDO{:08}", org_id()),
+           "url": format!("https://api.github.com/orgs/{ORG}"), "description": "Acme Commerce"})
+}
+
+pub fn repository(repo: &str) -> Value {
+    let full = full_name(repo);
+    let id = stable_id(&full, 500_000_000);
+    json!({
+        "id": id, "node_id": format!("R_kgDO{id:08}"), "name": repo, "full_name": full,
+        "private": true,
+        "owner": {"login": ORG, "id": org_id(), "type": "Organization",
+                  "html_url": format!("https://github.com/{ORG}")},
+        "html_url": format!("https://github.com/{full}"),
+        "url": format!("https://api.github.com/repos/{full}"),
+        "default_branch": "main", "visibility": "private", "fork": false
+    })
+}
+
+/// A push's repository carries `pushed_at` (epoch seconds) as GitHub sends it.
+pub fn push_repository(repo: &str, pushed_at: DateTime<Utc>) -> Value {
+    let mut r = repository(repo);
+    r["pushed_at"] = json!(pushed_at.timestamp());
+    r
+}
+
+pub fn pr_url(repo: &str, number: u64) -> String {
+    format!("https://github.com/{}/pull/{number}", full_name(repo))
+}
+
+pub fn label(name: &str) -> Value {
+    let color = match name {
+        "bug" => "d73a4a",
+        "hotfix" => "b60205",
+        "incident" => "e11d21",
+        "dependencies" => "0366d6",
+        _ => "a2eeef",
+    };
+    json!({"name": name, "color": color, "default": false})
+}

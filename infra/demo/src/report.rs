@@ -1,0 +1,298 @@
+//! The terminal report: per team, the DORA four with their levels, cycle time, review latency,
+//! first-time pass rate and the week-over-week trend, all from the read API's JSON answers, and
+//! the needs-attention verdict of the weekly digest (`flowmeter::digest`), so that the demo and
+//! the Monday digest flag teams by one rule.
+
+use serde_json::Value;
+
+/// What the read API answered for one team (or the org).
+#[derive(Clone, Debug, Default)]
+pub struct TeamNumbers {
+    pub name: String,
+    /// `/v1/dora`, `/v1/cycle-time`, `/v1/pull-requests` over the whole history.
+    pub dora: Value,
+    pub cycle: Value,
+    pub prs: Value,
+    /// `/v1/dora` and `/v1/pull-requests` over the last three weeks, and over the weeks before.
+    pub recent_dora: Value,
+    pub earlier_dora: Value,
+    pub recent_prs: Value,
+    pub earlier_prs: Value,
+    /// `/v1/pull-requests` of the last week and of the week before it.
+    pub last_week_prs: Value,
+    pub previous_week_prs: Value,
+}
+
+fn num(v: &Value, pointer: &str) -> Option<f64> {
+    v.pointer(pointer).and_then(Value::as_f64)
+}
+
+fn text(v: &Value, pointer: &str) -> Option<String> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// `45m`, `3.2h`, `2.5d`; `–` for no data.
+pub fn duration(seconds: Option<f64>) -> String {
+    match seconds {
+        None => "–".into(),
+        Some(s) if s < 3600.0 => format!("{:.0}m", s / 60.0),
+        Some(s) if s < 48.0 * 3600.0 => format!("{:.1}h", s / 3600.0),
+        Some(s) => format!("{:.1}d", s / 86400.0),
+    }
+}
+
+pub fn percent(rate: Option<f64>) -> String {
+    rate.map_or("–".into(), |r| format!("{:.0}%", r * 100.0))
+}
+
+fn level(v: &Value, pointer: &str) -> String {
+    text(v, pointer).unwrap_or_else(|| "–".into())
+}
+
+fn arrow(before: Option<f64>, now: Option<f64>, worse_when_up: bool) -> &'static str {
+    match (before, now) {
+        (Some(b), Some(n)) if n > b * 1.1 && n - b > 1e-9 => {
+            if worse_when_up {
+                "▲"
+            } else {
+                "△"
+            }
+        }
+        (Some(b), Some(n)) if n < b * 0.9 && b - n > 1e-9 => {
+            if worse_when_up {
+                "▽"
+            } else {
+                "▼"
+            }
+        }
+        (Some(_), Some(_)) => "=",
+        _ => " ",
+    }
+}
+
+fn pad(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n >= width {
+        s.to_string()
+    } else {
+        format!("{s}{}", " ".repeat(width - n))
+    }
+}
+
+/// The report's tables as text.
+/// The terminal report. `attention` is the digest's verdict, `(team, reasons)` for each flagged
+/// team, or `None` when the digest did not run: the demo shows the product's own rule, not one
+/// of its own.
+pub fn render(
+    title: &str,
+    teams: &[TeamNumbers],
+    last_week: &str,
+    previous_week: &str,
+    attention: Option<&[(String, String)]>,
+) -> String {
+    let mut out = String::new();
+    out.push_str(title);
+    out.push_str("\n\n");
+    let header = [
+        ("team", 10),
+        ("deploys/wk", 17),
+        ("lead time p50", 17),
+        ("change fail", 15),
+        ("recovery p50", 16),
+        ("cycle p50", 10),
+        ("review p50", 11),
+        ("1st-pass", 8),
+    ];
+    for (h, w) in header {
+        out.push_str(&pad(h, w));
+        out.push(' ');
+    }
+    out.push('\n');
+    for t in teams {
+        let cells = [
+            t.name.clone(),
+            format!(
+                "{:>5.1} {}",
+                num(&t.dora, "/deployment_frequency/per_week").unwrap_or(0.0),
+                level(&t.dora, "/deployment_frequency/level")
+            ),
+            format!(
+                "{:>6} {}",
+                duration(num(&t.dora, "/lead_time/p50_seconds")),
+                level(&t.dora, "/lead_time/level")
+            ),
+            format!(
+                "{:>4} {}",
+                percent(num(&t.dora, "/change_failure_rate/rate")),
+                level(&t.dora, "/change_failure_rate/level")
+            ),
+            format!(
+                "{:>6} {}",
+                duration(num(&t.dora, "/recovery_time/p50_seconds")),
+                level(&t.dora, "/recovery_time/level")
+            ),
+            format!("{:>6}", duration(num(&t.cycle, "/total/p50_seconds"))),
+            format!(
+                "{:>6}",
+                duration(num(&t.prs, "/review_latency/p50_seconds"))
+            ),
+            format!("{:>5}", percent(num(&t.prs, "/first_time_pass_rate"))),
+        ];
+        for (cell, (_, w)) in cells.iter().zip(header) {
+            out.push_str(&pad(cell, w));
+            out.push(' ');
+        }
+        out.push('\n');
+    }
+
+    out.push_str(&format!(
+        "\nWeek over week ({previous_week} → {last_week}; ▲ worse, ▼ better, △▽ neutral)\n"
+    ));
+    for (h, w) in [
+        ("team", 10),
+        ("deployments", 16),
+        ("lead time p50", 20),
+        ("change fail", 16),
+        ("review latency p50", 20),
+    ] {
+        out.push_str(&pad(h, w));
+        out.push(' ');
+    }
+    out.push('\n');
+    for t in teams {
+        let weeks = t
+            .dora
+            .get("weeks")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let last = weeks.last().cloned().unwrap_or(Value::Null);
+        let prev = weeks
+            .len()
+            .checked_sub(2)
+            .and_then(|i| weeks.get(i))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let d = |v: &Value| num(v, "/deployments");
+        let l = |v: &Value| num(v, "/lead_time_p50_seconds");
+        let c = |v: &Value| num(v, "/change_failure_rate");
+        let r = |v: &Value| num(v, "/review_latency/p50_seconds");
+        let cells = [
+            t.name.clone(),
+            format!(
+                "{:>3} → {:<3} {}",
+                d(&prev).unwrap_or(0.0),
+                d(&last).unwrap_or(0.0),
+                arrow(d(&prev), d(&last), false)
+            ),
+            format!(
+                "{:>6} → {:<6} {}",
+                duration(l(&prev)),
+                duration(l(&last)),
+                arrow(l(&prev), l(&last), true)
+            ),
+            format!(
+                "{:>4} → {:<4} {}",
+                percent(c(&prev)),
+                percent(c(&last)),
+                arrow(c(&prev), c(&last), true)
+            ),
+            format!(
+                "{:>6} → {:<6} {}",
+                duration(r(&t.previous_week_prs)),
+                duration(r(&t.last_week_prs)),
+                arrow(r(&t.previous_week_prs), r(&t.last_week_prs), true)
+            ),
+        ];
+        for (cell, w) in cells.iter().zip([10, 16, 20, 16, 20]) {
+            out.push_str(&pad(cell, w));
+            out.push(' ');
+        }
+        out.push('\n');
+    }
+
+    out.push_str(&format!(
+        "\nLast 3 weeks against the weeks before\n{}{}{}\n",
+        pad("team", 11),
+        pad("review latency p50", 22),
+        "change failure rate"
+    ));
+    for t in teams {
+        let latency = |v: &Value| num(v, "/review_latency/p50_seconds");
+        let cfr = |v: &Value| num(v, "/change_failure_rate/rate");
+        out.push_str(&format!(
+            "{}{}{} → {}\n",
+            pad(&t.name, 11),
+            pad(
+                &format!(
+                    "{} → {}",
+                    duration(latency(&t.earlier_prs)),
+                    duration(latency(&t.recent_prs))
+                ),
+                22
+            ),
+            percent(cfr(&t.earlier_dora)),
+            percent(cfr(&t.recent_dora))
+        ));
+    }
+
+    out.push_str(&format!(
+        "\nNeeds attention (the digest of {last_week}: each team against its own previous 4 weeks)\n"
+    ));
+    match attention {
+        None => out.push_str("  (the digest did not run: no verdict)\n"),
+        Some(flagged) => {
+            for t in teams.iter().filter(|t| t.name != "org") {
+                match flagged.iter().find(|(team, _)| *team == t.name) {
+                    Some((_, why)) => {
+                        out.push_str(&format!("  ✗ {:<10} needs attention: {why}\n", t.name))
+                    }
+                    None => out.push_str(&format!("  ✓ {:<10} steady\n", t.name)),
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(None), "–");
+        assert_eq!(duration(Some(600.0)), "10m");
+        assert_eq!(duration(Some(5400.0)), "1.5h");
+        assert_eq!(duration(Some(3.0 * 86400.0)), "3.0d");
+    }
+
+    #[test]
+    fn the_report_names_the_teams_the_digest_flagged_and_only_those() {
+        let team = |name: &str| TeamNumbers {
+            name: name.into(),
+            earlier_prs: json!({"review_latency": {"p50_seconds": 7200.0}}),
+            recent_prs: json!({"review_latency": {"p50_seconds": 30000.0}}),
+            earlier_dora: json!({"change_failure_rate": {"rate": 0.06}}),
+            recent_dora: json!({"change_failure_rate": {"rate": 0.3}}),
+            ..TeamNumbers::default()
+        };
+        let teams = [team("payments"), team("platform"), team("org")];
+        let flagged = [("payments".to_string(), "lead time p50 rose".to_string())];
+        let text = render("t", &teams, "2026-W10", "2026-W09", Some(&flagged));
+        assert!(
+            text.contains("✗ payments   needs attention: lead time p50 rose"),
+            "{text}"
+        );
+        assert!(text.contains("✓ platform   steady"), "{text}");
+        assert!(!text.contains("✓ org"), "{text}");
+        assert!(text.contains("2.0h → 8.3h"), "{text}");
+        assert!(text.contains("6% → 30%"), "{text}");
+        let none = render("t", &teams, "2026-W10", "2026-W09", None);
+        assert!(none.contains("the digest did not run"), "{none}");
+        assert!(!none.contains("steady"), "{none}");
+    }
+}

@@ -1,0 +1,337 @@
+//! The sample org itself: four teams, 22 engineers, twelve repositories, three services, and
+//! how each repository ships. Static data; the simulation (`sim`) brings it to life.
+
+/// The GitHub organisation (owner of every repository).
+pub const ORG: &str = "acme";
+/// The org's timezone: working hours, quiet weekends and ISO week boundaries are local to it.
+pub const TIMEZONE: chrono_tz::Tz = chrono_tz::Europe::Berlin;
+pub const TIMEZONE_NAME: &str = "Europe/Berlin";
+
+/// How a repository reaches production.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deploys {
+    /// Continuous delivery through GitHub Deployments: every merge goes out within minutes.
+    Continuous,
+    /// A deploy train through GitHub Deployments at these local hours on working days.
+    Train(&'static [u32]),
+    /// Releases on Tuesdays and Thursdays at 14:00 (a mobile app's backend of record).
+    Weekly,
+    /// Continuous delivery from a CI system that reports to `POST /webhooks/deployments`
+    /// instead of using GitHub Deployments.
+    GenericCi,
+    /// A library: never deployed.
+    Never,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct RepoSpec {
+    pub name: &'static str,
+    pub deploys: Deploys,
+    /// How often the team works in it, relative to its other repos.
+    pub weight: f64,
+    /// `dependabot` or `renovate`: who sends this repo's dependency-update PRs.
+    pub bot: &'static str,
+    /// Words for PR titles.
+    pub topics: &'static [&'static str],
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct TeamSpec {
+    pub name: &'static str,
+    pub members: &'static [&'static str],
+    pub repos: &'static [RepoSpec],
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceSpec {
+    pub name: &'static str,
+    /// The service's name in PagerDuty, and its PagerDuty id (mapped in config).
+    pub pagerduty_name: &'static str,
+    pub pagerduty_id: &'static str,
+    pub repos: &'static [&'static str],
+}
+
+pub const TEAMS: &[TeamSpec] = &[
+    TeamSpec {
+        name: "payments",
+        members: &[
+            "ana-lopez",
+            "ben-carter",
+            "chloe-ng",
+            "diego-ramos",
+            "erin-walsh",
+            "farid-haddad",
+        ],
+        repos: &[
+            RepoSpec {
+                name: "payments-api",
+                deploys: Deploys::Continuous,
+                weight: 3.0,
+                bot: "dependabot",
+                topics: &[
+                    "refunds",
+                    "card vault",
+                    "3DS flow",
+                    "payouts",
+                    "idempotency keys",
+                    "webhook retries",
+                ],
+            },
+            RepoSpec {
+                name: "ledger",
+                deploys: Deploys::Train(&[11, 16]),
+                weight: 2.0,
+                bot: "dependabot",
+                topics: &[
+                    "double-entry postings",
+                    "reconciliation",
+                    "FX rates",
+                    "balance snapshots",
+                ],
+            },
+            RepoSpec {
+                name: "billing-worker",
+                deploys: Deploys::Train(&[14]),
+                weight: 1.0,
+                bot: "renovate",
+                topics: &["invoice runs", "dunning emails", "proration", "tax export"],
+            },
+        ],
+    },
+    TeamSpec {
+        name: "platform",
+        members: &[
+            "grace-kim",
+            "hiro-tanaka",
+            "ines-silva",
+            "jonas-berg",
+            "kate-obrien",
+        ],
+        repos: &[
+            RepoSpec {
+                name: "auth-service",
+                deploys: Deploys::Train(&[10, 15]),
+                weight: 2.0,
+                bot: "dependabot",
+                topics: &[
+                    "OIDC login",
+                    "session tokens",
+                    "SAML metadata",
+                    "MFA enrolment",
+                    "rate limits",
+                ],
+            },
+            RepoSpec {
+                name: "api-gateway",
+                deploys: Deploys::Train(&[11]),
+                weight: 1.5,
+                bot: "renovate",
+                topics: &[
+                    "routing table",
+                    "TLS config",
+                    "request tracing",
+                    "circuit breakers",
+                ],
+            },
+            RepoSpec {
+                name: "infra",
+                deploys: Deploys::Train(&[13]),
+                weight: 1.5,
+                bot: "renovate",
+                topics: &[
+                    "terraform modules",
+                    "autoscaling",
+                    "alert rules",
+                    "backups",
+                    "VPC peering",
+                ],
+            },
+        ],
+    },
+    TeamSpec {
+        name: "growth",
+        members: &[
+            "liam-patel",
+            "maya-cohen",
+            "noah-fischer",
+            "olga-ivanova",
+            "priya-raman",
+            "quinn-murphy",
+        ],
+        repos: &[
+            RepoSpec {
+                name: "web",
+                deploys: Deploys::Continuous,
+                weight: 3.0,
+                bot: "dependabot",
+                topics: &[
+                    "checkout page",
+                    "pricing page",
+                    "search filters",
+                    "product cards",
+                    "SEO tags",
+                    "cart drawer",
+                ],
+            },
+            RepoSpec {
+                name: "experiments",
+                deploys: Deploys::Train(&[12, 17]),
+                weight: 1.0,
+                bot: "renovate",
+                topics: &["A/B assignment", "exposure events", "holdout groups"],
+            },
+            RepoSpec {
+                name: "onboarding-service",
+                deploys: Deploys::Train(&[11, 16]),
+                weight: 1.5,
+                bot: "renovate",
+                topics: &[
+                    "welcome emails",
+                    "signup wizard",
+                    "referral codes",
+                    "trial extension",
+                ],
+            },
+        ],
+    },
+    TeamSpec {
+        name: "mobile",
+        members: &[
+            "rosa-mendes",
+            "sam-adeyemi",
+            "tara-singh",
+            "uma-kowalski",
+            "victor-dubois",
+        ],
+        repos: &[
+            RepoSpec {
+                name: "mobile-app",
+                deploys: Deploys::Weekly,
+                weight: 2.5,
+                bot: "dependabot",
+                topics: &[
+                    "push notifications",
+                    "offline mode",
+                    "deep links",
+                    "order history screen",
+                    "dark mode",
+                ],
+            },
+            RepoSpec {
+                name: "mobile-bff",
+                deploys: Deploys::GenericCi,
+                weight: 2.0,
+                bot: "renovate",
+                topics: &[
+                    "feed endpoint",
+                    "image resizing",
+                    "app config",
+                    "GraphQL schema",
+                ],
+            },
+            RepoSpec {
+                name: "design-system",
+                deploys: Deploys::Never,
+                weight: 0.8,
+                bot: "dependabot",
+                topics: &[
+                    "button tokens",
+                    "typography scale",
+                    "icon set",
+                    "a11y contrast",
+                ],
+            },
+        ],
+    },
+];
+
+pub const SERVICES: &[ServiceSpec] = &[
+    ServiceSpec {
+        name: "checkout",
+        pagerduty_name: "Checkout API",
+        pagerduty_id: "PCHK7QX",
+        repos: &["payments-api", "ledger"],
+    },
+    ServiceSpec {
+        name: "identity",
+        pagerduty_name: "Identity",
+        pagerduty_id: "PIDN4RT",
+        repos: &["auth-service", "api-gateway"],
+    },
+    ServiceSpec {
+        name: "storefront",
+        pagerduty_name: "Storefront",
+        pagerduty_id: "PSTF9KM",
+        repos: &["web", "mobile-bff"],
+    },
+];
+
+/// The teams whose struggle the demo can stage: each owns a service, so incidents land on it.
+pub const STRUGGLE_CANDIDATES: &[&str] = &["payments", "platform", "growth"];
+
+pub fn full_name(repo: &str) -> String {
+    format!("{ORG}/{repo}")
+}
+
+pub fn team_of_repo(repo: &str) -> Option<&'static TeamSpec> {
+    TEAMS
+        .iter()
+        .find(|t| t.repos.iter().any(|r| r.name == repo))
+}
+
+pub fn repo_spec(repo: &str) -> Option<&'static RepoSpec> {
+    TEAMS
+        .iter()
+        .flat_map(|t| t.repos.iter())
+        .find(|r| r.name == repo)
+}
+
+pub fn service_of_repo(repo: &str) -> Option<&'static ServiceSpec> {
+    SERVICES.iter().find(|s| s.repos.contains(&repo))
+}
+
+pub fn team_of_member(login: &str) -> Option<&'static TeamSpec> {
+    TEAMS.iter().find(|t| t.members.contains(&login))
+}
+
+/// The org config (CONFIG.md) for this org.
+pub fn config_yaml() -> String {
+    let mut y = String::new();
+    y.push_str("# Generated by flowmeter-demo: the sample org of `make demo`.\n");
+    y.push_str(&format!("org: {ORG}\ntimezone: {TIMEZONE_NAME}\n"));
+    y.push_str("environments:\n  production: [\"production\", \"prod\", \"prd\"]\n");
+    y.push_str("teams:\n");
+    for team in TEAMS {
+        y.push_str(&format!(
+            "  {}:\n    members: [{}]\n    repos: [{}]\n",
+            team.name,
+            team.members.join(", "),
+            team.repos
+                .iter()
+                .map(|r| full_name(r.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    y.push_str("services:\n");
+    for s in SERVICES {
+        y.push_str(&format!(
+            "  {}: {{ repos: [{}], pagerduty: [{}] }}\n",
+            s.name,
+            s.repos
+                .iter()
+                .map(|r| full_name(r))
+                .collect::<Vec<_>>()
+                .join(", "),
+            s.pagerduty_id
+        ));
+    }
+    y.push_str("bots: [\"codecov-commenter\"]\n");
+    y.push_str("incidents:\n  github_label: incident\n  blame_window: 7d\n");
+    y.push_str("rework:\n  labels: [hotfix, bug]\n  branches: [\"hotfix/*\"]\n");
+    y.push_str("severity:\n  pagerduty_urgency: { high: sev2, low: sev3 }\n");
+    y.push_str(&format!(
+        "digest:\n  email: {{ from: metrics@{ORG}.example, to: [vp-eng@{ORG}.example] }}\n  slack: {{ channel: \"#engineering-metrics\" }}\n"
+    ));
+    y
+}

@@ -1,0 +1,327 @@
+//! Ground truth: what the simulation did, recorded as it did it, and the metrics computed
+//! straight from that record by METRICS.md's definitions. Independent of Flowmeter's pipeline
+//! (no facts, projections or rollups), so comparing the two checks the pipeline end to end.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use crate::spec::{full_name, SERVICES, TIMEZONE};
+
+/// How long a revert may follow the PR it reverts and still be linked (as the pipeline does).
+const REVERT_WINDOW: Duration = Duration::days(30);
+/// The config's `incidents.blame_window`.
+const BLAME_WINDOW: Duration = Duration::days(7);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrTruth {
+    /// `owner/name`.
+    pub repo: String,
+    pub number: u64,
+    pub author: String,
+    /// A `[bot]` account or a login the config lists under `bots`.
+    pub is_bot: bool,
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    /// Opened, or (for a draft) marked ready for review.
+    pub reviewable_at: DateTime<Utc>,
+    /// Pushes to the head branch: push time and the authored times of its commits.
+    pub head_pushes: Vec<(DateTime<Utc>, Vec<DateTime<Utc>>)>,
+    /// Reviews, review comments and conversation comments: who and when.
+    pub interactions: Vec<(String, DateTime<Utc>)>,
+    pub changes_requested: bool,
+    pub merged_at: Option<DateTime<Utc>>,
+    pub merge_sha: Option<String>,
+    /// The PR number this one reverts (`Reverts owner/repo#N`).
+    pub reverts: Option<u64>,
+    pub hotfix: bool,
+}
+
+impl PrTruth {
+    pub fn first_commit_at(&self) -> Option<DateTime<Utc>> {
+        let end = self.merged_at;
+        self.head_pushes
+            .iter()
+            .filter(|(at, _)| end.is_none_or(|e| *at <= e))
+            .flat_map(|(_, commits)| commits.iter().copied())
+            .min()
+    }
+
+    /// The first review, review comment or conversation comment by another human.
+    pub fn first_review_at(&self) -> Option<DateTime<Utc>> {
+        self.interactions
+            .iter()
+            .filter(|(login, _)| {
+                *login != self.author && !login.ends_with("[bot]") && login != "codecov-commenter"
+            })
+            .map(|(_, at)| *at)
+            .min()
+    }
+
+    /// Pickup time (review latency) in seconds; `None` without a review.
+    pub fn pickup_seconds(&self) -> Option<f64> {
+        let review = self.first_review_at()?;
+        (review >= self.reviewable_at).then(|| secs(self.reviewable_at, review))
+    }
+
+    pub fn first_time_pass(&self) -> bool {
+        let review = self.first_review_at();
+        let end = self.merged_at;
+        let pushed_after = self.head_pushes.iter().any(|(at, commits)| {
+            review.is_some_and(|r| *at > r) && end.is_none_or(|e| *at <= e) && !commits.is_empty()
+        });
+        !self.changes_requested && !pushed_after
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeploymentTruth {
+    pub repo: String,
+    /// `gh:<id>` or `gen:<id>`, as Flowmeter names the deployment.
+    pub entity: String,
+    pub sha: String,
+    pub success: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentTruth {
+    /// `pd:<id>` or `gh:<owner/repo>#<n>`.
+    pub id: String,
+    pub service: String,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Everything the simulation emitted, in the terms METRICS.md defines metrics on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Truth {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub prs: Vec<PrTruth>,
+    /// Terminal production deployment attempts (including each repo's first, before `start`).
+    pub deployments: Vec<DeploymentTruth>,
+    pub incidents: Vec<IncidentTruth>,
+    /// Each repo's default branch, commit by commit.
+    pub main_history: BTreeMap<String, Vec<String>>,
+}
+
+/// DORA numbers of a set of repos over a period, computed from the truth.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DoraTruth {
+    /// Successful production deployments.
+    pub deployments: u64,
+    /// Terminal production attempts.
+    pub attempts: u64,
+    pub failed: u64,
+    /// Lead time of each shipped human PR, ascending.
+    pub lead_times: Vec<f64>,
+}
+
+/// PR analytics of a set of authors over a period (PRs merged in it, bots excluded).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PrStats {
+    pub merged: u64,
+    /// Pickup times, ascending.
+    pub pickups: Vec<f64>,
+    pub first_time_pass: u64,
+}
+
+/// The nearest-rank quantile (rank `max(1, ceil(q·n))`), as METRICS.md's sketch reports it.
+pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let n = sorted.len();
+    let rank = ((q * n as f64 - 1e-9).ceil() as usize).clamp(1, n);
+    sorted.get(rank - 1).copied()
+}
+
+fn secs(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    ((to - from).num_milliseconds().max(0) as f64) / 1000.0
+}
+
+fn in_period(at: DateTime<Utc>, from: NaiveDate, to: NaiveDate) -> bool {
+    let day = at.with_timezone(&TIMEZONE).date_naive();
+    day >= from && day <= to
+}
+
+impl Truth {
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Truth {
+        Truth {
+            start,
+            end,
+            prs: Vec::new(),
+            deployments: Vec::new(),
+            incidents: Vec::new(),
+            main_history: BTreeMap::new(),
+        }
+    }
+
+    fn successes_in_order(&self, repo: &str) -> Vec<&DeploymentTruth> {
+        let mut v: Vec<&DeploymentTruth> = self
+            .deployments
+            .iter()
+            .filter(|d| d.repo == repo && d.success)
+            .collect();
+        v.sort_by(|a, b| (a.finished_at, &a.entity).cmp(&(b.finished_at, &b.entity)));
+        v
+    }
+
+    /// For each shipped PR (`repo`, number): the deployment that first shipped it and when it
+    /// finished. A successful deployment ships the PRs whose merge commit lies after the
+    /// previous successful deployment's commit and at or before its own; a repo's first
+    /// deployment ships nothing.
+    pub fn shipments(&self) -> BTreeMap<(String, u64), (String, DateTime<Utc>)> {
+        let mut out: BTreeMap<(String, u64), (String, DateTime<Utc>)> = BTreeMap::new();
+        for (repo, history) in &self.main_history {
+            let by_sha: BTreeMap<&str, &PrTruth> = self
+                .prs
+                .iter()
+                .filter(|p| &p.repo == repo)
+                .filter_map(|p| p.merge_sha.as_deref().map(|s| (s, p)))
+                .collect();
+            let position = |sha: &str| history.iter().position(|c| c == sha);
+            let successes = self.successes_in_order(repo);
+            for pair in successes.windows(2) {
+                let (prev, this) = (pair[0], pair[1]);
+                let (Some(p), Some(t)) = (position(&prev.sha), position(&this.sha)) else {
+                    continue;
+                };
+                if t <= p {
+                    continue;
+                }
+                for sha in &history[p + 1..=t] {
+                    if let Some(pr) = by_sha.get(sha.as_str()) {
+                        let key = (repo.clone(), pr.number);
+                        let candidate = (this.entity.clone(), this.finished_at);
+                        let earlier = out
+                            .get(&key)
+                            .is_none_or(|(e, f)| (candidate.1, &candidate.0) < (*f, e));
+                        if earlier {
+                            out.insert(key, candidate);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Deployments (by entity) that failed: by status, by an incident that blames them, or by a
+    /// revert of a PR they shipped.
+    pub fn failed_deployments(&self) -> BTreeSet<String> {
+        let mut failed: BTreeSet<String> = self
+            .deployments
+            .iter()
+            .filter(|d| !d.success)
+            .map(|d| d.entity.clone())
+            .collect();
+        for incident in &self.incidents {
+            let Some(service) = SERVICES.iter().find(|s| s.name == incident.service) else {
+                continue;
+            };
+            let repos: Vec<String> = service.repos.iter().map(|r| full_name(r)).collect();
+            let blamed = self
+                .deployments
+                .iter()
+                .filter(|d| d.success && repos.contains(&d.repo))
+                .filter(|d| {
+                    d.finished_at < incident.opened_at
+                        && incident.opened_at - d.finished_at <= BLAME_WINDOW
+                })
+                .max_by(|a, b| (a.finished_at, &a.entity).cmp(&(b.finished_at, &b.entity)));
+            if let Some(d) = blamed {
+                failed.insert(d.entity.clone());
+            }
+        }
+        let shipments = self.shipments();
+        for revert in self.prs.iter().filter(|p| p.title.starts_with("Revert \"")) {
+            let (Some(merged), Some(target)) = (revert.merged_at, revert.reverts) else {
+                continue;
+            };
+            let original = self.prs.iter().find(|p| {
+                p.repo == revert.repo
+                    && p.number == target
+                    && p.merged_at
+                        .is_some_and(|m| m <= merged && merged - m <= REVERT_WINDOW)
+            });
+            if let Some(original) = original {
+                if let Some((entity, _)) = shipments.get(&(original.repo.clone(), original.number))
+                {
+                    failed.insert(entity.clone());
+                }
+            }
+        }
+        failed
+    }
+
+    /// DORA numbers of these repos (`owner/name`) for deployments finishing in [from, to]
+    /// (dates in the org's timezone).
+    pub fn dora(&self, repos: &[String], from: NaiveDate, to: NaiveDate) -> DoraTruth {
+        let failed = self.failed_deployments();
+        let mut out = DoraTruth::default();
+        for d in self.deployments.iter().filter(|d| repos.contains(&d.repo)) {
+            if !in_period(d.finished_at, from, to) {
+                continue;
+            }
+            out.attempts += 1;
+            out.deployments += u64::from(d.success);
+            out.failed += u64::from(failed.contains(&d.entity));
+        }
+        let shipments = self.shipments();
+        for pr in self
+            .prs
+            .iter()
+            .filter(|p| repos.contains(&p.repo) && !p.is_bot)
+        {
+            let Some((_, finished)) = shipments.get(&(pr.repo.clone(), pr.number)) else {
+                continue;
+            };
+            if in_period(*finished, from, to) {
+                let start = pr.first_commit_at().unwrap_or(pr.created_at);
+                out.lead_times.push(secs(start, *finished));
+            }
+        }
+        out.lead_times.sort_by(f64::total_cmp);
+        out
+    }
+
+    /// PR analytics of PRs by these authors merged in [from, to].
+    pub fn pull_requests(&self, authors: &[String], from: NaiveDate, to: NaiveDate) -> PrStats {
+        let mut out = PrStats::default();
+        for pr in self
+            .prs
+            .iter()
+            .filter(|p| !p.is_bot && authors.contains(&p.author))
+        {
+            let Some(merged) = pr.merged_at else {
+                continue;
+            };
+            if !in_period(merged, from, to) {
+                continue;
+            }
+            out.merged += 1;
+            out.first_time_pass += u64::from(pr.first_time_pass());
+            if let Some(p) = pr.pickup_seconds() {
+                out.pickups.push(p);
+            }
+        }
+        out.pickups.sort_by(f64::total_cmp);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank() {
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), Some(2.0));
+        assert_eq!(quantile(&[1.0, 2.0, 3.0], 0.5), Some(2.0));
+        assert_eq!(quantile(&[], 0.5), None);
+        assert_eq!(quantile(&[5.0], 0.9), Some(5.0));
+    }
+}
