@@ -663,6 +663,11 @@ fn the_stream_mapping_is_bounded_and_filtered_to_facts() {
         ["ReportBatchItemFailures"]
     );
     assert_eq!(p["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert_eq!(
+        p["BatchSize"].as_u64(),
+        Some(flowmeter_edge::local_stream::BATCH_SIZE as u64),
+        "the dev server's stream poller hands the handler batches of Lambda's size"
+    );
     let retries = p["MaximumRetryAttempts"].as_i64().expect("bounded retries");
     assert!((0..=10).contains(&retries));
     assert!(p["MaximumRecordAgeInSeconds"].as_i64().is_some());

@@ -23,6 +23,14 @@ fn stream_error(op: &'static str, message: impl ToString) -> StoreError {
     }
 }
 
+/// Records per GetRecords call (the API's maximum). The rollup's own writes share the stream and
+/// are filtered out after reading, as Lambda's filter does; reading 100 at a time would hand the
+/// handler batches of a few facts each, and each batch recomputes its buckets once.
+const GET_RECORDS_LIMIT: usize = 1000;
+
+/// Facts per handler call: the template's `BatchSize`, so the handler sees Lambda's batches.
+pub const BATCH_SIZE: usize = 100;
+
 /// A poller over every shard of one table's stream, remembering its position.
 pub struct StreamPoller {
     http: reqwest::Client,
@@ -163,7 +171,7 @@ impl StreamPoller {
             let Some(Some(iterator)) = self.iterators.get(&shard).cloned() else {
                 continue;
             };
-            let request = json!({"ShardIterator": iterator, "Limit": 100});
+            let request = json!({"ShardIterator": iterator, "Limit": GET_RECORDS_LIMIT});
             let out = match self.call("GetRecords", request).await {
                 Ok(out) => out,
                 Err(err) => {
@@ -190,24 +198,25 @@ impl StreamPoller {
                 .and_then(|r| r.pointer("/dynamodb/SequenceNumber"))
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            if !records.is_empty() {
-                let count = records.len();
-                let event: Event = serde_json::from_value(json!({ "Records": records }))
+            let mut failed = None;
+            for batch in records.chunks(BATCH_SIZE) {
+                let event: Event = serde_json::from_value(json!({ "Records": batch }))
                     .map_err(|e| StoreError::Serde(format!("stream record: {e}")))?;
                 let response = handle_stream_event(store, event).await?;
-                match response
+                failed = response
                     .batch_item_failures
                     .first()
-                    .and_then(|f| f.item_identifier.clone())
-                {
-                    Some(failed) => {
-                        next = self.shard_iterator(&shard, Position::At(&failed)).await?;
-                        failed_batches += 1;
-                        self.iterators.insert(shard, next);
-                        continue;
-                    }
-                    None => handled += count,
+                    .and_then(|f| f.item_identifier.clone());
+                if failed.is_some() {
+                    break;
                 }
+                handled += batch.len();
+            }
+            if let Some(failed) = failed {
+                next = self.shard_iterator(&shard, Position::At(&failed)).await?;
+                failed_batches += 1;
+                self.iterators.insert(shard, next);
+                continue;
             }
             if let Some(sequence) = last_sequence {
                 self.handled_up_to.insert(shard.clone(), sequence);

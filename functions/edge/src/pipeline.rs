@@ -21,6 +21,7 @@ use flowmeter::derive::{
     Member, PullRequest, Rollup,
 };
 use flowmeter::model::{EntityKey, Fact, FactBody};
+use futures::stream::{self, StreamExt};
 
 use crate::store::{
     content_hash, key_time, LinkState, MemberRef, Projection, ProjectionItem, Store, StoreError,
@@ -68,6 +69,22 @@ struct Work {
 }
 
 impl Work {
+    /// Folds in the work one concurrent rebuild found.
+    fn merge(&mut self, other: Work) {
+        for (repo, from) in other.repo_links {
+            self.link_repo(&repo, from);
+        }
+        self.blames.extend(other.blames);
+        self.reverts.extend(other.reverts);
+        self.dirty.extend(other.dirty);
+        for (entity, since) in other.outcome.touched {
+            let entry = self.outcome.touched.entry(entity).or_insert(since);
+            *entry = (*entry).min(since);
+        }
+        self.outcome.projections_written += other.outcome.projections_written;
+        self.outcome.buckets_recomputed += other.outcome.buckets_recomputed;
+    }
+
     fn link_repo(&mut self, repo: &str, from: DateTime<Utc>) {
         let entry = self.repo_links.entry(repo.to_string()).or_insert(from);
         *entry = (*entry).min(from);
@@ -80,6 +97,10 @@ impl Work {
             .or_insert(DateTime::<Utc>::MIN_UTC);
     }
 }
+
+/// Store requests a batch keeps in flight: each takes milliseconds and the batch's rebuilds and
+/// bucket recomputations are independent, so the rollup is bound by round trips, not CPU.
+const CONCURRENCY: usize = 8;
 
 pub struct Pipeline<'a> {
     store: &'a Store,
@@ -142,8 +163,19 @@ impl<'a> Pipeline<'a> {
                 }
             }
         }
-        for entity in &rebuild {
-            self.rebuild(entity, &mut work).await?;
+        // Each entity's projection and members depend on its own facts only: rebuild them side
+        // by side, each into its own Work, then merge.
+        // (Owned keys: a closure over `&EntityKey` makes the future not provably `Send`.)
+        let rebuilt: Vec<Result<Work, StoreError>> = stream::iter(rebuild)
+            .map(|entity| async move {
+                let mut own = Work::default();
+                self.rebuild(&entity, &mut own).await.map(|()| own)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for own in rebuilt {
+            work.merge(own?);
         }
         for revert in std::mem::take(&mut work.reverts) {
             self.link_revert(&revert, &mut work).await?;
@@ -154,8 +186,16 @@ impl<'a> Pipeline<'a> {
         for incident in std::mem::take(&mut work.blames) {
             self.link_blame(&incident, &mut work).await?;
         }
-        for bucket in std::mem::take(&mut work.dirty) {
-            self.recompute_bucket(&bucket).await?;
+        // Buckets are versioned (bump, then a guarded put), so recomputing them concurrently is
+        // as safe as two shards doing it.
+        let dirty = std::mem::take(&mut work.dirty);
+        let recomputed: Vec<Result<(), StoreError>> = stream::iter(dirty)
+            .map(|bucket| async move { self.recompute_bucket(&bucket).await })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for result in recomputed {
+            result?;
             work.outcome.buckets_recomputed += 1;
         }
         Ok(work.outcome)

@@ -21,6 +21,11 @@
 //!   failure rate on 13 deployments crosses a DORA boundary on one failure; a 5-week low that
 //!   crosses it is news), or, for deployment frequency, the level of the 4 weeks ending this
 //!   week is below that of the 4 weeks ending the week before;
+//! * a rate (change failure rate, first-time pass rate) must also be unlikely from a team still
+//!   at its baseline rate: the one-sided binomial tail of this week's count is below
+//!   [`RATE_ALPHA`] (4 of 13 PRs needing rework against a usual 7% happens one week in a
+//!   hundred per team: luck, in an org of several teams); a level drop that is not a regression
+//!   must also be worse than the baseline by [`LEVEL_DROP_K`] spreads;
 //! * never on tiny counts: duration medians need [`MIN_DURATION_SAMPLES`] samples this week;
 //!   rates need [`MIN_RATE_DENOMINATOR`] deployments or PRs and [`MIN_RATE_EVENTS`] failures
 //!   (one failed deployment is not a trend); deployments need a baseline of
@@ -63,6 +68,13 @@ pub const MIN_RATE_DENOMINATOR: u64 = 5;
 pub const MIN_RATE_EVENTS: u64 = 2;
 /// The median weekly deployments a team needs before fewer deployments can flag it.
 pub const MIN_DEPLOYMENT_BASELINE: f64 = 5.0;
+/// A rate flags a team only when a week this bad would come from a team still at its baseline
+/// rate less often than this (one-sided binomial tail): 1 week in 200. Four teams and two rates
+/// make eight such tests a week, so a looser level would flag someone most months on luck alone.
+pub const RATE_ALPHA: f64 = 0.005;
+/// A DORA level drop that is not a regression must still move this many spreads the bad way:
+/// crossing a boundary by a hair is not news.
+pub const LEVEL_DROP_K: f64 = 2.0;
 /// Incidents opened this week before more incidents can flag a team.
 pub const MIN_INCIDENTS: u64 = 3;
 /// A PR "waited for a first review" when its pickup took longer than this (2 days).
@@ -75,7 +87,8 @@ pub const OPEN_INCIDENTS_SHOWN: usize = 10;
 /// How "needs attention" is decided, in one sentence every renderer prints the same way.
 pub const ATTENTION_RULE: &str = "Each team is compared with its own previous 4 weeks: \
 flagged when a number is worse than their median by more than 3 × MAD (with a floor, so a \
-flat history does not flag small moves) or its DORA level dropped to a 5-week low. Small weeks are never \
+flat history does not flag small moves; rates also only when that bad a week would be a \
+1-in-200 fluke) or its DORA level dropped to a 5-week low. Small weeks are never \
 flagged: durations need 3 samples, rates 5 deployments or PRs and 2 failures.";
 
 /// Everything the digest is built from; the edge fills it from the table and the config.
@@ -690,6 +703,30 @@ fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
+/// P(X ≥ `bad`) for X ~ Binomial(`n`, `p`): how often a week at least this bad comes from a team
+/// whose true rate is `p`. Summed term by term from the first, each from the one before, in
+/// floating point (n is a week's deployments or PRs: hundreds at most).
+fn binomial_tail(bad: u64, n: u64, p: f64) -> f64 {
+    if bad == 0 {
+        return 1.0;
+    }
+    if bad > n {
+        return 0.0;
+    }
+    let q = 1.0 - p;
+    // ln of the first term, C(n, bad) p^bad q^(n-bad).
+    let ln_choose: f64 = (0..bad)
+        .map(|i| ((n - i) as f64).ln() - ((i + 1) as f64).ln())
+        .sum();
+    let mut term = (ln_choose + bad as f64 * p.ln() + (n - bad) as f64 * q.ln()).exp();
+    let mut total = 0.0;
+    for i in bad..=n {
+        total += term;
+        term *= (n - i) as f64 / (i + 1) as f64 * p / q;
+    }
+    total.min(1.0)
+}
+
 /// The smallest spread the threshold uses (see the module doc).
 fn spread_floor(kind: MetricKind, baseline: f64) -> f64 {
     match kind.unit() {
@@ -767,11 +804,24 @@ fn assess(kind: MetricKind, weeks: &[Option<Rollup>]) -> Option<Reason> {
     let deviations: Vec<f64> = history.iter().map(|x| (x - baseline).abs()).collect();
     let mad = median(&deviations)?;
     let threshold = MAD_K * mad.max(spread_floor(kind, baseline));
-    let regressed = if kind.higher_is_better() {
-        value < baseline - threshold
+    let worse_by = if kind.higher_is_better() {
+        baseline - value
     } else {
-        value > baseline + threshold
+        value - baseline
     };
+    // A rate must also be unlikely under the baseline rate, given this week's count.
+    let surprising = match kind.unit() {
+        Unit::Rate => {
+            let bad_rate = if kind.higher_is_better() {
+                1.0 - baseline
+            } else {
+                baseline
+            };
+            binomial_tail(current.bad, current.count, bad_rate.clamp(0.01, 0.99)) < RATE_ALPHA
+        }
+        Unit::Duration | Unit::Count => true,
+    };
+    let regressed = surprising && worse_by > threshold;
 
     let (from_level, to_level) = if kind == MetricKind::Deployments {
         (
@@ -784,13 +834,15 @@ fn assess(kind: MetricKind, weeks: &[Option<Rollup>]) -> Option<Reason> {
     // Outside deployment frequency (already smoothed over 4 weeks), a level drop must also be
     // this week's worst value of the 5, so one unlucky week next to a boundary is not news.
     let new_low = kind == MetricKind::Deployments
-        || history.iter().all(|&past| {
-            if kind.higher_is_better() {
-                value < past
-            } else {
-                value > past
-            }
-        });
+        || (surprising
+            && worse_by > LEVEL_DROP_K * mad.max(spread_floor(kind, baseline))
+            && history.iter().all(|&past| {
+                if kind.higher_is_better() {
+                    value < past
+                } else {
+                    value > past
+                }
+            }));
     let level_drop = match (from_level, to_level) {
         (Some(from), Some(to)) if rank(to) > rank(from) && new_low => Some((from, to)),
         _ => None,
@@ -1013,6 +1065,19 @@ mod tests {
     }
 
     #[test]
+    fn digest_binomial_tail_matches_the_exact_sum() {
+        // Exact values: P(X ≥ 4 | 13, 0.07) = 0.010276, P(X ≥ 3 | 17, 0.06) = 0.078180.
+        assert!((binomial_tail(4, 13, 0.07) - 0.010_275_5).abs() < 1e-6);
+        assert!((binomial_tail(3, 17, 0.06) - 0.078_179_5).abs() < 1e-6);
+        assert_eq!(binomial_tail(0, 10, 0.3), 1.0);
+        assert_eq!(binomial_tail(11, 10, 0.3), 0.0);
+        assert!((binomial_tail(10, 10, 0.5) - 0.5f64.powi(10)).abs() < 1e-15);
+        // Large n stays finite and sensible.
+        let t = binomial_tail(60, 500, 0.1);
+        assert!(t > 0.05 && t < 0.3, "{t}");
+    }
+
+    #[test]
     fn digest_ordinary_scatter_is_not_flagged_and_a_real_move_is() {
         // Deployments 6, 7, 6, 7 a week: 3 is within a Poisson count's scatter of 6.5 (it
         // happens about one week in ten); 1 is not.
@@ -1028,13 +1093,13 @@ mod tests {
             )
         };
         // Change failure rate 9%, 10%, 20%, 9%, then 2 of 13 (15%, DORA low): the level
-        // boundary is crossed, but three weeks ago was worse. A flat 9% history makes the same
-        // week a 5-week low, and a level drop worth reading.
-        let failing = |name: &str, history: [(usize, usize); 4]| {
+        // boundary is crossed, but three weeks ago was worse, and 2 of 13 at a 9% rate happens
+        // one week in three. Against a flat 9%, 5 of 13 (38%) happens once in 250 weeks.
+        let failing = |name: &str, history: [(usize, usize); 4], this_week: (usize, usize)| {
             team(
                 name,
                 five(move |i, w| {
-                    let (ok, failed) = if i == 4 { (11, 2) } else { history[i] };
+                    let (ok, failed) = if i == 4 { this_week } else { history[i] };
                     rollup(&[deployments(w, ok, failed)])
                 }),
                 Vec::new(),
@@ -1044,8 +1109,9 @@ mod tests {
         let digest = build_digest(&input(vec![
             deploying("Scatter", 3),
             deploying("Stalled", 1),
-            failing("Unlucky", [(10, 1), (9, 1), (8, 2), (10, 1)]),
-            failing("Slipping", [(10, 1), (10, 1), (10, 1), (10, 1)]),
+            failing("Unlucky", [(10, 1), (9, 1), (8, 2), (10, 1)], (11, 2)),
+            failing("Lucky", [(10, 1); 4], (11, 2)),
+            failing("Slipping", [(10, 1); 4], (8, 5)),
         ]));
         let names: Vec<&str> = digest.attention.iter().map(|a| a.team.as_str()).collect();
         assert_eq!(names, ["Stalled", "Slipping"], "{:#?}", digest.attention);
@@ -1055,7 +1121,7 @@ mod tests {
         );
         assert_eq!(
             reasons_of(&digest, "Slipping"),
-            ["change failure rate dropped from DORA high to low (9% to 15%)"]
+            ["change failure rate rose from 9% to 38% (5 of 13 deployments failed)"]
         );
     }
 
@@ -1098,12 +1164,13 @@ mod tests {
 
     #[test]
     fn digest_dora_level_drop_is_flagged() {
-        // Lead time p50 20 h (elite) every week, 26 h (high) this week: inside the spread
-        // threshold (baseline + 3 × 6.7 h), but the DORA level dropped.
+        // Lead time p50 20 h (elite) every week, 36 h (high) this week: inside the regression
+        // threshold (baseline + 3 × 6.7 h), beyond 2 spreads, a 5-week low, and the DORA level
+        // dropped.
         let drifting = team(
             "Drifting",
             five(|i, w| {
-                let lead = if i == 4 { 26.0 * H } else { 20.0 * H };
+                let lead = if i == 4 { 36.0 * H } else { 20.0 * H };
                 rollup(&[deployments(w, 5, 0), lead_times(&[lead; 3])])
             }),
             Vec::new(),
@@ -1112,7 +1179,7 @@ mod tests {
         let digest = build_digest(&input(vec![drifting]));
         assert_eq!(
             reasons_of(&digest, "Drifting"),
-            ["lead time p50 dropped from DORA elite to high (20 h to 1.1 d)"]
+            ["lead time p50 dropped from DORA elite to high (20 h to 1.5 d)"]
         );
         let reason = &digest.attention[0].reasons[0];
         assert_eq!(reason.kind, ReasonKind::LevelDrop);
