@@ -102,6 +102,28 @@ impl Work {
 /// bucket recomputations are independent, so the rollup is bound by round trips, not CPU.
 const CONCURRENCY: usize = 8;
 
+/// Runs `job` for every key, [`CONCURRENCY`] at a time, and merges the Work each one found.
+/// (Keys are owned: a closure over `&K` makes the futures not provably `Send`.)
+async fn run_concurrently<K, F, Fut>(
+    keys: impl IntoIterator<Item = K>,
+    work: &mut Work,
+    job: F,
+) -> Result<(), StoreError>
+where
+    F: Fn(K) -> Fut,
+    Fut: std::future::Future<Output = Result<Work, StoreError>>,
+{
+    let done: Vec<Result<Work, StoreError>> = stream::iter(keys)
+        .map(job)
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for own in done {
+        work.merge(own?);
+    }
+    Ok(())
+}
+
 pub struct Pipeline<'a> {
     store: &'a Store,
     config: OrgConfig,
@@ -163,29 +185,41 @@ impl<'a> Pipeline<'a> {
                 }
             }
         }
-        // Each entity's projection and members depend on its own facts only: rebuild them side
-        // by side, each into its own Work, then merge.
-        // (Owned keys: a closure over `&EntityKey` makes the future not provably `Send`.)
-        let rebuilt: Vec<Result<Work, StoreError>> = stream::iter(rebuild)
-            .map(|entity| async move {
+        // Phase by phase; within a phase the jobs are independent (each entity's projection
+        // from its own facts; each revert, repo or incident writes only its own links), so they
+        // run side by side, each into its own Work, merged after.
+        run_concurrently(rebuild, &mut work, |entity| async move {
+            let mut own = Work::default();
+            self.rebuild(&entity, &mut own).await.map(|()| own)
+        })
+        .await?;
+        run_concurrently(
+            std::mem::take(&mut work.reverts),
+            &mut work,
+            |revert| async move {
                 let mut own = Work::default();
-                self.rebuild(&entity, &mut own).await.map(|()| own)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        for own in rebuilt {
-            work.merge(own?);
-        }
-        for revert in std::mem::take(&mut work.reverts) {
-            self.link_revert(&revert, &mut work).await?;
-        }
-        for (repo, from) in std::mem::take(&mut work.repo_links) {
-            self.link_repo(&repo, from, &mut work).await?;
-        }
-        for incident in std::mem::take(&mut work.blames) {
-            self.link_blame(&incident, &mut work).await?;
-        }
+                self.link_revert(&revert, &mut own).await.map(|()| own)
+            },
+        )
+        .await?;
+        run_concurrently(
+            std::mem::take(&mut work.repo_links),
+            &mut work,
+            |(repo, from)| async move {
+                let mut own = Work::default();
+                self.link_repo(&repo, from, &mut own).await.map(|()| own)
+            },
+        )
+        .await?;
+        run_concurrently(
+            std::mem::take(&mut work.blames),
+            &mut work,
+            |incident| async move {
+                let mut own = Work::default();
+                self.link_blame(&incident, &mut own).await.map(|()| own)
+            },
+        )
+        .await?;
         // Buckets are versioned (bump, then a guarded put), so recomputing them concurrently is
         // as safe as two shards doing it.
         let dirty = std::mem::take(&mut work.dirty);
@@ -769,6 +803,8 @@ impl<'a> Pipeline<'a> {
             .collect();
         let rework: BTreeMap<EntityKey, bool> =
             merged.iter().map(|pr| (pr.key(), pr.is_rework)).collect();
+        let merged_by_key: BTreeMap<EntityKey, &PullRequest> =
+            merged.iter().map(|pr| (pr.key(), pr)).collect();
         let history = links::branch_history(&pushes);
         let shipped = links::shipped_by_deployment(&deployments, &history, &merged, from);
         for deployment in deployments
@@ -800,18 +836,35 @@ impl<'a> Pipeline<'a> {
                     work.touched(&current.pr);
                 }
             }
+            // Links the projections already show are not written again: a conditional put that
+            // finds the same content still costs a write unit in AWS, for every link of every
+            // deployment a repo's re-link walks over.
             for pr in desired {
+                let is_rework = rework.get(pr).copied().unwrap_or(false);
+                let already_ships = deployment
+                    .ships
+                    .iter()
+                    .any(|s| &s.pr == pr && s.rework == is_rework);
                 let ships = link_fact(
                     &key,
                     ships_id(pr),
                     finished,
                     FactBody::Ships {
                         pr: pr.clone(),
-                        rework: rework.get(pr).copied().unwrap_or(false),
+                        rework: is_rework,
                     },
                 );
-                if self.store.put_derived(&ships).await? {
+                if !already_ships && self.store.put_derived(&ships).await? {
                     work.touched(&key);
+                }
+                let already_shipped_by = merged_by_key
+                    .get(pr)
+                    .and_then(|p| p.shipped_by.as_ref())
+                    .is_some_and(|s| {
+                        s.deployment == key && s.sha == sha && s.finished_at == finished
+                    });
+                if already_shipped_by {
+                    continue;
                 }
                 let shipped_by = link_fact(
                     pr,
@@ -867,10 +920,13 @@ impl<'a> Pipeline<'a> {
             let next =
                 next_success(deployment, &deployments).filter(|_| deployment.needs_next_success());
             match (next, deployment.next_success_at) {
-                (Some(next), _) => {
+                (Some(next), current) => {
                     let Some(finished) = next.finished_at else {
                         continue;
                     };
+                    if current == Some(finished) {
+                        continue;
+                    }
                     let fact = link_fact(
                         &key,
                         FOLLOWED_BY_ID.into(),

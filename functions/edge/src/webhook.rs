@@ -126,6 +126,9 @@ pub async fn handle_webhook(
         }
         Err(err) => return ingest_error(err),
     };
+    if let Err(err) = flowmeter::ingest::check_storable(&facts) {
+        return ingest_error(err);
+    }
     let mut written = 0;
     for fact in &facts {
         match store.put_fact(fact).await {

@@ -18,6 +18,47 @@ use crate::model::{Actor, Fact, RepoName};
 /// payloads at 25 MB, so nothing legitimate is turned away.
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 
+/// Longest partition or sort key a fact may have, in bytes. DynamoDB allows 2048 for a partition
+/// key and 1024 for a sort key (and the same for index keys, which projections build from these
+/// parts); a branch name or repo name past this is not one any forge produces.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Largest fact, serialized, in bytes: below DynamoDB's 400 KB item limit with room for the
+/// item's key attributes and hash.
+pub const MAX_FACT_BYTES: usize = 350 * 1024;
+
+/// Rejects facts the table could never store, before any is written: a delivery that DynamoDB
+/// would refuse must be the sender's 400, not a 503 that the sender retries forever.
+pub fn check_storable(facts: &[Fact]) -> Result<(), IngestError> {
+    for fact in facts {
+        let pk = fact.entity.partition_key();
+        if pk.len() > MAX_KEY_BYTES {
+            return Err(IngestError::invalid(
+                "repository/ref",
+                format!(
+                    "names an entity whose key is {} bytes; at most {MAX_KEY_BYTES}",
+                    pk.len()
+                ),
+            ));
+        }
+        let sk = fact.sort_key();
+        if sk.len() > MAX_KEY_BYTES {
+            return Err(IngestError::invalid(
+                "id",
+                format!("makes a {}-byte key; at most {MAX_KEY_BYTES}", sk.len()),
+            ));
+        }
+        let size = serde_json::to_vec(fact).map_or(usize::MAX, |v| v.len());
+        if size > MAX_FACT_BYTES {
+            return Err(IngestError::invalid(
+                "body",
+                format!("one event is {size} bytes once parsed; at most {MAX_FACT_BYTES}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What a delivery amounts to. `Ignored` is still a success (202): the source did nothing wrong,
 /// we just keep nothing from it; the reason is for logs.
 #[derive(Clone, Debug, PartialEq)]
@@ -117,5 +158,41 @@ fn github_actor(login: &str, kind: Option<&str>) -> Actor {
     Actor {
         login: login.to_string(),
         is_bot: kind == Some("Bot") || login.ends_with("[bot]"),
+    }
+}
+
+#[cfg(test)]
+mod storable_tests {
+    use super::*;
+
+    fn push_with_branch(branch: &str) -> Vec<Fact> {
+        let body = serde_json::json!({
+            "ref": format!("refs/heads/{branch}"), "before": "0".repeat(40), "after": "1".repeat(40),
+            "repository": {"full_name": "acme/api", "default_branch": "main"},
+            "commits": [{"id": "1".repeat(40), "timestamp": "2026-10-05T10:00:00Z",
+                         "author": {"name": "a"}}],
+            "pusher": {"name": "a"}
+        });
+        match github::normalize_github("push", "d-1", body.to_string().as_bytes()) {
+            Ok(Normalized::Facts(facts)) => facts,
+            other => panic!("a push normalizes to facts: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn facts_a_table_cannot_hold_are_the_senders_error() {
+        assert_eq!(check_storable(&push_with_branch("feature/x")), Ok(()));
+        let err = check_storable(&push_with_branch(&"b".repeat(3000))).expect_err("too long");
+        assert!(
+            matches!(&err, IngestError::InvalidField { path, message }
+                if path == "repository/ref" && message.contains("at most 1024")),
+            "{err}"
+        );
+        // Just under the limit is fine: the check is about DynamoDB's limits, not taste.
+        let long_but_fine = "b".repeat(MAX_KEY_BYTES - "BR#acme/api#".len());
+        let facts = push_with_branch(&long_but_fine);
+        let pk = facts[0].entity.partition_key();
+        assert!(pk.len() <= MAX_KEY_BYTES, "{}", pk.len());
+        assert_eq!(check_storable(&facts), Ok(()));
     }
 }
