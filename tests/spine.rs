@@ -1,16 +1,17 @@
 //! The ingestion spine end to end, against DynamoDB Local: signed deliveries → idempotent facts
 //! → projections, links and weekly rollups through the stream, whatever the delivery order.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use flowmeter::derive::deployment::Deployment;
-use flowmeter::derive::{Rollup, Scope};
+use flowmeter::derive::{Bucket, Rollup, Scope};
 use flowmeter::model::EntityKey;
 use flowmeter::time::IsoWeek;
 use flowmeter_e2e::scenario::{history, revert_history, rollback_history, Rng};
 use flowmeter_e2e::{deliver, derived_state, drain, fresh_store, table_snapshot, Delivery};
 use flowmeter_edge::lambda_http::http::StatusCode;
-use flowmeter_edge::store::{DigestClaim, Projection, Store};
+use flowmeter_edge::store::{DigestClaim, Projection, ProjectionItem, Store};
 
 /// Event name per fixture folder, as GitHub sends it in `X-GitHub-Event`.
 fn github_fixtures() -> Vec<(String, Vec<u8>)> {
@@ -374,4 +375,80 @@ async fn a_rolled_back_deployment_failed_and_recovered_when_the_rollback_finishe
     let (_, _, rollup) = rollups.first().expect("repo rollup");
     assert_eq!((rollup.deployments, rollup.deployments_failed), (4, 1));
     assert_eq!(rollup.recovery.count(), 1);
+}
+
+/// A run that fails after writing a projection but before recomputing its buckets leaves those
+/// rollups stale, and its retry finds the projection unchanged. The projection names the run
+/// and the buckets it touched; a later rebuild redoes them unless the run was recorded done.
+#[tokio::test]
+async fn a_run_that_died_after_its_projections_is_completed_by_the_next() {
+    let store = fresh_store("crashed").await;
+    for delivery in history(5) {
+        deliver(&store, &delivery).await;
+    }
+    drain(&store, &mut None).await;
+    let reference = derived_state(&store).await;
+
+    // Find a merged PR's projection and stage the crash: its run never finished, and one of
+    // the rollups its members belong to was never recomputed (an empty rollup stands in).
+    let merged = store
+        .scan_prefix("PR#")
+        .await
+        .expect("scan")
+        .into_iter()
+        .filter_map(|item| serde_dynamo::from_item::<_, ProjectionItem>(item).ok())
+        .find(|item| {
+            matches!(&item.projection, Projection::PullRequest(pr) if pr.merged_at.is_some())
+        })
+        .expect("a merged PR");
+    let entity = EntityKey::from_partition_key(&merged.pk).expect("entity key");
+    let bucket = merged
+        .members
+        .iter()
+        .filter_map(|m| Bucket::parse(&m.b))
+        .find(|b| matches!(b.scope, Scope::Repo(_)))
+        .expect("a repo bucket");
+    let stale = |store: Store, bucket: Bucket| async move {
+        let version = store.bump_bucket(&bucket).await.expect("bump");
+        store
+            .put_rollup(&bucket, version, &Rollup::default())
+            .await
+            .expect("stale rollup");
+    };
+    let config = flowmeter_edge::settings::load_config(&store)
+        .await
+        .expect("config");
+    let rebuild = |store: Store| {
+        let (config, entity) = (config.clone(), entity.clone());
+        async move {
+            let changes = BTreeMap::from([(entity, chrono::DateTime::<chrono::Utc>::MIN_UTC)]);
+            flowmeter_edge::pipeline::Pipeline::new(&store, config)
+                .process(&changes)
+                .await
+                .expect("process")
+        }
+    };
+    let mut crashed = merged.clone();
+    crashed.batch = Some("run-that-died".into());
+    crashed.touched = vec![bucket.to_string()];
+
+    // Control: the same state from a run recorded done is left alone (nothing to redo).
+    stale(store.clone(), bucket.clone()).await;
+    store.put_projection(&crashed).await.expect("projection");
+    store
+        .mark_batch_done("run-that-died", 0)
+        .await
+        .expect("done");
+    rebuild(store.clone()).await;
+    assert_ne!(
+        derived_state(&store).await,
+        reference,
+        "a finished run's buckets are not recomputed again"
+    );
+
+    // The run that died: the next rebuild of the entity recomputes what it touched.
+    crashed.batch = Some("another-run-that-died".into());
+    store.put_projection(&crashed).await.expect("projection");
+    rebuild(store.clone()).await;
+    assert_eq!(derived_state(&store).await, reference);
 }

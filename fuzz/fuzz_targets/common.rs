@@ -7,6 +7,8 @@ use flowmeter::ingest::{IngestError, Normalized};
 pub fn check(result: Result<Normalized, IngestError>, id_prefix: Option<&str>) {
     match result {
         Ok(Normalized::Facts(facts)) => {
+            // The webhook runs this before any write; it must answer, not panic.
+            let _ = flowmeter::ingest::check_storable(&facts);
             for fact in &facts {
                 let _ = fact.entity.partition_key();
                 let _ = fact.sort_key();

@@ -127,6 +127,21 @@ where
 pub struct Pipeline<'a> {
     store: &'a Store,
     config: OrgConfig,
+    /// This run's id, written on every projection it writes and recorded done at its end.
+    batch: String,
+    /// Earlier runs found recorded done (or not), so each is looked up once per run.
+    done_runs: std::sync::Mutex<BTreeMap<String, bool>>,
+}
+
+/// A run id unique enough across containers: time to the nanosecond and the process id.
+fn new_batch_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{nanos:x}-{:x}-{n:x}", std::process::id())
 }
 
 fn link_fact(entity: &EntityKey, id: String, at: DateTime<Utc>, body: FactBody) -> Fact {
@@ -167,7 +182,12 @@ const ROLLED_BACK_BY_ID: &str = "rolled_back_by";
 
 impl<'a> Pipeline<'a> {
     pub fn new(store: &'a Store, config: OrgConfig) -> Pipeline<'a> {
-        Pipeline { store, config }
+        Pipeline {
+            store,
+            config,
+            batch: new_batch_id(),
+            done_runs: std::sync::Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// Derives everything that depends on the changed entities.
@@ -232,7 +252,34 @@ impl<'a> Pipeline<'a> {
             result?;
             work.outcome.buckets_recomputed += 1;
         }
+        // Everything this run started is written: later rebuilds need not redo it.
+        if work.outcome.projections_written > 0 {
+            self.store
+                .mark_batch_done(&self.batch, Utc::now().timestamp())
+                .await?;
+        }
         Ok(work.outcome)
+    }
+
+    /// Whether an earlier run was recorded done, looked up once per run.
+    async fn run_done(&self, batch: &str) -> Result<bool, StoreError> {
+        if batch == self.batch {
+            // This run wrote it moments ago and will finish (or fail, and be retried) itself.
+            return Ok(true);
+        }
+        let known = self
+            .done_runs
+            .lock()
+            .ok()
+            .and_then(|runs| runs.get(batch).copied());
+        if let Some(done) = known {
+            return Ok(done);
+        }
+        let done = self.store.batch_done(batch).await?;
+        if let Ok(mut runs) = self.done_runs.lock() {
+            runs.insert(batch.to_string(), done);
+        }
+        Ok(done)
     }
 
     /// Recomputes one rollup from its members (never incrementally).
@@ -360,6 +407,17 @@ impl<'a> Pipeline<'a> {
         let new = self.project(entity, &facts).await?;
         let old = old_item.as_ref().map(|i| &i.projection);
         if new.as_ref() == old {
+            // Unchanged, but the run that wrote it may have failed before its buckets and
+            // links: redo them unless that run is recorded done.
+            if let (Some(item), Some(projection)) = (old_item.as_ref(), old) {
+                if let Some(batch) = item.batch.as_deref() {
+                    if !self.run_done(batch).await? {
+                        work.dirty
+                            .extend(item.touched.iter().filter_map(|b| Bucket::parse(b)));
+                        self.queue_dependents(projection, work).await?;
+                    }
+                }
+            }
             return Ok(());
         }
         let pk = entity.partition_key();
@@ -384,7 +442,9 @@ impl<'a> Pipeline<'a> {
                     .collect()
             })
             .unwrap_or_default();
+        let mut touched: BTreeSet<String> = BTreeSet::new();
         for ((bucket_key, id), _) in old_refs.iter().filter(|(k, _)| !new_refs.contains_key(*k)) {
+            touched.insert(bucket_key.clone());
             self.store.delete_member(bucket_key, id).await?;
             if let Some(bucket) = Bucket::parse(bucket_key) {
                 work.dirty.insert(bucket);
@@ -392,6 +452,7 @@ impl<'a> Pipeline<'a> {
         }
         for (key, (hash, member)) in &new_refs {
             if old_refs.get(key) != Some(hash) {
+                touched.insert(key.0.clone());
                 self.store
                     .put_member(&member.bucket, &member.id, &member.data)
                     .await?;
@@ -423,6 +484,8 @@ impl<'a> Pipeline<'a> {
                             })
                             .collect(),
                         links: links.clone(),
+                        batch: Some(self.batch.clone()),
+                        touched: touched.into_iter().collect(),
                         gsi1pk,
                         gsi1sk,
                         gsi2pk,

@@ -54,9 +54,11 @@ pub async fn reprocess(store: &Store, config: OrgConfig) -> Result<ReprocessRepo
         }
     }
     report.source_entities = changes.len();
-    let pipeline = Pipeline::new(store, config);
     while !changes.is_empty() && report.rounds < MAX_ROUNDS {
-        let outcome = pipeline.process(&changes).await?;
+        // A pipeline (so a run id) per round: each round is recorded done on its own.
+        let outcome = Pipeline::new(store, config.clone())
+            .process(&changes)
+            .await?;
         report.rounds += 1;
         report.projections_written += outcome.projections_written;
         report.buckets_recomputed += outcome.buckets_recomputed;

@@ -117,6 +117,14 @@ pub struct ProjectionItem {
     pub members: Vec<MemberRef>,
     #[serde(default)]
     pub links: LinkState,
+    /// The pipeline run that wrote this projection, and the buckets its member diff touched
+    /// (deletions included). A run that fails after writing a projection leaves that entity's
+    /// buckets and links undone; the retry finds the projection unchanged, so it redoes them
+    /// from here unless the run is recorded done (`Store::batch_done`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub touched: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsi1pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -430,6 +438,47 @@ impl Store {
     }
 
     // ---- projections -------------------------------------------------------------------
+
+    /// Records that pipeline run `batch` finished every write it started. Expires after a day
+    /// (`expires_at`, the table's TTL attribute): a failed run's retry comes within minutes.
+    pub async fn mark_batch_done(&self, batch: &str, now_s: i64) -> Result<(), StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("BATCH#{batch}")))
+            .item("sk", s("DONE"))
+            .item(
+                "expires_at",
+                AttributeValue::N((now_s + 86_400).to_string()),
+            )
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem(batch)", e))?;
+        self.meter.consumed(out.consumed_capacity(), true);
+        Ok(())
+    }
+
+    /// Whether pipeline run `batch` was recorded done (strongly consistent).
+    pub async fn batch_done(&self, batch: &str) -> Result<bool, StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key("pk", s(format!("BATCH#{batch}")))
+            .key("sk", s("DONE"))
+            .projection_expression("pk")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem(batch)", e))?;
+        self.meter.consumed(out.consumed_capacity(), false);
+        Ok(out.item.is_some())
+    }
 
     pub async fn put_projection(&self, item: &ProjectionItem) -> Result<(), StoreError> {
         self.meter.request();

@@ -11,6 +11,7 @@ pub struct DynamoDbLocal {
     pub port: u16,
     child: Option<Child>,
     log: PathBuf,
+    first_start: bool,
 }
 
 fn jar_dir(root: &std::path::Path) -> Result<PathBuf, String> {
@@ -47,6 +48,7 @@ impl DynamoDbLocal {
             port,
             child: None,
             log: log_dir.join(format!("dynamodb-faults-{port}.log")),
+            first_start: true,
         })
     }
 
@@ -64,10 +66,14 @@ impl DynamoDbLocal {
             .map_err(|e| e.to_string())?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
         // With setpriv, the kernel stops DynamoDB Local if this process dies without cleaning up.
-        let setpriv = Command::new("setpriv")
-            .args(["--pdeathsig", "KILL", "true"])
-            .status()
-            .is_ok_and(|s| s.success());
+        // Only for the first start, from the main thread: the death signal follows the *thread*
+        // that spawned the child, and the restart runs on a runtime thread that may end (it
+        // did: the restarted DynamoDB Local was killed seconds later with its worker thread).
+        let setpriv = self.first_start
+            && Command::new("setpriv")
+                .args(["--pdeathsig", "KILL", "true"])
+                .status()
+                .is_ok_and(|s| s.success());
         let mut command = if setpriv {
             let mut c = Command::new("setpriv");
             c.args(["--pdeathsig", "KILL", "--", "java"]);
@@ -93,6 +99,7 @@ impl DynamoDbLocal {
             .spawn()
             .map_err(|e| format!("java: {e}"))?;
         self.child = Some(child);
+        self.first_start = false;
         while started.elapsed() < Duration::from_secs(60) {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return Ok(started.elapsed());
