@@ -118,7 +118,7 @@ test-render:
 	@if ! command -v chromium >/dev/null 2>&1; then $(STEP) "apt-get install chromium" bash -c \
 	  'SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null \
 	   || { $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }'; fi
-	@$(STEP) "email render (chromium, 600 px)" $(CARGO) test -p flowmeter-e2e --test email_render -- --ignored
+	@$(STEP) "email render (chromium, 600 px)" $(CARGO) test --workspace --test email_render -- --ignored
 
 clean:
 	$(CARGO) clean
