@@ -162,3 +162,88 @@ async fn a_bad_config_file_is_rejected_naming_the_field() {
     assert_eq!(config.timezone(), chrono_tz::Europe::Berlin);
     let _ = std::fs::remove_file(path);
 }
+
+/// `POST /dev/digest` over HTTP: a bad week is a 400 naming it, a good one goes to the SES
+/// emulator once, and running it again sends nothing (the ledger says it went out).
+#[tokio::test]
+async fn dev_digest_sends_a_week_once_and_rejects_a_bad_week() {
+    let store = fresh_store("devdigest").await;
+    store
+        .put_config(
+            "org: acme\nteams:\n  core:\n    repos: [acme/api]\n\
+             digest:\n  email: { from: metrics@acme.example, to: [vp-eng@acme.example] }\n",
+        )
+        .await
+        .expect("config");
+    let running = start(store.clone()).await;
+    let client = reqwest::Client::new();
+    let url = |query: &str| format!("{}/dev/digest{query}", running.base);
+
+    let wrong_method = client.get(url("?week=2026-W41")).send().await.expect("GET");
+    assert_eq!(wrong_method.status().as_u16(), 405);
+    let bad = client
+        .post(url("?week=2026-W99"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(bad.status().as_u16(), 400);
+    let message = bad.json::<serde_json::Value>().await.expect("json")["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("week"), "{message}");
+
+    let first: serde_json::Value = client
+        .post(url("?week=2026-W41"))
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first["week"], "2026-W41", "{first}");
+    let id = first["email_message_id"]
+        .as_str()
+        .expect("an email went out")
+        .to_string();
+    let ses = std::env::var("FLOWMETER_SES_ENDPOINT").expect("make test starts the SES emulator");
+    let sent: serde_json::Value = client
+        .get(format!("{ses}/store"))
+        .send()
+        .await
+        .expect("GET /store")
+        .json()
+        .await
+        .expect("store JSON");
+    let emails = sent["emails"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        emails
+            .iter()
+            .filter(|e| e["messageId"] == id.as_str())
+            .count(),
+        1,
+        "the emulator holds the email"
+    );
+
+    let again: serde_json::Value = client
+        .post(url("?week=2026-W41"))
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        again["already_sent"],
+        serde_json::json!(["email"]),
+        "{again}"
+    );
+    assert_eq!(
+        again["email_message_id"],
+        id.as_str(),
+        "the ledger's record of the send"
+    );
+
+    let _ = running.stop.send(true);
+    let _ = running.task.await;
+}
