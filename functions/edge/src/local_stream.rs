@@ -29,7 +29,7 @@ fn stream_error(op: &'static str, message: impl ToString) -> StoreError {
 const GET_RECORDS_LIMIT: usize = 1000;
 
 /// Facts per handler call: the template's `BatchSize`, so the handler sees Lambda's batches.
-pub const BATCH_SIZE: usize = 100;
+pub const BATCH_SIZE: usize = 1000;
 
 /// A poller over every shard of one table's stream, remembering its position.
 pub struct StreamPoller {

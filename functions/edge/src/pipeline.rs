@@ -131,6 +131,9 @@ pub struct Pipeline<'a> {
     batch: String,
     /// Earlier runs found recorded done (or not), so each is looked up once per run.
     done_runs: std::sync::Mutex<BTreeMap<String, bool>>,
+    /// Repos' default branches as read or written in this run: every link and branch step
+    /// asks, once per repo and batch each, and the answer only changes by this run's writes.
+    default_branches: std::sync::Mutex<BTreeMap<String, Option<String>>>,
 }
 
 /// A run id unique enough across containers: time to the nanosecond and the process id.
@@ -187,6 +190,7 @@ impl<'a> Pipeline<'a> {
             config,
             batch: new_batch_id(),
             done_runs: std::sync::Mutex::new(BTreeMap::new()),
+            default_branches: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -261,6 +265,31 @@ impl<'a> Pipeline<'a> {
         Ok(work.outcome)
     }
 
+    /// The repo's default branch, read from the table once per run.
+    async fn default_branch(&self, repo: &str) -> Result<Option<String>, StoreError> {
+        let known = self
+            .default_branches
+            .lock()
+            .ok()
+            .and_then(|branches| branches.get(repo).cloned());
+        if let Some(branch) = known {
+            return Ok(branch);
+        }
+        let branch = self.store.default_branch(repo).await?;
+        if let Ok(mut branches) = self.default_branches.lock() {
+            branches.insert(repo.to_string(), branch.clone());
+        }
+        Ok(branch)
+    }
+
+    async fn put_default_branch(&self, repo: &str, branch: &str) -> Result<(), StoreError> {
+        self.store.put_default_branch(repo, branch).await?;
+        if let Ok(mut branches) = self.default_branches.lock() {
+            branches.insert(repo.to_string(), Some(branch.to_string()));
+        }
+        Ok(())
+    }
+
     /// Whether an earlier run was recorded done, looked up once per run.
     async fn run_done(&self, batch: &str) -> Result<bool, StoreError> {
         if batch == self.batch {
@@ -308,7 +337,7 @@ impl<'a> Pipeline<'a> {
                 rebuild.insert(key);
             }
         }
-        let mut is_default = self.store.default_branch(repo).await?.as_deref() == Some(branch);
+        let mut is_default = self.default_branch(repo).await?.as_deref() == Some(branch);
         if !is_default {
             let recent = self
                 .store
@@ -324,7 +353,7 @@ impl<'a> Pipeline<'a> {
                 )
             });
             if is_default {
-                self.store.put_default_branch(repo, branch).await?;
+                self.put_default_branch(repo, branch).await?;
             }
         }
         if is_default {
@@ -516,12 +545,11 @@ impl<'a> Pipeline<'a> {
         match projection {
             Projection::PullRequest(pr) => {
                 if let (Some(merged), true) = (pr.merged_at, pr.merged_to_default()) {
-                    if self.store.default_branch(&pr.repo).await?.as_deref()
+                    if self.default_branch(&pr.repo).await?.as_deref()
                         != Some(pr.default_branch.as_str())
                         && !pr.default_branch.is_empty()
                     {
-                        self.store
-                            .put_default_branch(&pr.repo, &pr.default_branch)
+                        self.put_default_branch(&pr.repo, &pr.default_branch)
                             .await?;
                     }
                     work.link_repo(&pr.repo, before(merged, LINK_SLACK));
@@ -839,7 +867,7 @@ impl<'a> Pipeline<'a> {
         };
         let lo = before(first, HISTORY_WINDOW);
         let hi = after(last, LINK_SLACK);
-        let pushes = match self.store.default_branch(repo).await? {
+        let pushes = match self.default_branch(repo).await? {
             Some(branch) => {
                 self.store
                     .branch_facts(repo, &branch, Some(lo), Some(hi))
