@@ -83,7 +83,8 @@ pub async fn prepare(store: &Store, settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
-fn to_hyper(response: LambdaResponse<LambdaBody>) -> hyper::Response<Full<Bytes>> {
+/// The handlers' answer as a hyper response.
+pub fn to_hyper(response: LambdaResponse<LambdaBody>) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = response.into_parts();
     let bytes = match body {
         LambdaBody::Text(t) => Bytes::from(t),
@@ -195,26 +196,28 @@ async fn dev_digest(state: &State, request: &LambdaRequest) -> LambdaResponse<La
     }
 }
 
-async fn serve_one(
-    state: Arc<State>,
+/// A hyper request as the Lambda request the handlers take, its body read up to
+/// [`BODY_LIMIT`]; the 413 (too large) or 400 (unreadable) answer instead when it cannot be.
+/// Shared with the load benchmark's server, so both refuse bodies alike.
+pub async fn lambda_request(
     request: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+) -> Result<LambdaRequest, LambdaResponse<LambdaBody>> {
     let (parts, body) = request.into_parts();
     let bytes = match Limited::new(body, BODY_LIMIT).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            return Ok(to_hyper(error(
+            return Err(error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 format!("body over {BODY_LIMIT} bytes"),
-            )))
+            ))
         }
         Err(err) => {
-            return Ok(to_hyper(error(
+            return Err(error(
                 StatusCode::BAD_REQUEST,
                 "bad_request",
                 format!("unreadable body: {err}"),
-            )))
+            ))
         }
     };
     let body = if bytes.is_empty() {
@@ -222,8 +225,18 @@ async fn serve_one(
     } else {
         LambdaBody::Binary(bytes.to_vec())
     };
-    let request = LambdaRequest::from_parts(parts, body);
-    Ok(to_hyper(route(&state, request).await))
+    Ok(LambdaRequest::from_parts(parts, body))
+}
+
+async fn serve_one(
+    state: Arc<State>,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let response = match lambda_request(request).await {
+        Ok(request) => route(&state, request).await,
+        Err(refused) => refused,
+    };
+    Ok(to_hyper(response))
 }
 
 /// Polls the table's stream until shutdown, feeding the rollup handler.

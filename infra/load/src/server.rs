@@ -8,17 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use flowmeter_devserver::{lambda_request, to_hyper};
 use flowmeter_edge::api::{handle_api, ApiState};
-use flowmeter_edge::http::error;
-use flowmeter_edge::lambda_http::http::StatusCode;
-use flowmeter_edge::lambda_http::{
-    Body as LambdaBody, Request as LambdaRequest, Response as LambdaResponse,
-};
 use flowmeter_edge::local_stream::StreamPoller;
 use flowmeter_edge::settings::WebhookSecrets;
 use flowmeter_edge::store::Store;
 use flowmeter_edge::webhook::handle_webhook;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -44,47 +40,14 @@ struct State {
     api: ApiState,
 }
 
-fn to_hyper(response: LambdaResponse<LambdaBody>) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = response.into_parts();
-    let bytes = match body {
-        LambdaBody::Text(t) => Bytes::from(t),
-        LambdaBody::Binary(b) => Bytes::from(b),
-        _ => Bytes::new(),
-    };
-    hyper::Response::from_parts(parts, Full::new(bytes))
-}
-
 async fn serve_one(
     state: Arc<State>,
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = request.into_parts();
-    let bytes = match Limited::new(body, flowmeter::ingest::MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            return Ok(to_hyper(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "body too large",
-            )))
-        }
-        Err(err) => {
-            return Ok(to_hyper(error(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                format!("unreadable body: {err}"),
-            )))
-        }
+    let request = match lambda_request(request).await {
+        Ok(request) => request,
+        Err(refused) => return Ok(to_hyper(refused)),
     };
-    let body = if bytes.is_empty() {
-        LambdaBody::Empty
-    } else {
-        LambdaBody::Binary(bytes.to_vec())
-    };
-    let request = LambdaRequest::from_parts(parts, body);
     let response = if request.uri().path().starts_with("/webhooks/") {
         handle_webhook(&state.webhook_store, &state.secrets, &request).await
     } else {
