@@ -130,10 +130,30 @@ pub struct Pipeline<'a> {
     /// This run's id, written on every projection it writes and recorded done at its end.
     batch: String,
     /// Earlier runs found recorded done (or not), so each is looked up once per run.
-    done_runs: std::sync::Mutex<BTreeMap<String, bool>>,
+    done_runs: RunMemo<bool>,
     /// Repos' default branches as read or written in this run: every link and branch step
     /// asks, once per repo and batch each, and the answer only changes by this run's writes.
-    default_branches: std::sync::Mutex<BTreeMap<String, Option<String>>>,
+    default_branches: RunMemo<Option<String>>,
+}
+
+/// Store answers kept for one run, by key, so each is read once. (A poisoned lock only
+/// costs a repeated read.)
+struct RunMemo<V>(std::sync::Mutex<BTreeMap<String, V>>);
+
+impl<V: Clone> RunMemo<V> {
+    fn new() -> RunMemo<V> {
+        RunMemo(std::sync::Mutex::new(BTreeMap::new()))
+    }
+
+    fn get(&self, key: &str) -> Option<V> {
+        self.0.lock().ok().and_then(|known| known.get(key).cloned())
+    }
+
+    fn put(&self, key: &str, value: V) {
+        if let Ok(mut known) = self.0.lock() {
+            known.insert(key.to_string(), value);
+        }
+    }
 }
 
 /// A run id unique enough across containers: time to the nanosecond and the process id.
@@ -189,8 +209,8 @@ impl<'a> Pipeline<'a> {
             store,
             config,
             batch: new_batch_id(),
-            done_runs: std::sync::Mutex::new(BTreeMap::new()),
-            default_branches: std::sync::Mutex::new(BTreeMap::new()),
+            done_runs: RunMemo::new(),
+            default_branches: RunMemo::new(),
         }
     }
 
@@ -267,26 +287,17 @@ impl<'a> Pipeline<'a> {
 
     /// The repo's default branch, read from the table once per run.
     async fn default_branch(&self, repo: &str) -> Result<Option<String>, StoreError> {
-        let known = self
-            .default_branches
-            .lock()
-            .ok()
-            .and_then(|branches| branches.get(repo).cloned());
-        if let Some(branch) = known {
+        if let Some(branch) = self.default_branches.get(repo) {
             return Ok(branch);
         }
         let branch = self.store.default_branch(repo).await?;
-        if let Ok(mut branches) = self.default_branches.lock() {
-            branches.insert(repo.to_string(), branch.clone());
-        }
+        self.default_branches.put(repo, branch.clone());
         Ok(branch)
     }
 
     async fn put_default_branch(&self, repo: &str, branch: &str) -> Result<(), StoreError> {
         self.store.put_default_branch(repo, branch).await?;
-        if let Ok(mut branches) = self.default_branches.lock() {
-            branches.insert(repo.to_string(), Some(branch.to_string()));
-        }
+        self.default_branches.put(repo, Some(branch.to_string()));
         Ok(())
     }
 
@@ -296,18 +307,11 @@ impl<'a> Pipeline<'a> {
             // This run wrote it moments ago and will finish (or fail, and be retried) itself.
             return Ok(true);
         }
-        let known = self
-            .done_runs
-            .lock()
-            .ok()
-            .and_then(|runs| runs.get(batch).copied());
-        if let Some(done) = known {
+        if let Some(done) = self.done_runs.get(batch) {
             return Ok(done);
         }
         let done = self.store.batch_done(batch).await?;
-        if let Ok(mut runs) = self.done_runs.lock() {
-            runs.insert(batch.to_string(), done);
-        }
+        self.done_runs.put(batch, done);
         Ok(done)
     }
 
