@@ -225,10 +225,7 @@ async fn any_order_with_redeliveries_ends_in_the_in_order_rollups() {
                 sends.push(delivery.clone());
             }
         }
-        for i in (1..sends.len()).rev() {
-            let j = rng.range(0, i as i64) as usize;
-            sends.swap(i, j);
-        }
+        rng.shuffle(&mut sends);
         let store = fresh_store("shuffled").await;
         let mut poller = None;
         for delivery in &sends {
@@ -286,6 +283,28 @@ async fn reprocess_rebuilds_exactly_the_streamed_rollups() {
     );
 }
 
+/// A fresh table with `deliveries` delivered last first (each accepted) and the stream drained.
+async fn delivered_in_reverse(label: &str, mut deliveries: Vec<Delivery>) -> Store {
+    let store = fresh_store(label).await;
+    deliveries.reverse();
+    for delivery in &deliveries {
+        assert_eq!(deliver(&store, delivery).await.0, StatusCode::ACCEPTED);
+    }
+    drain(&store, &mut None).await;
+    store
+}
+
+/// The scenarios' repo rollup of their week, 2026-W41.
+async fn scenario_repo_rollup(store: &Store) -> Rollup {
+    let week: IsoWeek = "2026-W41".parse().expect("week");
+    let mut rollups = store
+        .rollups(&[(Scope::Repo("acme/api".into()), week)])
+        .await
+        .expect("rollups");
+    let (_, _, rollup) = rollups.pop().expect("repo rollup");
+    rollup
+}
+
 /// The projection of deployment `id` of the scenarios' repo.
 async fn deployment_projection(store: &Store, id: &str) -> Deployment {
     let key = EntityKey::Deployment {
@@ -305,14 +324,8 @@ async fn deployment_projection(store: &Store, id: &str) -> Deployment {
 
 #[tokio::test]
 async fn a_reverted_change_fails_its_deployment_until_the_revert_ships() {
-    let store = fresh_store("revert").await;
-    let mut deliveries = revert_history();
     // Out of order: the revert's deliveries first.
-    deliveries.reverse();
-    for delivery in &deliveries {
-        assert_eq!(deliver(&store, delivery).await.0, StatusCode::ACCEPTED);
-    }
-    drain(&store, &mut None).await;
+    let store = delivered_in_reverse("revert", revert_history()).await;
     let shipped_original = deployment_projection(&store, "gh:2").await;
     let shipped_revert = deployment_projection(&store, "gh:3").await;
     assert!(shipped_original.is_successful_production());
@@ -331,12 +344,7 @@ async fn a_reverted_change_fails_its_deployment_until_the_revert_ships() {
         shipped_revert.is_rework(),
         "a deployment shipping only a revert is rework"
     );
-    let week: IsoWeek = "2026-W41".parse().expect("week");
-    let rollups = store
-        .rollups(&[(Scope::Repo("acme/api".into()), week)])
-        .await
-        .expect("rollups");
-    let (_, _, rollup) = rollups.first().expect("repo rollup");
+    let rollup = scenario_repo_rollup(&store).await;
     assert_eq!(
         (rollup.deployments, rollup.deployments_failed, rollup.rework),
         (3, 1, 1)
@@ -346,14 +354,8 @@ async fn a_reverted_change_fails_its_deployment_until_the_revert_ships() {
 
 #[tokio::test]
 async fn a_rolled_back_deployment_failed_and_recovered_when_the_rollback_finished() {
-    let store = fresh_store("rollback").await;
-    let mut deliveries = rollback_history();
     // Out of order: the rollback's deployment before the change it rolls back.
-    deliveries.reverse();
-    for delivery in &deliveries {
-        assert_eq!(deliver(&store, delivery).await.0, StatusCode::ACCEPTED);
-    }
-    drain(&store, &mut None).await;
+    let store = delivered_in_reverse("rollback", rollback_history()).await;
     let (changed, rollback, redeploy) = (
         deployment_projection(&store, "gh:2").await,
         deployment_projection(&store, "gh:3").await,
@@ -367,12 +369,7 @@ async fn a_rolled_back_deployment_failed_and_recovered_when_the_rollback_finishe
         !redeploy.is_failed(),
         "a redeploy of the same commit rolls nothing back"
     );
-    let week: IsoWeek = "2026-W41".parse().expect("week");
-    let rollups = store
-        .rollups(&[(Scope::Repo("acme/api".into()), week)])
-        .await
-        .expect("rollups");
-    let (_, _, rollup) = rollups.first().expect("repo rollup");
+    let rollup = scenario_repo_rollup(&store).await;
     assert_eq!((rollup.deployments, rollup.deployments_failed), (4, 1));
     assert_eq!(rollup.recovery.count(), 1);
 }

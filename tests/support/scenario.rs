@@ -33,6 +33,14 @@ impl Rng {
     pub fn chance(&mut self, percent: u64) -> bool {
         self.next_u64() % 100 < percent
     }
+
+    /// Fisher–Yates.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next_u64() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
 }
 
 fn ts(at: DateTime<Utc>) -> String {
@@ -65,6 +73,36 @@ struct Builder {
 }
 
 impl Builder {
+    fn new(seed: u64) -> Builder {
+        Builder {
+            seed,
+            out: Vec::new(),
+            main_head: "0".repeat(40),
+            pr_body: None,
+        }
+    }
+
+    /// The repo's first commit `c0`, pushed to main at `base` (authored an hour before).
+    fn start_main(&mut self, base: DateTime<Utc>) -> String {
+        let c0 = sha("c", 0);
+        let zero = "0".repeat(40);
+        self.push(
+            base,
+            "main",
+            &zero,
+            &[(c0.clone(), base - Duration::hours(1))],
+        );
+        self.main_head = c0.clone();
+        c0
+    }
+
+    /// The deliveries in the order the events happened.
+    fn deliveries(self) -> Vec<Delivery> {
+        let mut out = self.out;
+        out.sort_by_key(|(at, _)| *at);
+        out.into_iter().map(|(_, d)| d).collect()
+    }
+
     fn github(&mut self, at: DateTime<Utc>, event: &str, body: serde_json::Value) {
         let id = format!("gh-{}-{}", self.seed, self.out.len());
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
@@ -148,21 +186,9 @@ impl Builder {
 pub fn history(seed: u64) -> Vec<Delivery> {
     let mut rng = Rng::new(seed);
     let base: DateTime<Utc> = "2026-10-05T08:00:00Z".parse().unwrap_or_default();
-    let mut b = Builder {
-        seed,
-        out: Vec::new(),
-        main_head: "0".repeat(40),
-        pr_body: None,
-    };
-    let c0 = sha("c", 0);
+    let mut b = Builder::new(seed);
+    let c0 = b.start_main(base);
     let zero = "0".repeat(40);
-    b.push(
-        base,
-        "main",
-        &zero,
-        &[(c0.clone(), base - Duration::hours(1))],
-    );
-    b.main_head = c0.clone();
     b.deployment(
         1,
         &c0,
@@ -267,9 +293,7 @@ pub fn history(seed: u64) -> Vec<Delivery> {
             }
         }
     }
-    let mut out = b.out;
-    out.sort_by_key(|(at, _)| *at);
-    out.into_iter().map(|(_, d)| d).collect()
+    b.deliveries()
 }
 
 /// A PR shipped by a deployment, then reverted by a revert PR (GitHub's revert button: title
@@ -277,20 +301,8 @@ pub fn history(seed: u64) -> Vec<Delivery> {
 pub fn revert_history() -> Vec<Delivery> {
     let base: DateTime<Utc> = "2026-10-05T08:00:00Z".parse().unwrap_or_default();
     let zero = "0".repeat(40);
-    let mut b = Builder {
-        seed: 99,
-        out: Vec::new(),
-        main_head: zero.clone(),
-        pr_body: None,
-    };
-    let c0 = sha("c", 0);
-    b.push(
-        base,
-        "main",
-        &zero,
-        &[(c0.clone(), base - Duration::hours(1))],
-    );
-    b.main_head = c0.clone();
+    let mut b = Builder::new(99);
+    let c0 = b.start_main(base);
     b.deployment(
         1,
         &c0,
@@ -343,9 +355,7 @@ pub fn revert_history() -> Vec<Delivery> {
         );
         at = started + Duration::hours(2);
     }
-    let mut out = b.out;
-    out.sort_by_key(|(at, _)| *at);
-    out.into_iter().map(|(_, d)| d).collect()
+    b.deliveries()
 }
 
 /// A repo where a change is rolled back: deployment 1 ships c0, deployment 2 ships PR 1's merge
@@ -353,20 +363,8 @@ pub fn revert_history() -> Vec<Delivery> {
 pub fn rollback_history() -> Vec<Delivery> {
     let base: DateTime<Utc> = "2026-10-05T08:00:00Z".parse().unwrap_or_default();
     let zero = "0".repeat(40);
-    let mut b = Builder {
-        seed: 98,
-        out: Vec::new(),
-        main_head: zero.clone(),
-        pr_body: None,
-    };
-    let c0 = sha("c", 0);
-    b.push(
-        base,
-        "main",
-        &zero,
-        &[(c0.clone(), base - Duration::hours(1))],
-    );
-    b.main_head = c0.clone();
+    let mut b = Builder::new(98);
+    let c0 = b.start_main(base);
     let minutes = |m: i64| base + Duration::minutes(m);
     b.deployment(1, &c0, minutes(5), minutes(10), "success");
     b.push(
@@ -404,7 +402,5 @@ pub fn rollback_history() -> Vec<Delivery> {
     b.deployment(2, &merge_sha, minutes(60), minutes(65), "success");
     b.deployment(3, &c0, minutes(90), minutes(95), "success");
     b.deployment(4, &c0, minutes(120), minutes(125), "success");
-    let mut out = b.out;
-    out.sort_by_key(|(at, _)| *at);
-    out.into_iter().map(|(_, d)| d).collect()
+    b.deliveries()
 }
