@@ -151,7 +151,7 @@ $(LAMBDA_STAMP):
 
 # One cargo invocation for the four crates, so the shared dependencies compile once.
 build: $(LAMBDA_STAMP)
-	@if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then \
+	@if ! rustup target list --installed | grep -x aarch64-unknown-linux-gnu >/dev/null; then \
 	  $(STEP) "rustup target add aarch64-unknown-linux-gnu" rustup target add aarch64-unknown-linux-gnu; fi
 	@$(STEP) "cargo lambda build --release --arm64 (zip)" env PATH="$(CURDIR)/$(LAMBDA_VENV)/bin:$$PATH" \
 	  $(CARGO) lambda build --release --arm64 --output-format zip --lambda-dir $(LAMBDA_DIR) \
