@@ -78,12 +78,16 @@ async fn direct_deployment_counts(
 ) -> (u64, u64, u64) {
     let (mut ok, mut all, mut failed) = (0, 0, 0);
     for item in store.scan_prefix("DEP#").await.expect("scan") {
-        let Some(projection) = item.get("projection") else {
+        if item
+            .get("sk")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+            != Some(flowmeter_edge::store::PROJECTION_SK)
+        {
             continue;
-        };
-        let value: Value =
-            serde_dynamo::from_attribute_value(projection.clone()).expect("projection json");
-        let Ok(Projection::Deployment(d)) = serde_json::from_value::<Projection>(value) else {
+        }
+        let stored = flowmeter_edge::store::ProjectionItem::from_item(item).expect("projection");
+        let Projection::Deployment(d) = stored.projection else {
             continue;
         };
         let Some(day) = d.finished_at.map(|f| f.date_naive()) else {

@@ -161,22 +161,6 @@ async fn capacity_as_the_org_grows() {
 }
 
 /// DynamoDB's size of an item (attribute names plus values; numbers as about half their digits).
-fn item_size(value: &serde_json::Value) -> usize {
-    use serde_json::Value;
-    match value {
-        Value::String(s) => s.len(),
-        Value::Number(n) => n.to_string().len() / 2 + 1,
-        Value::Bool(_) | Value::Null => 1,
-        Value::Array(items) => 3 + items.iter().map(|v| 1 + item_size(v)).sum::<usize>(),
-        Value::Object(map) => {
-            3 + map
-                .iter()
-                .map(|(k, v)| 1 + k.len() + item_size(v))
-                .sum::<usize>()
-        }
-    }
-}
-
 /// What the table holds per delivery, and how big the org's weekly buckets are: a bucket is
 /// read whole (strongly consistent, 4 KB per unit) each time one of its members changes, so
 /// its size sets how the rollup's reads grow with the org.
@@ -184,8 +168,8 @@ async fn storage(store: &Store, deliveries: u64) {
     let mut total = 0usize;
     let mut buckets: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
     for item in store.scan_all().await.expect("scan") {
-        let value: serde_json::Value = serde_dynamo::from_item(item).expect("item as JSON");
-        let size = item_size(&value);
+        let size = flowmeter_edge::store::item_size(&item);
+        let value = flowmeter_e2e::item_json(item);
         total += size;
         let pk = value["pk"].as_str().unwrap_or_default().to_string();
         if pk == "ROLLUP#org" {

@@ -11,7 +11,7 @@ use flowmeter::time::IsoWeek;
 use flowmeter_e2e::scenario::{history, revert_history, rollback_history, Rng};
 use flowmeter_e2e::{deliver, derived_state, drain, fresh_store, table_snapshot, Delivery};
 use flowmeter_edge::lambda_http::http::StatusCode;
-use flowmeter_edge::store::{DigestClaim, Projection, ProjectionItem, Store};
+use flowmeter_edge::store::{DigestClaim, Projection, ProjectionItem, Store, PROJECTION_SK};
 
 /// Event name per fixture folder, as GitHub sends it in `X-GitHub-Event`.
 fn github_fixtures() -> Vec<(String, Vec<u8>)> {
@@ -393,7 +393,8 @@ async fn a_run_that_died_after_its_projections_is_completed_by_the_next() {
         .await
         .expect("scan")
         .into_iter()
-        .filter_map(|item| serde_dynamo::from_item::<_, ProjectionItem>(item).ok())
+        .filter(|item| item.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(PROJECTION_SK))
+        .map(|item| ProjectionItem::from_item(item).expect("projection item"))
         .find(|item| {
             matches!(&item.projection, Projection::PullRequest(pr) if pr.merged_at.is_some())
         })

@@ -12,7 +12,7 @@ use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::lambda_http::{Body, Request};
 use flowmeter_edge::local_stream::StreamPoller;
 use flowmeter_edge::settings::{dynamodb_client, WebhookSecrets};
-use flowmeter_edge::store::{Item, Store};
+use flowmeter_edge::store::{AttributeValue, Item, Store};
 use flowmeter_edge::webhook::handle_webhook;
 
 pub const GITHUB_SECRET: &str = "gh-test-secret";
@@ -134,6 +134,25 @@ pub async fn drain(store: &Store, poller: &mut Option<StreamPoller>) -> usize {
     }
 }
 
+/// An item as JSON; binary attributes (a projection's deflated body) as `{"B": "<hex>"}`, which
+/// JSON has no type for.
+pub fn item_json(mut item: Item) -> serde_json::Value {
+    let mut binary = serde_json::Map::new();
+    item.retain(|name, value| match value {
+        AttributeValue::B(bytes) => {
+            let hex: String = bytes.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+            binary.insert(name.clone(), serde_json::json!({ "B": hex }));
+            false
+        }
+        _ => true,
+    });
+    let mut value: serde_json::Value = serde_dynamo::from_item(item).expect("item as JSON");
+    if let Some(map) = value.as_object_mut() {
+        map.extend(binary);
+    }
+    value
+}
+
 /// Every item of the table in key order, as comparable text.
 pub async fn table_snapshot(store: &Store) -> Vec<String> {
     let items: Vec<Item> = store.scan_all().await.expect("scan");
@@ -141,8 +160,7 @@ pub async fn table_snapshot(store: &Store) -> Vec<String> {
         .into_iter()
         .map(|item| {
             // serde_json's maps are sorted: a canonical text whatever the item's map order.
-            let value: serde_json::Value = serde_dynamo::from_item(item).expect("item as JSON");
-            value.to_string()
+            item_json(item).to_string()
         })
         .collect();
     rows.sort();
@@ -178,8 +196,10 @@ pub async fn derived_state(store: &Store) -> (Vec<String>, Vec<String>) {
                     .and_then(|v| v.as_s().ok())
                     .cloned()
                     .unwrap_or_default();
-                let value: serde_json::Value = serde_dynamo::from_item(item).expect("item as JSON");
-                projections.push(format!("{pk} {}", value["projection"]));
+                let stored = flowmeter_edge::store::ProjectionItem::from_item(item)
+                    .expect("projection item");
+                let value = serde_json::to_value(&stored.projection).expect("projection as JSON");
+                projections.push(format!("{pk} {value}"));
             }
         }
     }

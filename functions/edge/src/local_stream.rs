@@ -24,12 +24,22 @@ fn stream_error(op: &'static str, message: impl ToString) -> StoreError {
 }
 
 /// Records per GetRecords call (the API's maximum). The rollup's own writes share the stream and
-/// are filtered out after reading, as Lambda's filter does; reading 100 at a time would hand the
-/// handler batches of a few facts each, and each batch recomputes its buckets once.
+/// are filtered out after reading, as Lambda's filter does.
 const GET_RECORDS_LIMIT: usize = 1000;
 
 /// Facts per handler call: the template's `BatchSize`, so the handler sees Lambda's batches.
 pub const BATCH_SIZE: usize = 1000;
+
+/// `GetRecords` pages one poll reads from a shard at most while filling a batch.
+const MAX_PAGES_PER_POLL: usize = 20;
+
+/// What one poll read from a shard: the facts among its records, the sequence number of the
+/// last record read (fact or not) and the iterator after it.
+struct ShardRead {
+    facts: Vec<Value>,
+    last_sequence: Option<String>,
+    next: Option<String>,
+}
 
 /// A poller over every shard of one table's stream, remembering its position.
 pub struct StreamPoller {
@@ -159,9 +169,9 @@ impl StreamPoller {
         Ok(())
     }
 
-    /// Reads every shard once and hands each non-empty batch to the rollup handler. A batch
-    /// whose handler reports a failure is re-read from the failed record next time, as Lambda
-    /// would. Returns the number of records handled.
+    /// Reads every shard up to its end (or [`BATCH_SIZE`] facts) and hands each non-empty
+    /// batch to the rollup handler. A batch whose handler reports a failure is re-read from the
+    /// failed record next time, as Lambda would. Returns the number of records handled.
     pub async fn poll_once(&mut self, store: &Store) -> Result<usize, StoreError> {
         self.refresh_shards().await?;
         let mut handled = 0;
@@ -171,35 +181,11 @@ impl StreamPoller {
             let Some(Some(iterator)) = self.iterators.get(&shard).cloned() else {
                 continue;
             };
-            let request = json!({"ShardIterator": iterator, "Limit": GET_RECORDS_LIMIT});
-            let out = match self.call("GetRecords", request).await {
-                Ok(out) => out,
-                Err(err) => {
-                    // DynamoDB Local invalidates an iterator taken on an empty shard once
-                    // records arrive ("trimmed data"): resume after the last handled record.
-                    tracing::debug!(error = %err, shard, "stale shard iterator; resuming");
-                    let position = match self.handled_up_to.get(&shard) {
-                        Some(seq) => Position::After(seq),
-                        None => Position::Start,
-                    };
-                    let fresh = self.shard_iterator(&shard, position).await?;
-                    self.iterators.insert(shard, fresh);
-                    continue;
-                }
+            let Some(read) = self.read_facts(&shard, iterator).await? else {
+                continue;
             };
-            let mut next = out["NextShardIterator"].as_str().map(str::to_string);
-            let records: Vec<Value> = out["Records"]
-                .as_array()
-                .map(|r| r.iter().filter(|r| is_fact_record(r)).cloned().collect())
-                .unwrap_or_default();
-            let last_sequence = out["Records"]
-                .as_array()
-                .and_then(|r| r.last())
-                .and_then(|r| r.pointer("/dynamodb/SequenceNumber"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
             let mut failed = None;
-            for batch in records.chunks(BATCH_SIZE) {
+            for batch in read.facts.chunks(BATCH_SIZE) {
                 let event: Event = serde_json::from_value(json!({ "Records": batch }))
                     .map_err(|e| StoreError::Serde(format!("stream record: {e}")))?;
                 let response = handle_stream_event(store, event).await?;
@@ -213,15 +199,15 @@ impl StreamPoller {
                 handled += batch.len();
             }
             if let Some(failed) = failed {
-                next = self.shard_iterator(&shard, Position::At(&failed)).await?;
+                let next = self.shard_iterator(&shard, Position::At(&failed)).await?;
                 failed_batches += 1;
                 self.iterators.insert(shard, next);
                 continue;
             }
-            if let Some(sequence) = last_sequence {
+            if let Some(sequence) = read.last_sequence {
                 self.handled_up_to.insert(shard.clone(), sequence);
             }
-            self.iterators.insert(shard, next);
+            self.iterators.insert(shard, read.next);
         }
         self.failing_polls = if failed_batches > 0 {
             self.failing_polls + 1
@@ -229,6 +215,72 @@ impl StreamPoller {
             0
         };
         Ok(handled)
+    }
+
+    /// Reads one shard from `iterator` until it is caught up or [`BATCH_SIZE`] facts are in
+    /// hand. Lambda filters before it batches, so its batches hold up to `BatchSize` facts
+    /// however many of the rollup's own writes lie between them; stopping at the first
+    /// `GetRecords` page (1,000 raw records, most of them projections and rollups) would hand
+    /// the handler a fifth of that and make it recompute each bucket five times as often.
+    /// `None` when the iterator had gone stale (it is renewed for the next poll).
+    async fn read_facts(
+        &mut self,
+        shard: &str,
+        iterator: String,
+    ) -> Result<Option<ShardRead>, StoreError> {
+        let mut read = ShardRead {
+            facts: Vec::new(),
+            last_sequence: None,
+            next: Some(iterator),
+        };
+        let mut pages = 0;
+        while let Some(iterator) = read.next.clone() {
+            if read.facts.len() >= BATCH_SIZE || pages >= MAX_PAGES_PER_POLL {
+                break;
+            }
+            let request = json!({"ShardIterator": iterator, "Limit": GET_RECORDS_LIMIT});
+            let out = match self.call("GetRecords", request).await {
+                Ok(out) => out,
+                Err(err) => {
+                    // DynamoDB Local invalidates an iterator taken on an empty shard once
+                    // records arrive ("trimmed data"): resume after the last handled record.
+                    tracing::debug!(error = %err, shard, "stale shard iterator; resuming");
+                    if pages > 0 {
+                        // Hand over what was read; the next poll resumes after it.
+                        read.next = match &read.last_sequence {
+                            Some(seq) => self.shard_iterator(shard, Position::After(seq)).await?,
+                            None => None,
+                        };
+                        return Ok(Some(read));
+                    }
+                    let position = match self.handled_up_to.get(shard) {
+                        Some(seq) => Position::After(seq),
+                        None => Position::Start,
+                    };
+                    let fresh = self.shard_iterator(shard, position).await?;
+                    self.iterators.insert(shard.to_string(), fresh);
+                    return Ok(None);
+                }
+            };
+            pages += 1;
+            read.next = out["NextShardIterator"].as_str().map(str::to_string);
+            let records = out["Records"].as_array().cloned().unwrap_or_default();
+            if let Some(sequence) = records
+                .last()
+                .and_then(|r| r.pointer("/dynamodb/SequenceNumber"))
+                .and_then(Value::as_str)
+            {
+                read.last_sequence = Some(sequence.to_string());
+            }
+            // Not `len() < Limit`: a page also ends at 1 MB of records.
+            let caught_up = records.is_empty();
+            read.facts
+                .extend(records.into_iter().filter(is_fact_record));
+            if caught_up {
+                break;
+            }
+        }
+        Ok(Some(read))
     }
 
     /// Polls until the stream stays quiet for `quiet_polls` consecutive reads: the derivation

@@ -17,8 +17,8 @@ use flowmeter::derive::members::{
     members_of_deployment, members_of_incident, members_of_pull_request,
 };
 use flowmeter::derive::{
-    project_deployment, project_incident, project_pull_request, Bucket, Deployment, Incident,
-    Member, PullRequest, Rollup,
+    pack_members, project_deployment, project_incident, project_pull_request, Bucket, Deployment,
+    Incident, Member, PackedMember, PullRequest, Rollup,
 };
 use flowmeter::model::{EntityKey, Fact, FactBody};
 use futures::stream::{self, StreamExt};
@@ -455,9 +455,13 @@ impl<'a> Pipeline<'a> {
         }
         let pk = entity.partition_key();
 
-        // Members: delete what left, write what is new or changed.
-        let new_members = new.as_ref().map(|p| self.members_of(p)).unwrap_or_default();
-        let new_refs: BTreeMap<(String, String), (String, &Member)> = new_members
+        // Members (packed per bucket and entity): delete what left, write what is new or
+        // changed.
+        let new_members = new
+            .as_ref()
+            .map(|p| pack_members(self.members_of(p)))
+            .unwrap_or_default();
+        let new_refs: BTreeMap<(String, String), (String, &PackedMember)> = new_members
             .iter()
             .map(|m| {
                 (
@@ -476,21 +480,24 @@ impl<'a> Pipeline<'a> {
             })
             .unwrap_or_default();
         let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut deletes = Vec::new();
         for ((bucket_key, id), _) in old_refs.iter().filter(|(k, _)| !new_refs.contains_key(*k)) {
             touched.insert(bucket_key.clone());
-            self.store.delete_member(bucket_key, id).await?;
+            deletes.push((bucket_key.as_str(), id.as_str()));
             if let Some(bucket) = Bucket::parse(bucket_key) {
                 work.dirty.insert(bucket);
             }
         }
+        let mut puts = Vec::new();
         for (key, (hash, member)) in &new_refs {
             if old_refs.get(key) != Some(hash) {
                 touched.insert(key.0.clone());
-                self.store
-                    .put_member(&member.bucket, &member.id, &member.data)
-                    .await?;
+                puts.push(*member);
                 work.dirty.insert(member.bucket.clone());
             }
+        }
+        if !(puts.is_empty() && deletes.is_empty()) {
+            self.store.write_members(&puts, &deletes).await?;
         }
 
         let mut links = old_item

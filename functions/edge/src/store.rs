@@ -20,13 +20,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, ReturnConsumedCapacity, ReturnValue,
-};
+pub use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnConsumedCapacity, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use flowmeter::config::OrgConfig;
-use flowmeter::derive::{Bucket, Deployment, Incident, MemberData, PullRequest, Rollup, Scope};
+use flowmeter::derive::{
+    Bucket, Deployment, Incident, MemberData, PackedMember, PullRequest, Rollup, Scope,
+};
 use flowmeter::model::{EntityKey, Fact};
 use flowmeter::time::IsoWeek;
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,32 @@ fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
 
 fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Serde(e.to_string()))
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => n.len() / 2 + 1,
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| k.len() + value_size(v) + 1)
+                .sum::<usize>()
+        }
+        AttributeValue::L(l) => 3 + l.iter().map(|v| value_size(v) + 1).sum::<usize>(),
+        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Ns(v) => v.iter().map(|n| n.len() / 2 + 1).sum(),
+        _ => 1,
+    }
+}
+
+/// An item's size as DynamoDB counts it for capacity (names plus values; numbers about one
+/// byte per two digits; a map or list 3 bytes plus 1 per element): what the load harness and
+/// the capacity test report, and what write units round up per 1 KB.
+pub fn item_size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -135,6 +162,112 @@ pub struct ProjectionItem {
     pub gsi2sk: Option<String>,
 }
 
+/// A projection as stored: the keys the table and its indexes need as plain attributes, and
+/// everything else (the projection, its member refs, links and touched buckets) as one
+/// deflated JSON document in `z`. Stored plainly a pull request's item is ~1.6 KB, mostly
+/// attribute names and repeated bucket keys; deflated it fits in 1 KB, and DynamoDB bills a
+/// projection write three times (the table and both indexes project it whole), so this halves
+/// the rollup's largest write cost and every read of projections with it (BENCHMARKS.md).
+#[derive(Serialize, Deserialize)]
+struct StoredProjection {
+    pk: String,
+    sk: String,
+    // `z` (binary) is added and taken off around serde_dynamo, which has no bytes type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    batch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
+}
+
+/// The deflated part of a [`StoredProjection`].
+#[derive(Serialize, Deserialize)]
+struct ProjectionBody {
+    projection: Projection,
+    #[serde(default)]
+    members: Vec<MemberRef>,
+    #[serde(default)]
+    links: LinkState,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    touched: Vec<String>,
+}
+
+fn deflate(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    use std::io::Write;
+    let mut encoder =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| StoreError::Serde(format!("deflate: {e}")))
+}
+
+/// Inflates at most `MAX_INFLATED` bytes: the table is ours, but a corrupt item must give an
+/// error, not exhaust memory.
+fn inflate(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    use std::io::Read;
+    const MAX_INFLATED: u64 = 16 << 20;
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(bytes)
+        .take(MAX_INFLATED)
+        .read_to_end(&mut out)
+        .map_err(|e| StoreError::Serde(format!("inflate: {e}")))?;
+    Ok(out)
+}
+
+impl ProjectionItem {
+    /// The item as stored (see [`StoredProjection`]).
+    pub fn to_item(&self) -> Result<Item, StoreError> {
+        let body = serde_json::to_vec(&ProjectionBody {
+            projection: self.projection.clone(),
+            members: self.members.clone(),
+            links: self.links.clone(),
+            touched: self.touched.clone(),
+        })
+        .map_err(|e| StoreError::Serde(e.to_string()))?;
+        let mut item = to_item(&StoredProjection {
+            pk: self.pk.clone(),
+            sk: self.sk.clone(),
+            batch: self.batch.clone(),
+            gsi1pk: self.gsi1pk.clone(),
+            gsi1sk: self.gsi1sk.clone(),
+            gsi2pk: self.gsi2pk.clone(),
+            gsi2sk: self.gsi2sk.clone(),
+        })?;
+        item.insert("z".into(), AttributeValue::B(deflate(&body)?.into()));
+        Ok(item)
+    }
+
+    /// Reads a stored projection item; one written before projections were deflated (plain
+    /// attributes, no `z`) still reads, so a table needs no migration.
+    pub fn from_item(mut item: Item) -> Result<ProjectionItem, StoreError> {
+        let Some(AttributeValue::B(z)) = item.remove("z") else {
+            return from_item(item);
+        };
+        let stored: StoredProjection = from_item(item)?;
+        let body: ProjectionBody = serde_json::from_slice(&inflate(z.as_ref())?)
+            .map_err(|e| StoreError::Serde(format!("projection body: {e}")))?;
+        Ok(ProjectionItem {
+            pk: stored.pk,
+            sk: stored.sk,
+            projection: body.projection,
+            members: body.members,
+            links: body.links,
+            batch: stored.batch,
+            touched: body.touched,
+            gsi1pk: stored.gsi1pk,
+            gsi1sk: stored.gsi1sk,
+            gsi2pk: stored.gsi2pk,
+            gsi2sk: stored.gsi2sk,
+        })
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct FactItem {
     pk: String,
@@ -144,11 +277,22 @@ struct FactItem {
     h: String,
 }
 
+/// A bucket member item: one entity's members in the bucket, packed (`packed`); items written
+/// before packing hold one member in `data` and still read.
 #[derive(Serialize, Deserialize)]
 struct MemberItem {
     pk: String,
     sk: String,
-    data: MemberData,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data: Option<MemberData>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    packed: Vec<MemberData>,
+}
+
+/// The members a bucket member item holds (see [`MemberItem`]).
+pub fn member_data(item: Item) -> Result<Vec<MemberData>, StoreError> {
+    let member: MemberItem = from_item(item)?;
+    Ok(member.data.into_iter().chain(member.packed).collect())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -383,7 +527,7 @@ impl Store {
             if sk.starts_with("FACT#") {
                 facts.push(from_item::<FactItem>(item)?.fact);
             } else if sk == PROJECTION_SK {
-                projection = Some(from_item::<ProjectionItem>(item)?);
+                projection = Some(ProjectionItem::from_item(item)?);
             }
         }
         Ok((facts, projection))
@@ -486,7 +630,7 @@ impl Store {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(item)?))
+            .set_item(Some(item.to_item()?))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
@@ -528,7 +672,7 @@ impl Store {
             .await
             .map_err(|e| StoreError::dynamo("GetItem(projection)", e))?;
         self.meter.consumed(out.consumed_capacity(), false);
-        out.item.map(from_item).transpose()
+        out.item.map(ProjectionItem::from_item).transpose()
     }
 
     /// Projections on a GSI partition with sort keys in `[lo, hi]`, in order (or reversed), at
@@ -572,7 +716,7 @@ impl Store {
                 .map_err(|e| StoreError::dynamo("Query(index)", e))?;
             self.meter.consumed(out.consumed_capacity(), false);
             for item in out.items() {
-                items.push(from_item::<ProjectionItem>(item.clone())?);
+                items.push(ProjectionItem::from_item(item.clone())?);
             }
             if limit.is_some_and(|l| items.len() >= l) {
                 items.truncate(limit.unwrap_or(usize::MAX));
@@ -626,34 +770,77 @@ impl Store {
 
     // ---- buckets and rollups -----------------------------------------------------------
 
-    pub async fn put_member(
+    /// Writes and deletes bucket member items, 25 to a `BatchWriteItem` (its limit): an entity's
+    /// members change together, and one request for them all instead of one each is most of
+    /// what keeps the rollup's request rate below DynamoDB's per-delivery budget. Unprocessed
+    /// items (throttling) are retried with backoff; a batch that never drains is an error, so
+    /// the stream retries the whole record.
+    pub async fn write_members(
         &self,
-        bucket: &Bucket,
-        id: &str,
-        data: &MemberData,
+        puts: &[&PackedMember],
+        deletes: &[(&str, &str)],
     ) -> Result<(), StoreError> {
-        let item = to_item(&MemberItem {
-            pk: bucket_pk(bucket),
-            sk: format!("M#{id}"),
-            data: data.clone(),
-        })?;
-        self.meter.request();
-        let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("PutItem(member)", e))?;
-        self.meter.consumed(out.consumed_capacity(), true);
+        use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+        let mut requests = Vec::with_capacity(puts.len() + deletes.len());
+        for member in puts {
+            let item = to_item(&MemberItem {
+                pk: bucket_pk(&member.bucket),
+                sk: format!("M#{}", member.id),
+                data: None,
+                packed: member.data.clone(),
+            })?;
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| StoreError::dynamo("BatchWriteItem(member)", e))?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        for (bucket_key, id) in deletes {
+            let delete = DeleteRequest::builder()
+                .key("pk", s(format!("BUCKET#{bucket_key}")))
+                .key("sk", s(format!("M#{id}")))
+                .build()
+                .map_err(|e| StoreError::dynamo("BatchWriteItem(member)", e))?;
+            requests.push(WriteRequest::builder().delete_request(delete).build());
+        }
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                if attempt == 8 {
+                    return Err(StoreError::Dynamo {
+                        op: "BatchWriteItem(member)",
+                        message: format!(
+                            "{} writes still unprocessed after 8 tries",
+                            pending.len()
+                        ),
+                    });
+                }
+                if attempt > 0 {
+                    let delay = 25u64 << attempt.min(6);
+                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                }
+                attempt += 1;
+                self.meter.request();
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::dynamo("BatchWriteItem(member)", e))?;
+                for capacity in out.consumed_capacity() {
+                    self.meter.consumed(Some(capacity), true);
+                }
+                pending = out
+                    .unprocessed_items()
+                    .and_then(|u| u.get(&self.table))
+                    .cloned()
+                    .unwrap_or_default();
+            }
+        }
         Ok(())
-    }
-
-    pub async fn delete_member(&self, bucket_key: &str, id: &str) -> Result<(), StoreError> {
-        self.delete_item(&format!("BUCKET#{bucket_key}"), &format!("M#{id}"))
-            .await
     }
 
     /// Bumps the bucket's version after its members changed. A rollup computed at version `v`
@@ -688,8 +875,9 @@ impl Store {
         self.query_partition(&bucket_pk(bucket), Some("M#"))
             .await?
             .into_iter()
-            .map(|item| from_item::<MemberItem>(item).map(|m| m.data))
-            .collect()
+            .map(member_data)
+            .collect::<Result<Vec<_>, _>>()
+            .map(|packs| packs.into_iter().flatten().collect())
     }
 
     /// Writes the rollup computed at `version`, unless a newer one already landed. An empty
@@ -990,5 +1178,91 @@ impl Store {
             .await
             .map_err(|e| StoreError::dynamo("PutItem(config)", e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowmeter::model::DeploymentState;
+
+    fn deployment_item() -> ProjectionItem {
+        let at = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .expect("time");
+        let key = EntityKey::Deployment {
+            repo: "acme/api".into(),
+            id: "42".into(),
+        };
+        ProjectionItem {
+            pk: key.partition_key(),
+            sk: PROJECTION_SK.into(),
+            projection: Projection::Deployment(Deployment {
+                repo: "acme/api".into(),
+                id: "42".into(),
+                environment: Some("production".into()),
+                sha: Some("abc123".into()),
+                workflow: None,
+                is_production: true,
+                state: Some(DeploymentState::Success),
+                started_at: Some(at),
+                finished_at: Some(at),
+                ships: Vec::new(),
+                blamed_by: Vec::new(),
+                reverted_prs: Vec::new(),
+                rolled_back_by: None,
+                next_success_at: None,
+            }),
+            members: vec![MemberRef {
+                b: "repo:acme/api|2026-W49".into(),
+                id: "DEP#acme/api#42".into(),
+                h: "0123456789abcdef".into(),
+            }],
+            links: LinkState {
+                blames: None,
+                reverts: None,
+                marked_reverted: Some(key),
+            },
+            batch: Some("run-1".into()),
+            touched: vec!["repo:acme/api|2026-W49".into()],
+            gsi1pk: Some("DEPS#acme/api".into()),
+            gsi1sk: Some(format!("{}#42", key_time(at))),
+            gsi2pk: None,
+            gsi2sk: None,
+        }
+    }
+
+    #[test]
+    fn a_projection_round_trips_through_its_deflated_item() {
+        let item = deployment_item();
+        let stored = item.to_item().expect("to item");
+        // The indexes and the batch check read these plainly; the rest is in `z`.
+        for plain in ["pk", "sk", "batch", "gsi1pk", "gsi1sk"] {
+            assert!(stored.get(plain).is_some_and(|v| v.is_s()), "{plain}");
+        }
+        assert!(stored.get("z").is_some_and(|v| v.is_b()));
+        assert!(!stored.contains_key("projection") && !stored.contains_key("members"));
+        assert_eq!(ProjectionItem::from_item(stored).expect("from item"), item);
+    }
+
+    #[test]
+    fn a_projection_stored_before_deflating_still_reads() {
+        let item = deployment_item();
+        let legacy = to_item(&item).expect("plain item");
+        assert!(!legacy.contains_key("z"));
+        assert_eq!(ProjectionItem::from_item(legacy).expect("from item"), item);
+    }
+
+    #[test]
+    fn a_corrupt_projection_body_is_an_error() {
+        let mut stored = deployment_item().to_item().expect("to item");
+        stored.insert(
+            "z".into(),
+            AttributeValue::B(b"not deflate".to_vec().into()),
+        );
+        assert!(matches!(
+            ProjectionItem::from_item(stored),
+            Err(StoreError::Serde(_))
+        ));
     }
 }

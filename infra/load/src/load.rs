@@ -152,14 +152,56 @@ fn text(item: &Item, name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Mean stored size of the items a scan returned, by sort-key kind and by attribute: what the
+/// WCU and RCU figures are made of.
+fn describe_sizes(label: &str, items: &[&Item]) -> String {
+    let mut by_attribute: BTreeMap<&str, usize> = BTreeMap::new();
+    for item in items {
+        for (name, value) in item.iter() {
+            let one: Item = [(name.clone(), value.clone())].into_iter().collect();
+            *by_attribute.entry(name.as_str()).or_default() += profile::item_size(&one);
+        }
+    }
+    let n = items.len().max(1);
+    let total: usize = items.iter().map(|i| profile::item_size(i)).sum();
+    let mut parts: Vec<(&str, usize)> = by_attribute.into_iter().collect();
+    parts.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+    let parts: Vec<String> = parts
+        .into_iter()
+        .map(|(name, size)| format!("{name} {}", size / n))
+        .collect();
+    format!(
+        "{label}: {} items, mean {} B ({})",
+        items.len(),
+        total / n,
+        parts.join(", ")
+    )
+}
+
 async fn projections(store: &Store) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for prefix in ["PR#", "DEP#", "INC#"] {
-        for item in store.scan_prefix(prefix).await.map_err(|e| e.to_string())? {
+        let items = store.scan_prefix(prefix).await.map_err(|e| e.to_string())?;
+        let stored: Vec<&Item> = items
+            .iter()
+            .filter(|i| text(i, "sk") == flowmeter_edge::store::PROJECTION_SK)
+            .collect();
+        let facts: Vec<&Item> = items
+            .iter()
+            .filter(|i| text(i, "sk").starts_with("FACT#"))
+            .collect();
+        eprintln!(
+            "{}",
+            describe_sizes(&format!("{prefix} projections"), &stored)
+        );
+        eprintln!("{}", describe_sizes(&format!("{prefix} facts"), &facts));
+        for item in items {
             if text(&item, "sk") == flowmeter_edge::store::PROJECTION_SK {
                 let pk = text(&item, "pk");
-                let value: Value = serde_dynamo::from_item(item).map_err(|e| e.to_string())?;
-                out.insert(pk, value["projection"].to_string());
+                let stored = flowmeter_edge::store::ProjectionItem::from_item(item)
+                    .map_err(|e| e.to_string())?;
+                let value = serde_json::to_value(&stored.projection).map_err(|e| e.to_string())?;
+                out.insert(pk, value.to_string());
             }
         }
     }
@@ -195,18 +237,17 @@ async fn verify(
     let mut v = Verification::default();
     let items = store.scan_all().await.map_err(|e| e.to_string())?;
     let mut facts: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut buckets: BTreeMap<String, BTreeMap<String, MemberData>> = BTreeMap::new();
+    let mut buckets: BTreeMap<String, BTreeMap<String, Vec<MemberData>>> = BTreeMap::new();
     for item in &items {
         let (pk, sk) = (text(item, "pk"), text(item, "sk"));
         if sk.starts_with("FACT#") && !sk.starts_with("FACT#LINK#") {
             facts.insert((pk, sk));
         } else if let (Some(bucket), true) = (pk.strip_prefix("BUCKET#"), sk.starts_with("M#")) {
-            let data = item
-                .get("data")
-                .cloned()
-                .ok_or_else(|| format!("member {pk} {sk} has no data"))?;
-            let data: MemberData =
-                serde_dynamo::from_attribute_value(data).map_err(|e| e.to_string())?;
+            let data = flowmeter_edge::store::member_data(item.clone())
+                .map_err(|e| format!("member {pk} {sk}: {e}"))?;
+            if data.is_empty() {
+                return Err(format!("member {pk} {sk} has no data"));
+            }
             buckets
                 .entry(bucket.to_string())
                 .or_default()
@@ -235,7 +276,7 @@ async fn verify(
             v.rollup_mismatches.push(format!("bad bucket key {bucket}"));
             continue;
         };
-        let rollup = Rollup::from_members(members.values());
+        let rollup = Rollup::from_members(members.values().flatten());
         if !rollup.is_empty() {
             computed.insert(
                 (format!("ROLLUP#{scope}"), week.to_string()),

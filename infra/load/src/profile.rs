@@ -138,28 +138,7 @@ impl Storable for Pending {
 pub struct Profiler(pub Arc<Profile>);
 
 /// DynamoDB's item size: names plus values (numbers approximated by their digits).
-fn value_size(value: &AttributeValue) -> usize {
-    match value {
-        AttributeValue::S(s) => s.len(),
-        AttributeValue::N(n) => n.len() / 2 + 1,
-        AttributeValue::B(b) => b.as_ref().len(),
-        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-        AttributeValue::M(m) => {
-            3 + m
-                .iter()
-                .map(|(k, v)| k.len() + value_size(v) + 1)
-                .sum::<usize>()
-        }
-        AttributeValue::L(l) => 3 + l.iter().map(|v| value_size(v) + 1).sum::<usize>(),
-        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
-        AttributeValue::Ns(v) => v.iter().map(|n| n.len() / 2 + 1).sum(),
-        _ => 1,
-    }
-}
-
-pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
-    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
-}
+pub use flowmeter_edge::store::item_size;
 
 fn text(map: Option<&HashMap<String, AttributeValue>>, name: &str) -> String {
     map.and_then(|m| m.get(name))

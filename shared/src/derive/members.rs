@@ -2,6 +2,7 @@
 //! bucket's members, never incremented, so it always equals a from-scratch recomputation; the
 //! members are the unit the store diffs when a projection changes.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::NaiveDate;
@@ -119,6 +120,41 @@ pub struct Member {
     /// Unique within the bucket and stable for the projection: `<entity>|<role>`.
     pub id: String,
     pub data: MemberData,
+}
+
+/// One entity's members in one bucket, stored as one item: a PR usually opens, merges and
+/// ships within a week, and three items of ~100 bytes cost three write units where one costs
+/// one (DynamoDB rounds each item up to 1 KB).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PackedMember {
+    pub bucket: Bucket,
+    /// The entity part of the members' ids (`<entity>` of `<entity>|<role>`).
+    pub id: String,
+    /// In role order of the unpacked members, so a pack's content (and hash) is stable.
+    pub data: Vec<MemberData>,
+}
+
+/// Groups members by (bucket, entity). Folding the packs' data gives the same rollup as the
+/// members themselves: packing only changes how many items hold them.
+pub fn pack_members(members: Vec<Member>) -> Vec<PackedMember> {
+    let mut packs: BTreeMap<(String, String), PackedMember> = BTreeMap::new();
+    for member in members {
+        let entity = member
+            .id
+            .split_once('|')
+            .map_or(member.id.as_str(), |(entity, _)| entity)
+            .to_string();
+        packs
+            .entry((member.bucket.to_string(), entity.clone()))
+            .or_insert_with(|| PackedMember {
+                bucket: member.bucket.clone(),
+                id: entity,
+                data: Vec::new(),
+            })
+            .data
+            .push(member.data);
+    }
+    packs.into_values().collect()
 }
 
 fn pr_scopes(pr: &PullRequest) -> [Scope; 3] {
@@ -268,6 +304,66 @@ mod tests {
     use crate::derive::pull_request::{project_pull_request, Shipment};
     use crate::derive::testing::*;
     use crate::model::PrAction;
+
+    #[test]
+    fn packing_groups_an_entitys_members_per_bucket_and_keeps_every_datum() {
+        let week = |w: &str| w.parse::<IsoWeek>().expect("week");
+        let member = |scope: Scope, w: &str, id: &str, data: MemberData| Member {
+            bucket: Bucket {
+                scope,
+                week: week(w),
+            },
+            id: id.into(),
+            data,
+        };
+        let lead = |seconds| MemberData::LeadTime { seconds };
+        let members = vec![
+            member(
+                Scope::Org,
+                "2026-W41",
+                "PR#a#1|opened",
+                MemberData::PrOpened,
+            ),
+            member(Scope::Org, "2026-W41", "PR#a#1|lead", lead(5.0)),
+            member(Scope::Org, "2026-W42", "PR#a#1|late", lead(6.0)),
+            member(
+                Scope::Repo("a".into()),
+                "2026-W41",
+                "PR#a#1|opened",
+                MemberData::PrOpened,
+            ),
+            member(
+                Scope::Org,
+                "2026-W41",
+                "PR#a#2|opened",
+                MemberData::PrOpened,
+            ),
+            member(Scope::Org, "2026-W41", "DEP#a#9", lead(7.0)),
+        ];
+        let packs = pack_members(members.clone());
+        let keys: Vec<(String, &str, usize)> = packs
+            .iter()
+            .map(|p| (p.bucket.to_string(), p.id.as_str(), p.data.len()))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("org|2026-W41".to_string(), "DEP#a#9", 1),
+                ("org|2026-W41".to_string(), "PR#a#1", 2),
+                ("org|2026-W41".to_string(), "PR#a#2", 1),
+                ("org|2026-W42".to_string(), "PR#a#1", 1),
+                ("repo:a|2026-W41".to_string(), "PR#a#1", 1),
+            ]
+        );
+        // Same data in, same data out, and the members' order within a pack is kept.
+        let packed: Vec<MemberData> = packs.into_iter().flat_map(|p| p.data).collect();
+        assert_eq!(packed.len(), members.len());
+        for m in &members {
+            assert!(packed.contains(&m.data));
+        }
+        let pr1 = pack_members(members[..2].to_vec());
+        assert_eq!(pr1[0].data, vec![MemberData::PrOpened, lead(5.0)]);
+    }
 
     #[test]
     fn scope_and_bucket_round_trip() {

@@ -14,6 +14,6 @@ pub(crate) mod testing;
 
 pub use deployment::{project_deployment, Deployment};
 pub use incident::{project_incident, Incident};
-pub use members::{Bucket, Member, MemberData, Scope};
+pub use members::{pack_members, Bucket, Member, MemberData, PackedMember, Scope};
 pub use pull_request::{project_pull_request, PullRequest};
 pub use rollup::Rollup;
