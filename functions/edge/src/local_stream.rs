@@ -28,10 +28,10 @@ fn stream_error(op: &'static str, message: impl ToString) -> StoreError {
 const GET_RECORDS_LIMIT: usize = 1000;
 
 /// Facts per handler call: the template's `BatchSize`, so the handler sees Lambda's batches.
-pub const BATCH_SIZE: usize = 1000;
+pub const BATCH_SIZE: usize = 5000;
 
 /// `GetRecords` pages one poll reads from a shard at most while filling a batch.
-const MAX_PAGES_PER_POLL: usize = 20;
+const MAX_PAGES_PER_POLL: usize = 50;
 
 /// What one poll read from a shard: the facts among its records, the sequence number of the
 /// last record read (fact or not) and the iterator after it.

@@ -200,6 +200,11 @@ fn shipped_pr_reverted_id(pr: &EntityKey) -> String {
     format!("shipped_pr_reverted:{}", pr.partition_key())
 }
 
+/// The `gsi1` partition of the PRs whose head is `branch`.
+fn head_key(repo: &str, branch: &str) -> String {
+    format!("HEAD#{repo}#{branch}")
+}
+
 const FOLLOWED_BY_ID: &str = "followed_by";
 const ROLLED_BACK_BY_ID: &str = "rolled_back_by";
 
@@ -331,13 +336,14 @@ impl<'a> Pipeline<'a> {
         rebuild: &mut BTreeSet<EntityKey>,
         work: &mut Work,
     ) -> Result<(), StoreError> {
-        let head_pk = format!("HEAD#{repo}#{branch}");
-        for item in self
+        // PRs with this head: their head index items (and, in tables written before those,
+        // their projections).
+        for pk in self
             .store
-            .index_query("gsi1", &head_pk, "", "~", false, None)
+            .index_partition_keys("gsi1", &head_key(repo, branch))
             .await?
         {
-            if let Some(key) = EntityKey::from_partition_key(&item.pk) {
+            if let Some(key) = EntityKey::from_partition_key(&pk) {
                 rebuild.insert(key);
             }
         }
@@ -406,9 +412,10 @@ impl<'a> Pipeline<'a> {
         match projection {
             Projection::PullRequest(pr) => {
                 let merged = pr.merged_at.filter(|_| pr.merged_to_default());
+                // By head branch through the PR's own head index item (`Store::put_head_index`).
                 [
-                    Some(format!("HEAD#{}#{}", pr.repo, pr.head_ref)),
-                    Some(format!("{:020}", pr.number)),
+                    None,
+                    None,
                     merged.map(|_| format!("MERGED#{}", pr.repo)),
                     merged.map(|m| format!("{}#{}", key_time(m), pr.number)),
                 ]
@@ -507,6 +514,17 @@ impl<'a> Pipeline<'a> {
         if let Some(Projection::PullRequest(pr)) = &new {
             self.mark_reverted_deployment(pr, &mut links, work).await?;
         }
+        let head_indexed = match &new {
+            Some(Projection::PullRequest(pr)) => {
+                let head = head_key(&pr.repo, &pr.head_ref);
+                let indexed = old_item.as_ref().and_then(|i| i.head_indexed.as_ref());
+                if indexed != Some(&head) {
+                    self.store.put_head_index(&pk, &head, pr.number).await?;
+                }
+                Some(head)
+            }
+            _ => None,
+        };
         match &new {
             Some(projection) => {
                 let [gsi1pk, gsi1sk, gsi2pk, gsi2sk] = Self::index_keys(projection);
@@ -526,6 +544,7 @@ impl<'a> Pipeline<'a> {
                         links: links.clone(),
                         batch: Some(self.batch.clone()),
                         touched: touched.into_iter().collect(),
+                        head_indexed,
                         gsi1pk,
                         gsi1sk,
                         gsi2pk,
@@ -697,6 +716,7 @@ impl<'a> Pipeline<'a> {
         let Projection::PullRequest(revert) = &item.projection else {
             return Ok(());
         };
+        let mut already_linked = false;
         let desired = match revert.merged_at.filter(|_| revert.is_revert) {
             Some(merged) => {
                 let lo = key_time(before(merged, HISTORY_WINDOW));
@@ -718,7 +738,15 @@ impl<'a> Pipeline<'a> {
                         _ => None,
                     })
                     .collect();
-                reverted_pr(revert, &candidates)
+                let target = reverted_pr(revert, &candidates);
+                // The target's projection already shows this revert: nothing to write (a
+                // conditional put that finds the same content is still billed).
+                already_linked = target.as_ref().is_some_and(|t| {
+                    candidates
+                        .iter()
+                        .any(|pr| &pr.key() == t && pr.reverted_by.contains(revert_key))
+                });
+                target
             }
             None => None,
         };
@@ -733,7 +761,7 @@ impl<'a> Pipeline<'a> {
                 work.touched(old);
             }
         }
-        if let (Some(target), Some(merged)) = (&desired, revert.merged_at) {
+        if let (Some(target), Some(merged), false) = (&desired, revert.merged_at, already_linked) {
             let fact = link_fact(
                 target,
                 id,
@@ -763,6 +791,8 @@ impl<'a> Pipeline<'a> {
         };
         let old = item.as_ref().and_then(|i| i.links.blames.clone());
         let mut desired: Option<(EntityKey, Incident)> = None;
+        // The target's projection already shows this blame, as it would be written.
+        let mut already_linked = false;
         if let Some(incident) = incident {
             let repos: Vec<String> = match self.config.repos_of_service(&incident.service) {
                 Some(repos) => repos.to_vec(),
@@ -785,6 +815,14 @@ impl<'a> Pipeline<'a> {
             if let Some(target) =
                 blamed_deployment(&incident, &deployments, &repos, self.config.blame_window())
             {
+                already_linked = deployments.iter().any(|d| {
+                    d.key() == target
+                        && d.blamed_by.iter().any(|b| {
+                            &b.incident == incident_key
+                                && b.opened_at == incident.opened_at
+                                && b.resolved_at == incident.resolved_at
+                        })
+                });
                 desired = Some((target, incident));
             }
         }
@@ -798,7 +836,7 @@ impl<'a> Pipeline<'a> {
                 work.touched(old);
             }
         }
-        if let Some((target, incident)) = &desired {
+        if let Some((target, incident)) = desired.as_ref().filter(|_| !already_linked) {
             let fact = link_fact(
                 target,
                 id,

@@ -5,15 +5,17 @@
 //! | source fact     | entity key (`PR#…`, `DEP#…`, `INC#…`, `BR#…`) | `FACT#<at>#<fact id>` |
 //! | derived fact    | entity key                  | `FACT#LINK#<link id>`      |
 //! | projection      | entity key                  | `PROJ`                     |
+//! | PR head index   | PR entity key               | `HEAD`                     |
 //! | repo metadata   | `REPO#<owner/name>`         | `META`                     |
-//! | bucket member   | `BUCKET#<scope>|<week>`     | `M#<member id>`            |
+//! | bucket member   | `BUCKET#<scope>|<week>`     | `M#<entity>` (packed)      |
 //! | bucket version  | `BUCKET#<scope>|<week>`     | `VERSION`                  |
 //! | rollup          | `ROLLUP#<scope>`            | `<week>`                   |
 //! | org config      | `CONFIG`                    | `CURRENT`                  |
 //!
-//! GSIs (on projections only): `gsi1` = deployments of a repo by finish (`DEPS#<repo>`),
-//! incidents of a service by opening (`INCS#<service>`), PRs by head branch (`HEAD#<repo>#<ref>`);
-//! `gsi2` = merged PRs of a repo by merge time (`MERGED#<repo>`), open incidents (`OPENINC`).
+//! GSIs (on projections and head index items): `gsi1` = deployments of a repo by finish
+//! (`DEPS#<repo>`), incidents of a service by opening (`INCS#<service>`), PRs by head branch
+//! (`HEAD#<repo>#<ref>`, on the PR's small `HEAD` item, not its projection); `gsi2` = merged PRs
+//! of a repo by merge time (`MERGED#<repo>`), open incidents (`OPENINC`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -152,6 +154,10 @@ pub struct ProjectionItem {
     pub batch: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub touched: Vec<String>,
+    /// The `HEAD#<repo>#<ref>` key of the head index item written for this PR (see
+    /// [`Store::put_head_index`]), so it is written again only when the head changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_indexed: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsi1pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,6 +201,8 @@ struct ProjectionBody {
     links: LinkState,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     touched: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    head_indexed: Option<String>,
 }
 
 fn deflate(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -228,6 +236,7 @@ impl ProjectionItem {
             members: self.members.clone(),
             links: self.links.clone(),
             touched: self.touched.clone(),
+            head_indexed: self.head_indexed.clone(),
         })
         .map_err(|e| StoreError::Serde(e.to_string()))?;
         let mut item = to_item(&StoredProjection {
@@ -260,6 +269,7 @@ impl ProjectionItem {
             links: body.links,
             batch: stored.batch,
             touched: body.touched,
+            head_indexed: body.head_indexed,
             gsi1pk: stored.gsi1pk,
             gsi1sk: stored.gsi1sk,
             gsi2pk: stored.gsi2pk,
@@ -317,6 +327,7 @@ struct ConfigItem {
     yaml: String,
 }
 
+pub const HEAD_SK: &str = "HEAD";
 pub const PROJECTION_SK: &str = "PROJ";
 
 /// The state of one digest part in the send ledger.
@@ -639,6 +650,33 @@ impl Store {
         Ok(())
     }
 
+    /// Indexes a PR by its head branch with an item of its own. The branch lookup needs only
+    /// the PR's key, and a projection in an ALL-projected index is written to it again on
+    /// every rewrite: kept out of `gsi1`, a PR's projection rewrite costs one write unit less,
+    /// and this item is written once per head.
+    pub async fn put_head_index(
+        &self,
+        pk: &str,
+        head_pk: &str,
+        number: u64,
+    ) -> Result<(), StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(pk))
+            .item("sk", s(HEAD_SK))
+            .item("gsi1pk", s(head_pk))
+            .item("gsi1sk", s(format!("{number:020}")))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem(head index)", e))?;
+        self.meter.consumed(out.consumed_capacity(), true);
+        Ok(())
+    }
+
     pub async fn delete_item(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
         self.meter.request();
         let out = self
@@ -725,6 +763,46 @@ impl Store {
             match out.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
                 _ => return Ok(items),
+            }
+        }
+    }
+
+    /// The table keys (`pk`) of every item on a GSI partition, whatever kind of item it is.
+    pub async fn index_partition_keys(
+        &self,
+        index: &str,
+        pk: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let pk_name = match index {
+            "gsi1" => "gsi1pk",
+            _ => "gsi2pk",
+        };
+        let mut keys = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            self.meter.request();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression(format!("{pk_name} = :pk"))
+                .expression_attribute_values(":pk", s(pk))
+                .projection_expression("pk")
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::dynamo("Query(index keys)", e))?;
+            self.meter.consumed(out.consumed_capacity(), false);
+            keys.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|item| item.get("pk").and_then(|v| v.as_s().ok()).cloned()),
+            );
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(keys),
             }
         }
     }
@@ -1225,6 +1303,7 @@ mod tests {
             },
             batch: Some("run-1".into()),
             touched: vec!["repo:acme/api|2026-W49".into()],
+            head_indexed: None,
             gsi1pk: Some("DEPS#acme/api".into()),
             gsi1sk: Some(format!("{}#42", key_time(at))),
             gsi2pk: None,

@@ -154,6 +154,7 @@ fn item_kind(pk: &str, sk: &str) -> &'static str {
         ("PR" | "DEP" | "INC" | "BR", sk) if sk.starts_with("FACT#LINK#") => "link",
         ("PR" | "DEP" | "INC" | "BR", sk) if sk.starts_with("FACT#") => "fact",
         ("PR" | "DEP" | "INC" | "BR", "PROJ") => "projection",
+        ("PR", "HEAD") => "head-index",
         ("PR" | "DEP" | "INC" | "BR", _) => "entity",
         ("BUCKET", "VERSION") => "bucket-version",
         ("BUCKET", _) => "member",
@@ -162,6 +163,14 @@ fn item_kind(pk: &str, sk: &str) -> &'static str {
         ("CONFIG", _) => "config",
         ("DIGEST", _) => "digest",
         _ => "other",
+    }
+}
+
+/// [`item_kind`], with links told apart by their kind (`shipped_by`, `blamed_by`, ...).
+fn kind_of(pk: &str, sk: &str) -> String {
+    match sk.strip_prefix("FACT#LINK#") {
+        Some(link) => format!("link {}", link.split(':').next().unwrap_or_default()),
+        None => item_kind(pk, sk).to_string(),
     }
 }
 
@@ -193,10 +202,7 @@ fn classify(input: &aws_sdk_dynamodb::config::interceptors::InterceptorContext) 
     };
     if let Some(put) = input.downcast_ref::<PutItemInput>() {
         let item = put.item();
-        pending.kind = format!(
-            "PutItem {}",
-            item_kind(&text(item, "pk"), &text(item, "sk"))
-        );
+        pending.kind = format!("PutItem {}", kind_of(&text(item, "pk"), &text(item, "sk")));
         pending.item_bytes = item.map(item_size).unwrap_or(0);
     } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
         let key = update.key();
