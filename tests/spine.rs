@@ -407,11 +407,12 @@ async fn a_run_that_died_after_its_projections_is_completed_by_the_next() {
         .find(|b| matches!(b.scope, Scope::Repo(_)))
         .expect("a repo bucket");
     let stale = |store: Store, bucket: Bucket| async move {
-        let version = store.bump_bucket(&bucket).await.expect("bump");
-        store
-            .put_rollup(&bucket, version, &Rollup::default())
+        let seen = store.rollup_version(&bucket).await.expect("version");
+        let written = store
+            .put_rollup_if(&bucket, seen, &Rollup::default())
             .await
             .expect("stale rollup");
+        assert!(written, "nothing else writes this rollup now");
     };
     let config = flowmeter_edge::settings::load_config(&store)
         .await
@@ -449,4 +450,61 @@ async fn a_run_that_died_after_its_projections_is_completed_by_the_next() {
     store.put_projection(&crashed).await.expect("projection");
     rebuild(store.clone()).await;
     assert_eq!(derived_state(&store).await, reference);
+}
+
+/// The rollup write is a compare-and-set on its version: of two recomputes that read the same
+/// version, only the first write lands; the loser sees `false` and recomputes from a fresh
+/// read, so a slower recompute from an older member query can never overwrite a newer one.
+#[tokio::test]
+async fn a_rollup_written_from_a_stale_read_of_its_version_does_not_land() {
+    let store = fresh_store("rollup-cas").await;
+    let bucket = Bucket {
+        scope: bucket_scope(),
+        week: bucket_week(),
+    };
+    let newer = Rollup {
+        prs_opened: 2,
+        ..Rollup::default()
+    };
+    let older = Rollup {
+        prs_opened: 1,
+        ..Rollup::default()
+    };
+    assert_eq!(store.rollup_version(&bucket).await.expect("read"), None);
+    // Both recomputes saw "no rollup yet"; the first to write wins.
+    assert!(store
+        .put_rollup_if(&bucket, None, &newer)
+        .await
+        .expect("put"));
+    assert!(!store
+        .put_rollup_if(&bucket, None, &older)
+        .await
+        .expect("put"));
+    let stored = |store: Store| async move {
+        store
+            .rollups(&[(bucket_scope(), bucket_week())])
+            .await
+            .expect("rollups")
+    };
+    assert_eq!(stored(store.clone()).await[0].2, newer);
+    // The loser re-reads: version 1 now, and its write from that read lands as version 2.
+    assert_eq!(store.rollup_version(&bucket).await.expect("read"), Some(1));
+    assert!(store
+        .put_rollup_if(&bucket, Some(1), &older)
+        .await
+        .expect("put"));
+    assert!(!store
+        .put_rollup_if(&bucket, Some(1), &newer)
+        .await
+        .expect("put"));
+    assert_eq!(store.rollup_version(&bucket).await.expect("read"), Some(2));
+    assert_eq!(stored(store.clone()).await[0].2, older);
+}
+
+fn bucket_scope() -> Scope {
+    Scope::Repo("acme/api".into())
+}
+
+fn bucket_week() -> IsoWeek {
+    "2026-W41".parse().expect("week")
 }

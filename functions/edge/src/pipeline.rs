@@ -98,6 +98,10 @@ impl Work {
     }
 }
 
+/// Compare-and-set rounds a bucket recompute tries before failing its batch (which the stream
+/// then retries): losing 10 in a row means something keeps rewriting the bucket.
+const ROLLUP_WRITE_ATTEMPTS: u32 = 10;
+
 /// Store requests a batch keeps in flight: each takes milliseconds and the batch's rebuilds and
 /// bucket recomputations are independent, so the rollup is bound by round trips, not CPU.
 const CONCURRENCY: usize = 8;
@@ -269,8 +273,8 @@ impl<'a> Pipeline<'a> {
             },
         )
         .await?;
-        // Buckets are versioned (bump, then a guarded put), so recomputing them concurrently is
-        // as safe as two shards doing it.
+        // Rollups are written compare-and-set on their version, so recomputing them
+        // concurrently is as safe as two shards doing it.
         let dirty = std::mem::take(&mut work.dirty);
         let recomputed: Vec<Result<(), StoreError>> = stream::iter(dirty)
             .map(|bucket| async move { self.recompute_bucket(&bucket).await })
@@ -320,12 +324,34 @@ impl<'a> Pipeline<'a> {
         Ok(done)
     }
 
-    /// Recomputes one rollup from its members (never incrementally).
+    /// Recomputes one rollup from its members (never incrementally), compare-and-set on the
+    /// rollup's version (`Store::put_rollup_if`): another run's write in between means a
+    /// recompute from a fresh read.
     pub async fn recompute_bucket(&self, bucket: &Bucket) -> Result<(), StoreError> {
-        let version = self.store.bump_bucket(bucket).await?;
-        let members = self.store.bucket_members(bucket).await?;
-        let rollup = Rollup::from_members(&members);
-        self.store.put_rollup(bucket, version, &rollup).await
+        for attempt in 0..ROLLUP_WRITE_ATTEMPTS {
+            if attempt > 0 {
+                // Back off, spread (the current week's org bucket is every run's): 5-15 ms a
+                // round, from the clock's nanoseconds.
+                let jitter = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| u64::from(d.subsec_nanos()) % 10)
+                    .unwrap_or_default();
+                let delay = u64::from(attempt) * (5 + jitter);
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+            }
+            let seen = self.store.rollup_version(bucket).await?;
+            let members = self.store.bucket_members(bucket).await?;
+            let rollup = Rollup::from_members(&members);
+            if self.store.put_rollup_if(bucket, seen, &rollup).await? {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Dynamo {
+            op: "PutItem(rollup)",
+            message: format!(
+                "bucket {bucket}: {ROLLUP_WRITE_ATTEMPTS} recomputes lost the race to other writers"
+            ),
+        })
     }
 
     async fn branch_changed(

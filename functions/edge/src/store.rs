@@ -8,7 +8,6 @@
 //! | PR head index   | PR entity key               | `HEAD`                     |
 //! | repo metadata   | `REPO#<owner/name>`         | `META`                     |
 //! | bucket member   | `BUCKET#<scope>|<week>`     | `M#<entity>` (packed)      |
-//! | bucket version  | `BUCKET#<scope>|<week>`     | `VERSION`                  |
 //! | rollup          | `ROLLUP#<scope>`            | `<week>`                   |
 //! | org config      | `CONFIG`                    | `CURRENT`                  |
 //!
@@ -724,6 +723,23 @@ impl Store {
         descending: bool,
         limit: Option<usize>,
     ) -> Result<Vec<ProjectionItem>, StoreError> {
+        self.index_items(index, pk, lo, hi, descending, limit)
+            .await?
+            .into_iter()
+            .map(ProjectionItem::from_item)
+            .collect()
+    }
+
+    /// The items on a GSI partition with sort keys in `[lo, hi]`, as [`Store::index_query`].
+    async fn index_items(
+        &self,
+        index: &str,
+        pk: &str,
+        lo: &str,
+        hi: &str,
+        descending: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<Item>, StoreError> {
         let (pk_name, sk_name) = match index {
             "gsi1" => ("gsi1pk", "gsi1sk"),
             _ => ("gsi2pk", "gsi2sk"),
@@ -753,9 +769,7 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::dynamo("Query(index)", e))?;
             self.meter.consumed(out.consumed_capacity(), false);
-            for item in out.items() {
-                items.push(ProjectionItem::from_item(item.clone())?);
-            }
+            items.extend(out.items().iter().cloned());
             if limit.is_some_and(|l| items.len() >= l) {
                 items.truncate(limit.unwrap_or(usize::MAX));
                 return Ok(items);
@@ -773,38 +787,12 @@ impl Store {
         index: &str,
         pk: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let pk_name = match index {
-            "gsi1" => "gsi1pk",
-            _ => "gsi2pk",
-        };
-        let mut keys = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            self.meter.request();
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression(format!("{pk_name} = :pk"))
-                .expression_attribute_values(":pk", s(pk))
-                .projection_expression("pk")
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::dynamo("Query(index keys)", e))?;
-            self.meter.consumed(out.consumed_capacity(), false);
-            keys.extend(
-                out.items()
-                    .iter()
-                    .filter_map(|item| item.get("pk").and_then(|v| v.as_s().ok()).cloned()),
-            );
-            match out.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(keys),
-            }
-        }
+        Ok(self
+            .index_items(index, pk, "", "~", false, None)
+            .await?
+            .into_iter()
+            .filter_map(|item| item.get("pk").and_then(|v| v.as_s().ok()).cloned())
+            .collect())
     }
 
     // ---- repo metadata -----------------------------------------------------------------
@@ -921,32 +909,29 @@ impl Store {
         Ok(())
     }
 
-    /// Bumps the bucket's version after its members changed. A rollup computed at version `v`
-    /// saw every member written before `v` was handed out; a rollup write only lands when no
-    /// newer computation has, so concurrent shards cannot leave a stale rollup behind.
-    pub async fn bump_bucket(&self, bucket: &Bucket) -> Result<u64, StoreError> {
+    /// The version of a bucket's stored rollup (`None`: no rollup yet), read strongly
+    /// consistent: the first half of [`Store::put_rollup_if`]'s compare-and-set.
+    pub async fn rollup_version(&self, bucket: &Bucket) -> Result<Option<u64>, StoreError> {
         self.meter.request();
         let out = self
             .client
-            .update_item()
+            .get_item()
             .table_name(&self.table)
-            .key("pk", s(bucket_pk(bucket)))
-            .key("sk", s("VERSION"))
-            .update_expression("ADD v :one")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::UpdatedNew)
+            .consistent_read(true)
+            .key("pk", s(rollup_pk(&bucket.scope)))
+            .key("sk", s(bucket.week.to_string()))
+            .projection_expression("v")
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map_err(|e| StoreError::dynamo("UpdateItem(version)", e))?;
-        self.meter.consumed(out.consumed_capacity(), true);
-        let version = out
-            .attributes()
-            .and_then(|a| a.get("v"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        Ok(version)
+            .map_err(|e| StoreError::dynamo("GetItem(rollup)", e))?;
+        self.meter.consumed(out.consumed_capacity(), false);
+        Ok(out.item().map(|item| {
+            item.get("v")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        }))
     }
 
     pub async fn bucket_members(&self, bucket: &Bucket) -> Result<Vec<MemberData>, StoreError> {
@@ -958,37 +943,44 @@ impl Store {
             .map(|packs| packs.into_iter().flatten().collect())
     }
 
-    /// Writes the rollup computed at `version`, unless a newer one already landed. An empty
-    /// rollup is deleted instead, so a bucket whose members all left does not linger.
-    pub async fn put_rollup(
+    /// Writes the rollup as version `seen + 1` if the stored one is still at `seen` (absent
+    /// for `None`); `false` when another writer got there first, and the caller recomputes.
+    /// A writer whose members changed recomputes after its own member writes and retries
+    /// until its write lands, so the last rollup written was folded from a member query made
+    /// after every member write that preceded it: concurrent shards cannot leave a stale
+    /// rollup behind. (This replaced a separate version item bumped before each recompute:
+    /// a strongly consistent read costs a read unit where the bump cost a write unit.)
+    pub async fn put_rollup_if(
         &self,
         bucket: &Bucket,
-        version: u64,
+        seen: Option<u64>,
         rollup: &Rollup,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let item = to_item(&RollupItem {
             pk: rollup_pk(&bucket.scope),
             sk: bucket.week.to_string(),
-            v: version,
+            v: seen.map_or(1, |v| v + 1),
             rollup: rollup.clone(),
         })?;
         self.meter.request();
-        let result = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR v <= :v")
-            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let put = match seen {
+            Some(v) => put
+                .condition_expression("v = :v")
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+            None => put.condition_expression("attribute_not_exists(pk)"),
+        };
+        match put.send().await {
             Ok(out) => {
                 self.meter.consumed(out.consumed_capacity(), true);
-                Ok(())
+                Ok(true)
             }
-            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => Ok(false),
             Err(err) => Err(StoreError::dynamo("PutItem(rollup)", err)),
         }
     }

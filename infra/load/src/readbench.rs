@@ -140,8 +140,9 @@ async fn fill(stores: &Stores, layout: &Layout) -> Result<(usize, f64), String> 
             let store = stores.admin.clone();
             tasks.spawn(async move {
                 store
-                    .put_rollup(&bucket, 1, &rollup)
+                    .put_rollup_if(&bucket, None, &rollup)
                     .await
+                    .map(|_| ())
                     .map_err(|e| e.to_string())
             });
             written += 1;
@@ -153,8 +154,9 @@ async fn fill(stores: &Stores, layout: &Layout) -> Result<(usize, f64), String> 
         };
         tasks.spawn(async move {
             store
-                .put_rollup(&bucket, 1, &org)
+                .put_rollup_if(&bucket, None, &org)
                 .await
+                .map(|_| ())
                 .map_err(|e| e.to_string())
         });
         written += 1;
