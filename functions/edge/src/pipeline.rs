@@ -204,11 +204,6 @@ fn shipped_pr_reverted_id(pr: &EntityKey) -> String {
     format!("shipped_pr_reverted:{}", pr.partition_key())
 }
 
-/// The `gsi1` partition of the PRs whose head is `branch`.
-fn head_key(repo: &str, branch: &str) -> String {
-    format!("HEAD#{repo}#{branch}")
-}
-
 const FOLLOWED_BY_ID: &str = "followed_by";
 const ROLLED_BACK_BY_ID: &str = "rolled_back_by";
 
@@ -362,17 +357,11 @@ impl<'a> Pipeline<'a> {
         rebuild: &mut BTreeSet<EntityKey>,
         work: &mut Work,
     ) -> Result<(), StoreError> {
-        // PRs with this head: their head index items (and, in tables written before those,
-        // their projections).
-        for pk in self
-            .store
-            .index_partition_keys("gsi1", &head_key(repo, branch))
-            .await?
-        {
-            if let Some(key) = EntityKey::from_partition_key(&pk) {
-                rebuild.insert(key);
-            }
-        }
+        let branch_key = EntityKey::Branch {
+            repo: repo.to_string(),
+            branch: branch.to_string(),
+        };
+        rebuild.extend(self.store.prs_with_head(&branch_key).await?);
         let mut is_default = self.default_branch(repo).await?.as_deref() == Some(branch);
         if !is_default {
             let recent = self
@@ -438,7 +427,7 @@ impl<'a> Pipeline<'a> {
         match projection {
             Projection::PullRequest(pr) => {
                 let merged = pr.merged_at.filter(|_| pr.merged_to_default());
-                // By head branch through the PR's own head index item (`Store::put_head_index`).
+                // Found by head branch through `Store::put_head_index`, not an index.
                 [
                     None,
                     None,
@@ -542,12 +531,16 @@ impl<'a> Pipeline<'a> {
         }
         let head_indexed = match &new {
             Some(Projection::PullRequest(pr)) => {
-                let head = head_key(&pr.repo, &pr.head_ref);
+                let head = EntityKey::Branch {
+                    repo: pr.repo.clone(),
+                    branch: pr.head_ref.clone(),
+                };
+                let head_pk = head.partition_key();
                 let indexed = old_item.as_ref().and_then(|i| i.head_indexed.as_ref());
-                if indexed != Some(&head) {
-                    self.store.put_head_index(&pk, &head, pr.number).await?;
+                if indexed != Some(&head_pk) {
+                    self.store.put_head_index(&head, entity).await?;
                 }
-                Some(head)
+                Some(head_pk)
             }
             _ => None,
         };

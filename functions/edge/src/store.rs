@@ -5,16 +5,15 @@
 //! | source fact     | entity key (`PR#…`, `DEP#…`, `INC#…`, `BR#…`) | `FACT#<at>#<fact id>` |
 //! | derived fact    | entity key                  | `FACT#LINK#<link id>`      |
 //! | projection      | entity key                  | `PROJ`                     |
-//! | PR head index   | PR entity key               | `HEAD`                     |
+//! | PR by head      | branch entity key (`BR#…`)  | PR entity key (`PR#…`)     |
 //! | repo metadata   | `REPO#<owner/name>`         | `META`                     |
 //! | bucket member   | `BUCKET#<scope>|<week>`     | `M#<entity>` (packed)      |
 //! | rollup          | `ROLLUP#<scope>`            | `<week>`                   |
 //! | org config      | `CONFIG`                    | `CURRENT`                  |
 //!
-//! GSIs (on projections and head index items): `gsi1` = deployments of a repo by finish
-//! (`DEPS#<repo>`), incidents of a service by opening (`INCS#<service>`), PRs by head branch
-//! (`HEAD#<repo>#<ref>`, on the PR's small `HEAD` item, not its projection); `gsi2` = merged PRs
-//! of a repo by merge time (`MERGED#<repo>`), open incidents (`OPENINC`).
+//! GSIs (on projections only): `gsi1` = deployments of a repo by finish (`DEPS#<repo>`),
+//! incidents of a service by opening (`INCS#<service>`); `gsi2` = merged PRs of a repo by merge
+//! time (`MERGED#<repo>`), open incidents (`OPENINC`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -153,8 +152,8 @@ pub struct ProjectionItem {
     pub batch: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub touched: Vec<String>,
-    /// The `HEAD#<repo>#<ref>` key of the head index item written for this PR (see
-    /// [`Store::put_head_index`]), so it is written again only when the head changes.
+    /// The head branch this PR is recorded under ([`Store::put_head_index`]), so the record
+    /// is written again only when the head changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_indexed: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -326,7 +325,6 @@ struct ConfigItem {
     yaml: String,
 }
 
-pub const HEAD_SK: &str = "HEAD";
 pub const PROJECTION_SK: &str = "PROJ";
 
 /// The state of one digest part in the send ledger.
@@ -649,31 +647,42 @@ impl Store {
         Ok(())
     }
 
-    /// Indexes a PR by its head branch with an item of its own. The branch lookup needs only
-    /// the PR's key, and a projection in an ALL-projected index is written to it again on
-    /// every rewrite: kept out of `gsi1`, a PR's projection rewrite costs one write unit less,
-    /// and this item is written once per head.
+    /// Records a PR under its head branch: an item in the branch's own partition, sort key
+    /// the PR's key. A push to the branch must rebuild its PRs (first-commit time); finding
+    /// them in the partition the push landed in needs no index, where an entry in a GSI
+    /// (the starting design put the projection itself in `gsi1`) costs an index write on every
+    /// projection rewrite. Written once per PR and head.
     pub async fn put_head_index(
         &self,
-        pk: &str,
-        head_pk: &str,
-        number: u64,
+        branch: &EntityKey,
+        pr: &EntityKey,
     ) -> Result<(), StoreError> {
         self.meter.request();
         let out = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(pk))
-            .item("sk", s(HEAD_SK))
-            .item("gsi1pk", s(head_pk))
-            .item("gsi1sk", s(format!("{number:020}")))
+            .item("pk", s(branch.partition_key()))
+            .item("sk", s(pr.partition_key()))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| StoreError::dynamo("PutItem(head index)", e))?;
         self.meter.consumed(out.consumed_capacity(), true);
         Ok(())
+    }
+
+    /// The PRs recorded under a head branch ([`Store::put_head_index`]).
+    pub async fn prs_with_head(&self, branch: &EntityKey) -> Result<Vec<EntityKey>, StoreError> {
+        Ok(self
+            .query_partition(&branch.partition_key(), Some("PR#"))
+            .await?
+            .into_iter()
+            .filter_map(|item| {
+                let sk = item.get("sk").and_then(|v| v.as_s().ok())?;
+                EntityKey::from_partition_key(sk)
+            })
+            .collect())
     }
 
     pub async fn delete_item(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
@@ -779,20 +788,6 @@ impl Store {
                 _ => return Ok(items),
             }
         }
-    }
-
-    /// The table keys (`pk`) of every item on a GSI partition, whatever kind of item it is.
-    pub async fn index_partition_keys(
-        &self,
-        index: &str,
-        pk: &str,
-    ) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .index_items(index, pk, "", "~", false, None)
-            .await?
-            .into_iter()
-            .filter_map(|item| item.get("pk").and_then(|v| v.as_s().ok()).cloned())
-            .collect())
     }
 
     // ---- repo metadata -----------------------------------------------------------------

@@ -153,8 +153,8 @@ fn item_kind(pk: &str, sk: &str) -> &'static str {
     match (prefix, sk) {
         ("PR" | "DEP" | "INC" | "BR", sk) if sk.starts_with("FACT#LINK#") => "link",
         ("PR" | "DEP" | "INC" | "BR", sk) if sk.starts_with("FACT#") => "fact",
+        ("BR", sk) if sk.starts_with("PR#") => "head-index",
         ("PR" | "DEP" | "INC" | "BR", "PROJ") => "projection",
-        ("PR", "HEAD") => "head-index",
         ("PR" | "DEP" | "INC" | "BR", _) => "entity",
         ("BUCKET", "VERSION") => "bucket-version",
         ("BUCKET", _) => "member",
@@ -182,6 +182,9 @@ fn query_kind(input: &QueryInput) -> String {
         None => match prefix.as_str() {
             "PR" | "DEP" | "INC" if input.key_condition_expression() == Some("pk = :pk") => {
                 "Query entity partition".into()
+            }
+            "BR" if text(input.expression_attribute_values(), ":prefix") == "PR#" => {
+                "Query branch PRs".into()
             }
             "BR" => "Query branch facts".into(),
             "BUCKET" => "Query bucket members".into(),
