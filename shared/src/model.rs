@@ -218,6 +218,13 @@ pub enum IncidentAction {
     Updated,
 }
 
+/// A PR a deployment shipped, and whether the PR is an unplanned fix (rework).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ShippedPr {
+    pub pr: EntityKey,
+    pub rework: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FactBody {
@@ -297,9 +304,16 @@ pub enum FactBody {
         finished_at: DateTime<Utc>,
     },
     /// On a deployment: it shipped this PR; `rework` says whether the PR is an unplanned fix.
+    /// (Written one per PR before [`FactBody::ShipsPrs`]; still read. A table holding these is
+    /// brought up to date by reprocess.)
     Ships {
         pr: EntityKey,
         rework: bool,
+    },
+    /// On a deployment: every PR it shipped, in one fact. A deployment ships several PRs, and
+    /// one fact per PR cost a write unit each (and as many stream records and rebuilds).
+    ShipsPrs {
+        prs: Vec<ShippedPr>,
     },
     /// On a deployment: this incident blames it.
     BlamedBy {
@@ -337,6 +351,7 @@ impl FactBody {
             self,
             FactBody::ShippedBy { .. }
                 | FactBody::Ships { .. }
+                | FactBody::ShipsPrs { .. }
                 | FactBody::BlamedBy { .. }
                 | FactBody::RevertedBy { .. }
                 | FactBody::ShippedPrReverted { .. }

@@ -20,7 +20,7 @@ use flowmeter::derive::{
     pack_members, project_deployment, project_incident, project_pull_request, Bucket, Deployment,
     Incident, Member, PackedMember, PullRequest, Rollup,
 };
-use flowmeter::model::{EntityKey, Fact, FactBody};
+use flowmeter::model::{EntityKey, Fact, FactBody, ShippedPr};
 use futures::stream::{self, StreamExt};
 
 use crate::store::{
@@ -188,9 +188,8 @@ fn shipped_by_id(deployment: &EntityKey) -> String {
     format!("shipped_by:{}", deployment.partition_key())
 }
 
-fn ships_id(pr: &EntityKey) -> String {
-    format!("ships:{}", pr.partition_key())
-}
+/// The one link on a deployment listing the PRs it shipped.
+const SHIPS_ID: &str = "ships";
 
 fn blamed_by_id(incident: &EntityKey) -> String {
     format!("blamed_by:{}", incident.partition_key())
@@ -982,40 +981,41 @@ impl<'a> Pipeline<'a> {
             for current in deployment.ships.iter().filter(|s| !desired.contains(&s.pr)) {
                 if self
                     .store
-                    .delete_derived(&key, &link_sort_key(&ships_id(&current.pr)))
-                    .await?
-                {
-                    work.touched(&key);
-                }
-                if self
-                    .store
                     .delete_derived(&current.pr, &link_sort_key(&shipped_by_id(&key)))
                     .await?
                 {
                     work.touched(&current.pr);
                 }
             }
-            // Links the projections already show are not written again: a conditional put that
-            // finds the same content still costs a write unit in AWS, for every link of every
-            // deployment a repo's re-link walks over.
-            for pr in desired {
-                let is_rework = rework.get(pr).copied().unwrap_or(false);
-                let already_ships = deployment
-                    .ships
-                    .iter()
-                    .any(|s| &s.pr == pr && s.rework == is_rework);
-                let ships = link_fact(
-                    &key,
-                    ships_id(pr),
-                    finished,
-                    FactBody::Ships {
-                        pr: pr.clone(),
-                        rework: is_rework,
-                    },
-                );
-                if !already_ships && self.store.put_derived(&ships).await? {
+            // What it ships, as one fact; not written again when the projection already
+            // shows exactly this (a conditional put that finds the same content still costs a
+            // write unit in AWS, for every deployment a repo's re-link walks over).
+            let ships: Vec<ShippedPr> = desired
+                .iter()
+                .map(|pr| ShippedPr {
+                    pr: (*pr).clone(),
+                    rework: rework.get(*pr).copied().unwrap_or(false),
+                })
+                .collect();
+            if ships != deployment.ships {
+                let changed = if ships.is_empty() {
+                    self.store
+                        .delete_derived(&key, &link_sort_key(SHIPS_ID))
+                        .await?
+                } else {
+                    let fact = link_fact(
+                        &key,
+                        SHIPS_ID.into(),
+                        finished,
+                        FactBody::ShipsPrs { prs: ships },
+                    );
+                    self.store.put_derived(&fact).await?
+                };
+                if changed {
                     work.touched(&key);
                 }
+            }
+            for pr in desired {
                 let already_shipped_by = merged_by_key
                     .get(pr)
                     .and_then(|p| p.shipped_by.as_ref())

@@ -5,13 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::OrgConfig;
+pub use crate::model::ShippedPr;
 use crate::model::{DeploymentState, EntityKey, Fact, FactBody};
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ShippedPr {
-    pub pr: EntityKey,
-    pub rework: bool,
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Blame {
@@ -172,6 +167,7 @@ pub fn project_deployment(
                 pr: pr.clone(),
                 rework: *rework,
             }),
+            FactBody::ShipsPrs { prs } => ships.extend(prs.iter().cloned()),
             FactBody::BlamedBy {
                 incident,
                 opened_at,
@@ -198,6 +194,7 @@ pub fn project_deployment(
         None => config.is_production(&environment_name),
     };
     ships.sort_by(|a, b| a.pr.cmp(&b.pr));
+    ships.dedup_by(|a, b| a.pr == b.pr);
     blamed_by.sort_by(|a, b| a.incident.cmp(&b.incident));
     reverted_prs.sort();
     reverted_prs.dedup();
@@ -242,6 +239,55 @@ mod tests {
         assert!(d.is_successful_production());
         assert_eq!(d.finished_at, Some(t("2026-10-05T10:05:00Z")));
         assert_eq!(d.started_at, Some(t("2026-10-05T10:00:00Z")));
+    }
+
+    #[test]
+    fn shipped_prs_come_from_the_ships_list_and_older_per_pr_links() {
+        let cfg = OrgConfig::default();
+        let key = dep_key("acme/api", "gh:1");
+        let req = dep_request(&key, "d1", "production", "abc", t("2026-10-05T10:00:00Z"));
+        let pr = |n| EntityKey::PullRequest {
+            repo: "acme/api".into(),
+            number: n,
+        };
+        let link = |id: &str, body| Fact {
+            entity: key.clone(),
+            id: id.into(),
+            at: t("2026-10-05T10:05:00Z"),
+            body,
+        };
+        let list = link(
+            "ships",
+            FactBody::ShipsPrs {
+                prs: vec![
+                    ShippedPr {
+                        pr: pr(2),
+                        rework: true,
+                    },
+                    ShippedPr {
+                        pr: pr(1),
+                        rework: true,
+                    },
+                ],
+            },
+        );
+        let legacy = link(
+            "ships:PR#acme/api#1",
+            FactBody::Ships {
+                pr: pr(1),
+                rework: true,
+            },
+        );
+        let d = project_deployment(&key, &[req.clone(), list.clone(), legacy], &cfg)
+            .expect("deployment");
+        assert_eq!(
+            d.ships.iter().map(|s| s.pr.clone()).collect::<Vec<_>>(),
+            vec![pr(1), pr(2)],
+            "sorted, each PR once"
+        );
+        assert!(d.is_rework(), "every shipped PR is rework");
+        let only_list = project_deployment(&key, &[list, req], &cfg).expect("deployment");
+        assert_eq!(only_list.ships, d.ships);
     }
 
     #[test]
