@@ -800,9 +800,11 @@ impl Store {
             .table_name(&self.table)
             .key("pk", s(format!("REPO#{repo}")))
             .key("sk", s("META"))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem(meta)", e))?;
+        self.meter.consumed(out.consumed_capacity(), false);
         Ok(out
             .item
             .map(from_item::<RepoMetaItem>)
@@ -1217,9 +1219,11 @@ impl Store {
             .table_name(&self.table)
             .key("pk", s("CONFIG"))
             .key("sk", s("CURRENT"))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| StoreError::dynamo("GetItem(config)", e))?;
+        self.meter.consumed(out.consumed_capacity(), false);
         let Some(item) = out.item else {
             return Ok(None);
         };
