@@ -379,77 +379,160 @@ async fn a_rolled_back_deployment_failed_and_recovered_when_the_rollback_finishe
 /// and the buckets it touched; a later rebuild redoes them unless the run was recorded done.
 #[tokio::test]
 async fn a_run_that_died_after_its_projections_is_completed_by_the_next() {
-    let store = fresh_store("crashed").await;
-    for delivery in history(5) {
-        deliver(&store, &delivery).await;
-    }
-    drain(&store, &mut None).await;
-    let reference = derived_state(&store).await;
-
-    // Find a merged PR's projection and stage the crash: its run never finished, and one of
-    // the rollups its members belong to was never recomputed (an empty rollup stands in).
-    let merged = store
-        .scan_prefix("PR#")
-        .await
-        .expect("scan")
-        .into_iter()
-        .filter(|item| item.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(PROJECTION_SK))
-        .map(|item| ProjectionItem::from_item(item).expect("projection item"))
-        .find(|item| {
-            matches!(&item.projection, Projection::PullRequest(pr) if pr.merged_at.is_some())
-        })
-        .expect("a merged PR");
-    let entity = EntityKey::from_partition_key(&merged.pk).expect("entity key");
-    let bucket = merged
-        .members
-        .iter()
-        .filter_map(|m| Bucket::parse(&m.b))
-        .find(|b| matches!(b.scope, Scope::Repo(_)))
-        .expect("a repo bucket");
-    let stale = |store: Store, bucket: Bucket| async move {
-        let seen = store.rollup_version(&bucket).await.expect("version");
-        let written = store
-            .put_rollup_if(&bucket, seen, &Rollup::default())
-            .await
-            .expect("stale rollup");
-        assert!(written, "nothing else writes this rollup now");
-    };
-    let config = flowmeter_edge::settings::load_config(&store)
-        .await
-        .expect("config");
-    let rebuild = |store: Store| {
-        let (config, entity) = (config.clone(), entity.clone());
-        async move {
-            let changes = BTreeMap::from([(entity, chrono::DateTime::<chrono::Utc>::MIN_UTC)]);
-            flowmeter_edge::pipeline::Pipeline::new(&store, config)
-                .process(&changes)
-                .await
-                .expect("process")
-        }
-    };
-    let mut crashed = merged.clone();
+    let crash = Crash::stage("crashed").await;
+    let mut crashed = crash.merged.clone();
     crashed.batch = Some("run-that-died".into());
-    crashed.touched = vec![bucket.to_string()];
+    crashed.touched = vec![crash.bucket.to_string()];
 
     // Control: the same state from a run recorded done is left alone (nothing to redo).
-    stale(store.clone(), bucket.clone()).await;
-    store.put_projection(&crashed).await.expect("projection");
-    store
+    crash.stale_rollup().await;
+    crash
+        .store
+        .put_projection(&crashed)
+        .await
+        .expect("projection");
+    crash
+        .store
         .mark_batch_done("run-that-died", 0)
         .await
         .expect("done");
-    rebuild(store.clone()).await;
+    crash.rebuild().await;
     assert_ne!(
-        derived_state(&store).await,
-        reference,
+        derived_state(&crash.store).await,
+        crash.reference,
         "a finished run's buckets are not recomputed again"
     );
 
     // The run that died: the next rebuild of the entity recomputes what it touched.
     crashed.batch = Some("another-run-that-died".into());
-    store.put_projection(&crashed).await.expect("projection");
-    rebuild(store.clone()).await;
-    assert_eq!(derived_state(&store).await, reference);
+    crash
+        .store
+        .put_projection(&crashed)
+        .await
+        .expect("projection");
+    crash.rebuild().await;
+    assert_eq!(derived_state(&crash.store).await, crash.reference);
+}
+
+/// The dead run's projection differs from what the retry computes (the retried batch brought
+/// more facts), so the retry writes a new projection, and its own member diff is empty: the
+/// buckets the dead run touched must still be recomputed.
+#[tokio::test]
+async fn a_changed_projection_over_a_dead_run_recomputes_its_buckets() {
+    let crash = Crash::stage("crashed-changed").await;
+    let mut crashed = crash.merged.clone();
+    let Projection::PullRequest(pr) = &mut crashed.projection else {
+        panic!("a PR projection");
+    };
+    pr.comments += 1000;
+    crashed.batch = Some("run-that-died".into());
+    crashed.touched = vec![crash.bucket.to_string()];
+
+    // Control: from a run recorded done, the rebuild fixes the projection but has no reason
+    // to touch the bucket.
+    crash.stale_rollup().await;
+    crash
+        .store
+        .put_projection(&crashed)
+        .await
+        .expect("projection");
+    crash
+        .store
+        .mark_batch_done("run-that-died", 0)
+        .await
+        .expect("done");
+    crash.rebuild().await;
+    assert_ne!(derived_state(&crash.store).await, crash.reference);
+
+    crashed.batch = Some("another-run-that-died".into());
+    crash
+        .store
+        .put_projection(&crashed)
+        .await
+        .expect("projection");
+    crash.rebuild().await;
+    assert_eq!(derived_state(&crash.store).await, crash.reference);
+}
+
+/// A drained scenario, its derived state, and one merged PR's projection and repo bucket, to
+/// stage a run that died.
+struct Crash {
+    store: Store,
+    reference: (Vec<String>, Vec<String>),
+    merged: ProjectionItem,
+    entity: EntityKey,
+    bucket: Bucket,
+    config: flowmeter::config::OrgConfig,
+}
+
+impl Crash {
+    async fn stage(label: &str) -> Crash {
+        let store = fresh_store(label).await;
+        for delivery in history(5) {
+            deliver(&store, &delivery).await;
+        }
+        drain(&store, &mut None).await;
+        let reference = derived_state(&store).await;
+        let merged = store
+            .scan_prefix("PR#")
+            .await
+            .expect("scan")
+            .into_iter()
+            .filter(|item| {
+                item.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str)
+                    == Some(PROJECTION_SK)
+            })
+            .map(|item| ProjectionItem::from_item(item).expect("projection item"))
+            .find(|item| {
+                matches!(&item.projection, Projection::PullRequest(pr) if pr.merged_at.is_some())
+            })
+            .expect("a merged PR");
+        let entity = EntityKey::from_partition_key(&merged.pk).expect("entity key");
+        let bucket = merged
+            .members
+            .iter()
+            .filter_map(|m| Bucket::parse(&m.b))
+            .find(|b| matches!(b.scope, Scope::Repo(_)))
+            .expect("a repo bucket");
+        let config = flowmeter_edge::settings::load_config(&store)
+            .await
+            .expect("config");
+        Crash {
+            store,
+            reference,
+            merged,
+            entity,
+            bucket,
+            config,
+        }
+    }
+
+    /// One of the rollups the dead run should have recomputed was never (an empty one stands in).
+    async fn stale_rollup(&self) {
+        let seen = self
+            .store
+            .rollup_version(&self.bucket)
+            .await
+            .expect("version");
+        let written = self
+            .store
+            .put_rollup_if(&self.bucket, seen, &Rollup::default())
+            .await
+            .expect("stale rollup");
+        assert!(written, "nothing else writes this rollup now");
+    }
+
+    /// The next run that rebuilds the PR.
+    async fn rebuild(&self) {
+        let changes = BTreeMap::from([(
+            self.entity.clone(),
+            chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        )]);
+        flowmeter_edge::pipeline::Pipeline::new(&self.store, self.config.clone())
+            .process(&changes)
+            .await
+            .expect("process");
+    }
 }
 
 /// The rollup write is a compare-and-set on its version: of two recomputes that read the same

@@ -520,6 +520,21 @@ impl<'a> Pipeline<'a> {
         if !(puts.is_empty() && deletes.is_empty()) {
             self.store.write_members(&puts, &deletes).await?;
         }
+        // The projection being replaced may come from a run that died before recomputing its
+        // buckets (a retried batch usually brings more facts, so the retry's projection
+        // differs and its own diff would not name them): take its buckets over.
+        if let Some(item) = old_item.as_ref() {
+            if let Some(batch) = item.batch.as_deref() {
+                if !self.run_done(batch).await? {
+                    for bucket_key in &item.touched {
+                        if let Some(bucket) = Bucket::parse(bucket_key) {
+                            work.dirty.insert(bucket);
+                        }
+                        touched.insert(bucket_key.clone());
+                    }
+                }
+            }
+        }
 
         let mut links = old_item
             .as_ref()

@@ -325,6 +325,8 @@ struct ConfigItem {
     yaml: String,
 }
 
+/// How long a run's done marker is kept ([`Store::mark_batch_done`]).
+pub const RUN_DONE_TTL_S: i64 = 30 * 86_400;
 pub const PROJECTION_SK: &str = "PROJ";
 
 /// The state of one digest part in the send ledger.
@@ -594,6 +596,10 @@ impl Store {
     /// Records that pipeline run `batch` finished every write it started. Expires after a day
     /// (`expires_at`, the table's TTL attribute): a failed run's retry comes within minutes.
     pub async fn mark_batch_done(&self, batch: &str, now_s: i64) -> Result<(), StoreError> {
+        // Kept a month: a projection whose run's marker is gone reads as from a run that died,
+        // and its rebuild recomputes that run's buckets again. Correct, but wasted on every
+        // entity rebuilt after the marker expired; a month covers the usual life of a PR or a
+        // deployment's links (stream records live a day), at ~100 bytes a run.
         self.meter.request();
         let out = self
             .client
@@ -603,7 +609,7 @@ impl Store {
             .item("sk", s("DONE"))
             .item(
                 "expires_at",
-                AttributeValue::N((now_s + 86_400).to_string()),
+                AttributeValue::N((now_s + RUN_DONE_TTL_S).to_string()),
             )
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
