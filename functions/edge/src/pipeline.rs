@@ -459,6 +459,15 @@ impl<'a> Pipeline<'a> {
     async fn rebuild(&self, entity: &EntityKey, work: &mut Work) -> Result<(), StoreError> {
         let (facts, old_item) = self.store.entity(entity).await?;
         let new = self.project(entity, &facts).await?;
+        // A deployment that is not (yet) a finished production attempt (staging, or still
+        // running) feeds no bucket, index or link; stored, it would only be the next rebuild's
+        // baseline, and "nothing stored" is the same baseline. Staging and in-progress
+        // deployments are most deployment deliveries, so they are not written at all.
+        if old_item.is_none()
+            && matches!(&new, Some(Projection::Deployment(d)) if !d.is_production_attempt())
+        {
+            return Ok(());
+        }
         let old = old_item.as_ref().map(|i| &i.projection);
         if new.as_ref() == old {
             // Unchanged, but the run that wrote it may have failed before its buckets and
