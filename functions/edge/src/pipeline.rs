@@ -160,6 +160,28 @@ impl<V: Clone> RunMemo<V> {
     }
 }
 
+/// Runs this process finished (recorded done), newest last, at most [`FINISHED_KEPT`]: a
+/// container handles a shard's batches one after another, so the projection a rebuild finds
+/// was most often written by this container's previous run, and is known done without a read.
+static FINISHED_HERE: std::sync::Mutex<std::collections::VecDeque<String>> =
+    std::sync::Mutex::new(std::collections::VecDeque::new());
+const FINISHED_KEPT: usize = 1024;
+
+fn remember_finished(batch: &str) {
+    if let Ok(mut finished) = FINISHED_HERE.lock() {
+        if finished.len() == FINISHED_KEPT {
+            finished.pop_front();
+        }
+        finished.push_back(batch.to_string());
+    }
+}
+
+fn finished_here(batch: &str) -> bool {
+    FINISHED_HERE
+        .lock()
+        .is_ok_and(|finished| finished.iter().any(|b| b == batch))
+}
+
 /// A run id unique enough across containers: time to the nanosecond and the process id.
 fn new_batch_id() -> String {
     let nanos = std::time::SystemTime::now()
@@ -284,6 +306,7 @@ impl<'a> Pipeline<'a> {
             self.store
                 .mark_batch_done(&self.batch, Utc::now().timestamp())
                 .await?;
+            remember_finished(&self.batch);
         }
         Ok(work.outcome)
     }
@@ -312,6 +335,9 @@ impl<'a> Pipeline<'a> {
         }
         if let Some(done) = self.done_runs.get(batch) {
             return Ok(done);
+        }
+        if finished_here(batch) {
+            return Ok(true);
         }
         let done = self.store.batch_done(batch).await?;
         self.done_runs.put(batch, done);
@@ -532,10 +558,16 @@ impl<'a> Pipeline<'a> {
         // The projection being replaced may come from a run that died before recomputing its
         // buckets (a retried batch usually brings more facts, so the retry's projection
         // differs and its own diff would not name them): take its buckets over.
+        // (Only the buckets this diff does not name need the run looked up.)
         if let Some(item) = old_item.as_ref() {
-            if let Some(batch) = item.batch.as_deref() {
+            let missed: Vec<&String> = item
+                .touched
+                .iter()
+                .filter(|b| !touched.contains(*b))
+                .collect();
+            if let (Some(batch), false) = (item.batch.as_deref(), missed.is_empty()) {
                 if !self.run_done(batch).await? {
-                    for bucket_key in &item.touched {
+                    for bucket_key in missed {
                         if let Some(bucket) = Bucket::parse(bucket_key) {
                             work.dirty.insert(bucket);
                         }
