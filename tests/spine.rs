@@ -380,38 +380,8 @@ async fn a_rolled_back_deployment_failed_and_recovered_when_the_rollback_finishe
 #[tokio::test]
 async fn a_run_that_died_after_its_projections_is_completed_by_the_next() {
     let crash = Crash::stage("crashed").await;
-    let mut crashed = crash.merged.clone();
-    crashed.batch = Some("run-that-died".into());
-    crashed.touched = vec![crash.bucket.to_string()];
-
-    // Control: the same state from a run recorded done is left alone (nothing to redo).
-    crash.stale_rollup().await;
-    crash
-        .store
-        .put_projection(&crashed)
-        .await
-        .expect("projection");
-    crash
-        .store
-        .mark_batch_done("run-that-died", 0)
-        .await
-        .expect("done");
-    crash.rebuild().await;
-    assert_ne!(
-        derived_state(&crash.store).await,
-        crash.reference,
-        "a finished run's buckets are not recomputed again"
-    );
-
-    // The run that died: the next rebuild of the entity recomputes what it touched.
-    crashed.batch = Some("another-run-that-died".into());
-    crash
-        .store
-        .put_projection(&crashed)
-        .await
-        .expect("projection");
-    crash.rebuild().await;
-    assert_eq!(derived_state(&crash.store).await, crash.reference);
+    let crashed = crash.merged.clone();
+    crash.replay(crashed).await;
 }
 
 /// The dead run's projection differs from what the retry computes (the retried batch brought
@@ -425,33 +395,7 @@ async fn a_changed_projection_over_a_dead_run_recomputes_its_buckets() {
         panic!("a PR projection");
     };
     pr.comments += 1000;
-    crashed.batch = Some("run-that-died".into());
-    crashed.touched = vec![crash.bucket.to_string()];
-
-    // Control: from a run recorded done, the rebuild fixes the projection but has no reason
-    // to touch the bucket.
-    crash.stale_rollup().await;
-    crash
-        .store
-        .put_projection(&crashed)
-        .await
-        .expect("projection");
-    crash
-        .store
-        .mark_batch_done("run-that-died", 0)
-        .await
-        .expect("done");
-    crash.rebuild().await;
-    assert_ne!(derived_state(&crash.store).await, crash.reference);
-
-    crashed.batch = Some("another-run-that-died".into());
-    crash
-        .store
-        .put_projection(&crashed)
-        .await
-        .expect("projection");
-    crash.rebuild().await;
-    assert_eq!(derived_state(&crash.store).await, crash.reference);
+    crash.replay(crashed).await;
 }
 
 /// A drained scenario, its derived state, and one merged PR's projection and repo bucket, to
@@ -520,6 +464,38 @@ impl Crash {
             .await
             .expect("stale rollup");
         assert!(written, "nothing else writes this rollup now");
+    }
+
+    /// Stores `crashed` as written by a run that touched the repo bucket, whose rollup was
+    /// never recomputed (`stale_rollup`). Control: from a run recorded done, the next rebuild
+    /// leaves the stale rollup (nothing to redo). Then from a run that died: the next rebuild
+    /// restores exactly the reference state.
+    async fn replay(&self, mut crashed: ProjectionItem) {
+        crashed.batch = Some("run-that-died".into());
+        crashed.touched = vec![self.bucket.to_string()];
+        self.stale_rollup().await;
+        self.store
+            .put_projection(&crashed)
+            .await
+            .expect("projection");
+        self.store
+            .mark_batch_done("run-that-died", 0)
+            .await
+            .expect("done");
+        self.rebuild().await;
+        assert_ne!(
+            derived_state(&self.store).await,
+            self.reference,
+            "a finished run's buckets are not recomputed again"
+        );
+
+        crashed.batch = Some("another-run-that-died".into());
+        self.store
+            .put_projection(&crashed)
+            .await
+            .expect("projection");
+        self.rebuild().await;
+        assert_eq!(derived_state(&self.store).await, self.reference);
     }
 
     /// The next run that rebuilds the PR.

@@ -344,6 +344,15 @@ impl<'a> Pipeline<'a> {
         Ok(done)
     }
 
+    /// Whether a stored projection was written by a run not recorded done (one that died
+    /// before its buckets and links), whose work a rebuild must therefore redo.
+    async fn written_by_unfinished_run(&self, item: &ProjectionItem) -> Result<bool, StoreError> {
+        match item.batch.as_deref() {
+            Some(batch) => Ok(!self.run_done(batch).await?),
+            None => Ok(false),
+        }
+    }
+
     /// Recomputes one rollup from its members (never incrementally), compare-and-set on the
     /// rollup's version (`Store::put_rollup_if`): another run's write in between means a
     /// recompute from a fresh read.
@@ -499,12 +508,10 @@ impl<'a> Pipeline<'a> {
             // Unchanged, but the run that wrote it may have failed before its buckets and
             // links: redo them unless that run is recorded done.
             if let (Some(item), Some(projection)) = (old_item.as_ref(), old) {
-                if let Some(batch) = item.batch.as_deref() {
-                    if !self.run_done(batch).await? {
-                        work.dirty
-                            .extend(item.touched.iter().filter_map(|b| Bucket::parse(b)));
-                        self.queue_dependents(projection, work).await?;
-                    }
+                if self.written_by_unfinished_run(item).await? {
+                    work.dirty
+                        .extend(item.touched.iter().filter_map(|b| Bucket::parse(b)));
+                    self.queue_dependents(projection, work).await?;
                 }
             }
             return Ok(());
@@ -565,14 +572,12 @@ impl<'a> Pipeline<'a> {
                 .iter()
                 .filter(|b| !touched.contains(*b))
                 .collect();
-            if let (Some(batch), false) = (item.batch.as_deref(), missed.is_empty()) {
-                if !self.run_done(batch).await? {
-                    for bucket_key in missed {
-                        if let Some(bucket) = Bucket::parse(bucket_key) {
-                            work.dirty.insert(bucket);
-                        }
-                        touched.insert(bucket_key.clone());
+            if !missed.is_empty() && self.written_by_unfinished_run(item).await? {
+                for bucket_key in missed {
+                    if let Some(bucket) = Bucket::parse(bucket_key) {
+                        work.dirty.insert(bucket);
                     }
+                    touched.insert(bucket_key.clone());
                 }
             }
         }

@@ -178,23 +178,30 @@ fn describe_sizes(label: &str, items: &[&Item]) -> String {
     )
 }
 
-async fn projections(store: &Store) -> Result<BTreeMap<String, String>, String> {
+/// The stored projections by key, as JSON text; with `describe_items`, also prints their
+/// items' sizes (and the facts') on stderr.
+async fn projections(
+    store: &Store,
+    describe_items: bool,
+) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for prefix in ["PR#", "DEP#", "INC#"] {
         let items = store.scan_prefix(prefix).await.map_err(|e| e.to_string())?;
-        let stored: Vec<&Item> = items
-            .iter()
-            .filter(|i| text(i, "sk") == flowmeter_edge::store::PROJECTION_SK)
-            .collect();
-        let facts: Vec<&Item> = items
-            .iter()
-            .filter(|i| text(i, "sk").starts_with("FACT#"))
-            .collect();
-        eprintln!(
-            "{}",
-            describe_sizes(&format!("{prefix} projections"), &stored)
-        );
-        eprintln!("{}", describe_sizes(&format!("{prefix} facts"), &facts));
+        if describe_items {
+            let stored: Vec<&Item> = items
+                .iter()
+                .filter(|i| text(i, "sk") == flowmeter_edge::store::PROJECTION_SK)
+                .collect();
+            let facts: Vec<&Item> = items
+                .iter()
+                .filter(|i| text(i, "sk").starts_with("FACT#"))
+                .collect();
+            eprintln!(
+                "{}",
+                describe_sizes(&format!("{prefix} projections"), &stored)
+            );
+            eprintln!("{}", describe_sizes(&format!("{prefix} facts"), &facts));
+        }
         for item in items {
             if text(&item, "sk") == flowmeter_edge::store::PROJECTION_SK {
                 let pk = text(&item, "pk");
@@ -294,7 +301,7 @@ async fn verify(
         .extend(diff_keys(&stored_non_empty, &computed));
 
     // And from scratch: reprocess the same table, compare rollups and projections.
-    let before_projections = projections(store).await?;
+    let before_projections = projections(store, true).await?;
     v.projections = before_projections.len();
     let config = load_config(store).await.map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -309,7 +316,7 @@ async fn verify(
     let after_non_empty: BTreeMap<(String, String), String> =
         after.into_iter().filter(|(_, r)| *r != empty).collect();
     v.reprocess_mismatches = diff_keys(&stored_non_empty, &after_non_empty);
-    let after_projections = projections(store).await?;
+    let after_projections = projections(store, false).await?;
     let differing = diff_keys(&before_projections, &after_projections);
     v.projection_mismatches = differing.len();
     // Show a few, field by field: what streaming derived vs what reprocessing derived.
