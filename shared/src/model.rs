@@ -150,6 +150,14 @@ pub struct PrSnapshot {
     pub merged_at: Option<DateTime<Utc>>,
     pub merge_commit_sha: Option<String>,
     pub head_ref: String,
+    /// The head commit: where a PR's own commits are walked back from (METRICS.md).
+    #[serde(default)]
+    pub head_sha: Option<String>,
+    /// `owner/name` of the repository the head ref lives in, lower-cased; a fork's for a fork
+    /// PR, whose head branch is not a branch of the base repository. `None` when unknown (a
+    /// deleted fork).
+    #[serde(default)]
+    pub head_repo: Option<RepoName>,
     pub base_ref: String,
     /// The repository's default branch at delivery time.
     pub default_branch: String,
@@ -265,6 +273,10 @@ pub enum FactBody {
         creator: Option<Actor>,
         /// For `workflow_run` deployments: the workflow's name, matched against config.
         workflow: Option<String>,
+        /// For a GitHub Deployment created by an Actions job: that job's workflow run, whose
+        /// own `wr:` deployment it supersedes (the deployment counts once).
+        #[serde(default)]
+        workflow_run: Option<u64>,
     },
     /// A status change of a deployment. Terminal states end it.
     DeploymentStatus {
@@ -273,6 +285,10 @@ pub enum FactBody {
         /// Present when the status source also knows the sha (generic endpoint, workflow_run).
         sha: Option<String>,
         started_at: Option<DateTime<Utc>>,
+        /// As on [`FactBody::DeploymentRequested`]: the status payload names the run too, so a
+        /// lost `deployment` delivery loses nothing.
+        #[serde(default)]
+        workflow_run: Option<u64>,
     },
     Incident {
         action: IncidentAction,
@@ -341,6 +357,11 @@ pub enum FactBody {
         deployment: EntityKey,
         finished_at: DateTime<Utc>,
     },
+    /// On a `wr:` workflow-run deployment: a GitHub production Deployment created by one of its
+    /// jobs records the same deployment, with its real environment; the run no longer counts.
+    SupersededBy {
+        deployment: EntityKey,
+    },
 }
 
 impl FactBody {
@@ -357,6 +378,7 @@ impl FactBody {
                 | FactBody::ShippedPrReverted { .. }
                 | FactBody::FollowedBy { .. }
                 | FactBody::RolledBackBy { .. }
+                | FactBody::SupersededBy { .. }
         )
     }
 }

@@ -315,6 +315,8 @@ fn pr_input(row: &Row, commits: &[Row], comments: &[Row]) -> PrInput {
         deletions: None,
         labels: vec![],
         html_url: None,
+        head_repo: None,
+        head_sha: None,
     };
     let mut facts = vec![Fact {
         entity: key.clone(),
@@ -415,6 +417,7 @@ fn deployment_input(row: &Row, config: &OrgConfig) -> DeploymentInput {
                 git_ref: None,
                 creator: None,
                 workflow: None,
+                workflow_run: None,
             },
         },
         Fact {
@@ -426,6 +429,7 @@ fn deployment_input(row: &Row, config: &OrgConfig) -> DeploymentInput {
                 environment: Some(environment),
                 sha: Some(sha),
                 started_at: Some(started),
+                workflow_run: None,
             },
         },
     ];

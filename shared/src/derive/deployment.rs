@@ -36,6 +36,15 @@ pub struct Deployment {
     /// Finish of the next successful production deployment of the repo, written as a link on
     /// failed deployments: their recovery when no incident blames them.
     pub next_success_at: Option<DateTime<Utc>>,
+    /// A GitHub Deployment made by an Actions job: the workflow run whose `wr:` deployment this
+    /// one supersedes.
+    #[serde(default)]
+    pub workflow_run: Option<u64>,
+    /// On a `wr:` deployment: the GitHub production Deployment one of its jobs created. The
+    /// same deployment is then recorded twice; it counts once, as the GitHub Deployment, which
+    /// names its real environment.
+    #[serde(default)]
+    pub superseded_by: Option<EntityKey>,
 }
 
 impl Deployment {
@@ -47,8 +56,23 @@ impl Deployment {
     }
 
     /// A terminal production attempt: what deployment counts and change failure rate count.
+    /// A workflow run superseded by the GitHub Deployment its job created is not one: that
+    /// deployment is.
     pub fn is_production_attempt(&self) -> bool {
-        self.is_production && self.state.is_some() && self.finished_at.is_some()
+        self.is_production
+            && self.superseded_by.is_none()
+            && self.state.is_some()
+            && self.finished_at.is_some()
+    }
+
+    /// The `wr:` deployment this GitHub production Deployment supersedes, if its job's run is
+    /// known: the link that makes the pair count once.
+    pub fn supersedes(&self) -> Option<EntityKey> {
+        let run = self.workflow_run?;
+        (self.is_production && self.id.starts_with("gh:")).then(|| EntityKey::Deployment {
+            repo: self.repo.clone(),
+            id: format!("wr:{run}"),
+        })
     }
 
     pub fn is_successful_production(&self) -> bool {
@@ -127,14 +151,18 @@ pub fn project_deployment(
     let mut reverted_prs = Vec::new();
     let mut next_success_at = None;
     let mut rolled_back_by = None;
+    let mut workflow_run = None;
+    let mut superseded_by: Option<EntityKey> = None;
     for fact in &sorted {
         match &fact.body {
             FactBody::DeploymentRequested {
                 environment: env,
                 sha: s,
                 workflow: w,
+                workflow_run: run,
                 ..
             } => {
+                workflow_run = run.or(workflow_run);
                 environment = Some(env.clone());
                 sha = Some(s.clone());
                 workflow = w.clone().or(workflow);
@@ -146,7 +174,9 @@ pub fn project_deployment(
                 environment: env,
                 sha: s,
                 started_at: started,
+                workflow_run: run,
             } => {
+                workflow_run = workflow_run.or(*run);
                 if environment.is_none() {
                     environment = env.clone();
                 }
@@ -180,6 +210,16 @@ pub fn project_deployment(
             FactBody::ShippedPrReverted { pr, .. } => reverted_prs.push(pr.clone()),
             FactBody::FollowedBy { finished_at, .. } => next_success_at = Some(*finished_at),
             FactBody::RolledBackBy { deployment } => rolled_back_by = Some(deployment.clone()),
+            // Several jobs of one run could each create a production Deployment: the least
+            // key decides, whatever the order the links arrived in.
+            FactBody::SupersededBy { deployment } => {
+                if superseded_by
+                    .as_ref()
+                    .is_none_or(|current| deployment < current)
+                {
+                    superseded_by = Some(deployment.clone());
+                }
+            }
             _ => {}
         }
     }
@@ -213,6 +253,8 @@ pub fn project_deployment(
         reverted_prs,
         rolled_back_by,
         next_success_at,
+        workflow_run,
+        superseded_by,
     })
 }
 
@@ -331,6 +373,8 @@ mod tests {
             reverted_prs: vec![],
             rolled_back_by: None,
             next_success_at: Some(t("2026-10-05T11:00:00Z")),
+            superseded_by: None,
+            workflow_run: None,
         };
         assert_eq!(d.recovery_seconds(), Some(3600.0));
         d.blamed_by = vec![

@@ -293,6 +293,8 @@ mod tests {
             reverted_prs: vec![],
             rolled_back_by: None,
             next_success_at: None,
+            superseded_by: None,
+            workflow_run: None,
         }
     }
 

@@ -529,6 +529,8 @@ mod tests {
             reverted_prs: vec![],
             rolled_back_by: None,
             next_success_at: None,
+            superseded_by: None,
+            workflow_run: None,
         };
         let members = members_of_deployment(&d, &cfg);
         assert_eq!(members[0].bucket.week.to_string(), "2026-W42");

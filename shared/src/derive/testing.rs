@@ -54,6 +54,8 @@ pub fn pr_fact(
         deletions: None,
         labels: vec![],
         html_url: None,
+        head_repo: None,
+        head_sha: None,
     };
     edit(&mut snapshot);
     Fact {
@@ -182,6 +184,7 @@ pub fn dep_request(
             git_ref: None,
             creator: None,
             workflow: None,
+            workflow_run: None,
         },
     }
 }
@@ -201,6 +204,7 @@ pub fn dep_status(
             environment: None,
             sha: None,
             started_at: None,
+            workflow_run: None,
         },
     }
 }

@@ -79,6 +79,7 @@ pub fn normalize_generic_deployment(body: &[u8]) -> Result<Normalized, IngestErr
             git_ref: None,
             creator: None,
             workflow: None,
+            workflow_run: None,
         },
     };
     let status = Fact {
@@ -90,6 +91,7 @@ pub fn normalize_generic_deployment(body: &[u8]) -> Result<Normalized, IngestErr
             environment: Some(report.environment),
             sha: Some(sha),
             started_at: started,
+            workflow_run: None,
         },
     };
     Ok(Normalized::Facts(vec![requested, status]))
@@ -368,6 +370,7 @@ pub(crate) mod tests {
                 git_ref: None,
                 creator: None,
                 workflow: None,
+                workflow_run: None,
             }
         );
         assert_eq!(
@@ -377,6 +380,7 @@ pub(crate) mod tests {
                 environment: Some("production".into()),
                 sha: Some(SHA.into()),
                 started_at: Some(ts("2026-10-05T08:00:00Z")),
+                workflow_run: None,
             }
         );
     }

@@ -5,12 +5,18 @@
 //! retry a rejected delivery by itself: a 400 is data lost until someone redelivers by hand. What
 //! is rejected is what would make a fact wrong (no PR number, a timestamp we cannot read).
 //!
-//! Fact ids are `<X-GitHub-Delivery>#<n>` and every time comes from the payload, so a
-//! redelivery (GitHub keeps the delivery id) yields identical facts and writes nothing.
+//! Fact ids come from what the body says, never from `X-GitHub-Delivery`: the HMAC does not
+//! cover that header, so a signed body posted again under a new delivery id must still be the
+//! same fact. Ids are the payload's own (`review:<id>`, `ic:<comment id>`, `status:<id>`,
+//! `run:<id>:<attempt>`, `push:<before>..<after>`, `deployment:<id>`) and, where an event has
+//! none (a PR or issue change), a hash of the raw body (`pr:<sha-256 prefix>`). Every time
+//! comes from the payload too, so a replay or redelivery yields identical keys and writes
+//! nothing.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::json::{from_value, null_as_default, EpochOrTimestamp, Timestamp};
 use super::{check_id, github_actor, parse_body, repo_name, IngestError, Normalized};
@@ -26,6 +32,8 @@ pub fn normalize_github(
     delivery_id: &str,
     body: &[u8],
 ) -> Result<Normalized, IngestError> {
+    // Still required and checked: GitHub always sends it, and a request without one is not
+    // GitHub. Fact identity does not use it (see the module doc).
     check_id(delivery_id, "X-GitHub-Delivery")?;
     let Some(main_key) = main_key(event) else {
         // Parsed anyway: a malformed body is a 400 whatever the event, so a broken sender is
@@ -39,7 +47,7 @@ pub fn normalize_github(
     };
     let root = parse_body(body)?;
     let payload = unwrap_probot(&root, main_key);
-    let facts = Facts { delivery_id };
+    let facts = Facts { body };
     match event {
         "pull_request" => pull_request(&facts, from_value(payload)?),
         "pull_request_review" => review(&facts, from_value(payload)?),
@@ -78,22 +86,47 @@ fn unwrap_probot<'a>(root: &'a Value, main_key: &str) -> &'a Value {
     }
 }
 
-/// Builds facts with ids numbered in emission order within the delivery.
+/// Builds facts whose ids come from the delivery's content: `<identity>#<n>`, numbered in
+/// emission order.
 struct Facts<'a> {
-    delivery_id: &'a str,
+    /// The raw body, hashed for events that carry no id of their own.
+    body: &'a [u8],
 }
 
 impl Facts<'_> {
-    fn one(&self, entity: EntityKey, at: Timestamp, body: FactBody) -> Normalized {
-        Normalized::Facts(vec![self.fact(0, entity, at, body)])
+    fn one(&self, identity: &str, entity: EntityKey, at: Timestamp, body: FactBody) -> Normalized {
+        Normalized::Facts(vec![self.fact(identity, 0, entity, at, body)])
     }
 
-    fn fact(&self, n: usize, entity: EntityKey, at: Timestamp, body: FactBody) -> Fact {
+    fn fact(
+        &self,
+        identity: &str,
+        n: usize,
+        entity: EntityKey,
+        at: Timestamp,
+        body: FactBody,
+    ) -> Fact {
         Fact {
             entity,
-            id: format!("{}#{n}", self.delivery_id),
+            id: format!("{identity}#{n}"),
             at: at.0,
             body,
+        }
+    }
+
+    /// `<kind>:<first 32 hex digits of SHA-256(raw body)>`: 128 bits, so two different bodies
+    /// never share an id in practice, and the same bytes always do.
+    fn body_identity(&self, kind: &str) -> String {
+        let digest = Sha256::digest(self.body);
+        let hex = hex::encode(digest);
+        format!("{kind}:{}", hex.get(..32).unwrap_or(&hex))
+    }
+
+    /// The payload's own id when it has one, else the body hash.
+    fn identity(&self, kind: &str, id: Option<u64>) -> String {
+        match id {
+            Some(id) => format!("{kind}:{id}"),
+            None => self.body_identity(kind),
         }
     }
 }
@@ -145,6 +178,17 @@ fn label_names(labels: &[Label]) -> Vec<String> {
 struct GitRef {
     #[serde(rename = "ref")]
     name: String,
+    #[serde(default)]
+    sha: Option<String>,
+    /// The repository the ref lives in: a fork's for a fork PR's head. `null` when the fork
+    /// was deleted.
+    #[serde(default)]
+    repo: Option<HeadRepository>,
+}
+
+#[derive(Deserialize)]
+struct HeadRepository {
+    full_name: String,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +247,8 @@ struct Review {
 
 #[derive(Deserialize)]
 struct Comment {
+    #[serde(default)]
+    id: Option<u64>,
     user: Option<User>,
     created_at: Timestamp,
 }
@@ -295,6 +341,14 @@ struct DeploymentEvent {
     action: String,
     deployment: Deployment,
     repository: Repository,
+    /// The Actions run whose job (`environment:`) created the deployment, if any.
+    #[serde(default)]
+    workflow_run: Option<RunRef>,
+}
+
+#[derive(Deserialize)]
+struct RunRef {
+    id: u64,
 }
 
 #[derive(Deserialize)]
@@ -314,10 +368,14 @@ struct DeploymentStatusEvent {
     deployment_status: DeploymentStatus,
     deployment: Deployment,
     repository: Repository,
+    #[serde(default)]
+    workflow_run: Option<RunRef>,
 }
 
 #[derive(Deserialize)]
 struct DeploymentStatus {
+    #[serde(default)]
+    id: Option<u64>,
     state: String,
     environment: Option<String>,
     created_at: Timestamp,
@@ -335,6 +393,10 @@ struct WorkflowRunEvent {
 #[derive(Deserialize)]
 struct WorkflowRun {
     id: u64,
+    /// 1 for the first attempt; a re-run of the same run is a new attempt (a new deployment
+    /// outcome), so it is part of the facts' identity.
+    #[serde(default)]
+    run_attempt: Option<u64>,
     name: Option<String>,
     head_sha: String,
     head_branch: Option<String>,
@@ -386,6 +448,8 @@ fn pull_request(facts: &Facts, e: PullRequestEvent) -> Result<Normalized, Ingest
         // An unmerged PR's `merge_commit_sha` is GitHub's test merge, a commit that never lands;
         // keeping it would let a deployment appear to ship a PR that was never merged.
         merge_commit_sha: pr.merged_at.and(pr.merge_commit_sha),
+        head_sha: pr.head.sha,
+        head_repo: pr.head.repo.map(|r| r.full_name.to_ascii_lowercase()),
         head_ref: pr.head.name,
         base_ref: pr.base.name,
         default_branch: e.repository.default_branch,
@@ -395,7 +459,13 @@ fn pull_request(facts: &Facts, e: PullRequestEvent) -> Result<Normalized, Ingest
         html_url: pr.html_url,
     };
     // `updated_at` moves with every change GitHub reports, so it orders a PR's snapshots.
-    Ok(facts.one(entity, pr.updated_at, FactBody::PullRequest(snapshot)))
+    let identity = facts.body_identity("pr");
+    Ok(facts.one(
+        &identity,
+        entity,
+        pr.updated_at,
+        FactBody::PullRequest(snapshot),
+    ))
 }
 
 fn review(facts: &Facts, e: ReviewEvent) -> Result<Normalized, IngestError> {
@@ -424,7 +494,12 @@ fn review(facts: &Facts, e: ReviewEvent) -> Result<Normalized, IngestError> {
                 body_nonempty: e.review.body.is_some_and(|b| !b.trim().is_empty()),
                 pr_author: login(e.pull_request.user.as_ref()),
             };
-            Ok(facts.one(entity, submitted_at, body))
+            Ok(facts.one(
+                &format!("review:{}", e.review.id),
+                entity,
+                submitted_at,
+                body,
+            ))
         }
         "dismissed" => {
             // The payload has no dismissal time. The PR's `updated_at` moves when a review is
@@ -442,7 +517,8 @@ fn review(facts: &Facts, e: ReviewEvent) -> Result<Normalized, IngestError> {
                 reviewer,
                 review_id: e.review.id,
             };
-            Ok(facts.one(entity, Timestamp(at), body))
+            let identity = format!("review:{}:dismissed", e.review.id);
+            Ok(facts.one(&identity, entity, Timestamp(at), body))
         }
         _ => Ok(Normalized::Ignored("unsupported action")),
     }
@@ -462,7 +538,8 @@ fn review_comment(facts: &Facts, e: ReviewCommentEvent) -> Result<Normalized, In
         created_at: e.comment.created_at.0,
         pr_author: login(e.pull_request.user.as_ref()),
     };
-    Ok(facts.one(entity, e.comment.created_at, body))
+    let identity = facts.identity("rc", e.comment.id);
+    Ok(facts.one(&identity, entity, e.comment.created_at, body))
 }
 
 fn issue_comment(facts: &Facts, e: IssueCommentEvent) -> Result<Normalized, IngestError> {
@@ -484,7 +561,8 @@ fn issue_comment(facts: &Facts, e: IssueCommentEvent) -> Result<Normalized, Inge
         created_at: e.comment.created_at.0,
         pr_author: login(e.issue.user.as_ref()),
     };
-    Ok(facts.one(entity, e.comment.created_at, body))
+    let identity = facts.identity("ic", e.comment.id);
+    Ok(facts.one(&identity, entity, e.comment.created_at, body))
 }
 
 fn push(facts: &Facts, e: PushEvent) -> Result<Normalized, IngestError> {
@@ -510,6 +588,8 @@ fn push(facts: &Facts, e: PushEvent) -> Result<Normalized, IngestError> {
         .ok_or(IngestError::MissingField {
             path: "repository.pushed_at".into(),
         })?;
+    // A push is the move of one ref from `before` to `after`: that pair is its identity.
+    let identity = format!("push:{}..{}", e.before, e.after);
     let body = FactBody::Push {
         before: e.before,
         after: e.after,
@@ -529,7 +609,7 @@ fn push(facts: &Facts, e: PushEvent) -> Result<Normalized, IngestError> {
         repo,
         branch: branch.to_string(),
     };
-    Ok(facts.one(entity, at, body))
+    Ok(facts.one(&identity, entity, at, body))
 }
 
 fn deployment_entity(repo: RepoName, id: u64) -> EntityKey {
@@ -551,8 +631,10 @@ fn deployment(facts: &Facts, e: DeploymentEvent) -> Result<Normalized, IngestErr
         git_ref: d.git_ref,
         creator: d.creator.as_ref().map(|u| actor(Some(u))),
         workflow: None,
+        workflow_run: e.workflow_run.map(|r| r.id),
     };
-    Ok(facts.one(entity, d.created_at, body))
+    let identity = format!("deployment:{}", d.id);
+    Ok(facts.one(&identity, entity, d.created_at, body))
 }
 
 fn deployment_status(facts: &Facts, e: DeploymentStatusEvent) -> Result<Normalized, IngestError> {
@@ -579,9 +661,11 @@ fn deployment_status(facts: &Facts, e: DeploymentStatusEvent) -> Result<Normaliz
         environment: status.environment.or(Some(d.environment)),
         sha: Some(d.sha),
         started_at: Some(d.created_at.0),
+        workflow_run: e.workflow_run.map(|r| r.id),
     };
     let at = status.updated_at.unwrap_or(status.created_at);
-    Ok(facts.one(entity, at, body))
+    let identity = facts.identity("status", status.id);
+    Ok(facts.one(&identity, entity, at, body))
 }
 
 fn workflow_run(facts: &Facts, e: WorkflowRunEvent) -> Result<Normalized, IngestError> {
@@ -623,16 +707,19 @@ fn workflow_run(facts: &Facts, e: WorkflowRunEvent) -> Result<Normalized, Ingest
         git_ref: run.head_branch,
         creator,
         workflow,
+        workflow_run: None,
     };
     let status = FactBody::DeploymentStatus {
         state,
         environment: Some("production".into()),
         sha: Some(run.head_sha),
         started_at: Some(started.0),
+        workflow_run: None,
     };
+    let identity = format!("run:{}:{}", run.id, run.run_attempt.unwrap_or(1));
     Ok(Normalized::Facts(vec![
-        facts.fact(0, entity.clone(), started, requested),
-        facts.fact(1, entity, run.updated_at, status),
+        facts.fact(&identity, 0, entity.clone(), started, requested),
+        facts.fact(&identity, 1, entity, run.updated_at, status),
     ]))
 }
 
@@ -680,7 +767,8 @@ fn issues(facts: &Facts, e: IssuesEvent) -> Result<Normalized, IngestError> {
         },
     };
     let at = issue.updated_at.unwrap_or(issue.created_at);
-    Ok(facts.one(entity, at, body))
+    let identity = facts.body_identity("issue");
+    Ok(facts.one(&identity, entity, at, body))
 }
 
 #[cfg(test)]

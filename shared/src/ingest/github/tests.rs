@@ -191,23 +191,120 @@ fn redelivery_gives_identical_facts() {
     }
 }
 
+/// The HMAC covers the body, not `X-GitHub-Delivery`: a signed body replayed under another
+/// delivery id must be the very same facts (same ids, so the same keys), or it is counted twice.
 #[test]
-fn fact_ids_are_delivery_id_and_index() {
+fn a_replay_under_a_new_delivery_id_is_the_same_facts() {
+    for (event, body) in ALL {
+        let first = normalize_github(event, DELIVERY, body).expect("accepted");
+        let replay = normalize_github(event, "00000000-replayed-delivery", body).expect("accepted");
+        assert_eq!(first, replay, "{event}");
+    }
+}
+
+#[test]
+fn fact_ids_come_from_the_payload_and_never_from_the_delivery_id() {
     for (event, body) in ALL {
         if let Normalized::Facts(facts) = run(event, body) {
             for (n, fact) in facts.iter().enumerate() {
-                assert_eq!(fact.id, format!("{DELIVERY}#{n}"));
+                assert!(!fact.id.contains(DELIVERY), "{event}: {}", fact.id);
+                assert!(fact.id.ends_with(&format!("#{n}")), "{event}: {}", fact.id);
+                assert!(fact.id.len() <= 100, "{event}: bounded id {}", fact.id);
                 assert!(!fact.body.is_derived());
             }
         }
     }
 }
 
+/// The ids read from the fixtures themselves: the review's, the comment's, the status's, the
+/// run's and attempt, the push's before..after.
+#[test]
+fn fact_ids_are_the_payloads_own_ids() {
+    let id_of = |event: &str, body: &[u8]| single(event, body).id;
+    let review: Value = serde_json::from_slice(REVIEW_COMMENTED).expect("json");
+    assert_eq!(
+        id_of("pull_request_review", REVIEW_COMMENTED),
+        format!("review:{}#0", review["review"]["id"])
+    );
+    let comment: Value = serde_json::from_slice(ISSUE_COMMENT).expect("json");
+    let on_pr = mutate(ISSUE_COMMENT, |v| {
+        v["issue"]["pull_request"] = json!({"url": "https://api.github.com/x"});
+    });
+    assert_eq!(
+        id_of("issue_comment", &on_pr),
+        format!("ic:{}#0", comment["comment"]["id"])
+    );
+    let comment: Value = serde_json::from_slice(REVIEW_COMMENT).expect("json");
+    assert_eq!(
+        id_of("pull_request_review_comment", REVIEW_COMMENT),
+        format!("rc:{}#0", comment["comment"]["id"])
+    );
+    let status: Value = serde_json::from_slice(DEPLOYMENT_STATUS).expect("json");
+    assert_eq!(
+        id_of("deployment_status", DEPLOYMENT_STATUS),
+        format!("status:{}#0", status["deployment_status"]["id"])
+    );
+    let deployment: Value = serde_json::from_slice(DEPLOYMENT).expect("json");
+    assert_eq!(
+        id_of("deployment", DEPLOYMENT),
+        format!("deployment:{}#0", deployment["deployment"]["id"])
+    );
+    let push: Value = serde_json::from_slice(PUSH_NEW_BRANCH).expect("json");
+    assert_eq!(
+        id_of("push", PUSH_NEW_BRANCH),
+        format!(
+            "push:{}..{}#0",
+            push["before"].as_str().expect("before"),
+            push["after"].as_str().expect("after")
+        )
+    );
+    let run: Value = serde_json::from_slice(WORKFLOW_RUN_COMPLETED).expect("json");
+    let ids: Vec<String> = facts("workflow_run", WORKFLOW_RUN_COMPLETED)
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    let base = format!(
+        "run:{}:{}",
+        run["workflow_run"]["id"],
+        run["workflow_run"]["run_attempt"].as_u64().unwrap_or(1)
+    );
+    assert_eq!(ids, [format!("{base}#0"), format!("{base}#1")]);
+}
+
+/// Events without an id of their own (a PR or issue change) are identified by their body: the
+/// same bytes are the same fact, and a different change (another label) is another fact.
+#[test]
+fn events_without_an_id_are_identified_by_their_body() {
+    let opened = single("pull_request", PR_OPENED);
+    assert!(opened.id.starts_with("pr:"), "{}", opened.id);
+    let edited = mutate(PR_OPENED, |v| {
+        set(v, "/pull_request/title", json!("Another title"))
+    });
+    assert_ne!(single("pull_request", &edited).id, opened.id);
+    let issue = single("issues", ISSUE_LABELED);
+    assert!(issue.id.starts_with("issue:"), "{}", issue.id);
+    let relabeled = mutate(ISSUE_LABELED, |v| set(v, "/label/name", json!("sev2")));
+    assert_ne!(single("issues", &relabeled).id, issue.id);
+}
+
+/// A re-run of a workflow run is another attempt, another deployment outcome: other facts.
+#[test]
+fn a_rerun_attempt_is_other_facts() {
+    let first = facts("workflow_run", WORKFLOW_RUN_COMPLETED);
+    let rerun = mutate(WORKFLOW_RUN_COMPLETED, |v| {
+        set(v, "/workflow_run/run_attempt", json!(2))
+    });
+    let second = facts("workflow_run", &rerun);
+    assert_ne!(first[0].id, second[0].id);
+    assert!(second[0].id.contains(":2#"), "{}", second[0].id);
+}
+
 #[test]
 fn pull_request_opened() {
     let fact = single("pull_request", PR_OPENED);
     assert_eq!(fact.entity, pr_entity("codertocat/hello-world", 2));
-    assert_eq!(fact.id, format!("{DELIVERY}#0"));
+    // `sha256sum tests/fixtures/github/pull_request/opened.payload.json | cut -c1-32`
+    assert_eq!(fact.id, "pr:d34772e6b4b912586626b71101fd7e9f#0");
     assert_eq!(fact.at, ts("2019-05-15T15:20:33Z"));
     let expected = PrSnapshot {
         action: PrAction::Opened,
@@ -227,6 +324,8 @@ fn pull_request_opened() {
         deletions: Some(1),
         labels: vec!["bug".into()],
         html_url: Some("https://github.com/Codertocat/Hello-World/pull/2".into()),
+        head_repo: Some("codertocat/hello-world".into()),
+        head_sha: Some("ec26c3e57ca3a959ca5aad62de7213c562f8c821".into()),
     };
     assert_eq!(snapshot(&fact), &expected);
 }
@@ -519,6 +618,7 @@ fn deployment_created() {
             git_ref: Some("master".into()),
             creator: Some(user("Codertocat")),
             workflow: None,
+            workflow_run: None,
         }
     );
     let pages = single("deployment", DEPLOYMENT_PAGES);
@@ -558,6 +658,7 @@ fn deployment_status_success() {
             environment: Some("production".into()),
             sha: Some("f95f852bd8fca8fcc58a9a2d6c842781e32a215e".into()),
             started_at: Some(ts("2019-05-15T15:20:53Z")),
+            workflow_run: None,
         }
     );
 }
@@ -608,8 +709,8 @@ fn workflow_run_completed_gives_request_and_status() {
         };
         assert_eq!(all[0].entity, entity);
         assert_eq!(all[1].entity, entity);
-        assert_eq!(all[0].id, format!("{DELIVERY}#0"));
-        assert_eq!(all[1].id, format!("{DELIVERY}#1"));
+        assert_eq!(all[0].id, "run:289782451:1#0");
+        assert_eq!(all[1].id, "run:289782451:1#1");
         assert_eq!(all[0].at, ts("2020-10-05T16:33:49Z"));
         assert_eq!(all[1].at, ts("2020-10-05T16:33:49Z"));
         assert_eq!(
@@ -621,6 +722,7 @@ fn workflow_run_completed_gives_request_and_status() {
                 creator: Some(user("Codertocat")),
                 // `workflow_run.name` is empty in the fixture; `workflow.name` is "test".
                 workflow: Some("test".into()),
+                workflow_run: None,
             }
         );
         assert_eq!(
@@ -630,6 +732,7 @@ fn workflow_run_completed_gives_request_and_status() {
                 environment: Some("production".into()),
                 sha: Some("3484a3fb816e0859fd6e1cea078d76385ff50625".into()),
                 started_at: Some(ts("2020-10-05T16:33:49Z")),
+                workflow_run: None,
             }
         );
     }
@@ -879,4 +982,61 @@ fn null_users_become_ghost() {
         snapshot(&single("pull_request", &body)).author,
         user("ghost")
     );
+}
+
+/// A Deployment created by an Actions job names its workflow run; so does its status. That is
+/// what lets the pair (`gh:` and `wr:`) count once.
+#[test]
+fn deployments_made_by_an_actions_job_name_their_run() {
+    let payload: Value = serde_json::from_slice(DEPLOYMENT_PAGES).expect("json");
+    let run = payload["workflow_run"]["id"].as_u64().expect("run id");
+    match single("deployment", DEPLOYMENT_PAGES).body {
+        FactBody::DeploymentRequested { workflow_run, .. } => assert_eq!(workflow_run, Some(run)),
+        other => panic!("{other:?}"),
+    }
+    let payload: Value = serde_json::from_slice(DEPLOYMENT_STATUS_PAGES).expect("json");
+    let run = payload["workflow_run"]["id"].as_u64().expect("run id");
+    match single("deployment_status", DEPLOYMENT_STATUS_PAGES).body {
+        FactBody::DeploymentStatus { workflow_run, .. } => assert_eq!(workflow_run, Some(run)),
+        other => panic!("{other:?}"),
+    }
+    // A deployment made by hand or by another CI names none.
+    let manual = mutate(DEPLOYMENT_PAGES, |v| remove(v, "/workflow_run"));
+    match single("deployment", &manual).body {
+        FactBody::DeploymentRequested { workflow_run, .. } => assert_eq!(workflow_run, None),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The head commit and the repository the head ref lives in: a fork PR's head is the fork's.
+#[test]
+fn pull_requests_carry_their_head_sha_and_head_repository() {
+    let payload: Value = serde_json::from_slice(PR_OPENED).expect("json");
+    let pr = single("pull_request", PR_OPENED);
+    let s = snapshot(&pr);
+    assert_eq!(
+        s.head_sha.as_deref(),
+        payload["pull_request"]["head"]["sha"].as_str()
+    );
+    assert_eq!(
+        s.head_repo.as_deref(),
+        payload["pull_request"]["head"]["repo"]["full_name"]
+            .as_str()
+            .map(|n| n.to_ascii_lowercase())
+            .as_deref()
+    );
+    let fork = mutate(PR_OPENED, |v| {
+        set(
+            v,
+            "/pull_request/head/repo/full_name",
+            json!("Someone/Fork"),
+        )
+    });
+    let pr = single("pull_request", &fork);
+    assert_eq!(snapshot(&pr).head_repo.as_deref(), Some("someone/fork"));
+    let deleted_fork = mutate(PR_OPENED, |v| {
+        set(v, "/pull_request/head/repo", Value::Null)
+    });
+    let pr = single("pull_request", &deleted_fork);
+    assert_eq!(snapshot(&pr).head_repo, None);
 }
