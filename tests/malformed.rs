@@ -1103,7 +1103,11 @@ async fn malformed_input_gets_4xx_writes_nothing_and_kills_nothing() {
     }
     let snapshot = settled(&store).await;
     assert!(
-        snapshot.iter().any(|row| row.contains("control-before")),
+        // Fact ids come from the body: `pr:` and the first 32 hex digits of the fixture's
+        // SHA-256 (`sha256sum tests/fixtures/github/pull_request/opened.payload.json`).
+        snapshot
+            .iter()
+            .any(|row| row.contains("pr:d34772e6b4b912586626b71101fd7e9f")),
         "the control's fact is in the table"
     );
 
@@ -1242,7 +1246,8 @@ async fn malformed_input_gets_4xx_writes_nothing_and_kills_nothing() {
     assert_eq!(status, 202, "{body}");
     let last = table_snapshot(&store).await;
     assert!(
-        last.iter().any(|row| row.contains("control-after")),
+        // The status's own id (`deployment_status.id` in the fixture).
+        last.iter().any(|row| row.contains("status:209916254")),
         "the second control's fact is in the table"
     );
 

@@ -7,7 +7,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use flowmeter::config::OrgConfig;
 use flowmeter::derive::members::members_of_pull_request;
-use flowmeter::derive::{project_deployment, project_pull_request, MemberData, Rollup};
+use flowmeter::derive::{
+    project_deployment, project_pull_request, HeadHistory, MemberData, Rollup,
+};
 use flowmeter::ingest::github::normalize_github;
 use flowmeter::ingest::Normalized;
 use flowmeter::model::{EntityKey, Fact};
@@ -183,7 +185,13 @@ fn bucket(n: usize) -> Vec<MemberData> {
 fn bench(c: &mut Criterion) {
     let config = OrgConfig::default();
     let (pr_key, pr_facts, pushes) = pull_request_history();
-    let projected = project_pull_request(&pr_key, &pr_facts, &pushes, &config).expect("a PR");
+    let projected = project_pull_request(
+        &pr_key,
+        &pr_facts,
+        &HeadHistory::of_pushes(&pushes),
+        &config,
+    )
+    .expect("a PR");
     let (dep_key, dep_facts) = deployment_history();
     assert!(project_deployment(&dep_key, &dep_facts, &config).is_some());
 
@@ -196,7 +204,12 @@ fn bench(c: &mut Criterion) {
         ),
         |b| {
             b.iter(|| {
-                project_pull_request(&pr_key, std::hint::black_box(&pr_facts), &pushes, &config)
+                project_pull_request(
+                    &pr_key,
+                    std::hint::black_box(&pr_facts),
+                    &HeadHistory::of_pushes(&pushes),
+                    &config,
+                )
             })
         },
     );
@@ -218,7 +231,12 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     common::percentiles("projection/pull_request", 50_000, || {
-        project_pull_request(&pr_key, &pr_facts, &pushes, &config)
+        project_pull_request(
+            &pr_key,
+            &pr_facts,
+            &HeadHistory::of_pushes(&pushes),
+            &config,
+        )
     });
     let members = bucket(500);
     common::percentiles("rollup/from_members (500 members)", 5_000, || {

@@ -59,6 +59,7 @@
 //! (`prev_success_deployment_commit_id`) and shows that only the chaining causes the latter: with
 //! them, pr1 and pr2 match DevLake exactly.
 
+use flowmeter::derive::HeadHistory;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -515,8 +516,13 @@ fn replay(
 ) -> BTreeMap<String, BTreeMap<&'static str, Cell>> {
     let project = |input: &PrInput, links: &[Fact]| -> PullRequest {
         let facts: Vec<Fact> = input.facts.iter().chain(links).cloned().collect();
-        project_pull_request(&input.key, &facts, &input.head_pushes, &case.config)
-            .unwrap_or_else(|| panic!("{:?} has no projection", input.key))
+        project_pull_request(
+            &input.key,
+            &facts,
+            &HeadHistory::of_pushes(&input.head_pushes),
+            &case.config,
+        )
+        .unwrap_or_else(|| panic!("{:?} has no projection", input.key))
     };
     let merged: Vec<PullRequest> = case
         .prs

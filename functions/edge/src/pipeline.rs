@@ -16,9 +16,10 @@ use flowmeter::derive::links::{self, blamed_deployment, next_success, reverted_p
 use flowmeter::derive::members::{
     members_of_deployment, members_of_incident, members_of_pull_request,
 };
+use flowmeter::derive::pr_commits::own_pushes;
 use flowmeter::derive::{
     pack_members, project_deployment, project_incident, project_pull_request, Bucket, Deployment,
-    Incident, Member, PackedMember, PullRequest, Rollup,
+    HeadHistory, Incident, Member, PackedMember, PullRequest, Rollup,
 };
 use flowmeter::model::{EntityKey, Fact, FactBody, ShippedPr};
 use futures::stream::{self, StreamExt};
@@ -225,6 +226,10 @@ fn shipped_pr_reverted_id(pr: &EntityKey) -> String {
     format!("shipped_pr_reverted:{}", pr.partition_key())
 }
 
+fn superseded_by_id(deployment: &EntityKey) -> String {
+    format!("superseded_by:{}", deployment.partition_key())
+}
+
 const FOLLOWED_BY_ID: &str = "followed_by";
 const ROLLED_BACK_BY_ID: &str = "rolled_back_by";
 
@@ -427,16 +432,15 @@ impl<'a> Pipeline<'a> {
         facts: &[Fact],
     ) -> Result<Option<Projection>, StoreError> {
         Ok(match entity {
-            EntityKey::PullRequest { repo, .. } => {
-                let head = facts.iter().rev().find_map(|f| match &f.body {
-                    FactBody::PullRequest(s) => Some(s.head_ref.clone()),
-                    _ => None,
-                });
-                let pushes = match head {
-                    Some(head) => self.store.branch_facts(repo, &head, None, None).await?,
-                    None => Vec::new(),
+            EntityKey::PullRequest { .. } => {
+                // The PR as its own facts show it decides what of its head branch to read.
+                let Some(bare) =
+                    project_pull_request(entity, facts, &HeadHistory::default(), &self.config)
+                else {
+                    return Ok(None);
                 };
-                project_pull_request(entity, facts, &pushes, &self.config)
+                let head = self.head_history(&bare).await?;
+                project_pull_request(entity, facts, &head, &self.config)
                     .map(Projection::PullRequest)
             }
             EntityKey::Deployment { .. } => {
@@ -447,6 +451,75 @@ impl<'a> Pipeline<'a> {
             }
             EntityKey::Branch { .. } => None,
         })
+    }
+
+    /// What a PR's own commits are decided from (`flowmeter::derive::pr_commits`): its head
+    /// branch's pushes over its own lifetime (from [`HISTORY_WINDOW`] before it was opened to
+    /// its merge or close), the heads of earlier merged PRs of the same branch, and the default
+    /// branch's commits over the span of the PR's pushes. A fork PR's head is not a branch here.
+    async fn head_history(&self, pr: &PullRequest) -> Result<HeadHistory, StoreError> {
+        if pr.from_fork {
+            return Ok(HeadHistory::default());
+        }
+        let end = pr.merged_at.or(pr.closed_at);
+        let pushes = self
+            .store
+            .branch_facts(
+                &pr.repo,
+                &pr.head_ref,
+                Some(before(pr.created_at, HISTORY_WINDOW)),
+                end,
+            )
+            .await?;
+        let mut history = HeadHistory {
+            pushes,
+            ..HeadHistory::default()
+        };
+        let branch = EntityKey::Branch {
+            repo: pr.repo.clone(),
+            branch: pr.head_ref.clone(),
+        };
+        for other in self.store.prs_with_head(&branch).await? {
+            if other == pr.key() {
+                continue;
+            }
+            if let Some(item) = self.store.projection(&other).await? {
+                if let Projection::PullRequest(earlier) = item.projection {
+                    let merged_before = earlier.merged_at.is_some_and(|m| m <= pr.created_at);
+                    if let (true, Some(sha)) = (merged_before, earlier.head_sha) {
+                        history.earlier_heads.insert(sha);
+                    }
+                }
+            }
+        }
+        let (chain, _) = own_pushes(&history, pr.head_sha.as_deref(), end);
+        let commits = chain.iter().flat_map(|p| p.commits.iter());
+        let earliest = commits.clone().map(|c| c.authored_at).min();
+        let latest_push = chain.iter().map(|p| p.at).max();
+        if let (Some(earliest), Some(latest_push)) = (earliest, latest_push) {
+            if !pr.default_branch.is_empty() && pr.default_branch != pr.head_ref {
+                // A default-branch commit merged into the head was pushed there after it was
+                // authored and before the head push that brought it.
+                let from = earliest.max(before(pr.created_at, HISTORY_WINDOW));
+                for push in self
+                    .store
+                    .branch_facts(
+                        &pr.repo,
+                        &pr.default_branch,
+                        Some(before(from, LINK_SLACK)),
+                        Some(latest_push),
+                    )
+                    .await?
+                {
+                    if let FactBody::Push { commits, .. } = push.body {
+                        history
+                            .on_default_branch
+                            .extend(commits.into_iter().map(|c| c.sha));
+                    }
+                }
+            }
+        }
+        Ok(history)
     }
 
     fn members_of(&self, projection: &Projection) -> Vec<Member> {
@@ -638,6 +711,9 @@ impl<'a> Pipeline<'a> {
             }
         }
         work.outcome.projections_written += 1;
+        if let Some(Projection::Deployment(d)) = &new {
+            self.link_superseded(d, old, work).await?;
+        }
 
         // Queue the links that read this projection, for the new and the old state alike.
         for projection in new.iter().chain(old) {
@@ -725,6 +801,41 @@ impl<'a> Pipeline<'a> {
             Projection::Incident(i) => {
                 work.blames.insert(i.key());
             }
+        }
+        Ok(())
+    }
+
+    /// A GitHub production Deployment made by an Actions job supersedes that job's workflow
+    /// run as a deployment (`derive::Deployment::supersedes`): the link on the run's `wr:`
+    /// entity makes the pair count once, whichever was delivered first. Written once, when the
+    /// deployment first finishes; the link never needs removing, since a Deployment's run and
+    /// environment do not change.
+    async fn link_superseded(
+        &self,
+        deployment: &Deployment,
+        old: Option<&Projection>,
+        work: &mut Work,
+    ) -> Result<(), StoreError> {
+        if !deployment.is_production_attempt() {
+            return Ok(());
+        }
+        let Some(target) = deployment.supersedes() else {
+            return Ok(());
+        };
+        if matches!(old, Some(Projection::Deployment(o)) if o.is_production_attempt() && o.supersedes().as_ref() == Some(&target))
+        {
+            return Ok(());
+        }
+        let fact = link_fact(
+            &target,
+            superseded_by_id(&deployment.key()),
+            deployment.finished_at.unwrap_or(DateTime::<Utc>::MIN_UTC),
+            FactBody::SupersededBy {
+                deployment: deployment.key(),
+            },
+        );
+        if self.store.put_derived(&fact).await? {
+            work.touched(&target);
         }
         Ok(())
     }

@@ -1287,6 +1287,8 @@ mod tests {
                 reverted_prs: Vec::new(),
                 rolled_back_by: None,
                 next_success_at: None,
+                superseded_by: None,
+                workflow_run: None,
             }),
             members: vec![MemberRef {
                 b: "repo:acme/api|2026-W49".into(),

@@ -273,6 +273,7 @@ pub fn shipped_by_deployment(
 mod tests {
     use super::*;
     use crate::config::OrgConfig;
+    use crate::derive::pr_commits::HeadHistory;
     use crate::derive::pull_request::project_pull_request;
     use crate::derive::testing::*;
     use crate::model::{DeploymentState, PrAction};
@@ -311,7 +312,13 @@ mod tests {
                 s.merge_commit_sha = Some(sha.into());
             },
         );
-        project_pull_request(&key, &[fact], &[], &OrgConfig::default()).expect("pr")
+        project_pull_request(
+            &key,
+            &[fact],
+            &HeadHistory::default(),
+            &OrgConfig::default(),
+        )
+        .expect("pr")
     }
 
     fn main_pushes() -> Vec<Fact> {
@@ -583,8 +590,13 @@ mod tests {
                 s.merged_at = Some(t("2026-10-05T10:00:00Z"));
             },
         );
-        let revert =
-            project_pull_request(&key, &[revert_fact], &[], &OrgConfig::default()).expect("pr");
+        let revert = project_pull_request(
+            &key,
+            &[revert_fact],
+            &HeadHistory::default(),
+            &OrgConfig::default(),
+        )
+        .expect("pr");
         assert_eq!(
             reverted_pr(&revert, std::slice::from_ref(&original)),
             Some(original.key())

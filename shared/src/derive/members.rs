@@ -301,6 +301,7 @@ pub fn members_of_incident(incident: &Incident, config: &OrgConfig) -> Vec<Membe
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::derive::pr_commits::HeadHistory;
     use crate::derive::pull_request::{project_pull_request, Shipment};
     use crate::derive::testing::*;
     use crate::model::PrAction;
@@ -415,8 +416,13 @@ mod tests {
             &[("c1", "2026-10-04T10:00:00Z")],
             false,
         );
-        let mut pr =
-            project_pull_request(&key, &[opened, merged, review], &[push], &cfg).expect("pr");
+        let mut pr = project_pull_request(
+            &key,
+            &[opened, merged, review],
+            &HeadHistory::of_pushes(&[push]),
+            &cfg,
+        )
+        .expect("pr");
         pr.shipped_by = Some(Shipment {
             deployment: dep_key("acme/api", "gh:9"),
             sha: "abcdef1".into(),
@@ -482,7 +488,13 @@ mod tests {
             &[("c1", "2026-10-05T10:30:00Z")],
             false,
         );
-        let pr = project_pull_request(&key, &[opened, merged], &[push], &cfg).expect("pr");
+        let pr = project_pull_request(
+            &key,
+            &[opened, merged],
+            &HeadHistory::of_pushes(&[push]),
+            &cfg,
+        )
+        .expect("pr");
         let coding = members_of_pull_request(&pr, &cfg)
             .into_iter()
             .find_map(|m| match m.data {
@@ -506,7 +518,7 @@ mod tests {
                 s.author.is_bot = true;
             },
         );
-        let pr = project_pull_request(&key, &[opened], &[], &cfg).expect("pr");
+        let pr = project_pull_request(&key, &[opened], &HeadHistory::default(), &cfg).expect("pr");
         assert!(members_of_pull_request(&pr, &cfg).is_empty());
     }
 

@@ -6,6 +6,7 @@ pub mod deployment;
 pub mod incident;
 pub mod links;
 pub mod members;
+pub mod pr_commits;
 pub mod pull_request;
 pub mod rollup;
 
@@ -15,5 +16,6 @@ pub(crate) mod testing;
 pub use deployment::{project_deployment, Deployment};
 pub use incident::{project_incident, Incident};
 pub use members::{pack_members, Bucket, Member, MemberData, PackedMember, Scope};
+pub use pr_commits::HeadHistory;
 pub use pull_request::{project_pull_request, PullRequest};
 pub use rollup::Rollup;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::pr_commits::{own_pushes, HeadHistory};
 use crate::config::OrgConfig;
 use crate::model::{EntityKey, Fact, FactBody, PrAction, PrSnapshot, ReviewState};
 
@@ -41,6 +42,13 @@ pub struct PullRequest {
     pub closed_at: Option<DateTime<Utc>>,
     pub merge_commit_sha: Option<String>,
     pub head_ref: String,
+    /// The head commit at the latest snapshot: for a merged PR, the last commit it contained,
+    /// where a later PR of the same branch stops walking back.
+    #[serde(default)]
+    pub head_sha: Option<String>,
+    /// The head ref is a fork's branch.
+    #[serde(default)]
+    pub from_fork: bool,
     pub base_ref: String,
     pub default_branch: String,
     pub additions: u64,
@@ -79,13 +87,13 @@ impl PullRequest {
     }
 }
 
-/// Folds a PR's facts. `head_pushes` are the facts of the PR's head branch (pushes), which give
-/// the first commit time. Returns `None` until a pull_request snapshot has arrived (a review may
-/// come first; the PR appears when its snapshot does).
+/// Folds a PR's facts. `head` is its head branch's push history, from which the PR's own
+/// commits give the first commit time ([`own_pushes`]). Returns `None` until a pull_request
+/// snapshot has arrived (a review may come first; the PR appears when its snapshot does).
 pub fn project_pull_request(
     key: &EntityKey,
     facts: &[Fact],
-    head_pushes: &[Fact],
+    head: &HeadHistory,
     config: &OrgConfig,
 ) -> Option<PullRequest> {
     let EntityKey::PullRequest { repo, number } = key else {
@@ -173,20 +181,21 @@ pub fn project_pull_request(
     }
 
     let end_of_work = merged.as_ref().map(|(at, _)| *at).or(latest.closed_at);
-    let head_commits = head_pushes
-        .iter()
-        .filter(|f| end_of_work.is_none_or(|end| f.at <= end))
-        .filter_map(|f| match &f.body {
-            FactBody::Push { commits, .. } => Some((f.at, commits)),
-            _ => None,
-        });
+    // A fork PR's head ref names a branch of the fork, whose pushes this repository's webhooks
+    // never see: a same-named branch here is someone else's.
+    let from_fork = latest.head_repo.as_ref().is_some_and(|head| head != repo);
+    let own = if from_fork {
+        Vec::new()
+    } else {
+        own_pushes(head, latest.head_sha.as_deref(), end_of_work).0
+    };
     let mut first_commit_at = None;
     let mut pushed_after_review = false;
-    for (pushed_at, commits) in head_commits {
-        for commit in commits.iter() {
+    for push in &own {
+        for commit in &push.commits {
             first_commit_at = min_opt(first_commit_at, commit.authored_at);
         }
-        if first_review_at.is_some_and(|review| pushed_at > review) && !commits.is_empty() {
+        if first_review_at.is_some_and(|review| push.at > review) && !push.commits.is_empty() {
             pushed_after_review = true;
         }
     }
@@ -248,6 +257,8 @@ pub fn project_pull_request(
         closed_at: latest.closed_at,
         merge_commit_sha: merged.and_then(|(_, sha)| sha),
         head_ref: latest.head_ref.clone(),
+        head_sha: latest.head_sha.clone(),
+        from_fork,
         base_ref: latest.base_ref.clone(),
         default_branch: latest.default_branch.clone(),
         additions: size_source.additions.unwrap_or(0),
@@ -316,8 +327,13 @@ mod tests {
             ReviewState::Approved,
             t("2026-10-05T12:00:00Z"),
         );
-        let a = project_pull_request(&key, &[opened.clone(), review.clone()], &[], &cfg);
-        let b = project_pull_request(&key, &[review, opened], &[], &cfg);
+        let a = project_pull_request(
+            &key,
+            &[opened.clone(), review.clone()],
+            &HeadHistory::default(),
+            &cfg,
+        );
+        let b = project_pull_request(&key, &[review, opened], &HeadHistory::default(), &cfg);
         assert_eq!(a, b);
         let pr = a.expect("projection");
         assert_eq!(pr.first_review_at, Some(t("2026-10-05T12:00:00Z")));
@@ -334,7 +350,10 @@ mod tests {
             ReviewState::Approved,
             t("2026-10-05T12:00:00Z"),
         );
-        assert_eq!(project_pull_request(&key, &[review], &[], &cfg), None);
+        assert_eq!(
+            project_pull_request(&key, &[review], &HeadHistory::default(), &cfg),
+            None
+        );
     }
 
     #[test]
@@ -357,7 +376,13 @@ mod tests {
             t("2026-10-05T10:06:00Z"),
         );
         let real = comment_fact(&key, "d4", "bob", false, t("2026-10-05T11:00:00Z"));
-        let pr = project_pull_request(&key, &[opened, own, bot, real], &[], &cfg).expect("pr");
+        let pr = project_pull_request(
+            &key,
+            &[opened, own, bot, real],
+            &HeadHistory::default(),
+            &cfg,
+        )
+        .expect("pr");
         assert_eq!(pr.first_review_at, Some(t("2026-10-05T11:00:00Z")));
         assert_eq!(pr.comments, 1);
     }
@@ -380,7 +405,8 @@ mod tests {
             t("2026-10-06T09:00:00Z"),
             |_| {},
         );
-        let pr = project_pull_request(&key, &[ready, opened], &[], &cfg).expect("pr");
+        let pr = project_pull_request(&key, &[ready, opened], &HeadHistory::default(), &cfg)
+            .expect("pr");
         assert_eq!(pr.reviewable_at, t("2026-10-06T09:00:00Z"));
     }
 
@@ -421,13 +447,19 @@ mod tests {
         let pr = project_pull_request(
             &key,
             &[opened.clone(), review.clone()],
-            std::slice::from_ref(&push1),
+            &HeadHistory::of_pushes(std::slice::from_ref(&push1)),
             &cfg,
         )
         .expect("pr");
         assert_eq!(pr.first_commit_at, Some(t("2026-10-04T15:00:00Z")));
         assert!(pr.first_time_pass());
-        let pr = project_pull_request(&key, &[opened, review], &[push1, push2], &cfg).expect("pr");
+        let pr = project_pull_request(
+            &key,
+            &[opened, review],
+            &HeadHistory::of_pushes(&[push1, push2]),
+            &cfg,
+        )
+        .expect("pr");
         assert!(!pr.first_time_pass());
     }
 
@@ -483,7 +515,9 @@ mod tests {
             t("2026-10-05T10:00:00Z"),
             |s| s.title = "Revert \"Add x\"".into(),
         );
-        let rework = |f: Fact| project_pull_request(&key, &[f], &[], &cfg).map(|p| p.is_rework);
+        let rework = |f: Fact| {
+            project_pull_request(&key, &[f], &HeadHistory::default(), &cfg).map(|p| p.is_rework)
+        };
         assert_eq!(rework(plain), Some(false));
         assert_eq!(rework(hotfix), Some(true));
         assert_eq!(rework(bug), Some(true));
