@@ -11,7 +11,14 @@ use crate::model::{EntityKey, Fact, FactBody, IncidentAction};
 pub struct Incident {
     pub id: String,
     pub title: String,
+    /// The incident's service: PagerDuty's (mapped by config), the generic field, or for a
+    /// GitHub issue the first configured service whose repos include the issue's repository
+    /// (the repository itself when none does).
     pub service: String,
+    /// Every service the incident counts under: a GitHub issue belongs to each service whose
+    /// `repos` include its repository (docs/METRICS.md); other sources name one.
+    #[serde(default)]
+    pub services: Vec<String>,
     pub severity: Option<String>,
     pub opened_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
@@ -78,7 +85,7 @@ pub fn project_incident(key: &EntityKey, facts: &[Fact], config: &OrgConfig) -> 
             repo = r.clone();
             from_github_issue = id.starts_with("gh:");
         }
-        if let Some(name) = s {
+        if let (Some(name), false) = (s, from_github_issue) {
             // By PagerDuty id, else by name as config spells it (lower case), whatever the
             // source: `service:Checkout` and `service:checkout` are one service.
             service = Some(config.service_for_pagerduty(name, service_id.as_deref()));
@@ -120,18 +127,36 @@ pub fn project_incident(key: &EntityKey, facts: &[Fact], config: &OrgConfig) -> 
     if from_github_issue && !labels.is_some_and(|l| config.is_incident_labels(l)) {
         return None;
     }
-    let service = service.or_else(|| {
-        repo.as_deref().map(|r| {
-            config
+    // A GitHub issue's service is its repository's, as config says: the issue names none.
+    let of_repo: Vec<String> = match (&repo, from_github_issue || service.is_none()) {
+        (Some(r), true) => {
+            let configured: Vec<String> = config
                 .services_of_repo(r)
-                .first()
-                .map_or_else(|| r.to_string(), |s| s.to_string())
-        })
-    })?;
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            if configured.is_empty() {
+                vec![r.to_string()]
+            } else {
+                configured
+            }
+        }
+        _ => Vec::new(),
+    };
+    let service = match of_repo.first() {
+        Some(first) => first.clone(),
+        None => service?,
+    };
+    let services = if of_repo.is_empty() {
+        vec![service.clone()]
+    } else {
+        of_repo
+    };
     Some(Incident {
         id: id.clone(),
         title,
         service,
+        services,
         severity,
         opened_at: opened_at?,
         resolved_at,
@@ -221,6 +246,57 @@ mod tests {
         let i = project_incident(&key, &[plain, labelled], &cfg).expect("incident");
         assert_eq!(i.service, "acme/api");
         assert_eq!(i.opened_at, t("2026-10-05T10:00:00Z"));
+    }
+
+    /// Given services whose repos include the issue's repository, when an incident issue is
+    /// opened there, then it counts under each of them (and under none other).
+    #[test]
+    fn a_github_issue_incident_belongs_to_the_services_of_its_repository() {
+        let cfg = OrgConfig::from_yaml(
+            "org: acme\nservices:\n  checkout: { repos: [acme/api] }\n  search: { repos: [Acme/API, acme/web] }\n  mail: { repos: [acme/mail] }\n",
+        )
+        .expect("config");
+        let key = EntityKey::Incident {
+            id: "gh:acme/api#7".into(),
+        };
+        let mut fact = incident_fact(
+            &key,
+            "e1",
+            IncidentAction::Opened,
+            t("2026-10-05T10:00:00Z"),
+        );
+        if let FactBody::Incident {
+            repo,
+            service,
+            labels,
+            ..
+        } = &mut fact.body
+        {
+            *repo = Some("acme/api".into());
+            *service = None;
+            *labels = vec!["incident".into()];
+        }
+        let i = project_incident(&key, std::slice::from_ref(&fact), &cfg).expect("incident");
+        assert_eq!(i.services, ["checkout", "search"]);
+        let scopes: std::collections::BTreeSet<String> =
+            crate::derive::members::members_of_incident(&i, &cfg)
+                .into_iter()
+                .map(|m| m.bucket.scope.to_string())
+                .collect();
+        assert_eq!(
+            scopes.into_iter().collect::<Vec<_>>(),
+            ["org", "service:checkout", "service:search"]
+        );
+        // A repository no service lists is its own service, as before.
+        let other = EntityKey::Incident {
+            id: "gh:acme/tools#1".into(),
+        };
+        if let FactBody::Incident { repo, .. } = &mut fact.body {
+            *repo = Some("acme/tools".into());
+        }
+        fact.entity = other.clone();
+        let i = project_incident(&other, &[fact], &cfg).expect("incident");
+        assert_eq!(i.services, ["acme/tools"]);
     }
 
     #[test]

@@ -549,6 +549,7 @@ mod tests {
             deployment_sha: None,
             repo: None,
             html_url: None,
+            services: vec!["api".into()],
         };
         let week = Some(Duration::days(7));
         assert_eq!(

@@ -268,7 +268,16 @@ pub fn members_of_incident(incident: &Incident, config: &OrgConfig) -> Vec<Membe
     let tz = config.timezone();
     let entity = incident.key().partition_key();
     let mut out = Vec::new();
-    let scopes = [Scope::Org, Scope::Service(incident.service.clone())];
+    let mut services: Vec<&String> = incident.services.iter().collect();
+    if services.is_empty() {
+        // Stored before `services` was recorded.
+        services.push(&incident.service);
+    }
+    services.sort();
+    services.dedup();
+    let scopes: Vec<Scope> = std::iter::once(Scope::Org)
+        .chain(services.into_iter().map(|s| Scope::Service(s.clone())))
+        .collect();
     for scope in &scopes {
         out.push(Member {
             bucket: Bucket {

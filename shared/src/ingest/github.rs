@@ -750,7 +750,8 @@ fn issues(facts: &Facts, e: IssuesEvent) -> Result<Normalized, IngestError> {
     let body = FactBody::Incident {
         action,
         title: issue.title,
-        service: Some(repo.clone()),
+        // The repository's services, decided with config at derive time (`repo` below).
+        service: None,
         service_id: None,
         severity,
         urgency: None,

@@ -806,7 +806,7 @@ fn issue_opened_is_an_incident_candidate() {
         FactBody::Incident {
             action: IncidentAction::Opened,
             title: "Spelling error in the README file".into(),
-            service: Some("codertocat/hello-world".into()),
+            service: None,
             service_id: None,
             severity: None,
             urgency: None,
