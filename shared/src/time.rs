@@ -121,6 +121,17 @@ pub fn week_count(from: NaiveDate, to: NaiveDate) -> u64 {
     u64::try_from((monday(to) - monday(from)) / 7 + 1).unwrap_or(0)
 }
 
+/// [`weeks_between`]`(from, to)` when it lists at most `max` weeks, else `Err` with the number
+/// it would list. The count comes first, so a request for thousands of years allocates nothing
+/// (`shared/tests/week_allocation.rs` measures it).
+pub fn weeks_at_most(from: NaiveDate, to: NaiveDate, max: usize) -> Result<Vec<IsoWeek>, u64> {
+    let count = week_count(from, to);
+    if count > max as u64 {
+        return Err(count);
+    }
+    Ok(weeks_between(from, to))
+}
+
 /// Every week that has at least one day in `from..=to` (dates in the org timezone, both
 /// inclusive as in the read API), oldest first; empty when `from > to`. Allocates one entry
 /// per week: a caller taking the dates from a request checks [`week_count`] first.

@@ -9,9 +9,7 @@ use chrono::{NaiveDate, Utc};
 use flowmeter::config::OrgConfig;
 use flowmeter::derive::{Rollup, Scope};
 use flowmeter::metrics;
-use flowmeter::time::{
-    is_supported_date, iso_week, week_count, weeks_between, IsoWeek, MAX_YEAR, MIN_YEAR,
-};
+use flowmeter::time::{is_supported_date, iso_week, weeks_at_most, IsoWeek, MAX_YEAR, MIN_YEAR};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use tokio::sync::RwLock;
@@ -215,13 +213,11 @@ fn parse_query(request: &Request, config: &OrgConfig) -> Result<Query, Failure> 
     }
     // Counted before the weeks are listed: a period of thousands of years is refused without
     // allocating a list of its weeks.
-    let spanned = week_count(from, to);
-    if spanned > MAX_WEEKS as u64 {
-        return Err(Failure::bad_request(format!(
+    let weeks = weeks_at_most(from, to, MAX_WEEKS).map_err(|spanned| {
+        Failure::bad_request(format!(
             "the period spans {spanned} weeks; at most {MAX_WEEKS} per query"
-        )));
-    }
-    let weeks = weeks_between(from, to);
+        ))
+    })?;
     let (Some(first), Some(last)) = (weeks.first(), weeks.last()) else {
         return Err(Failure::bad_request("empty period"));
     };
