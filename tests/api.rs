@@ -1,17 +1,21 @@
 //! The read API against DynamoDB Local: auth, validation, scopes resolved from the current
-//! config, numbers that match a direct computation over the stored projections, the request
+//! config, numbers equal to a hand computation over a small explicit history, the request
 //! budget of a team query, config replacement, and the Prometheus exposition.
+//!
+//! The history ([`two_teams`]) is built so that every scope kind resolves differently: team
+//! `core` owns repo `acme/api` but its member alice also works in `acme/web`, team `web`'s
+//! member bob works in `acme/api`. A read that resolved a team by members where it should use
+//! repos (or the other way round), or a service by the wrong repos, gets other numbers.
 
 use std::sync::atomic::Ordering;
 
-use chrono::NaiveDate;
-use flowmeter_e2e::scenario::history;
-use flowmeter_e2e::{deliver, drain, fresh_store};
+use chrono::{DateTime, Datelike, Duration, Utc};
+use flowmeter_e2e::{deliver, drain, fresh_store, Delivery};
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::lambda_http::{Body, Request};
-use flowmeter_edge::store::{Projection, Store};
-use serde_json::Value;
+use flowmeter_edge::store::Store;
+use serde_json::{json, Value};
 
 const API: &str = "read-token";
 const ADMIN: &str = "admin-token";
@@ -22,10 +26,14 @@ teams:
   core:
     members: [alice]
     repos: [acme/api]
+  web:
+    members: [bob]
+    repos: [acme/web]
   empty:
     repos: [acme/nothing]
 services:
   api: { repos: [acme/api] }
+  site: { repos: [acme/web] }
 "#;
 
 fn request(method: &str, uri: &str, token: Option<&str>, body: Option<&str>) -> Request {
@@ -59,115 +67,380 @@ async fn call(
     )
 }
 
+/// Monday 00:00 UTC of the week three weeks before the current one: the history's first week
+/// (W1); W2 is the week after. Both lie in the last 4 full weeks, the window of `/metrics`.
+fn first_monday() -> DateTime<Utc> {
+    let today = Utc::now().date_naive();
+    let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    (monday - Duration::weeks(3))
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+}
+
+/// The query period covering W1 and W2, as `from=…&to=…` (Monday of W1 to Sunday of W2).
+fn period() -> String {
+    let from = first_monday().date_naive();
+    format!("from={from}&to={}", from + Duration::days(13))
+}
+
+fn ts(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn sha(label: &str) -> String {
+    format!("{label:0>40}")
+}
+
+fn repository(repo: &str) -> Value {
+    let (owner, name) = repo.split_once('/').unwrap_or_default();
+    json!({"full_name": repo, "default_branch": "main", "name": name, "owner": {"login": owner}})
+}
+
+/// Deliveries in event order, each with its own delivery id.
+struct History {
+    out: Vec<(DateTime<Utc>, Delivery)>,
+}
+
+impl History {
+    fn github(&mut self, at: DateTime<Utc>, event: &str, body: Value) {
+        let id = format!("api-test-{}", self.out.len());
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        self.out.push((at, Delivery::github(event, &id, bytes)));
+    }
+
+    /// A push of one commit (`sha`, authored at `authored`) onto `branch`; `before` all zeros
+    /// creates the branch.
+    fn push(
+        &mut self,
+        repo: &str,
+        at: DateTime<Utc>,
+        branch: &str,
+        before: &str,
+        commit: &str,
+        authored: DateTime<Utc>,
+    ) {
+        let created = before.chars().all(|c| c == '0');
+        let commit_json =
+            json!({"id": commit, "timestamp": ts(authored), "author": {"username": "dev"}});
+        let mut repository = repository(repo);
+        repository["pushed_at"] = json!(at.timestamp());
+        self.github(
+            at,
+            "push",
+            json!({"ref": format!("refs/heads/{branch}"), "before": before, "after": commit,
+                   "created": created, "deleted": false, "forced": false,
+                   "commits": [commit_json], "head_commit": commit_json,
+                   "repository": repository}),
+        );
+    }
+
+    /// PR `repo#number` by `author` from `feature-<number>` (head `head`): pushed at `pushed`
+    /// (commit authored 1 h before), opened 10 min after the push, merged 1 h after opening
+    /// as `merge_sha`, which is pushed to main (after `main_before`) 2 s later.
+    #[allow(clippy::too_many_arguments)]
+    fn merged_pr(
+        &mut self,
+        repo: &str,
+        number: u64,
+        author: &str,
+        pushed: DateTime<Utc>,
+        (additions, deletions): (u64, u64),
+        main_before: &str,
+        merge_sha: &str,
+    ) {
+        let head = sha(&format!("{repo}-f{number}").replace('/', ""));
+        let branch = format!("feature-{number}");
+        self.push(
+            repo,
+            pushed,
+            &branch,
+            &"0".repeat(40),
+            &head,
+            pushed - Duration::hours(1),
+        );
+        let opened = pushed + Duration::minutes(10);
+        let merged = opened + Duration::hours(1);
+        for (at, action, merged_at) in [(opened, "opened", None), (merged, "closed", Some(merged))]
+        {
+            let pr = json!({
+                "number": number, "title": format!("Change {number}"), "body": null,
+                "user": {"login": author, "type": "User"}, "draft": false,
+                "created_at": ts(opened), "updated_at": ts(at),
+                "closed_at": merged_at.map(ts), "merged_at": merged_at.map(ts),
+                "merge_commit_sha": merged_at.map(|_| merge_sha), "merged": merged_at.is_some(),
+                "head": {"ref": branch, "sha": head, "repo": repository(repo)},
+                "base": {"ref": "main", "sha": main_before, "repo": repository(repo)},
+                "additions": additions, "deletions": deletions, "labels": [],
+                "html_url": format!("https://github.com/{repo}/pull/{number}"),
+                "state": if merged_at.is_some() { "closed" } else { "open" }
+            });
+            self.github(
+                at,
+                "pull_request",
+                json!({"action": action, "number": number, "pull_request": pr,
+                       "repository": repository(repo)}),
+            );
+        }
+        self.push(
+            repo,
+            merged + Duration::seconds(2),
+            "main",
+            main_before,
+            merge_sha,
+            merged,
+        );
+    }
+
+    /// A GitHub deployment of `sha` to production and its terminal status.
+    fn deployment(
+        &mut self,
+        repo: &str,
+        id: u64,
+        sha: &str,
+        started: DateTime<Utc>,
+        finished: DateTime<Utc>,
+        state: &str,
+    ) {
+        let deployment = json!({"id": id, "sha": sha, "ref": "main", "environment": "production",
+                                "creator": {"login": "deployer", "type": "User"},
+                                "created_at": ts(started), "updated_at": ts(started)});
+        self.github(
+            started,
+            "deployment",
+            json!({"action": "created", "deployment": deployment,
+                   "repository": repository(repo)}),
+        );
+        let status = json!({"id": id * 10, "state": state, "environment": "production",
+                            "created_at": ts(finished), "updated_at": ts(finished)});
+        self.github(
+            finished,
+            "deployment_status",
+            json!({"action": "created", "deployment_status": status, "deployment": deployment,
+                   "repository": repository(repo)}),
+        );
+    }
+
+    fn incident(&mut self, body: Value) {
+        let at = body["opened_at"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_default();
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        self.out
+            .push((at, Delivery::generic("/webhooks/incidents", bytes)));
+    }
+}
+
+/// The history every expectation below is computed from by hand. Times are UTC (the org's
+/// timezone); `d1` is Monday of W1 at 00:00, `d8` Monday of W2.
+///
+/// acme/api (team core's repo, service api):
+/// - main `a0` pushed d1 08:00; deployment A1 of `a0`: 08:10 → 08:15 success (the repo's
+///   first: ships nothing).
+/// - PR api#1 by alice: first commit d1 08:00 (pushed 09:00), opened 09:10, merged 10:10 as
+///   `a1`; size 100 + 20 = 120.
+/// - PR api#2 by bob: first commit d1 10:00 (pushed 11:00), opened 11:10, merged 12:10 as
+///   `a2`; size 40 + 2 = 42.
+/// - A2 of `a2`: 13:00 → 13:10 failure. A3 of `a2`: 14:00 → 14:10 success, ships api#1 and
+///   api#2 (merged after A1's `a0`, at or before `a2`).
+/// - PR api#3 by bob in W2: first commit d8 08:00 (pushed 09:00), opened 09:10, merged 10:10
+///   as `a3`, never deployed; size 300 + 0 = 300.
+/// - Incident inc-1 (service api, sev1) opened d1 15:00, resolved 16:30: it blames A3, the
+///   latest successful api deployment before it (14:10, within 7 days).
+///
+/// acme/web (team web's repo, service site):
+/// - main `w0` pushed d1 08:00; W1 of `w0`: 08:20 → 08:25 success (ships nothing).
+/// - PR web#1 by alice in W2: first commit d8 10:00 (pushed 11:00), opened 11:10, merged
+///   12:10 as `w1`; size 7 + 1 = 8.
+/// - W2 of `w1`: d8 13:00 → 13:20 success, ships web#1.
+/// - Incident inc-2 (service site, sev3) opened d9 09:00, still open: it blames W2.
+fn two_teams() -> Vec<Delivery> {
+    let d1 = first_monday();
+    let d8 = d1 + Duration::days(7);
+    let at = |day: DateTime<Utc>, h: i64, m: i64| day + Duration::hours(h) + Duration::minutes(m);
+    let zero = "0".repeat(40);
+    let (a0, a1, a2, a3) = (sha("a0"), sha("a1"), sha("a2"), sha("a3"));
+    let (w0, w1) = (sha("b0"), sha("b1"));
+    let mut h = History { out: Vec::new() };
+
+    h.push("acme/api", at(d1, 8, 0), "main", &zero, &a0, at(d1, 7, 0));
+    h.deployment("acme/api", 1, &a0, at(d1, 8, 10), at(d1, 8, 15), "success");
+    h.merged_pr("acme/api", 1, "alice", at(d1, 9, 0), (100, 20), &a0, &a1);
+    h.merged_pr("acme/api", 2, "bob", at(d1, 11, 0), (40, 2), &a1, &a2);
+    h.deployment("acme/api", 2, &a2, at(d1, 13, 0), at(d1, 13, 10), "failure");
+    h.deployment("acme/api", 3, &a2, at(d1, 14, 0), at(d1, 14, 10), "success");
+    h.incident(
+        json!({"id": "inc-1", "title": "errors up", "service": "api", "severity": "sev1",
+                      "opened_at": ts(at(d1, 15, 0)), "resolved_at": ts(at(d1, 16, 30)),
+                      "deployment_sha": null}),
+    );
+    h.merged_pr("acme/api", 3, "bob", at(d8, 9, 0), (300, 0), &a2, &a3);
+
+    h.push("acme/web", at(d1, 8, 0), "main", &zero, &w0, at(d1, 7, 0));
+    h.deployment("acme/web", 11, &w0, at(d1, 8, 20), at(d1, 8, 25), "success");
+    h.merged_pr("acme/web", 1, "alice", at(d8, 11, 0), (7, 1), &w0, &w1);
+    h.deployment(
+        "acme/web",
+        12,
+        &w1,
+        at(d8, 13, 0),
+        at(d8, 13, 20),
+        "success",
+    );
+    h.incident(
+        json!({"id": "inc-2", "title": "site slow", "service": "site", "severity": "sev3",
+                      "opened_at": ts(at(d8 + Duration::days(1), 9, 0)), "resolved_at": null,
+                      "deployment_sha": null}),
+    );
+
+    h.out.sort_by_key(|(at, _)| *at);
+    h.out.into_iter().map(|(_, d)| d).collect()
+}
+
 async fn loaded_store() -> Store {
     let store = fresh_store("api").await;
     store.put_config(CONFIG).await.expect("config");
-    for delivery in history(11) {
-        assert_eq!(deliver(&store, &delivery).await.0, StatusCode::ACCEPTED);
+    for delivery in two_teams() {
+        let (status, body) = deliver(&store, &delivery).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     }
     drain(&store, &mut None).await;
     store
 }
 
-/// Successful production deployments and failed attempts in [from, to], straight from the
-/// stored projections (not via rollups).
-async fn direct_deployment_counts(
-    store: &Store,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> (u64, u64, u64) {
-    let (mut ok, mut all, mut failed) = (0, 0, 0);
-    for item in store.scan_prefix("DEP#").await.expect("scan") {
-        if item
-            .get("sk")
-            .and_then(|v| v.as_s().ok())
-            .map(String::as_str)
-            != Some(flowmeter_edge::store::PROJECTION_SK)
-        {
-            continue;
-        }
-        let stored = flowmeter_edge::store::ProjectionItem::from_item(item).expect("projection");
-        let Projection::Deployment(d) = stored.projection else {
-            continue;
-        };
-        let Some(day) = d.finished_at.map(|f| f.date_naive()) else {
-            continue;
-        };
-        if !d.is_production_attempt() || day < from || day > to {
-            continue;
-        }
-        all += 1;
-        ok += u64::from(d.is_successful_production());
-        failed += u64::from(d.is_failed());
-    }
-    (ok, all, failed)
+async fn get(state: &ApiState, uri: &str) -> Value {
+    let (status, body, text) = call(state, "GET", uri, Some(API), None).await;
+    assert_eq!(status, StatusCode::OK, "{uri}: {text}");
+    body
 }
 
+/// The numbers of [`two_teams`], by hand. Quantiles are nearest-rank (p50 of an even count is
+/// the lower middle value): p50 of [a, b] is a, p90 of [a, b] is b; p50 of [a, b, c] is b.
 #[tokio::test]
-async fn reports_match_the_stored_projections_and_errors_are_clear() {
+async fn reports_equal_the_hand_computed_numbers_and_errors_are_clear() {
     let store = loaded_store().await;
     let state = ApiState::new(store.clone(), API.into(), ADMIN.into());
 
     let (status, body, _) = call(&state, "GET", "/healthz", None, None).await;
-    assert_eq!(
-        (status, body),
-        (StatusCode::OK, serde_json::json!({"ok": true}))
-    );
+    assert_eq!((status, body), (StatusCode::OK, json!({"ok": true})));
     for token in [None, Some("wrong")] {
         let (status, body, _) = call(&state, "GET", "/v1/dora", token, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["error"]["code"], "unauthorized");
     }
+    let p = period();
 
-    let from = NaiveDate::from_ymd_opt(2026, 10, 5).expect("date");
-    let to = NaiveDate::from_ymd_opt(2026, 10, 18).expect("date");
-    let (ok, all, failed) = direct_deployment_counts(&store, from, to).await;
-    assert!(ok >= 2, "the history deploys");
-    for scope in ["org", "team:core", "repo:acme/api", "service:api"] {
-        let uri = format!("/v1/dora?scope={scope}&from=2026-10-05&to=2026-10-18");
-        let (status, dora, text) = call(&state, "GET", &uri, Some(API), None).await;
-        assert_eq!(status, StatusCode::OK, "{scope}: {text}");
+    // ---- DORA: by repos ----------------------------------------------------------------------
+    // acme/api: successes A1, A3 (both d1) = 2 on 1 day; attempts A1, A2, A3 = 3, failed A2
+    // (status) + A3 (blamed by inc-1) = 2, rate 2/3; lead times api#1 08:00 → A3 14:10 =
+    // 22 200 s, api#2 10:00 → 14:10 = 15 000 s; recovery A2 13:10 → A3 14:10 (next success)
+    // = 3 600 s, A3 14:10 → inc-1 resolved 16:30 = 8 400 s. 14 days: 2 × 7 / 14 = 1 a week.
+    // acme/web: successes W1 (d1), W2 (d8) = 2 on 2 days; attempts 2, failed W2 (blamed by
+    // inc-2) = 1, rate 0.5; lead time web#1 10:00 → W2 13:20 = 12 000 s; no recovery sample
+    // (inc-2 is open).
+    let api = json!({"deployments": 2, "deploy_days": 1, "attempts": 3, "failed": 2,
+                     "rate": 2.0 / 3.0, "per_week": 1.0, "lead": [2, 15000.0, 22200.0],
+                     "recovery": [2, 3600.0, 8400.0], "weekly": [2, 0]});
+    let web = json!({"deployments": 2, "deploy_days": 2, "attempts": 2, "failed": 1,
+                     "rate": 0.5, "per_week": 1.0, "lead": [1, 12000.0, 12000.0],
+                     "recovery": [0, null, null], "weekly": [1, 1]});
+    // org: 4 successes on 2 days (d1, d8), 5 attempts, 3 failed (0.6), 4 × 7 / 14 = 2 a week;
+    // lead [12 000, 15 000, 22 200]; recovery [3 600, 8 400].
+    let org = json!({"deployments": 4, "deploy_days": 2, "attempts": 5, "failed": 3,
+                     "rate": 0.6, "per_week": 2.0, "lead": [3, 15000.0, 22200.0],
+                     "recovery": [2, 3600.0, 8400.0], "weekly": [3, 1]});
+    for (scope, want) in [
+        ("org", &org),
+        ("team:core", &api),
+        ("repo:acme/api", &api),
+        ("service:api", &api),
+        ("team:web", &web),
+        ("repo:acme/web", &web),
+        ("service:site", &web),
+    ] {
+        let dora = get(&state, &format!("/v1/dora?scope={scope}&{p}")).await;
+        let got = json!({
+            "deployments": dora["deployment_frequency"]["deployments"],
+            "deploy_days": dora["deployment_frequency"]["deploy_days"],
+            "attempts": dora["change_failure_rate"]["deployments"],
+            "failed": dora["change_failure_rate"]["failed"],
+            "rate": dora["change_failure_rate"]["rate"],
+            "per_week": dora["deployment_frequency"]["per_week"],
+            "lead": [dora["lead_time"]["count"], dora["lead_time"]["p50_seconds"],
+                     dora["lead_time"]["p90_seconds"]],
+            "recovery": [dora["recovery_time"]["count"], dora["recovery_time"]["p50_seconds"],
+                         dora["recovery_time"]["p90_seconds"]],
+            "weekly": dora["weeks"].as_array().map(|w| w.iter().map(|w| w["deployments"].clone()).collect::<Vec<_>>()),
+        });
+        assert_eq!(&got, want, "{scope}");
         assert_eq!(dora["scope"], scope);
-        assert_eq!(dora["from"], "2026-10-05");
-        assert_eq!(dora["to"], "2026-10-18");
-        assert_eq!(dora["deployment_frequency"]["deployments"], ok, "{scope}");
-        assert_eq!(dora["change_failure_rate"]["deployments"], all, "{scope}");
-        assert_eq!(dora["change_failure_rate"]["failed"], failed, "{scope}");
-        assert_eq!(dora["weeks"].as_array().map(Vec::len), Some(2));
+        assert_eq!(dora["rework_rate"]["rework"], 0, "{scope}: no hotfix PR");
     }
-    let (status, cycle, text) = call(
-        &state,
-        "GET",
-        "/v1/cycle-time?scope=team:core&from=2026-10-05&to=2026-10-18",
-        Some(API),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{text}");
-    assert!(cycle["count"].as_u64().is_some_and(|c| c >= 1), "{cycle}");
-    let (status, prs, text) = call(
-        &state,
-        "GET",
-        "/v1/pull-requests?from=2026-10-05&to=2026-10-18",
-        Some(API),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{text}");
-    assert_eq!(
-        prs["merged"], cycle["count"],
-        "alice authors every human PR of the history"
-    );
-    let (status, incidents, text) = call(
-        &state,
-        "GET",
-        "/v1/incidents?scope=service:api&from=2026-10-05&to=2026-10-18",
-        Some(API),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{text}");
-    assert!(incidents["by_severity"]["sev1"].is_u64());
+
+    // ---- cycle time and PRs: a team by its members -------------------------------------------
+    // total = coding (opened − first commit) + (merged − opened) + deploy (shipped − merged):
+    // api#1 4 200 + 3 600 + 14 400 (10:10 → 14:10) = 22 200; api#2 4 200 + 3 600 + 7 200 =
+    // 15 000; api#3 4 200 + 3 600 + 0 (not shipped) = 7 800; web#1 4 200 + 3 600 + 4 200
+    // (12:10 → 13:20) = 12 000.
+    // core = alice: api#1, web#1 (by its repo it would be api#1..3); web = bob: api#2, api#3
+    // (by its repo, web#1 alone).
+    for (scope, count, p50, p90, sizes, opened) in [
+        ("team:core", 2, 12000.0, 22200.0, (8.0, 120.0), 2),
+        ("team:web", 2, 7800.0, 15000.0, (42.0, 300.0), 2),
+        ("repo:acme/api", 3, 15000.0, 22200.0, (120.0, 300.0), 3),
+        ("service:site", 1, 12000.0, 12000.0, (8.0, 8.0), 1),
+        ("org", 4, 12000.0, 22200.0, (42.0, 300.0), 4),
+    ] {
+        let cycle = get(&state, &format!("/v1/cycle-time?scope={scope}&{p}")).await;
+        assert_eq!(cycle["count"], count, "{scope}: {cycle}");
+        assert_eq!(cycle["total"]["p50_seconds"], p50, "{scope}");
+        assert_eq!(cycle["total"]["p90_seconds"], p90, "{scope}");
+        // Every PR's coding time is 09:10 − 08:00 (or 11:10 − 10:00) = 4 200 s.
+        assert_eq!(cycle["coding"]["p50_seconds"], 4200.0, "{scope}");
+        let prs = get(&state, &format!("/v1/pull-requests?scope={scope}&{p}")).await;
+        assert_eq!(prs["merged"], count, "{scope}");
+        assert_eq!(prs["opened"], opened, "{scope}");
+        assert_eq!(prs["size"]["p50_lines"], sizes.0, "{scope}");
+        assert_eq!(prs["size"]["p90_lines"], sizes.1, "{scope}");
+        // No review requested changes, no comments.
+        assert_eq!(prs["first_time_pass_rate"], 1.0, "{scope}");
+        assert_eq!(prs["comments_per_pr"], 0.0, "{scope}");
+    }
+
+    // ---- incidents: a team by its repos' services --------------------------------------------
+    // inc-1 (api, sev1): opened and resolved in W1, 16:30 − 15:00 = 5 400 s; inc-2 (site,
+    // sev3): opened in W2, open now.
+    for (scope, opened, resolved, sev1, sev3, mttr, open) in [
+        ("org", 2, 1, 1, 1, json!(5400.0), json!(["gen:inc-2"])),
+        ("team:core", 1, 1, 1, 0, json!(5400.0), json!([])),
+        ("service:api", 1, 1, 1, 0, json!(5400.0), json!([])),
+        ("team:web", 1, 0, 0, 1, Value::Null, json!(["gen:inc-2"])),
+        (
+            "repo:acme/web",
+            1,
+            0,
+            0,
+            1,
+            Value::Null,
+            json!(["gen:inc-2"]),
+        ),
+    ] {
+        let incidents = get(&state, &format!("/v1/incidents?scope={scope}&{p}")).await;
+        assert_eq!(incidents["opened"], opened, "{scope}: {incidents}");
+        assert_eq!(incidents["resolved"], resolved, "{scope}");
+        assert_eq!(
+            incidents["by_severity"],
+            json!({"sev1": sev1, "sev2": 0, "sev3": sev3, "sev4": 0, "unknown": 0}),
+            "{scope}"
+        );
+        assert_eq!(incidents["mttr"]["p50_seconds"], mttr, "{scope}");
+        let ids: Vec<Value> = incidents["open"]
+            .as_array()
+            .map(|o| o.iter().map(|i| i["id"].clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(json!(ids), open, "{scope}");
+    }
 
     // Errors: unknown scopes, bad dates, reversed periods, unknown parameters, other environments.
     for (uri, expected, needle) in [
@@ -199,6 +472,16 @@ async fn reports_match_the_stored_projections_and_errors_are_clear() {
             StatusCode::BAD_REQUEST,
             "weeks",
         ),
+        (
+            "/v1/dora?from=0000-01-01&to=0000-01-09",
+            StatusCode::BAD_REQUEST,
+            "1970 to 9999",
+        ),
+        (
+            "/v1/dora?from=1970-01-01&to=9999-12-31",
+            StatusCode::BAD_REQUEST,
+            "418986 weeks",
+        ),
     ] {
         let (status, body, text) = call(&state, "GET", uri, Some(API), None).await;
         assert_eq!(status, expected, "{uri}: {text}");
@@ -207,6 +490,17 @@ async fn reports_match_the_stored_projections_and_errors_are_clear() {
             message.contains(needle),
             "{uri}: {message:?} should mention {needle:?}"
         );
+    }
+    // A scope whose rollup key DynamoDB cannot hold (`ROLLUP#repo:` + 3002 bytes) is the
+    // caller's mistake, not the store's outage: 400, not 503.
+    for uri in [
+        format!("/v1/dora?scope=repo:a/{}", "b".repeat(3000)),
+        format!("/v1/incidents?scope=service:{}", "s".repeat(3000)),
+    ] {
+        let (status, body, _) = call(&state, "GET", &uri, Some(API), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("too long"), "{message}");
     }
     // A configured team without data is known: zeros and nulls, not 404.
     let (status, empty, _) =
@@ -260,6 +554,23 @@ async fn config_is_replaced_only_by_the_admin_and_only_when_valid() {
         message.contains("teams.core.repos"),
         "names the field: {message}"
     );
+    // A team listing a member twice (in any case) would count their PRs twice: refused,
+    // naming the team and the duplicate.
+    let (status, body, _) = call(
+        &state,
+        "PUT",
+        "/v1/config",
+        Some(ADMIN),
+        Some("org: acme\nteams:\n  core:\n    members: [alice, Alice]\n"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("teams.core.members[1]:")
+            && message.contains("\"Alice\" is listed twice in team core"),
+        "{message}"
+    );
     let (_, current, _) = call(&state, "GET", "/v1/config", Some(API), None).await;
     assert_eq!(
         current["teams"]["core"]["members"],
@@ -268,44 +579,22 @@ async fn config_is_replaced_only_by_the_admin_and_only_when_valid() {
     );
 
     // Team membership is resolved at read time: moving the repo changes all history at once.
-    let before = call(
-        &state,
-        "GET",
-        "/v1/dora?scope=team:core&from=2026-10-05&to=2026-10-18",
-        Some(API),
-        None,
-    )
-    .await
-    .1;
-    assert!(before["deployment_frequency"]["deployments"]
-        .as_u64()
-        .is_some_and(|d| d > 0));
+    // Before: core owns acme/api, whose successes are A1 and A3 (see `two_teams`).
+    let p = period();
+    let before = get(&state, &format!("/v1/dora?scope=team:core&{p}")).await;
+    assert_eq!(before["deployment_frequency"]["deployments"], 2);
     let edited = "org: acme\nteams:\n  core:\n    members: [alice]\n    repos: [acme/other]\n  platform:\n    repos: [acme/api]\n";
     let (status, _, text) = call(&state, "PUT", "/v1/config", Some(ADMIN), Some(edited)).await;
     assert_eq!(status, StatusCode::OK, "{text}");
-    let core = call(
-        &state,
-        "GET",
-        "/v1/dora?scope=team:core&from=2026-10-05&to=2026-10-18",
-        Some(API),
-        None,
-    )
-    .await
-    .1;
-    let platform = call(
-        &state,
-        "GET",
-        "/v1/dora?scope=team:platform&from=2026-10-05&to=2026-10-18",
-        Some(API),
-        None,
-    )
-    .await
-    .1;
+    let core = get(&state, &format!("/v1/dora?scope=team:core&{p}")).await;
+    let platform = get(&state, &format!("/v1/dora?scope=team:platform&{p}")).await;
+    // core now owns acme/other (no deployments); platform owns acme/api: 2 on 1 day.
     assert_eq!(core["deployment_frequency"]["deployments"], 0);
-    assert_eq!(
-        platform["deployment_frequency"],
-        before["deployment_frequency"]
-    );
+    assert_eq!(platform["deployment_frequency"]["deployments"], 2);
+    assert_eq!(platform["deployment_frequency"]["deploy_days"], 1);
+    // core's PR numbers still follow its member alice, wherever she works: api#1, web#1.
+    let cycle = get(&state, &format!("/v1/cycle-time?scope=team:core&{p}")).await;
+    assert_eq!(cycle["count"], 2);
     let (_, teams, _) = call(&state, "GET", "/v1/teams", Some(API), None).await;
     assert_eq!(teams["teams"].as_array().map(Vec::len), Some(2));
 }
@@ -318,7 +607,40 @@ async fn metrics_exposition_passes_promtool() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, text) = call(&state, "GET", "/metrics", Some(API), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(text.contains("scope=\"team:core\""), "{text}");
+    // The last 4 full weeks hold both weeks of `two_teams`, so the values are those of the
+    // DORA report above (computed there by hand).
+    for line in [
+        "flowmeter_deployments{scope=\"org\"} 4",
+        "flowmeter_deployments{scope=\"team:core\"} 2",
+        "flowmeter_deployments{scope=\"team:web\"} 2",
+        "flowmeter_deployments{scope=\"team:empty\"} 0",
+        "flowmeter_deployments{scope=\"repo:acme/api\"} 2",
+        "flowmeter_deployments{scope=\"service:site\"} 2",
+        "flowmeter_deploy_dates{scope=\"org\"} 2",
+        "flowmeter_deploy_dates{scope=\"team:core\"} 1",
+        "flowmeter_deploy_dates{scope=\"team:web\"} 2",
+        // 3 of 5, 2 of 3, 1 of 2.
+        "flowmeter_change_failure_rate{scope=\"org\"} 0.6",
+        "flowmeter_change_failure_rate{scope=\"team:core\"} 0.6666666666666666",
+        "flowmeter_change_failure_rate{scope=\"team:web\"} 0.5",
+        "flowmeter_lead_time_seconds{scope=\"org\",quantile=\"0.5\"} 15000",
+        "flowmeter_lead_time_seconds{scope=\"team:core\",quantile=\"0.5\"} 15000",
+        "flowmeter_lead_time_seconds{scope=\"team:core\",quantile=\"0.9\"} 22200",
+        "flowmeter_lead_time_seconds{scope=\"team:web\",quantile=\"0.5\"} 12000",
+        "flowmeter_recovery_time_seconds{scope=\"team:core\",quantile=\"0.5\"} 3600",
+        "flowmeter_recovery_time_seconds{scope=\"team:core\",quantile=\"0.9\"} 8400",
+        "flowmeter_rework_rate{scope=\"org\"} 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    // team:web has no recovery sample (its only failure's incident is open).
+    assert!(
+        !text.contains("flowmeter_recovery_time_seconds{scope=\"team:web\""),
+        "{text}"
+    );
     let mut child = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -337,5 +659,40 @@ async fn metrics_exposition_passes_promtool() {
         "promtool check metrics failed:\n{}{}\n--- exposition ---\n{text}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A payload may claim any size: additions u64::MAX plus 1 deletion saturates at u64::MAX
+/// (2^64 − 1, which is 2^64 as a float) instead of overflowing in the rollup handler.
+#[tokio::test]
+async fn a_pr_size_past_u64_max_saturates() {
+    let store = fresh_store("api-size").await;
+    store.put_config(CONFIG).await.expect("config");
+    let mut h = History { out: Vec::new() };
+    let d1 = first_monday();
+    h.merged_pr(
+        "acme/api",
+        1,
+        "alice",
+        d1 + Duration::hours(9),
+        (u64::MAX, 1),
+        &sha("a0"),
+        &sha("a1"),
+    );
+    for (_, delivery) in &h.out {
+        let (status, body) = deliver(&store, delivery).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    drain(&store, &mut None).await;
+    let state = ApiState::new(store, API.into(), ADMIN.into());
+    let prs = get(
+        &state,
+        &format!("/v1/pull-requests?scope=team:core&{}", period()),
+    )
+    .await;
+    assert_eq!(prs["merged"], 1);
+    assert_eq!(
+        prs["size"]["p50_lines"].as_f64(),
+        Some(18_446_744_073_709_551_615_u64 as f64)
     );
 }

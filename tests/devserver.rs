@@ -65,7 +65,7 @@ fn fixture(path: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn serves_webhooks_and_derives_within_five_seconds() {
+async fn serves_webhooks_and_derives_them() {
     let store = fresh_store("devserver").await;
     let running = start(store.clone()).await;
     let client = reqwest::Client::new();
@@ -92,18 +92,26 @@ async fn serves_webhooks_and_derives_within_five_seconds() {
         (202, serde_json::json!(0))
     );
 
-    // The dev server's poller feeds the rollup handler: the incident appears within 5 s.
+    // The dev server's poller feeds the rollup handler: the incident is derived, i.e. its
+    // projection is written by a run recorded done. No deadline decides this (a loaded machine
+    // is slow, not wrong); the guard only ends a hang.
     let key = EntityKey::Incident {
         id: "pd:PFQZPSY".into(),
     };
     let started = Instant::now();
     let incident = loop {
         if let Some(item) = store.projection(&key).await.expect("projection") {
-            break item;
+            let done = match &item.batch {
+                Some(batch) => store.batch_done(batch).await.expect("run marker"),
+                None => false,
+            };
+            if done {
+                break item;
+            }
         }
         assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "incident not derived within 5 s"
+            started.elapsed() < Duration::from_secs(180),
+            "the incident was never derived: the poller hung"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };

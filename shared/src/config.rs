@@ -320,7 +320,9 @@ impl OrgConfig {
             for (i, login) in team.members.iter().enumerate() {
                 validate_login(&format!("{field}.members[{i}]"), login, false)?;
             }
+            no_duplicates(&format!("{field}.members"), &key, "team", &team.members)?;
             normalize_repos(&format!("{field}.repos"), &mut team.repos)?;
+            no_duplicates(&format!("{field}.repos"), &key, "team", &team.repos)?;
             if teams.insert(key, team).is_some() {
                 return Err(ConfigError::new(
                     field,
@@ -335,6 +337,7 @@ impl OrgConfig {
             let field = format!("services.{name}");
             let key = validate_name(&field, &name, "service")?;
             normalize_repos(&format!("{field}.repos"), &mut service.repos)?;
+            no_duplicates(&format!("{field}.repos"), &key, "service", &service.repos)?;
             for (i, id) in service.pagerduty.iter().enumerate() {
                 let f = format!("{field}.pagerduty[{i}]");
                 if id.trim().is_empty() || id.chars().any(char::is_whitespace) {
@@ -735,9 +738,44 @@ fn non_empty(field: &str, value: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// A team listing `alice` and `Alice` (or `acme/api` twice) would read that author's or repo's
+/// rollups twice and count everything in them double: a mistake to report, not to resolve.
+/// Logins compare case-insensitively (as GitHub's do); repos are already lower-cased.
+fn no_duplicates(
+    field: &str,
+    owner: &str,
+    what: &str,
+    items: &[String],
+) -> Result<(), ConfigError> {
+    for (i, item) in items.iter().enumerate() {
+        if let Some(first) = items[..i].iter().position(|x| eq_ignore_case(x, item)) {
+            return Err(ConfigError::new(
+                format!("{field}[{i}]"),
+                format!(
+                    "{item:?} is listed twice in {what} {owner} (also at [{first}]; \
+                     names are case-insensitive)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Longest team or service name, and longest owner or name part of a repo, in bytes. They
+/// become rollup keys (`ROLLUP#service:<name>`, `ROLLUP#repo:<owner/name>`), which DynamoDB
+/// bounds at 2048 bytes; GitHub's own limits are 39 (owner) and 100 (repo name).
+const MAX_NAME_BYTES: usize = 100;
+
 /// Team and service names appear in API scopes (`team:payments`) and table keys, so they are
-/// restricted to `[a-z0-9][a-z0-9_-]*`; upper case is accepted and lower-cased.
+/// restricted to `[a-z0-9][a-z0-9_-]*` of at most [`MAX_NAME_BYTES`]; upper case is accepted
+/// and lower-cased.
 fn validate_name(field: &str, name: &str, what: &str) -> Result<String, ConfigError> {
+    if name.len() > MAX_NAME_BYTES {
+        return Err(ConfigError::new(
+            field,
+            format!("a {what} name is at most {MAX_NAME_BYTES} characters"),
+        ));
+    }
     let lowered = name.to_ascii_lowercase();
     let mut chars = lowered.chars();
     let ok = chars
@@ -786,6 +824,7 @@ fn normalize_repos(field: &str, repos: &mut [String]) -> Result<(), ConfigError>
     for (i, repo) in repos.iter_mut().enumerate() {
         let valid_part = |p: &str| {
             !p.is_empty()
+                && p.len() <= MAX_NAME_BYTES
                 && p.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
         };
@@ -796,7 +835,10 @@ fn normalize_repos(field: &str, repos: &mut [String]) -> Result<(), ConfigError>
             _ => {
                 return Err(ConfigError::new(
                     format!("{field}[{i}]"),
-                    format!("{repo:?} is not a repository; expected owner/name"),
+                    format!(
+                        "{repo:?} is not a repository; expected owner/name, each part at most \
+                         {MAX_NAME_BYTES} characters"
+                    ),
                 ))
             }
         }
@@ -1169,6 +1211,18 @@ digest:
                 "services.b.pagerduty[0]",
             ),
             ("org: acme\nservices: { _x: {} }", "services._x"),
+            (
+                "org: acme\nteams: { payments: { members: [Alice, bob, alice] } }",
+                "teams.payments.members[2]",
+            ),
+            (
+                "org: acme\nteams: { payments: { repos: [Acme/API, acme/ledger, acme/api] } }",
+                "teams.payments.repos[2]",
+            ),
+            (
+                "org: acme\nservices: { checkout: { repos: [acme/api, ACME/Api] } }",
+                "services.checkout.repos[1]",
+            ),
             ("org: acme\nbots: [ok, '-bad']", "bots[1]"),
             (
                 "org: acme\ndigest: { email: { from: nobody, to: [a@b] } }",
@@ -1219,6 +1273,47 @@ digest:
             assert!(!e.message.is_empty());
             assert_eq!(e.to_string(), format!("{}: {}", e.field, e.message));
         }
+    }
+
+    #[test]
+    fn a_team_listing_a_member_or_repo_twice_is_an_error_naming_both() {
+        let e = err("org: acme\nteams: { Payments: { members: [Alice, bob, alice] } }");
+        assert_eq!(e.field, "teams.Payments.members[2]");
+        assert!(e.message.contains("\"alice\""), "{e}");
+        assert!(e.message.contains("team payments"), "{e}");
+        let e = err("org: acme\nteams: { payments: { repos: [Org/Repo, org/repo] } }");
+        assert_eq!(e.field, "teams.payments.repos[1]");
+        assert!(
+            e.message
+                .contains("\"org/repo\" is listed twice in team payments"),
+            "{e}"
+        );
+        // One repo in two teams is fine: teams may overlap.
+        OrgConfig::from_yaml(
+            "org: acme\nteams: { a: { repos: [acme/api] }, b: { repos: [acme/api] } }",
+        )
+        .expect("a repo shared by two teams");
+    }
+
+    #[test]
+    fn names_and_repo_parts_are_bounded() {
+        let long = "a".repeat(MAX_NAME_BYTES + 1);
+        let fine = "a".repeat(MAX_NAME_BYTES);
+        assert_eq!(
+            err(&format!("org: acme\nservices: {{ {long}: {{}} }}")).field,
+            format!("services.{long}")
+        );
+        assert_eq!(
+            err(&format!(
+                "org: acme\nteams: {{ t: {{ repos: [acme/{long}] }} }}"
+            ))
+            .field,
+            "teams.t.repos[0]"
+        );
+        OrgConfig::from_yaml(&format!(
+            "org: acme\nteams: {{ {fine}: {{ repos: [{fine}/{fine}] }} }}"
+        ))
+        .expect("names of the maximum length");
     }
 
     #[test]

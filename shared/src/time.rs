@@ -86,8 +86,55 @@ fn first_instant_at_or_after(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
     DateTime::from_timestamp(hi, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// The first calendar year an instant or a date may have. Rollups are keyed by `YYYY-Www`, and
+/// a date before 1970 (`0000-01-01`, a typo or a zeroed field) is not a real event: at ingest
+/// it is a 400, at read time too. 1970 is also where epoch-second timestamps start.
+pub const MIN_YEAR: i32 = 1970;
+/// The last calendar year an instant or a date may have: the key format has four digits.
+pub const MAX_YEAR: i32 = 9999;
+
+/// Whether `date` lies in the calendar years [`MIN_YEAR`]..=[`MAX_YEAR`]. Its ISO week does
+/// too: 1970-01-01 is a Thursday (1970-W01) and 9999-12-31 a Friday (9999-W52).
+pub fn is_supported_date(date: NaiveDate) -> bool {
+    (MIN_YEAR..=MAX_YEAR).contains(&date.year())
+}
+
+/// Whether `instant` lies in the UTC calendar years [`MIN_YEAR`]..=[`MAX_YEAR`]. Its ISO week
+/// lies in 1970-W01..=9999-W52 in every timezone: an offset moves the local date by at most a
+/// day, to 1969-12-31 (a Wednesday of 1970-W01) or 10000-01-01 (a Saturday of 9999-W52).
+pub fn is_supported_instant(instant: DateTime<Utc>) -> bool {
+    (MIN_YEAR..=MAX_YEAR).contains(&instant.year())
+}
+
+/// How many weeks [`weeks_between`]`(from, to)` lists, computed without listing them, so that a
+/// caller can refuse a huge period before allocating it (`from=-262143-01-01` to
+/// `262143-12-31` would be 27 million weeks). 0 when `from > to`. Total over every date.
+pub fn week_count(from: NaiveDate, to: NaiveDate) -> u64 {
+    if from > to {
+        return 0;
+    }
+    // Day numbers of the Mondays that start the two weeks, in i64: no date arithmetic that
+    // could leave chrono's range at its ends.
+    let monday = |d: NaiveDate| {
+        i64::from(d.num_days_from_ce()) - i64::from(d.weekday().num_days_from_monday())
+    };
+    u64::try_from((monday(to) - monday(from)) / 7 + 1).unwrap_or(0)
+}
+
+/// [`weeks_between`]`(from, to)` when it lists at most `max` weeks, else `Err` with the number
+/// it would list. The count comes first, so a request for thousands of years allocates nothing
+/// (`shared/tests/week_allocation.rs` measures it).
+pub fn weeks_at_most(from: NaiveDate, to: NaiveDate, max: usize) -> Result<Vec<IsoWeek>, u64> {
+    let count = week_count(from, to);
+    if count > max as u64 {
+        return Err(count);
+    }
+    Ok(weeks_between(from, to))
+}
+
 /// Every week that has at least one day in `from..=to` (dates in the org timezone, both
-/// inclusive as in the read API), oldest first; empty when `from > to`.
+/// inclusive as in the read API), oldest first; empty when `from > to`. Allocates one entry
+/// per week: a caller taking the dates from a request checks [`week_count`] first.
 pub fn weeks_between(from: NaiveDate, to: NaiveDate) -> Vec<IsoWeek> {
     let mut weeks = Vec::new();
     if from > to {
@@ -144,10 +191,12 @@ impl IsoWeek {
         let Some(jan4) = NaiveDate::from_ymd_opt(self.year, 1, 4) else {
             return saturated;
         };
-        let week1 = jan4 - Duration::days(i64::from(jan4.weekday().num_days_from_monday()));
-        week1
-            .checked_add_signed(Duration::weeks(i64::from(self.week) - 1))
-            .unwrap_or(saturated)
+        // Checked: the Monday before 4 January of chrono's first year lies before its range.
+        jan4.checked_sub_signed(Duration::days(i64::from(
+            jan4.weekday().num_days_from_monday(),
+        )))
+        .and_then(|week1| week1.checked_add_signed(Duration::weeks(i64::from(self.week) - 1)))
+        .unwrap_or(saturated)
     }
 
     /// The Sunday that ends this week, for rendering and for inclusive date ranges.
@@ -378,6 +427,64 @@ mod tests {
     }
 
     #[test]
+    fn weeks_at_the_ends_of_chronos_range_do_not_panic() {
+        // 4 January of chrono's first year is a weekday after Monday, so the Monday of its
+        // week 1 lies before NaiveDate::MIN: saturated to MIN, not an overflow panic.
+        let first = IsoWeek::of_date(NaiveDate::MIN);
+        assert_eq!(first.monday_date(), NaiveDate::MIN);
+        let week1 = IsoWeek {
+            year: NaiveDate::MIN.year(),
+            week: 1,
+        };
+        assert_eq!(week1.monday_date(), NaiveDate::MIN);
+        assert!(week1.sunday_date() >= NaiveDate::MIN);
+        let last = IsoWeek::of_date(NaiveDate::MAX);
+        assert_eq!(last.sunday_date(), NaiveDate::MAX);
+        // A period at the lowest date is listed without a panic.
+        let nine_days = NaiveDate::MIN + Duration::days(8);
+        assert!(!weeks_between(NaiveDate::MIN, nine_days).is_empty());
+    }
+
+    #[test]
+    fn week_count_is_the_length_of_weeks_between() {
+        // 2025-12-28 (Sun, 2025-W52) .. 2026-01-05 (Mon, 2026-W02): W52, W01, W02 = 3.
+        assert_eq!(week_count(date(2025, 12, 28), date(2026, 1, 5)), 3);
+        assert_eq!(week_count(date(2026, 10, 12), date(2026, 10, 12)), 1);
+        assert_eq!(week_count(date(2026, 10, 13), date(2026, 10, 12)), 0);
+        // 2026 has 53 ISO weeks, all touched by 1 Jan (Thu, W01) .. 31 Dec (Thu, W53).
+        assert_eq!(week_count(date(2026, 1, 1), date(2026, 12, 31)), 53);
+        // chrono's whole range, about 27.4 million weeks: counted, not listed. Dates d days
+        // apart touch d / 7 + 1 weeks, or one more when the end falls earlier in its week
+        // than the start (Sunday to Monday 8 days later: 3 weeks).
+        let days = (NaiveDate::MAX - NaiveDate::MIN).num_days() as u64;
+        let all = week_count(NaiveDate::MIN, NaiveDate::MAX);
+        assert!(
+            all == days / 7 + 1 || all == days / 7 + 2,
+            "{all} for {days} days"
+        );
+        assert!(all > 27_000_000, "{all}");
+    }
+
+    #[test]
+    fn supported_years_are_1970_to_9999() {
+        assert!(is_supported_date(date(1970, 1, 1)));
+        assert!(is_supported_date(date(9999, 12, 31)));
+        assert!(!is_supported_date(date(1969, 12, 31)));
+        assert!(!is_supported_date(date(0, 1, 1)));
+        assert!(!is_supported_date(date(10000, 1, 1)));
+        assert!(is_supported_instant(utc("1970-01-01T00:00:00Z")));
+        assert!(is_supported_instant(utc("9999-12-31T23:59:59Z")));
+        assert!(!is_supported_instant(utc("1969-12-31T23:59:59Z")));
+        assert!(!is_supported_instant(utc("0000-01-01T00:00:00Z")));
+        // The ISO weeks of the bounds, in the zones furthest from UTC, stay in range.
+        for tz in [chrono_tz::Etc::GMTPlus12, chrono_tz::Pacific::Kiritimati] {
+            let low = iso_week(utc("1970-01-01T00:00:00Z"), tz);
+            let high = iso_week(utc("9999-12-31T23:59:59Z"), tz);
+            assert_eq!((low.year, high.year), (1970, 9999), "{tz}");
+        }
+    }
+
+    #[test]
     fn serde_is_plain_data() {
         let json = serde_json::to_string(&week(2026, 1)).expect("serialize");
         assert_eq!(json, r#"{"year":2026,"week":1}"#);
@@ -412,6 +519,16 @@ mod tests {
             prop_assert!(w.monday(tz) <= t, "{w} starts {} after {t}", w.monday(tz));
             prop_assert!(t < w.next().monday(tz), "{w} ends {} before {t}", w.next().monday(tz));
             prop_assert_eq!(w.next().prev(), w);
+        }
+
+        #[test]
+        fn week_count_counts_what_weeks_between_lists(
+            start in 0i64..800_000,
+            len in -10i64..3_000,
+        ) {
+            let from = date(1, 1, 1) + Duration::days(start);
+            let to = from + Duration::days(len);
+            prop_assert_eq!(week_count(from, to), weeks_between(from, to).len() as u64);
         }
 
         #[test]

@@ -9,13 +9,13 @@ use chrono::{NaiveDate, Utc};
 use flowmeter::config::OrgConfig;
 use flowmeter::derive::{Rollup, Scope};
 use flowmeter::metrics;
-use flowmeter::time::{iso_week, weeks_between, IsoWeek};
+use flowmeter::time::{is_supported_date, iso_week, weeks_at_most, IsoWeek, MAX_YEAR, MIN_YEAR};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use tokio::sync::RwLock;
 
 use crate::http::{bearer, body_bytes, error, json, token_matches};
-use crate::store::{Projection, Store, StoreError};
+use crate::store::{rollup_pk, Projection, Store, StoreError};
 
 /// The read routes, as in API.md and template.yaml.
 pub const ROUTES: [(&str, &str); 9] = [
@@ -36,6 +36,11 @@ pub const ROUTES: [(&str, &str); 9] = [
 const CONFIG_TTL: Duration = Duration::from_secs(30);
 /// Longest period one query may span: bounds the rollups a request reads.
 const MAX_WEEKS: usize = 156;
+/// DynamoDB's limits on a partition and a sort key, in bytes (UTF-8). A rollup key beyond them
+/// is refused by the store with a validation error, which would surface as a 503: the scope is
+/// checked against them first and a 400 names it.
+const MAX_PARTITION_KEY_BYTES: usize = 2048;
+const MAX_SORT_KEY_BYTES: usize = 1024;
 /// Largest config body accepted by `PUT /v1/config`.
 const MAX_CONFIG_BYTES: usize = 1024 * 1024;
 
@@ -153,12 +158,20 @@ struct Query {
     weeks: Vec<IsoWeek>,
 }
 
+/// A `YYYY-MM-DD` date in the years the platform keeps ([`MIN_YEAR`] to [`MAX_YEAR`]): chrono
+/// also reads `0000-01-01` and `-262143-01-01`, whose weeks no rollup can have.
 fn parse_date(name: &str, value: &str) -> Result<NaiveDate, Failure> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+    let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
         Failure::bad_request(format!(
             "`{name}`: expected a date YYYY-MM-DD, got {value:?}"
         ))
-    })
+    })?;
+    if !is_supported_date(date) {
+        return Err(Failure::bad_request(format!(
+            "`{name}`: {value} is outside the years {MIN_YEAR} to {MAX_YEAR}"
+        )));
+    }
+    Ok(date)
 }
 
 /// Reads `scope`, `from`, `to`, `env`. The period defaults to the last 4 full ISO weeks in the
@@ -198,13 +211,13 @@ fn parse_query(request: &Request, config: &OrgConfig) -> Result<Query, Failure> 
             "`from` ({from}) is after `to` ({to})"
         )));
     }
-    let weeks = weeks_between(from, to);
-    if weeks.len() > MAX_WEEKS {
-        return Err(Failure::bad_request(format!(
-            "the period spans {} weeks; at most {MAX_WEEKS} per query",
-            weeks.len()
-        )));
-    }
+    // Counted before the weeks are listed: a period of thousands of years is refused without
+    // allocating a list of its weeks.
+    let weeks = weeks_at_most(from, to, MAX_WEEKS).map_err(|spanned| {
+        Failure::bad_request(format!(
+            "the period spans {spanned} weeks; at most {MAX_WEEKS} per query"
+        ))
+    })?;
     let (Some(first), Some(last)) = (weeks.first(), weeks.last()) else {
         return Err(Failure::bad_request("empty period"));
     };
@@ -231,7 +244,21 @@ struct Resolved {
     configured: bool,
 }
 
+/// Resolves a requested scope; a `repo:` or `service:` name too long for any rollup key is a
+/// 400 whether or not the read would touch that key (a service's DORA reads its repos).
 fn resolve(scope: &str, config: &OrgConfig) -> Result<Resolved, Failure> {
+    let resolved = resolve_scope(scope, config)?;
+    check_key_sizes(
+        resolved
+            .delivery
+            .iter()
+            .chain(&resolved.pull_requests)
+            .chain(&resolved.incidents),
+    )?;
+    Ok(resolved)
+}
+
+fn resolve_scope(scope: &str, config: &OrgConfig) -> Result<Resolved, Failure> {
     let unknown = || {
         Failure(
             StatusCode::NOT_FOUND,
@@ -321,6 +348,41 @@ fn resolve(scope: &str, config: &OrgConfig) -> Result<Resolved, Failure> {
     }
 }
 
+/// The rollup keys of `scopes` × `weeks`, each scope once: a repo or author named twice (two
+/// teams of a union, a member listed twice in an old config) must not have its rollups read,
+/// and so merged, twice. A scope whose key DynamoDB could not hold is a 400 naming it.
+fn rollup_keys(scopes: &[Scope], weeks: &[IsoWeek]) -> Result<Vec<(Scope, IsoWeek)>, Failure> {
+    let unique: BTreeSet<&Scope> = scopes.iter().collect();
+    check_key_sizes(unique.iter().copied())?;
+    if let Some(week) = weeks
+        .iter()
+        .find(|w| w.to_string().len() > MAX_SORT_KEY_BYTES)
+    {
+        return Err(Failure::bad_request(format!(
+            "week {week} is not a valid key"
+        )));
+    }
+    Ok(unique
+        .into_iter()
+        .flat_map(|s| weeks.iter().map(move |w| (s.clone(), *w)))
+        .collect())
+}
+
+/// A 400 naming the first scope whose rollup key DynamoDB could not hold.
+fn check_key_sizes<'a>(scopes: impl IntoIterator<Item = &'a Scope>) -> Result<(), Failure> {
+    for scope in scopes {
+        let pk = rollup_pk(scope).len();
+        if pk > MAX_PARTITION_KEY_BYTES {
+            let shown: String = scope.to_string().chars().take(80).collect();
+            return Err(Failure::bad_request(format!(
+                "`scope`: {shown}… is too long (its key would be {pk} bytes; \
+                 DynamoDB allows {MAX_PARTITION_KEY_BYTES})"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reads the rollups of `scopes` × `weeks` (one `BatchGetItem` per 100 keys) and merges them
 /// per week. An unconfigured scope without any data is unknown (404).
 async fn weekly(
@@ -329,10 +391,7 @@ async fn weekly(
     query: &Query,
     configured: bool,
 ) -> Result<Vec<(IsoWeek, Rollup)>, Failure> {
-    let keys: Vec<(Scope, IsoWeek)> = scopes
-        .iter()
-        .flat_map(|s| query.weeks.iter().map(move |w| (s.clone(), *w)))
-        .collect();
+    let keys = rollup_keys(scopes, &query.weeks)?;
     let found = state.store.rollups(&keys).await?;
     if found.is_empty() && !configured && !scopes_have_data(state, scopes).await? {
         return Err(Failure(
@@ -500,10 +559,8 @@ async fn prometheus(state: &ApiState) -> Answer {
         needed.extend(resolved.delivery.iter().cloned());
         plans.push((scope.clone(), resolved.delivery));
     }
-    let keys: Vec<(Scope, IsoWeek)> = needed
-        .iter()
-        .flat_map(|s| weeks.iter().map(move |w| (s.clone(), *w)))
-        .collect();
+    let needed: Vec<Scope> = needed.into_iter().collect();
+    let keys = rollup_keys(&needed, &weeks)?;
     let found = state.store.rollups(&keys).await?;
     let mut series = Vec::new();
     for (label, delivery) in plans {
@@ -528,4 +585,116 @@ async fn prometheus(state: &ApiState) -> Answer {
         .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
         .body(Body::Text(text))
         .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn week(text: &str) -> IsoWeek {
+        text.parse().expect("test week")
+    }
+
+    fn query(q: &str) -> Result<Query, Failure> {
+        let request = lambda_http::http::Request::builder()
+            .uri(format!("/v1/dora?{q}"))
+            .body(Body::Empty)
+            .expect("request");
+        parse_query(&request, &OrgConfig::default())
+    }
+
+    fn refused(q: &str) -> String {
+        match query(q) {
+            Ok(_) => panic!("{q} should be refused"),
+            Err(Failure(status, _, message)) => {
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{q}: {message}");
+                message
+            }
+        }
+    }
+
+    #[test]
+    fn rollup_keys_read_each_scope_once() {
+        let weeks = [week("2026-W41"), week("2026-W42")];
+        // A repo in two teams of one union, an author listed twice: 2 distinct scopes × 2
+        // weeks = 4 keys, not 6.
+        let scopes = [
+            Scope::Repo("acme/api".into()),
+            Scope::Author("alice".into()),
+            Scope::Repo("acme/api".into()),
+        ];
+        let keys = rollup_keys(&scopes, &weeks).unwrap_or_else(|Failure(_, _, m)| panic!("{m}"));
+        assert_eq!(keys.len(), 4, "{keys:?}");
+        let distinct: BTreeSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), 4);
+    }
+
+    #[test]
+    fn a_scope_over_dynamodbs_key_limit_is_a_400() {
+        let weeks = [week("2026-W41")];
+        // `ROLLUP#repo:` is 12 bytes: a 2036-byte name makes a key of exactly 2048.
+        let longest = Scope::Repo(format!("a/{}", "b".repeat(2034)));
+        assert_eq!(rollup_pk(&longest).len(), MAX_PARTITION_KEY_BYTES);
+        assert!(rollup_keys(&[longest], &weeks).is_ok());
+        for scope in [
+            Scope::Repo(format!("a/{}", "b".repeat(2035))),
+            Scope::Service("s".repeat(3000)),
+        ] {
+            match rollup_keys(&[Scope::Org, scope], &weeks) {
+                Ok(_) => panic!("a key over 2048 bytes was planned"),
+                Err(Failure(status, _, message)) => {
+                    assert_eq!(status, StatusCode::BAD_REQUEST);
+                    assert!(message.contains("too long"), "{message}");
+                    assert!(
+                        message.len() < 300,
+                        "the message quotes the scope shortened"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dates_outside_1970_to_9999_are_a_400() {
+        for q in [
+            "from=0000-01-01&to=0000-01-09",
+            "from=1969-12-01&to=1970-01-04",
+            "from=-262143-01-01&to=-262143-01-09",
+            "from=9999-12-20&to=%2B10000-01-02",
+            "from=%2B262142-12-20&to=%2B262142-12-31",
+        ] {
+            let message = refused(q);
+            assert!(message.contains("1970 to 9999"), "{q}: {message}");
+        }
+        // The bounds themselves: 1970-01-01 is a Thursday of 1970-W01 (which starts Monday
+        // 1969-12-29); 9999-12-31 is a Friday of 9999-W52 (Monday 9999-12-27).
+        let low =
+            query("from=1970-01-01&to=1970-01-04").unwrap_or_else(|Failure(_, _, m)| panic!("{m}"));
+        assert_eq!(low.weeks, [week("1970-W01")]);
+        assert_eq!(low.from.to_string(), "1969-12-29");
+        let high =
+            query("from=9999-12-31&to=9999-12-31").unwrap_or_else(|Failure(_, _, m)| panic!("{m}"));
+        assert_eq!(high.weeks, [week("9999-W52")]);
+        // Widened to the whole week, whose Sunday lies in year 10000 (chrono signs 5-digit
+        // years).
+        assert_eq!(high.to.to_string(), "+10000-01-02");
+    }
+
+    #[test]
+    fn the_span_is_checked_before_weeks_are_listed() {
+        // 1970-01-01 .. 9999-12-31: 2 932 896 days apart, 418 986 weeks touched; the message
+        // says so without a list of them having been built.
+        let message = refused("from=1970-01-01&to=9999-12-31");
+        assert!(message.contains("418986 weeks"), "{message}");
+        let message = refused("from=2026-10-20&to=2026-10-01");
+        assert!(message.contains("after"), "{message}");
+        // 156 weeks is the limit: Monday 2024-01-01 .. Sunday 2026-12-27 is exactly 156.
+        assert_eq!(
+            query("from=2024-01-01&to=2026-12-27")
+                .map(|q| q.weeks.len())
+                .ok(),
+            Some(156)
+        );
+        assert!(refused("from=2024-01-01&to=2026-12-28").contains("157 weeks"));
+    }
 }

@@ -217,7 +217,9 @@ pub fn members_of_pull_request(pr: &PullRequest, config: &OrgConfig) -> Vec<Memb
                 total,
                 first_time_pass: pr.first_time_pass(),
                 comments: pr.comments,
-                size: pr.additions + pr.deletions,
+                // Both come from the payload: saturate rather than overflow (a panic in a
+                // debug build, a wrapped tiny size in release).
+                size: pr.additions.saturating_add(pr.deletions),
             },
         );
     }
@@ -467,6 +469,19 @@ mod tests {
             }
         );
         assert_eq!(members.len(), 9, "opened, merged, lead × org, repo, author");
+
+        // Sizes a payload claims past u64::MAX saturate.
+        let mut huge = pr.clone();
+        huge.additions = u64::MAX;
+        huge.deletions = 1;
+        let sizes: Vec<u64> = members_of_pull_request(&huge, &cfg)
+            .into_iter()
+            .filter_map(|m| match m.data {
+                MemberData::PrMerged { size, .. } => Some(size),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sizes, [u64::MAX; 3]);
     }
 
     #[test]

@@ -15,9 +15,15 @@ use serde::de::{
 use serde::{forward_to_deserialize_any, Deserialize};
 use serde_json::Value;
 
+use crate::time::is_supported_instant;
+
 /// The `Expected` text of a bad timestamp; lets [`PathError`] tell a bad timestamp from any other
 /// bad value without a side channel (serde's error constructors only carry text).
 const TIMESTAMP_EXPECTATION: &str = "an RFC 3339 timestamp";
+/// The `Expected` text of a well-formed timestamp outside the supported years
+/// ([`crate::time::is_supported_instant`]); reported as a plain invalid value, whose message
+/// says the range.
+const IN_RANGE_EXPECTATION: &str = "a timestamp in the years 1970 to 9999";
 
 /// Deserializes `T` from `value`, naming the failing field on error.
 pub(crate) fn from_value<'a, T: Deserialize<'a>>(value: &'a Value) -> Result<T, PathError> {
@@ -379,10 +385,16 @@ impl<'de> Visitor<'de> for TimestampVisitor {
         f.write_str(TIMESTAMP_EXPECTATION)
     }
 
+    /// RFC 3339, and in the supported years: `0000-01-01T00:00:00Z` is well-formed, but its
+    /// week (`-001-W52`) makes a rollup key that no read can parse back.
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
-        DateTime::parse_from_rfc3339(v)
-            .map(|t| Timestamp(t.with_timezone(&Utc)))
-            .map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
+        let t = DateTime::parse_from_rfc3339(v)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| E::invalid_value(Unexpected::Str(v), &self))?;
+        if !is_supported_instant(t) {
+            return Err(E::invalid_value(Unexpected::Str(v), &IN_RANGE_EXPECTATION));
+        }
+        Ok(Timestamp(t))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timestamp, E> {
@@ -390,8 +402,9 @@ impl<'de> Visitor<'de> for TimestampVisitor {
             return Err(E::invalid_type(Unexpected::Signed(v), &self));
         }
         DateTime::from_timestamp(v, 0)
+            .filter(|t| is_supported_instant(*t))
             .map(Timestamp)
-            .ok_or_else(|| E::invalid_value(Unexpected::Signed(v), &"epoch seconds in range"))
+            .ok_or_else(|| E::invalid_value(Unexpected::Signed(v), &IN_RANGE_EXPECTATION))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timestamp, E> {
@@ -475,5 +488,34 @@ mod tests {
         let b = from_value::<EpochOrTimestamp>(&text).expect("string parses");
         assert_eq!(a, b);
         assert!(from_value::<Timestamp>(&epoch).is_err());
+    }
+
+    #[test]
+    fn timestamps_outside_1970_to_9999_are_refused() {
+        for ok in [
+            "1970-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2026-10-05T08:00:00+02:00",
+        ] {
+            assert!(from_value::<Timestamp>(&Value::from(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "0000-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            // 00:30 on 1 Jan 1970 in +01:00 is 23:30 on 31 Dec 1969 in UTC.
+            "1970-01-01T00:30:00+01:00",
+            "9999-12-31T23:30:00-01:00",
+        ] {
+            let e = from_value::<Timestamp>(&Value::from(bad)).expect_err(bad);
+            match e.problem() {
+                Problem::Other(m) => assert!(m.contains("1970 to 9999"), "{bad}: {m}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert!(from_value::<EpochOrTimestamp>(&Value::from(0)).is_ok());
+        assert!(from_value::<EpochOrTimestamp>(&Value::from(-1)).is_err());
+        // 253 402 300 800 is 10000-01-01T00:00:00Z.
+        assert!(from_value::<EpochOrTimestamp>(&Value::from(253_402_300_799_i64)).is_ok());
+        assert!(from_value::<EpochOrTimestamp>(&Value::from(253_402_300_800_i64)).is_err());
     }
 }
