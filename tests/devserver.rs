@@ -171,14 +171,17 @@ async fn a_bad_config_file_is_rejected_naming_the_field() {
     let _ = std::fs::remove_file(path);
 }
 
-/// `POST /dev/digest` over HTTP: a bad week is a 400 naming it, a good one goes to the SES
-/// emulator once, and running it again sends nothing (the ledger says it went out).
+/// `POST /dev/digest` over HTTP: admin only (401 without the admin token or with another
+/// token, the API token included, and nothing sent), a bad week is a 400 naming it, a good one
+/// goes to the SES emulator once, and running it again sends nothing (the ledger says it went
+/// out). With no Slack webhook configured the answer still holds the Block Kit messages the
+/// digest would post (`make demo` writes them to `out/slack.json`).
 #[tokio::test]
 async fn dev_digest_sends_a_week_once_and_rejects_a_bad_week() {
     let store = fresh_store("devdigest").await;
     store
         .put_config(
-            "org: acme\nteams:\n  core:\n    repos: [acme/api]\n\
+            "org: acme-devdigest\nteams:\n  core:\n    repos: [acme/api]\n\
              digest:\n  email: { from: metrics@acme.example, to: [vp-eng@acme.example] }\n",
         )
         .await
@@ -186,11 +189,29 @@ async fn dev_digest_sends_a_week_once_and_rejects_a_bad_week() {
     let running = start(store.clone()).await;
     let client = reqwest::Client::new();
     let url = |query: &str| format!("{}/dev/digest{query}", running.base);
+    let admin = |request: reqwest::RequestBuilder| request.bearer_auth("admin-token");
 
-    let wrong_method = client.get(url("?week=2026-W41")).send().await.expect("GET");
+    for token in [None, Some("wrong-token"), Some("api-token")] {
+        let mut request = client.post(url("?week=2026-W41"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let refused = request.send().await.expect("POST");
+        assert_eq!(refused.status().as_u16(), 401, "token {token:?}");
+        let body = refused.json::<serde_json::Value>().await.expect("json");
+        assert_eq!(body["error"]["code"], "unauthorized", "{body}");
+    }
+    assert!(
+        store.scan_prefix("DIGEST#").await.expect("scan").is_empty(),
+        "a refused request claims and sends nothing"
+    );
+
+    let wrong_method = admin(client.get(url("?week=2026-W41")))
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(wrong_method.status().as_u16(), 405);
-    let bad = client
-        .post(url("?week=2026-W99"))
+    let bad = admin(client.post(url("?week=2026-W99")))
         .send()
         .await
         .expect("POST");
@@ -201,8 +222,7 @@ async fn dev_digest_sends_a_week_once_and_rejects_a_bad_week() {
         .to_string();
     assert!(message.contains("week"), "{message}");
 
-    let first: serde_json::Value = client
-        .post(url("?week=2026-W41"))
+    let first: serde_json::Value = admin(client.post(url("?week=2026-W41")))
         .send()
         .await
         .expect("POST")
@@ -233,8 +253,26 @@ async fn dev_digest_sends_a_week_once_and_rejects_a_bad_week() {
         "the emulator holds the email"
     );
 
-    let again: serde_json::Value = client
-        .post(url("?week=2026-W41"))
+    // No Slack webhook here: nothing posted, but the messages it would post are in the answer.
+    assert_eq!(first["slack"], serde_json::json!([]), "{first}");
+    assert!(
+        first["not_configured"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|c| c == "slack")),
+        "{first}"
+    );
+    let preview = first["slack_preview"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(preview.len(), 1, "one Slack message for one team: {first}");
+    flowmeter::digest::check_block_kit_limits(&preview[0]).expect("valid Block Kit");
+    assert_eq!(
+        preview[0]["blocks"][0]["text"]["text"],
+        "Weekly digest · acme-devdigest · 2026-W41"
+    );
+
+    let again: serde_json::Value = admin(client.post(url("?week=2026-W41")))
         .send()
         .await
         .expect("POST")

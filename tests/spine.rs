@@ -253,13 +253,13 @@ async fn reprocess_rebuilds_exactly_the_streamed_rollups() {
     // A digest that went out is a record, not a derivation: reprocessing must not resend it.
     assert_eq!(
         store
-            .claim_digest("acme", "2026-W40", "email", 1_000, 150)
+            .claim_digest("acme", "2026-W40", "email", "run-a", 1_000, 150)
             .await
             .expect("claim"),
         DigestClaim::Claimed
     );
     store
-        .mark_digest_sent("acme", "2026-W40", "email", "msg-1")
+        .mark_digest_sent("acme", "2026-W40", "email", "run-a", "msg-1")
         .await
         .expect("mark sent");
     let report = flowmeter_edge::reprocess::reprocess(&store, Default::default())
@@ -274,7 +274,7 @@ async fn reprocess_rebuilds_exactly_the_streamed_rollups() {
     assert!(
         matches!(
             store
-                .claim_digest("acme", "2026-W40", "email", 2_000, 150)
+                .claim_digest("acme", "2026-W40", "email", "run-b", 2_000, 150)
                 .await
                 .expect("claim"),
             DigestClaim::AlreadySent { .. }

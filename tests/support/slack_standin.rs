@@ -21,6 +21,11 @@ pub enum Scripted {
     RateLimited(u64),
     /// Any status with a plain-text body, e.g. (404, "channel_not_found").
     Error(u16, &'static str),
+    /// Answers as Slack normally would (to script a failure after some successes).
+    Pass,
+    /// Takes the request and never answers: the sender is left waiting, as a run is when its
+    /// Lambda times out mid-send.
+    Hang,
 }
 
 #[derive(Default)]
@@ -118,7 +123,8 @@ async fn answer(
             return Ok(reply(429, "rate_limited", Some(seconds)))
         }
         Some(Scripted::Error(status, text)) => return Ok(reply(status, text, None)),
-        None => {}
+        Some(Scripted::Hang) => std::future::pending::<()>().await,
+        Some(Scripted::Pass) | None => {}
     }
     let Ok(message) = serde_json::from_slice::<Value>(&body) else {
         return Ok(reply(400, "invalid_payload", None));

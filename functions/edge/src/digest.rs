@@ -4,6 +4,7 @@
 //! parts that did not go out: if email went out and Slack failed, the retry sends only Slack.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use flowmeter::config::OrgConfig;
@@ -17,12 +18,17 @@ use serde::Serialize;
 use crate::notify::{self, NotifyError};
 use crate::store::{key_time, DigestClaim, Projection, Store, StoreError};
 
-/// A claim older than this (a run that crashed mid-send) may be taken over by the next run.
-/// A claim older than this was held by a run that can no longer be sending: the digest
-/// function's timeout is 120 s (template.yaml), so 150 s lets Lambda's asynchronous retry of a
-/// timed-out run (1 and then 2 more minutes later) take the part over instead of finding it
-/// "in flight" forever.
-const STALE_CLAIM_S: i64 = 150;
+/// A claim older than this (by the wall clock) was held by a run that can no longer be
+/// sending: the digest function's timeout is 120 s (template.yaml) and no send outlives
+/// [`SEND_DEADLINE`] anywhere, so 150 s lets Lambda's asynchronous retry of a timed-out run
+/// (1 and then 2 more minutes later) take the part over instead of finding it "in flight"
+/// forever.
+pub const STALE_CLAIM_S: i64 = 150;
+
+/// The longest one part's send may take (all of its throttling retries included): well inside
+/// [`STALE_CLAIM_S`], so that a live run (the dev server has no Lambda timeout) never has its
+/// claim taken over while it is still sending.
+const SEND_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {
@@ -34,8 +40,14 @@ pub enum DigestError {
         #[source]
         source: NotifyError,
     },
-    #[error("{0} is being sent by another run right now")]
-    InFlight(String),
+    #[error("{part} is being sent by another run right now (claimed {age_s} s ago; taken over after {STALE_CLAIM_S} s)")]
+    InFlight { part: String, age_s: i64 },
+    /// The run's claim went stale and another run took the part over before this one could
+    /// record its send: the part may have gone out twice.
+    #[error(
+        "{part}: the claim went stale and another run took it over; it may have been sent twice"
+    )]
+    ClaimLost { part: String },
 }
 
 /// Where the digest goes: email from config, chat webhooks from secrets.
@@ -50,8 +62,12 @@ pub struct Channels {
 pub struct DigestOutcome {
     pub week: String,
     pub email_message_id: Option<String>,
-    /// Slack payloads sent by this run (or, if sent before, recorded then).
+    /// The Slack messages of the week (the plan pinned in the ledger by the first run), when
+    /// Slack is configured: those this run sent and those sent before.
     pub slack: Vec<serde_json::Value>,
+    /// Slack not configured: the messages the digest would post (what `make demo` writes to
+    /// `out/slack.json`). Empty when Slack is configured.
+    pub slack_preview: Vec<serde_json::Value>,
     pub teams_messages: usize,
     /// Parts found already sent and skipped.
     pub already_sent: Vec<String>,
@@ -214,13 +230,78 @@ pub async fn build(
     ))
 }
 
-/// Sends one part unless the ledger says it went out already.
+/// One run of the digest: the week it reports, the instant it is for, and who it is in the
+/// send ledger. The schedule pins `now` (its `scheduled_time`, the same on every retry, so a
+/// retry reports the same week); the ledger's claims age by the wall clock, which only moves
+/// forward between retries, and each run has its own `owner` id, so a run can tell its own
+/// claims from a dead run's.
+#[derive(Clone)]
+pub struct DigestRun {
+    pub week: IsoWeek,
+    /// What the digest is built for ("generated …", open incident ages).
+    pub now: DateTime<Utc>,
+    /// Unique per run: claims are taken, marked and released under it.
+    pub owner: String,
+    wall_clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+}
+
+impl std::fmt::Debug for DigestRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestRun")
+            .field("week", &self.week)
+            .field("now", &self.now)
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DigestRun {
+    /// A run with a fresh owner id and the system clock.
+    pub fn new(week: IsoWeek, now: DateTime<Utc>) -> DigestRun {
+        DigestRun::with_clock(week, now, new_owner_id(), Utc::now)
+    }
+
+    /// A run with a given owner id and wall clock (tests move the clock instead of sleeping).
+    pub fn with_clock(
+        week: IsoWeek,
+        now: DateTime<Utc>,
+        owner: impl Into<String>,
+        wall_clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static,
+    ) -> DigestRun {
+        DigestRun {
+            week,
+            now,
+            owner: owner.into(),
+            wall_clock: Arc::new(wall_clock),
+        }
+    }
+
+    fn wall_clock_s(&self) -> i64 {
+        (self.wall_clock)().timestamp()
+    }
+}
+
+/// An id no other run has: the process's random hasher keys (std seeds them from the OS), the
+/// process id and the time, hashed.
+fn new_owner_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u64(RUNS.fetch_add(1, Ordering::Relaxed));
+    hasher.write_i64(Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    let high = hasher.finish();
+    hasher.write_u8(1);
+    format!("run-{high:016x}{:016x}", hasher.finish())
+}
+
+/// Sends one part unless the ledger says it went out already (or another live run holds it).
 async fn send_once<F, Fut>(
     store: &Store,
     org: &str,
-    week: &str,
-    channel: &str,
-    now_s: i64,
+    digest_run: &DigestRun,
+    part: &str,
     outcome: &mut DigestOutcome,
     send: F,
 ) -> Result<Option<String>, DigestError>
@@ -228,26 +309,47 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<String, NotifyError>>,
 {
+    let week = digest_run.week.to_string();
+    let owner = digest_run.owner.as_str();
+    let now_s = digest_run.wall_clock_s();
     match store
-        .claim_digest(org, week, channel, now_s, STALE_CLAIM_S)
+        .claim_digest(org, &week, part, owner, now_s, STALE_CLAIM_S)
         .await?
     {
         DigestClaim::AlreadySent { detail } => {
-            outcome.already_sent.push(channel.to_string());
+            outcome.already_sent.push(part.to_string());
             return Ok(Some(detail));
         }
-        DigestClaim::InFlight => return Err(DigestError::InFlight(channel.to_string())),
+        DigestClaim::InFlight { claimed_at, .. } => {
+            return Err(DigestError::InFlight {
+                part: part.to_string(),
+                age_s: now_s - claimed_at,
+            })
+        }
         DigestClaim::Claimed => {}
     }
-    match send().await {
+    let sent = match tokio::time::timeout(SEND_DEADLINE, send()).await {
+        Ok(sent) => sent,
+        Err(_) => Err(NotifyError::Deadline(SEND_DEADLINE.as_secs())),
+    };
+    match sent {
         Ok(detail) => {
-            store.mark_digest_sent(org, week, channel, &detail).await?;
+            if !store
+                .mark_digest_sent(org, &week, part, owner, &detail)
+                .await?
+            {
+                return Err(DigestError::ClaimLost {
+                    part: part.to_string(),
+                });
+            }
             Ok(Some(detail))
         }
         Err(source) => {
-            store.release_digest(org, week, channel).await?;
+            // A claim another run took over is left to it (`false`); the send error is what
+            // this run reports either way.
+            store.release_digest(org, &week, part, owner).await?;
             Err(DigestError::Send {
-                channel: channel.to_string(),
+                channel: part.to_string(),
                 source,
             })
         }
@@ -256,7 +358,8 @@ where
 
 /// Runs the digest of `week`: email (SES v2) to the config's recipients, Slack and Teams through
 /// their webhooks. Every part is sent at most once per (org, week, channel); a failure stops the
-/// run with an error after releasing that part, so a retry resumes where it failed.
+/// run with an error after releasing that part, so a retry resumes where it failed. A run with
+/// a fresh owner id and the system clock; see [`run_as`].
 pub async fn run(
     store: &Store,
     ses: &aws_sdk_sesv2::Client,
@@ -266,10 +369,35 @@ pub async fn run(
     week: IsoWeek,
     now: DateTime<Utc>,
 ) -> Result<DigestOutcome, DigestError> {
-    let digest = build(store, config, week, now).await?;
+    run_as(
+        store,
+        ses,
+        http,
+        config,
+        channels,
+        &DigestRun::new(week, now),
+    )
+    .await
+}
+
+/// [`run`] as the given run (owner id, wall clock).
+///
+/// The email is one part, rendered from the data as it is now. A chat channel's messages are
+/// pinned in the ledger by the first run that reaches it ([`Store::digest_plan`]): a retry
+/// sends the rest of that rendering, even when the data changed in between and a fresh
+/// rendering would be split differently, so the channel gets one coherent `(1/n)…(n/n)` set.
+pub async fn run_as(
+    store: &Store,
+    ses: &aws_sdk_sesv2::Client,
+    http: &reqwest::Client,
+    config: &OrgConfig,
+    channels: &Channels,
+    digest_run: &DigestRun,
+) -> Result<DigestOutcome, DigestError> {
+    let week = digest_run.week;
+    let digest = build(store, config, week, digest_run.now).await?;
     let org = config.org().to_string();
     let week_label = week.to_string();
-    let now_s = now.timestamp();
     let mut outcome = DigestOutcome {
         week: week_label.clone(),
         attention: digest.attention.clone(),
@@ -279,24 +407,16 @@ pub async fn run(
     match &config.digest().email {
         Some(email) => {
             let content = digest::email::render_email(&digest);
-            let id = send_once(
-                store,
-                &org,
-                &week_label,
-                "email",
-                now_s,
-                &mut outcome,
-                || {
-                    notify::send_email(
-                        ses,
-                        &email.from,
-                        &email.to,
-                        &content.subject,
-                        &content.html,
-                        &content.text,
-                    )
-                },
-            )
+            let id = send_once(store, &org, digest_run, "email", &mut outcome, || {
+                notify::send_email(
+                    ses,
+                    &email.from,
+                    &email.to,
+                    &content.subject,
+                    &content.html,
+                    &content.text,
+                )
+            })
             .await?;
             outcome.email_message_id = id;
         }
@@ -307,46 +427,58 @@ pub async fn run(
         Some(url) => {
             // An incoming webhook posts to the channel it was created for; `digest.slack.channel`
             // in the config documents which one that is.
-            for (i, message) in digest::slack::slack_messages(&digest)
-                .into_iter()
-                .enumerate()
-            {
-                let payload = message.to_string();
+            let messages = store
+                .digest_plan(
+                    &org,
+                    &week_label,
+                    "slack",
+                    &digest::slack::slack_messages(&digest),
+                    digest_run.wall_clock_s(),
+                )
+                .await?;
+            for (i, message) in messages.iter().enumerate() {
                 send_once(
                     store,
                     &org,
-                    &week_label,
+                    digest_run,
                     &format!("slack#{i}"),
-                    now_s,
                     &mut outcome,
                     || async {
-                        notify::post_webhook(http, url, &message)
+                        notify::post_webhook(http, url, message)
                             .await
-                            .map(|()| payload.clone())
+                            .map(|()| "sent".to_string())
                     },
                 )
                 .await?;
-                outcome.slack.push(message);
             }
+            outcome.slack = messages;
         }
-        None => outcome.not_configured.push("slack".into()),
+        None => {
+            outcome.not_configured.push("slack".into());
+            outcome.slack_preview = digest::slack::slack_messages(&digest);
+        }
     }
 
     match &channels.teams_webhook_url {
         Some(url) => {
-            for (i, message) in digest::teams::teams_messages(&digest)
-                .into_iter()
-                .enumerate()
-            {
+            let messages = store
+                .digest_plan(
+                    &org,
+                    &week_label,
+                    "teams",
+                    &digest::teams::teams_messages(&digest),
+                    digest_run.wall_clock_s(),
+                )
+                .await?;
+            for (i, message) in messages.iter().enumerate() {
                 send_once(
                     store,
                     &org,
-                    &week_label,
+                    digest_run,
                     &format!("teams#{i}"),
-                    now_s,
                     &mut outcome,
                     || async {
-                        notify::post_webhook(http, url, &message)
+                        notify::post_webhook(http, url, message)
                             .await
                             .map(|()| "sent".to_string())
                     },

@@ -27,8 +27,12 @@ pub enum NotifyError {
     Webhook { status: u16, body: String },
     #[error("chat webhook kept answering 429 after {ATTEMPTS} attempts")]
     WebhookThrottled,
+    /// The webhook could not be reached. The text never holds the URL (a chat webhook URL is
+    /// its own credential): reqwest's errors are stripped of it.
     #[error("chat webhook unreachable: {0}")]
     Unreachable(String),
+    #[error("the send did not finish within {0} s")]
+    Deadline(u64),
 }
 
 impl NotifyError {
@@ -121,9 +125,38 @@ pub async fn send_email(
     }
 }
 
+/// What an error may say about a failed webhook request. A chat webhook URL is a secret (who
+/// has it can post to the channel), and reqwest's errors carry the URL in their text and their
+/// `Debug`: the URL is dropped from the error and the error chain written out without it.
+fn describe_without_url(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A webhook's answer body as an error may quote it: cut to 500 characters, and with the URL
+/// (or its path, where the secret token lives) blanked should the endpoint echo it back.
+fn quoted_body(body: &str, url: &str) -> String {
+    let mut text: String = body.chars().take(500).collect();
+    let path = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .filter(|p| p.len() > 1);
+    for secret in [Some(url), path].into_iter().flatten() {
+        text = text.replace(secret, "<webhook url>");
+    }
+    text
+}
+
 /// Posts one JSON message to a Slack incoming webhook (or a Teams Workflows URL). A 429 waits
 /// `Retry-After` seconds and tries again; other errors come back with Slack's body
-/// (`invalid_blocks`, `channel_not_found`, …).
+/// (`invalid_blocks`, `channel_not_found`, …). No error names the URL.
 pub async fn post_webhook(
     http: &reqwest::Client,
     url: &str,
@@ -137,7 +170,7 @@ pub async fn post_webhook(
             .timeout(Duration::from_secs(15))
             .send()
             .await
-            .map_err(|e| NotifyError::Unreachable(e.to_string()))?;
+            .map_err(|e| NotifyError::Unreachable(describe_without_url(e)))?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());
@@ -161,6 +194,9 @@ pub async fn post_webhook(
             continue;
         }
         let body = response.text().await.unwrap_or_default();
-        return Err(NotifyError::Webhook { status, body });
+        return Err(NotifyError::Webhook {
+            status,
+            body: quoted_body(&body, url),
+        });
     }
 }

@@ -336,9 +336,17 @@ pub enum DigestClaim {
     Claimed,
     /// Sent before; `detail` is what the send recorded.
     AlreadySent { detail: String },
-    /// Another run is sending it right now.
-    InFlight,
+    /// Another run (`owner`) claimed it at `claimed_at` (wall clock, Unix seconds) and the
+    /// claim is not stale yet: that run may be sending it right now.
+    InFlight { owner: String, claimed_at: i64 },
 }
+
+/// How long a digest ledger item is kept (TTL `expires_at`): long enough that no retry or
+/// manual re-run of a week can find it gone and send again.
+pub const DIGEST_LEDGER_TTL_S: i64 = 400 * 86_400;
+
+/// The largest deflated plan [`Store::digest_plan`] stores (DynamoDB items are at most 400 KB).
+const MAX_PLAN_BYTES: usize = 350 * 1024;
 
 pub fn bucket_pk(bucket: &Bucket) -> String {
     format!("BUCKET#{bucket}")
@@ -1112,30 +1120,42 @@ impl Store {
     }
 
     // ---- digest ledger -----------------------------------------------------------------
+    //
+    // `DIGEST#<org>#<week>` holds one item per part (`email`, `slack#<i>`, `teams#<i>`:
+    // `state` sending|sent, `owner`, `claimed_at`, `detail`) and one plan per chat channel
+    // (`slack`, `teams`: the messages pinned for the week, see `digest_plan`). Claims carry the
+    // claiming run's owner id; only that owner may mark the part sent or release it, so a run
+    // whose claim went stale and was taken over cannot overwrite or free the new owner's claim.
 
-    /// Claims the right to send one digest part (`channel`, e.g. `email`, `slack#0`) for an
-    /// org and week. A part already sent is never claimed again; a claim left `sending` by a
-    /// crashed run can be taken over after `stale_after_s` seconds.
+    /// Claims the right to send one digest part (`part`, e.g. `email`, `slack#0`) for an org
+    /// and week as `owner` (unique per run). A part already sent is never claimed again; a
+    /// claim left `sending` by a crashed run is taken over once it is older than
+    /// `stale_after_s` by `now_s`. `now_s` must be the wall clock, not the schedule's pinned
+    /// time: every retry of one scheduled run carries the same `scheduled_time`, so by that
+    /// clock a crashed run's claim would never age.
     pub async fn claim_digest(
         &self,
         org: &str,
         week: &str,
-        channel: &str,
+        part: &str,
+        owner: &str,
         now_s: i64,
         stale_after_s: i64,
     ) -> Result<DigestClaim, StoreError> {
         self.meter.request();
+        let pk = format!("DIGEST#{org}#{week}");
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(format!("DIGEST#{org}#{week}")))
-            .item("sk", s(channel))
+            .item("pk", s(&pk))
+            .item("sk", s(part))
             .item("state", s("sending"))
+            .item("owner", s(owner))
             .item("claimed_at", AttributeValue::N(now_s.to_string()))
             .item(
                 "expires_at",
-                AttributeValue::N((now_s + 400 * 86_400).to_string()),
+                AttributeValue::N((now_s + DIGEST_LEDGER_TTL_S).to_string()),
             )
             .condition_expression(
                 "attribute_not_exists(pk) OR (#state = :sending AND claimed_at < :stale)",
@@ -1151,17 +1171,7 @@ impl Store {
         match result {
             Ok(_) => Ok(DigestClaim::Claimed),
             Err(err) if err.as_service_error().is_some_and(is_condition_failure) => {
-                let out = self
-                    .client
-                    .get_item()
-                    .table_name(&self.table)
-                    .consistent_read(true)
-                    .key("pk", s(format!("DIGEST#{org}#{week}")))
-                    .key("sk", s(channel))
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::dynamo("GetItem(digest)", e))?;
-                let item = out.item.unwrap_or_default();
+                let item = self.digest_item(&pk, part).await?.unwrap_or_default();
                 let text = |name: &str| {
                     item.get(name)
                         .and_then(|v| v.as_s().ok())
@@ -1173,46 +1183,160 @@ impl Store {
                         detail: text("detail"),
                     }
                 } else {
-                    DigestClaim::InFlight
+                    // Also when the item was released between the put and this read: the
+                    // caller reports the part as in flight and the next run sends it.
+                    DigestClaim::InFlight {
+                        owner: text("owner"),
+                        claimed_at: item
+                            .get("claimed_at")
+                            .and_then(|v| v.as_n().ok())
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or_default(),
+                    }
                 })
             }
             Err(err) => Err(StoreError::dynamo("PutItem(digest claim)", err)),
         }
     }
 
-    /// Records a digest part as sent, with what identifies it (SES message id, Slack payload).
+    async fn digest_item(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        self.meter.request();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("GetItem(digest)", e))?;
+        Ok(out.item)
+    }
+
+    /// Records a digest part as sent by `owner`, with what identifies the send (the SES message
+    /// id, `sent`). `Ok(false)`: the claim is no longer `owner`'s (it went stale and another
+    /// run took it over), and nothing was written.
     pub async fn mark_digest_sent(
         &self,
         org: &str,
         week: &str,
-        channel: &str,
+        part: &str,
+        owner: &str,
         detail: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.meter.request();
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(format!("DIGEST#{org}#{week}")))
-            .key("sk", s(channel))
+            .key("sk", s(part))
             .update_expression("SET #state = :sent, detail = :detail")
+            .condition_expression("#state = :sending AND #owner = :owner")
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":detail", s(detail))
             .send()
-            .await
-            .map_err(|e| StoreError::dynamo("UpdateItem(digest sent)", e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("UpdateItem(digest sent)", err)),
+        }
     }
 
-    /// Gives a claim back after a failed send, so the next run tries that part again.
+    /// Gives `owner`'s claim back after a failed send, so the next run tries that part again.
+    /// `Ok(false)`: the claim is no longer `owner`'s, and it is left alone.
     pub async fn release_digest(
         &self,
         org: &str,
         week: &str,
+        part: &str,
+        owner: &str,
+    ) -> Result<bool, StoreError> {
+        self.meter.request();
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("DIGEST#{org}#{week}")))
+            .key("sk", s(part))
+            .condition_expression("#state = :sending AND #owner = :owner")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => Ok(false),
+            Err(err) => Err(StoreError::dynamo("DeleteItem(digest release)", err)),
+        }
+    }
+
+    /// The messages of a chat channel's digest (`channel`: `slack`, `teams`) for an org and
+    /// week, pinned by the first run that gets here: `messages` are stored if no plan exists
+    /// yet, and whichever plan is stored is returned. A retry that rebuilds the digest from
+    /// changed data (so with other parts, or another number of them) thus still sends the
+    /// rest of the rendering whose first parts went out, and the channel receives one coherent
+    /// set: no part twice, none skipped, `(2/3)` never after `(1/2)`.
+    pub async fn digest_plan(
+        &self,
+        org: &str,
+        week: &str,
         channel: &str,
-    ) -> Result<(), StoreError> {
-        self.delete_item(&format!("DIGEST#{org}#{week}"), channel)
-            .await
+        messages: &[serde_json::Value],
+        now_s: i64,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let pk = format!("DIGEST#{org}#{week}");
+        let body = deflate(
+            &serde_json::to_vec(messages)
+                .map_err(|e| StoreError::Serde(format!("digest plan: {e}")))?,
+        )?;
+        if body.len() > MAX_PLAN_BYTES {
+            return Err(StoreError::Serde(format!(
+                "the {channel} digest of {week} is {} bytes deflated, more than a ledger item \
+                 holds ({MAX_PLAN_BYTES})",
+                body.len()
+            )));
+        }
+        self.meter.request();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&pk))
+            .item("sk", s(channel))
+            .item("state", s("plan"))
+            .item("parts", AttributeValue::N(messages.len().to_string()))
+            .item("z", AttributeValue::B(body.into()))
+            .item(
+                "expires_at",
+                AttributeValue::N((now_s + DIGEST_LEDGER_TTL_S).to_string()),
+            )
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(messages.to_vec()),
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => {
+                let item = self.digest_item(&pk, channel).await?.ok_or_else(|| {
+                    StoreError::Serde(format!("the {channel} plan of {week} vanished"))
+                })?;
+                let z = item
+                    .get("z")
+                    .and_then(|v| v.as_b().ok())
+                    .ok_or_else(|| StoreError::Serde(format!("the {channel} plan has no body")))?;
+                serde_json::from_slice(&inflate(z.as_ref())?)
+                    .map_err(|e| StoreError::Serde(format!("the {channel} plan: {e}")))
+            }
+            Err(err) => Err(StoreError::dynamo("PutItem(digest plan)", err)),
+        }
     }
 
     // ---- config ------------------------------------------------------------------------

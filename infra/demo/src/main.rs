@@ -564,8 +564,8 @@ async fn team_numbers(
     })
 }
 
-/// `POST /dev/digest?week=…` if the dev server has it; writes `out/digest.{html,txt}` and
-/// `out/slack.json`.
+/// `POST /dev/digest?week=…` (admin token); writes `out/digest.{html,txt}` and
+/// `out/slack.json` (the Block Kit messages, posted or not).
 /// Returns what it wrote and the digest's verdict: `(team, reasons)` per flagged team.
 async fn digest(
     api: &Api,
@@ -601,8 +601,11 @@ async fn digest(
                 .collect()
         })
         .unwrap_or_default();
-    let slack = body
-        .get("slack")
+    // What went to Slack, or (no webhook configured, as in the demo) what would have.
+    let slack = ["slack", "slack_preview"]
+        .iter()
+        .filter_map(|field| body.get(field))
+        .find(|messages| messages.as_array().is_some_and(|m| !m.is_empty()))
         .cloned()
         .unwrap_or(Value::Array(Vec::new()));
     let pretty = serde_json::to_string_pretty(&slack).map_err(|e| e.to_string())?;

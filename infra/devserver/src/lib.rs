@@ -143,14 +143,23 @@ async fn route(state: &State, request: LambdaRequest) -> LambdaResponse<LambdaBo
     handle_api(&state.api, &request).await
 }
 
-/// `POST /dev/digest?week=YYYY-Www`: runs the digest for that week (default: the last full
-/// week) now, against the SES emulator and `FLOWMETER_SLACK_WEBHOOK_URL`.
+/// `POST /dev/digest?week=YYYY-Www` with the admin token: runs the digest for that week
+/// (default: the last full week) now, against the SES emulator and
+/// `FLOWMETER_SLACK_WEBHOOK_URL`. Admin only, like `/dev/reprocess`: it sends email and chat
+/// messages in the org's name, and its answer holds the whole digest.
 async fn dev_digest(state: &State, request: &LambdaRequest) -> LambdaResponse<LambdaBody> {
     if request.method() != Method::POST {
         return error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             "use POST",
+        );
+    }
+    if !bearer_matches(request, &state.settings.admin_token) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "admin token required",
         );
     }
     let week = request

@@ -227,9 +227,12 @@ fn esc(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// `<url|label>`. The model lets only `format::safe_url` URLs through (http(s), no `<`, `>`,
+/// `|`, whitespace), so neither part can end the link early; `&` is escaped in both, as Slack
+/// asks of all text, and the label's `<`/`>` cannot open a link or a mention of its own.
 fn link(url: Option<&str>, label: &str) -> String {
     match url {
-        Some(url) => format!("<{url}|{}>", esc(label)),
+        Some(url) => format!("<{}|{}>", esc(url), esc(label)),
         None => esc(label),
     }
 }
@@ -472,7 +475,7 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
     // Footer.
     let mut footer = Vec::new();
     if let Some(url) = &digest.dashboard_url {
-        footer.push(format!("<{url}|Open the dashboard>"));
+        footer.push(link(Some(url), "Open the dashboard"));
     }
     footer.push(ATTENTION_RULE.to_string());
     units.push(vec![context(&footer)]);
@@ -528,6 +531,41 @@ mod tests {
             .expect("header");
         assert_eq!(header.chars().count(), MAX_HEADER_CHARS);
         assert!(header.ends_with('…'));
+    }
+
+    #[test]
+    fn digest_slack_link_injection_is_text() {
+        let mut input = sample_input();
+        input.week_prs[0].title = "<https://evil.example|Re-authenticate> & <!here>".into();
+        input.week_prs[0].author = "a&b".into();
+        input.week_prs[0].url = Some("https://github.com/acme/payments/pull/7?a=1&b=2".into());
+        input.teams[0].name = "ops <https://evil.example|click>".into();
+        let messages = slack_messages(&build_digest(&input));
+        let all: String = messages.iter().map(Value::to_string).collect();
+        assert!(
+            all.contains("&lt;https://evil.example|Re-authenticate&gt; &amp; &lt;!here&gt;"),
+            "{all}"
+        );
+        assert!(all.contains("by a&amp;b"), "{all}");
+        assert!(
+            all.contains("ops &lt;https://evil.example|click&gt;"),
+            "{all}"
+        );
+        assert!(
+            all.contains("<https://github.com/acme/payments/pull/7?a=1&amp;b=2|acme/payments#7>"),
+            "{all}"
+        );
+        assert!(!all.contains("<https://evil.example"), "{all}");
+        assert!(!all.contains("<!here>"), "{all}");
+        // A URL with a pipe or angle bracket never becomes a link (the model drops it).
+        let mut input = sample_input();
+        input.week_prs[0].url = Some("https://github.com/x|<!channel>".into());
+        let all: String = slack_messages(&build_digest(&input))
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        assert!(!all.contains("<!channel>"), "{all}");
+        assert!(!all.contains("x|"), "{all}");
     }
 
     #[test]

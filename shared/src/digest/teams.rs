@@ -22,7 +22,11 @@ const MAX_NAME_CHARS: usize = 150;
 /// [`check_teams_message`].
 pub fn teams_messages(digest: &Digest) -> Vec<Value> {
     let units = units(digest);
-    let title = format!("Weekly digest · {} · {}", digest.org, digest.week);
+    let title = format!(
+        "Weekly digest · {} · {}",
+        md_escape(&digest.org),
+        digest.week
+    );
     // The envelope with a worst-case title and the actions, measured once.
     let overhead = size(&message(
         &format!("{title} (99/99)"),
@@ -161,9 +165,58 @@ fn heading(text: &str) -> Value {
     })
 }
 
-/// Link text must not close the Markdown link early.
-fn link_text(text: &str) -> String {
-    text.replace('[', "(").replace(']', ")")
+/// Untrusted text (names, titles, ids from webhooks and the config) as literal TextBlock text.
+///
+/// TextBlock (and FactSet) text is Markdown, a CommonMark subset: `**bold**`, `_italic_`,
+/// `- ` and `1. ` lists, `[text](url)` links. A PR titled `[Re-authenticate](https://evil)`
+/// must read as that text, not as a link that looks like ours, so every character that
+/// subset gives meaning to is backslash-escaped (CommonMark's escape for ASCII punctuation):
+/// `\`, `*`, `_`, `~`, `` ` ``, `[`, `]`, `(`, `)`, `<`, `>` anywhere, and a `-`, `+`, `#` or
+/// `N.` that would start a list or heading at the start of a line. Both brackets *and*
+/// parentheses are escaped, so that even a renderer that ignores backslash escapes never sees
+/// the `](` a link needs.
+pub fn md_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let trimmed = line.trim_start();
+        out.push_str(&line[..line.len() - trimmed.len()]);
+        let digits = trimmed.chars().take_while(char::is_ascii_digit).count();
+        let starts_block = matches!(trimmed.chars().next(), Some('-' | '+' | '#'));
+        for (at, c) in trimmed.char_indices() {
+            let list_number = digits > 0 && at == digits && matches!(c, '.' | ')');
+            if matches!(
+                c,
+                '\\' | '*' | '_' | '~' | '`' | '[' | ']' | '(' | ')' | '<' | '>'
+            ) || (at == 0 && starts_block)
+                || list_number
+            {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A link's destination: `format::safe_url` already refused whitespace, `<`, `>` and `"`;
+/// what could end the Markdown link early or start another (`(`, `)`, `[`, `]`, `\`) is
+/// percent-encoded, which the URL means the same with.
+fn link_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            '(' => out.push_str("%28"),
+            ')' => out.push_str("%29"),
+            '[' => out.push_str("%5B"),
+            ']' => out.push_str("%5D"),
+            '\\' => out.push_str("%5C"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn fact(title: &str, metric: &Metric, sentence: bool) -> Value {
@@ -179,7 +232,7 @@ fn fact(title: &str, metric: &Metric, sentence: bool) -> Value {
 }
 
 fn team_container(team: &TeamRow) -> Value {
-    let name = format::truncate(&team.name, MAX_NAME_CHARS);
+    let name = md_escape(&format::truncate(&team.name, MAX_NAME_CHARS));
     let mut items = vec![json!({
         "type": "TextBlock",
         "text": name,
@@ -215,7 +268,10 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
         digest.week, digest.dates, digest.generated
     ))]];
 
-    let org = format!("{} — DORA", format::truncate(&digest.org, MAX_NAME_CHARS));
+    let org = format!(
+        "{} — DORA",
+        md_escape(&format::truncate(&digest.org, MAX_NAME_CHARS))
+    );
     if digest.headline.no_data {
         units.push(vec![
             heading(&org),
@@ -243,7 +299,11 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
     for (i, attention) in digest.attention.iter().enumerate() {
         let item = json!({
             "type": "TextBlock",
-            "text": format!("**{}**: {}", format::truncate(&attention.team, MAX_NAME_CHARS), attention.summary),
+            "text": format!(
+                "**{}**: {}",
+                md_escape(&format::truncate(&attention.team, MAX_NAME_CHARS)),
+                md_escape(&attention.summary)
+            ),
             "wrap": true,
             "color": "Attention"
         });
@@ -272,20 +332,20 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
     for pr in &digest.slowest_prs {
         let name = format!("{}#{}", pr.repo, pr.number);
         let name = match &pr.url {
-            Some(url) => format!("[{}]({url})", link_text(&name)),
-            None => name,
+            Some(url) => format!("[{}]({})", md_escape(&name), link_url(url)),
+            None => md_escape(&name),
         };
         let mut details = vec![format!("{} total", pr.total)];
         if let Some(pickup) = &pr.pickup {
             details.push(format!("first review after {pickup}"));
         }
-        details.push(format!("by {}", pr.author));
+        details.push(format!("by {}", md_escape(&pr.author)));
         if let Some(team) = &pr.team {
-            details.push(team.clone());
+            details.push(md_escape(team));
         }
         prs.push(text(&format!(
             "{name} {} — {}",
-            format::truncate(&pr.title, MAX_NAME_CHARS),
+            md_escape(&format::truncate(&pr.title, MAX_NAME_CHARS)),
             details.join(", ")
         )));
     }
@@ -299,12 +359,12 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
         let severity = incident
             .severity
             .as_deref()
-            .map(|s| format!(" ({s})"))
+            .map(|s| format!(" ({})", md_escape(s)))
             .unwrap_or_default();
         incidents.push(text(&format!(
             "{} {}{severity} — open {}, since {}",
-            format::truncate(&incident.id, 80),
-            format::truncate(&incident.service, 80),
+            md_escape(&format::truncate(&incident.id, 80)),
+            md_escape(&format::truncate(&incident.service, 80)),
             incident.age,
             incident.opened
         )));
@@ -371,6 +431,84 @@ mod tests {
             .filter(|m| m["attachments"][0]["content"].get("actions").is_some())
             .count();
         assert_eq!(with_actions, 0, "big_input has no dashboard link");
+    }
+
+    /// All of a message's TextBlock and Fact texts, joined.
+    fn texts(message: &Value) -> String {
+        fn walk(value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    for (key, v) in map {
+                        match (key.as_str(), v) {
+                            ("text" | "value", Value::String(s)) => out.push(s.clone()),
+                            _ => walk(v, out),
+                        }
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(message, &mut out);
+        out.join("\n")
+    }
+
+    #[test]
+    fn digest_teams_untrusted_text_is_literal_not_markdown() {
+        let mut input = sample_input();
+        input.week_prs[0].title = "[Re-authenticate](https://evil.example/login)".into();
+        input.week_prs[0].author = "**root**".into();
+        input.teams[0].name = "- _ops_ `team`".into();
+        input.org = "1. acme <b>".into();
+        // A URL that safe_url lets through but that would close the Markdown link early.
+        input.week_prs[0].url =
+            Some("https://github.com/acme/payments/pull/7)[x](https://evil.example".into());
+        let messages = teams_messages(&build_digest(&input));
+        let all = messages.iter().map(texts).collect::<Vec<_>>().join("\n");
+        // The title, escaped by hand: every bracket and parenthesis behind a backslash.
+        assert!(
+            all.contains(r"\[Re-authenticate\]\(https://evil.example/login\)"),
+            "{all}"
+        );
+        assert!(!all.contains("[Re-authenticate]("), "{all}");
+        assert!(all.contains(r"by \*\*root\*\*"), "{all}");
+        assert!(all.contains(r"\- \_ops\_ \`team\`"), "{all}");
+        assert!(
+            all.contains(r"Weekly digest · 1\. acme \<b\> · 2026-W42"),
+            "{all}"
+        );
+        // Our own link stays a link, its destination percent-encoded so it cannot end early.
+        assert!(
+            all.contains(
+                "](https://github.com/acme/payments/pull/7%29%5Bx%5D%28https://evil.example)"
+            ),
+            "{all}"
+        );
+        // The only `](` left is that one link per PR line: none comes from the title.
+        assert_eq!(all.matches("](").count(), input_links(&all));
+    }
+
+    /// How many of our own PR links (`[repo#n](`) a text holds.
+    fn input_links(all: &str) -> usize {
+        all.matches("](https://github.com/").count()
+    }
+
+    #[test]
+    fn digest_teams_markdown_escape_by_hand() {
+        assert_eq!(md_escape("plain text 2.1 d"), "plain text 2.1 d");
+        assert_eq!(md_escape("[a](b)"), r"\[a\]\(b\)");
+        assert_eq!(
+            md_escape("**x** _y_ ~z~ `c` <u>"),
+            r"\*\*x\*\* \_y\_ \~z\~ \`c\` \<u\>"
+        );
+        assert_eq!(md_escape(r"back\slash"), r"back\\slash");
+        assert_eq!(
+            md_escape("- item\n+ item\n# head\n12. n\n3) n"),
+            "\\- item\n\\+ item\n\\# head\n12\\. n\n3\\) n"
+        );
+        assert_eq!(md_escape("a - b # c 1. d"), "a - b # c 1. d");
+        assert_eq!(md_escape("  - indented"), r"  \- indented");
     }
 
     #[test]
