@@ -44,10 +44,13 @@ pub enum StoreError {
     Dynamo { op: &'static str, message: String },
     #[error("item (de)serialization failed: {0}")]
     Serde(String),
-    /// A derived write (link, projection, PR-by-head record) met an item that is not derived
-    /// at its key, i.e. a source fact: it is refused, never replaced (source facts are the
-    /// only record of what a source said; everything derived can be rebuilt from them).
-    #[error("{op} refused: the item at {pk} / {sk} is a source fact, not a derived item")]
+    /// A derived write (link, projection, PR-by-head record, link delete) met a source fact at
+    /// its key, or was handed a source fact to write as derived: it is refused and nothing
+    /// changes (source facts are the only record of what a source said; everything derived
+    /// can be rebuilt from them).
+    #[error(
+        "{op} refused at {pk} / {sk}: a derived write never replaces or deletes a source fact"
+    )]
     WouldReplaceSourceFact {
         op: &'static str,
         pk: String,
