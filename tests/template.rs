@@ -748,3 +748,234 @@ fn functions_are_arm64_on_al2023_with_json_logs_and_retention() {
         assert!(outputs.contains_key(output), "output {output}");
     }
 }
+
+/// The write actions of a DynamoDB grant (everything that can change an item).
+const DYNAMODB_WRITES: &[&str] = &[
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+];
+
+#[test]
+fn the_rollup_role_writes_only_under_the_prefixes_the_rollup_writes() {
+    let doc = template();
+    let mut patterns: Option<BTreeSet<String>> = None;
+    for statement in statements(&doc, "RollupRole") {
+        let writes: Vec<String> = list(statement.get("Action"))
+            .into_iter()
+            .map(text)
+            .filter(|a| DYNAMODB_WRITES.contains(&a.as_str()))
+            .collect();
+        if writes.is_empty() {
+            continue;
+        }
+        let condition = statement.get("Condition").unwrap_or_else(|| {
+            panic!("RollupRole grants {writes:?} without a LeadingKeys condition")
+        });
+        let condition = condition.as_mapping().expect("Condition is a map");
+        assert_eq!(
+            condition.len(),
+            1,
+            "one condition operator on the rollup's writes"
+        );
+        let keys: BTreeSet<String> = list(
+            condition
+                .get("ForAllValues:StringLike")
+                .and_then(|c| c.get("dynamodb:LeadingKeys")),
+        )
+        .into_iter()
+        .map(text)
+        .collect();
+        assert!(
+            !keys.is_empty(),
+            "{writes:?}: no ForAllValues:StringLike LeadingKeys"
+        );
+        assert!(
+            patterns.is_none() || patterns.as_ref() == Some(&keys),
+            "the rollup's write statements disagree on their prefixes"
+        );
+        patterns = Some(keys);
+    }
+    let patterns = patterns.expect("RollupRole grants no DynamoDB writes");
+
+    // Exactly the prefixes the code lists (store::ROLLUP_WRITE_PREFIXES, which
+    // tests/derived_writes.rs checks against the items a pipeline run writes).
+    let expected: BTreeSet<String> = flowmeter_edge::store::ROLLUP_WRITE_PREFIXES
+        .iter()
+        .map(|p| format!("{p}*"))
+        .collect();
+    assert_eq!(
+        patterns, expected,
+        "template.yaml vs store::ROLLUP_WRITE_PREFIXES"
+    );
+
+    let matches = |pk: &str| {
+        patterns.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => pk.starts_with(prefix),
+            None => pk == p,
+        })
+    };
+    // The keys the store builds for the rollup's items are inside the grant.
+    let week: flowmeter::time::IsoWeek = "2026-W41".parse().expect("week");
+    let scope = flowmeter::derive::Scope::parse("repo:acme/api").expect("scope");
+    let bucket = flowmeter::derive::Bucket {
+        scope: scope.clone(),
+        week,
+    };
+    let entities = [
+        EntityKey::PullRequest {
+            repo: "acme/api".into(),
+            number: 1,
+        },
+        EntityKey::Deployment {
+            repo: "acme/api".into(),
+            id: "gh:1".into(),
+        },
+        EntityKey::Incident { id: "pd:P1".into() },
+        EntityKey::Branch {
+            repo: "acme/api".into(),
+            branch: "main".into(),
+        },
+    ];
+    for pk in entities.iter().map(EntityKey::partition_key).chain([
+        flowmeter_edge::store::bucket_pk(&bucket),
+        flowmeter_edge::store::rollup_pk(&scope),
+    ]) {
+        assert!(matches(&pk), "the rollup role may not write {pk}");
+    }
+    // And the items it must never touch are outside it.
+    for other in ["CONFIG", "DIGEST#acme#2026-W41", "DIGEST#"] {
+        assert!(!matches(other), "the rollup role may write {other}");
+    }
+}
+
+/// The alarms of the template: logical id → properties.
+fn alarms(doc: &Value) -> Vec<(String, &Value)> {
+    resources(doc)
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .map(|(id, r)| (id.as_str().expect("id").to_string(), &r["Properties"]))
+        .collect()
+}
+
+/// The metric queries of a metric-math alarm: (id, metric name, dimensions, period).
+fn metric_stats(alarm: &Value) -> Vec<(String, String, BTreeMap<String, String>, i64)> {
+    list(alarm.get("Metrics"))
+        .into_iter()
+        .filter_map(|m| {
+            let stat = m.get("MetricStat")?;
+            let metric = &stat["Metric"];
+            assert_eq!(metric["Namespace"].as_str(), Some("AWS/ApiGateway"));
+            assert_eq!(stat["Stat"].as_str(), Some("Sum"), "counts are summed");
+            let dimensions = list(metric.get("Dimensions"))
+                .into_iter()
+                .map(|d| (text(&d["Name"]), text(&d["Value"])))
+                .collect();
+            Some((
+                text(&m["Id"]),
+                text(&metric["MetricName"]),
+                dimensions,
+                stat["Period"].as_i64().expect("Period"),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn every_webhook_route_has_4xx_and_5xx_rate_alarms_on_its_own_metrics() {
+    let doc = template();
+    let http_api = &resources(&doc)["HttpApi"]["Properties"];
+    assert!(
+        http_api.get("StageName").is_none(),
+        "the alarms watch the $default stage SAM creates when no StageName is set"
+    );
+    let functions = functions(&doc);
+    let (_, webhook) = &functions["webhook"];
+    let events = webhook["Properties"]["Events"]
+        .as_mapping()
+        .expect("Events");
+    let alarms = alarms(&doc);
+
+    for path in flowmeter_edge::webhook::ROUTES {
+        // The route publishes its own metrics (detailed metrics are per route).
+        let event = events
+            .values()
+            .find(|e| e["Properties"]["Path"].as_str() == Some(path))
+            .unwrap_or_else(|| panic!("no event for {path}"));
+        assert_eq!(
+            event["Properties"]["RouteSettings"]["DetailedMetricsEnabled"].as_bool(),
+            Some(true),
+            "{path}: per-route metrics are off, so its alarms would see no data"
+        );
+        let route_dimensions: BTreeMap<String, String> = [
+            ("ApiId", "!Ref HttpApi"),
+            ("Stage", "$default"),
+            ("Resource", path),
+            ("Method", "POST"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+
+        for errors in ["4xx", "5xx"] {
+            let watching: Vec<&(String, &Value)> = alarms
+                .iter()
+                .filter(|(_, a)| {
+                    metric_stats(a)
+                        .iter()
+                        .any(|(_, name, dims, _)| name == errors && *dims == route_dimensions)
+                })
+                .collect();
+            assert_eq!(
+                watching.len(),
+                1,
+                "POST {path}: expected one alarm on its {errors}, found {}",
+                watching.len()
+            );
+            let (id, alarm) = watching[0];
+            let stats = metric_stats(alarm);
+            let find = |name: &str| {
+                stats
+                    .iter()
+                    .find(|(_, n, dims, _)| n == name && *dims == route_dimensions)
+                    .unwrap_or_else(|| panic!("{id}: no {name} of POST {path}"))
+            };
+            let (errors_id, _, _, errors_period) = find(errors);
+            let (count_id, _, _, count_period) = find("Count");
+            assert_eq!(errors_period, count_period, "{id}: one period for both");
+            assert_eq!(stats.len(), 2, "{id}: the route's errors and requests only");
+
+            // A rate: the one returned expression divides the errors by the requests.
+            let returned: Vec<&Value> = list(alarm.get("Metrics"))
+                .into_iter()
+                .filter(|m| m["ReturnData"].as_bool() == Some(true))
+                .collect();
+            assert_eq!(returned.len(), 1, "{id}: one returned series");
+            let expression = text(&returned[0]["Expression"]);
+            assert!(
+                expression.contains(&format!("/ {count_id}"))
+                    && expression.contains(errors_id.as_str()),
+                "{id}: {expression} is not {errors_id} / {count_id}"
+            );
+            let threshold = alarm["Threshold"].as_f64().expect("Threshold");
+            assert!(
+                threshold > 0.0 && threshold <= 100.0,
+                "{id}: a percentage threshold, not {threshold}"
+            );
+            assert_eq!(
+                text(&alarm["ComparisonOperator"]),
+                "GreaterThanOrEqualToThreshold"
+            );
+            assert_eq!(
+                text(&alarm["TreatMissingData"]),
+                "notBreaching",
+                "{id}: no traffic is no alarm"
+            );
+            for actions in ["AlarmActions", "OKActions"] {
+                let targets: Vec<String> = list(alarm.get(actions)).into_iter().map(text).collect();
+                assert_eq!(targets, ["!Ref AlarmTopic"], "{id}: {actions}");
+            }
+        }
+    }
+}

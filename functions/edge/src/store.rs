@@ -20,8 +20,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 pub use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnConsumedCapacity, ReturnValue};
+use aws_sdk_dynamodb::types::{
+    KeysAndAttributes, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use flowmeter::config::OrgConfig;
@@ -41,6 +44,18 @@ pub enum StoreError {
     Dynamo { op: &'static str, message: String },
     #[error("item (de)serialization failed: {0}")]
     Serde(String),
+    /// A derived write (link, projection, PR-by-head record, link delete) met a source fact at
+    /// its key, or was handed a source fact to write as derived: it is refused and nothing
+    /// changes (source facts are the only record of what a source said; everything derived
+    /// can be rebuilt from them).
+    #[error(
+        "{op} refused at {pk} / {sk}: a derived write never replaces or deletes a source fact"
+    )]
+    WouldReplaceSourceFact {
+        op: &'static str,
+        pk: String,
+        sk: String,
+    },
 }
 
 impl StoreError {
@@ -325,6 +340,66 @@ struct ConfigItem {
     yaml: String,
 }
 
+/// The partition key prefixes the rollup function writes and deletes under: the entity
+/// partitions (link facts, projections, PR-by-head records), bucket members, rollups, run
+/// markers and repo metadata. template.yaml's `RollupRole` may write under these only
+/// (`dynamodb:LeadingKeys`), so a rollup cannot overwrite `CONFIG` or the digest ledger
+/// (`DIGEST#`). tests/template.rs holds the two lists together; tests/derived_writes.rs checks
+/// that a pipeline run writes under no other prefix. A new kind of derived item needs its
+/// prefix here and in the template.
+pub const ROLLUP_WRITE_PREFIXES: &[&str] = &[
+    "PR#", "DEP#", "INC#", "BR#", "BUCKET#", "ROLLUP#", "BATCH#", "REPO#",
+];
+
+/// The stored `fact.body.type` of every derived fact ([`FactBody::is_derived`]). Link facts
+/// share their partitions with source facts, so a link is written or deleted only where the
+/// item at its key, if any, carries one of these: a source fact is never replaced.
+pub const DERIVED_FACT_TYPES: &[&str] = &[
+    "shipped_by",
+    "ships",
+    "ships_prs",
+    "blamed_by",
+    "reverted_by",
+    "shipped_pr_reverted",
+    "rolled_back_by",
+    "followed_by",
+];
+
+/// The condition of every derived write into an entity partition: no item at the key, or a
+/// derived one. Projections and PR-by-head records have no `fact`; link facts have a derived
+/// `fact.body.type` ([`DERIVED_FACT_TYPES`]). Costs nothing on success (DynamoDB bills the
+/// write, not the condition). Returns the expression and fills in its names and values.
+fn not_a_source_fact(
+    names: &mut HashMap<String, String>,
+    values: &mut HashMap<String, AttributeValue>,
+) -> String {
+    names.insert("#fact".into(), "fact".into());
+    names.insert("#body".into(), "body".into());
+    names.insert("#type".into(), "type".into());
+    let mut placeholders = Vec::new();
+    for (i, kind) in DERIVED_FACT_TYPES.iter().enumerate() {
+        placeholders.push(format!(":d{i}"));
+        values.insert(format!(":d{i}"), s(*kind));
+    }
+    format!(
+        "attribute_not_exists(#fact) OR #fact.#body.#type IN ({})",
+        placeholders.join(", ")
+    )
+}
+
+/// Whether a stored item is derived (see [`not_a_source_fact`]): no `fact`, or a derived one.
+fn is_derived_item(item: &Item) -> bool {
+    let Some(AttributeValue::M(fact)) = item.get("fact") else {
+        return !item.contains_key("fact");
+    };
+    let kind = fact
+        .get("body")
+        .and_then(|b| b.as_m().ok())
+        .and_then(|b| b.get("type"))
+        .and_then(|t| t.as_s().ok());
+    kind.is_some_and(|k| DERIVED_FACT_TYPES.contains(&k.as_str()))
+}
+
 /// How long a run's done marker is kept ([`Store::mark_batch_done`]).
 pub const RUN_DONE_TTL_S: i64 = 30 * 86_400;
 pub const PROJECTION_SK: &str = "PROJ";
@@ -444,22 +519,41 @@ impl Store {
     }
 
     /// Upserts a derived fact only when its content changed. Returns whether it was written.
+    /// It shares its partition with source facts, so it replaces only a derived item
+    /// ([`not_a_source_fact`]); a source fact at its key is an error, and stays as it was.
     pub async fn put_derived(&self, fact: &Fact) -> Result<bool, StoreError> {
+        let (pk, sk) = (fact.entity.partition_key(), fact.sort_key());
+        if !fact.body.is_derived() {
+            return Err(StoreError::WouldReplaceSourceFact {
+                op: "PutItem(derived)",
+                pk,
+                sk,
+            });
+        }
         let hash = content_hash(fact);
         let item = to_item(&FactItem {
-            pk: fact.entity.partition_key(),
-            sk: fact.sort_key(),
+            pk: pk.clone(),
+            sk: sk.clone(),
             fact: fact.clone(),
             h: hash.clone(),
         })?;
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([(":h".to_string(), s(hash))]);
+        let derived = not_a_source_fact(&mut names, &mut values);
         self.meter.request();
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR h <> :h")
-            .expression_attribute_values(":h", s(hash))
+            .condition_expression(format!(
+                "attribute_not_exists(pk) OR (h <> :h AND ({derived}))"
+            ))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            // On a failed condition the old item comes back (at no extra cost), to tell an
+            // unchanged link (nothing to do) from a source fact in the way (an error).
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
@@ -468,31 +562,62 @@ impl Store {
                 self.meter.consumed(out.consumed_capacity(), true);
                 Ok(true)
             }
-            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => Ok(false),
-            Err(err) => Err(StoreError::dynamo("PutItem(derived)", err)),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    // The condition failed, so an item is there and comes back: unchanged if
+                    // it is derived; anything else is refused.
+                    match failed.item() {
+                        Some(old) if is_derived_item(old) => Ok(false),
+                        _ => Err(StoreError::WouldReplaceSourceFact {
+                            op: "PutItem(derived)",
+                            pk,
+                            sk,
+                        }),
+                    }
+                }
+                _ => Err(StoreError::dynamo("PutItem(derived)", err)),
+            },
         }
     }
 
-    /// Deletes a derived fact by its sort key. Returns whether something was deleted.
+    /// Deletes a derived fact by its sort key. Returns whether something was deleted. Only a
+    /// derived item is deleted ([`not_a_source_fact`]); a source fact at the key is an error.
     pub async fn delete_derived(
         &self,
         entity: &EntityKey,
         sort_key: &str,
     ) -> Result<bool, StoreError> {
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let derived = not_a_source_fact(&mut names, &mut values);
         self.meter.request();
-        let out = self
+        let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(entity.partition_key()))
             .key("sk", s(sort_key))
+            .condition_expression(derived)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
-            .await
-            .map_err(|e| StoreError::dynamo("DeleteItem(derived)", e))?;
-        self.meter.consumed(out.consumed_capacity(), true);
-        Ok(out.attributes().is_some())
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.consumed(out.consumed_capacity(), true);
+                Ok(out.attributes().is_some())
+            }
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => {
+                Err(StoreError::WouldReplaceSourceFact {
+                    op: "DeleteItem(derived)",
+                    pk: entity.partition_key(),
+                    sk: sort_key.to_string(),
+                })
+            }
+            Err(err) => Err(StoreError::dynamo("DeleteItem(derived)", err)),
+        }
     }
 
     /// Every item of a partition, strongly consistent, all pages.
@@ -646,19 +771,48 @@ impl Store {
         Ok(out.item.is_some())
     }
 
+    /// Writes a projection over the old one. It sits in its entity's partition beside the
+    /// source facts, so the put is conditional on the item at its key not being a fact
+    /// ([`not_a_source_fact`]): a source fact there is an error, never replaced.
     pub async fn put_projection(&self, item: &ProjectionItem) -> Result<(), StoreError> {
+        self.put_derived_item("PutItem(projection)", item.to_item()?)
+            .await
+    }
+
+    /// Puts an item into an entity partition unless a source fact holds its key.
+    async fn put_derived_item(&self, op: &'static str, item: Item) -> Result<(), StoreError> {
+        let key = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (pk, sk) = (key("pk"), key("sk"));
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let derived = not_a_source_fact(&mut names, &mut values);
         self.meter.request();
-        let out = self
+        let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item.to_item()?))
+            .set_item(Some(item))
+            .condition_expression(derived)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
-            .await
-            .map_err(|e| StoreError::dynamo("PutItem(projection)", e))?;
-        self.meter.consumed(out.consumed_capacity(), true);
-        Ok(())
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.consumed(out.consumed_capacity(), true);
+                Ok(())
+            }
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => {
+                Err(StoreError::WouldReplaceSourceFact { op, pk, sk })
+            }
+            Err(err) => Err(StoreError::dynamo(op, err)),
+        }
     }
 
     /// Records a PR under its head branch: an item in the branch's own partition, sort key
@@ -671,19 +825,12 @@ impl Store {
         branch: &EntityKey,
         pr: &EntityKey,
     ) -> Result<(), StoreError> {
-        self.meter.request();
-        let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(branch.partition_key()))
-            .item("sk", s(pr.partition_key()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| StoreError::dynamo("PutItem(head index)", e))?;
-        self.meter.consumed(out.consumed_capacity(), true);
-        Ok(())
+        // In the branch's partition, beside its push facts: conditional like a projection.
+        let item = HashMap::from([
+            ("pk".to_string(), s(branch.partition_key())),
+            ("sk".to_string(), s(pr.partition_key())),
+        ]);
+        self.put_derived_item("PutItem(head index)", item).await
     }
 
     /// The PRs recorded under a head branch ([`Store::put_head_index`]).
