@@ -98,6 +98,8 @@ fn debug_dir() -> PathBuf {
 
 /// Brings the four binaries up to date with the exact invocation (and so the feature set) of
 /// `make test`'s build step: a no-op there, and never a second compilation of the dependencies.
+/// (Checkouts that share one CARGO_TARGET_DIR share `target/debug/<name>` too: the last one to
+/// build wins, and cargo's mtime check may take another checkout's newer build for fresh.)
 fn build_binaries() {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
