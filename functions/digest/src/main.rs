@@ -4,12 +4,12 @@
 use flowmeter_edge::digest::{run, schedule_timezone_mismatch, Channels, DigestEvent};
 use flowmeter_edge::lambda_runtime::{run as lambda_run, service_fn, Error, LambdaEvent};
 use flowmeter_edge::notify::ses_client;
-use flowmeter_edge::settings::{load_config, store_from_env};
+use flowmeter_edge::settings::{lambda_store, load_config};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     flowmeter_edge::init_logging();
-    let store = store_from_env().await;
+    let store = lambda_store().await?;
     let ses = ses_client().await;
     let http = reqwest::Client::new();
     let channels = Channels::load().await?;

@@ -26,6 +26,24 @@ pub async fn store_from_env() -> Store {
     Store::new(dynamodb_client().await, table_name())
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum SettingError {
+    #[error("{0} is not set (the template sets it for every function): cannot start")]
+    Missing(&'static str),
+}
+
+/// The table of a Lambda function, where `TABLE_NAME` is required. The template sets it for
+/// every function; without it [`table_name`]'s local default would aim the function at a table
+/// named `flowmeter` (missing, or another stack's), so every request would fail or, worse,
+/// land elsewhere. An error here fails the init, which says why at once.
+pub async fn lambda_store() -> Result<Store, SettingError> {
+    let table = std::env::var("TABLE_NAME")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(SettingError::Missing("TABLE_NAME"))?;
+    Ok(Store::new(dynamodb_client().await, table))
+}
+
 /// The org configuration stored in the table, or the defaults when none was pushed yet.
 pub async fn load_config(store: &Store) -> Result<OrgConfig, StoreError> {
     Ok(store.config().await?.map(|(c, _)| c).unwrap_or_default())
