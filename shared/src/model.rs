@@ -45,7 +45,7 @@ impl EntityKey {
             EntityKey::PullRequest { repo, number } => format!("PR#{repo}#{number}"),
             EntityKey::Deployment { repo, id } => format!("DEP#{repo}#{id}"),
             EntityKey::Incident { id } => format!("INC#{id}"),
-            EntityKey::Branch { repo, branch } => format!("BR#{repo}#{branch}"),
+            EntityKey::Branch { repo, branch } => format!("BR#{repo}#{}", bounded_branch(branch)),
         }
     }
 
@@ -81,6 +81,23 @@ impl EntityKey {
             _ => None,
         }
     }
+}
+
+/// Branch names longer than this are keyed by their hash: a PR's head ref is only checked
+/// for size as part of its fact, but a derived key over it (the PR-by-head record, whose key
+/// is the branch's partition) could exceed DynamoDB's key limits and fail every retry.
+pub const MAX_KEYED_BRANCH_BYTES: usize = 256;
+
+/// The branch as it appears in keys: itself, or `~` and the first 32 hex digits of its SHA-256
+/// when longer than [`MAX_KEYED_BRANCH_BYTES`]. Git forbids `~` in ref names, so the hashed form
+/// never collides with a real branch, and it is a fixed point (short, so keyed as itself).
+pub fn bounded_branch(branch: &str) -> std::borrow::Cow<'_, str> {
+    use sha2::{Digest, Sha256};
+    if branch.len() <= MAX_KEYED_BRANCH_BYTES {
+        return std::borrow::Cow::Borrowed(branch);
+    }
+    let hex = hex::encode(Sha256::digest(branch.as_bytes()));
+    std::borrow::Cow::Owned(format!("~{}", hex.get(..32).unwrap_or(&hex)))
 }
 
 /// One immutable statement from a source (or a derived link, see [`FactBody::is_derived`]).
@@ -413,5 +430,33 @@ mod tests {
             );
         }
         assert_eq!(EntityKey::from_partition_key("ROLLUP#org"), None);
+    }
+
+    #[test]
+    fn a_very_long_branch_is_keyed_by_its_hash_and_the_key_is_a_fixed_point() {
+        let long = EntityKey::Branch {
+            repo: "acme/api".into(),
+            branch: "x".repeat(3_000),
+        };
+        let pk = long.partition_key();
+        assert_eq!(pk.len(), "BR#acme/api#~".len() + 32);
+        let back = EntityKey::from_partition_key(&pk).expect("entity");
+        assert_eq!(
+            back.partition_key(),
+            pk,
+            "the stream's entity keys the same partition"
+        );
+        let other = EntityKey::Branch {
+            repo: "acme/api".into(),
+            branch: format!("{}y", "x".repeat(2_999)),
+        };
+        assert_ne!(other.partition_key(), pk);
+        let short = EntityKey::Branch {
+            repo: "acme/api".into(),
+            branch: "b".repeat(MAX_KEYED_BRANCH_BYTES),
+        };
+        assert!(short
+            .partition_key()
+            .ends_with(&"b".repeat(MAX_KEYED_BRANCH_BYTES)));
     }
 }

@@ -51,6 +51,33 @@ fn after(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
 /// Entities whose facts changed, each with the earliest time of a changed fact.
 pub type Changes = BTreeMap<EntityKey, DateTime<Utc>>;
 
+/// A run that could not finish: `error` is the first transient failure. `entities` are the
+/// changed entities whose rebuild failed (everything else in the run was derived, so a stream
+/// batch can be retried from their first record); empty when the failure is not one entity's
+/// (a link or rollup phase), and the whole batch is retried.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct RunFailed {
+    pub error: StoreError,
+    pub entities: Vec<EntityKey>,
+}
+
+impl From<StoreError> for RunFailed {
+    fn from(error: StoreError) -> RunFailed {
+        RunFailed {
+            error,
+            entities: Vec::new(),
+        }
+    }
+}
+
+/// An entity set aside because deriving it fails in a way no retry cures.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Parked {
+    pub entity: String,
+    pub error: String,
+}
+
 #[derive(Debug, Default)]
 pub struct Outcome {
     /// Entities whose derived facts this run wrote or removed: the stream brings them back;
@@ -58,6 +85,8 @@ pub struct Outcome {
     pub touched: Changes,
     pub projections_written: usize,
     pub buckets_recomputed: usize,
+    /// Entities parked by this run (see [`Pipeline::park`]).
+    pub parked: Vec<Parked>,
 }
 
 #[derive(Default)]
@@ -84,6 +113,7 @@ impl Work {
         }
         self.outcome.projections_written += other.outcome.projections_written;
         self.outcome.buckets_recomputed += other.outcome.buckets_recomputed;
+        self.outcome.parked.extend(other.outcome.parked);
     }
 
     fn link_repo(&mut self, repo: &str, from: DateTime<Utc>) {
@@ -245,7 +275,7 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Derives everything that depends on the changed entities.
-    pub async fn process(&self, changes: &Changes) -> Result<Outcome, StoreError> {
+    pub async fn process(&self, changes: &Changes) -> Result<Outcome, RunFailed> {
         let mut work = Work::default();
         let mut rebuild = BTreeSet::new();
         for (entity, since) in changes {
@@ -262,11 +292,30 @@ impl<'a> Pipeline<'a> {
         // Phase by phase; within a phase the jobs are independent (each entity's projection
         // from its own facts; each revert, repo or incident writes only its own links), so they
         // run side by side, each into its own Work, merged after.
-        run_concurrently(rebuild, &mut work, |entity| async move {
-            let mut own = Work::default();
-            self.rebuild(&entity, &mut own).await.map(|()| own)
-        })
-        .await?;
+        // One entity's failure is its own: the others still derive. What a failed rebuild
+        // queued before failing is kept (its member writes dirtied buckets).
+        let rebuilt: Vec<(EntityKey, Work, Result<(), StoreError>)> = stream::iter(rebuild)
+            .map(|entity| async move {
+                let mut own = Work::default();
+                let result = self.rebuild(&entity, &mut own).await;
+                (entity, own, result)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut failed: Vec<EntityKey> = Vec::new();
+        let mut first_error: Option<StoreError> = None;
+        for (entity, own, result) in rebuilt {
+            work.merge(own);
+            match result {
+                Ok(()) => {}
+                Err(err) if err.is_permanent() => self.park(&entity, &err, &mut work).await?,
+                Err(err) => {
+                    failed.push(entity);
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
         run_concurrently(
             std::mem::take(&mut work.reverts),
             &mut work,
@@ -306,6 +355,13 @@ impl<'a> Pipeline<'a> {
             result?;
             work.outcome.buckets_recomputed += 1;
         }
+        if let Some(error) = first_error {
+            failed.sort();
+            return Err(RunFailed {
+                error,
+                entities: failed,
+            });
+        }
         // Everything this run started is written: later rebuilds need not redo it.
         if work.outcome.projections_written > 0 {
             self.store
@@ -314,6 +370,55 @@ impl<'a> Pipeline<'a> {
             remember_finished(&self.batch);
         }
         Ok(work.outcome)
+    }
+
+    /// Sets an entity aside whose derivation fails for a reason no retry cures (a derived key
+    /// or item DynamoDB will never accept: `StoreError::is_permanent`), so that one bad record
+    /// never stalls the stream: logged, counted in the `ParkedEntities` metric (CloudWatch
+    /// embedded metric format, read from the function's log), recorded under `PARKED#`, and
+    /// reported in the run's outcome. Reprocess retries it like everything else.
+    async fn park(
+        &self,
+        entity: &EntityKey,
+        error: &StoreError,
+        work: &mut Work,
+    ) -> Result<(), StoreError> {
+        let key = entity.partition_key();
+        tracing::error!(entity = %key, error = %error, "entity parked: its derivation fails on every retry");
+        println!(
+            "{}",
+            serde_json::json!({
+                "_aws": {
+                    "Timestamp": Utc::now().timestamp_millis(),
+                    "CloudWatchMetrics": [{
+                        "Namespace": "Flowmeter",
+                        "Dimensions": [[]],
+                        "Metrics": [{"Name": "ParkedEntities", "Unit": "Count"}],
+                    }],
+                },
+                "ParkedEntities": 1,
+            })
+        );
+        self.store
+            .park(entity, &error.to_string(), Utc::now().timestamp())
+            .await?;
+        work.outcome.parked.push(Parked {
+            entity: key,
+            error: error.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Writes a link fact; a link DynamoDB can never hold (over 400 KB, say) parks its target
+    /// instead of failing the run.
+    async fn put_link(&self, fact: &Fact, work: &mut Work) -> Result<bool, StoreError> {
+        match self.store.put_derived(fact).await {
+            Err(err) if err.is_permanent() => {
+                self.park(&fact.entity, &err, work).await?;
+                Ok(false)
+            }
+            other => other,
+        }
     }
 
     /// The repo's default branch, read from the table once per run.
@@ -834,7 +939,7 @@ impl<'a> Pipeline<'a> {
                 deployment: deployment.key(),
             },
         );
-        if self.store.put_derived(&fact).await? {
+        if self.put_link(&fact, work).await? {
             work.touched(&target);
         }
         Ok(())
@@ -875,7 +980,7 @@ impl<'a> Pipeline<'a> {
                     revert: revert.clone(),
                 },
             );
-            if self.store.put_derived(&fact).await? {
+            if self.put_link(&fact, work).await? {
                 work.touched(&shipment.deployment);
             }
         }
@@ -960,7 +1065,7 @@ impl<'a> Pipeline<'a> {
                     pr: revert_key.clone(),
                 },
             );
-            if self.store.put_derived(&fact).await? {
+            if self.put_link(&fact, work).await? {
                 work.touched(target);
             }
         }
@@ -1037,7 +1142,7 @@ impl<'a> Pipeline<'a> {
                     resolved_at: incident.resolved_at,
                 },
             );
-            if self.store.put_derived(&fact).await? {
+            if self.put_link(&fact, work).await? {
                 work.touched(target);
             }
         }
@@ -1181,7 +1286,7 @@ impl<'a> Pipeline<'a> {
                         finished,
                         FactBody::ShipsPrs { prs: ships },
                     );
-                    self.store.put_derived(&fact).await?
+                    self.put_link(&fact, work).await?
                 };
                 if changed {
                     work.touched(&key);
@@ -1207,7 +1312,7 @@ impl<'a> Pipeline<'a> {
                         finished_at: finished,
                     },
                 );
-                if self.store.put_derived(&shipped_by).await? {
+                if self.put_link(&shipped_by, work).await? {
                     work.touched(pr);
                 }
             }
@@ -1233,7 +1338,7 @@ impl<'a> Pipeline<'a> {
                             deployment: by.clone(),
                         },
                     );
-                    self.store.put_derived(&fact).await?
+                    self.put_link(&fact, work).await?
                 }
                 None => {
                     self.store
@@ -1267,7 +1372,7 @@ impl<'a> Pipeline<'a> {
                             finished_at: finished,
                         },
                     );
-                    if self.store.put_derived(&fact).await? {
+                    if self.put_link(&fact, work).await? {
                         work.touched(&key);
                     }
                 }

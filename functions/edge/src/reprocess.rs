@@ -17,6 +17,8 @@ pub struct ReprocessReport {
     pub rounds: usize,
     pub projections_written: usize,
     pub buckets_recomputed: usize,
+    /// Entities set aside because deriving them fails on every try; the rest was derived.
+    pub parked: Vec<crate::pipeline::Parked>,
 }
 
 /// Rounds after which reprocessing gives up: each round follows one hop of links
@@ -58,10 +60,12 @@ pub async fn reprocess(store: &Store, config: OrgConfig) -> Result<ReprocessRepo
         // A pipeline (so a run id) per round: each round is recorded done on its own.
         let outcome = Pipeline::new(store, config.clone())
             .process(&changes)
-            .await?;
+            .await
+            .map_err(|failed| failed.error)?;
         report.rounds += 1;
         report.projections_written += outcome.projections_written;
         report.buckets_recomputed += outcome.buckets_recomputed;
+        report.parked.extend(outcome.parked);
         changes = outcome.touched;
     }
     if !changes.is_empty() {

@@ -58,7 +58,26 @@ pub enum StoreError {
     },
 }
 
+/// DynamoDB error codes that retrying cannot cure: the request itself is one the table never
+/// accepts (a key over 2,048 / 1,024 bytes, an item over 400 KB, a full item collection).
+const PERMANENT_ERROR_CODES: &[&str] = &[
+    "ValidationException",
+    "ItemCollectionSizeLimitExceededException",
+];
+
 impl StoreError {
+    /// A poison error: the same request fails the same way on every retry, so a stream batch
+    /// that keeps retrying it stalls behind it for good. The pipeline parks the entity instead.
+    /// Everything else (throttling, timeouts, an unreachable store) is transient.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            StoreError::Dynamo { message, .. } => PERMANENT_ERROR_CODES
+                .iter()
+                .any(|code| message.contains(code)),
+            StoreError::Serde(_) | StoreError::WouldReplaceSourceFact { .. } => true,
+        }
+    }
+
     pub fn dynamo<E: std::error::Error + 'static>(op: &'static str, err: E) -> StoreError {
         StoreError::Dynamo {
             op,
@@ -348,8 +367,12 @@ struct ConfigItem {
 /// that a pipeline run writes under no other prefix. A new kind of derived item needs its
 /// prefix here and in the template.
 pub const ROLLUP_WRITE_PREFIXES: &[&str] = &[
-    "PR#", "DEP#", "INC#", "BR#", "BUCKET#", "ROLLUP#", "BATCH#", "REPO#",
+    "PR#", "DEP#", "INC#", "BR#", "BUCKET#", "ROLLUP#", "BATCH#", "REPO#", "PARKED#",
 ];
+
+/// Partition prefix of the record of a parked entity ([`Store::park`]).
+pub const PARKED_PREFIX: &str = "PARKED#";
+pub const PARKED_SK: &str = "PARKED";
 
 /// The stored `fact.body.type` of every derived fact ([`FactBody::is_derived`]). Link facts
 /// share their partitions with source facts, so a link is written or deleted only where the
@@ -363,6 +386,7 @@ pub const DERIVED_FACT_TYPES: &[&str] = &[
     "shipped_pr_reverted",
     "rolled_back_by",
     "followed_by",
+    "superseded_by",
 ];
 
 /// The condition of every derived write into an entity partition: no item at the key, or a
@@ -844,6 +868,43 @@ impl Store {
                 EntityKey::from_partition_key(sk)
             })
             .collect())
+    }
+
+    /// Records an entity the pipeline could not derive for a reason no retry cures (see
+    /// [`StoreError::is_permanent`]), so an operator can list what was skipped
+    /// (`PARKED#<entity>` / `PARKED`). Overwritten by a later failure of the same entity.
+    pub async fn park(
+        &self,
+        entity: &EntityKey,
+        error: &str,
+        now_s: i64,
+    ) -> Result<(), StoreError> {
+        self.meter.request();
+        let mut reason = error.to_string();
+        if reason.len() > 2_000 {
+            let mut cut = 2_000;
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            reason.truncate(cut);
+        }
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(
+                "pk",
+                s(format!("{PARKED_PREFIX}{}", entity.partition_key())),
+            )
+            .item("sk", s(PARKED_SK))
+            .item("error", s(reason))
+            .item("at", AttributeValue::N(now_s.to_string()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| StoreError::dynamo("PutItem(parked)", e))?;
+        self.meter.consumed(out.consumed_capacity(), true);
+        Ok(())
     }
 
     pub async fn delete_item(&self, pk: &str, sk: &str) -> Result<(), StoreError> {

@@ -51,9 +51,12 @@ pub fn changes_of(event: &Event) -> Changes {
     changes
 }
 
-/// Runs the pipeline over one batch. Derivation is idempotent, so on failure the whole batch is
-/// reported from its first record: Lambda retries from the lowest reported sequence number, and
-/// re-deriving what already succeeded writes nothing.
+/// Runs the pipeline over one batch. A poison entity is parked by the pipeline and does not
+/// fail the batch. On a transient failure the batch reports the first record of the entities
+/// whose derivation failed (every other entity was derived; Lambda checkpoints before that
+/// record, retries from it, and with `BisectBatchOnFunctionError` halves towards it), or the
+/// batch's first record when the failure is not one entity's. Re-deriving what already
+/// succeeded writes nothing.
 pub async fn handle_stream_event(
     store: &Store,
     event: Event,
@@ -62,18 +65,45 @@ pub async fn handle_stream_event(
     let pipeline = Pipeline::new(store, config);
     let changes = changes_of(&event);
     let mut response = DynamoDbEventResponse::default();
-    if let Err(err) = pipeline.process(&changes).await {
-        tracing::error!(error = %err, records = event.records.len(), "derivation failed; batch will be retried");
-        let first = event
-            .records
-            .iter()
-            .filter_map(|r| r.change.sequence_number.clone())
-            .min_by(|a, b| compare_sequence_numbers(a, b));
-        let mut failure = DynamoDbBatchItemFailure::default();
-        failure.item_identifier = first;
-        response.batch_item_failures.push(failure);
+    match pipeline.process(&changes).await {
+        Ok(outcome) => {
+            if !outcome.parked.is_empty() {
+                tracing::warn!(
+                    parked = outcome.parked.len(),
+                    "batch derived; some entities parked"
+                );
+            }
+        }
+        Err(failed) => {
+            tracing::error!(error = %failed.error, entities = failed.entities.len(), records = event.records.len(), "derivation failed; retrying from the first failing record");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = first_failing_record(&event, &failed.entities);
+            response.batch_item_failures.push(failure);
+        }
     }
     Ok(response)
+}
+
+/// The lowest sequence number among the records of `entities`; of the whole batch when
+/// `entities` is empty or none of its records can be found.
+pub fn first_failing_record(event: &Event, entities: &[EntityKey]) -> Option<String> {
+    let lowest = |only_failed: bool| {
+        event
+            .records
+            .iter()
+            .filter(|r| {
+                !only_failed
+                    || key_string(&r.change.keys, "pk")
+                        .and_then(|pk| EntityKey::from_partition_key(&pk))
+                        .is_some_and(|e| entities.contains(&e))
+            })
+            .filter_map(|r| r.change.sequence_number.clone())
+            .min_by(|a, b| compare_sequence_numbers(a, b))
+    };
+    if entities.is_empty() {
+        return lowest(false);
+    }
+    lowest(true).or_else(|| lowest(false))
 }
 
 /// Sequence numbers are decimal strings of varying length: compare them as integers.
@@ -93,6 +123,36 @@ mod tests {
         assert_eq!(compare_sequence_numbers("900", "1000"), Less);
         assert_eq!(compare_sequence_numbers("1000", "999"), Greater);
         assert_eq!(compare_sequence_numbers("0042", "42"), Equal);
+    }
+
+    fn record(seq: &str, pk: &str) -> serde_json::Value {
+        serde_json::json!({"eventID": seq, "eventName": "INSERT", "awsRegion": "ddblocal", "eventSource": "aws:dynamodb",
+            "dynamodb": {"Keys": {"pk": {"S": pk}, "sk": {"S": "FACT#2026-10-05T12:00:00.000Z#x#0"}},
+                         "SequenceNumber": seq, "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"}})
+    }
+
+    /// Given a batch whose third entity failed, the retry starts at that entity's first
+    /// record, not at the batch's first: what came before it is done.
+    #[test]
+    fn the_batch_reports_the_first_record_of_the_failed_entities() {
+        let event: Event = serde_json::from_value(serde_json::json!({"Records": [
+            record("100", "PR#acme/api#1"),
+            record("200", "PR#acme/api#2"),
+            record("900", "PR#acme/api#3"),
+            record("300", "PR#acme/api#3"),
+            record("1000", "PR#acme/api#4"),
+        ]}))
+        .expect("event");
+        let failed = EntityKey::PullRequest {
+            repo: "acme/api".into(),
+            number: 3,
+        };
+        assert_eq!(
+            first_failing_record(&event, std::slice::from_ref(&failed)).as_deref(),
+            Some("300")
+        );
+        // Not one entity's failure: from the batch's first record.
+        assert_eq!(first_failing_record(&event, &[]).as_deref(), Some("100"));
     }
 
     #[test]
