@@ -212,13 +212,12 @@ pub fn project_deployment(
             FactBody::RolledBackBy { deployment } => rolled_back_by = Some(deployment.clone()),
             // Several jobs of one run could each create a production Deployment: the least
             // key decides, whatever the order the links arrived in.
-            FactBody::SupersededBy { deployment } => {
+            FactBody::SupersededBy { deployment }
                 if superseded_by
                     .as_ref()
-                    .is_none_or(|current| deployment < current)
-                {
-                    superseded_by = Some(deployment.clone());
-                }
+                    .is_none_or(|current| deployment < current) =>
+            {
+                superseded_by = Some(deployment.clone());
             }
             _ => {}
         }
