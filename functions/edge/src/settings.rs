@@ -9,8 +9,14 @@ use crate::store::{Store, StoreError};
 /// Builds the DynamoDB client. `FLOWMETER_DYNAMODB_ENDPOINT` points it at DynamoDB Local; in
 /// AWS it is unset and the regional endpoint is used.
 pub async fn dynamodb_client() -> Client {
+    dynamodb_client_at(std::env::var("FLOWMETER_DYNAMODB_ENDPOINT").ok().as_deref()).await
+}
+
+/// The DynamoDB client for an explicit endpoint (`None`: the regional one): the local stack,
+/// or a fault-injecting stand-in in front of it in the tests.
+pub async fn dynamodb_client_at(endpoint: Option<&str>) -> Client {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Ok(endpoint) = std::env::var("FLOWMETER_DYNAMODB_ENDPOINT") {
+    if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
     }
     let shared = loader.load().await;
