@@ -369,7 +369,8 @@ fn is_link(body: &FactBody) -> bool {
         | FactBody::ShippedPrReverted { .. }
         | FactBody::RolledBackBy { .. }
         | FactBody::FollowedBy { .. }
-        | FactBody::SupersededBy { .. } => true,
+        | FactBody::SupersededBy { .. }
+        | FactBody::EarlierPrHead { .. } => true,
     }
 }
 
@@ -405,6 +406,11 @@ fn the_derived_fact_types_are_the_stored_tags_of_every_derived_body() {
             finished_at: t,
         },
         FactBody::SupersededBy { deployment: dep() },
+        FactBody::EarlierPrHead {
+            pr: pr_key(1),
+            head_sha: "abc".into(),
+            merged_at: t,
+        },
     ];
     let mut tags = Vec::new();
     for body in &bodies {

@@ -176,8 +176,10 @@ async fn two_prs_from_one_branch_name_months_apart_each_have_their_own_first_com
 }
 
 /// A sync branch that is never deleted: PR 1 was squash-merged at head a2 (so a1, a2 are not on
-/// the default branch), PR 2 pushes c1 on top. PR 2's commits stop at PR 1's head: first commit
-/// May 1, 09:00, not March 1.
+/// the default branch), PR 2 pushes c1 on top a week later, well within the read's 30 days.
+/// PR 2's commits stop at PR 1's head: first commit March 10, 09:00, not March 1, 08:00.
+/// Both PRs arrive in one batch, so neither rebuild finds the other's projection written:
+/// the merged PR's link on the later one decides.
 #[tokio::test]
 async fn a_branch_reused_without_deletion_stops_at_the_earlier_prs_head() {
     let mut h = History::new();
@@ -199,28 +201,35 @@ async fn a_branch_reused_without_deletion_stops_at_the_earlier_prs_head() {
         "2026-03-02T10:00:00Z",
     );
     h.push(
-        "2026-05-01T10:00:00Z",
+        "2026-03-10T10:00:00Z",
         "repo_sync",
         "a2",
-        &[("c1", "2026-05-01T09:00:00Z")],
+        &[("c1", "2026-03-10T09:00:00Z")],
     );
     h.merged_pr(
         2,
         "repo_sync",
         "c1",
         REPO,
-        "2026-05-01T11:00:00Z",
-        "2026-05-02T10:00:00Z",
+        "2026-03-10T11:00:00Z",
+        "2026-03-11T10:00:00Z",
     );
-    let store = run("sync-branch", None, &h).await;
-    assert_eq!(
-        pr(&store, 1).await.first_commit_at,
-        Some(t("2026-03-01T08:00:00Z"))
-    );
-    assert_eq!(
-        pr(&store, 2).await.first_commit_at,
-        Some(t("2026-05-01T09:00:00Z"))
-    );
+    for reversed in [false, true] {
+        let mut h = History { out: h.out.clone() };
+        if reversed {
+            h.out.reverse();
+        }
+        let store = run("sync-branch", None, &h).await;
+        assert_eq!(
+            pr(&store, 1).await.first_commit_at,
+            Some(t("2026-03-01T08:00:00Z"))
+        );
+        assert_eq!(
+            pr(&store, 2).await.first_commit_at,
+            Some(t("2026-03-10T09:00:00Z")),
+            "reversed: {reversed}"
+        );
+    }
 }
 
 /// `git merge main` into the head brings main's commits m1 (authored Feb 20) into a push of

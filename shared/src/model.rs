@@ -374,6 +374,14 @@ pub enum FactBody {
         deployment: EntityKey,
         finished_at: DateTime<Utc>,
     },
+    /// On a PR: another PR of the same head branch merged at `head_sha`. Commits up to there
+    /// were that PR's, so this PR's own commits stop there if it was merged before this one
+    /// was opened (docs/METRICS.md, "A PR's commits").
+    EarlierPrHead {
+        pr: EntityKey,
+        head_sha: String,
+        merged_at: DateTime<Utc>,
+    },
     /// On a `wr:` workflow-run deployment: a GitHub production Deployment created by one of its
     /// jobs records the same deployment, with its real environment; the run no longer counts.
     SupersededBy {
@@ -396,6 +404,7 @@ impl FactBody {
                 | FactBody::FollowedBy { .. }
                 | FactBody::RolledBackBy { .. }
                 | FactBody::SupersededBy { .. }
+                | FactBody::EarlierPrHead { .. }
         )
     }
 }

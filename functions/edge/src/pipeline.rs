@@ -169,6 +169,9 @@ pub struct Pipeline<'a> {
     /// Repos' default branches as read or written in this run: every link and branch step
     /// asks, once per repo and batch each, and the answer only changes by this run's writes.
     default_branches: RunMemo<Option<String>>,
+    /// PRs recorded under their head branch by this run (`head_history`), so the rebuild does
+    /// not write the record again.
+    heads_indexed: RunMemo<bool>,
 }
 
 /// Store answers kept for one run, by key, so each is read once. (A poisoned lock only
@@ -271,6 +274,7 @@ impl<'a> Pipeline<'a> {
             batch: new_batch_id(),
             done_runs: RunMemo::new(),
             default_branches: RunMemo::new(),
+            heads_indexed: RunMemo::new(),
         }
     }
 
@@ -584,7 +588,15 @@ impl<'a> Pipeline<'a> {
             repo: pr.repo.clone(),
             branch: pr.head_ref.clone(),
         };
-        for other in self.store.prs_with_head(&branch).await? {
+        // Recorded under its head before the others are read, while a merged PR of the branch
+        // reads the branch's PRs after writing its projection (`link_later_prs`): of two such
+        // rebuilds at once, at least one sees the other.
+        let with_head = self.store.prs_with_head(&branch).await?;
+        if !with_head.contains(&pr.key()) {
+            self.store.put_head_index(&branch, &pr.key()).await?;
+        }
+        self.heads_indexed.put(&pr.key().partition_key(), true);
+        for other in with_head {
             if other == pr.key() {
                 continue;
             }
@@ -775,7 +787,8 @@ impl<'a> Pipeline<'a> {
                 };
                 let head_pk = head.partition_key();
                 let indexed = old_item.as_ref().and_then(|i| i.head_indexed.as_ref());
-                if indexed != Some(&head_pk) {
+                let this_run = self.heads_indexed.get(&entity.partition_key()).is_some();
+                if indexed != Some(&head_pk) && !this_run {
                     self.store.put_head_index(&head, entity).await?;
                 }
                 Some(head_pk)
@@ -818,6 +831,9 @@ impl<'a> Pipeline<'a> {
         work.outcome.projections_written += 1;
         if let Some(Projection::Deployment(d)) = &new {
             self.link_superseded(d, old, work).await?;
+        }
+        if let Some(Projection::PullRequest(pr)) = &new {
+            self.link_later_prs(pr, old, work).await?;
         }
 
         // Queue the links that read this projection, for the new and the old state alike.
@@ -941,6 +957,51 @@ impl<'a> Pipeline<'a> {
         );
         if self.put_link(&fact, work).await? {
             work.touched(&target);
+        }
+        Ok(())
+    }
+
+    /// A merged PR tells the other PRs of its head branch where its commits end (an
+    /// `earlier_pr_head` link on each): a later PR from a reused branch then stops walking
+    /// back there, whichever of the two was derived first. Written when the PR first merges.
+    async fn link_later_prs(
+        &self,
+        pr: &PullRequest,
+        old: Option<&Projection>,
+        work: &mut Work,
+    ) -> Result<(), StoreError> {
+        let (Some(merged_at), Some(head_sha)) = (pr.merged_at, pr.head_sha.as_ref()) else {
+            return Ok(());
+        };
+        if pr.from_fork {
+            return Ok(());
+        }
+        if let Some(Projection::PullRequest(o)) = old {
+            if o.merged_at == pr.merged_at && o.head_sha == pr.head_sha {
+                return Ok(());
+            }
+        }
+        let branch = EntityKey::Branch {
+            repo: pr.repo.clone(),
+            branch: pr.head_ref.clone(),
+        };
+        for other in self.store.prs_with_head(&branch).await? {
+            if other == pr.key() {
+                continue;
+            }
+            let fact = link_fact(
+                &other,
+                format!("earlier_pr_head:{}", pr.key().partition_key()),
+                merged_at,
+                FactBody::EarlierPrHead {
+                    pr: pr.key(),
+                    head_sha: head_sha.clone(),
+                    merged_at,
+                },
+            );
+            if self.put_link(&fact, work).await? {
+                work.touched(&other);
+            }
         }
         Ok(())
     }

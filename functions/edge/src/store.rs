@@ -387,6 +387,7 @@ pub const DERIVED_FACT_TYPES: &[&str] = &[
     "rolled_back_by",
     "followed_by",
     "superseded_by",
+    "earlier_pr_head",
 ];
 
 /// The condition of every derived write into an entity partition: no item at the key, or a

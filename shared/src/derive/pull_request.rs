@@ -184,6 +184,30 @@ pub fn project_pull_request(
     // A fork PR's head ref names a branch of the fork, whose pushes this repository's webhooks
     // never see: a same-named branch here is someone else's.
     let from_fork = latest.head_repo.as_ref().is_some_and(|head| head != repo);
+    // Earlier merged PRs of the branch, as links on this one say (the edge also finds those
+    // whose projections it can read): their heads end this PR's commits.
+    let linked_heads: Vec<&String> = sorted
+        .iter()
+        .filter_map(|f| match &f.body {
+            FactBody::EarlierPrHead {
+                head_sha,
+                merged_at,
+                ..
+            } if *merged_at <= created_at => Some(head_sha),
+            _ => None,
+        })
+        .collect();
+    let with_links;
+    let head = if linked_heads.is_empty() {
+        head
+    } else {
+        let mut extended = head.clone();
+        extended
+            .earlier_heads
+            .extend(linked_heads.into_iter().cloned());
+        with_links = extended;
+        &with_links
+    };
     let own = if from_fork {
         Vec::new()
     } else {
