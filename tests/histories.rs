@@ -575,3 +575,44 @@ async fn a_poison_record_is_parked_and_never_stalls_the_stream() {
         [poison_pk.as_str()]
     );
 }
+
+/// A deployment shipping thousands of PRs makes a `ships` link over DynamoDB's 400 KB item
+/// limit: the store reports it as an error no retry cures, which is what makes the pipeline
+/// park that deployment instead of failing its batch for good.
+#[tokio::test]
+async fn a_link_too_large_for_an_item_is_a_permanent_error() {
+    use flowmeter::model::{Fact, FactBody, ShippedPr};
+    let store = fresh_store("huge-link").await;
+    let deployment = EntityKey::Deployment {
+        repo: REPO.into(),
+        id: "gh:1".into(),
+    };
+    let prs = (1..=8_000)
+        .map(|number| ShippedPr {
+            pr: EntityKey::PullRequest {
+                repo: REPO.into(),
+                number,
+            },
+            rework: false,
+        })
+        .collect();
+    let link = Fact {
+        entity: deployment,
+        id: "ships".into(),
+        at: t("2026-03-10T10:00:00Z"),
+        body: FactBody::ShipsPrs { prs },
+    };
+    let err = store.put_derived(&link).await.expect_err("too large");
+    assert!(err.is_permanent(), "{err}");
+    // A store that cannot be reached is not permanent: the batch is retried.
+    let unreachable = Store::new(
+        flowmeter_edge::settings::dynamodb_client_at(Some("http://127.0.0.1:9")).await,
+        store.table().to_string(),
+    );
+    let small = Fact {
+        body: FactBody::ShipsPrs { prs: Vec::new() },
+        ..link
+    };
+    let err = unreachable.put_derived(&small).await.expect_err("no store");
+    assert!(!err.is_permanent(), "{err}");
+}

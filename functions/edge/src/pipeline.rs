@@ -823,9 +823,11 @@ impl<'a> Pipeline<'a> {
                     .await?;
             }
             None => {
+                // Conditional like every derived write into an entity partition: it can never
+                // remove a source fact.
                 self.store
-                    .delete_item(&pk, crate::store::PROJECTION_SK)
-                    .await?
+                    .delete_derived(entity, crate::store::PROJECTION_SK)
+                    .await?;
             }
         }
         work.outcome.projections_written += 1;
