@@ -137,26 +137,50 @@ const ROLLUP_WRITE_ATTEMPTS: u32 = 10;
 /// bucket recomputations are independent, so the rollup is bound by round trips, not CPU.
 const CONCURRENCY: usize = 8;
 
-/// Runs `job` for every key, [`CONCURRENCY`] at a time, and merges the Work each one found.
+/// Runs `job` for every key, [`CONCURRENCY`] at a time, each into its own Work, and hands back
+/// every key with its Work and result: what a failed job queued before failing is still there.
 /// (Keys are owned: a closure over `&K` makes the futures not provably `Send`.)
+async fn run_each<K, F, Fut>(
+    keys: impl IntoIterator<Item = K>,
+    job: F,
+) -> Vec<(K, Work, Result<(), StoreError>)>
+where
+    K: Clone,
+    F: Fn(K, Work) -> Fut,
+    Fut: std::future::Future<Output = (Work, Result<(), StoreError>)>,
+{
+    stream::iter(keys)
+        .map(|key| {
+            let done = job(key.clone(), Work::default());
+            async move {
+                let (own, result) = done.await;
+                (key, own, result)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await
+}
+
+/// [`run_each`], merging every job's Work, failing on the first error.
 async fn run_concurrently<K, F, Fut>(
     keys: impl IntoIterator<Item = K>,
     work: &mut Work,
     job: F,
 ) -> Result<(), StoreError>
 where
-    F: Fn(K) -> Fut,
-    Fut: std::future::Future<Output = Result<Work, StoreError>>,
+    K: Clone,
+    F: Fn(K, Work) -> Fut,
+    Fut: std::future::Future<Output = (Work, Result<(), StoreError>)>,
 {
-    let done: Vec<Result<Work, StoreError>> = stream::iter(keys)
-        .map(job)
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    for own in done {
-        work.merge(own?);
+    let mut first_error = None;
+    for (_, own, result) in run_each(keys, job).await {
+        work.merge(own);
+        if let Err(err) = result {
+            first_error.get_or_insert(err);
+        }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }
 
 pub struct Pipeline<'a> {
@@ -169,9 +193,6 @@ pub struct Pipeline<'a> {
     /// Repos' default branches as read or written in this run: every link and branch step
     /// asks, once per repo and batch each, and the answer only changes by this run's writes.
     default_branches: RunMemo<Option<String>>,
-    /// PRs recorded under their head branch by this run (`head_history`), so the rebuild does
-    /// not write the record again.
-    heads_indexed: RunMemo<bool>,
 }
 
 /// Store answers kept for one run, by key, so each is read once. (A poisoned lock only
@@ -274,7 +295,6 @@ impl<'a> Pipeline<'a> {
             batch: new_batch_id(),
             done_runs: RunMemo::new(),
             default_branches: RunMemo::new(),
-            heads_indexed: RunMemo::new(),
         }
     }
 
@@ -298,15 +318,11 @@ impl<'a> Pipeline<'a> {
         // run side by side, each into its own Work, merged after.
         // One entity's failure is its own: the others still derive. What a failed rebuild
         // queued before failing is kept (its member writes dirtied buckets).
-        let rebuilt: Vec<(EntityKey, Work, Result<(), StoreError>)> = stream::iter(rebuild)
-            .map(|entity| async move {
-                let mut own = Work::default();
-                let result = self.rebuild(&entity, &mut own).await;
-                (entity, own, result)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+        let rebuilt = run_each(rebuild, |entity, mut own| async move {
+            let result = self.rebuild(&entity, &mut own).await;
+            (own, result)
+        })
+        .await;
         let mut failed: Vec<EntityKey> = Vec::new();
         let mut first_error: Option<StoreError> = None;
         for (entity, own, result) in rebuilt {
@@ -323,27 +339,27 @@ impl<'a> Pipeline<'a> {
         run_concurrently(
             std::mem::take(&mut work.reverts),
             &mut work,
-            |revert| async move {
-                let mut own = Work::default();
-                self.link_revert(&revert, &mut own).await.map(|()| own)
+            |revert, mut own| async move {
+                let result = self.link_revert(&revert, &mut own).await;
+                (own, result)
             },
         )
         .await?;
         run_concurrently(
             std::mem::take(&mut work.repo_links),
             &mut work,
-            |(repo, from)| async move {
-                let mut own = Work::default();
-                self.link_repo(&repo, from, &mut own).await.map(|()| own)
+            |(repo, from), mut own| async move {
+                let result = self.link_repo(&repo, from, &mut own).await;
+                (own, result)
             },
         )
         .await?;
         run_concurrently(
             std::mem::take(&mut work.blames),
             &mut work,
-            |incident| async move {
-                let mut own = Work::default();
-                self.link_blame(&incident, &mut own).await.map(|()| own)
+            |incident, mut own| async move {
+                let result = self.link_blame(&incident, &mut own).await;
+                (own, result)
             },
         )
         .await?;
@@ -388,7 +404,8 @@ impl<'a> Pipeline<'a> {
         work: &mut Work,
     ) -> Result<(), StoreError> {
         let key = entity.partition_key();
-        tracing::error!(entity = %key, error = %error, "entity parked: its derivation fails on every retry");
+        let reason = error.to_string();
+        tracing::error!(entity = %key, error = %reason, "entity parked: its derivation fails on every retry");
         println!(
             "{}",
             serde_json::json!({
@@ -404,11 +421,11 @@ impl<'a> Pipeline<'a> {
             })
         );
         self.store
-            .park(entity, &error.to_string(), Utc::now().timestamp())
+            .park(entity, &reason, Utc::now().timestamp())
             .await?;
         work.outcome.parked.push(Parked {
             entity: key,
-            error: error.to_string(),
+            error: reason,
         });
         Ok(())
     }
@@ -567,9 +584,9 @@ impl<'a> Pipeline<'a> {
     /// its merge or close), the heads of earlier merged PRs of the same branch, and the default
     /// branch's commits over the span of the PR's pushes. A fork PR's head is not a branch here.
     async fn head_history(&self, pr: &PullRequest) -> Result<HeadHistory, StoreError> {
-        if pr.from_fork {
+        let Some(branch) = pr.head_branch() else {
             return Ok(HeadHistory::default());
-        }
+        };
         let end = pr.merged_at.or(pr.closed_at);
         let pushes = self
             .store
@@ -584,10 +601,6 @@ impl<'a> Pipeline<'a> {
             pushes,
             ..HeadHistory::default()
         };
-        let branch = EntityKey::Branch {
-            repo: pr.repo.clone(),
-            branch: pr.head_ref.clone(),
-        };
         // Recorded under its head before the others are read, while a merged PR of the branch
         // reads the branch's PRs after writing its projection (`link_later_prs`): of two such
         // rebuilds at once, at least one sees the other.
@@ -595,7 +608,6 @@ impl<'a> Pipeline<'a> {
         if !with_head.contains(&pr.key()) {
             self.store.put_head_index(&branch, &pr.key()).await?;
         }
-        self.heads_indexed.put(&pr.key().partition_key(), true);
         for other in with_head {
             if other == pr.key() {
                 continue;
@@ -779,20 +791,9 @@ impl<'a> Pipeline<'a> {
         if let Some(Projection::PullRequest(pr)) = &new {
             self.mark_reverted_deployment(pr, &mut links, work).await?;
         }
+        // Recorded under its head by `head_history`, which every PR rebuild runs.
         let head_indexed = match &new {
-            Some(Projection::PullRequest(pr)) => {
-                let head = EntityKey::Branch {
-                    repo: pr.repo.clone(),
-                    branch: pr.head_ref.clone(),
-                };
-                let head_pk = head.partition_key();
-                let indexed = old_item.as_ref().and_then(|i| i.head_indexed.as_ref());
-                let this_run = self.heads_indexed.get(&entity.partition_key()).is_some();
-                if indexed != Some(&head_pk) && !this_run {
-                    self.store.put_head_index(&head, entity).await?;
-                }
-                Some(head_pk)
-            }
+            Some(Projection::PullRequest(pr)) => pr.head_branch().map(|b| b.partition_key()),
             _ => None,
         };
         match &new {
@@ -975,18 +976,14 @@ impl<'a> Pipeline<'a> {
         let (Some(merged_at), Some(head_sha)) = (pr.merged_at, pr.head_sha.as_ref()) else {
             return Ok(());
         };
-        if pr.from_fork {
+        let Some(branch) = pr.head_branch() else {
             return Ok(());
-        }
+        };
         if let Some(Projection::PullRequest(o)) = old {
             if o.merged_at == pr.merged_at && o.head_sha == pr.head_sha {
                 return Ok(());
             }
         }
-        let branch = EntityKey::Branch {
-            repo: pr.repo.clone(),
-            branch: pr.head_ref.clone(),
-        };
         for other in self.store.prs_with_head(&branch).await? {
             if other == pr.key() {
                 continue;

@@ -77,6 +77,15 @@ impl PullRequest {
         }
     }
 
+    /// The head branch as an entity of this repository: whose pushes are the PR's commits,
+    /// and under which the PR is recorded. `None` for a fork PR, whose head is the fork's.
+    pub fn head_branch(&self) -> Option<EntityKey> {
+        (!self.from_fork).then(|| EntityKey::Branch {
+            repo: self.repo.clone(),
+            branch: self.head_ref.clone(),
+        })
+    }
+
     /// Merged into the default branch: the only PRs that can ship.
     pub fn merged_to_default(&self) -> bool {
         self.merged_at.is_some() && self.base_ref == self.default_branch
