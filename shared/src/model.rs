@@ -92,12 +92,19 @@ pub const MAX_KEYED_BRANCH_BYTES: usize = 256;
 /// when longer than [`MAX_KEYED_BRANCH_BYTES`]. Git forbids `~` in ref names, so the hashed form
 /// never collides with a real branch, and it is a fixed point (short, so keyed as itself).
 pub fn bounded_branch(branch: &str) -> std::borrow::Cow<'_, str> {
-    use sha2::{Digest, Sha256};
     if branch.len() <= MAX_KEYED_BRANCH_BYTES {
         return std::borrow::Cow::Borrowed(branch);
     }
-    let hex = hex::encode(Sha256::digest(branch.as_bytes()));
-    std::borrow::Cow::Owned(format!("~{}", hex.get(..32).unwrap_or(&hex)))
+    std::borrow::Cow::Owned(format!("~{}", short_digest(branch.as_bytes())))
+}
+
+/// The first 32 hex digits (128 bits) of SHA-256: an id for content that has none of its own,
+/// short enough for any key, long enough that two different inputs never share one in practice.
+pub fn short_digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hex = hex::encode(Sha256::digest(bytes));
+    hex.truncate(32);
+    hex
 }
 
 /// One immutable statement from a source (or a derived link, see [`FactBody::is_derived`]).

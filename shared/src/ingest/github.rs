@@ -16,13 +16,12 @@
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::json::{from_value, null_as_default, EpochOrTimestamp, Timestamp};
 use super::{check_id, github_actor, parse_body, repo_name, IngestError, Normalized};
 use crate::model::{
-    Actor, CommentKind, Commit, DeploymentState, EntityKey, Fact, FactBody, IncidentAction,
-    PrAction, PrSnapshot, RepoName, ReviewState,
+    short_digest, Actor, CommentKind, Commit, DeploymentState, EntityKey, Fact, FactBody,
+    IncidentAction, PrAction, PrSnapshot, RepoName, ReviewState,
 };
 
 /// Normalizes one delivery. `event` is the `X-GitHub-Event` header, `delivery_id` the
@@ -114,12 +113,9 @@ impl Facts<'_> {
         }
     }
 
-    /// `<kind>:<first 32 hex digits of SHA-256(raw body)>`: 128 bits, so two different bodies
-    /// never share an id in practice, and the same bytes always do.
+    /// `<kind>:<short digest of the raw body>`: the same bytes always give the same id.
     fn body_identity(&self, kind: &str) -> String {
-        let digest = Sha256::digest(self.body);
-        let hex = hex::encode(digest);
-        format!("{kind}:{}", hex.get(..32).unwrap_or(&hex))
+        format!("{kind}:{}", short_digest(self.body))
     }
 
     /// The payload's own id when it has one, else the body hash.
