@@ -42,9 +42,8 @@ pub struct OwnPush<'a> {
     pub commits: Vec<&'a Commit>,
 }
 
-/// Where the chain walk stopped: a chain that did not end at the branch's creation (or at an
-/// earlier PR's head) may have run into an earlier PR's pushes, which the edge can then rule
-/// out by loading that PR's head.
+/// Where the chain walk stopped, so that a caller (and a test) can tell a walk that reached
+/// the PR's beginning from one that ran out of known pushes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChainEnd {
     /// No push of the head sha is known: no commits.
