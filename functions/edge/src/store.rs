@@ -370,6 +370,12 @@ pub const ROLLUP_WRITE_PREFIXES: &[&str] = &[
     "PR#", "DEP#", "INC#", "BR#", "BUCKET#", "ROLLUP#", "BATCH#", "REPO#", "PARKED#",
 ];
 
+/// The digest send ledger's partition of one org and week (never written by the rollup role,
+/// never deleted by reprocess).
+fn digest_ledger_pk(org: &str, week: &str) -> String {
+    format!("DIGEST#{org}#{week}")
+}
+
 /// Partition prefix of the record of a parked entity ([`Store::park`]).
 pub const PARKED_PREFIX: &str = "PARKED#";
 pub const PARKED_SK: &str = "PARKED";
@@ -1352,7 +1358,7 @@ impl Store {
         stale_after_s: i64,
     ) -> Result<DigestClaim, StoreError> {
         self.meter.request();
-        let pk = format!("DIGEST#{org}#{week}");
+        let pk = digest_ledger_pk(org, week);
         let result = self
             .client
             .put_item()
@@ -1439,7 +1445,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(format!("DIGEST#{org}#{week}")))
+            .key("pk", s(digest_ledger_pk(org, week)))
             .key("sk", s(part))
             .update_expression("SET #state = :sent, detail = :detail")
             .condition_expression("#state = :sending AND #owner = :owner")
@@ -1472,7 +1478,7 @@ impl Store {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", s(format!("DIGEST#{org}#{week}")))
+            .key("pk", s(digest_ledger_pk(org, week)))
             .key("sk", s(part))
             .condition_expression("#state = :sending AND #owner = :owner")
             .expression_attribute_names("#state", "state")
@@ -1502,7 +1508,7 @@ impl Store {
         messages: &[serde_json::Value],
         now_s: i64,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let pk = format!("DIGEST#{org}#{week}");
+        let pk = digest_ledger_pk(org, week);
         let body = deflate(
             &serde_json::to_vec(messages)
                 .map_err(|e| StoreError::Serde(format!("digest plan: {e}")))?,
