@@ -134,7 +134,7 @@ fn deployment_projection(key: &EntityKey) -> ProjectionItem {
         }),
         members: Vec::new(),
         links: LinkState::default(),
-        batch: Some("run-1".into()),
+        run: Some("run-1".into()),
         touched: Vec::new(),
         head_indexed: None,
         gsi1pk: Some("DEPS#acme/api".into()),
@@ -262,7 +262,7 @@ async fn ordinary_projection_and_head_writes_still_replace_their_own_items() {
     let key = deployment_key();
     let mut item = deployment_projection(&key);
     store.put_projection(&item).await.expect("new projection");
-    item.batch = Some("run-2".into());
+    item.run = Some("run-2".into());
     store
         .put_projection(&item)
         .await

@@ -101,8 +101,8 @@ async fn serves_webhooks_and_derives_them() {
     let started = Instant::now();
     let incident = loop {
         if let Some(item) = store.projection(&key).await.expect("projection") {
-            let done = match &item.batch {
-                Some(batch) => store.batch_done(batch).await.expect("run marker"),
+            let done = match &item.run {
+                Some(run) => store.run_done(run).await.expect("run marker"),
                 None => false,
             };
             if done {
@@ -202,7 +202,11 @@ async fn dev_digest_sends_a_week_once_and_rejects_a_bad_week() {
         assert_eq!(body["error"]["code"], "unauthorized", "{body}");
     }
     assert!(
-        store.scan_prefix("DIGEST#").await.expect("scan").is_empty(),
+        store
+            .scan_prefix(flowmeter_edge::store::keys::DIGEST)
+            .await
+            .expect("scan")
+            .is_empty(),
         "a refused request claims and sends nothing"
     );
 

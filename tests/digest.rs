@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use flowmeter::config::OrgConfig;
 use flowmeter::time::IsoWeek;
 use flowmeter_e2e::scenario::history;
 use flowmeter_e2e::slack_standin::{Scripted, SlackStandIn};
@@ -85,6 +86,23 @@ async fn emails_to(http: &reqwest::Client, to: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The org config the store holds, as a run loads it.
+async fn stored_config(store: &Store) -> OrgConfig {
+    flowmeter_edge::settings::load_config(store)
+        .await
+        .expect("config")
+}
+
+/// A Slack stand-in and the channels that post to it (no Teams).
+async fn slack_only() -> (SlackStandIn, Channels) {
+    let slack = SlackStandIn::start().await;
+    let channels = Channels {
+        slack_webhook_url: Some(slack.url.clone()),
+        teams_webhook_url: None,
+    };
+    (slack, channels)
+}
+
 fn instant(text: &str) -> DateTime<Utc> {
     text.parse().expect("instant")
 }
@@ -93,16 +111,10 @@ fn instant(text: &str) -> DateTime<Utc> {
 async fn sends_each_part_once_and_a_retry_sends_only_what_failed() {
     let to = unique_recipient("once");
     let store = loaded_store(&to).await;
-    let config = flowmeter_edge::settings::load_config(&store)
-        .await
-        .expect("config");
+    let config = stored_config(&store).await;
     let ses = ses_client().await;
     let http = reqwest::Client::new();
-    let slack = SlackStandIn::start().await;
-    let channels = Channels {
-        slack_webhook_url: Some(slack.url.clone()),
-        teams_webhook_url: None,
-    };
+    let (slack, channels) = slack_only().await;
     let week: IsoWeek = "2026-W41".parse().expect("week");
     let now = instant("2026-10-12T09:00:00Z");
 
@@ -175,9 +187,7 @@ async fn sends_each_part_once_and_a_retry_sends_only_what_failed() {
 async fn a_failed_email_is_released_for_the_next_run() {
     let to = unique_recipient("released");
     let store = loaded_store(&to).await;
-    let config = flowmeter_edge::settings::load_config(&store)
-        .await
-        .expect("config");
+    let config = stored_config(&store).await;
     let http = reqwest::Client::new();
     let channels = Channels::default();
     let week: IsoWeek = "2026-W42".parse().expect("week");
@@ -227,7 +237,7 @@ async fn a_failed_email_is_released_for_the_next_run() {
 /// The ledger item of one part, as stored.
 async fn ledger_item(store: &Store, part: &str) -> Option<flowmeter_edge::store::Item> {
     store
-        .scan_prefix("DIGEST#")
+        .scan_prefix(flowmeter_edge::store::keys::DIGEST)
         .await
         .expect("scan")
         .into_iter()
@@ -248,16 +258,10 @@ fn attr<'a>(item: &'a flowmeter_edge::store::Item, name: &str) -> &'a str {
 async fn a_part_left_sending_by_a_dead_run_is_sent_once_after_the_stale_limit() {
     let to = unique_recipient("dead");
     let store = loaded_store(&to).await;
-    let config = flowmeter_edge::settings::load_config(&store)
-        .await
-        .expect("config");
+    let config = stored_config(&store).await;
     let ses = ses_client().await;
     let http = reqwest::Client::new();
-    let slack = SlackStandIn::start().await;
-    let channels = Channels {
-        slack_webhook_url: Some(slack.url.clone()),
-        teams_webhook_url: None,
-    };
+    let (slack, channels) = slack_only().await;
     let week: IsoWeek = "2026-W41".parse().expect("week");
     let scheduled = instant("2026-10-12T08:00:00Z");
     // The wall clock of the first run; the retries come later by their own clocks.
@@ -434,16 +438,10 @@ async fn a_retry_over_changed_data_sends_the_rest_of_the_first_rendering() {
     store.put_config(&many_teams(60)).await.expect("config");
     let ses = ses_client().await;
     let http = reqwest::Client::new();
-    let slack = SlackStandIn::start().await;
-    let channels = Channels {
-        slack_webhook_url: Some(slack.url.clone()),
-        teams_webhook_url: None,
-    };
+    let (slack, channels) = slack_only().await;
     let week: IsoWeek = "2026-W41".parse().expect("week");
     let now = instant("2026-10-12T08:00:00Z");
-    let config = flowmeter_edge::settings::load_config(&store)
-        .await
-        .expect("config");
+    let config = stored_config(&store).await;
 
     slack.script([Scripted::Pass, Scripted::Error(500, "internal_error")]);
     let err = run(&store, &ses, &http, &config, &channels, week, now)
@@ -593,9 +591,7 @@ async fn chat_webhook_urls_never_appear_in_errors() {
     // And through a whole run: the error the dev server answers and the Lambda logs.
     let store = fresh_store("digest-leak").await;
     store.put_config("org: acme\n").await.expect("config");
-    let config = flowmeter_edge::settings::load_config(&store)
-        .await
-        .expect("config");
+    let config = stored_config(&store).await;
     let channels = Channels {
         slack_webhook_url: None,
         teams_webhook_url: Some(refused.clone()),

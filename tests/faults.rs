@@ -212,7 +212,7 @@ async fn stream_event(store: &Store) -> Event {
                 .unwrap_or_default()
         };
         let (pk, sk) = (text("pk"), text("sk"));
-        if !sk.starts_with("FACT#") {
+        if !flowmeter_edge::store::keys::is_fact(&sk) {
             continue;
         }
         n += 1;

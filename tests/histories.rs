@@ -9,7 +9,7 @@ use flowmeter::derive::PullRequest;
 use flowmeter::model::EntityKey;
 use flowmeter_e2e::{deliver, drain, fresh_store, table_snapshot, Delivery};
 use flowmeter_edge::lambda_http::http::StatusCode;
-use flowmeter_edge::store::{AttributeValue, Projection, Store};
+use flowmeter_edge::store::{AttributeValue, Projection, Store, PARKED_PREFIX, PARKED_SK};
 use serde_json::{json, Value};
 
 const REPO: &str = "acme/api";
@@ -524,8 +524,11 @@ async fn a_poison_record_is_parked_and_never_stalls_the_stream() {
         .client()
         .get_item()
         .table_name(store.table())
-        .key("pk", AttributeValue::S(format!("PARKED#{poison_pk}")))
-        .key("sk", AttributeValue::S("PARKED".into()))
+        .key(
+            "pk",
+            AttributeValue::S(format!("{PARKED_PREFIX}{poison_pk}")),
+        )
+        .key("sk", AttributeValue::S(PARKED_SK.into()))
         .send()
         .await
         .expect("read parked");

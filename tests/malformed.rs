@@ -1074,8 +1074,8 @@ async fn derived(store: &Store, key: &EntityKey) {
     let started = Instant::now();
     loop {
         let item = store.projection(key).await.expect("read projection");
-        if let Some(batch) = item.and_then(|i| i.batch) {
-            if store.batch_done(&batch).await.expect("read run marker") {
+        if let Some(run) = item.and_then(|i| i.run) {
+            if store.run_done(&run).await.expect("read run marker") {
                 return;
             }
         }

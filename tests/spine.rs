@@ -11,7 +11,7 @@ use flowmeter::time::IsoWeek;
 use flowmeter_e2e::scenario::{history, revert_history, rollback_history, Rng};
 use flowmeter_e2e::{deliver, derived_state, drain, fresh_store, table_snapshot, Delivery};
 use flowmeter_edge::lambda_http::http::StatusCode;
-use flowmeter_edge::store::{DigestClaim, Projection, ProjectionItem, Store, PROJECTION_SK};
+use flowmeter_edge::store::{keys, DigestClaim, Projection, ProjectionItem, Store, PROJECTION_SK};
 
 /// Event name per fixture folder, as GitHub sends it in `X-GitHub-Event`.
 fn github_fixtures() -> Vec<(String, Vec<u8>)> {
@@ -406,7 +406,7 @@ impl Crash {
         drain(&store, &mut None).await;
         let reference = derived_state(&store).await;
         let merged = store
-            .scan_prefix("PR#")
+            .scan_prefix(keys::PULL_REQUEST)
             .await
             .expect("scan")
             .into_iter()
@@ -459,7 +459,7 @@ impl Crash {
     /// leaves the stale rollup (nothing to redo). Then from a run that died: the next rebuild
     /// restores exactly the reference state.
     async fn replay(&self, mut crashed: ProjectionItem) {
-        crashed.batch = Some("run-that-died".into());
+        crashed.run = Some("run-that-died".into());
         crashed.touched = vec![self.bucket.to_string()];
         self.stale_rollup().await;
         self.store
@@ -467,7 +467,7 @@ impl Crash {
             .await
             .expect("projection");
         self.store
-            .mark_batch_done("run-that-died", 0)
+            .mark_run_done("run-that-died", 0)
             .await
             .expect("done");
         self.rebuild().await;
@@ -477,7 +477,7 @@ impl Crash {
             "a finished run's buckets are not recomputed again"
         );
 
-        crashed.batch = Some("another-run-that-died".into());
+        crashed.run = Some("another-run-that-died".into());
         self.store
             .put_projection(&crashed)
             .await

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use flowmeter::model::EntityKey;
+use flowmeter_edge::store::keys::Index;
 use serde_yaml_ng::Value;
 
 /// The template's text: `template.yaml`, or the file `FLOWMETER_TEMPLATE` names (to see these
@@ -300,20 +301,13 @@ fn the_env_scan_finds_names_however_they_reach_env_var() {
     );
 }
 
-/// Index names passed to `index_query(` / `.index_name(` in a source text.
+/// The indexes a source text queries: those of the store's index queries it calls.
 fn queried_indexes(source: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for call in ["index_query(", ".index_name("] {
-        for (i, _) in source.match_indices(call) {
-            let rest = source[i + call.len()..].trim_start();
-            if let Some(literal) = rest.strip_prefix('"') {
-                if let Some(end) = literal.find('"') {
-                    out.insert(literal[..end].to_string());
-                }
-            }
-        }
-    }
-    out
+    flowmeter_edge::store::INDEX_QUERIES
+        .iter()
+        .filter(|(op, _)| source.contains(&format!(".{op}(")))
+        .map(|(_, index)| index.name().to_string())
+        .collect()
 }
 
 /// The index names a role's statements grant (`${Table.Arn}/index/<name>`).
@@ -343,37 +337,36 @@ fn every_index_the_store_queries_exists_and_is_granted() {
     let edge = root().join("functions/edge/src");
     let read = |file: &str| std::fs::read_to_string(edge.join(file)).expect("source");
 
-    let mut all = BTreeSet::new();
-    let mut files = Vec::new();
-    rust_files(&root().join("functions"), &mut files);
-    for path in files {
-        all.extend(queried_indexes(
-            &std::fs::read_to_string(&path).expect("source"),
-        ));
-    }
-    assert!(
-        all.contains("gsi1") && all.contains("gsi2"),
-        "the scan lost track of index_query: {all:?}"
-    );
-    let missing: Vec<&String> = all.difference(&defined).collect();
-    assert!(
-        missing.is_empty(),
-        "queried but not in template.yaml: {missing:?}"
-    );
-    for index in &table.global_secondary_indexes {
-        let keys: Vec<&str> = index
+    // Every index the store knows is in the template, keyed by the attributes the store
+    // writes and queries.
+    for index in Index::ALL {
+        let defined = table
+            .global_secondary_indexes
+            .iter()
+            .find(|i| i.index_name == index.name())
+            .unwrap_or_else(|| panic!("{} is not in template.yaml", index.name()));
+        let keys: Vec<&str> = defined
             .key_schema
             .iter()
             .map(|k| k.attribute_name.as_str())
             .collect();
         assert_eq!(
             keys,
-            [
-                format!("{}pk", index.index_name),
-                format!("{}sk", index.index_name)
-            ],
-            "store::index_query maps {} to these attributes",
-            index.index_name
+            [index.pk_attribute(), index.sk_attribute()],
+            "store::keys::Index::{index:?} keys on these attributes"
+        );
+    }
+    let known: BTreeSet<String> = Index::ALL.iter().map(|i| i.name().to_string()).collect();
+    assert_eq!(
+        defined, known,
+        "template.yaml's indexes vs store::keys::Index::ALL"
+    );
+    // Every listed query is one the store has.
+    let queries = read("store/index.rs");
+    for (op, _) in flowmeter_edge::store::INDEX_QUERIES {
+        assert!(
+            queries.contains(&format!("pub async fn {op}(")),
+            "store::INDEX_QUERIES lists {op}, which store/index.rs does not define"
         );
     }
 

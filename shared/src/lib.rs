@@ -7,5 +7,6 @@ pub mod digest;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod scope;
 pub mod sketch;
 pub mod time;

@@ -283,12 +283,22 @@ impl From<QuantileSketch> for Wire {
     }
 }
 
+/// Why a stored sketch cannot be read back.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SketchError {
+    /// Bucketed with another relative accuracy: its buckets do not line up with this build's.
+    #[error("sketch has gamma {found}, this build uses {GAMMA}; they cannot be merged")]
+    OtherGamma { found: f64 },
+    #[error("a sketch is either {{\"v\":[…]}} or {{\"g\":…,\"z\":…,\"b\":[…]}}")]
+    Shape,
+}
+
 impl TryFrom<Wire> for QuantileSketch {
-    type Error = String;
+    type Error = SketchError;
 
     /// Stored data is brought back to canonical form (sorted, sanitized, bucketed above the
     /// limit, zero counts dropped) so that a loaded sketch compares equal to a recomputed one.
-    fn try_from(wire: Wire) -> Result<QuantileSketch, String> {
+    fn try_from(wire: Wire) -> Result<QuantileSketch, SketchError> {
         match wire {
             Wire {
                 v: Some(values),
@@ -312,9 +322,7 @@ impl TryFrom<Wire> for QuantileSketch {
                 b,
             } => {
                 if (g - GAMMA).abs() > 1e-12 {
-                    return Err(format!(
-                        "sketch has gamma {g}, this build uses {GAMMA}; they cannot be merged"
-                    ));
+                    return Err(SketchError::OtherGamma { found: g });
                 }
                 let mut buckets = BTreeMap::new();
                 for (index, count) in b.unwrap_or_default() {
@@ -329,7 +337,7 @@ impl TryFrom<Wire> for QuantileSketch {
                     },
                 })
             }
-            _ => Err("a sketch is either {\"v\":[…]} or {\"g\":…,\"z\":…,\"b\":[…]}".to_string()),
+            _ => Err(SketchError::Shape),
         }
     }
 }

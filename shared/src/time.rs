@@ -149,6 +149,93 @@ pub fn weeks_between(from: NaiveDate, to: NaiveDate) -> Vec<IsoWeek> {
     weeks
 }
 
+/// The last full ISO week before `now` on the org's wall clock: what the Monday digest reports
+/// and where the default read period ends.
+pub fn last_full_week(now: DateTime<Utc>, tz: Tz) -> IsoWeek {
+    iso_week(now, tz).prev()
+}
+
+/// The `count` weeks ending with `last` (included), oldest first: a report's trend window.
+pub fn weeks_ending(last: IsoWeek, count: usize) -> Vec<IsoWeek> {
+    let mut weeks: Vec<IsoWeek> = std::iter::successors(Some(last), |w| Some(w.prev()))
+        .take(count)
+        .collect();
+    weeks.reverse();
+    weeks
+}
+
+/// A read period widened to whole ISO weeks, because rollups are weekly: never empty, and
+/// never longer than the limit it was made with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WeekWindow {
+    weeks: Vec<IsoWeek>,
+}
+
+/// Why dates do not make a [`WeekWindow`]; the message goes into 400 answers as is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    #[error("`from` ({from}) is after `to` ({to})")]
+    Reversed { from: NaiveDate, to: NaiveDate },
+    #[error("the period spans {spanned} weeks; at most {max} per query")]
+    TooLong { spanned: u64, max: usize },
+    #[error("empty period")]
+    Empty,
+}
+
+impl WeekWindow {
+    /// The weeks touching `from..=to` (both inclusive), at most `max` of them. The span is
+    /// counted before the weeks are listed: a period of thousands of years is refused without
+    /// allocating a list of its weeks.
+    pub fn between(from: NaiveDate, to: NaiveDate, max: usize) -> Result<WeekWindow, WindowError> {
+        if from > to {
+            return Err(WindowError::Reversed { from, to });
+        }
+        let weeks = weeks_at_most(from, to, max)
+            .map_err(|spanned| WindowError::TooLong { spanned, max })?;
+        WeekWindow::of(weeks)
+    }
+
+    /// The `count` full weeks before the week of `now` in `tz`, oldest first.
+    pub fn last_full(now: DateTime<Utc>, tz: Tz, count: usize) -> Result<WeekWindow, WindowError> {
+        WeekWindow::of(weeks_ending(last_full_week(now, tz), count))
+    }
+
+    /// The `count` weeks ending with `last`.
+    pub fn ending(last: IsoWeek, count: usize) -> Result<WeekWindow, WindowError> {
+        WeekWindow::of(weeks_ending(last, count))
+    }
+
+    fn of(weeks: Vec<IsoWeek>) -> Result<WeekWindow, WindowError> {
+        if weeks.is_empty() {
+            return Err(WindowError::Empty);
+        }
+        Ok(WeekWindow { weeks })
+    }
+
+    /// Oldest first.
+    pub fn weeks(&self) -> &[IsoWeek] {
+        &self.weeks
+    }
+
+    pub fn first(&self) -> IsoWeek {
+        self.weeks[0]
+    }
+
+    pub fn last(&self) -> IsoWeek {
+        self.weeks[self.weeks.len() - 1]
+    }
+
+    /// The Monday the window starts on.
+    pub fn from_date(&self) -> NaiveDate {
+        self.first().monday_date()
+    }
+
+    /// The Sunday the window ends on.
+    pub fn to_date(&self) -> NaiveDate {
+        self.last().sunday_date()
+    }
+}
+
 impl IsoWeek {
     /// A checked constructor, for callers that build weeks from numbers they did not parse.
     pub fn new(year: i32, week: u32) -> Option<IsoWeek> {
@@ -540,5 +627,69 @@ mod tests {
             prop_assert!(w.monday_date() <= d && d <= w.sunday_date());
             prop_assert_eq!(IsoWeek::of_date(w.monday_date()), w);
         }
+    }
+
+    #[test]
+    fn the_last_full_week_is_the_one_before_now_on_the_org_wall_clock() {
+        // given Sunday 23:30 UTC, already Monday in Berlin
+        let now = utc("2026-11-22T23:30:00Z");
+        // when / then
+        assert_eq!(last_full_week(now, Europe::Berlin).to_string(), "2026-W47");
+        assert_eq!(last_full_week(now, Tz::UTC).to_string(), "2026-W46");
+    }
+
+    #[test]
+    fn weeks_ending_a_week_are_listed_oldest_first_across_a_year_end() {
+        // given the first week of 2026
+        let last: IsoWeek = "2026-W01".parse().expect("week");
+        // when
+        let weeks = weeks_ending(last, 3);
+        // then
+        let shown: Vec<String> = weeks.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["2025-W51", "2025-W52", "2026-W01"]);
+    }
+
+    #[test]
+    fn a_window_between_dates_is_widened_to_whole_weeks() {
+        // given a Wednesday and the Thursday of the next week
+        // when
+        let window =
+            WeekWindow::between(date(2026, 10, 7), date(2026, 10, 15), 156).expect("window");
+        // then
+        assert_eq!(window.weeks().len(), 2);
+        assert_eq!(window.from_date(), date(2026, 10, 5));
+        assert_eq!(window.to_date(), date(2026, 10, 18));
+    }
+
+    #[test]
+    fn a_window_is_refused_when_reversed_or_longer_than_its_limit() {
+        // given / when / then
+        assert_eq!(
+            WeekWindow::between(date(2026, 10, 20), date(2026, 10, 1), 156)
+                .map_err(|e| e.to_string()),
+            Err("`from` (2026-10-20) is after `to` (2026-10-01)".to_string())
+        );
+        assert_eq!(
+            WeekWindow::between(date(2024, 1, 1), date(2026, 12, 28), 156),
+            Err(WindowError::TooLong {
+                spanned: 157,
+                max: 156
+            })
+        );
+        assert_eq!(
+            WeekWindow::ending("2026-W01".parse().expect("week"), 0),
+            Err(WindowError::Empty)
+        );
+    }
+
+    #[test]
+    fn the_last_full_weeks_end_with_the_week_before_now() {
+        // given Monday 2026-11-23 08:00 UTC (09:00 in Berlin)
+        // when
+        let window =
+            WeekWindow::last_full(utc("2026-11-23T08:00:00Z"), Europe::Berlin, 4).expect("window");
+        // then
+        assert_eq!(window.first().to_string(), "2026-W44");
+        assert_eq!(window.last().to_string(), "2026-W47");
     }
 }

@@ -183,7 +183,7 @@ pub async fn derived_state(store: &Store) -> (Vec<String>, Vec<String>) {
         })
         .collect();
     let mut projections = Vec::new();
-    for prefix in ["PR#", "DEP#", "INC#"] {
+    for prefix in flowmeter_edge::store::keys::PROJECTED_ENTITIES {
         for item in store.scan_prefix(prefix).await.expect("scan") {
             let sk = item
                 .get("sk")

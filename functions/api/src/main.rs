@@ -7,7 +7,8 @@ use flowmeter_edge::settings::lambda_store;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     flowmeter_edge::init_logging();
-    let state = ApiState::from_env(lambda_store().await?).await;
+    // An unreadable secret fails the init (the process exits; Lambda retries it).
+    let state = ApiState::from_env(lambda_store().await?).await?;
     run(service_fn(|request: Request| {
         let state = &state;
         async move { Ok::<_, Error>(handle_api(state, &request).await) }

@@ -7,16 +7,17 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use flowmeter::config::OrgConfig;
+use flowmeter::config::{OrgConfig, Team};
 use flowmeter::derive::members::members_of_pull_request;
-use flowmeter::derive::{MemberData, Rollup, Scope};
+use flowmeter::derive::{MemberData, PullRequest, Rollup, Scope};
 use flowmeter::digest::{self, Digest, DigestInput, Links, PrSummary, TeamInput};
 use flowmeter::metrics::incidents::OpenIncident;
-use flowmeter::time::{iso_week, IsoWeek};
+use flowmeter::scope::{rollup_keys, ScopePlan};
+use flowmeter::time::{last_full_week, weeks_ending, IsoWeek, ParseIsoWeekError};
 use serde::Serialize;
 
 use crate::notify::{self, NotifyError};
-use crate::store::{key_time, DigestClaim, Projection, Store, StoreError};
+use crate::store::{DigestClaim, Store, StoreError};
 
 /// A claim older than this (by the wall clock) was held by a run that can no longer be
 /// sending: the digest function's timeout is 120 s (template.yaml) and no send outlives
@@ -68,6 +69,10 @@ pub struct DigestOutcome {
     /// Slack not configured: the messages the digest would post (what `make demo` writes to
     /// `out/slack.json`). Empty when Slack is configured.
     pub slack_preview: Vec<serde_json::Value>,
+    /// The channel the config names (`digest.slack.channel`): where the Slack webhook is meant
+    /// to post. An incoming webhook posts to the channel it was created for and cannot be
+    /// redirected, so the run reports the name for the operator to check the webhook against.
+    pub slack_channel: Option<String>,
     pub teams_messages: usize,
     /// Parts found already sent and skipped.
     pub already_sent: Vec<String>,
@@ -78,53 +83,25 @@ pub struct DigestOutcome {
     pub attention: Vec<digest::model::Attention>,
 }
 
-/// The last full ISO week before `now` in the org's timezone: what the Monday digest reports.
-pub fn last_full_week(now: DateTime<Utc>, config: &OrgConfig) -> IsoWeek {
-    iso_week(now, config.timezone()).prev()
-}
-
-fn keys(scopes: &[Scope], weeks: &[IsoWeek]) -> Vec<(Scope, IsoWeek)> {
-    scopes
-        .iter()
-        .flat_map(|s| weeks.iter().map(move |w| (s.clone(), *w)))
-        .collect()
-}
+/// The weeks a digest shows: the reported week and the 4 before it (its trend).
+const DIGEST_WEEKS: usize = 5;
 
 /// Reads everything the digest needs: the reported week and the 4 before it for the org and
-/// every team (one batched read), the merged PRs of the week per team repo, open incidents.
+/// every team (one batched read of the rollups `OrgConfig::plan_team` names), the merged PRs
+/// of the week per team repo, open incidents.
 pub async fn gather(
     store: &Store,
     config: &OrgConfig,
     week: IsoWeek,
     now: DateTime<Utc>,
 ) -> Result<DigestInput, StoreError> {
-    let weeks: Vec<IsoWeek> = (0..5)
-        .rev()
-        .map(|back| (0..back).fold(week, |w, _| w.prev()))
+    let weeks = weeks_ending(week, DIGEST_WEEKS);
+    let plans: Vec<(&str, &Team, ScopePlan)> = config
+        .teams()
+        .map(|(name, team)| (name, team, config.plan_team(team)))
         .collect();
-    let mut scopes: BTreeSet<Scope> = BTreeSet::from([Scope::Org]);
-    let mut plans = Vec::new();
-    for (name, team) in config.teams() {
-        let delivery: Vec<Scope> = team.repos.iter().map(|r| Scope::Repo(r.clone())).collect();
-        let prs: Vec<Scope> = if team.members.is_empty() {
-            delivery.clone()
-        } else {
-            team.members
-                .iter()
-                .map(|m| Scope::Author(m.to_lowercase()))
-                .collect()
-        };
-        let incidents: Vec<Scope> = config
-            .services()
-            .filter(|(_, s)| s.repos.iter().any(|r| team.repos.contains(r)))
-            .map(|(n, _)| Scope::Service(n.to_string()))
-            .chain(team.repos.iter().map(|r| Scope::Service(r.clone())))
-            .collect();
-        scopes.extend(delivery.iter().chain(&prs).chain(&incidents).cloned());
-        plans.push((name.to_string(), team.clone(), delivery, prs, incidents));
-    }
-    let scopes: Vec<Scope> = scopes.into_iter().collect();
-    let found = store.rollups(&keys(&scopes, &weeks)).await?;
+    let scopes = std::iter::once(&Scope::Org).chain(plans.iter().flat_map(|(_, _, p)| p.scopes()));
+    let found = store.rollups(&rollup_keys(scopes, &weeks)).await?;
     let pick = |wanted: &[Scope]| -> Vec<(IsoWeek, Rollup)> {
         found
             .iter()
@@ -134,88 +111,79 @@ pub async fn gather(
     };
     let teams = plans
         .iter()
-        .map(|(name, team, delivery, prs, incidents)| TeamInput {
-            name: name.clone(),
-            delivery_weeks: pick(delivery),
-            pr_weeks: pick(prs),
-            incident_weeks: pick(incidents),
+        .map(|(name, team, plan)| TeamInput {
+            name: name.to_string(),
+            delivery_weeks: pick(&plan.delivery),
+            pr_weeks: pick(&plan.pull_requests),
+            incident_weeks: pick(&plan.incidents),
             repos: team.repos.clone(),
             members: team.members.clone(),
         })
         .collect();
+    Ok(DigestInput {
+        org: config.org().to_string(),
+        week,
+        timezone: config.timezone(),
+        now,
+        org_weeks: pick(&[Scope::Org]),
+        teams,
+        week_prs: week_prs(store, config, week).await?,
+        open_incidents: open_incidents(store).await?,
+        links: Links {
+            dashboard: std::env::var("FLOWMETER_DASHBOARD_URL").ok(),
+            github: Some("https://github.com".into()),
+        },
+    })
+}
 
+/// The PRs of team repos merged in `week` (bots left out), with their pickup and total times.
+async fn week_prs(
+    store: &Store,
+    config: &OrgConfig,
+    week: IsoWeek,
+) -> Result<Vec<PrSummary>, StoreError> {
     let tz = config.timezone();
     let start = week.monday(tz);
     let end = week.next().monday(tz);
     let repos: BTreeSet<&String> = config.teams().flat_map(|(_, t)| t.repos.iter()).collect();
     let mut week_prs = Vec::new();
     for repo in repos {
-        let items = store
-            .index_query(
-                "gsi2",
-                &format!("MERGED#{repo}"),
-                &key_time(start),
-                &key_time(end),
-                false,
-                None,
-            )
-            .await?;
-        for item in items {
-            let Projection::PullRequest(pr) = item.projection else {
-                continue;
-            };
-            let (Some(merged_at), false) = (pr.merged_at, pr.author_is_bot) else {
-                continue;
-            };
-            let merged = members_of_pull_request(&pr, config)
-                .into_iter()
-                .find_map(|m| match m.data {
-                    MemberData::PrMerged { pickup, total, .. } => Some((pickup, total)),
-                    _ => None,
-                });
-            let Some((pickup_seconds, total_seconds)) = merged else {
-                continue;
-            };
-            week_prs.push(PrSummary {
-                repo: pr.repo.clone(),
-                number: pr.number,
-                title: pr.title.clone(),
-                author: pr.author.clone(),
-                url: pr.html_url.clone(),
-                pickup_seconds,
-                total_seconds,
-                merged_at,
-            });
-        }
+        let prs = store.merged_prs(repo, start..end).await?;
+        week_prs.extend(prs.iter().filter_map(|pr| pr_summary(pr, config)));
     }
-    let open_incidents = store
-        .index_query("gsi2", "OPENINC", "", "~", false, None)
+    Ok(week_prs)
+}
+
+/// A merged, non-bot PR as the digest lists it.
+fn pr_summary(pr: &PullRequest, config: &OrgConfig) -> Option<PrSummary> {
+    let (Some(merged_at), false) = (pr.merged_at, pr.author_is_bot) else {
+        return None;
+    };
+    let (pickup_seconds, total_seconds) = members_of_pull_request(pr, config)
+        .into_iter()
+        .find_map(|m| match m.data {
+            MemberData::PrMerged { pickup, total, .. } => Some((pickup, total)),
+            _ => None,
+        })?;
+    Some(PrSummary {
+        repo: pr.repo.clone(),
+        number: pr.number,
+        title: pr.title.clone(),
+        author: pr.author.clone(),
+        url: pr.html_url.clone(),
+        pickup_seconds,
+        total_seconds,
+        merged_at,
+    })
+}
+
+async fn open_incidents(store: &Store) -> Result<Vec<OpenIncident>, StoreError> {
+    Ok(store
+        .open_incidents()
         .await?
         .into_iter()
-        .filter_map(|item| match item.projection {
-            Projection::Incident(i) => Some(OpenIncident {
-                id: i.id,
-                service: i.service,
-                severity: i.severity,
-                opened_at: i.opened_at,
-            }),
-            _ => None,
-        })
-        .collect();
-    Ok(DigestInput {
-        org: config.org().to_string(),
-        week,
-        timezone: tz,
-        now,
-        org_weeks: pick(&[Scope::Org]),
-        teams,
-        week_prs,
-        open_incidents,
-        links: Links {
-            dashboard: std::env::var("FLOWMETER_DASHBOARD_URL").ok(),
-            github: Some("https://github.com".into()),
-        },
-    })
+        .map(OpenIncident::from)
+        .collect())
 }
 
 /// Builds the digest of `week` (no sending): for previews and for the run.
@@ -401,6 +369,7 @@ pub async fn run_as(
     let mut outcome = DigestOutcome {
         week: week_label.clone(),
         attention: digest.attention.clone(),
+        slack_channel: config.digest().slack.as_ref().map(|s| s.channel.clone()),
         ..DigestOutcome::default()
     };
 
@@ -425,33 +394,14 @@ pub async fn run_as(
 
     match &channels.slack_webhook_url {
         Some(url) => {
-            // An incoming webhook posts to the channel it was created for; `digest.slack.channel`
-            // in the config documents which one that is.
-            let messages = store
-                .digest_plan(
-                    &org,
-                    &week_label,
-                    "slack",
-                    &digest::slack::slack_messages(&digest),
-                    digest_run.wall_clock_s(),
-                )
-                .await?;
-            for (i, message) in messages.iter().enumerate() {
-                send_once(
-                    store,
-                    &org,
-                    digest_run,
-                    &format!("slack#{i}"),
-                    &mut outcome,
-                    || async {
-                        notify::post_webhook(http, url, message)
-                            .await
-                            .map(|()| "sent".to_string())
-                    },
-                )
-                .await?;
-            }
-            outcome.slack = messages;
+            let rendered = digest::slack::slack_messages(&digest);
+            let chat = Chat {
+                store,
+                http,
+                org: &org,
+                digest_run,
+            };
+            outcome.slack = chat.send("slack", url, &rendered, &mut outcome).await?;
         }
         None => {
             outcome.not_configured.push("slack".into());
@@ -461,35 +411,66 @@ pub async fn run_as(
 
     match &channels.teams_webhook_url {
         Some(url) => {
-            let messages = store
-                .digest_plan(
-                    &org,
-                    &week_label,
-                    "teams",
-                    &digest::teams::teams_messages(&digest),
-                    digest_run.wall_clock_s(),
-                )
-                .await?;
-            for (i, message) in messages.iter().enumerate() {
-                send_once(
-                    store,
-                    &org,
-                    digest_run,
-                    &format!("teams#{i}"),
-                    &mut outcome,
-                    || async {
-                        notify::post_webhook(http, url, message)
-                            .await
-                            .map(|()| "sent".to_string())
-                    },
-                )
-                .await?;
-                outcome.teams_messages += 1;
-            }
+            let rendered = digest::teams::teams_messages(&digest);
+            let chat = Chat {
+                store,
+                http,
+                org: &org,
+                digest_run,
+            };
+            let messages = chat.send("teams", url, &rendered, &mut outcome).await?;
+            outcome.teams_messages = messages.len();
         }
         None => outcome.not_configured.push("teams".into()),
     }
     Ok(outcome)
+}
+
+/// A chat channel's delivery in one run: its messages through a webhook, one ledger part each.
+struct Chat<'a> {
+    store: &'a Store,
+    http: &'a reqwest::Client,
+    org: &'a str,
+    digest_run: &'a DigestRun,
+}
+
+impl Chat<'_> {
+    /// Pins the channel's messages in the ledger (the first run's rendering wins) and sends
+    /// those not sent yet, in order, as parts `<channel>#<i>`. Returns the pinned messages.
+    async fn send(
+        &self,
+        channel: &str,
+        url: &str,
+        rendered: &[serde_json::Value],
+        outcome: &mut DigestOutcome,
+    ) -> Result<Vec<serde_json::Value>, DigestError> {
+        let (store, digest_run) = (self.store, self.digest_run);
+        let messages = store
+            .digest_plan(
+                self.org,
+                &digest_run.week.to_string(),
+                channel,
+                rendered,
+                digest_run.wall_clock_s(),
+            )
+            .await?;
+        for (i, message) in messages.iter().enumerate() {
+            send_once(
+                store,
+                self.org,
+                digest_run,
+                &format!("{channel}#{i}"),
+                outcome,
+                || async {
+                    notify::post_webhook(self.http, url, message)
+                        .await
+                        .map(|()| "sent".to_string())
+                },
+            )
+            .await?;
+        }
+        Ok(messages)
+    }
 }
 
 impl Channels {
@@ -537,22 +518,45 @@ pub struct DigestEvent {
     pub week: Option<String>,
 }
 
+/// Why a digest event cannot be run: what the schedule or a manual re-run sent is unreadable.
+#[derive(Debug, thiserror::Error)]
+pub enum DigestEventError {
+    #[error("scheduled_time {text:?}: {source}")]
+    ScheduledTime {
+        text: String,
+        #[source]
+        source: chrono::ParseError,
+    },
+    #[error("week: {0}")]
+    Week(#[from] ParseIsoWeekError),
+}
+
+/// The dev server answers the message as a 400.
+impl From<DigestEventError> for String {
+    fn from(err: DigestEventError) -> String {
+        err.to_string()
+    }
+}
+
 impl DigestEvent {
     /// The instant the run is for and the week it reports.
     pub fn resolve(
         &self,
         config: &OrgConfig,
         wall_clock: DateTime<Utc>,
-    ) -> Result<(DateTime<Utc>, IsoWeek), String> {
+    ) -> Result<(DateTime<Utc>, IsoWeek), DigestEventError> {
         let now = match self.scheduled_time.as_deref() {
             Some(text) => DateTime::parse_from_rfc3339(text)
-                .map_err(|e| format!("scheduled_time {text:?}: {e}"))?
+                .map_err(|source| DigestEventError::ScheduledTime {
+                    text: text.to_string(),
+                    source,
+                })?
                 .with_timezone(&Utc),
             None => wall_clock,
         };
         let week = match self.week.as_deref() {
-            Some(text) => text.parse().map_err(|e| format!("week: {e}"))?,
-            None => last_full_week(now, config),
+            Some(text) => text.parse()?,
+            None => last_full_week(now, config.timezone()),
         };
         Ok((now, week))
     }

@@ -17,7 +17,7 @@ use crate::store::{Store, StoreError};
 use crate::stream::handle_stream_event;
 
 fn stream_error(op: &'static str, message: impl ToString) -> StoreError {
-    StoreError::Dynamo {
+    StoreError::Service {
         op,
         message: message.to_string(),
     }
@@ -64,7 +64,7 @@ fn is_fact_record(record: &Value) -> bool {
     record
         .pointer("/dynamodb/Keys/sk/S")
         .and_then(Value::as_str)
-        .is_some_and(|sk| sk.starts_with("FACT#"))
+        .is_some_and(crate::store::keys::is_fact)
 }
 
 impl StreamPoller {
@@ -81,7 +81,7 @@ impl StreamPoller {
             .table_name(store.table())
             .send()
             .await
-            .map_err(|e| StoreError::dynamo("DescribeTable", e))?;
+            .map_err(|e| StoreError::from_sdk("DescribeTable", e))?;
         let stream_arn = table
             .table()
             .and_then(|t| t.latest_stream_arn())
@@ -187,7 +187,7 @@ impl StreamPoller {
             let mut failed = None;
             for batch in read.facts.chunks(BATCH_SIZE) {
                 let event: Event = serde_json::from_value(json!({ "Records": batch }))
-                    .map_err(|e| StoreError::Serde(format!("stream record: {e}")))?;
+                    .map_err(|e| StoreError::Corrupt(format!("stream record: {e}")))?;
                 let response = handle_stream_event(store, event).await?;
                 failed = response
                     .batch_item_failures

@@ -25,7 +25,7 @@ use flowmeter::model::{EntityKey, Fact, FactBody, ShippedPr};
 use futures::stream::{self, StreamExt};
 
 use crate::store::{
-    content_hash, key_time, LinkState, MemberRef, Projection, ProjectionItem, Store, StoreError,
+    content_hash, keys, LinkState, MemberRef, Projection, ProjectionItem, Store, StoreError,
 };
 
 /// How far back a change can reach into link decisions: deployments finishing this long before
@@ -258,7 +258,7 @@ fn link_fact(entity: &EntityKey, id: String, at: DateTime<Utc>, body: FactBody) 
 }
 
 fn link_sort_key(id: &str) -> String {
-    format!("FACT#LINK#{id}")
+    keys::link_sk(id)
 }
 
 fn shipped_by_id(deployment: &EntityKey) -> String {
@@ -385,7 +385,7 @@ impl<'a> Pipeline<'a> {
         // Everything this run started is written: later rebuilds need not redo it.
         if work.outcome.projections_written > 0 {
             self.store
-                .mark_batch_done(&self.batch, Utc::now().timestamp())
+                .mark_run_done(&self.batch, Utc::now().timestamp())
                 .await?;
             remember_finished(&self.batch);
         }
@@ -470,7 +470,7 @@ impl<'a> Pipeline<'a> {
         if finished_here(batch) {
             return Ok(true);
         }
-        let done = self.store.batch_done(batch).await?;
+        let done = self.store.run_done(batch).await?;
         self.done_runs.put(batch, done);
         Ok(done)
     }
@@ -478,7 +478,7 @@ impl<'a> Pipeline<'a> {
     /// Whether a stored projection was written by a run not recorded done (one that died
     /// before its buckets and links), whose work a rebuild must therefore redo.
     async fn written_by_unfinished_run(&self, item: &ProjectionItem) -> Result<bool, StoreError> {
-        match item.batch.as_deref() {
+        match item.run.as_deref() {
             Some(batch) => Ok(!self.run_done(batch).await?),
             None => Ok(false),
         }
@@ -506,9 +506,9 @@ impl<'a> Pipeline<'a> {
                 return Ok(());
             }
         }
-        Err(StoreError::Dynamo {
+        Err(StoreError::Unsettled {
             op: "PutItem(rollup)",
-            message: format!(
+            reason: format!(
                 "bucket {bucket}: {ROLLUP_WRITE_ATTEMPTS} recomputes lost the race to other writers"
             ),
         })
@@ -660,36 +660,7 @@ impl<'a> Pipeline<'a> {
     }
 
     fn index_keys(projection: &Projection) -> [Option<String>; 4] {
-        match projection {
-            Projection::PullRequest(pr) => {
-                let merged = pr.merged_at.filter(|_| pr.merged_to_default());
-                // Found by head branch through `Store::put_head_index`, not an index.
-                [
-                    None,
-                    None,
-                    merged.map(|_| format!("MERGED#{}", pr.repo)),
-                    merged.map(|m| format!("{}#{}", key_time(m), pr.number)),
-                ]
-            }
-            Projection::Deployment(d) => {
-                let finished = d.finished_at.filter(|_| d.is_production_attempt());
-                [
-                    finished.map(|_| format!("DEPS#{}", d.repo)),
-                    finished.map(|f| format!("{}#{}", key_time(f), d.id)),
-                    None,
-                    None,
-                ]
-            }
-            Projection::Incident(i) => {
-                let open = i.resolved_at.is_none();
-                [
-                    Some(format!("INCS#{}", i.service)),
-                    Some(format!("{}#{}", key_time(i.opened_at), i.id)),
-                    open.then(|| "OPENINC".to_string()),
-                    open.then(|| format!("{}#{}", key_time(i.opened_at), i.id)),
-                ]
-            }
-        }
+        keys::index_keys(projection)
     }
 
     /// Rebuilds one entity's projection and members; queues the links that depend on it.
@@ -802,7 +773,7 @@ impl<'a> Pipeline<'a> {
                 self.store
                     .put_projection(&ProjectionItem {
                         pk: pk.clone(),
-                        sk: crate::store::PROJECTION_SK.into(),
+                        sk: keys::PROJECTION_SK.into(),
                         projection: projection.clone(),
                         members: new_refs
                             .iter()
@@ -813,7 +784,7 @@ impl<'a> Pipeline<'a> {
                             })
                             .collect(),
                         links: links.clone(),
-                        batch: Some(self.batch.clone()),
+                        run: Some(self.batch.clone()),
                         touched: touched.into_iter().collect(),
                         head_indexed,
                         gsi1pk,
@@ -827,7 +798,7 @@ impl<'a> Pipeline<'a> {
                 // Conditional like every derived write into an entity partition: it can never
                 // remove a source fact.
                 self.store
-                    .delete_derived(entity, crate::store::PROJECTION_SK)
+                    .delete_derived(entity, keys::PROJECTION_SK)
                     .await?;
             }
         }
@@ -866,24 +837,10 @@ impl<'a> Pipeline<'a> {
                         work.reverts.insert(pr.key());
                     }
                     // A revert may have been merged before this PR's own facts arrived.
-                    let lo = key_time(merged);
-                    let hi = format!("{}~", key_time(after(merged, HISTORY_WINDOW)));
-                    for item in self
-                        .store
-                        .index_query(
-                            "gsi2",
-                            &format!("MERGED#{}", pr.repo),
-                            &lo,
-                            &hi,
-                            false,
-                            None,
-                        )
-                        .await?
-                    {
-                        if let Projection::PullRequest(later) = item.projection {
-                            if later.is_revert && later.number != pr.number {
-                                work.reverts.insert(later.key());
-                            }
+                    let window = merged..=after(merged, HISTORY_WINDOW);
+                    for later in self.store.merged_prs(&pr.repo, window).await? {
+                        if later.is_revert && later.number != pr.number {
+                            work.reverts.insert(later.key());
                         }
                     }
                 }
@@ -903,21 +860,9 @@ impl<'a> Pipeline<'a> {
                         .collect();
                     services.push(d.repo.clone());
                     for service in services {
-                        let items = self
-                            .store
-                            .index_query(
-                                "gsi1",
-                                &format!("INCS#{service}"),
-                                &key_time(finished),
-                                &format!("{}~", key_time(until)),
-                                false,
-                                None,
-                            )
-                            .await?;
-                        for item in items {
-                            if let Some(key) = EntityKey::from_partition_key(&item.pk) {
-                                work.blames.insert(key);
-                            }
+                        let opened = finished..=until;
+                        for incident in self.store.incidents_of_service(&service, opened).await? {
+                            work.blames.insert(incident.key());
                         }
                     }
                 }
@@ -1074,25 +1019,8 @@ impl<'a> Pipeline<'a> {
         let mut already_linked = false;
         let desired = match revert.merged_at.filter(|_| revert.is_revert) {
             Some(merged) => {
-                let lo = key_time(before(merged, HISTORY_WINDOW));
-                let hi = format!("{}~", key_time(merged));
-                let candidates: Vec<PullRequest> = self
-                    .store
-                    .index_query(
-                        "gsi2",
-                        &format!("MERGED#{}", revert.repo),
-                        &lo,
-                        &hi,
-                        false,
-                        None,
-                    )
-                    .await?
-                    .into_iter()
-                    .filter_map(|i| match i.projection {
-                        Projection::PullRequest(pr) => Some(pr),
-                        _ => None,
-                    })
-                    .collect();
+                let window = before(merged, HISTORY_WINDOW)..=merged;
+                let candidates = self.store.merged_prs(&revert.repo, window).await?;
                 let target = reverted_pr(revert, &candidates);
                 // The target's projection already shows this revert: nothing to write (a
                 // conditional put that finds the same content is still billed).
@@ -1210,34 +1138,15 @@ impl<'a> Pipeline<'a> {
             .await
     }
 
-    fn deployments_of(items: Vec<ProjectionItem>) -> Vec<Deployment> {
-        items
-            .into_iter()
-            .filter_map(|i| match i.projection {
-                Projection::Deployment(d) => Some(d),
-                _ => None,
-            })
-            .collect()
-    }
-
     /// The latest production attempts of a repo that finished before `until`.
     async fn deployments_before(
         &self,
         repo: &str,
         until: DateTime<Utc>,
     ) -> Result<Vec<Deployment>, StoreError> {
-        let items = self
-            .store
-            .index_query(
-                "gsi1",
-                &format!("DEPS#{repo}"),
-                "",
-                &key_time(until),
-                true,
-                Some(PREDECESSORS),
-            )
-            .await?;
-        Ok(Self::deployments_of(items))
+        self.store
+            .deployments_before(repo, until, PREDECESSORS)
+            .await
     }
 
     /// Re-derives which PRs each successful production deployment of `repo` finishing at or
@@ -1248,18 +1157,7 @@ impl<'a> Pipeline<'a> {
         from: DateTime<Utc>,
         work: &mut Work,
     ) -> Result<(), StoreError> {
-        let later = Self::deployments_of(
-            self.store
-                .index_query(
-                    "gsi1",
-                    &format!("DEPS#{repo}"),
-                    &key_time(from),
-                    "~",
-                    false,
-                    None,
-                )
-                .await?,
-        );
+        let later = self.store.production_deployments(repo, from..).await?;
         if later.is_empty() {
             return Ok(());
         }
@@ -1279,23 +1177,7 @@ impl<'a> Pipeline<'a> {
             }
             None => Vec::new(),
         };
-        let merged: Vec<PullRequest> = self
-            .store
-            .index_query(
-                "gsi2",
-                &format!("MERGED#{repo}"),
-                &key_time(lo),
-                &format!("{}~", key_time(hi)),
-                false,
-                None,
-            )
-            .await?
-            .into_iter()
-            .filter_map(|i| match i.projection {
-                Projection::PullRequest(pr) => Some(pr),
-                _ => None,
-            })
-            .collect();
+        let merged = self.store.merged_prs(repo, lo..=hi).await?;
         let rework: BTreeMap<EntityKey, bool> =
             merged.iter().map(|pr| (pr.key(), pr.is_rework)).collect();
         let merged_by_key: BTreeMap<EntityKey, &PullRequest> =

@@ -8,7 +8,7 @@ use flowmeter::config::OrgConfig;
 use flowmeter::model::EntityKey;
 
 use crate::pipeline::{Changes, Pipeline};
-use crate::store::{Store, StoreError};
+use crate::store::{keys, Store, StoreError};
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct ReprocessReport {
@@ -25,12 +25,6 @@ pub struct ReprocessReport {
 /// (deployment → PR → revert → deployment), so a handful always suffices.
 const MAX_ROUNDS: usize = 12;
 
-/// Partitions that are records, not derivations: the org config and the digest's send ledger
-/// (deleting it would send every past week's digest again).
-fn is_record(pk: &str) -> bool {
-    pk == "CONFIG" || pk.starts_with("DIGEST#")
-}
-
 /// Deletes every derived item (projections, links, members, rollups, repo metadata), then
 /// derives everything again from the source facts, following links to a fixed point. Fails,
 /// rather than report success, if the links have not settled after [`MAX_ROUNDS`].
@@ -45,12 +39,13 @@ pub async fn reprocess(store: &Store, config: OrgConfig) -> Result<ReprocessRepo
                 .unwrap_or_default()
         };
         let (pk, sk) = (text("pk"), text("sk"));
-        let source_fact = sk.starts_with("FACT#") && !sk.starts_with("FACT#LINK#");
-        if source_fact {
+        if keys::is_source_fact(&sk) {
             if let Some(entity) = EntityKey::from_partition_key(&pk) {
                 changes.insert(entity, DateTime::<Utc>::MIN_UTC);
             }
-        } else if !is_record(&pk) {
+        } else if !keys::is_record(&pk) {
+            // Records, not derivations: the org config and the digest's send ledger
+            // (deleting it would send every past week's digest again).
             store.delete_item(&pk, &sk).await?;
             report.derived_items_removed += 1;
         }
@@ -69,9 +64,9 @@ pub async fn reprocess(store: &Store, config: OrgConfig) -> Result<ReprocessRepo
         changes = outcome.touched;
     }
     if !changes.is_empty() {
-        return Err(StoreError::Dynamo {
+        return Err(StoreError::Unsettled {
             op: "reprocess",
-            message: format!(
+            reason: format!(
                 "links still changing after {MAX_ROUNDS} rounds ({} entities); the derived \
                  state is incomplete: run reprocess again and report this",
                 changes.len()

@@ -137,14 +137,14 @@ pub async fn create_table(store: &Store, template: &str) -> Result<(), SchemaErr
     request
         .send()
         .await
-        .map_err(|e| StoreError::dynamo("CreateTable", e))?;
+        .map_err(|e| StoreError::from_sdk("CreateTable", e))?;
     for _ in 0..100 {
         let status = client
             .describe_table()
             .table_name(store.table())
             .send()
             .await
-            .map_err(|e| StoreError::dynamo("DescribeTable", e))?;
+            .map_err(|e| StoreError::from_sdk("DescribeTable", e))?;
         let active = status
             .table()
             .and_then(|t| t.table_status())

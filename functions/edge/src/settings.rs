@@ -100,25 +100,15 @@ pub struct ApiTokens {
 
 impl ApiTokens {
     /// The tokens from the secret (or the environment), as [`WebhookSecrets::load`] reads them.
-    pub async fn try_load() -> Result<ApiTokens, SecretsError> {
+    /// An unreadable secret is an error for the caller to fail its init with (the api Lambda
+    /// exits, and Lambda starts a fresh container on the next request): returning empty tokens
+    /// would lock every route of this container (401s indistinguishable from a bad token)
+    /// until it is recycled.
+    pub async fn load() -> Result<ApiTokens, SecretsError> {
         let s = secrets::load().await?;
         Ok(ApiTokens {
             api: s.api_token,
             admin: s.admin_token,
         })
-    }
-
-    /// [`ApiTokens::try_load`] for callers that cannot fail. When the secret cannot be read the
-    /// process exits: Lambda then reports a failed init and starts a fresh container on the next
-    /// request, where returning empty tokens would lock every route of this container (401s
-    /// indistinguishable from a bad token) until it is recycled.
-    pub async fn load() -> ApiTokens {
-        match ApiTokens::try_load().await {
-            Ok(tokens) => tokens,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot read the API tokens; failing the init");
-                std::process::exit(1);
-            }
-        }
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use flowmeter::derive::{MemberData, Rollup};
 use flowmeter_edge::reprocess::reprocess;
 use flowmeter_edge::settings::load_config;
-use flowmeter_edge::store::{Item, Store};
+use flowmeter_edge::store::{keys, Item, Store};
 use serde_json::{json, Value};
 
 use crate::ddb::DynamoDbLocal;
@@ -185,7 +185,7 @@ async fn projections(
     describe_items: bool,
 ) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
-    for prefix in ["PR#", "DEP#", "INC#"] {
+    for prefix in keys::PROJECTED_ENTITIES {
         let items = store.scan_prefix(prefix).await.map_err(|e| e.to_string())?;
         if describe_items {
             let stored: Vec<&Item> = items
@@ -194,7 +194,7 @@ async fn projections(
                 .collect();
             let facts: Vec<&Item> = items
                 .iter()
-                .filter(|i| text(i, "sk").starts_with("FACT#"))
+                .filter(|i| keys::is_fact(&text(i, "sk")))
                 .collect();
             eprintln!(
                 "{}",
@@ -247,9 +247,11 @@ async fn verify(
     let mut buckets: BTreeMap<String, BTreeMap<String, Vec<MemberData>>> = BTreeMap::new();
     for item in &items {
         let (pk, sk) = (text(item, "pk"), text(item, "sk"));
-        if sk.starts_with("FACT#") && !sk.starts_with("FACT#LINK#") {
+        if keys::is_source_fact(&sk) {
             facts.insert((pk, sk));
-        } else if let (Some(bucket), true) = (pk.strip_prefix("BUCKET#"), sk.starts_with("M#")) {
+        } else if let (Some(bucket), true) =
+            (keys::bucket_key_of(&pk), sk.starts_with(keys::MEMBER))
+        {
             let data = flowmeter_edge::store::member_data(item.clone())
                 .map_err(|e| format!("member {pk} {sk}: {e}"))?;
             if data.is_empty() {
@@ -286,7 +288,7 @@ async fn verify(
         let rollup = Rollup::from_members(members.values().flatten());
         if !rollup.is_empty() {
             computed.insert(
-                (format!("ROLLUP#{scope}"), week.to_string()),
+                (format!("{}{scope}", keys::ROLLUP), week.to_string()),
                 serde_json::to_string(&rollup).unwrap_or_default(),
             );
         }

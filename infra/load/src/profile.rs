@@ -26,6 +26,7 @@ use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemInput, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity};
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
+use flowmeter_edge::store::keys;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -149,26 +150,35 @@ fn text(map: Option<&HashMap<String, AttributeValue>>, name: &str) -> String {
 
 /// What an item is, from its key (the layout in ARCHITECTURE.md).
 fn item_kind(pk: &str, sk: &str) -> &'static str {
-    let prefix = pk.split('#').next().unwrap_or_default();
-    match (prefix, sk) {
-        ("PR" | "DEP" | "INC" | "BR", sk) if sk.starts_with("FACT#LINK#") => "link",
-        ("PR" | "DEP" | "INC" | "BR", sk) if sk.starts_with("FACT#") => "fact",
-        ("BR", sk) if sk.starts_with("PR#") => "head-index",
-        ("PR" | "DEP" | "INC" | "BR", "PROJ") => "projection",
-        ("PR" | "DEP" | "INC" | "BR", _) => "entity",
-        ("BUCKET", "VERSION") => "bucket-version",
-        ("BUCKET", _) => "member",
-        ("ROLLUP", _) => "rollup",
-        ("REPO", _) => "repo-meta",
-        ("CONFIG", _) => "config",
-        ("DIGEST", _) => "digest",
-        _ => "other",
+    if keys::ENTITY_PARTITIONS.iter().any(|p| pk.starts_with(p)) {
+        return if sk.starts_with(keys::LINK) {
+            "link"
+        } else if keys::is_fact(sk) {
+            "fact"
+        } else if pk.starts_with(keys::BRANCH) && sk.starts_with(keys::PULL_REQUEST) {
+            "head-index"
+        } else if sk == keys::PROJECTION_SK {
+            "projection"
+        } else {
+            "entity"
+        };
     }
+    let kinds = [
+        (keys::BUCKET, "member"),
+        (keys::ROLLUP, "rollup"),
+        (keys::REPO, "repo-meta"),
+        (keys::CONFIG_PK, "config"),
+        (keys::DIGEST, "digest"),
+    ];
+    kinds
+        .into_iter()
+        .find(|(prefix, _)| pk.starts_with(prefix))
+        .map_or("other", |(_, kind)| kind)
 }
 
 /// [`item_kind`], with links told apart by their kind (`shipped_by`, `blamed_by`, ...).
 fn kind_of(pk: &str, sk: &str) -> String {
-    match sk.strip_prefix("FACT#LINK#") {
+    match sk.strip_prefix(keys::LINK) {
         Some(link) => format!("link {}", link.split(':').next().unwrap_or_default()),
         None => item_kind(pk, sk).to_string(),
     }
@@ -183,7 +193,7 @@ fn query_kind(input: &QueryInput) -> String {
             "PR" | "DEP" | "INC" if input.key_condition_expression() == Some("pk = :pk") => {
                 "Query entity partition".into()
             }
-            "BR" if text(input.expression_attribute_values(), ":prefix") == "PR#" => {
+            "BR" if text(input.expression_attribute_values(), ":prefix") == keys::PULL_REQUEST => {
                 "Query branch PRs".into()
             }
             "BR" => "Query branch facts".into(),

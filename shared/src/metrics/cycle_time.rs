@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{p50, week_string, Period, Quantiles};
 use crate::derive::Rollup;
-use crate::time::{weeks_between, IsoWeek};
+use crate::time::IsoWeek;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CycleTimeReport {
@@ -36,19 +36,9 @@ pub struct CycleTimeWeek {
     pub total_p50_seconds: Option<f64>,
 }
 
-/// Builds the `/v1/cycle-time` answer, listing every week of [`weeks_between`]`(from, to)`.
-pub fn cycle_time_report(
-    scope: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-    rollups: &[(IsoWeek, Rollup)],
-) -> CycleTimeReport {
-    CycleTimeReport::build(scope, from, to, &weeks_between(from, to), rollups)
-}
-
 impl CycleTimeReport {
-    /// [`cycle_time_report`] with the weeks to list given (sorted and deduplicated here;
-    /// rollups of other weeks are ignored).
+    /// The report listing `weeks` (sorted and deduplicated here; rollups of other weeks are
+    /// ignored), which the caller has computed and validated from `from`/`to`.
     pub fn build(
         scope: &str,
         from: NaiveDate,

@@ -9,7 +9,7 @@ use super::levels::{
 use super::{p50, p90, ratio, week_string, Period};
 use crate::derive::Rollup;
 use crate::sketch::QuantileSketch;
-use crate::time::{weeks_between, IsoWeek};
+use crate::time::IsoWeek;
 
 /// The environment DORA numbers are about. Rollups only hold production deployments (the
 /// configured production pattern), so this is what every report says; the field is public for
@@ -85,28 +85,9 @@ pub struct DoraWeek {
     pub recovery_time_p50_seconds: Option<f64>,
 }
 
-/// Builds the `/v1/dora` answer from the scope's weekly rollups, listing every week of
-/// [`weeks_between`]`(from, to)` (see [`crate::metrics`] for how weeks are listed and merged).
-pub fn dora_report(
-    scope: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-    rollups: &[(IsoWeek, Rollup)],
-) -> DoraReport {
-    DoraReport::build(
-        scope,
-        from,
-        to,
-        PRODUCTION,
-        &weeks_between(from, to),
-        rollups,
-    )
-}
-
 impl DoraReport {
-    /// [`dora_report`] with the weeks to list given (sorted and deduplicated here; rollups of
-    /// other weeks are ignored) and the environment to report, for a caller that has already
-    /// computed them.
+    /// The report listing `weeks` (sorted and deduplicated here; rollups of other weeks are
+    /// ignored) for `environment`, which the caller has computed and validated.
     pub fn build(
         scope: &str,
         from: NaiveDate,

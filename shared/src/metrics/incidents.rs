@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{p50, week_string, Period, Quantiles};
 use crate::derive::deployment::seconds_between;
-use crate::derive::Rollup;
+use crate::derive::{Incident, Rollup};
 use crate::sketch::QuantileSketch;
-use crate::time::{weeks_between, IsoWeek};
+use crate::time::IsoWeek;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IncidentReport {
@@ -62,6 +62,18 @@ pub struct OpenIncident {
     pub opened_at: DateTime<Utc>,
 }
 
+impl From<Incident> for OpenIncident {
+    /// What the report and the digest keep of an open incident's projection.
+    fn from(incident: Incident) -> OpenIncident {
+        OpenIncident {
+            id: incident.id,
+            service: incident.service,
+            severity: incident.severity,
+            opened_at: incident.opened_at,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OpenIncidentEntry {
     pub id: String,
@@ -82,30 +94,9 @@ pub struct IncidentWeek {
     pub mttr_p50_seconds: Option<f64>,
 }
 
-/// Builds the `/v1/incidents` answer, listing every week of [`weeks_between`]`(from, to)`;
-/// `open` is the list of incidents open now, aged at `now`.
-pub fn incident_report(
-    scope: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-    rollups: &[(IsoWeek, Rollup)],
-    open: &[OpenIncident],
-    now: DateTime<Utc>,
-) -> IncidentReport {
-    IncidentReport::build(
-        scope,
-        from,
-        to,
-        &weeks_between(from, to),
-        rollups,
-        open,
-        now,
-    )
-}
-
 impl IncidentReport {
-    /// [`incident_report`] with the weeks to list given (sorted and deduplicated here;
-    /// rollups of other weeks are ignored).
+    /// The report listing `weeks` (sorted and deduplicated here; rollups of other weeks are
+    /// ignored), which the caller has computed and validated from `from`/`to`.
     pub fn build(
         scope: &str,
         from: NaiveDate,

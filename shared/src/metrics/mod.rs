@@ -12,9 +12,8 @@
 //!   always equal the sum of the listed weeks. Rollups are weekly, so a period that starts or
 //!   ends inside a week counts that whole week (the default period, the last 4 full weeks, is
 //!   always aligned).
-//!   Each report has a free builder (`dora_report(scope, from, to, rollups)`, …) that lists
-//!   `weeks_between(from, to)`, and a `build` associated function taking the weeks to list,
-//!   for a caller (the API) that has already computed and validated them.
+//!   Each report's `build` takes the weeks to list, which the caller (the API, `/metrics`) has
+//!   computed and validated (`flowmeter::time::WeekWindow`).
 //! * **Quantiles.** p50 = `quantile(0.5)`, p90 = `quantile(0.9)` of the merged sketch: the
 //!   nearest-rank quantile, so the median of an even count is the lower middle value; exact
 //!   below 1000 samples, within 1% above. `null` when there is no sample.
@@ -42,17 +41,15 @@ use crate::derive::Rollup;
 use crate::sketch::QuantileSketch;
 use crate::time::IsoWeek;
 
-pub use cycle_time::{cycle_time_report, CycleTimeReport, CycleTimeWeek};
+pub use cycle_time::{CycleTimeReport, CycleTimeWeek};
 pub use dora::{
-    dora_report, ChangeFailureRate, DeploymentFrequency, DoraReport, DoraWeek, DurationLevel,
-    ReworkRate,
+    ChangeFailureRate, DeploymentFrequency, DoraReport, DoraWeek, DurationLevel, ReworkRate,
 };
 pub use incidents::{
-    incident_report, BySeverity, IncidentReport, IncidentWeek, OpenIncident, OpenIncidentEntry,
-    ServiceIncidents,
+    BySeverity, IncidentReport, IncidentWeek, OpenIncident, OpenIncidentEntry, ServiceIncidents,
 };
 pub use levels::DoraLevel;
-pub use pull_requests::{pull_request_report, PullRequestReport, PullRequestWeek, SizeQuantiles};
+pub use pull_requests::{PullRequestReport, PullRequestWeek, SizeQuantiles};
 
 /// Merges the rollups of the same week (a team's `repo:` and `author:` rollups, several shards)
 /// and returns one rollup per week, oldest first. Merging is exact for counts and sketches, so

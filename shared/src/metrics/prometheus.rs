@@ -202,70 +202,103 @@ mod tests {
 
     use super::*;
     use crate::derive::Rollup;
-    use crate::metrics::dora::dora_report;
     use crate::metrics::testing::*;
 
     /// A parsed sample line: name, labels, value.
     type Parsed = (String, Vec<(String, String)>, f64);
 
+    /// Why a line is not a sample of the text format.
+    #[derive(Debug, PartialEq, thiserror::Error)]
+    enum SampleError {
+        #[error("no value")]
+        NoValue,
+        #[error("bad metric name {0:?}")]
+        BadName(String),
+        #[error("label {0} value not quoted")]
+        Unquoted(String),
+        #[error("unterminated label value")]
+        Unterminated,
+        #[error("dangling escape")]
+        DanglingEscape,
+        #[error("bad escape \\{0}")]
+        BadEscape(char),
+        #[error("raw newline in label value")]
+        RawNewline,
+        #[error("unexpected {0:?} after a label")]
+        AfterLabel(Option<char>),
+        #[error("no space before the value")]
+        NoSpace,
+        #[error("bad value {0:?}")]
+        BadValue(String),
+    }
+
+    type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
     /// Parses one sample line of the text format (no timestamps), undoing label escapes.
-    fn parse_sample(line: &str) -> Result<Parsed, String> {
-        let name_end = line.find(['{', ' ']).ok_or("no value")?;
+    fn parse_sample(line: &str) -> Result<Parsed, SampleError> {
+        let name_end = line.find(['{', ' ']).ok_or(SampleError::NoValue)?;
         let name = &line[..name_end];
         let valid_name = name.chars().enumerate().all(|(i, c)| {
             c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
         });
         if name.is_empty() || !valid_name {
-            return Err(format!("bad metric name {name:?}"));
+            return Err(SampleError::BadName(name.to_string()));
         }
         let mut rest = line[name_end..].chars().peekable();
-        let mut labels = Vec::new();
-        if rest.peek() == Some(&'{') {
+        let labels = if rest.peek() == Some(&'{') {
             rest.next();
-            loop {
-                let mut label = String::new();
-                for c in rest.by_ref() {
-                    if c == '=' {
-                        break;
-                    }
-                    label.push(c);
-                }
-                if rest.next() != Some('"') {
-                    return Err(format!("label {label} value not quoted"));
-                }
-                let mut value = String::new();
-                loop {
-                    match rest.next().ok_or("unterminated label value")? {
-                        '\\' => match rest.next().ok_or("dangling escape")? {
-                            '\\' => value.push('\\'),
-                            '"' => value.push('"'),
-                            'n' => value.push('\n'),
-                            other => return Err(format!("bad escape \\{other}")),
-                        },
-                        '"' => break,
-                        '\n' => return Err("raw newline in label value".into()),
-                        c => value.push(c),
-                    }
-                }
-                labels.push((label, value));
-                match rest.next() {
-                    Some(',') => continue,
-                    Some('}') => break,
-                    other => return Err(format!("unexpected {other:?} after a label")),
-                }
-            }
-        }
+            parse_labels(&mut rest)?
+        } else {
+            Vec::new()
+        };
         if rest.next() != Some(' ') {
-            return Err("no space before the value".into());
+            return Err(SampleError::NoSpace);
         }
         let value: String = rest.collect();
         let value = match value.as_str() {
             "+Inf" => f64::INFINITY,
             "-Inf" => f64::NEG_INFINITY,
             "NaN" => f64::NAN,
-            v => v.parse().map_err(|_| format!("bad value {v:?}"))?,
+            v => v
+                .parse()
+                .map_err(|_| SampleError::BadValue(v.to_string()))?,
         };
         Ok((name.to_string(), labels, value))
+    }
+
+    /// `name="value",…}` after the opening brace.
+    fn parse_labels(rest: &mut Chars<'_>) -> Result<Vec<(String, String)>, SampleError> {
+        let mut labels = Vec::new();
+        loop {
+            let label: String = rest.by_ref().take_while(|c| *c != '=').collect();
+            if rest.next() != Some('"') {
+                return Err(SampleError::Unquoted(label));
+            }
+            labels.push((label, parse_label_value(rest)?));
+            match rest.next() {
+                Some(',') => continue,
+                Some('}') => return Ok(labels),
+                other => return Err(SampleError::AfterLabel(other)),
+            }
+        }
+    }
+
+    /// A quoted label value after its opening quote, escapes undone.
+    fn parse_label_value(rest: &mut Chars<'_>) -> Result<String, SampleError> {
+        let mut value = String::new();
+        loop {
+            match rest.next().ok_or(SampleError::Unterminated)? {
+                '\\' => match rest.next().ok_or(SampleError::DanglingEscape)? {
+                    '\\' => value.push('\\'),
+                    '"' => value.push('"'),
+                    'n' => value.push('\n'),
+                    other => return Err(SampleError::BadEscape(other)),
+                },
+                '"' => return Ok(value),
+                '\n' => return Err(SampleError::RawNewline),
+                c => value.push(c),
+            }
+        }
     }
 
     /// Checks the structure of an exposition: each family's HELP then TYPE once, before its

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{p50, p90, ratio, week_string, Period, Quantiles};
 use crate::derive::Rollup;
-use crate::time::{weeks_between, IsoWeek};
+use crate::time::IsoWeek;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PullRequestReport {
@@ -47,20 +47,9 @@ pub struct PullRequestWeek {
     pub first_time_pass_rate: Option<f64>,
 }
 
-/// Builds the `/v1/pull-requests` answer, listing every week of
-/// [`weeks_between`]`(from, to)`.
-pub fn pull_request_report(
-    scope: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-    rollups: &[(IsoWeek, Rollup)],
-) -> PullRequestReport {
-    PullRequestReport::build(scope, from, to, &weeks_between(from, to), rollups)
-}
-
 impl PullRequestReport {
-    /// [`pull_request_report`] with the weeks to list given (sorted and deduplicated here;
-    /// rollups of other weeks are ignored).
+    /// The report listing `weeks` (sorted and deduplicated here; rollups of other weeks are
+    /// ignored), which the caller has computed and validated from `from`/`to`.
     pub fn build(
         scope: &str,
         from: NaiveDate,

@@ -3,8 +3,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::dora::PRODUCTION;
+use super::{CycleTimeReport, DoraReport, IncidentReport, OpenIncident, PullRequestReport};
 use crate::derive::{MemberData, Rollup};
-use crate::time::IsoWeek;
+use crate::time::{weeks_between, IsoWeek};
 
 pub fn week(year: i32, week: u32) -> IsoWeek {
     IsoWeek::new(year, week).expect("valid test week")
@@ -156,4 +158,64 @@ pub fn five_prs() -> Vec<(IsoWeek, Rollup)> {
         (week(2026, 42), rollup(&[PrOpened, PrOpened])),
         (week(2026, 43), rollup(&[merged(e), PrOpened])),
     ]
+}
+
+/// Builds the `/v1/cycle-time` answer, listing every week of [`weeks_between`]`(from, to)`.
+pub fn cycle_time_report(
+    scope: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    rollups: &[(IsoWeek, Rollup)],
+) -> CycleTimeReport {
+    CycleTimeReport::build(scope, from, to, &weeks_between(from, to), rollups)
+}
+
+/// Builds the `/v1/pull-requests` answer, listing every week of
+/// [`weeks_between`]`(from, to)`.
+pub fn pull_request_report(
+    scope: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    rollups: &[(IsoWeek, Rollup)],
+) -> PullRequestReport {
+    PullRequestReport::build(scope, from, to, &weeks_between(from, to), rollups)
+}
+
+/// Builds the `/v1/incidents` answer, listing every week of [`weeks_between`]`(from, to)`;
+/// `open` is the list of incidents open now, aged at `now`.
+pub fn incident_report(
+    scope: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    rollups: &[(IsoWeek, Rollup)],
+    open: &[OpenIncident],
+    now: DateTime<Utc>,
+) -> IncidentReport {
+    IncidentReport::build(
+        scope,
+        from,
+        to,
+        &weeks_between(from, to),
+        rollups,
+        open,
+        now,
+    )
+}
+
+/// Builds the `/v1/dora` answer from the scope's weekly rollups, listing every week of
+/// [`weeks_between`]`(from, to)` (see [`crate::metrics`] for how weeks are listed and merged).
+pub fn dora_report(
+    scope: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    rollups: &[(IsoWeek, Rollup)],
+) -> DoraReport {
+    DoraReport::build(
+        scope,
+        from,
+        to,
+        PRODUCTION,
+        &weeks_between(from, to),
+        rollups,
+    )
 }

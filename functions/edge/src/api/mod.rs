@@ -1,0 +1,138 @@
+//! The read API (`/v1/*`, `/metrics`, `/healthz`): the route parsed once ([`route`]),
+//! bearer-token auth, query validation ([`query`]), the scope planned against the current config
+//! and one batched read of weekly rollups per answer ([`reports`]); every failure is one
+//! [`ApiError`] with one conversion to a response. The numbers themselves come from
+//! `flowmeter::metrics`.
+
+mod error;
+mod query;
+mod reports;
+mod route;
+
+use std::time::{Duration, Instant};
+
+use flowmeter::config::OrgConfig;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use tokio::sync::RwLock;
+
+pub use error::ApiError;
+pub use route::{Report, Route, ROUTES};
+
+use crate::http::{bearer, body_bytes, json, token_matches};
+use crate::store::{Store, StoreError};
+
+/// How long a container trusts its copy of the org config before reading it again. A config
+/// pushed to another container applies here within this time; the container that took the PUT
+/// applies it at once.
+const CONFIG_TTL: Duration = Duration::from_secs(30);
+/// Largest config body accepted by `PUT /v1/config`.
+const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+
+pub struct ApiState {
+    pub store: Store,
+    api_token: String,
+    admin_token: String,
+    config: RwLock<Option<(Instant, OrgConfig)>>,
+}
+
+impl ApiState {
+    pub fn new(store: Store, api_token: String, admin_token: String) -> ApiState {
+        ApiState {
+            store,
+            api_token,
+            admin_token,
+            config: RwLock::new(None),
+        }
+    }
+
+    /// Tokens from the function's settings (`settings::ApiTokens`); unset locks the routes.
+    pub async fn from_env(store: Store) -> Result<ApiState, crate::secrets::SecretsError> {
+        let tokens = crate::settings::ApiTokens::load().await?;
+        Ok(ApiState::new(store, tokens.api, tokens.admin))
+    }
+
+    /// The current org config (defaults when none was pushed), cached for [`CONFIG_TTL`].
+    pub async fn config(&self) -> Result<OrgConfig, StoreError> {
+        if let Some((at, config)) = self.config.read().await.as_ref() {
+            if at.elapsed() < CONFIG_TTL {
+                return Ok(config.clone());
+            }
+        }
+        let config = crate::settings::load_config(&self.store).await?;
+        *self.config.write().await = Some((Instant::now(), config.clone()));
+        Ok(config)
+    }
+}
+
+type Answer = Result<Response<Body>, ApiError>;
+
+pub async fn handle_api(state: &ApiState, request: &Request) -> Response<Body> {
+    answer(state, request)
+        .await
+        .unwrap_or_else(ApiError::into_response)
+}
+
+async fn answer(state: &ApiState, request: &Request) -> Answer {
+    let route = Route::parse(request.method().as_str(), request.uri().path())?;
+    if route != Route::Health {
+        authorize(state, request, route)?;
+    }
+    match route {
+        Route::Health => Ok(json(StatusCode::OK, &serde_json::json!({"ok": true}))),
+        Route::PutConfig => put_config(state, request).await,
+        Route::GetConfig => get_config(state).await,
+        Route::Teams => teams(state).await,
+        Route::Metrics => reports::prometheus(state).await,
+        Route::Report(report) => {
+            reports::report(state, request.uri().query().unwrap_or_default(), report).await
+        }
+    }
+}
+
+/// Every route but `/healthz` needs the read token or the admin token; `PUT /v1/config` needs
+/// the admin token.
+fn authorize(state: &ApiState, request: &Request, route: Route) -> Result<(), ApiError> {
+    let presented = bearer(request.headers());
+    let is_admin = token_matches(presented, &state.admin_token);
+    if !is_admin && !token_matches(presented, &state.api_token) {
+        return Err(ApiError::Unauthorized("a valid bearer token is required"));
+    }
+    if route.needs_admin() && !is_admin {
+        return Err(ApiError::Unauthorized(
+            "PUT /v1/config needs the admin token",
+        ));
+    }
+    Ok(())
+}
+
+async fn teams(state: &ApiState) -> Answer {
+    let config = state.config().await?;
+    let teams: Vec<serde_json::Value> = config
+        .teams()
+        .map(|(name, team)| serde_json::json!({"name": name, "members": team.members, "repos": team.repos}))
+        .collect();
+    Ok(json(StatusCode::OK, &serde_json::json!({ "teams": teams })))
+}
+
+async fn get_config(state: &ApiState) -> Answer {
+    let config = state.config().await?;
+    Ok(json(StatusCode::OK, &config.to_json()))
+}
+
+/// Replaces the org config: validated first; a bad config is a 400 naming the field and the old
+/// config stays.
+async fn put_config(state: &ApiState, request: &Request) -> Answer {
+    let body = body_bytes(request.body());
+    if body.len() > MAX_CONFIG_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_CONFIG_BYTES,
+        });
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("config: body is not UTF-8"))?;
+    let config = OrgConfig::from_yaml(text)?;
+    state.store.put_config(text).await?;
+    *state.config.write().await = Some((Instant::now(), config.clone()));
+    Ok(json(StatusCode::OK, &config.to_json()))
+}

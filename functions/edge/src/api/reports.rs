@@ -1,0 +1,219 @@
+//! The weekly reports and `/metrics`: plan the scope against the config (`OrgConfig::plan`),
+//! read the planned rollups in one batch, merge them per week, build the report.
+
+use chrono::Utc;
+use flowmeter::config::OrgConfig;
+use flowmeter::derive::{Rollup, Scope};
+use flowmeter::metrics;
+use flowmeter::scope::{rollup_keys, RequestedScope, ScopePlan};
+use flowmeter::time::{IsoWeek, WeekWindow};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+
+use super::error::ApiError;
+use super::query::{parse_query, Query};
+use super::route::Report;
+use super::ApiState;
+use crate::http::json;
+use crate::store::{rollup_pk, StoreError};
+
+/// DynamoDB's limit on a partition key, in bytes (UTF-8). A rollup key beyond it is refused by
+/// the store with a validation error, which would surface as a 503: the scope is checked
+/// against it first and a 400 names it.
+const MAX_PARTITION_KEY_BYTES: usize = 2048;
+/// `/metrics` reports the last full weeks.
+const METRICS_WEEKS: usize = 4;
+
+/// A requested scope's plan; a `repo:` or `service:` name too long for any rollup key is a 400
+/// whether or not the read would touch that key (a service's DORA reads its repos).
+fn plan(scope: &RequestedScope, config: &OrgConfig) -> Result<ScopePlan, ApiError> {
+    let plan = config.plan(scope)?;
+    check_key_sizes(plan.scopes())?;
+    Ok(plan)
+}
+
+/// A 400 naming the first scope whose rollup key DynamoDB could not hold.
+fn check_key_sizes<'a>(scopes: impl IntoIterator<Item = &'a Scope>) -> Result<(), ApiError> {
+    for scope in scopes {
+        let pk = rollup_pk(scope).len();
+        if pk > MAX_PARTITION_KEY_BYTES {
+            let shown: String = scope.to_string().chars().take(80).collect();
+            return Err(ApiError::bad_request(format!(
+                "`scope`: {shown}… is too long (its key would be {pk} bytes; \
+                 DynamoDB allows {MAX_PARTITION_KEY_BYTES})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the rollups of `scopes` × `weeks` (one `BatchGetItem` per 100 keys) and merges them
+/// per week. An unconfigured scope without any data is unknown (404).
+async fn weekly(
+    state: &ApiState,
+    scopes: &[Scope],
+    query: &Query,
+    configured: bool,
+) -> Result<Vec<(IsoWeek, Rollup)>, ApiError> {
+    let keys = rollup_keys(scopes, &query.weeks);
+    let found = state.store.rollups(&keys).await?;
+    if found.is_empty() && !configured && !scopes_have_data(state, scopes).await? {
+        return Err(ApiError::UnknownScope(format!(
+            "unknown scope {:?}: not in the config and no data",
+            query.scope
+        )));
+    }
+    Ok(metrics::merge_weeks(
+        found.into_iter().map(|(_, w, r)| (w, r)),
+    ))
+}
+
+async fn scopes_have_data(state: &ApiState, scopes: &[Scope]) -> Result<bool, StoreError> {
+    for scope in scopes {
+        if state.store.has_rollups(scope).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+pub async fn report(
+    state: &ApiState,
+    query_string: &str,
+    report: Report,
+) -> Result<Response<Body>, ApiError> {
+    let config = state.config().await?;
+    let query = parse_query(query_string, &config)?;
+    let plan = plan(&query.scope.parse()?, &config)?;
+    let (scope, from, to, weeks) = (&query.scope, query.from, query.to, &query.weeks);
+    let body = match report {
+        Report::Dora => {
+            let found = weekly(state, &plan.delivery, &query, plan.configured).await?;
+            serde_json::to_value(metrics::dora::DoraReport::build(
+                scope,
+                from,
+                to,
+                &query.environment,
+                weeks,
+                &found,
+            ))
+        }
+        Report::CycleTime => {
+            let found = weekly(state, &plan.pull_requests, &query, plan.configured).await?;
+            serde_json::to_value(metrics::cycle_time::CycleTimeReport::build(
+                scope, from, to, weeks, &found,
+            ))
+        }
+        Report::PullRequests => {
+            let found = weekly(state, &plan.pull_requests, &query, plan.configured).await?;
+            serde_json::to_value(metrics::pull_requests::PullRequestReport::build(
+                scope, from, to, weeks, &found,
+            ))
+        }
+        Report::Incidents => {
+            let found = weekly(state, &plan.incidents, &query, plan.configured).await?;
+            let open = open_incidents(state, &plan).await?;
+            serde_json::to_value(metrics::incidents::IncidentReport::build(
+                scope,
+                from,
+                to,
+                weeks,
+                &found,
+                &open,
+                Utc::now(),
+            ))
+        }
+    };
+    let body = body.map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json(StatusCode::OK, &body))
+}
+
+async fn open_incidents(
+    state: &ApiState,
+    plan: &ScopePlan,
+) -> Result<Vec<metrics::incidents::OpenIncident>, StoreError> {
+    let incidents = state.store.open_incidents().await?;
+    Ok(incidents
+        .into_iter()
+        .filter(|i| plan.owns_incidents_of(&i.service))
+        .map(Into::into)
+        .collect())
+}
+
+/// `/metrics`: current DORA values over the last 4 full weeks for the org, every configured
+/// team, repo and service, in Prometheus text format.
+pub async fn prometheus(state: &ApiState) -> Result<Response<Body>, ApiError> {
+    let config = state.config().await?;
+    let window = WeekWindow::last_full(Utc::now(), config.timezone(), METRICS_WEEKS)?;
+    let mut plans = Vec::new();
+    for scope in config.reported_scopes() {
+        let delivery = plan(&scope, &config)?.delivery;
+        plans.push((scope.to_string(), delivery));
+    }
+    let keys = rollup_keys(plans.iter().flat_map(|(_, d)| d), window.weeks());
+    let found = state.store.rollups(&keys).await?;
+    let series: Vec<_> = plans
+        .into_iter()
+        .map(|(label, delivery)| {
+            let parts = found
+                .iter()
+                .filter(|(s, _, _)| delivery.contains(s))
+                .map(|(_, w, r)| (*w, r.clone()));
+            let report = metrics::dora::DoraReport::build(
+                &label,
+                window.from_date(),
+                window.to_date(),
+                "production",
+                window.weeks(),
+                &metrics::merge_weeks(parts),
+            );
+            (label, report)
+        })
+        .collect();
+    let text = metrics::prometheus::render(&series);
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+        .body(Body::Text(text))
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_over_dynamodbs_key_limit_is_a_400() {
+        // `ROLLUP#repo:` is 12 bytes: a 2036-byte name makes a key of exactly 2048.
+        let longest = Scope::Repo(format!("a/{}", "b".repeat(2034)));
+        assert_eq!(rollup_pk(&longest).len(), MAX_PARTITION_KEY_BYTES);
+        assert!(check_key_sizes([&longest]).is_ok());
+        for scope in [
+            Scope::Repo(format!("a/{}", "b".repeat(2035))),
+            Scope::Service("s".repeat(3000)),
+        ] {
+            match check_key_sizes([&Scope::Org, &scope]) {
+                Ok(()) => panic!("a key over 2048 bytes was planned"),
+                Err(err) => {
+                    let message = err.to_string();
+                    assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+                    assert!(message.contains("too long"), "{message}");
+                    assert!(
+                        message.len() < 300,
+                        "the message quotes the scope shortened"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_service_scope_is_refused_before_any_read() {
+        // given a service name whose key DynamoDB could not hold
+        let scope = RequestedScope::Service("s".repeat(3000));
+        // when
+        let err = plan(&scope, &OrgConfig::default()).expect_err("too long");
+        // then
+        assert_eq!(err.code(), "bad_request");
+    }
+}

@@ -1,0 +1,111 @@
+//! The read API's routes, parsed from method and path once: a request is one [`Route`] or an
+//! error, so an unknown path cannot fall through to a report.
+
+use super::error::ApiError;
+
+/// The read routes, as in API.md and template.yaml.
+pub const ROUTES: [(&str, &str); 9] = [
+    ("GET", "/v1/dora"),
+    ("GET", "/v1/cycle-time"),
+    ("GET", "/v1/pull-requests"),
+    ("GET", "/v1/incidents"),
+    ("GET", "/v1/teams"),
+    ("GET", "/v1/config"),
+    ("PUT", "/v1/config"),
+    ("GET", "/metrics"),
+    ("GET", "/healthz"),
+];
+
+/// The weekly reports, each answered from the rollups of one kind of scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Report {
+    Dora,
+    CycleTime,
+    PullRequests,
+    Incidents,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `/healthz`, whatever the method, without a token.
+    Health,
+    Report(Report),
+    Teams,
+    GetConfig,
+    PutConfig,
+    /// `/metrics`, in Prometheus text format.
+    Metrics,
+}
+
+impl Route {
+    /// The route of `method` on `path`: an unknown path is a 404, a known path with another
+    /// method a 405.
+    pub fn parse(method: &str, path: &str) -> Result<Route, ApiError> {
+        if path == "/healthz" {
+            return Ok(Route::Health);
+        }
+        let route = match (method, path) {
+            ("GET", "/v1/dora") => Route::Report(Report::Dora),
+            ("GET", "/v1/cycle-time") => Route::Report(Report::CycleTime),
+            ("GET", "/v1/pull-requests") => Route::Report(Report::PullRequests),
+            ("GET", "/v1/incidents") => Route::Report(Report::Incidents),
+            ("GET", "/v1/teams") => Route::Teams,
+            ("GET", "/v1/config") => Route::GetConfig,
+            ("PUT", "/v1/config") => Route::PutConfig,
+            ("GET", "/metrics") => Route::Metrics,
+            _ if ROUTES.iter().any(|(_, p)| *p == path) => {
+                return Err(ApiError::MethodNotAllowed {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                })
+            }
+            _ => {
+                return Err(ApiError::NoRoute {
+                    path: path.to_string(),
+                })
+            }
+        };
+        Ok(route)
+    }
+
+    /// Whether the route needs the admin token rather than the read token.
+    pub fn needs_admin(self) -> bool {
+        self == Route::PutConfig
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_route_parses_to_a_route() {
+        // given the routes of API.md / when / then
+        for (method, path) in ROUTES {
+            assert!(Route::parse(method, path).is_ok(), "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_path_is_no_route_and_never_a_report() {
+        // given / when
+        let err = Route::parse("GET", "/v1/doraa").expect_err("no route");
+        // then
+        assert_eq!(err.code(), "not_found");
+        assert_eq!(err.to_string(), "no route /v1/doraa");
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_is_not_allowed() {
+        // given / when
+        let err = Route::parse("POST", "/v1/dora").expect_err("not allowed");
+        // then
+        assert_eq!(err.code(), "method_not_allowed");
+        assert_eq!(err.to_string(), "POST is not allowed on /v1/dora");
+    }
+
+    #[test]
+    fn health_answers_any_method() {
+        assert_eq!(Route::parse("HEAD", "/healthz").ok(), Some(Route::Health));
+    }
+}

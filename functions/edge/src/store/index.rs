@@ -1,0 +1,141 @@
+//! The queries of the secondary indexes, one typed operation each. Indexes are eventually
+//! consistent: callers re-run on the next change.
+
+use std::ops::RangeBounds;
+
+use chrono::{DateTime, Utc};
+use flowmeter::derive::{Deployment, Incident, PullRequest};
+
+use super::codec::s;
+use super::keys::{self, Index, IndexPartition};
+use super::projections::{Projection, ProjectionItem};
+use super::{Store, StoreError};
+
+/// Every index query of [`Store`] and the index it reads: what a function's role must be
+/// granted `Query` on when its code calls one (tests/template.rs checks the roles with it).
+pub const INDEX_QUERIES: &[(&str, Index)] = &[
+    ("merged_prs", Index::Gsi2),
+    ("production_deployments", Index::Gsi1),
+    ("deployments_before", Index::Gsi1),
+    ("incidents_of_service", Index::Gsi1),
+    ("open_incidents", Index::Gsi2),
+];
+
+/// How an index partition is read: in order or newest first, all or the first `limit`.
+#[derive(Clone, Copy, Default)]
+struct Read {
+    descending: bool,
+    limit: Option<usize>,
+}
+
+impl Store {
+    /// The PRs of `repo` merged to its default branch at times in `merged`, by merge time.
+    pub async fn merged_prs(
+        &self,
+        repo: &str,
+        merged: impl RangeBounds<DateTime<Utc>>,
+    ) -> Result<Vec<PullRequest>, StoreError> {
+        let partition = keys::merged_prs_of_repo(repo);
+        let items = self.index_read(partition, &merged, Read::default()).await?;
+        Ok(items.into_iter().filter_map(pull_request).collect())
+    }
+
+    /// The production attempts of `repo` that finished at times in `finished`, by finish.
+    pub async fn production_deployments(
+        &self,
+        repo: &str,
+        finished: impl RangeBounds<DateTime<Utc>>,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let partition = keys::deployments_of_repo(repo);
+        let items = self
+            .index_read(partition, &finished, Read::default())
+            .await?;
+        Ok(items.into_iter().filter_map(deployment).collect())
+    }
+
+    /// The latest `limit` production attempts of `repo` that finished before `until`, latest
+    /// first.
+    pub async fn deployments_before(
+        &self,
+        repo: &str,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let read = Read {
+            descending: true,
+            limit: Some(limit),
+        };
+        let partition = keys::deployments_of_repo(repo);
+        let items = self.index_read(partition, &(..until), read).await?;
+        Ok(items.into_iter().filter_map(deployment).collect())
+    }
+
+    /// The incidents of `service` opened at times in `opened`, by opening.
+    pub async fn incidents_of_service(
+        &self,
+        service: &str,
+        opened: impl RangeBounds<DateTime<Utc>>,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let partition = keys::incidents_of_service(service);
+        let items = self.index_read(partition, &opened, Read::default()).await?;
+        Ok(items.into_iter().filter_map(incident).collect())
+    }
+
+    /// Every incident not resolved yet, by opening.
+    pub async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        let partition = keys::open_incidents();
+        let items = self.index_read(partition, &(..), Read::default()).await?;
+        Ok(items.into_iter().filter_map(incident).collect())
+    }
+
+    /// The projections on an index partition whose entries' times lie in `range`.
+    async fn index_read(
+        &self,
+        partition: IndexPartition,
+        range: &impl RangeBounds<DateTime<Utc>>,
+        read: Read,
+    ) -> Result<Vec<ProjectionItem>, StoreError> {
+        let index = partition.index;
+        let (lo, hi) = keys::time_bounds(range);
+        let query = self
+            .query()
+            .index_name(index.name())
+            .key_condition_expression(format!(
+                "{} = :pk AND {} BETWEEN :lo AND :hi",
+                index.pk_attribute(),
+                index.sk_attribute()
+            ))
+            .expression_attribute_values(":pk", s(partition.pk))
+            .expression_attribute_values(":lo", s(lo))
+            .expression_attribute_values(":hi", s(hi))
+            .scan_index_forward(!read.descending)
+            .set_limit(read.limit.map(|l| l.min(1000) as i32));
+        let items = self
+            .pages("Query(index)", read.limit, |start| {
+                query.clone().set_exclusive_start_key(start).send()
+            })
+            .await?;
+        items.into_iter().map(ProjectionItem::from_item).collect()
+    }
+}
+
+fn pull_request(item: ProjectionItem) -> Option<PullRequest> {
+    match item.projection {
+        Projection::PullRequest(pr) => Some(pr),
+        _ => None,
+    }
+}
+
+fn deployment(item: ProjectionItem) -> Option<Deployment> {
+    match item.projection {
+        Projection::Deployment(d) => Some(d),
+        _ => None,
+    }
+}
+
+fn incident(item: ProjectionItem) -> Option<Incident> {
+    match item.projection {
+        Projection::Incident(i) => Some(i),
+        _ => None,
+    }
+}

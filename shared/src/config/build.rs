@@ -1,0 +1,261 @@
+//! From the file format to the validated config: every default filled, every name normalized,
+//! every mistake a [`ConfigError`] naming its field.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use chrono_tz::Tz;
+
+use super::raw::{Entries, RawConfig, RawIncidents, RawRework, RawSeverity};
+use super::validate::{
+    eq_ignore_case, no_duplicates, non_empty, normalize_repos, normalize_severity, parse_window,
+    strings, validate_email, validate_login, validate_name, Patterns,
+};
+use super::{ConfigError, DigestConfig, OrgConfig, Service, Team};
+
+impl OrgConfig {
+    pub(super) fn build(raw: RawConfig) -> Result<OrgConfig, ConfigError> {
+        let org = build_org(raw.org)?;
+        let timezone = build_timezone(raw.timezone)?;
+        let production = Patterns::new(
+            "environments.production",
+            raw.environments
+                .and_then(|e| e.production)
+                .unwrap_or_else(|| strings(&["production", "prod", "prd"])),
+        )?;
+        let deploy_workflows =
+            Patterns::new("deploy_workflows", raw.deploy_workflows.unwrap_or_default())?;
+        let teams = build_teams(raw.teams)?;
+        let services = build_services(raw.services)?;
+        let bots = raw.bots.unwrap_or_default();
+        for (i, login) in bots.iter().enumerate() {
+            validate_login(&format!("bots[{i}]"), login, true)?;
+        }
+        let (incident_label, blame_window) = build_incidents(raw.incidents.unwrap_or_default())?;
+        let Rework {
+            labels: rework_labels,
+            branches: rework_branches,
+            revert_titles,
+        } = build_rework(raw.rework.unwrap_or_default())?;
+        let digest = raw.digest.unwrap_or_default();
+        validate_digest(&digest)?;
+        let (severity_by_urgency, severity_by_priority) =
+            build_severity(raw.severity.unwrap_or_default())?;
+        Ok(OrgConfig {
+            org,
+            timezone,
+            production,
+            deploy_workflows,
+            teams,
+            services,
+            bots,
+            incident_label,
+            blame_window,
+            rework_labels,
+            rework_branches,
+            revert_titles,
+            digest,
+            severity_by_urgency,
+            severity_by_priority,
+        })
+    }
+}
+
+fn build_org(org: Option<String>) -> Result<String, ConfigError> {
+    let org = org.ok_or_else(|| ConfigError::new("org", "required"))?;
+    if org.trim().is_empty() {
+        return Err(ConfigError::new("org", "must not be empty"));
+    }
+    if org
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '#')
+    {
+        // '#' separates the parts of table keys.
+        return Err(ConfigError::new(
+            "org",
+            "must not contain whitespace, control characters or '#'",
+        ));
+    }
+    Ok(org)
+}
+
+fn build_timezone(timezone: Option<String>) -> Result<Tz, ConfigError> {
+    match timezone {
+        None => Ok(Tz::UTC),
+        Some(name) => name.trim().parse::<Tz>().map_err(|_| {
+            ConfigError::new(
+                "timezone",
+                format!("unknown time zone {name:?}; use an IANA name like Europe/Berlin"),
+            )
+        }),
+    }
+}
+
+fn build_teams(teams: Option<Entries<Team>>) -> Result<BTreeMap<String, Team>, ConfigError> {
+    let mut built = BTreeMap::new();
+    for (name, mut team) in teams.map(|e| e.0).unwrap_or_default() {
+        let field = format!("teams.{name}");
+        let key = validate_name(&field, &name, "team")?;
+        for (i, login) in team.members.iter().enumerate() {
+            validate_login(&format!("{field}.members[{i}]"), login, false)?;
+        }
+        no_duplicates(&format!("{field}.members"), &key, "team", &team.members)?;
+        normalize_repos(&format!("{field}.repos"), &mut team.repos)?;
+        no_duplicates(&format!("{field}.repos"), &key, "team", &team.repos)?;
+        if built.insert(key, team).is_some() {
+            return Err(ConfigError::new(
+                field,
+                "duplicate team (names are case-insensitive)",
+            ));
+        }
+    }
+    Ok(built)
+}
+
+fn build_services(
+    services: Option<Entries<Service>>,
+) -> Result<BTreeMap<String, Service>, ConfigError> {
+    let mut built: BTreeMap<String, Service> = BTreeMap::new();
+    let mut pagerduty_ids: Vec<(String, String)> = Vec::new();
+    for (name, mut service) in services.map(|e| e.0).unwrap_or_default() {
+        let field = format!("services.{name}");
+        let key = validate_name(&field, &name, "service")?;
+        normalize_repos(&format!("{field}.repos"), &mut service.repos)?;
+        no_duplicates(&format!("{field}.repos"), &key, "service", &service.repos)?;
+        for (i, id) in service.pagerduty.iter().enumerate() {
+            let f = format!("{field}.pagerduty[{i}]");
+            if id.trim().is_empty() || id.chars().any(char::is_whitespace) {
+                return Err(ConfigError::new(
+                    f,
+                    "a PagerDuty service id has no spaces, e.g. PA2P440",
+                ));
+            }
+            if let Some((_, other)) = pagerduty_ids.iter().find(|(p, _)| eq_ignore_case(p, id)) {
+                return Err(ConfigError::new(
+                    f,
+                    format!("PagerDuty id {id} is already mapped to service {other}"),
+                ));
+            }
+            pagerduty_ids.push((id.clone(), key.clone()));
+        }
+        if built.insert(key, service).is_some() {
+            return Err(ConfigError::new(
+                field,
+                "duplicate service (names are case-insensitive)",
+            ));
+        }
+    }
+    Ok(built)
+}
+
+fn build_incidents(incidents: RawIncidents) -> Result<(String, Option<Duration>), ConfigError> {
+    let label = incidents
+        .github_label
+        .unwrap_or_else(|| "incident".to_string());
+    non_empty("incidents.github_label", &label)?;
+    let blame_window = match incidents.blame_window {
+        None => Some(Duration::days(7)),
+        Some(text) => parse_window("incidents.blame_window", &text)?,
+    };
+    Ok((label, blame_window))
+}
+
+struct Rework {
+    labels: Vec<String>,
+    branches: Patterns,
+    revert_titles: Patterns,
+}
+
+fn build_rework(rework: RawRework) -> Result<Rework, ConfigError> {
+    let labels = rework.labels.unwrap_or_else(|| strings(&["hotfix", "bug"]));
+    for (i, label) in labels.iter().enumerate() {
+        non_empty(&format!("rework.labels[{i}]"), label)?;
+    }
+    let branches = Patterns::new(
+        "rework.branches",
+        rework.branches.unwrap_or_else(|| strings(&["hotfix/*"])),
+    )?;
+    let revert_titles = Patterns::new(
+        "rework.revert_titles",
+        rework
+            .revert_titles
+            .unwrap_or_else(|| strings(&["Revert \"*\""])),
+    )?;
+    Ok(Rework {
+        labels,
+        branches,
+        revert_titles,
+    })
+}
+
+fn validate_digest(digest: &DigestConfig) -> Result<(), ConfigError> {
+    if let Some(email) = &digest.email {
+        validate_email("digest.email.from", &email.from)?;
+        if email.to.is_empty() {
+            return Err(ConfigError::new(
+                "digest.email.to",
+                "needs at least one address",
+            ));
+        }
+        for (i, to) in email.to.iter().enumerate() {
+            validate_email(&format!("digest.email.to[{i}]"), to)?;
+        }
+    }
+    if let Some(slack) = &digest.slack {
+        non_empty("digest.slack.channel", &slack.channel)?;
+    }
+    Ok(())
+}
+
+type SeverityMap = BTreeMap<String, String>;
+
+/// The urgency and the priority mappings, each the default unless configured.
+fn build_severity(severity: RawSeverity) -> Result<(SeverityMap, SeverityMap), ConfigError> {
+    let by_urgency = severity_map(
+        "severity.pagerduty_urgency",
+        severity.pagerduty_urgency,
+        &[("high", "sev2"), ("low", "sev4")],
+    )?;
+    let by_priority = severity_map(
+        "severity.pagerduty_priority",
+        severity.pagerduty_priority,
+        &[
+            ("P1", "sev1"),
+            ("P2", "sev2"),
+            ("P3", "sev3"),
+            ("P4", "sev4"),
+            ("P5", "sev4"),
+        ],
+    )?;
+    Ok((by_urgency, by_priority))
+}
+
+/// A configured mapping replaces the default one as a whole, so a config shows everything
+/// that maps. Keys keep their spelling and must be unique ignoring case.
+fn severity_map(
+    field: &str,
+    configured: Option<Entries<String>>,
+    default: &[(&str, &str)],
+) -> Result<SeverityMap, ConfigError> {
+    let Some(Entries(entries)) = configured else {
+        return Ok(default
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect());
+    };
+    let mut map = BTreeMap::new();
+    for (key, level) in entries {
+        let f = format!("{field}.{key}");
+        non_empty(&f, &key)?;
+        let level = normalize_severity(&level)
+            .ok_or_else(|| ConfigError::new(&f, format!("{level:?} is not one of sev1…sev4")))?;
+        if map.keys().any(|k: &String| eq_ignore_case(k, &key)) {
+            return Err(ConfigError::new(
+                f,
+                "duplicate key (keys are case-insensitive)",
+            ));
+        }
+        map.insert(key, level);
+    }
+    Ok(map)
+}

@@ -1,0 +1,535 @@
+use super::validate::{parse_window, strings, MAX_NAME_BYTES};
+use super::*;
+use proptest::prelude::*;
+
+const EXAMPLE: &str = r##"
+org: acme
+timezone: Europe/Berlin          # week boundaries and the digest's Monday 09:00
+environments:
+  production: ["production", "prod", "prd"]   # glob patterns, case-insensitive
+deploy_workflows: ["Deploy*", "release"]      # GitHub Actions workflow names that are deployments
+teams:
+  payments:
+    members: [alice, bob, carol]
+    repos: [acme/payments-api, acme/ledger]
+  platform:
+    members: [dave]
+    repos: [acme/infra]
+services:                        # a PagerDuty service maps by its name, or by the ids listed
+  checkout: { repos: [acme/payments-api], pagerduty: [PA2P440] }
+bots: ["renovate-bot"]            # in addition to type Bot and logins ending in [bot]
+incidents:
+  github_label: incident
+  blame_window: 7d
+rework:
+  labels: [hotfix, bug]
+  branches: ["hotfix/*"]
+digest:
+  email: { from: metrics@acme.example, to: [vp-eng@acme.example] }
+  slack: { channel: "#engineering-metrics" }   # webhook URL or bot token is a secret, not config
+"##;
+
+fn example() -> OrgConfig {
+    OrgConfig::from_yaml(EXAMPLE).expect("the CONFIG.md example parses")
+}
+
+fn err(text: &str) -> ConfigError {
+    OrgConfig::from_yaml(text).expect_err("config should be rejected")
+}
+
+fn labels(items: &[&str]) -> Vec<String> {
+    strings(items)
+}
+
+#[test]
+fn the_documented_example_parses() {
+    let c = example();
+    assert_eq!(c.org(), "acme");
+    assert_eq!(c.timezone(), chrono_tz::Europe::Berlin);
+    let names: Vec<&str> = c.teams().map(|(n, _)| n).collect();
+    assert_eq!(names, ["payments", "platform"]);
+    let payments = c.team("payments").expect("payments team");
+    assert_eq!(payments.members, labels(&["alice", "bob", "carol"]));
+    assert_eq!(
+        payments.repos,
+        labels(&["acme/payments-api", "acme/ledger"])
+    );
+    assert_eq!(c.blame_window(), Some(Duration::days(7)));
+    let digest = c.digest();
+    let email = digest.email.as_ref().expect("email digest");
+    assert_eq!(email.from, "metrics@acme.example");
+    assert_eq!(email.to, labels(&["vp-eng@acme.example"]));
+    assert_eq!(
+        digest.slack.as_ref().map(|s| s.channel.as_str()),
+        Some("#engineering-metrics")
+    );
+}
+
+#[test]
+fn defaults_apply_to_absent_fields() {
+    let c = OrgConfig::from_yaml("org: solo").expect("minimal config");
+    assert_eq!(c.org(), "solo");
+    assert_eq!(c.timezone(), Tz::UTC);
+    for env in ["production", "Prod", "PRD"] {
+        assert!(c.is_production(env), "{env}");
+    }
+    assert!(!c.is_production("staging"));
+    assert!(!c.is_production("production-eu"));
+    assert!(!c.is_deploy_workflow("Deploy"));
+    assert!(!c.is_bot("renovate-bot", false));
+    assert_eq!(c.incident_label(), "incident");
+    assert_eq!(c.blame_window(), Some(Duration::days(7)));
+    assert!(c.is_rework_label("hotfix") && c.is_rework_label("Bug"));
+    assert!(c.is_rework_branch("hotfix/login"));
+    assert!(c.is_revert_title("Revert \"Add ledger\""));
+    assert_eq!(c.teams().count(), 0);
+    assert_eq!(c.digest(), &DigestConfig::default());
+    assert_eq!(
+        c.severity_for(None, Some("high"), None).as_deref(),
+        Some("sev2")
+    );
+    assert_eq!(
+        c.severity_for(None, None, Some("P3")).as_deref(),
+        Some("sev3")
+    );
+    // Explicit nulls are absent fields.
+    let nulls = OrgConfig::from_yaml("org: solo\ntimezone: ~\nincidents: { blame_window: null }")
+        .expect("nulls are defaults");
+    assert_eq!(nulls, c);
+}
+
+#[test]
+fn default_config_is_the_defaults_with_org_default() {
+    let d = OrgConfig::default();
+    assert_eq!(d.org(), "default");
+    let parsed = OrgConfig::from_yaml("org: default").expect("minimal config");
+    assert_eq!(d, parsed);
+}
+
+#[test]
+fn json_is_accepted_and_round_trips() {
+    let c = example();
+    let json = c.to_json();
+    assert_eq!(json["timezone"], "Europe/Berlin");
+    assert_eq!(json["incidents"]["blame_window"], "7d");
+    assert_eq!(json["rework"]["revert_titles"][0], "Revert \"*\"");
+    let compact = serde_json::to_string(&json).expect("serialize");
+    assert_eq!(OrgConfig::from_yaml(&compact), Ok(c.clone()));
+    // Tab-indented JSON is not valid YAML, but it is valid JSON.
+    let tabbed = serde_json::to_string_pretty(&json)
+        .expect("serialize")
+        .replace("  ", "\t");
+    assert_eq!(OrgConfig::from_yaml(&tabbed), Ok(c.clone()));
+    // Serde derive goes through the same validation.
+    let back: OrgConfig = serde_json::from_value(json).expect("deserialize");
+    assert_eq!(back, c);
+    // A YAML flow mapping that is not JSON still parses as YAML.
+    let flow = OrgConfig::from_yaml("{org: acme, timezone: Europe/Berlin}").expect("flow");
+    assert_eq!(flow.timezone(), chrono_tz::Europe::Berlin);
+}
+
+#[test]
+fn round_trip_keeps_unusual_values() {
+    let c = OrgConfig::from_yaml(
+        "org: acme\nincidents: { blame_window: none }\nrework: { labels: [], branches: [] }\n\
+             severity: { pagerduty_urgency: { High: SEV-1 } }\nbots: ['dependabot[bot]']",
+    )
+    .expect("valid");
+    assert_eq!(c.blame_window(), None);
+    let text = serde_json::to_string(&c).expect("serialize");
+    assert_eq!(OrgConfig::from_yaml(&text), Ok(c));
+    for (window, expected) in [
+        ("90m", "90m"),
+        ("36h", "36h"),
+        ("2w", "14d"),
+        ("45s", "45s"),
+    ] {
+        let c = OrgConfig::from_yaml(&format!("org: a\nincidents: {{ blame_window: {window} }}"))
+            .expect("valid window");
+        assert_eq!(c.to_json()["incidents"]["blame_window"], expected);
+        let again = OrgConfig::from_yaml(&c.to_json().to_string()).expect("round trip");
+        assert_eq!(again, c);
+    }
+}
+
+#[test]
+fn errors_name_the_field() {
+    let cases: &[(&str, &str)] = &[
+        ("timezone: UTC", "org"),
+        ("org: ''", "org"),
+        ("org: acme\ncolour: blue", "colour"),
+        (
+            "org: acme\nteams:\n  payments:\n    owner: alice",
+            "teams.payments.owner",
+        ),
+        ("org: acme\nincidents: { label: x }", "incidents.label"),
+        (
+            "org: acme\ndigest: { email: { from: a@b, to: [c@d], cc: [] } }",
+            "digest.email.cc",
+        ),
+        ("org: acme\ntimezone: Mars/Olympus_Mons", "timezone"),
+        ("org: acme\ntimezone: europe/berlin", "timezone"),
+        (
+            "org: acme\nenvironments: { production: [prod, 'prod[uction'] }",
+            "environments.production[1]",
+        ),
+        (
+            "org: acme\nenvironments: { staging: [stg] }",
+            "environments.staging",
+        ),
+        (
+            "org: acme\ndeploy_workflows: ['{deploy']",
+            "deploy_workflows[0]",
+        ),
+        (
+            "org: acme\nrework: { branches: ['hotfix/[*'] }",
+            "rework.branches[0]",
+        ),
+        (
+            "org: acme\nrework: { revert_titles: [''] }",
+            "rework.revert_titles[0]",
+        ),
+        (
+            "org: acme\nincidents: { blame_window: 7 days }",
+            "incidents.blame_window",
+        ),
+        (
+            "org: acme\nincidents: { blame_window: 0d }",
+            "incidents.blame_window",
+        ),
+        (
+            "org: acme\nincidents: { blame_window: 7 }",
+            "incidents.blame_window",
+        ),
+        (
+            "org: acme\nincidents: { blame_window: 99999d }",
+            "incidents.blame_window",
+        ),
+        (
+            "org: acme\nincidents: { github_label: ' ' }",
+            "incidents.github_label",
+        ),
+        (
+            "org: acme\nteams: { payments: { repos: [acme/a, payments-api] } }",
+            "teams.payments.repos[1]",
+        ),
+        (
+            "org: acme\nteams: { payments: { repos: [a/b/c] } }",
+            "teams.payments.repos[0]",
+        ),
+        (
+            "org: acme\nteams: { payments: { members: [ok, 'not a login'] } }",
+            "teams.payments.members[1]",
+        ),
+        (
+            "org: acme\nteams: { payments: { members: alice } }",
+            "teams.payments.members",
+        ),
+        ("org: acme\nteams: { 'pay ments': {} }", "teams.pay ments"),
+        (
+            "org: acme\nteams: { Payments: {}, payments: {} }",
+            "teams.payments",
+        ),
+        (
+            "org: acme\nteams: { payments: {}, payments: {} }",
+            "teams.payments",
+        ),
+        (
+            "org: acme\nservices: { checkout: { repos: [nope] } }",
+            "services.checkout.repos[0]",
+        ),
+        (
+            "org: acme\nservices: { a: { pagerduty: [P1] }, b: { pagerduty: [p1] } }",
+            "services.b.pagerduty[0]",
+        ),
+        ("org: acme\nservices: { _x: {} }", "services._x"),
+        (
+            "org: acme\nteams: { payments: { members: [Alice, bob, alice] } }",
+            "teams.payments.members[2]",
+        ),
+        (
+            "org: acme\nteams: { payments: { repos: [Acme/API, acme/ledger, acme/api] } }",
+            "teams.payments.repos[2]",
+        ),
+        (
+            "org: acme\nservices: { checkout: { repos: [acme/api, ACME/Api] } }",
+            "services.checkout.repos[1]",
+        ),
+        ("org: acme\nbots: [ok, '-bad']", "bots[1]"),
+        (
+            "org: acme\ndigest: { email: { from: nobody, to: [a@b] } }",
+            "digest.email.from",
+        ),
+        (
+            "org: acme\ndigest: { email: { from: a@b, to: [a@b, c] } }",
+            "digest.email.to[1]",
+        ),
+        (
+            "org: acme\ndigest: { email: { from: a@b, to: [] } }",
+            "digest.email.to",
+        ),
+        (
+            "org: acme\ndigest: { slack: { channel: '' } }",
+            "digest.slack.channel",
+        ),
+        (
+            "org: acme\nseverity: { pagerduty_priority: { P1: critical } }",
+            "severity.pagerduty_priority.P1",
+        ),
+        (
+            "org: acme\nseverity: { pagerduty_urgency: { high: sev2, HIGH: sev1 } }",
+            "severity.pagerduty_urgency.HIGH",
+        ),
+        (
+            "org: acme\nseverity: { pagerduty_impact: {} }",
+            "severity.pagerduty_impact",
+        ),
+        ("org: [acme]", "org"),
+        ("org: a\norg: b", "org"),
+        (
+            "org: a\nincidents: { github_label: a, github_label: b }",
+            "incidents.github_label",
+        ),
+        ("org: a\nteams: { payments: [] }", "teams.payments"),
+        (
+            r#"{"org": "acme", "teams": {"payments": {"repos": ["acme/a", "x"]}}}"#,
+            "teams.payments.repos[1]",
+        ),
+        (r#"{"org": "acme", "extra": 1}"#, "extra"),
+        ("org: acme\n  bad: indentation", "config"),
+        ("- just\n- a list", "config"),
+    ];
+    for (text, field) in cases {
+        let e = err(text);
+        assert_eq!(&e.field, field, "{text:?} gave {e}");
+        assert!(!e.message.is_empty());
+        assert_eq!(e.to_string(), format!("{}: {}", e.field, e.message));
+    }
+}
+
+#[test]
+fn a_team_listing_a_member_or_repo_twice_is_an_error_naming_both() {
+    let e = err("org: acme\nteams: { Payments: { members: [Alice, bob, alice] } }");
+    assert_eq!(e.field, "teams.Payments.members[2]");
+    assert!(e.message.contains("\"alice\""), "{e}");
+    assert!(e.message.contains("team payments"), "{e}");
+    let e = err("org: acme\nteams: { payments: { repos: [Org/Repo, org/repo] } }");
+    assert_eq!(e.field, "teams.payments.repos[1]");
+    assert!(
+        e.message
+            .contains("\"org/repo\" is listed twice in team payments"),
+        "{e}"
+    );
+    // One repo in two teams is fine: teams may overlap.
+    OrgConfig::from_yaml(
+        "org: acme\nteams: { a: { repos: [acme/api] }, b: { repos: [acme/api] } }",
+    )
+    .expect("a repo shared by two teams");
+}
+
+#[test]
+fn names_and_repo_parts_are_bounded() {
+    let long = "a".repeat(MAX_NAME_BYTES + 1);
+    let fine = "a".repeat(MAX_NAME_BYTES);
+    assert_eq!(
+        err(&format!("org: acme\nservices: {{ {long}: {{}} }}")).field,
+        format!("services.{long}")
+    );
+    assert_eq!(
+        err(&format!(
+            "org: acme\nteams: {{ t: {{ repos: [acme/{long}] }} }}"
+        ))
+        .field,
+        "teams.t.repos[0]"
+    );
+    OrgConfig::from_yaml(&format!(
+        "org: acme\nteams: {{ {fine}: {{ repos: [{fine}/{fine}] }} }}"
+    ))
+    .expect("names of the maximum length");
+}
+
+#[test]
+fn unknown_field_messages_are_not_doubled() {
+    let e = err("org: acme\nteams:\n  payments:\n    owner: alice");
+    assert!(e.message.contains("unknown field `owner`"), "{e}");
+    assert!(!e.message.starts_with("teams."), "{e}");
+}
+
+#[test]
+fn names_and_repos_are_lower_cased() {
+    let c = OrgConfig::from_yaml(
+        "org: acme\nteams: { Payments: { members: [Alice], repos: [Acme/Payments-API] } }\n\
+             services: { Checkout: { repos: [ACME/Payments-API] } }",
+    )
+    .expect("valid");
+    let team = c.team("PAYMENTS").expect("case-insensitive team lookup");
+    assert_eq!(team.repos, labels(&["acme/payments-api"]));
+    assert_eq!(team.members, labels(&["Alice"]));
+    assert_eq!(c.teams().map(|(n, _)| n).collect::<Vec<_>>(), ["payments"]);
+    assert_eq!(c.services_of_repo("acme/payments-api"), ["checkout"]);
+    assert_eq!(c.services_of_repo("Acme/Payments-Api"), ["checkout"]);
+}
+
+#[test]
+fn pattern_matching() {
+    let c = example();
+    assert!(c.is_deploy_workflow("Deploy to prod"));
+    assert!(c.is_deploy_workflow("deploy"));
+    assert!(c.is_deploy_workflow("Release"));
+    assert!(!c.is_deploy_workflow("release notes"));
+    assert!(!c.is_deploy_workflow("CI"));
+    assert!(c.is_production("production"));
+    assert!(!c.is_production("preprod"));
+    assert!(c.is_rework_branch("HOTFIX/fix-login"));
+    assert!(c.is_rework_branch("hotfix/a/b"));
+    assert!(!c.is_rework_branch("feature/hotfix"));
+    assert!(c.is_rework_label("HotFix"));
+    assert!(!c.is_rework_label("feature"));
+    assert!(c.is_revert_title("Revert \"Add ledger export\""));
+    assert!(!c.is_revert_title("Revert the ledger"));
+    assert!(!c.is_revert_title("Add revert button"));
+}
+
+#[test]
+fn bots_and_incident_labels() {
+    let c = example();
+    assert!(c.is_bot("renovate-bot", false));
+    assert!(c.is_bot("Renovate-Bot", false));
+    assert!(c.is_bot("dependabot[bot]", false));
+    assert!(c.is_bot("alice", true));
+    assert!(!c.is_bot("alice", false));
+    assert!(c.is_incident_labels(&labels(&["bug", "Incident"])));
+    assert!(!c.is_incident_labels(&labels(&["bug"])));
+    assert!(!c.is_incident_labels(&[]));
+    assert_eq!(c.incident_label(), "incident");
+}
+
+#[test]
+fn services_and_pagerduty_mapping() {
+    let c = example();
+    assert_eq!(c.services_of_repo("acme/payments-api"), ["checkout"]);
+    assert!(c.services_of_repo("acme/infra").is_empty());
+    assert_eq!(
+        c.repos_of_service("checkout"),
+        Some(labels(&["acme/payments-api"]).as_slice())
+    );
+    assert_eq!(c.repos_of_service("nope"), None);
+    assert_eq!(c.services().count(), 1);
+    assert!(c.service("Checkout").is_some());
+    // By id, whatever PagerDuty calls the service now.
+    assert_eq!(
+        c.service_for_pagerduty("Payments Prod", Some("PA2P440")),
+        "checkout"
+    );
+    // By name, case-insensitively.
+    assert_eq!(
+        c.service_for_pagerduty("Checkout", Some("PXXXXXX")),
+        "checkout"
+    );
+    assert_eq!(c.service_for_pagerduty("CHECKOUT", None), "checkout");
+    // Unknown: the PagerDuty name itself, lower-cased.
+    assert_eq!(c.service_for_pagerduty("Search API", None), "search api");
+}
+
+#[test]
+fn severity_mapping() {
+    let c = OrgConfig::from_yaml(
+        "org: acme\nseverity:\n  pagerduty_urgency: { high: sev1, low: sev3 }\n",
+    )
+    .expect("valid");
+    // Explicit severity wins, in any common spelling.
+    assert_eq!(
+        c.severity_for(Some("SEV-2"), Some("high"), Some("P4"))
+            .as_deref(),
+        Some("sev2")
+    );
+    assert_eq!(
+        c.severity_for(Some("3"), None, None).as_deref(),
+        Some("sev3")
+    );
+    // Priority wins over urgency; the priority map kept its defaults.
+    assert_eq!(
+        c.severity_for(None, Some("high"), Some("p4")).as_deref(),
+        Some("sev4")
+    );
+    assert_eq!(
+        c.severity_for(Some("critical"), Some("high"), None)
+            .as_deref(),
+        Some("sev1")
+    );
+    assert_eq!(
+        c.severity_for(None, Some("low"), Some("P9")).as_deref(),
+        Some("sev3")
+    );
+    assert_eq!(c.severity_for(None, Some("suppressed"), None), None);
+    assert_eq!(c.severity_for(None, None, None), None);
+    assert_eq!(
+        OrgConfig::default()
+            .severity_for(None, None, Some("P5"))
+            .as_deref(),
+        Some("sev4")
+    );
+}
+
+#[test]
+fn blame_window_forms() {
+    for (text, expected) in [
+        ("7d", Some(Duration::days(7))),
+        ("12h", Some(Duration::hours(12))),
+        ("30m", Some(Duration::minutes(30))),
+        ("1w", Some(Duration::weeks(1))),
+        (" 90S ", Some(Duration::seconds(90))),
+        ("none", None),
+        ("None", None),
+    ] {
+        assert_eq!(parse_window("w", text), Ok(expected), "{text}");
+    }
+    for bad in [
+        "",
+        "d",
+        "7",
+        "-1d",
+        "1.5h",
+        "7dd",
+        "seven days",
+        "+7d",
+        "٣d",
+    ] {
+        assert!(parse_window("w", bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn hostile_documents_are_errors_not_crashes() {
+    let deep_json = "{\"org\":".repeat(50_000);
+    let deep_yaml = "[".repeat(50_000);
+    let bomb = "org: acme\nx: &a [1,1,1,1,1,1,1,1,1]\ny: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n\
+                    z: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nw: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n";
+    for text in [
+        "",
+        "~",
+        "---\norg: a\n---\norg: b\n",
+        "org: a\nteams: { [x]: {} }",
+        deep_json.as_str(),
+        deep_yaml.as_str(),
+        bomb,
+    ] {
+        let e = OrgConfig::from_yaml(text);
+        assert!(e.is_err(), "{:.40?} should be rejected", text);
+    }
+}
+
+proptest! {
+    #[test]
+    fn from_yaml_never_panics(text in any::<String>()) {
+        let _ = OrgConfig::from_yaml(&text);
+    }
+
+    #[test]
+    fn from_yaml_never_panics_on_config_like_text(
+        text in "(org|teams|services|bots|incidents|digest|severity|rework|timezone)\
+                 (: |:\n  )(\\[|\\{|-|'|\"|[a-z/*{}\\[\\]@ ,:#]){0,40}"
+    ) {
+        let _ = OrgConfig::from_yaml(&text);
+    }
+}
