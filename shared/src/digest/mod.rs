@@ -5,7 +5,7 @@
 //! ([`teams_messages`], Adaptive Cards). No I/O and no clock: the edge loads the input, passes
 //! `now`, and sends the output.
 //!
-//! Which teams "need attention", and why, is decided in [`model`] (see its module doc for the
+//! Which teams "need attention", and why, is decided in [`model`] (its `attention.rs` gives the
 //! thresholds); how numbers are written is decided in [`format`].
 
 pub mod email;
