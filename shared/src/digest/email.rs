@@ -371,17 +371,8 @@ fn slowest_prs(o: &mut String, digest: &Digest) {
             ),
             None => h(&pr.title),
         };
-        let mut details = vec![
-            format!("{}#{}", pr.repo, pr.number),
-            format!("{} total", pr.total),
-        ];
-        if let Some(pickup) = &pr.pickup {
-            details.push(format!("first review after {pickup}"));
-        }
-        details.push(format!("by {}", pr.author));
-        if let Some(team) = &pr.team {
-            details.push(team.clone());
-        }
+        let mut details = vec![format!("{}#{}", pr.repo, pr.number)];
+        details.extend(pr.details(str::to_string));
         let _ = writeln!(
             o,
             "<tr><td style=\"padding:0 20px 8px 20px;{WRAP}\">{title}<br>\

@@ -10,6 +10,7 @@
 
 pub mod email;
 pub mod format;
+mod layout;
 pub mod model;
 pub mod slack;
 pub mod teams;

@@ -9,8 +9,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::format;
 use super::model::{Digest, Metric, TeamRow, ATTENTION_RULE};
+use super::{format, layout};
 
 /// Blocks per message.
 pub const MAX_BLOCKS: usize = 50;
@@ -364,81 +364,75 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
         digest.dates,
         esc(&digest.generated)
     )])]);
+    units.push(vec![org_headline(digest)]);
+    units.push(vec![divider()]);
+    units.extend(attention_units(digest));
+    units.push(vec![divider()]);
+    units.extend(team_units(digest));
+    units.push(vec![divider()]);
+    units.push(vec![section(&slowest_prs_text(digest))]);
+    units.push(vec![section(&open_incidents_text(digest))]);
+    units.push(vec![footer(digest)]);
+    units
+}
 
-    // Org headline.
+/// The org's four DORA numbers, or that nothing was recorded.
+fn org_headline(digest: &Digest) -> Value {
     let org = format!(
         "*{}* — DORA",
         esc(&format::truncate(&digest.org, MAX_NAME_CHARS))
     );
     if digest.headline.no_data {
-        units.push(vec![section(&format!(
+        return section(&format!(
             "{org}\n_No data was recorded for the org this week: no deployments, PRs or incidents._"
-        ))]);
-    } else {
-        let fields = digest
-            .headline
-            .metrics()
-            .into_iter()
-            .map(headline_field)
-            .collect();
-        units.push(vec![section_with_fields(&org, fields)]);
+        ));
     }
-    units.push(vec![divider()]);
+    let fields = digest
+        .headline
+        .metrics()
+        .into_iter()
+        .map(headline_field)
+        .collect();
+    section_with_fields(&org, fields)
+}
 
-    // Needs attention.
+/// The flagged teams, one unit each, the title kept with the first.
+fn attention_units(digest: &Digest) -> Vec<Vec<Value>> {
     if digest.attention.is_empty() {
-        units.push(vec![section(
+        return vec![vec![section(
             "*Needs attention*\nNo team needs attention this week.",
-        )]);
-    } else {
-        for (i, attention) in digest.attention.iter().enumerate() {
-            let item = section(&format!(
-                ":warning: *{}*: {}",
-                esc(&format::truncate(&attention.team, MAX_NAME_CHARS)),
-                esc(&attention.summary)
-            ));
-            if i == 0 {
-                let title = section(&format!(
-                    "*Needs attention* ({})",
-                    format::plural(digest.attention.len() as u64, "team", "teams")
-                ));
-                units.push(vec![title, item]);
-            } else {
-                units.push(vec![item]);
-            }
-        }
+        )]];
     }
-    units.push(vec![divider()]);
+    let title = section(&format!(
+        "*Needs attention* ({})",
+        format::plural(digest.attention.len() as u64, "team", "teams")
+    ));
+    let items = digest.attention.iter().map(|attention| {
+        section(&format!(
+            ":warning: *{}*: {}",
+            esc(&format::truncate(&attention.team, MAX_NAME_CHARS)),
+            esc(&attention.summary)
+        ))
+    });
+    layout::titled(title, items)
+}
 
-    // Teams.
+/// One unit per team row, the title kept with the first.
+fn team_units(digest: &Digest) -> Vec<Vec<Value>> {
     if digest.teams.is_empty() {
-        units.push(vec![section("*Teams*\n_no teams configured_")]);
-    } else {
-        for (i, team) in digest.teams.iter().enumerate() {
-            if i == 0 {
-                units.push(vec![section("*Teams*"), team_block(team)]);
-            } else {
-                units.push(vec![team_block(team)]);
-            }
-        }
+        return vec![vec![section("*Teams*\n_no teams configured_")]];
     }
-    units.push(vec![divider()]);
+    layout::titled(section("*Teams*"), digest.teams.iter().map(team_block))
+}
 
-    // Slowest PRs.
+fn slowest_prs_text(digest: &Digest) -> String {
     let mut prs = String::from("*Slowest PRs merged this week*");
     if digest.slowest_prs.is_empty() {
         prs.push_str("\n_no PRs merged this week_");
     }
     for pr in &digest.slowest_prs {
         let name = format!("{}#{}", pr.repo, pr.number);
-        let mut details = vec![format!("{} total", pr.total)];
-        if let Some(pickup) = &pr.pickup {
-            details.push(format!("first review after {pickup}"));
-        }
-        details.push(format!("by {}", esc(&format::truncate(&pr.author, 60))));
-        if let Some(team) = &pr.team {
-            details.push(esc(&format::truncate(team, 60)));
-        }
+        let details = pr.details(|name| esc(&format::truncate(name, 60)));
         prs.push_str(&format!(
             "\n• {} {} — {}",
             link(pr.url.as_deref(), &format::truncate(&name, MAX_NAME_CHARS)),
@@ -446,9 +440,10 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
             details.join(", ")
         ));
     }
-    units.push(vec![section(&prs)]);
+    prs
+}
 
-    // Open incidents.
+fn open_incidents_text(digest: &Digest) -> String {
     let mut incidents = String::from("*Open incidents*");
     if digest.open_incidents.is_empty() {
         incidents.push_str("\n_no incidents open_");
@@ -470,16 +465,17 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
     if digest.more_open_incidents > 0 {
         incidents.push_str(&format!("\n…and {} more", digest.more_open_incidents));
     }
-    units.push(vec![section(&incidents)]);
+    incidents
+}
 
-    // Footer.
+/// The dashboard link, when there is one, and the attention rule.
+fn footer(digest: &Digest) -> Value {
     let mut footer = Vec::new();
     if let Some(url) = &digest.dashboard_url {
         footer.push(link(Some(url), "Open the dashboard"));
     }
     footer.push(ATTENTION_RULE.to_string());
-    units.push(vec![context(&footer)]);
-    units
+    context(&footer)
 }
 
 #[cfg(test)]

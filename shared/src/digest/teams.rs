@@ -7,8 +7,8 @@
 
 use serde_json::{json, Value};
 
-use super::format;
 use super::model::{Digest, Metric, TeamRow, ATTENTION_RULE};
+use super::{format, layout};
 
 /// The documented limit of a Teams webhook message, in bytes of JSON.
 pub const TEAMS_MAX_BYTES: usize = 28_000;
@@ -267,37 +267,46 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
         "{} · {} · generated {}",
         digest.week, digest.dates, digest.generated
     ))]];
+    units.push(org_headline(digest));
+    units.extend(attention_units(digest));
+    units.extend(team_units(digest));
+    units.push(slowest_prs(digest));
+    units.push(open_incidents(digest));
+    units.push(vec![subtle(ATTENTION_RULE)]);
+    units
+}
 
+/// The org's four DORA numbers, or that nothing was recorded, under their heading.
+fn org_headline(digest: &Digest) -> Vec<Value> {
     let org = format!(
         "{} — DORA",
         md_escape(&format::truncate(&digest.org, MAX_NAME_CHARS))
     );
     if digest.headline.no_data {
-        units.push(vec![
+        return vec![
             heading(&org),
             text("No data was recorded for the org this week: no deployments, PRs or incidents."),
-        ]);
-    } else {
-        let facts: Vec<Value> = digest
-            .headline
-            .metrics()
-            .into_iter()
-            .map(|m| fact(m.kind.label(), m, true))
-            .collect();
-        units.push(vec![
-            heading(&org),
-            json!({"type": "FactSet", "facts": facts}),
-        ]);
+        ];
     }
+    let facts: Vec<Value> = digest
+        .headline
+        .metrics()
+        .into_iter()
+        .map(|m| fact(m.kind.label(), m, true))
+        .collect();
+    vec![heading(&org), json!({"type": "FactSet", "facts": facts})]
+}
 
+/// The flagged teams, one unit each, the heading kept with the first.
+fn attention_units(digest: &Digest) -> Vec<Vec<Value>> {
     if digest.attention.is_empty() {
-        units.push(vec![
+        return vec![vec![
             heading("Needs attention"),
             text("No team needs attention this week."),
-        ]);
+        ]];
     }
-    for (i, attention) in digest.attention.iter().enumerate() {
-        let item = json!({
+    let items = digest.attention.iter().map(|attention| {
+        json!({
             "type": "TextBlock",
             "text": format!(
                 "**{}**: {}",
@@ -306,25 +315,20 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
             ),
             "wrap": true,
             "color": "Attention"
-        });
-        if i == 0 {
-            units.push(vec![heading("Needs attention"), item]);
-        } else {
-            units.push(vec![item]);
-        }
-    }
+        })
+    });
+    layout::titled(heading("Needs attention"), items)
+}
 
+/// One unit per team row, the heading kept with the first.
+fn team_units(digest: &Digest) -> Vec<Vec<Value>> {
     if digest.teams.is_empty() {
-        units.push(vec![heading("Teams"), text("No teams configured.")]);
+        return vec![vec![heading("Teams"), text("No teams configured.")]];
     }
-    for (i, team) in digest.teams.iter().enumerate() {
-        if i == 0 {
-            units.push(vec![heading("Teams"), team_container(team)]);
-        } else {
-            units.push(vec![team_container(team)]);
-        }
-    }
+    layout::titled(heading("Teams"), digest.teams.iter().map(team_container))
+}
 
+fn slowest_prs(digest: &Digest) -> Vec<Value> {
     let mut prs = vec![heading("Slowest PRs merged this week")];
     if digest.slowest_prs.is_empty() {
         prs.push(text("No PRs merged this week."));
@@ -335,22 +339,16 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
             Some(url) => format!("[{}]({})", md_escape(&name), link_url(url)),
             None => md_escape(&name),
         };
-        let mut details = vec![format!("{} total", pr.total)];
-        if let Some(pickup) = &pr.pickup {
-            details.push(format!("first review after {pickup}"));
-        }
-        details.push(format!("by {}", md_escape(&pr.author)));
-        if let Some(team) = &pr.team {
-            details.push(md_escape(team));
-        }
         prs.push(text(&format!(
             "{name} {} — {}",
             md_escape(&format::truncate(&pr.title, MAX_NAME_CHARS)),
-            details.join(", ")
+            pr.details(md_escape).join(", ")
         )));
     }
-    units.push(prs);
+    prs
+}
 
+fn open_incidents(digest: &Digest) -> Vec<Value> {
     let mut incidents = vec![heading("Open incidents")];
     if digest.open_incidents.is_empty() {
         incidents.push(text("No incidents open."));
@@ -372,9 +370,7 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
     if digest.more_open_incidents > 0 {
         incidents.push(text(&format!("…and {} more", digest.more_open_incidents)));
     }
-    units.push(incidents);
-    units.push(vec![subtle(ATTENTION_RULE)]);
-    units
+    incidents
 }
 
 #[cfg(test)]

@@ -13,33 +13,48 @@ pub fn render_text(digest: &Digest) -> String {
     );
     line(&mut out, &digest.dates);
     line(&mut out, &format!("Generated {}", digest.generated));
+    org_headline(&mut out, digest);
+    attention(&mut out, digest);
+    teams(&mut out, digest);
+    slowest_prs(&mut out, digest);
+    open_incidents(&mut out, digest);
 
-    heading(&mut out, &format!("{} — DORA", digest.org));
+    out.push('\n');
+    if let Some(url) = &digest.dashboard_url {
+        line(&mut out, &format!("Dashboard: {url}"));
+    }
+    line(&mut out, ATTENTION_RULE);
+    out
+}
+
+fn org_headline(out: &mut String, digest: &Digest) {
+    heading(out, &format!("{} — DORA", digest.org));
     if digest.headline.no_data {
         line(
-            &mut out,
+            out,
             "No data was recorded for the org this week: no deployments, PRs or incidents.",
         );
-    } else {
-        for metric in digest.headline.metrics() {
-            line(&mut out, &format!("- {}", metric_line(metric, true)));
-        }
+        return;
     }
+    for metric in digest.headline.metrics() {
+        line(out, &format!("- {}", metric_line(metric, true)));
+    }
+}
 
-    heading(&mut out, "Needs attention");
+fn attention(out: &mut String, digest: &Digest) {
+    heading(out, "Needs attention");
     if digest.attention.is_empty() {
-        line(&mut out, "No team needs attention this week.");
+        line(out, "No team needs attention this week.");
     }
     for attention in &digest.attention {
-        line(
-            &mut out,
-            &format!("- {}: {}", attention.team, attention.summary),
-        );
+        line(out, &format!("- {}: {}", attention.team, attention.summary));
     }
+}
 
-    heading(&mut out, "Teams");
+fn teams(out: &mut String, digest: &Digest) {
+    heading(out, "Teams");
     if digest.teams.is_empty() {
-        line(&mut out, "No teams configured.");
+        line(out, "No teams configured.");
     }
     for (i, team) in digest.teams.iter().enumerate() {
         if i > 0 {
@@ -47,52 +62,48 @@ pub fn render_text(digest: &Digest) -> String {
         }
         if team.no_data {
             line(
-                &mut out,
+                out,
                 &format!("{}: no data recorded for this team this week", team.name),
             );
             continue;
         }
         if team.needs_attention {
-            line(&mut out, &format!("{} (needs attention)", team.name));
+            line(out, &format!("{} (needs attention)", team.name));
         } else {
-            line(&mut out, &team.name);
+            line(out, &team.name);
         }
         for metric in team.metrics() {
-            line(&mut out, &format!("  {}", metric_line(metric, false)));
+            line(out, &format!("  {}", metric_line(metric, false)));
         }
     }
+}
 
-    heading(&mut out, "Slowest PRs merged this week");
+fn slowest_prs(out: &mut String, digest: &Digest) {
+    heading(out, "Slowest PRs merged this week");
     if digest.slowest_prs.is_empty() {
-        line(&mut out, "No PRs merged this week.");
+        line(out, "No PRs merged this week.");
     }
     for pr in &digest.slowest_prs {
-        let mut details = vec![format!("{} total", pr.total)];
-        if let Some(pickup) = &pr.pickup {
-            details.push(format!("first review after {pickup}"));
-        }
-        details.push(format!("by {}", pr.author));
-        if let Some(team) = &pr.team {
-            details.push(team.clone());
-        }
         line(
-            &mut out,
+            out,
             &format!(
                 "- {}#{} {} ({})",
                 pr.repo,
                 pr.number,
                 pr.title,
-                details.join(", ")
+                pr.details(str::to_string).join(", ")
             ),
         );
         if let Some(url) = &pr.url {
-            line(&mut out, &format!("  {url}"));
+            line(out, &format!("  {url}"));
         }
     }
+}
 
-    heading(&mut out, "Open incidents");
+fn open_incidents(out: &mut String, digest: &Digest) {
+    heading(out, "Open incidents");
     if digest.open_incidents.is_empty() {
-        line(&mut out, "No incidents open.");
+        line(out, "No incidents open.");
     }
     for incident in &digest.open_incidents {
         let severity = incident
@@ -101,7 +112,7 @@ pub fn render_text(digest: &Digest) -> String {
             .map(|s| format!(" ({s})"))
             .unwrap_or_default();
         line(
-            &mut out,
+            out,
             &format!(
                 "- {} {}{severity} — open {}, since {}",
                 incident.id, incident.service, incident.age, incident.opened
@@ -109,18 +120,8 @@ pub fn render_text(digest: &Digest) -> String {
         );
     }
     if digest.more_open_incidents > 0 {
-        line(
-            &mut out,
-            &format!("…and {} more", digest.more_open_incidents),
-        );
+        line(out, &format!("…and {} more", digest.more_open_incidents));
     }
-
-    out.push('\n');
-    if let Some(url) = &digest.dashboard_url {
-        line(&mut out, &format!("Dashboard: {url}"));
-    }
-    line(&mut out, ATTENTION_RULE);
-    out
 }
 
 fn line(out: &mut String, text: &str) {

@@ -245,6 +245,23 @@ pub struct SlowPr {
     pub team: Option<String>,
 }
 
+impl SlowPr {
+    /// The PR's details in reading order: `4.2 d total`, `first review after 3 d`, `by alice`,
+    /// and its team. `name` writes the author and the team as the channel needs them
+    /// (escaped, cut).
+    pub fn details(&self, name: impl Fn(&str) -> String) -> Vec<String> {
+        let mut details = vec![format!("{} total", self.total)];
+        if let Some(pickup) = &self.pickup {
+            details.push(format!("first review after {pickup}"));
+        }
+        details.push(format!("by {}", name(&self.author)));
+        if let Some(team) = &self.team {
+            details.push(name(team));
+        }
+        details
+    }
+}
+
 /// An incident still open at `now`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OpenIncidentLine {
