@@ -1,4 +1,5 @@
-//! HTTP plumbing shared by the webhook and api handlers: JSON answers and API.md's error shape.
+//! HTTP plumbing shared by the webhook and api handlers: JSON answers and the error shape of
+//! docs/API.md.
 
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::{Body, Response};
@@ -13,7 +14,7 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
         .unwrap_or_else(|_| Response::new(Body::Empty))
 }
 
-/// `{"error": {"code": "...", "message": "..."}}` with a fitting status (API.md).
+/// `{"error": {"code": "...", "message": "..."}}` with a fitting status (docs/API.md).
 pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response<Body> {
     json(
         status,

@@ -12,7 +12,7 @@ use crate::http::{body_bytes, error, header, json};
 use crate::settings::WebhookSecrets;
 use crate::store::Store;
 
-/// The webhook routes, as in API.md and template.yaml.
+/// The webhook routes, as in docs/API.md and template.yaml.
 pub const ROUTES: [&str; 4] = [
     "/webhooks/github",
     "/webhooks/pagerduty",

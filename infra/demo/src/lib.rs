@@ -39,7 +39,7 @@ pub struct Team {
 #[derive(Clone, Debug)]
 pub struct DemoOrg {
     pub seed: u64,
-    /// The org config file (CONFIG.md) for `FLOWMETER_CONFIG`.
+    /// The org config file (docs/CONFIG.md) for `FLOWMETER_CONFIG`.
     pub config_yaml: String,
     /// Every delivery, in the order the events happened.
     pub deliveries: Vec<DemoDelivery>,

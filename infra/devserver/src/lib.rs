@@ -1,4 +1,4 @@
-//! The local dev server: every route of API.md on one port, answered by the very handler
+//! The local dev server: every route of docs/API.md on one port, answered by the very handler
 //! functions the Lambdas call, plus a stream poller that feeds the rollup handler Lambda-shaped
 //! stream events from DynamoDB Local. The emulators themselves are started by
 //! `infra/with-emulators.sh` (`make dev`), which stops them when this process ends.
@@ -30,7 +30,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Everything the dev server reads from its environment (API.md, "Local dev server").
+/// Everything the dev server reads from its environment (docs/API.md, "Local dev server").
 #[derive(Clone)]
 pub struct Settings {
     pub port: u16,

@@ -1,4 +1,4 @@
-//! Org configuration (CONFIG.md).
+//! Org configuration (docs/CONFIG.md).
 //!
 //! The configuration arrives as text from people (a file at dev-server start, `PUT /v1/config`)
 //! and is applied to all history at read time, so a mistake must be caught when it is loaded,

@@ -64,7 +64,8 @@ pub(super) struct RawRework {
     pub(super) labels: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) branches: Option<Vec<String>>,
-    /// Not in CONFIG.md's example: the revert detection of METRICS.md ("configurable").
+    /// Not in the example of docs/CONFIG.md: the revert detection of docs/METRICS.md ("Change
+    /// failure rate").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) revert_titles: Option<Vec<String>>,
 }

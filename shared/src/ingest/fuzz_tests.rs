@@ -1,4 +1,4 @@
-//! No input may panic a normalizer (API.md: no request gets a 5xx). Arbitrary bytes, and real
+//! No input may panic a normalizer (docs/API.md: no request gets a 5xx). Arbitrary bytes, and real
 //! fixtures with fields replaced by values of the wrong type, removed, or the body cut short,
 //! must all come back as `Ok` or `Err`.
 

@@ -1,4 +1,4 @@
-//! Flowmeter's own JSON for deployments from any CI and incidents from any tool (API.md).
+//! Flowmeter's own JSON for deployments from any CI and incidents from any tool (docs/API.md).
 //!
 //! Unlike third-party payloads, this format is ours, so it is validated strictly: unknown
 //! fields, a non-terminal status or a short sha are rejected with a message naming the field,

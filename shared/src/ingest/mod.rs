@@ -14,7 +14,7 @@ mod fuzz_tests;
 
 use crate::model::{Actor, Fact, RepoName};
 
-/// Largest body any webhook route accepts (API.md: 413 above 25 MiB). GitHub caps its own
+/// Largest body any webhook route accepts (docs/API.md: 413 above 25 MiB). GitHub caps its own
 /// payloads at 25 MB, so nothing legitimate is turned away.
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
 

@@ -76,7 +76,7 @@ pub struct ReworkRate {
 pub struct DoraWeek {
     #[serde(with = "week_string")]
     pub week: IsoWeek,
-    /// Successful production deployments (as `deployment_frequency.deployments`; API.md's
+    /// Successful production deployments (as `deployment_frequency.deployments`; docs/API.md's
     /// example has 4 of them beside a change failure rate of 0.2 = 1 of 5 attempts).
     pub deployments: u64,
     pub lead_time_p50_seconds: Option<f64>,
@@ -425,7 +425,7 @@ mod tests {
 
     #[test]
     fn api_example_numbers() {
-        // API.md's example: two weeks (5–18 Oct), 7 successes on 5 days, 8 attempts with 1
+        // docs/API.md's example: two weeks (5–18 Oct), 7 successes on 5 days, 8 attempts with 1
         // failure, recovery 3600 s (exactly one hour: high), lead p50 21600 s (elite).
         // per_day = 7/14 = 0.5, per_week = 7/2 = 3.5; weekly deploy days [3, 2] → lower
         // median 2 → high; CFR 1/8 = 0.125 → medium; rework 1/7.

@@ -1,5 +1,5 @@
 //! DORA performance levels (the 2023 report's clusters, with the cut-offs Apache DevLake uses,
-//! see `METRICS.md`). Every function is total: `None` only for an input that is not a number
+//! see `docs/METRICS.md`). Every function is total: `None` only for an input that is not a number
 //! (NaN), so a report's level is `null` exactly when the number it grades is.
 //!
 //! Boundaries, as in DevLake's dashboards: durations use strict `<` (a median of exactly one
@@ -40,7 +40,7 @@ pub const WEEK_SECONDS: f64 = 7.0 * DAY_SECONDS;
 /// 30 days, DevLake's month (see the module doc).
 pub const MONTH_SECONDS: f64 = 30.0 * DAY_SECONDS;
 
-/// Median deploy days per week at or above which deployment frequency is elite. `METRICS.md`
+/// Median deploy days per week at or above which deployment frequency is elite. `docs/METRICS.md`
 /// sets 5 (a deploy on every working day); DevLake's 2023 dashboard uses 7.
 pub const ELITE_DEPLOY_DAYS_PER_WEEK: u64 = 5;
 /// Median deploy days per week at or above which deployment frequency is high.
@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(change_failure_level(3.0 / 20.0), Some(Medium)); // exactly 15%
         assert_eq!(change_failure_level(15.0 / 100.0), Some(Medium));
         assert_eq!(change_failure_level(0.150_000_1), Some(Low));
-        assert_eq!(change_failure_level(1.0 / 8.0), Some(Medium)); // API.md's 0.125
+        assert_eq!(change_failure_level(1.0 / 8.0), Some(Medium)); // docs/API.md's 0.125
         assert_eq!(change_failure_level(1.0), Some(Low));
         assert_eq!(change_failure_level(f64::NAN), None);
     }

@@ -1,8 +1,8 @@
-//! Weekly rollups → the numbers and the JSON shapes of the read API (`API.md`), and the
+//! Weekly rollups → the numbers and the JSON shapes of the read API (`docs/API.md`), and the
 //! Prometheus exposition of the DORA numbers. Pure: the caller loads the rollups of the scope
 //! (a team's repos and authors merged per week with [`merge_weeks`]) and hands them in.
 //!
-//! Conventions shared by every report (definitions in `METRICS.md`):
+//! Conventions shared by every report (definitions in `docs/METRICS.md`):
 //!
 //! * **Period.** `from`/`to` are dates in the org timezone, both inclusive. The `weeks` array of
 //!   a report lists every ISO week with at least one day in `from..=to`

@@ -10,9 +10,9 @@
 //!   unit word, which is why the deploy-day count is `flowmeter_deploy_dates` and not
 //!   `…_deploy_days` (promtool: `use base unit "seconds" instead of "days"`);
 //! * the `quantile` label is reserved for summaries (promtool: `non-summary metrics should not
-//!   have "quantile" label`), so the two duration families that carry it — as API.md's example
-//!   `flowmeter_lead_time_seconds{scope="team:payments",quantile="0.5"}` does — are typed
-//!   `summary`. They expose only their quantile samples: a summary's `_count`/`_sum` are
+//!   have "quantile" label`), so the two duration families that carry it — as the example in
+//!   docs/API.md, `flowmeter_lead_time_seconds{scope="team:payments",quantile="0.5"}`, does —
+//!   are typed `summary`. They expose only their quantile samples: a summary's `_count`/`_sum` are
 //!   cumulative counters by convention, and these windowed numbers are not;
 //! * `flowmeter_dora_level` is info-style: value 1, the level in a label, one sample per
 //!   metric that has a level.

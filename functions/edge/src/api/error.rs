@@ -75,7 +75,7 @@ impl ApiError {
         }
     }
 
-    /// The `code` of the error body (API.md).
+    /// The `code` of the error body (docs/API.md).
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",

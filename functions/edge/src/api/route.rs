@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 
-/// The read routes, as in API.md and template.yaml.
+/// The read routes, as in docs/API.md and template.yaml.
 pub const ROUTES: [(&str, &str); 9] = [
     ("GET", "/v1/dora"),
     ("GET", "/v1/cycle-time"),
@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn every_listed_route_parses_to_a_route() {
-        // given the routes of API.md / when / then
+        // given the routes of docs/API.md / when / then
         for (method, path) in ROUTES {
             assert!(Route::parse(method, path).is_ok(), "{method} {path}");
         }
