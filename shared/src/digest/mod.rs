@@ -25,6 +25,6 @@ pub use model::{
     build_digest, Attention, Change, Digest, DigestInput, Headline, Links, Metric, MetricKind,
     OpenIncidentLine, PrSummary, Reason, ReasonKind, SlowPr, TeamInput, TeamRow,
 };
-pub use slack::{check_block_kit_limits, slack_messages};
-pub use teams::{check_teams_message, teams_messages};
+pub use slack::{check_block_kit_limits, slack_messages, BlockKitError};
+pub use teams::{check_teams_message, teams_messages, TeamsMessageError};
 pub use text::render_text;

@@ -88,101 +88,150 @@ pub fn slack_messages(digest: &Digest) -> Vec<Value> {
         .collect()
 }
 
+/// Why a message breaks a Block Kit rule, and where; its text names the block and the limit
+/// (`block 3: field 1 has 2001 characters, more than 2000`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BlockKitError {
+    /// The JSON is not what Slack expects there: not an object, no `type`, no or an empty
+    /// text, the wrong text type.
+    #[error("{0}")]
+    Shape(String),
+    /// A text longer than Slack takes.
+    #[error("{what} has {chars} characters, more than {max}")]
+    TooLong {
+        what: String,
+        chars: usize,
+        max: usize,
+    },
+    /// More blocks than one message may carry.
+    #[error("{count} blocks, more than {MAX_BLOCKS}")]
+    TooManyBlocks { count: usize },
+    /// A section's fields or a context's elements: none, or more than the limit.
+    #[error("{block} has {count} {items}, not 1 to {max}")]
+    Count {
+        block: &'static str,
+        items: &'static str,
+        count: usize,
+        max: usize,
+    },
+    /// A block type the digest does not use.
+    #[error("unsupported block type {0:?}")]
+    UnsupportedBlock(String),
+    /// The error is inside a part of the message: `block 3`, `field 1`, `element 0`.
+    #[error("{part} {index}: {error}")]
+    In {
+        part: &'static str,
+        index: usize,
+        error: Box<BlockKitError>,
+    },
+}
+
+impl BlockKitError {
+    fn shape(what: impl Into<String>) -> Self {
+        BlockKitError::Shape(what.into())
+    }
+
+    /// This error, placed inside part `index` of the message (`block`, `field`, `element`).
+    fn inside(self, part: &'static str, index: usize) -> Self {
+        BlockKitError::In {
+            part,
+            index,
+            error: Box::new(self),
+        }
+    }
+}
+
 /// Checks a message against Slack's Block Kit limits (see the module doc) and that it has a
 /// non-empty `text` fallback. The error names the block and the limit.
-pub fn check_block_kit_limits(message: &Value) -> Result<(), String> {
+pub fn check_block_kit_limits(message: &Value) -> Result<(), BlockKitError> {
     let object = message
         .as_object()
-        .ok_or("the message is not a JSON object")?;
+        .ok_or_else(|| BlockKitError::shape("the message is not a JSON object"))?;
     let text = object
         .get("text")
         .and_then(Value::as_str)
-        .ok_or("the message has no `text` fallback")?;
+        .ok_or_else(|| BlockKitError::shape("the message has no `text` fallback"))?;
     if text.trim().is_empty() {
-        return Err("the `text` fallback is empty".to_string());
+        return Err(BlockKitError::shape("the `text` fallback is empty"));
     }
-    let text_chars = text.chars().count();
-    if text_chars > MAX_TEXT_CHARS {
-        return Err(format!(
-            "`text` has {text_chars} characters, more than {MAX_TEXT_CHARS}"
-        ));
-    }
+    check_len("`text`", text, MAX_TEXT_CHARS)?;
     let Some(blocks) = object.get("blocks") else {
         return Ok(());
     };
-    let blocks = blocks.as_array().ok_or("`blocks` is not an array")?;
+    let blocks = blocks
+        .as_array()
+        .ok_or_else(|| BlockKitError::shape("`blocks` is not an array"))?;
     if blocks.len() > MAX_BLOCKS {
-        return Err(format!("{} blocks, more than {MAX_BLOCKS}", blocks.len()));
+        return Err(BlockKitError::TooManyBlocks {
+            count: blocks.len(),
+        });
     }
     for (i, block) in blocks.iter().enumerate() {
-        check_block(block).map_err(|e| format!("block {i}: {e}"))?;
+        check_block(block).map_err(|e| e.inside("block", i))?;
     }
     Ok(())
 }
 
-fn check_block(block: &Value) -> Result<(), String> {
-    let object = block.as_object().ok_or("not a JSON object")?;
+fn check_block(block: &Value) -> Result<(), BlockKitError> {
+    let object = block
+        .as_object()
+        .ok_or_else(|| BlockKitError::shape("not a JSON object"))?;
     let kind = object
         .get("type")
         .and_then(Value::as_str)
-        .ok_or("no `type`")?;
+        .ok_or_else(|| BlockKitError::shape("no `type`"))?;
     if let Some(id) = object.get("block_id") {
-        let id = id.as_str().ok_or("`block_id` is not a string")?;
+        let id = id
+            .as_str()
+            .ok_or_else(|| BlockKitError::shape("`block_id` is not a string"))?;
         check_len("`block_id`", id, MAX_BLOCK_ID_CHARS)?;
     }
     match kind {
         "header" => {
             let (text_type, text) = text_object(object.get("text"), "header `text`")?;
             if text_type != "plain_text" {
-                return Err("header `text` must be plain_text".to_string());
+                return Err(BlockKitError::shape("header `text` must be plain_text"));
             }
             check_len("header text", text, MAX_HEADER_CHARS)
         }
         "section" => check_section(object),
-        "context" => {
-            let elements = object
-                .get("elements")
-                .and_then(Value::as_array)
-                .ok_or("context without `elements`")?;
-            if elements.is_empty() || elements.len() > MAX_CONTEXT_ELEMENTS {
-                return Err(format!(
-                    "context has {} elements, not 1 to {MAX_CONTEXT_ELEMENTS}",
-                    elements.len()
-                ));
-            }
-            for (i, element) in elements.iter().enumerate() {
-                let (_, text) = text_object(Some(element), "context element")
-                    .map_err(|e| format!("element {i}: {e}"))?;
-                check_len("context text", text, MAX_SECTION_TEXT_CHARS)?;
-            }
-            Ok(())
-        }
+        "context" => check_context(object),
         "divider" => Ok(()),
-        other => Err(format!("unsupported block type {other:?}")),
+        other => Err(BlockKitError::UnsupportedBlock(other.to_string())),
     }
 }
 
-fn check_section(object: &Map<String, Value>) -> Result<(), String> {
+fn check_context(object: &Map<String, Value>) -> Result<(), BlockKitError> {
+    let elements = object
+        .get("elements")
+        .and_then(Value::as_array)
+        .ok_or_else(|| BlockKitError::shape("context without `elements`"))?;
+    check_count("context", "elements", elements.len(), MAX_CONTEXT_ELEMENTS)?;
+    for (i, element) in elements.iter().enumerate() {
+        let (_, text) =
+            text_object(Some(element), "context element").map_err(|e| e.inside("element", i))?;
+        check_len("context text", text, MAX_SECTION_TEXT_CHARS)?;
+    }
+    Ok(())
+}
+
+fn check_section(object: &Map<String, Value>) -> Result<(), BlockKitError> {
     let text = object.get("text");
     let fields = object.get("fields");
     if text.is_none() && fields.is_none() {
-        return Err("section needs `text` or `fields`".to_string());
+        return Err(BlockKitError::shape("section needs `text` or `fields`"));
     }
     if text.is_some() {
         let (_, text) = text_object(text, "section `text`")?;
         check_len("section text", text, MAX_SECTION_TEXT_CHARS)?;
     }
     if let Some(fields) = fields {
-        let fields = fields.as_array().ok_or("`fields` is not an array")?;
-        if fields.is_empty() || fields.len() > MAX_FIELDS {
-            return Err(format!(
-                "section has {} fields, not 1 to {MAX_FIELDS}",
-                fields.len()
-            ));
-        }
+        let fields = fields
+            .as_array()
+            .ok_or_else(|| BlockKitError::shape("`fields` is not an array"))?;
+        check_count("section", "fields", fields.len(), MAX_FIELDS)?;
         for (i, field) in fields.iter().enumerate() {
-            let (_, text) =
-                text_object(Some(field), "field").map_err(|e| format!("field {i}: {e}"))?;
+            let (_, text) = text_object(Some(field), "field").map_err(|e| e.inside("field", i))?;
             check_len(&format!("field {i}"), text, MAX_FIELD_CHARS)?;
         }
     }
@@ -190,31 +239,57 @@ fn check_section(object: &Map<String, Value>) -> Result<(), String> {
 }
 
 /// A text object's type and text; the text must not be empty (Slack rejects that).
-fn text_object<'a>(value: Option<&'a Value>, what: &str) -> Result<(&'a str, &'a str), String> {
+fn text_object<'a>(
+    value: Option<&'a Value>,
+    what: &str,
+) -> Result<(&'a str, &'a str), BlockKitError> {
     let object = value
         .and_then(Value::as_object)
-        .ok_or_else(|| format!("{what} is not a text object"))?;
+        .ok_or_else(|| BlockKitError::shape(format!("{what} is not a text object")))?;
     let kind = object
         .get("type")
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("{what} has no `type`"))?;
+        .ok_or_else(|| BlockKitError::shape(format!("{what} has no `type`")))?;
     if kind != "plain_text" && kind != "mrkdwn" {
-        return Err(format!("{what} has type {kind:?}"));
+        return Err(BlockKitError::shape(format!("{what} has type {kind:?}")));
     }
     let text = object
         .get("text")
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("{what} has no `text`"))?;
+        .ok_or_else(|| BlockKitError::shape(format!("{what} has no `text`")))?;
     if text.is_empty() {
-        return Err(format!("{what} is empty"));
+        return Err(BlockKitError::shape(format!("{what} is empty")));
     }
     Ok((kind, text))
 }
 
-fn check_len(what: &str, text: &str, max: usize) -> Result<(), String> {
+fn check_len(what: &str, text: &str, max: usize) -> Result<(), BlockKitError> {
     let chars = text.chars().count();
     if chars > max {
-        Err(format!("{what} has {chars} characters, more than {max}"))
+        Err(BlockKitError::TooLong {
+            what: what.to_string(),
+            chars,
+            max,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// 1 to `max` fields of a section or elements of a context.
+fn check_count(
+    block: &'static str,
+    items: &'static str,
+    count: usize,
+    max: usize,
+) -> Result<(), BlockKitError> {
+    if count == 0 || count > max {
+        Err(BlockKitError::Count {
+            block,
+            items,
+            count,
+            max,
+        })
     } else {
         Ok(())
     }
@@ -601,7 +676,11 @@ mod tests {
     #[test]
     fn digest_slack_validator_names_the_broken_limit() {
         let ok = |blocks: Vec<Value>| json!({"text": "fallback", "blocks": blocks});
-        let err = |message: Value| check_block_kit_limits(&message).expect_err("rejected");
+        let err = |message: Value| {
+            check_block_kit_limits(&message)
+                .expect_err("rejected")
+                .to_string()
+        };
         assert_eq!(check_block_kit_limits(&ok(vec![divider()])), Ok(()));
 
         assert_eq!(err(ok(vec![divider(); 51])), "51 blocks, more than 50");

@@ -67,40 +67,59 @@ pub fn teams_messages(digest: &Digest) -> Vec<Value> {
         .collect()
 }
 
+/// Why a message is not one Teams takes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TeamsMessageError {
+    #[error("`type` is not \"message\"")]
+    NotAMessage,
+    #[error("no `attachments` array")]
+    NoAttachmentsArray,
+    #[error("no attachment")]
+    NoAttachment,
+    #[error("attachment {0} is not an Adaptive Card")]
+    NotAnAdaptiveCard(usize),
+    #[error("attachment {0} has no `content`")]
+    NoContent(usize),
+    #[error("attachment {0}: content is not an AdaptiveCard")]
+    ContentNotACard(usize),
+    #[error("attachment {0}: the card has no `body` array")]
+    NoBody(usize),
+    #[error("the message is {bytes} bytes, more than {TEAMS_MAX_BYTES}")]
+    TooLarge { bytes: usize },
+}
+
 /// Checks the Teams envelope (a `message` with one Adaptive Card attachment with a body) and
 /// that the JSON is at most [`TEAMS_MAX_BYTES`].
-pub fn check_teams_message(message: &Value) -> Result<(), String> {
+pub fn check_teams_message(message: &Value) -> Result<(), TeamsMessageError> {
     if message.get("type").and_then(Value::as_str) != Some("message") {
-        return Err("`type` is not \"message\"".to_string());
+        return Err(TeamsMessageError::NotAMessage);
     }
     let attachments = message
         .get("attachments")
         .and_then(Value::as_array)
-        .ok_or("no `attachments` array")?;
+        .ok_or(TeamsMessageError::NoAttachmentsArray)?;
     if attachments.is_empty() {
-        return Err("no attachment".to_string());
+        return Err(TeamsMessageError::NoAttachment);
     }
     for (i, attachment) in attachments.iter().enumerate() {
         if attachment.get("contentType").and_then(Value::as_str)
             != Some("application/vnd.microsoft.card.adaptive")
         {
-            return Err(format!("attachment {i} is not an Adaptive Card"));
+            return Err(TeamsMessageError::NotAnAdaptiveCard(i));
         }
         let content = attachment
             .get("content")
-            .ok_or_else(|| format!("attachment {i} has no `content`"))?;
+            .ok_or(TeamsMessageError::NoContent(i))?;
         if content.get("type").and_then(Value::as_str) != Some("AdaptiveCard") {
-            return Err(format!("attachment {i}: content is not an AdaptiveCard"));
+            return Err(TeamsMessageError::ContentNotACard(i));
         }
         if !content.get("body").is_some_and(Value::is_array) {
-            return Err(format!("attachment {i}: the card has no `body` array"));
+            return Err(TeamsMessageError::NoBody(i));
         }
     }
     let bytes = size(message);
     if bytes > TEAMS_MAX_BYTES {
-        return Err(format!(
-            "the message is {bytes} bytes, more than {TEAMS_MAX_BYTES}"
-        ));
+        return Err(TeamsMessageError::TooLarge { bytes });
     }
     Ok(())
 }
@@ -512,7 +531,9 @@ mod tests {
         assert!(check_teams_message(&json!({"type": "text"})).is_err());
         assert!(check_teams_message(&json!({"type": "message", "attachments": []})).is_err());
         let huge = message("t", vec![text(&"x".repeat(TEAMS_MAX_BYTES))], Vec::new());
-        let e = check_teams_message(&huge).expect_err("too large");
+        let e = check_teams_message(&huge)
+            .expect_err("too large")
+            .to_string();
         assert!(e.contains("more than 28000"), "{e}");
     }
 }
