@@ -135,7 +135,7 @@ fn deployment_projection(key: &EntityKey) -> ProjectionItem {
         members: Vec::new(),
         links: LinkState::default(),
         run: Some("run-1".into()),
-        touched: Vec::new(),
+        run_buckets: Vec::new(),
         head_indexed: None,
         gsi1pk: Some("DEPS#acme/api".into()),
         gsi1sk: Some("2026-11-30T10:00:00.000Z#gh:7".into()),
@@ -362,7 +362,6 @@ fn is_link(body: &FactBody) -> bool {
         | FactBody::DeploymentStatus { .. }
         | FactBody::Incident { .. } => false,
         FactBody::ShippedBy { .. }
-        | FactBody::Ships { .. }
         | FactBody::ShipsPrs { .. }
         | FactBody::BlamedBy { .. }
         | FactBody::RevertedBy { .. }
@@ -384,10 +383,6 @@ fn the_derived_fact_types_are_the_stored_tags_of_every_derived_body() {
             deployment: dep(),
             sha: "abc".into(),
             finished_at: t,
-        },
-        FactBody::Ships {
-            pr: pr_key(1),
-            rework: false,
         },
         FactBody::ShipsPrs { prs: Vec::new() },
         FactBody::BlamedBy {

@@ -460,7 +460,7 @@ impl Crash {
     /// restores exactly the reference state.
     async fn replay(&self, mut crashed: ProjectionItem) {
         crashed.run = Some("run-that-died".into());
-        crashed.touched = vec![self.bucket.to_string()];
+        crashed.run_buckets = vec![self.bucket.to_string()];
         self.stale_rollup().await;
         self.store
             .put_projection(&crashed)

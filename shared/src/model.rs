@@ -107,6 +107,14 @@ pub fn short_digest(bytes: &[u8]) -> String {
     hex
 }
 
+/// A short identity of a value's content: the first 8 bytes of the SHA-256 of its JSON, in hex.
+/// Stored beside facts and bucket members, so a write that would change nothing is skipped.
+pub fn content_hash<T: Serialize>(value: &T) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    hex::encode(&Sha256::digest(&bytes)[..8])
+}
+
 /// One immutable statement from a source (or a derived link, see [`FactBody::is_derived`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fact {
@@ -343,13 +351,6 @@ pub enum FactBody {
         sha: String,
         finished_at: DateTime<Utc>,
     },
-    /// On a deployment: it shipped this PR; `rework` says whether the PR is an unplanned fix.
-    /// (Written one per PR before [`FactBody::ShipsPrs`]; still read. A table holding these is
-    /// brought up to date by reprocess.)
-    Ships {
-        pr: EntityKey,
-        rework: bool,
-    },
     /// On a deployment: every PR it shipped, in one fact. A deployment ships several PRs, and
     /// one fact per PR cost a write unit each (and as many stream records and rebuilds).
     ShipsPrs {
@@ -403,7 +404,6 @@ impl FactBody {
         matches!(
             self,
             FactBody::ShippedBy { .. }
-                | FactBody::Ships { .. }
                 | FactBody::ShipsPrs { .. }
                 | FactBody::BlamedBy { .. }
                 | FactBody::RevertedBy { .. }

@@ -61,7 +61,7 @@ pub async fn reprocess(store: &Store, config: OrgConfig) -> Result<ReprocessRepo
         report.projections_written += outcome.projections_written;
         report.buckets_recomputed += outcome.buckets_recomputed;
         report.parked.extend(outcome.parked);
-        changes = outcome.touched;
+        changes = outcome.relinked;
     }
     if !changes.is_empty() {
         return Err(StoreError::Unsettled {

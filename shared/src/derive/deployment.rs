@@ -193,10 +193,6 @@ pub fn project_deployment(
                     terminal = Some((fact.at, *state));
                 }
             }
-            FactBody::Ships { pr, rework } => ships.push(ShippedPr {
-                pr: pr.clone(),
-                rework: *rework,
-            }),
             FactBody::ShipsPrs { prs } => ships.extend(prs.iter().cloned()),
             FactBody::BlamedBy {
                 incident,
@@ -283,7 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn shipped_prs_come_from_the_ships_list_and_older_per_pr_links() {
+    fn shipped_prs_come_from_the_ships_list_sorted() {
         let cfg = OrgConfig::default();
         let key = dep_key("acme/api", "gh:1");
         let req = dep_request(&key, "d1", "production", "abc", t("2026-10-05T10:00:00Z"));
@@ -312,23 +308,13 @@ mod tests {
                 ],
             },
         );
-        let legacy = link(
-            "ships:PR#acme/api#1",
-            FactBody::Ships {
-                pr: pr(1),
-                rework: true,
-            },
-        );
-        let d = project_deployment(&key, &[req.clone(), list.clone(), legacy], &cfg)
-            .expect("deployment");
+        let d = project_deployment(&key, &[req, list], &cfg).expect("deployment");
         assert_eq!(
             d.ships.iter().map(|s| s.pr.clone()).collect::<Vec<_>>(),
             vec![pr(1), pr(2)],
             "sorted, each PR once"
         );
         assert!(d.is_rework(), "every shipped PR is rework");
-        let only_list = project_deployment(&key, &[list, req], &cfg).expect("deployment");
-        assert_eq!(only_list.ships, d.ships);
     }
 
     #[test]

@@ -4,9 +4,12 @@
 
 pub mod deployment;
 pub mod incident;
+pub mod link_edits;
 pub mod links;
+pub mod member_diff;
 pub mod members;
 pub mod pr_commits;
+pub mod projection;
 pub mod pull_request;
 pub mod rollup;
 
@@ -15,7 +18,10 @@ pub(crate) mod testing;
 
 pub use deployment::{project_deployment, Deployment};
 pub use incident::{project_incident, Incident};
+pub use link_edits::{LinkEdit, Retarget};
+pub use member_diff::{MemberDiff, MemberRef};
 pub use members::{pack_members, Bucket, Member, MemberData, PackedMember, Scope};
 pub use pr_commits::HeadHistory;
+pub use projection::{dependents, Dependents, Projection};
 pub use pull_request::{project_pull_request, PullRequest};
 pub use rollup::Rollup;

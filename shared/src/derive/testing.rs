@@ -236,3 +236,60 @@ pub fn incident_fact(
         },
     }
 }
+
+/// A production deployment of acme/api that finished at `finished` (started 5 minutes before).
+pub fn production_deployment(
+    id: &str,
+    sha: &str,
+    finished: &str,
+    state: DeploymentState,
+) -> crate::derive::Deployment {
+    crate::derive::Deployment {
+        repo: "acme/api".into(),
+        id: id.into(),
+        environment: Some("production".into()),
+        sha: Some(sha.into()),
+        workflow: None,
+        is_production: true,
+        state: Some(state),
+        started_at: Some(t(finished) - chrono::Duration::minutes(5)),
+        finished_at: Some(t(finished)),
+        ships: vec![],
+        blamed_by: vec![],
+        reverted_prs: vec![],
+        rolled_back_by: None,
+        next_success_at: None,
+        superseded_by: None,
+        workflow_run: None,
+    }
+}
+
+/// PR `number` of acme/api, merged at `merged` as `sha`, projected from one close fact;
+/// `edit` adjusts the snapshot (a title, a head).
+pub fn merged_pr_with(
+    number: u64,
+    merged: &str,
+    sha: &str,
+    edit: impl FnOnce(&mut PrSnapshot),
+) -> crate::derive::PullRequest {
+    let key = pr_key("acme/api", number);
+    let fact = pr_fact(
+        &key,
+        &format!("m{number}"),
+        PrAction::Closed,
+        t(merged),
+        |s| {
+            s.merged_at = Some(t(merged));
+            s.closed_at = Some(t(merged));
+            s.merge_commit_sha = Some(sha.into());
+            edit(s);
+        },
+    );
+    crate::derive::project_pull_request(
+        &key,
+        &[fact],
+        &crate::derive::HeadHistory::default(),
+        &crate::config::OrgConfig::default(),
+    )
+    .expect("a merged PR projects")
+}

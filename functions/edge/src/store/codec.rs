@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::StoreError;
 
@@ -70,10 +69,7 @@ pub fn item_size(item: &Item) -> usize {
 
 /// A short content hash: lets a write be skipped (or made conditional) when nothing changed, so
 /// unchanged derivations cost no write and trigger no stream record.
-pub fn content_hash<T: Serialize>(value: &T) -> String {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
-    hex::encode(&Sha256::digest(&bytes)[..8])
-}
+pub use flowmeter::model::content_hash;
 
 pub(super) fn deflate(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
     use std::io::Write;

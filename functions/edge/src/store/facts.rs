@@ -29,7 +29,6 @@ struct FactItem {
 /// [`FactBody::is_derived`]: flowmeter::model::FactBody::is_derived
 pub const DERIVED_FACT_TYPES: &[&str] = &[
     "shipped_by",
-    "ships",
     "ships_prs",
     "blamed_by",
     "reverted_by",

@@ -1,31 +1,12 @@
 //! Projections: one entity's folded state, stored beside its facts under `PROJ`.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use flowmeter::derive::{Deployment, Incident, PullRequest};
+pub use flowmeter::derive::{MemberRef, Projection};
 use flowmeter::model::EntityKey;
 use serde::{Deserialize, Serialize};
 
 use super::codec::{deflate_json, from_item, inflate_json, s, to_item, Item};
 use super::{keys, Store, StoreError};
-
-/// One entity's projection. Not boxed: projections are built one at a time and stored at once,
-/// so the size difference between variants costs nothing that matters.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Projection {
-    PullRequest(PullRequest),
-    Deployment(Deployment),
-    Incident(Incident),
-}
-
-/// A member this projection contributed, remembered so the next rebuild can diff.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct MemberRef {
-    pub b: String,
-    pub id: String,
-    pub h: String,
-}
 
 /// Which links this entity asserted on others, so a changed decision can retract the old link.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -45,12 +26,12 @@ pub struct ProjectionItem {
     pub projection: Projection,
     pub members: Vec<MemberRef>,
     pub links: LinkState,
-    /// The pipeline run that wrote this projection, and the buckets its member diff touched
+    /// The pipeline run that wrote this projection, and the buckets its member diff changed
     /// (deletions included). A run that fails after writing a projection leaves that entity's
     /// buckets and links undone; the retry finds the projection unchanged, so it redoes them
     /// from here unless the run is recorded done (`Store::run_done`).
     pub run: Option<String>,
-    pub touched: Vec<String>,
+    pub run_buckets: Vec<String>,
     /// The head branch this PR is recorded under ([`Store::put_head_index`]), so the record
     /// is written again only when the head changes.
     pub head_indexed: Option<String>,
@@ -71,9 +52,9 @@ struct StoredProjection {
     pk: String,
     sk: String,
     // `z` (binary) is added and taken off around serde_dynamo, which has no bytes type.
-    /// The run that wrote it (stored under its old name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    batch: Option<String>,
+    /// The run that wrote it (stored as `batch`, its first name).
+    #[serde(default, rename = "batch", skip_serializing_if = "Option::is_none")]
+    run: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi1pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,13 +73,40 @@ struct ProjectionBody {
     members: Vec<MemberRef>,
     #[serde(default)]
     links: LinkState,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    touched: Vec<String>,
+    /// [`ProjectionItem::run_buckets`] (stored as `touched`, its first name).
+    #[serde(default, rename = "touched", skip_serializing_if = "Vec::is_empty")]
+    run_buckets: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     head_indexed: Option<String>,
 }
 
 impl ProjectionItem {
+    /// A projection to store, with the index keys it is found by (`keys::index_keys`).
+    pub fn new(
+        projection: Projection,
+        members: Vec<MemberRef>,
+        links: LinkState,
+        run: String,
+        run_buckets: Vec<String>,
+        head_indexed: Option<String>,
+    ) -> ProjectionItem {
+        let [gsi1pk, gsi1sk, gsi2pk, gsi2sk] = keys::index_keys(&projection);
+        ProjectionItem {
+            pk: projection.key().partition_key(),
+            sk: keys::PROJECTION_SK.into(),
+            projection,
+            members,
+            links,
+            run: Some(run),
+            run_buckets,
+            head_indexed,
+            gsi1pk,
+            gsi1sk,
+            gsi2pk,
+            gsi2sk,
+        }
+    }
+
     /// The item as stored (see [`StoredProjection`]).
     pub fn to_item(&self) -> Result<Item, StoreError> {
         let body = deflate_json(
@@ -107,14 +115,14 @@ impl ProjectionItem {
                 projection: self.projection.clone(),
                 members: self.members.clone(),
                 links: self.links.clone(),
-                touched: self.touched.clone(),
+                run_buckets: self.run_buckets.clone(),
                 head_indexed: self.head_indexed.clone(),
             },
         )?;
         let mut item = to_item(&StoredProjection {
             pk: self.pk.clone(),
             sk: self.sk.clone(),
-            batch: self.run.clone(),
+            run: self.run.clone(),
             gsi1pk: self.gsi1pk.clone(),
             gsi1sk: self.gsi1sk.clone(),
             gsi2pk: self.gsi2pk.clone(),
@@ -142,8 +150,8 @@ impl ProjectionItem {
             projection: body.projection,
             members: body.members,
             links: body.links,
-            run: stored.batch,
-            touched: body.touched,
+            run: stored.run,
+            run_buckets: body.run_buckets,
             head_indexed: body.head_indexed,
             gsi1pk: stored.gsi1pk,
             gsi1sk: stored.gsi1sk,
@@ -181,6 +189,7 @@ impl Store {
 mod tests {
     use super::*;
     use chrono::{DateTime, Utc};
+    use flowmeter::derive::Deployment;
     use flowmeter::model::DeploymentState;
 
     fn deployment_item() -> ProjectionItem {
@@ -225,7 +234,7 @@ mod tests {
                 marked_reverted: Some(key),
             },
             run: Some("run-1".into()),
-            touched: vec!["repo:acme/api|2026-W49".into()],
+            run_buckets: vec!["repo:acme/api|2026-W49".into()],
             head_indexed: None,
             gsi1pk,
             gsi1sk,
