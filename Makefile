@@ -55,6 +55,7 @@ help:
 	@echo 'make build      arm64 Lambda zips (cargo-lambda): target/lambda/flowmeter-<fn>/bootstrap.zip'
 	@echo 'make deploy     make build, then sam deploy --guided of those zips (DEPLOY.md)'
 	@echo 'make load       10,000 deliveries x2, shuffled, 32 senders, against a private local stack; checks and JSON figures (BENCHMARKS.md)'
+	@echo '                LOAD_ARGS="--rate 50 --seconds 120": steady rate instead, and freshness (202 to read API) p50/p99'
 	@echo 'make load-faults the load with DynamoDB Local killed and restarted mid-run (on-disk data)'
 	@echo 'make bench      criterion micro-benchmarks (shared/benches) and the read path at 1k vs 1M events'
 	@echo 'make fuzz       cargo-fuzz: every ingest parser, the signature headers, the config parser (>= 10M runs)'
@@ -189,7 +190,10 @@ deploy: build
 # The load binary is the workspace's debug build (dependencies at opt-level 1, as `make test`
 # builds them): a release build of the AWS SDK takes 16+ minutes on 2 cores, and DynamoDB Local,
 # not our code, is what the figures measure. Its last line of output is one JSON object.
-# LOAD_ARGS passes options, e.g. `make load LOAD_ARGS="--deliveries 20000"`.
+# LOAD_ARGS passes options, e.g. `make load LOAD_ARGS="--deliveries 20000"`. With `--rate`,
+# `make load` runs the steady-rate mode instead: `make load LOAD_ARGS="--rate 50 --seconds 120"`
+# sends rate x seconds deliveries once each at that rate and measures freshness, the time from a
+# delivery's 202 until the read API reflects it (infra/load/src/freshness.rs).
 LOAD_ARGS ?=
 LOAD_BIN = $(CARGO_TARGET_DIR)/debug/flowmeter-load
 

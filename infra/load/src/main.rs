@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! flowmeter-load run        [--deliveries N] [--senders N] [--seed N]   (make load; under with-emulators.sh)
+//! flowmeter-load run        --rate R --seconds S [--sample-every N] [--poll-ms M] [--timeout-s T]
+//!                           [--senders N] [--seed N]                  (steady rate and freshness)
 //! flowmeter-load faults     [--deliveries N] [--outage-at F] [--outage-s S]  (make load-faults; starts its own DynamoDB Local)
 //! flowmeter-load read-bench [--requests N]                               (make bench; under with-emulators.sh)
 //! ```
@@ -11,13 +13,19 @@
 //! `wcu_per_delivery`, `rcu_per_delivery`, `convergence_s`, `rollups_equal_recompute`. The exit
 //! status is non-zero when a check failed (a lost or extra fact, a rollup that is not its
 //! recomputation, a rejected delivery, a 2xx during the outage).
+//!
+//! `run --rate R` is the steady-rate mode instead (`freshness`): `R × S` deliveries sent once
+//! each at `R` a second, and how long after its 202 a sampled delivery shows in the read API.
+//! Its JSON line adds `freshness_*` figures to the same kind of checks.
 
 mod ddb;
+mod freshness;
 mod generate;
 mod load;
 mod profile;
 mod readbench;
 mod server;
+mod verify;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -107,6 +115,10 @@ impl Args {
         Ok(Args { command, values })
     }
 
+    fn has(&self, name: &str) -> bool {
+        self.values.iter().any(|(n, _)| n == name)
+    }
+
     fn get<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
         match self.values.iter().rev().find(|(n, _)| n == name) {
             Some((_, v)) => v.parse().map_err(|_| format!("--{name}: bad value {v}")),
@@ -166,6 +178,14 @@ fn real_main() -> Result<bool, String> {
         .map_err(|e| e.to_string())?;
     let result = runtime.block_on(async {
         match args.command.as_str() {
+            "run" if args.has("rate") => {
+                let options = steady_options(&args)?;
+                wait_ready().await?;
+                let stores = Stores::create("steady").await?;
+                let (line, passed) = freshness::run(&stores, &options).await?;
+                println!("{line}");
+                Ok(passed)
+            }
             "run" | "faults" => {
                 let options = load::Options {
                     deliveries: args.get("deliveries", 10_000)?,
@@ -193,6 +213,27 @@ fn real_main() -> Result<bool, String> {
         }
     }
     result
+}
+
+/// The steady-rate mode's options: `--rate` deliveries a second for `--seconds`.
+fn steady_options(args: &Args) -> Result<freshness::SteadyOptions, String> {
+    let options = freshness::SteadyOptions {
+        rate: args.get("rate", 50.0)?,
+        seconds: args.get("seconds", 120.0)?,
+        seed: args.get("seed", 42)?,
+        senders: args.get("senders", 32)?,
+        sample_every: args.get("sample-every", 4)?,
+        poll: Duration::from_millis(args.get("poll-ms", 100)?),
+        timeout: Duration::from_secs_f64(args.get("timeout-s", 60.0)?),
+    };
+    let bounded = |x: f64, lo: f64, hi: f64| x.is_finite() && (lo..=hi).contains(&x);
+    if !bounded(options.rate, 0.1, 2000.0) || !bounded(options.seconds, 1.0, 3600.0) {
+        return Err("--rate must be 0.1..=2000 and --seconds 1..=3600".into());
+    }
+    if options.rate * options.seconds > 1_000_000.0 {
+        return Err("--rate x --seconds: at most 1,000,000 deliveries".into());
+    }
+    Ok(options)
 }
 
 /// Waits until DynamoDB Local answers.

@@ -5,7 +5,6 @@
 //! whether it does.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -219,8 +218,8 @@ fn quantile(values: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-pub async fn run(requests: usize, big_events: usize) -> Result<bool, String> {
-    crate::wait_ready().await?;
+/// The two tables, filled, each with its own server.
+async fn prepare_targets(big_events: usize) -> Result<Vec<Target>, String> {
     let mut targets = Vec::new();
     for (label, events) in [("1k", 1_000), ("big", big_events)] {
         let stores = Stores::create(&format!("read-{label}")).await?;
@@ -240,17 +239,17 @@ pub async fn run(requests: usize, big_events: usize) -> Result<bool, String> {
             times_ms: Vec::new(),
         });
     }
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| e.to_string())?;
-    // Warm up both (JIT of DynamoDB Local, connection pools, config caches).
-    for target in &targets {
+    Ok(targets)
+}
+
+/// Warms both up (JIT of DynamoDB Local, connection pools, config caches), shows an answer,
+/// then zeroes their read meters and profiles.
+async fn warm_up(client: &reqwest::Client, targets: &[Target]) -> Result<(), String> {
+    for target in targets {
         for _ in 0..30 {
-            get(&client, target).await?;
+            get(client, target).await?;
         }
-        let (_, answer) = get(&client, target).await?;
+        let (_, answer) = get(client, target).await?;
         eprintln!(
             "{}: answer sample: {}",
             target.label,
@@ -270,6 +269,45 @@ pub async fn run(requests: usize, big_events: usize) -> Result<bool, String> {
             .requests
             .store(0, Ordering::Relaxed);
     }
+    Ok(())
+}
+
+/// Prints a target's timings, requests and capacity per read and its profile; returns its
+/// median.
+fn report_target(target: &Target) -> f64 {
+    let requests_made = target.stores.read.meter.requests.load(Ordering::Relaxed);
+    let rcu = target.stores.read.meter.read_milli.load(Ordering::Relaxed) as f64 / 1000.0;
+    let m = median(&target.times_ms);
+    eprintln!(
+        "{}: {} events: GET /v1/dora (team of {TEAM_REPOS} repos, 13 weeks) x{}: median {m:.2} ms, p90 {:.2} ms, p99 {:.2} ms; per request {:.2} DynamoDB requests, {:.2} RCU",
+        target.label,
+        target.events,
+        target.times_ms.len(),
+        quantile(&target.times_ms, 0.9),
+        quantile(&target.times_ms, 0.99),
+        requests_made as f64 / target.times_ms.len() as f64,
+        rcu / target.times_ms.len() as f64,
+    );
+    eprint!(
+        "{}",
+        profile::render(
+            &format!("{} read side", target.label),
+            &target.stores.read_profile.snapshot(),
+            target.times_ms.len()
+        )
+    );
+    m
+}
+
+pub async fn run(requests: usize, big_events: usize) -> Result<bool, String> {
+    crate::wait_ready().await?;
+    let mut targets = prepare_targets(big_events).await?;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    warm_up(&client, &targets).await?;
     // Interleaved, so drift hits both alike.
     for _ in 0..requests {
         for target in targets.iter_mut() {
@@ -277,31 +315,7 @@ pub async fn run(requests: usize, big_events: usize) -> Result<bool, String> {
             target.times_ms.push(ms);
         }
     }
-    let mut medians = Vec::new();
-    for target in &targets {
-        let requests_made = target.stores.read.meter.requests.load(Ordering::Relaxed);
-        let rcu = target.stores.read.meter.read_milli.load(Ordering::Relaxed) as f64 / 1000.0;
-        let m = median(&target.times_ms);
-        medians.push(m);
-        eprintln!(
-            "{}: {} events: GET /v1/dora (team of {TEAM_REPOS} repos, 13 weeks) x{}: median {m:.2} ms, p90 {:.2} ms, p99 {:.2} ms; per request {:.2} DynamoDB requests, {:.2} RCU",
-            target.label,
-            target.events,
-            target.times_ms.len(),
-            quantile(&target.times_ms, 0.9),
-            quantile(&target.times_ms, 0.99),
-            requests_made as f64 / target.times_ms.len() as f64,
-            rcu / target.times_ms.len() as f64,
-        );
-        eprint!(
-            "{}",
-            profile::render(
-                &format!("{} read side", target.label),
-                &target.stores.read_profile.snapshot(),
-                target.times_ms.len()
-            )
-        );
-    }
+    let medians: Vec<f64> = targets.iter().map(report_target).collect();
     let ratio = medians[1] / medians[0].max(1e-9);
     println!(
         "{}",
@@ -317,6 +331,5 @@ pub async fn run(requests: usize, big_events: usize) -> Result<bool, String> {
     for target in targets {
         target.server.stop().await;
     }
-    let _ = Arc::new(());
     Ok(ratio <= 1.2)
 }

@@ -117,6 +117,8 @@ pub struct PollState {
     /// Consecutive polls that found nothing, and when that streak began.
     pub quiet_streak: u32,
     pub quiet_since: Option<Instant>,
+    /// Every poll that handled records: how long it took (ms) and how many it handled.
+    pub busy_polls: Vec<(f64, usize)>,
 }
 
 /// The local stream consumer: polls the table's stream and feeds the rollup handler, as the
@@ -152,6 +154,7 @@ impl Poller {
                 if *stopped.borrow() {
                     return;
                 }
+                let started = Instant::now();
                 let result = poller.poll_once(&store).await;
                 let now = Instant::now();
                 let failing = poller.failing_polls > 0;
@@ -164,6 +167,10 @@ impl Poller {
                     s.records += handled as u64;
                     if result.is_err() || failing {
                         s.failed_polls += 1;
+                    }
+                    if handled > 0 {
+                        let ms = now.duration_since(started).as_secs_f64() * 1000.0;
+                        s.busy_polls.push((ms, handled));
                     }
                     if handled > 0 || result.is_err() || failing {
                         s.last_busy = Some(now);

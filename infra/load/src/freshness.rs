@@ -1,0 +1,1010 @@
+//! The steady-rate mode of `make load` (`flowmeter-load run --rate R --seconds S`): deliveries
+//! sent at a steady rate, and **freshness**, the time from a delivery's 202 until the read API
+//! reflects it.
+//!
+//! Traffic: `R × S` deliveries of the load generator's repository histories, each sent once to
+//! the in-process server on 127.0.0.1, one every `1/R` seconds (open loop: a slow answer does
+//! not delay the next send; at most `--senders` requests are in flight, after which the
+//! schedule slips and the achieved rate says so). Every repository's history keeps its order
+//! and is spread evenly over the whole run, so all repositories are active at once, as in an
+//! org, and two deliveries of one repository are about `R × S / (its deliveries)` sends apart.
+//!
+//! What "reflects" means. Three counters of a repository move by exactly one when a delivery
+//! adds something countable, and are read through the public API, scope `repo:<name>`, over a
+//! window of weeks that holds every timestamp of that repository's deliveries (± 7 days, so the
+//! org's timezone cannot move a bucket out of it):
+//!
+//! - `prs_opened`: `opened` of `GET /v1/pull-requests`; moves with the first `pull_request`
+//!   delivery of a PR whose author is not a bot (bots' PRs count in no PR number);
+//! - `prs_merged`: `merged` of `GET /v1/pull-requests`; moves with the first `pull_request`
+//!   delivery carrying `merged_at` of a non-bot PR;
+//! - `deployments`: `change_failure_rate.deployments` (terminal production attempts) of
+//!   `GET /v1/dora`; moves with the first terminal status of a deployment (`deployment_status`
+//!   success/failure/error, or a generic deployment with `finished_at`).
+//!
+//! Walking the schedule in send order, the delivery that makes the `k`-th such change of a
+//! repository's counter is reflected once that counter reads **at least `k`**. Every `N`th change
+//! (`--sample-every N`) is sampled: after its 202 the counter is read until it reaches `k`; its
+//! freshness is the end of that read minus the end of the 202, an upper bound whose resolution
+//! is one read plus the interval between reads: `--poll-ms`, or a tenth of the sample's age if
+//! that is longer, at most 4 reads in flight (so a backlog is not fed by its own probe; the
+//! reads go to the same DynamoDB Local as the pipeline). A count of `k` can only come from changes
+//! sent before the sample or from the sample itself, unless a later delivery that could move the
+//! same counter had already been sent: such samples are **ambiguous** and left out (counted in
+//! `freshness_ambiguous`). A sample not reflected within `--timeout-s` is **unreflected**
+//! (`freshness_unreflected`) and fails the run. After the run the model is checked: every
+//! repository's final counters must equal the number of changes the walk counted, or the run
+//! fails (`freshness_model_mismatches`).
+//!
+//! The JSON line: `deliveries`, `lost`, `throughput_per_s` (the achieved rate), webhook `p50_ms`
+//! / `p99_ms`, `freshness_sampled` / `_p50_s` / `_p99_s` / `_max_s`, the same per counter under
+//! `freshness_by_counter`, `convergence_s` and `rollups_equal_recompute` as in the burst mode.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::generate::{self, Delivery, Rng};
+use crate::load::{self, percentile, round, SenderLog, Usage};
+use crate::server::{PollState, Poller, Server, API_TOKEN};
+use crate::verify::{verify, Verification};
+use crate::Stores;
+
+/// The p99 freshness users ask for.
+const TARGET_P99_S: f64 = 5.0;
+
+pub struct SteadyOptions {
+    /// Deliveries per second.
+    pub rate: f64,
+    pub seconds: f64,
+    pub seed: u64,
+    /// Requests in flight at most.
+    pub senders: usize,
+    /// Every how many counted changes one is sampled.
+    pub sample_every: usize,
+    /// How often a pending sample's counter is read.
+    pub poll: Duration,
+    /// A sample not reflected this long after its 202 is unreflected.
+    pub timeout: Duration,
+}
+
+/// A repository counter that one delivery moves by one; see the module documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Counter {
+    PrsOpened,
+    PrsMerged,
+    Deployments,
+}
+
+const COUNTERS: [Counter; 3] = [Counter::PrsOpened, Counter::PrsMerged, Counter::Deployments];
+
+impl Counter {
+    fn name(self) -> &'static str {
+        match self {
+            Counter::PrsOpened => "prs_opened",
+            Counter::PrsMerged => "prs_merged",
+            Counter::Deployments => "deployments",
+        }
+    }
+
+    /// The read that shows it.
+    fn report(self) -> Report {
+        match self {
+            Counter::PrsOpened | Counter::PrsMerged => Report::PullRequests,
+            Counter::Deployments => Report::Dora,
+        }
+    }
+
+    /// Its value in an answer of its report.
+    fn value(self, answer: &Value) -> u64 {
+        let pointer = match self {
+            Counter::PrsOpened => "/opened",
+            Counter::PrsMerged => "/merged",
+            Counter::Deployments => "/change_failure_rate/deployments",
+        };
+        answer.pointer(pointer).and_then(Value::as_u64).unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Report {
+    PullRequests,
+    Dora,
+}
+
+impl Report {
+    fn path(self) -> &'static str {
+        match self {
+            Report::PullRequests => "/v1/pull-requests",
+            Report::Dora => "/v1/dora",
+        }
+    }
+}
+
+/// What one delivery can do to its repository's counters.
+#[derive(Default)]
+struct Effect {
+    /// Counters it could move (conservatively): a later one of these sent before a sample was
+    /// seen makes the sample ambiguous.
+    may_move: Vec<Counter>,
+    /// Counters it moves if the item (PR number, deployment id) is new to the counter.
+    counts: Vec<(Counter, String)>,
+}
+
+fn is_bot(user: &Value) -> bool {
+    user["type"].as_str() == Some("Bot")
+        || user["login"]
+            .as_str()
+            .is_some_and(|login| login.ends_with("[bot]"))
+}
+
+fn header<'a>(delivery: &'a Delivery, name: &str) -> Option<&'a str> {
+    delivery
+        .headers
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn effect(delivery: &Delivery, body: &Value) -> Effect {
+    let mut effect = Effect::default();
+    let event = header(delivery, "x-github-event");
+    match (delivery.path, event) {
+        ("/webhooks/github", Some("pull_request")) => {
+            let pr = &body["pull_request"];
+            let number = pr["number"].to_string();
+            let merged = !pr["merged_at"].is_null();
+            effect.may_move.push(Counter::PrsOpened);
+            if merged {
+                effect.may_move.push(Counter::PrsMerged);
+            }
+            if !is_bot(&pr["user"]) {
+                effect.counts.push((Counter::PrsOpened, number.clone()));
+                if merged {
+                    effect.counts.push((Counter::PrsMerged, number));
+                }
+            }
+        }
+        ("/webhooks/github", Some("deployment_status")) => {
+            effect.may_move.push(Counter::Deployments);
+            let state = body["deployment_status"]["state"].as_str();
+            let production = body["deployment"]["environment"].as_str() == Some("production");
+            if production && matches!(state, Some("success" | "failure" | "error")) {
+                let id = body["deployment"]["id"].to_string();
+                effect.counts.push((Counter::Deployments, id));
+            }
+        }
+        ("/webhooks/deployments", _) => {
+            effect.may_move.push(Counter::Deployments);
+            if !body["finished_at"].is_null() && body["environment"] == "production" {
+                effect
+                    .counts
+                    .push((Counter::Deployments, body["id"].to_string()));
+            }
+        }
+        _ => {}
+    }
+    effect
+}
+
+/// One repository of the run: its name, the window its reads cover, and how many changes of
+/// each counter the schedule holds.
+struct Repo {
+    name: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    totals: BTreeMap<Counter, u64>,
+}
+
+/// The `k`-th change of a repository's counter, made by one delivery.
+struct Change {
+    delivery: usize,
+    repo: usize,
+    counter: Counter,
+    expected: u64,
+}
+
+/// The run, decided before the first send.
+struct Plan {
+    /// In send order.
+    schedule: Vec<Delivery>,
+    repos: Vec<Repo>,
+    changes: Vec<Change>,
+    /// The sampled changes (indexes into `changes`) by the delivery that makes them.
+    samples_by_delivery: BTreeMap<usize, Vec<usize>>,
+    /// The deliveries that may move a repository's counter, in send order.
+    movers: BTreeMap<(usize, Counter), Vec<usize>>,
+}
+
+/// Every timestamp string in a JSON value.
+fn timestamps(value: &Value, out: &mut Vec<DateTime<Utc>>) {
+    match value {
+        Value::String(s) => {
+            if let Ok(at) = DateTime::parse_from_rfc3339(s) {
+                out.push(at.with_timezone(&Utc));
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| timestamps(v, out)),
+        Value::Object(map) => map.values().for_each(|v| timestamps(v, out)),
+        _ => {}
+    }
+}
+
+/// The generated repository histories interleaved: each keeps its order and is spread evenly
+/// over the run (its `j`-th of `n` deliveries at `(j + ½) / n` of it); the first `count`.
+fn interleave(deliveries: Vec<Delivery>, count: usize) -> Vec<Delivery> {
+    let mut histories: Vec<Vec<Delivery>> = Vec::new();
+    let mut index_of: BTreeMap<String, usize> = BTreeMap::new();
+    for delivery in deliveries {
+        let body: Value = serde_json::from_slice(&delivery.body).unwrap_or(Value::Null);
+        let name = load::repo_of(&body).unwrap_or("?").to_string();
+        let next = histories.len();
+        let index = *index_of.entry(name).or_insert(next);
+        if index == histories.len() {
+            histories.push(Vec::new());
+        }
+        histories[index].push(delivery);
+    }
+    let mut keyed: Vec<(f64, usize, Delivery)> = Vec::new();
+    for (r, history) in histories.into_iter().enumerate() {
+        let n = history.len() as f64;
+        for (j, delivery) in history.into_iter().enumerate() {
+            keyed.push(((j as f64 + 0.5) / n, r, delivery));
+        }
+    }
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    keyed.into_iter().take(count).map(|(_, _, d)| d).collect()
+}
+
+impl Plan {
+    fn new(options: &SteadyOptions) -> Plan {
+        let count = (options.rate * options.seconds).round().max(1.0) as usize;
+        let schedule = interleave(generate::deliveries(count, options.seed), count);
+        let mut plan = Plan {
+            schedule: Vec::new(),
+            repos: Vec::new(),
+            changes: Vec::new(),
+            samples_by_delivery: BTreeMap::new(),
+            movers: BTreeMap::new(),
+        };
+        let mut repo_index: BTreeMap<String, usize> = BTreeMap::new();
+        let mut stamps: Vec<Vec<DateTime<Utc>>> = Vec::new();
+        let mut seen: BTreeSet<(usize, Counter, String)> = BTreeSet::new();
+        for (i, delivery) in schedule.iter().enumerate() {
+            let body: Value = serde_json::from_slice(&delivery.body).unwrap_or(Value::Null);
+            let Some(name) = load::repo_of(&body) else {
+                continue;
+            };
+            let repo = *repo_index.entry(name.to_string()).or_insert_with(|| {
+                plan.repos.push(Repo {
+                    name: name.to_string(),
+                    from: NaiveDate::MIN,
+                    to: NaiveDate::MIN,
+                    totals: BTreeMap::new(),
+                });
+                stamps.push(Vec::new());
+                plan.repos.len() - 1
+            });
+            timestamps(&body, &mut stamps[repo]);
+            let effect = effect(delivery, &body);
+            for counter in effect.may_move {
+                plan.movers.entry((repo, counter)).or_default().push(i);
+            }
+            for (counter, item) in effect.counts {
+                if !seen.insert((repo, counter, item)) {
+                    continue;
+                }
+                let total = plan.repos[repo].totals.entry(counter).or_default();
+                *total += 1;
+                let expected = *total;
+                if plan
+                    .changes
+                    .len()
+                    .is_multiple_of(options.sample_every.max(1))
+                {
+                    let change = plan.changes.len();
+                    plan.samples_by_delivery.entry(i).or_default().push(change);
+                }
+                plan.changes.push(Change {
+                    delivery: i,
+                    repo,
+                    counter,
+                    expected,
+                });
+            }
+        }
+        for (repo, stamps) in plan.repos.iter_mut().zip(stamps) {
+            let margin = chrono::Duration::days(7);
+            let (min, max) = (stamps.iter().min(), stamps.iter().max());
+            if let (Some(min), Some(max)) = (min, max) {
+                repo.from = (*min - margin).date_naive();
+                repo.to = (*max + margin).date_naive();
+            }
+        }
+        plan.schedule = schedule;
+        plan
+    }
+
+    fn samples(&self) -> usize {
+        self.samples_by_delivery.values().map(Vec::len).sum()
+    }
+
+    /// Whether a delivery after `change`'s that may move the same counter was sent before
+    /// `seen`.
+    fn ambiguous(&self, change: &Change, timeline: &Timeline, seen: Instant) -> bool {
+        let movers = self
+            .movers
+            .get(&(change.repo, change.counter))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let after = movers.partition_point(|&d| d <= change.delivery);
+        movers[after..]
+            .iter()
+            .any(|&d| timeline.sent_at[d].is_some_and(|sent| sent < seen))
+    }
+}
+
+/// When each scheduled delivery was first sent.
+struct Timeline {
+    sent_at: Vec<Option<Instant>>,
+}
+
+/// A sampled change waiting to be seen.
+#[derive(Clone, Copy)]
+struct Pending {
+    change: usize,
+    accepted: Instant,
+}
+
+/// What became of a sample.
+struct Outcome {
+    change: usize,
+    accepted: Instant,
+    /// The end of the read that showed it; `None`: not within the timeout.
+    seen: Option<Instant>,
+}
+
+/// Reads one report of a repository's window; `None` when the scope has no data yet (404).
+async fn read_report(
+    client: &reqwest::Client,
+    base: &str,
+    repo: &Repo,
+    report: Report,
+) -> Result<Option<Value>, String> {
+    let url = format!(
+        "{base}{}?scope=repo:{}&from={}&to={}",
+        report.path(),
+        repo.name,
+        repo.from,
+        repo.to
+    );
+    let response = client
+        .get(&url)
+        .header("authorization", format!("Bearer {API_TOKEN}"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    match status {
+        200 => serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        404 => Ok(None),
+        _ => Err(format!(
+            "GET {url}: {status} {}",
+            String::from_utf8_lossy(&body)
+        )),
+    }
+}
+
+/// Reads in flight at most: the probe must not become the load it measures.
+const MAX_READS_IN_FLIGHT: usize = 4;
+
+/// The prober's running state.
+struct Prober {
+    plan: Arc<Plan>,
+    client: reqwest::Client,
+    base: String,
+    pending: Vec<Pending>,
+    outcomes: Vec<Outcome>,
+    /// When each (repository, report) was last read.
+    last_read: BTreeMap<(usize, Report), Instant>,
+    reads: u64,
+    read_errors: u64,
+}
+
+impl Prober {
+    fn new(plan: Arc<Plan>, client: reqwest::Client, base: String) -> Prober {
+        Prober {
+            plan,
+            client,
+            base,
+            pending: Vec::new(),
+            outcomes: Vec::new(),
+            last_read: BTreeMap::new(),
+            reads: 0,
+            read_errors: 0,
+        }
+    }
+
+    /// The reads due: a (repository, report) some sample waits on, last read at least `poll`
+    /// ago, or a tenth of its youngest waiting sample's age if that is longer (so a backlog
+    /// is probed less often, and the resolution stays within 10 % of what it measures).
+    fn due(&self, now: Instant, poll: Duration) -> Vec<(usize, Report)> {
+        let mut youngest: BTreeMap<(usize, Report), Duration> = BTreeMap::new();
+        for p in &self.pending {
+            let change = &self.plan.changes[p.change];
+            let age = now.saturating_duration_since(p.accepted);
+            let entry = youngest
+                .entry((change.repo, change.counter.report()))
+                .or_insert(age);
+            *entry = (*entry).min(age);
+        }
+        youngest
+            .into_iter()
+            .filter(|(key, age)| {
+                self.last_read
+                    .get(key)
+                    .is_none_or(|last| now.saturating_duration_since(*last) >= poll.max(*age / 10))
+            })
+            .map(|(key, _)| key)
+            .collect()
+    }
+
+    /// Makes the reads that are due, [`MAX_READS_IN_FLIGHT`] at a time, and settles what they
+    /// show; a sample waiting longer than `timeout` is unreflected.
+    async fn round(&mut self, poll: Duration, timeout: Duration) {
+        let mut wanted = self.due(Instant::now(), poll).into_iter();
+        let mut reads = JoinSet::new();
+        let mut seen: BTreeMap<(usize, Report), (Value, Instant)> = BTreeMap::new();
+        loop {
+            while reads.len() < MAX_READS_IN_FLIGHT {
+                let Some((repo, report)) = wanted.next() else {
+                    break;
+                };
+                let (plan, client, base) =
+                    (self.plan.clone(), self.client.clone(), self.base.clone());
+                reads.spawn(async move {
+                    let answer = read_report(&client, &base, &plan.repos[repo], report).await;
+                    (repo, report, answer, Instant::now())
+                });
+            }
+            let Some(done) = reads.join_next().await else {
+                break;
+            };
+            self.reads += 1;
+            match done {
+                Ok((repo, report, answer, at)) => {
+                    self.last_read.insert((repo, report), at);
+                    match answer {
+                        Ok(answer) => {
+                            seen.insert((repo, report), (answer.unwrap_or(Value::Null), at));
+                        }
+                        Err(e) => {
+                            self.read_errors += 1;
+                            if self.read_errors <= 5 {
+                                eprintln!("freshness read failed (retried): {e}");
+                            }
+                        }
+                    }
+                }
+                Err(e) => eprintln!("freshness read task: {e}"),
+            }
+        }
+        self.settle(&seen, timeout);
+    }
+
+    /// Moves the samples a read showed, or that timed out, from pending to outcomes.
+    fn settle(&mut self, seen: &BTreeMap<(usize, Report), (Value, Instant)>, timeout: Duration) {
+        let now = Instant::now();
+        let plan = self.plan.clone();
+        self.pending.retain(|p| {
+            let change = &plan.changes[p.change];
+            let answer = seen.get(&(change.repo, change.counter.report()));
+            let reflected = answer.filter(|(a, _)| change.counter.value(a) >= change.expected);
+            let outcome = match reflected {
+                Some((_, at)) => Some(*at),
+                None if now.duration_since(p.accepted) > timeout => None,
+                None => return true,
+            };
+            self.outcomes.push(Outcome {
+                change: p.change,
+                accepted: p.accepted,
+                seen: outcome,
+            });
+            false
+        });
+    }
+}
+
+/// Reads the counters of the sampled changes every `poll` until each is reflected or timed
+/// out, and until the senders are done; prints progress every 10 s.
+async fn probe(
+    mut prober: Prober,
+    mut accepted: mpsc::UnboundedReceiver<(usize, Instant)>,
+    options: (Duration, Duration),
+    progress: (Arc<AtomicUsize>, Arc<Mutex<PollState>>),
+) -> Prober {
+    let (poll, timeout) = options;
+    let mut window = Window {
+        started: Instant::now(),
+        at: Instant::now(),
+        outcomes: 0,
+        polls: 0,
+    };
+    let mut senders_done = false;
+    loop {
+        loop {
+            match accepted.try_recv() {
+                Ok((delivery, at)) => {
+                    let changes = prober.plan.samples_by_delivery.get(&delivery);
+                    for &change in changes.into_iter().flatten() {
+                        prober.pending.push(Pending {
+                            change,
+                            accepted: at,
+                        });
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    senders_done = true;
+                    break;
+                }
+            }
+        }
+        if senders_done && prober.pending.is_empty() {
+            return prober;
+        }
+        let round_started = Instant::now();
+        prober.round(poll, timeout).await;
+        if window.at.elapsed() >= Duration::from_secs(10) {
+            window.report(&prober, &progress);
+        }
+        tokio::time::sleep_until((round_started + poll).into()).await;
+    }
+}
+
+/// The progress report's window: what happened since the last one.
+struct Window {
+    started: Instant,
+    at: Instant,
+    outcomes: usize,
+    polls: usize,
+}
+
+impl Window {
+    /// Prints the samples seen and the stream consumer's busy polls since the last report.
+    fn report(
+        &mut self,
+        prober: &Prober,
+        (dispatched, state): &(Arc<AtomicUsize>, Arc<Mutex<PollState>>),
+    ) {
+        let mut seen: Vec<f64> = prober.outcomes[self.outcomes..]
+            .iter()
+            .filter_map(|o| o.seen.map(|s| s.duration_since(o.accepted).as_secs_f64()))
+            .collect();
+        seen.sort_by(f64::total_cmp);
+        let (records, polls) = state
+            .lock()
+            .map(|s| {
+                (
+                    s.records,
+                    s.busy_polls[self.polls.min(s.busy_polls.len())..].to_vec(),
+                )
+            })
+            .unwrap_or_default();
+        let longest = polls.iter().map(|(ms, _)| *ms).fold(0.0, f64::max);
+        let most = polls.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        eprintln!(
+            "  {:>5.1} s: {} of {} sent, {} pending; last 10 s: {} samples seen (freshness p50 {:.2} s, max {:.2} s), {} busy stream polls (longest {longest:.0} ms, most records {most}); records handled: {records}",
+            self.started.elapsed().as_secs_f64(),
+            dispatched.load(Ordering::Relaxed),
+            prober.plan.schedule.len(),
+            prober.pending.len(),
+            seen.len(),
+            percentile(&seen, 0.5),
+            seen.last().copied().unwrap_or(0.0),
+            polls.len(),
+        );
+        self.outcomes = prober.outcomes.len();
+        self.polls += polls.len();
+        self.at = Instant::now();
+    }
+}
+
+/// Sends the schedule at the steady rate; every accepted sampled delivery is announced on
+/// `accepted`. Returns the senders' merged log.
+async fn dispatch(
+    plan: Arc<Plan>,
+    client: reqwest::Client,
+    base: String,
+    options: &SteadyOptions,
+    timeline: Arc<Mutex<Timeline>>,
+    accepted: mpsc::UnboundedSender<(usize, Instant)>,
+    dispatched: Arc<AtomicUsize>,
+) -> Result<SenderLog, String> {
+    let in_flight = Arc::new(Semaphore::new(options.senders.max(1)));
+    let start = tokio::time::Instant::now();
+    let mut sends = JoinSet::new();
+    for i in 0..plan.schedule.len() {
+        tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / options.rate)).await;
+        let permit = in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Ok(mut t) = timeline.lock() {
+            t.sent_at[i] = Some(Instant::now());
+        }
+        dispatched.fetch_add(1, Ordering::Relaxed);
+        let (plan, client, base) = (plan.clone(), client.clone(), base.clone());
+        let accepted = accepted.clone();
+        let seed = options.seed.wrapping_add(i as u64 + 1);
+        sends.spawn(async move {
+            let mut log = SenderLog::default();
+            load::deliver(
+                &client,
+                &base,
+                &plan.schedule[i],
+                &mut Rng::new(seed),
+                &mut log,
+            )
+            .await;
+            drop(permit);
+            if let Some(at) = log.last_accepted() {
+                let _ = accepted.send((i, at));
+            }
+            log
+        });
+    }
+    drop(accepted);
+    let mut log = SenderLog::default();
+    while let Some(part) = sends.join_next().await {
+        log.absorb(part.map_err(|e| e.to_string())?);
+    }
+    Ok(log)
+}
+
+/// Freshness of one set of samples, in seconds, sorted.
+fn stats(sorted: &[f64]) -> Value {
+    json!({
+        "sampled": sorted.len(),
+        "p50_s": round(percentile(sorted, 0.50), 3),
+        "p99_s": round(percentile(sorted, 0.99), 3),
+        "max_s": round(sorted.last().copied().unwrap_or(0.0), 3),
+    })
+}
+
+/// The samples sorted out: freshness per counter (seconds, sorted), ambiguous and unreflected.
+struct Freshness {
+    by_counter: BTreeMap<Counter, Vec<f64>>,
+    all: Vec<f64>,
+    ambiguous: usize,
+    unreflected: usize,
+}
+
+fn sort_out(plan: &Plan, timeline: &Timeline, outcomes: &[Outcome]) -> Freshness {
+    let mut f = Freshness {
+        by_counter: BTreeMap::new(),
+        all: Vec::new(),
+        ambiguous: 0,
+        unreflected: 0,
+    };
+    for outcome in outcomes {
+        let change = &plan.changes[outcome.change];
+        let Some(seen) = outcome.seen else {
+            f.unreflected += 1;
+            continue;
+        };
+        if plan.ambiguous(change, timeline, seen) {
+            f.ambiguous += 1;
+            continue;
+        }
+        let seconds = seen
+            .saturating_duration_since(outcome.accepted)
+            .as_secs_f64();
+        f.by_counter
+            .entry(change.counter)
+            .or_default()
+            .push(seconds);
+        f.all.push(seconds);
+    }
+    for values in f.by_counter.values_mut() {
+        values.sort_by(f64::total_cmp);
+    }
+    f.all.sort_by(f64::total_cmp);
+    f
+}
+
+/// After convergence: every repository's counters against the changes the plan counted.
+async fn check_model(plan: &Plan, client: &reqwest::Client, base: &str) -> Vec<String> {
+    let mut mismatches = Vec::new();
+    for repo in &plan.repos {
+        for report in [Report::PullRequests, Report::Dora] {
+            let answer = match read_report(client, base, repo, report).await {
+                Ok(answer) => answer.unwrap_or(Value::Null),
+                Err(e) => {
+                    mismatches.push(format!("{}: {e}", repo.name));
+                    continue;
+                }
+            };
+            for counter in COUNTERS.into_iter().filter(|c| c.report() == report) {
+                let want = repo.totals.get(&counter).copied().unwrap_or(0);
+                let got = counter.value(&answer);
+                if got != want {
+                    mismatches.push(format!(
+                        "{} {}: read {got}, the plan counted {want}",
+                        repo.name,
+                        counter.name()
+                    ));
+                }
+            }
+        }
+    }
+    mismatches
+}
+
+/// Busy polls of the stream consumer: how long they took and how many records they handled.
+fn report_polls(state: &PollState) {
+    let mut ms: Vec<f64> = state.busy_polls.iter().map(|(ms, _)| *ms).collect();
+    ms.sort_by(f64::total_cmp);
+    let mut records: Vec<f64> = state.busy_polls.iter().map(|(_, n)| *n as f64).collect();
+    records.sort_by(f64::total_cmp);
+    eprintln!(
+        "stream polls that handled records: {}; duration p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; records per poll p50 {:.0}, max {:.0}",
+        ms.len(),
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.99),
+        ms.last().copied().unwrap_or(0.0),
+        percentile(&records, 0.5),
+        records.last().copied().unwrap_or(0.0),
+    );
+}
+
+/// Freshness by when the sample was accepted, in `step`-second slices of the run.
+fn report_phases(prober: &Prober, start: Instant, step: f64) {
+    let mut phases: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for o in &prober.outcomes {
+        let Some(seen) = o.seen else { continue };
+        let phase = (o.accepted.saturating_duration_since(start).as_secs_f64() / step) as u64;
+        phases
+            .entry(phase)
+            .or_default()
+            .push(seen.duration_since(o.accepted).as_secs_f64());
+    }
+    eprintln!("freshness by when the delivery was accepted (ambiguous samples included):");
+    for (phase, values) in &mut phases {
+        values.sort_by(f64::total_cmp);
+        let from = *phase as f64 * step;
+        eprintln!(
+            "  {:>4.0}-{:<4.0} s: {:>4} samples, p50 {:.2} s, p99 {:.2} s, max {:.2} s",
+            from,
+            from + step,
+            values.len(),
+            percentile(values, 0.5),
+            percentile(values, 0.99),
+            values.last().copied().unwrap_or(0.0)
+        );
+    }
+}
+
+fn report_freshness(f: &Freshness, plan: &Plan, prober: &Prober) {
+    eprintln!(
+        "freshness: {} changes counted, {} sampled: {} seen, {} ambiguous, {} unreflected; {} probe reads ({} failed)",
+        plan.changes.len(),
+        plan.samples(),
+        f.all.len(),
+        f.ambiguous,
+        f.unreflected,
+        prober.reads,
+        prober.read_errors
+    );
+    for (counter, values) in &f.by_counter {
+        eprintln!(
+            "  {:<12} {:>4} samples: p50 {:.2} s, p99 {:.2} s, max {:.2} s",
+            counter.name(),
+            values.len(),
+            percentile(values, 0.5),
+            percentile(values, 0.99),
+            values.last().copied().unwrap_or(0.0)
+        );
+    }
+    eprintln!(
+        "  {:<12} {:>4} samples: p50 {:.2} s, p99 {:.2} s, max {:.2} s (target: p99 <= {TARGET_P99_S} s)",
+        "all",
+        f.all.len(),
+        percentile(&f.all, 0.5),
+        percentile(&f.all, 0.99),
+        f.all.last().copied().unwrap_or(0.0)
+    );
+}
+
+/// What the sending phase left: the senders' log, the prober with its outcomes, and when the
+/// last delivery was accepted.
+struct Sent {
+    log: SenderLog,
+    prober: Prober,
+    started: Instant,
+    send_s: f64,
+    last_delivery: Instant,
+}
+
+/// Sends the schedule at the steady rate while the prober watches the sampled changes; returns
+/// once every sample is settled.
+async fn send_and_probe(
+    plan: &Arc<Plan>,
+    (client, base): (&reqwest::Client, &str),
+    options: &SteadyOptions,
+    timeline: &Arc<Mutex<Timeline>>,
+    poll_state: Arc<Mutex<PollState>>,
+) -> Result<Sent, String> {
+    let (accepted_tx, accepted_rx) = mpsc::unbounded_channel();
+    let dispatched = Arc::new(AtomicUsize::new(0));
+    let prober = Prober::new(plan.clone(), client.clone(), base.to_string());
+    let prober = tokio::spawn(probe(
+        prober,
+        accepted_rx,
+        (options.poll, options.timeout),
+        (dispatched.clone(), poll_state),
+    ));
+    let send_started = Instant::now();
+    let log = dispatch(
+        plan.clone(),
+        client.clone(),
+        base.to_string(),
+        options,
+        timeline.clone(),
+        accepted_tx,
+        dispatched,
+    )
+    .await?;
+    let prober = prober.await.map_err(|e| e.to_string())?;
+    let last_delivery = log.last_accepted().unwrap_or_else(Instant::now);
+    let send_s = last_delivery.duration_since(send_started).as_secs_f64();
+    eprintln!(
+        "sent {} requests ({} accepted) in {send_s:.1} s ({:.1}/s); waiting for the stream to drain",
+        log.attempts.len(),
+        log.accepted,
+        log.accepted as f64 / send_s.max(1e-9)
+    );
+    Ok(Sent {
+        log,
+        prober,
+        started: send_started,
+        send_s,
+        last_delivery,
+    })
+}
+
+/// What the run measured besides the samples, for the final JSON line.
+struct Figures {
+    deliveries: usize,
+    send_s: f64,
+    ingest: Usage,
+    rollup: Usage,
+    convergence_s: f64,
+    model_mismatches: usize,
+}
+
+fn final_line(
+    options: &SteadyOptions,
+    figures: &Figures,
+    log: &SenderLog,
+    freshness: &Freshness,
+    v: &Verification,
+) -> Value {
+    let per = |milli: u64| round(milli as f64 / 1000.0 / figures.deliveries as f64, 3);
+    let latencies = log.sorted_latencies();
+    let all = stats(&freshness.all);
+    let by_counter: serde_json::Map<String, Value> = freshness
+        .by_counter
+        .iter()
+        .map(|(c, values)| (c.name().to_string(), stats(values)))
+        .collect();
+    let (ingest, rollup) = (figures.ingest, figures.rollup);
+    json!({
+        "mode": "steady",
+        "rate_per_s": options.rate,
+        "deliveries": figures.deliveries,
+        "lost": v.lost_deliveries,
+        "throughput_per_s": round(log.accepted as f64 / figures.send_s.max(1e-9), 1),
+        "p50_ms": round(percentile(&latencies, 0.50), 2),
+        "p99_ms": round(percentile(&latencies, 0.99), 2),
+        "freshness_sampled": all["sampled"],
+        "freshness_p50_s": all["p50_s"],
+        "freshness_p99_s": all["p99_s"],
+        "freshness_max_s": all["max_s"],
+        "freshness_p99_within_5s": !freshness.all.is_empty()
+            && percentile(&freshness.all, 0.99) <= TARGET_P99_S,
+        "freshness_ambiguous": freshness.ambiguous,
+        "freshness_unreflected": freshness.unreflected,
+        "freshness_model_mismatches": figures.model_mismatches,
+        "freshness_poll_ms": options.poll.as_millis() as u64,
+        "freshness_by_counter": by_counter,
+        "wcu_per_delivery": per(ingest.write_milli + rollup.write_milli),
+        "rcu_per_delivery": per(ingest.read_milli + rollup.read_milli),
+        "convergence_s": round(figures.convergence_s, 2),
+        "rollups_equal_recompute": v.rollups_equal(),
+    })
+}
+
+/// Runs the steady-rate load; returns the final JSON line and whether every check passed.
+pub async fn run(stores: &Stores, options: &SteadyOptions) -> Result<(Value, bool), String> {
+    let plan = Arc::new(Plan::new(options));
+    let expected = load::expected_keys(&plan.schedule)?;
+    let n = plan.schedule.len();
+    eprintln!(
+        "steady: {n} deliveries over {} repositories at {}/s ({:.0} s); {} counted changes, every {} sampled: {} samples; reads every {} ms",
+        plan.repos.len(),
+        options.rate,
+        n as f64 / options.rate,
+        plan.changes.len(),
+        options.sample_every,
+        plan.samples(),
+        options.poll.as_millis()
+    );
+    let server = Server::start(stores.webhook.clone(), stores.read.clone()).await?;
+    let poller = Poller::start(stores.rollup.clone());
+    let base = format!("http://{}", server.address);
+    let client = load::http_client(options.senders * 2)?;
+    let timeline = Arc::new(Mutex::new(Timeline {
+        sent_at: vec![None; n],
+    }));
+    let ingest_before = load::meter(&stores.webhook);
+    let rollup_before = load::meter(&stores.rollup);
+    let sent = send_and_probe(
+        &plan,
+        (&client, &base),
+        options,
+        &timeline,
+        poller.state.clone(),
+    )
+    .await?;
+    let (state, convergence_s) = load::await_convergence(&poller, sent.last_delivery).await?;
+    let model_mismatches = check_model(&plan, &client, &base).await;
+    poller.stop().await;
+    server.stop().await;
+    eprintln!(
+        "stream: {} records in {} polls ({} failed polls); converged {convergence_s:.2} s after the last delivery",
+        state.records, state.polls, state.failed_polls
+    );
+    report_polls(&state);
+    let freshness = {
+        let timeline = timeline.lock().map_err(|e| e.to_string())?;
+        sort_out(&plan, &timeline, &sent.prober.outcomes)
+    };
+    report_phases(&sent.prober, sent.started, 20.0);
+    report_freshness(&freshness, &plan, &sent.prober);
+    for m in model_mismatches.iter().take(10) {
+        eprintln!("  model mismatch: {m}");
+    }
+    sent.log.report_attempts();
+    let v = verify(&stores.admin, &expected).await?;
+    v.report();
+    let passed = v.lost_deliveries == 0
+        && v.extra_facts == 0
+        && v.rollups_equal()
+        && sent.log.rejected.is_empty()
+        && sent.log.gave_up == 0
+        && freshness.unreflected == 0
+        && model_mismatches.is_empty();
+    let figures = Figures {
+        deliveries: n,
+        send_s: sent.send_s,
+        ingest: load::meter(&stores.webhook).since(ingest_before),
+        rollup: load::meter(&stores.rollup).since(rollup_before),
+        convergence_s,
+        model_mismatches: model_mismatches.len(),
+    };
+    Ok((
+        final_line(options, &figures, &sent.log, &freshness, &v),
+        passed,
+    ))
+}
