@@ -13,32 +13,6 @@ fn config() -> OrgConfig {
         .expect("config")
 }
 
-fn main_pushes() -> Vec<Fact> {
-    vec![
-        push_chain(
-            "p1",
-            "0000000",
-            "aaaaaaa",
-            "2026-10-05T09:00:00Z",
-            &["aaaaaaa"],
-        ),
-        push_chain(
-            "p2",
-            "aaaaaaa",
-            "ccccccc",
-            "2026-10-05T10:00:00Z",
-            &["bbbbbbb", "ccccccc"],
-        ),
-        push_chain(
-            "p3",
-            "ccccccc",
-            "ddddddd",
-            "2026-10-05T12:00:00Z",
-            &["ddddddd"],
-        ),
-    ]
-}
-
 fn puts(edits: &[LinkEdit]) -> Vec<(&EntityKey, &str)> {
     edits
         .iter()

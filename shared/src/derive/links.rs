@@ -279,72 +279,11 @@ mod tests {
     use crate::model::{DeploymentState, PrAction};
 
     fn deployment(id: &str, sha: &str, finished: &str, state: DeploymentState) -> Deployment {
-        Deployment {
-            repo: "acme/api".into(),
-            id: id.into(),
-            environment: Some("production".into()),
-            sha: Some(sha.into()),
-            workflow: None,
-            is_production: true,
-            state: Some(state),
-            started_at: Some(t(finished) - Duration::minutes(5)),
-            finished_at: Some(t(finished)),
-            ships: vec![],
-            blamed_by: vec![],
-            reverted_prs: vec![],
-            rolled_back_by: None,
-            next_success_at: None,
-            superseded_by: None,
-            workflow_run: None,
-        }
+        production_deployment(id, sha, finished, state)
     }
 
     fn merged_pr(number: u64, merged: &str, sha: &str) -> PullRequest {
-        let key = pr_key("acme/api", number);
-        let fact = pr_fact(
-            &key,
-            &format!("m{number}"),
-            PrAction::Closed,
-            t(merged),
-            |s| {
-                s.merged_at = Some(t(merged));
-                s.closed_at = Some(t(merged));
-                s.merge_commit_sha = Some(sha.into());
-            },
-        );
-        project_pull_request(
-            &key,
-            &[fact],
-            &HeadHistory::default(),
-            &OrgConfig::default(),
-        )
-        .expect("pr")
-    }
-
-    fn main_pushes() -> Vec<Fact> {
-        vec![
-            push_chain(
-                "p1",
-                "0000000",
-                "aaaaaaa",
-                "2026-10-05T09:00:00Z",
-                &["aaaaaaa"],
-            ),
-            push_chain(
-                "p2",
-                "aaaaaaa",
-                "ccccccc",
-                "2026-10-05T10:00:00Z",
-                &["bbbbbbb", "ccccccc"],
-            ),
-            push_chain(
-                "p3",
-                "ccccccc",
-                "ddddddd",
-                "2026-10-05T12:00:00Z",
-                &["ddddddd"],
-            ),
-        ]
+        merged_pr_with(number, merged, sha, |_| {})
     }
 
     #[test]

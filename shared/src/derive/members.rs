@@ -549,25 +549,13 @@ mod tests {
     #[test]
     fn sunday_night_utc_is_next_week_in_berlin() {
         let cfg = OrgConfig::from_yaml("org: acme\ntimezone: Europe/Berlin\n").expect("config");
-        let d = Deployment {
-            repo: "acme/api".into(),
-            id: "gh:1".into(),
-            environment: Some("production".into()),
-            sha: Some("abc".into()),
-            workflow: None,
-            is_production: true,
-            state: Some(crate::model::DeploymentState::Success),
-            started_at: None,
-            // Sunday 2026-10-11 23:30 UTC = Monday 01:30 in Berlin (CEST).
-            finished_at: Some(t("2026-10-11T23:30:00Z")),
-            ships: vec![],
-            blamed_by: vec![],
-            reverted_prs: vec![],
-            rolled_back_by: None,
-            next_success_at: None,
-            superseded_by: None,
-            workflow_run: None,
-        };
+        // Sunday 2026-10-11 23:30 UTC = Monday 01:30 in Berlin (CEST).
+        let d = production_deployment(
+            "gh:1",
+            "abc",
+            "2026-10-11T23:30:00Z",
+            crate::model::DeploymentState::Success,
+        );
         let members = members_of_deployment(&d, &cfg);
         assert_eq!(members[0].bucket.week.to_string(), "2026-W42");
         let utc = members_of_deployment(&d, &OrgConfig::default());

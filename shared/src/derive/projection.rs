@@ -116,7 +116,7 @@ pub fn reverts_among(number: u64, merged: &[PullRequest]) -> Vec<EntityKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::derive::testing::t;
+    use crate::derive::testing::{production_deployment, t};
     use crate::model::DeploymentState;
     use chrono::Duration;
 
@@ -127,25 +127,21 @@ mod tests {
         .expect("config")
     }
 
+    /// acme/api's deployment 7, finished at 10:00 when it has a state.
     fn deployment(state: Option<DeploymentState>, production: bool) -> Deployment {
-        Deployment {
-            repo: "acme/api".into(),
-            id: "7".into(),
-            environment: Some(if production { "production" } else { "staging" }.into()),
-            sha: Some("abc1234".into()),
-            workflow: None,
-            is_production: production,
-            state,
-            started_at: Some(t("2026-11-30T09:55:00Z")),
-            finished_at: state.map(|_| t("2026-11-30T10:00:00Z")),
-            ships: vec![],
-            blamed_by: vec![],
-            reverted_prs: vec![],
-            rolled_back_by: None,
-            next_success_at: None,
-            superseded_by: None,
-            workflow_run: None,
+        let mut d = production_deployment(
+            "7",
+            "abc1234",
+            "2026-11-30T10:00:00Z",
+            DeploymentState::Success,
+        );
+        d.state = state;
+        d.finished_at = d.finished_at.filter(|_| state.is_some());
+        if !production {
+            d.is_production = false;
+            d.environment = Some("staging".into());
         }
+        d
     }
 
     #[test]

@@ -293,3 +293,30 @@ pub fn merged_pr_with(
     )
     .expect("a merged PR projects")
 }
+
+/// acme/api's default branch: aaaaaaa, then bbbbbbb and ccccccc in one push, then ddddddd.
+pub fn main_pushes() -> Vec<Fact> {
+    vec![
+        push_chain(
+            "p1",
+            "0000000",
+            "aaaaaaa",
+            "2026-10-05T09:00:00Z",
+            &["aaaaaaa"],
+        ),
+        push_chain(
+            "p2",
+            "aaaaaaa",
+            "ccccccc",
+            "2026-10-05T10:00:00Z",
+            &["bbbbbbb", "ccccccc"],
+        ),
+        push_chain(
+            "p3",
+            "ccccccc",
+            "ddddddd",
+            "2026-10-05T12:00:00Z",
+            &["ddddddd"],
+        ),
+    ]
+}
