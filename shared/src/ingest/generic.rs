@@ -273,6 +273,7 @@ pub(crate) mod tests {
     use serde_json::{json, Value};
 
     use super::*;
+    use crate::ingest::testing::ts;
 
     pub(crate) const SHA: &str = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e";
 
@@ -298,12 +299,6 @@ pub(crate) mod tests {
             "title": "Checkout is down",
             "deployment_sha": null
         })
-    }
-
-    fn ts(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .expect("test timestamp is RFC 3339")
-            .with_timezone(&Utc)
     }
 
     fn bytes(v: &Value) -> Vec<u8> {

@@ -524,18 +524,14 @@ fn review_comment(facts: &Facts, e: ReviewCommentEvent) -> Result<Normalized, In
     if e.action != "created" {
         return Ok(Normalized::Ignored("unsupported action"));
     }
-    let entity = EntityKey::PullRequest {
-        repo: e.repository.name()?,
-        number: e.pull_request.number,
-    };
-    let body = FactBody::Comment {
-        commenter: actor(e.comment.user.as_ref()),
-        kind: CommentKind::Review,
-        created_at: e.comment.created_at.0,
-        pr_author: login(e.pull_request.user.as_ref()),
-    };
-    let identity = facts.identity("rc", e.comment.id);
-    Ok(facts.one(&identity, entity, e.comment.created_at, body))
+    comment(
+        facts,
+        ("rc", CommentKind::Review),
+        e.repository.name()?,
+        e.pull_request.number,
+        e.pull_request.user.as_ref(),
+        &e.comment,
+    )
 }
 
 fn issue_comment(facts: &Facts, e: IssueCommentEvent) -> Result<Normalized, IngestError> {
@@ -547,18 +543,35 @@ fn issue_comment(facts: &Facts, e: IssueCommentEvent) -> Result<Normalized, Inge
             "comment on an issue, not a pull request",
         ));
     }
-    let entity = EntityKey::PullRequest {
-        repo: e.repository.name()?,
-        number: e.issue.number,
-    };
+    comment(
+        facts,
+        ("ic", CommentKind::Conversation),
+        e.repository.name()?,
+        e.issue.number,
+        e.issue.user.as_ref(),
+        &e.comment,
+    )
+}
+
+/// A new comment on PR `number`, of `kind`, as one fact; `prefix` keeps review comment ids
+/// (`rc:`) and conversation comment ids (`ic:`) apart.
+fn comment(
+    facts: &Facts,
+    (prefix, kind): (&str, CommentKind),
+    repo: RepoName,
+    number: u64,
+    pr_author: Option<&User>,
+    comment: &Comment,
+) -> Result<Normalized, IngestError> {
+    let entity = EntityKey::PullRequest { repo, number };
     let body = FactBody::Comment {
-        commenter: actor(e.comment.user.as_ref()),
-        kind: CommentKind::Conversation,
-        created_at: e.comment.created_at.0,
-        pr_author: login(e.issue.user.as_ref()),
+        commenter: actor(comment.user.as_ref()),
+        kind,
+        created_at: comment.created_at.0,
+        pr_author: login(pr_author),
     };
-    let identity = facts.identity("ic", e.comment.id);
-    Ok(facts.one(&identity, entity, e.comment.created_at, body))
+    let identity = facts.identity(prefix, comment.id);
+    Ok(facts.one(&identity, entity, comment.created_at, body))
 }
 
 fn push(facts: &Facts, e: PushEvent) -> Result<Normalized, IngestError> {

@@ -310,6 +310,11 @@ impl<'de> EnumAccess<'de> for UnitVariant<'de> {
     }
 }
 
+/// The error for a variant with content where only unit variants are read.
+fn not_a_unit_variant<T>(expected: &'static str) -> Result<T, PathError> {
+    Err(de::Error::invalid_type(Unexpected::UnitVariant, &expected))
+}
+
 impl<'de> VariantAccess<'de> for UnitVariant<'de> {
     type Error = PathError;
 
@@ -321,10 +326,7 @@ impl<'de> VariantAccess<'de> for UnitVariant<'de> {
         self,
         _seed: T,
     ) -> Result<T::Value, PathError> {
-        Err(de::Error::invalid_type(
-            Unexpected::UnitVariant,
-            &"newtype variant",
-        ))
+        not_a_unit_variant("newtype variant")
     }
 
     fn tuple_variant<V: Visitor<'de>>(
@@ -332,10 +334,7 @@ impl<'de> VariantAccess<'de> for UnitVariant<'de> {
         _len: usize,
         _visitor: V,
     ) -> Result<V::Value, PathError> {
-        Err(de::Error::invalid_type(
-            Unexpected::UnitVariant,
-            &"tuple variant",
-        ))
+        not_a_unit_variant("tuple variant")
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -343,10 +342,7 @@ impl<'de> VariantAccess<'de> for UnitVariant<'de> {
         _fields: &'static [&'static str],
         _visitor: V,
     ) -> Result<V::Value, PathError> {
-        Err(de::Error::invalid_type(
-            Unexpected::UnitVariant,
-            &"struct variant",
-        ))
+        not_a_unit_variant("struct variant")
     }
 }
 

@@ -11,6 +11,8 @@ pub mod signature;
 
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use crate::model::{Actor, Fact, RepoName};
 

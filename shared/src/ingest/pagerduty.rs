@@ -124,10 +124,10 @@ struct Reference {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use chrono::{DateTime, Utc};
     use serde_json::{json, Value};
 
     use super::*;
+    use crate::ingest::testing::{mutate, set, ts};
 
     pub(crate) const TRIGGERED: &[u8] =
         include_bytes!("../../../tests/fixtures/pagerduty/triggered_v3.json");
@@ -137,29 +137,11 @@ pub(crate) mod tests {
         "../../../tests/fixtures/pagerduty/go-pagerduty.webhookv3_test.priority_updated.body.json"
     );
 
-    fn ts(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s)
-            .expect("test timestamp is RFC 3339")
-            .with_timezone(&Utc)
-    }
-
     fn single(body: &[u8]) -> Fact {
         match normalize_pagerduty(body).expect("accepted") {
             Normalized::Facts(mut facts) if facts.len() == 1 => facts.remove(0),
             other => panic!("expected one fact, got {other:?}"),
         }
-    }
-
-    fn mutate(body: &[u8], change: impl FnOnce(&mut Value)) -> Vec<u8> {
-        let mut value: Value = serde_json::from_slice(body).expect("fixture is JSON");
-        change(&mut value);
-        serde_json::to_vec(&value).expect("serializes")
-    }
-
-    fn set(value: &mut Value, pointer: &str, new: Value) {
-        *value
-            .pointer_mut(pointer)
-            .expect("pointer exists in fixture") = new;
     }
 
     #[test]

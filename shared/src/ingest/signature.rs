@@ -39,33 +39,33 @@ pub fn sign_hex(secret: &[u8], body: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// GitHub: `X-Hub-Signature-256: sha256=<hex>`.
-pub fn verify_github(
+/// `sha256=<hex>` in one header: the scheme GitHub, Bitbucket Cloud and Flowmeter's generic
+/// endpoints share (the re-exports below name each sender's header).
+pub fn verify_sha256(
     secret: &[u8],
     body: &[u8],
     header: Option<&str>,
 ) -> Result<(), SignatureError> {
-    verify_prefixed(secret, body, header, "sha256=")
+    let mut mac = keyed_checked(secret)?;
+    let header = header.ok_or(SignatureError::Missing)?;
+    let tag = header
+        .trim()
+        .strip_prefix("sha256=")
+        .ok_or(SignatureError::Malformed)
+        .and_then(decode_tag)?;
+    mac.update(body);
+    mac.verify_slice(&tag).map_err(|_| SignatureError::Mismatch)
 }
 
+/// GitHub: `X-Hub-Signature-256: sha256=<hex>`.
+pub use verify_sha256 as verify_github;
+
 /// Bitbucket Cloud: `X-Hub-Signature: sha256=<hex>`, the same scheme as GitHub's.
-pub fn verify_bitbucket(
-    secret: &[u8],
-    body: &[u8],
-    header: Option<&str>,
-) -> Result<(), SignatureError> {
-    verify_prefixed(secret, body, header, "sha256=")
-}
+pub use verify_sha256 as verify_bitbucket;
 
 /// Flowmeter's generic endpoints: `X-Flowmeter-Signature-256: sha256=<hex>`, GitHub's scheme so
 /// existing signing snippets work unchanged.
-pub fn verify_generic(
-    secret: &[u8],
-    body: &[u8],
-    header: Option<&str>,
-) -> Result<(), SignatureError> {
-    verify_prefixed(secret, body, header, "sha256=")
-}
+pub use verify_sha256 as verify_generic;
 
 /// PagerDuty V3: `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]`. During secret rotation
 /// PagerDuty signs with every active secret, so one matching entry is enough. Entries of other
@@ -101,23 +101,6 @@ pub fn verify_pagerduty(
     } else {
         Err(SignatureError::Mismatch)
     }
-}
-
-fn verify_prefixed(
-    secret: &[u8],
-    body: &[u8],
-    header: Option<&str>,
-    prefix: &str,
-) -> Result<(), SignatureError> {
-    let mut mac = keyed_checked(secret)?;
-    let header = header.ok_or(SignatureError::Missing)?;
-    let tag = header
-        .trim()
-        .strip_prefix(prefix)
-        .ok_or(SignatureError::Malformed)
-        .and_then(decode_tag)?;
-    mac.update(body);
-    mac.verify_slice(&tag).map_err(|_| SignatureError::Mismatch)
 }
 
 fn decode_tag(hex_tag: &str) -> Result<Vec<u8>, SignatureError> {

@@ -58,15 +58,11 @@ impl CycleTimeReport {
             review: Quantiles::of(&total.review),
             deploy: Quantiles::of(&total.deploy),
             total: Quantiles::of(&total.total),
-            weeks: period
-                .weeks
-                .iter()
-                .map(|(week, r)| CycleTimeWeek {
-                    week: *week,
-                    count: r.prs_merged,
-                    total_p50_seconds: p50(&r.total),
-                })
-                .collect(),
+            weeks: period.each_week(|week, r| CycleTimeWeek {
+                week,
+                count: r.prs_merged,
+                total_p50_seconds: p50(&r.total),
+            }),
         }
     }
 }
@@ -75,7 +71,6 @@ impl CycleTimeReport {
 mod tests {
     use serde_json::json;
 
-    use super::*;
     use crate::metrics::testing::*;
 
     #[test]
@@ -111,10 +106,8 @@ mod tests {
                 {"week": "2026-W43", "count": 1, "total_p50_seconds": 90000.0}
             ]
         });
-        assert_eq!(serde_json::to_value(&report).expect("serialize"), expected);
-        let text = serde_json::to_string(&report).expect("serialize");
-        let back: CycleTimeReport = serde_json::from_str(&text).expect("deserialize");
-        assert_eq!(back, report);
+        assert_serializes_to(&report, &expected);
+        assert_round_trips(&report);
     }
 
     #[test]

@@ -118,15 +118,11 @@ impl IncidentReport {
             by_service: by_service(&total.opened_by_service, &total.mttr_by_service),
             by_severity: by_severity(total.incidents_opened, &total.opened_by_severity),
             open: open_entries(open, now),
-            weeks: period
-                .weeks
-                .iter()
-                .map(|(week, r)| IncidentWeek {
-                    week: *week,
-                    opened: r.incidents_opened,
-                    mttr_p50_seconds: p50(&r.mttr),
-                })
-                .collect(),
+            weeks: period.each_week(|week, r| IncidentWeek {
+                week,
+                opened: r.incidents_opened,
+                mttr_p50_seconds: p50(&r.mttr),
+            }),
         }
     }
 }
@@ -288,15 +284,8 @@ mod tests {
                 {"week": "2026-W43", "opened": 0, "mttr_p50_seconds": 300.0}
             ]
         });
-        assert_eq!(
-            serde_json::to_value(&report).expect("serialize"),
-            expected,
-            "{}",
-            serde_json::to_string_pretty(&report).expect("serialize")
-        );
-        let text = serde_json::to_string(&report).expect("serialize");
-        let back: IncidentReport = serde_json::from_str(&text).expect("deserialize");
-        assert_eq!(back, report);
+        assert_serializes_to(&report, &expected);
+        assert_round_trips(&report);
     }
 
     #[test]

@@ -140,6 +140,11 @@ impl Period {
             days,
         }
     }
+
+    /// One row per listed week, oldest first: a report's `weeks` array.
+    pub fn each_week<T>(&self, row: impl Fn(IsoWeek, &Rollup) -> T) -> Vec<T> {
+        self.weeks.iter().map(|(week, r)| row(*week, r)).collect()
+    }
 }
 
 /// Serializes an [`IsoWeek`] as `YYYY-Www`, the API's spelling (its own serde form is a struct).

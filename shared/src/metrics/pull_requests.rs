@@ -73,15 +73,11 @@ impl PullRequestReport {
                 p90_lines: p90(&total.size),
             },
             throughput: total.prs_merged,
-            weeks: period
-                .weeks
-                .iter()
-                .map(|(week, r)| PullRequestWeek {
-                    week: *week,
-                    merged: r.prs_merged,
-                    first_time_pass_rate: ratio(r.first_time_pass, r.prs_merged),
-                })
-                .collect(),
+            weeks: period.each_week(|week, r| PullRequestWeek {
+                week,
+                merged: r.prs_merged,
+                first_time_pass_rate: ratio(r.first_time_pass, r.prs_merged),
+            }),
         }
     }
 }
@@ -123,10 +119,8 @@ mod tests {
                 {"week": "2026-W43", "merged": 1, "first_time_pass_rate": 0.0}
             ]
         });
-        assert_eq!(serde_json::to_value(&report).expect("serialize"), expected);
-        let text = serde_json::to_string(&report).expect("serialize");
-        let back: PullRequestReport = serde_json::from_str(&text).expect("deserialize");
-        assert_eq!(back, report);
+        assert_serializes_to(&report, &expected);
+        assert_round_trips(&report);
     }
 
     #[test]

@@ -1,7 +1,12 @@
 //! Builders for the metrics tests: rollups are folded from members with
 //! `Rollup::from_members`, as the rollup function does.
 
+use std::fmt::Debug;
+
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
 
 use super::dora::PRODUCTION;
 use super::{CycleTimeReport, DoraReport, IncidentReport, OpenIncident, PullRequestReport};
@@ -218,4 +223,21 @@ pub fn dora_report(
         &weeks_between(from, to),
         rollups,
     )
+}
+
+/// The report's JSON is `expected` (the report, pretty, is the failure message).
+pub fn assert_serializes_to(report: &impl Serialize, expected: &Value) {
+    assert_eq!(
+        &serde_json::to_value(report).expect("serialize"),
+        expected,
+        "{}",
+        serde_json::to_string_pretty(report).expect("serialize")
+    );
+}
+
+/// The report reads back from its JSON as itself.
+pub fn assert_round_trips<T: Serialize + DeserializeOwned + PartialEq + Debug>(report: &T) {
+    let text = serde_json::to_string(report).expect("serialize");
+    let back: T = serde_json::from_str(&text).expect("deserialize");
+    assert_eq!(&back, report);
 }

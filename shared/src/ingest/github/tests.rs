@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::normalize_github;
+use crate::ingest::testing::{mutate, remove, set, ts};
 use crate::ingest::{IngestError, Normalized};
 use crate::model::{
     Actor, CommentKind, DeploymentState, EntityKey, Fact, FactBody, IncidentAction, PrAction,
@@ -99,12 +100,6 @@ pub(crate) const ALL: &[(&str, &[u8])] = &[
 
 const DELIVERY: &str = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
 
-fn ts(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .expect("test timestamp is RFC 3339")
-        .with_timezone(&Utc)
-}
-
 fn run(event: &str, body: &[u8]) -> Normalized {
     normalize_github(event, DELIVERY, body).expect("fixture is accepted")
 }
@@ -127,29 +122,6 @@ fn ignored(event: &str, body: &[u8]) -> &'static str {
         Normalized::Ignored(reason) => reason,
         Normalized::Facts(facts) => panic!("expected Ignored, got {facts:?}"),
     }
-}
-
-/// A fixture with a change applied, for shapes no real capture shows (failed deployment
-/// statuses, a comment on a PR, broken payloads).
-fn mutate(body: &[u8], change: impl FnOnce(&mut Value)) -> Vec<u8> {
-    let mut value: Value = serde_json::from_slice(body).expect("fixture is JSON");
-    change(&mut value);
-    serde_json::to_vec(&value).expect("serializes")
-}
-
-fn set(value: &mut Value, pointer: &str, new: Value) {
-    *value
-        .pointer_mut(pointer)
-        .expect("pointer exists in fixture") = new;
-}
-
-fn remove(value: &mut Value, pointer: &str) {
-    let (parent, key) = pointer.rsplit_once('/').expect("pointer has a parent");
-    value
-        .pointer_mut(parent)
-        .and_then(Value::as_object_mut)
-        .and_then(|o| o.remove(key))
-        .expect("field exists in fixture");
 }
 
 fn pr_entity(repo: &str, number: u64) -> EntityKey {
