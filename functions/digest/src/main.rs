@@ -1,5 +1,7 @@
-//! The digest Lambda, run by the EventBridge Scheduler schedule (Monday 09:00 in the org's
-//! timezone): builds last week's digest and sends it by email and chat, each part exactly once.
+//! The digest Lambda, run by the EventBridge Scheduler schedule (Monday 09:00 in the stack's
+//! `DigestTimezone`; the weeks it reports are in the org config's `timezone`, and a mismatch
+//! of the two is logged): builds last week's digest and sends it by email and chat, each part
+//! exactly once.
 
 use flowmeter_edge::digest::{run, schedule_timezone_mismatch, Channels, DigestEvent};
 use flowmeter_edge::lambda_runtime::{run as lambda_run, service_fn, Error, LambdaEvent};
