@@ -425,22 +425,21 @@ mod tests {
 
     #[test]
     fn weeks_around_dst_changes_in_berlin() {
+        // A week's Monday and the next, in Berlin, and how many hours lie between them.
+        let starts_and_lasts = |w: IsoWeek, monday: &str, next: &str, hours: i64| {
+            assert_eq!(w.monday(Europe::Berlin), utc(monday));
+            assert_eq!(w.next().monday(Europe::Berlin), utc(next));
+            assert_eq!(
+                w.next().monday(Europe::Berlin) - w.monday(Europe::Berlin),
+                Duration::hours(hours)
+            );
+        };
         // Clocks go forward on Sunday 2026-03-29: that week is 167 hours long.
         let w = week(2026, 13);
-        assert_eq!(w.monday(Europe::Berlin), utc("2026-03-22T23:00:00Z"));
-        assert_eq!(w.next().monday(Europe::Berlin), utc("2026-03-29T22:00:00Z"));
-        assert_eq!(
-            w.next().monday(Europe::Berlin) - w.monday(Europe::Berlin),
-            Duration::hours(167)
-        );
+        starts_and_lasts(w, "2026-03-22T23:00:00Z", "2026-03-29T22:00:00Z", 167);
         // Clocks go back on Sunday 2026-10-25: that week is 169 hours long.
         let w = week(2026, 43);
-        assert_eq!(w.monday(Europe::Berlin), utc("2026-10-18T22:00:00Z"));
-        assert_eq!(w.next().monday(Europe::Berlin), utc("2026-10-25T23:00:00Z"));
-        assert_eq!(
-            w.next().monday(Europe::Berlin) - w.monday(Europe::Berlin),
-            Duration::hours(169)
-        );
+        starts_and_lasts(w, "2026-10-18T22:00:00Z", "2026-10-25T23:00:00Z", 169);
         // The hour before the new week starts belongs to the old week.
         assert_eq!(iso_week(utc("2026-10-25T22:59:59Z"), Europe::Berlin), w);
         assert_eq!(

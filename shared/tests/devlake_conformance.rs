@@ -337,26 +337,43 @@ fn pr_input(row: &Row, commits: &[Row], comments: &[Row]) -> PrInput {
             body: FactBody::PullRequest(closed),
         });
     }
-    for comment in comments
+    facts.extend(comment_facts(&key, id, &author, comments));
+    let head_pushes = head_pushes(&repo, id, created, commits);
+    PrInput {
+        key,
+        facts,
+        head_pushes,
+    }
+}
+
+/// The conversation comments on PR `id`, as the webhook would have stored them.
+fn comment_facts(key: &EntityKey, id: &str, author: &str, comments: &[Row]) -> Vec<Fact> {
+    comments
         .iter()
         .filter(|c| field(c, "pull_request_id") == id)
-    {
-        let at = time(field(comment, "created_date"));
-        facts.push(Fact {
-            entity: key.clone(),
-            id: format!("{}#0", field(comment, "id")),
-            at,
-            body: FactBody::Comment {
-                commenter: Actor {
-                    login: field(comment, "account_id").to_string(),
-                    is_bot: false,
+        .map(|comment| {
+            let at = time(field(comment, "created_date"));
+            Fact {
+                entity: key.clone(),
+                id: format!("{}#0", field(comment, "id")),
+                at,
+                body: FactBody::Comment {
+                    commenter: Actor {
+                        login: field(comment, "account_id").to_string(),
+                        is_bot: false,
+                    },
+                    kind: CommentKind::Conversation,
+                    created_at: at,
+                    pr_author: Some(author.to_string()),
                 },
-                kind: CommentKind::Conversation,
-                created_at: at,
-                pr_author: Some(author.clone()),
-            },
-        });
-    }
+            }
+        })
+        .collect()
+}
+
+/// One push of PR `id`'s commits to its head branch (named after the PR), at its opening;
+/// none for a PR without commits.
+fn head_pushes(repo: &str, id: &str, created: DateTime<Utc>, commits: &[Row]) -> Vec<Fact> {
     let mut pr_commits: Vec<Commit> = commits
         .iter()
         .filter(|c| field(c, "pull_request_id") == id)
@@ -367,29 +384,24 @@ fn pr_input(row: &Row, commits: &[Row], comments: &[Row]) -> PrInput {
         })
         .collect();
     pr_commits.sort_by(|a, b| (a.authored_at, &a.sha).cmp(&(b.authored_at, &b.sha)));
-    let head_pushes = match pr_commits.last() {
-        None => vec![],
-        Some(last) => vec![Fact {
-            entity: EntityKey::Branch {
-                repo,
-                branch: head.clone(),
-            },
-            id: format!("{id}-push#0"),
-            at: created,
-            body: FactBody::Push {
-                before: ZERO_SHA.to_string(),
-                after: last.sha.clone(),
-                commits: pr_commits,
-                forced: false,
-                to_default_branch: false,
-            },
-        }],
+    let Some(last) = pr_commits.last() else {
+        return vec![];
     };
-    PrInput {
-        key,
-        facts,
-        head_pushes,
-    }
+    vec![Fact {
+        entity: EntityKey::Branch {
+            repo: repo.to_string(),
+            branch: id.to_string(),
+        },
+        id: format!("{id}-push#0"),
+        at: created,
+        body: FactBody::Push {
+            before: ZERO_SHA.to_string(),
+            after: last.sha.clone(),
+            commits: pr_commits,
+            forced: false,
+            to_default_branch: false,
+        },
+    }]
 }
 
 fn deployment_input(row: &Row, config: &OrgConfig) -> DeploymentInput {
@@ -514,23 +526,46 @@ fn replay(
     case: &Case,
     predecessors: Predecessors,
 ) -> BTreeMap<String, BTreeMap<&'static str, Cell>> {
-    let project = |input: &PrInput, links: &[Fact]| -> PullRequest {
-        let facts: Vec<Fact> = input.facts.iter().chain(links).cloned().collect();
-        project_pull_request(
-            &input.key,
-            &facts,
-            &HeadHistory::of_pushes(&input.head_pushes),
-            &case.config,
-        )
-        .unwrap_or_else(|| panic!("{:?} has no projection", input.key))
-    };
     let merged: Vec<PullRequest> = case
         .prs
         .values()
-        .map(|input| project(input, &[]))
+        .map(|input| project(case, input, &[]))
         .filter(|pr| pr.merged_at.is_some())
         .collect();
+    let shipped = shipped(case, predecessors, &merged);
+    let links = shipped_by_links(case, &shipped);
+    let mut out = BTreeMap::new();
+    for (id, input) in &case.prs {
+        let pr = project(
+            case,
+            input,
+            links.get(&input.key).map_or(&[], Vec::as_slice),
+        );
+        if let Some(cells) = cells(&pr, &case.config) {
+            out.insert(id.clone(), cells);
+        }
+    }
+    out
+}
 
+/// The PR's projection from its facts and `links`.
+fn project(case: &Case, input: &PrInput, links: &[Fact]) -> PullRequest {
+    let facts: Vec<Fact> = input.facts.iter().chain(links).cloned().collect();
+    project_pull_request(
+        &input.key,
+        &facts,
+        &HeadHistory::of_pushes(&input.head_pushes),
+        &case.config,
+    )
+    .unwrap_or_else(|| panic!("{:?} has no projection", input.key))
+}
+
+/// The PRs each deployment shipped, repo by repo, with Flowmeter's or DevLake's predecessor.
+fn shipped(
+    case: &Case,
+    predecessors: Predecessors,
+    merged: &[PullRequest],
+) -> BTreeMap<EntityKey, Vec<EntityKey>> {
     let repos: BTreeSet<&str> = case
         .deployments
         .iter()
@@ -574,10 +609,16 @@ fn replay(
             }
         }
     }
+    shipped
+}
 
-    // As the pipeline does: a ShippedBy link on every PR a deployment shipped.
+/// As the pipeline does: a ShippedBy link on every PR a deployment shipped.
+fn shipped_by_links(
+    case: &Case,
+    shipped: &BTreeMap<EntityKey, Vec<EntityKey>>,
+) -> BTreeMap<EntityKey, Vec<Fact>> {
     let mut links: BTreeMap<EntityKey, Vec<Fact>> = BTreeMap::new();
-    for (deployment_key, prs) in &shipped {
+    for (deployment_key, prs) in shipped {
         let deployment = &case
             .deployments
             .iter()
@@ -604,31 +645,30 @@ fn replay(
             });
         }
     }
+    links
+}
 
-    let mut out = BTreeMap::new();
-    for (id, input) in &case.prs {
-        let pr = project(input, links.get(&input.key).map_or(&[], Vec::as_slice));
-        let member = members_of_pull_request(&pr, &case.config)
-            .into_iter()
-            .find_map(|m| match m.data {
-                MemberData::PrMerged {
-                    coding,
-                    pickup,
-                    review,
-                    deploy,
-                    total,
-                    ..
-                } => Some((coding, pickup, review, deploy, total)),
-                _ => None,
-            });
-        let Some((coding, pickup, review, deploy, total)) = member else {
-            continue;
-        };
-        let shipping_deployment = pr.shipped_by.as_ref().map(|s| match &s.deployment {
-            EntityKey::Deployment { id, .. } => id.strip_prefix("gen:").unwrap_or(id).to_string(),
-            other => panic!("shipped by a non-deployment {other:?}"),
-        });
-        let cells: BTreeMap<&'static str, Cell> = [
+/// A merged PR's cells, keyed by DevLake column; `None` for a PR that did not merge.
+fn cells(pr: &PullRequest, config: &OrgConfig) -> Option<BTreeMap<&'static str, Cell>> {
+    let (coding, pickup, review, deploy, total) = members_of_pull_request(pr, config)
+        .into_iter()
+        .find_map(|m| match m.data {
+        MemberData::PrMerged {
+            coding,
+            pickup,
+            review,
+            deploy,
+            total,
+            ..
+        } => Some((coding, pickup, review, deploy, total)),
+        _ => None,
+    })?;
+    let shipping_deployment = pr.shipped_by.as_ref().map(|s| match &s.deployment {
+        EntityKey::Deployment { id, .. } => id.strip_prefix("gen:").unwrap_or(id).to_string(),
+        other => panic!("shipped by a non-deployment {other:?}"),
+    });
+    Some(
+        [
             (
                 "first_commit_authored_date",
                 pr.first_commit_at.map(instant),
@@ -642,10 +682,8 @@ fn replay(
             ("pr_cycle_time", minutes(Some(total))),
         ]
         .into_iter()
-        .collect();
-        out.insert(id.clone(), cells);
-    }
-    out
+        .collect(),
+    )
 }
 
 /// DevLake's unit: whole minutes, rounded up (on whole milliseconds, so no float noise).

@@ -153,7 +153,36 @@ fn pr(
 ///
 /// The org's rollups are the merge of the teams'.
 fn dataset() -> DigestInput {
-    let platform = team(
+    let platform = platform();
+    let payments = payments();
+    let mobile = mobile();
+
+    let mut org = Vec::new();
+    for team in [&platform, &payments, &mobile] {
+        org.extend(team.delivery_weeks.iter().cloned());
+        org.extend(team.pr_weeks.iter().cloned());
+        org.extend(team.incident_weeks.iter().cloned());
+    }
+
+    DigestInput {
+        org: "Acme Corp".to_string(),
+        week: week(42),
+        timezone: chrono_tz::Europe::Berlin,
+        now: t("2026-10-19T07:00:00Z"),
+        org_weeks: org,
+        teams: vec![platform, payments, mobile],
+        week_prs: week_prs(),
+        open_incidents: open_incidents(),
+        links: Links {
+            dashboard: Some("https://flowmeter.example.com/acme".to_string()),
+            github: Some("https://github.com".to_string()),
+        },
+    }
+}
+
+/// Platform, steady (see [`dataset`]).
+fn platform() -> TeamInput {
+    team(
         "Platform",
         "platform",
         five(|_, w| {
@@ -173,8 +202,12 @@ fn dataset() -> DigestInput {
                 Vec::new()
             }
         }),
-    );
-    let payments = team(
+    )
+}
+
+/// Payments, regressing this week (see [`dataset`]).
+fn payments() -> TeamInput {
+    team(
         "Payments",
         "payments",
         five(|i, w| {
@@ -193,8 +226,12 @@ fn dataset() -> DigestInput {
                 .collect()
         }),
         Vec::new(),
-    );
-    let mobile = team(
+    )
+}
+
+/// Mobile & Web, small and noisy (see [`dataset`]).
+fn mobile() -> TeamInput {
+    team(
         "Mobile & Web <Apps> — consumer experience squad for iOS, Android and the responsive site",
         "mobile",
         five(|i, w| match i {
@@ -222,16 +259,12 @@ fn dataset() -> DigestInput {
                 Vec::new()
             }
         }),
-    );
+    )
+}
 
-    let mut org = Vec::new();
-    for team in [&platform, &payments, &mobile] {
-        org.extend(team.delivery_weeks.iter().cloned());
-        org.extend(team.pr_weeks.iter().cloned());
-        org.extend(team.incident_weeks.iter().cloned());
-    }
-
-    let week_prs = vec![
+/// The PRs merged in the reported week, the slowest first.
+fn week_prs() -> Vec<PrSummary> {
+    vec![
         pr("acme/payments", 412, "Retry card authorisations on gateway timeouts", "dana", 5.4 * D, Some(3.1 * D)),
         pr("acme/payments", 415, "Move ledger exports to the new <batch> runner & drop cron", "eli", 4.2 * D, Some(2.6 * D)),
         pr("acme/payments", 418, "Fix rounding in refunds", "payments-lead", 3.9 * D, Some(2.2 * D)),
@@ -245,35 +278,25 @@ fn dataset() -> DigestInput {
         ),
         pr("acme/platform", 1201, "Bump base image", "sam", 20.0 * H, Some(H)),
         pr("acme/platform", 1202, "Add canary step to deploy pipeline", "kim", 1.1 * D, Some(2.0 * H)),
-    ];
+    ]
+}
 
-    DigestInput {
-        org: "Acme Corp".to_string(),
-        week: week(42),
-        timezone: chrono_tz::Europe::Berlin,
-        now: t("2026-10-19T07:00:00Z"),
-        org_weeks: org,
-        teams: vec![platform, payments, mobile],
-        week_prs,
-        open_incidents: vec![
-            OpenIncident {
-                id: "pd:Q1X2Y3".to_string(),
-                service: "mobile-gateway".to_string(),
-                severity: Some("sev2".to_string()),
-                opened_at: t("2026-10-17T21:15:00Z"),
-            },
-            OpenIncident {
-                id: "gh:acme/platform#88".to_string(),
-                service: "platform-api".to_string(),
-                severity: None,
-                opened_at: t("2026-10-02T08:00:00Z"),
-            },
-        ],
-        links: Links {
-            dashboard: Some("https://flowmeter.example.com/acme".to_string()),
-            github: Some("https://github.com".to_string()),
+/// The incidents open when the digest is built.
+fn open_incidents() -> Vec<OpenIncident> {
+    vec![
+        OpenIncident {
+            id: "pd:Q1X2Y3".to_string(),
+            service: "mobile-gateway".to_string(),
+            severity: Some("sev2".to_string()),
+            opened_at: t("2026-10-17T21:15:00Z"),
         },
-    }
+        OpenIncident {
+            id: "gh:acme/platform#88".to_string(),
+            service: "platform-api".to_string(),
+            severity: None,
+            opened_at: t("2026-10-02T08:00:00Z"),
+        },
+    ]
 }
 
 fn golden_path(name: &str) -> PathBuf {

@@ -152,9 +152,20 @@ fn round_trip_keeps_unusual_values() {
     }
 }
 
+/// Each case's error names its field, carries a message, and reads `field: message`.
+fn assert_errors_name_the_field(cases: &[(&str, &str)]) {
+    for (text, field) in cases {
+        let e = err(text);
+        assert_eq!(&e.field, field, "{text:?} gave {e}");
+        assert!(!e.message.is_empty());
+        assert_eq!(e.to_string(), format!("{}: {}", e.field, e.message));
+    }
+}
+
 #[test]
-fn errors_name_the_field() {
-    let cases: &[(&str, &str)] = &[
+fn errors_name_the_field_of_the_org_and_of_unknown_keys() {
+    // The org, the timezone and keys the config does not have.
+    assert_errors_name_the_field(&[
         ("timezone: UTC", "org"),
         ("org: ''", "org"),
         ("org: acme\ncolour: blue", "colour"),
@@ -169,6 +180,13 @@ fn errors_name_the_field() {
         ),
         ("org: acme\ntimezone: Mars/Olympus_Mons", "timezone"),
         ("org: acme\ntimezone: europe/berlin", "timezone"),
+    ]);
+}
+
+#[test]
+fn errors_name_the_field_of_patterns_and_windows() {
+    // Environment and workflow patterns, rework rules, incident windows and labels.
+    assert_errors_name_the_field(&[
         (
             "org: acme\nenvironments: { production: [prod, 'prod[uction'] }",
             "environments.production[1]",
@@ -209,6 +227,13 @@ fn errors_name_the_field() {
             "org: acme\nincidents: { github_label: ' ' }",
             "incidents.github_label",
         ),
+    ]);
+}
+
+#[test]
+fn errors_name_the_field_of_teams_services_and_bots() {
+    // Team and service names, their repos, members and PagerDuty ids, bots.
+    assert_errors_name_the_field(&[
         (
             "org: acme\nteams: { payments: { repos: [acme/a, payments-api] } }",
             "teams.payments.repos[1]",
@@ -256,6 +281,13 @@ fn errors_name_the_field() {
             "services.checkout.repos[1]",
         ),
         ("org: acme\nbots: [ok, '-bad']", "bots[1]"),
+    ]);
+}
+
+#[test]
+fn errors_name_the_field_of_the_digest_and_severity() {
+    // Digest channels and severity maps.
+    assert_errors_name_the_field(&[
         (
             "org: acme\ndigest: { email: { from: nobody, to: [a@b] } }",
             "digest.email.from",
@@ -284,6 +316,13 @@ fn errors_name_the_field() {
             "org: acme\nseverity: { pagerduty_impact: {} }",
             "severity.pagerduty_impact",
         ),
+    ]);
+}
+
+#[test]
+fn errors_name_the_field_of_bad_documents() {
+    // Wrong types, duplicate keys, JSON, and text that is no mapping.
+    assert_errors_name_the_field(&[
         ("org: [acme]", "org"),
         ("org: a\norg: b", "org"),
         (
@@ -298,13 +337,7 @@ fn errors_name_the_field() {
         (r#"{"org": "acme", "extra": 1}"#, "extra"),
         ("org: acme\n  bad: indentation", "config"),
         ("- just\n- a list", "config"),
-    ];
-    for (text, field) in cases {
-        let e = err(text);
-        assert_eq!(&e.field, field, "{text:?} gave {e}");
-        assert!(!e.message.is_empty());
-        assert_eq!(e.to_string(), format!("{}: {}", e.field, e.message));
-    }
+    ]);
 }
 
 #[test]

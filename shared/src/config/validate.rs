@@ -140,14 +140,7 @@ pub(super) fn validate_login(
         && base
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            field,
-            format!("{login:?} is not a GitHub login"),
-        ))
-    }
+    require(ok, field, login, "a GitHub login")
 }
 
 /// Repos are keys everywhere (`owner/name`, lower-cased at ingest), so config repos are
@@ -183,13 +176,16 @@ pub(super) fn validate_email(field: &str, address: &str) -> Result<(), ConfigErr
         .rsplit_once('@')
         .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
         && !address.chars().any(|c| c.is_whitespace() || c.is_control());
+    require(ok, field, address, "an email address")
+}
+
+/// `Ok` when `ok`; else an error at `field` saying that `value` is not `what` (`a GitHub
+/// login`).
+fn require(ok: bool, field: &str, value: &str, what: &str) -> Result<(), ConfigError> {
     if ok {
         Ok(())
     } else {
-        Err(ConfigError::new(
-            field,
-            format!("{address:?} is not an email address"),
-        ))
+        Err(ConfigError::new(field, format!("{value:?} is not {what}")))
     }
 }
 

@@ -120,6 +120,14 @@ fn section_title(o: &mut String, title: &str) {
     );
 }
 
+/// A muted line in place of a section that has nothing to list.
+fn none_row(o: &mut String, text: &str) {
+    let _ = writeln!(
+        o,
+        "<tr><td style=\"padding:0 20px 8px 20px;color:{MUTED};font-style:italic;{WRAP}\">{text}</td></tr>"
+    );
+}
+
 fn change_html(metric: &Metric) -> String {
     let Some(change) = &metric.change else {
         return String::new();
@@ -135,9 +143,9 @@ fn change_html(metric: &Metric) -> String {
 fn headline(o: &mut String, digest: &Digest) {
     section_title(o, "Org — DORA");
     if digest.headline.no_data {
-        let _ = writeln!(
+        none_row(
             o,
-            "<tr><td style=\"padding:0 20px 8px 20px;color:{MUTED};font-style:italic;{WRAP}\">No data was recorded for the org this week: no deployments, PRs or incidents.</td></tr>"
+            "No data was recorded for the org this week: no deployments, PRs or incidents.",
         );
         return;
     }
@@ -356,10 +364,7 @@ fn team_table(
 fn slowest_prs(o: &mut String, digest: &Digest) {
     section_title(o, "Slowest PRs merged this week");
     if digest.slowest_prs.is_empty() {
-        let _ = writeln!(
-            o,
-            "<tr><td style=\"padding:0 20px 8px 20px;color:{MUTED};font-style:italic;{WRAP}\">No PRs merged this week.</td></tr>"
-        );
+        none_row(o, "No PRs merged this week.");
         return;
     }
     for pr in &digest.slowest_prs {
@@ -385,10 +390,7 @@ fn slowest_prs(o: &mut String, digest: &Digest) {
 fn open_incidents(o: &mut String, digest: &Digest) {
     section_title(o, "Open incidents");
     if digest.open_incidents.is_empty() {
-        let _ = writeln!(
-            o,
-            "<tr><td style=\"padding:0 20px 8px 20px;color:{MUTED};font-style:italic;{WRAP}\">No incidents open.</td></tr>"
-        );
+        none_row(o, "No incidents open.");
         return;
     }
     for incident in &digest.open_incidents {

@@ -129,30 +129,26 @@ fn trend_of(difference: f64) -> Trend {
 
 /// The change of a count: `▲ 2 (from 5)`, `▼ 3 (from 5)`, `no change`.
 pub fn count_change(current: f64, previous: f64) -> (Trend, String) {
-    if number(current) == number(previous) {
-        return (Trend::Same, "no change".to_string());
-    }
-    let trend = trend_of(current - previous);
-    let text = format!(
-        "{} {} (from {})",
-        arrow(trend),
-        number((current - previous).abs()),
-        number(previous)
-    );
-    (trend, text)
+    change_written_by(number, current, previous)
 }
 
 /// The change of a duration: `▼ 3.1 h (from 9.2 h)`; `no change` when both read the same.
 pub fn duration_change(current: f64, previous: f64) -> (Trend, String) {
-    if duration(current) == duration(previous) {
+    change_written_by(duration, current, previous)
+}
+
+/// The change between two values that `write` writes: the arrow, the difference and the
+/// previous value; `no change` when both read the same.
+fn change_written_by(write: fn(f64) -> String, current: f64, previous: f64) -> (Trend, String) {
+    if write(current) == write(previous) {
         return (Trend::Same, "no change".to_string());
     }
     let trend = trend_of(current - previous);
     let text = format!(
         "{} {} (from {})",
         arrow(trend),
-        duration((current - previous).abs()),
-        duration(previous)
+        write((current - previous).abs()),
+        write(previous)
     );
     (trend, text)
 }

@@ -53,17 +53,11 @@ pub const WEEKS_PER_MONTH: usize = 4;
 /// Lead time for changes from its p50: `< 1 day` elite, `< 1 week` high, `< 30 days` medium,
 /// else low.
 pub fn lead_time_level(p50_seconds: f64) -> Option<DoraLevel> {
-    if p50_seconds.is_nan() {
-        None
-    } else if p50_seconds < DAY_SECONDS {
-        Some(DoraLevel::Elite)
-    } else if p50_seconds < WEEK_SECONDS {
-        Some(DoraLevel::High)
-    } else if p50_seconds < MONTH_SECONDS {
-        Some(DoraLevel::Medium)
-    } else {
-        Some(DoraLevel::Low)
-    }
+    grade(
+        p50_seconds,
+        [DAY_SECONDS, WEEK_SECONDS, MONTH_SECONDS],
+        below,
+    )
 }
 
 /// Change failure rate (a fraction): `≤ 5%` elite, `≤ 10%` high, `≤ 15%` medium, else low.
@@ -73,33 +67,47 @@ pub fn lead_time_level(p50_seconds: f64) -> Option<DoraLevel> {
 /// ratio above 5% cannot round down onto it for any realistic count (it would take over 10^16
 /// deployments).
 pub fn change_failure_level(rate: f64) -> Option<DoraLevel> {
-    if rate.is_nan() {
+    grade(rate, [0.05, 0.10, 0.15], at_most)
+}
+
+/// Failed deployment recovery time from its p50: `< 1 hour` elite, `< 1 day` high, `< 1 week`
+/// medium, else low. Exactly 3600 s is high.
+pub fn recovery_level(p50_seconds: f64) -> Option<DoraLevel> {
+    grade(
+        p50_seconds,
+        [HOUR_SECONDS, DAY_SECONDS, WEEK_SECONDS],
+        below,
+    )
+}
+
+/// The level of a number that is better lower: elite when it is `within` the first bound,
+/// high within the second, medium within the third, else low; `None` for NaN.
+fn grade(
+    value: f64,
+    [elite, high, medium]: [f64; 3],
+    within: fn(f64, f64) -> bool,
+) -> Option<DoraLevel> {
+    if value.is_nan() {
         None
-    } else if rate <= 0.05 {
+    } else if within(value, elite) {
         Some(DoraLevel::Elite)
-    } else if rate <= 0.10 {
+    } else if within(value, high) {
         Some(DoraLevel::High)
-    } else if rate <= 0.15 {
+    } else if within(value, medium) {
         Some(DoraLevel::Medium)
     } else {
         Some(DoraLevel::Low)
     }
 }
 
-/// Failed deployment recovery time from its p50: `< 1 hour` elite, `< 1 day` high, `< 1 week`
-/// medium, else low. Exactly 3600 s is high.
-pub fn recovery_level(p50_seconds: f64) -> Option<DoraLevel> {
-    if p50_seconds.is_nan() {
-        None
-    } else if p50_seconds < HOUR_SECONDS {
-        Some(DoraLevel::Elite)
-    } else if p50_seconds < DAY_SECONDS {
-        Some(DoraLevel::High)
-    } else if p50_seconds < WEEK_SECONDS {
-        Some(DoraLevel::Medium)
-    } else {
-        Some(DoraLevel::Low)
-    }
+/// Durations: strictly below the bound.
+fn below(value: f64, bound: f64) -> bool {
+    value < bound
+}
+
+/// The change failure rate: at or below the bound.
+fn at_most(value: f64, bound: f64) -> bool {
+    value <= bound
 }
 
 /// Deployment frequency from the number of distinct deploy days of each ISO week of the period

@@ -10,6 +10,7 @@ use crate::metrics::levels::{
     WEEKS_PER_MONTH,
 };
 use crate::metrics::{p50, ratio};
+use crate::sketch::QuantileSketch;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -147,6 +148,17 @@ pub(super) struct Obs {
     pub(super) bad: u64,
 }
 
+impl Obs {
+    /// A duration's median, over its samples.
+    fn median_of(sketch: &QuantileSketch) -> Obs {
+        Obs {
+            value: p50(sketch),
+            count: sketch.count(),
+            bad: 0,
+        }
+    }
+}
+
 pub(super) fn observe(kind: MetricKind, rollup: Option<&Rollup>) -> Obs {
     let empty = Rollup::default();
     let r = rollup.unwrap_or(&empty);
@@ -156,31 +168,19 @@ pub(super) fn observe(kind: MetricKind, rollup: Option<&Rollup>) -> Obs {
             count: r.deployments,
             bad: r.deployments_failed,
         },
-        MetricKind::LeadTime => Obs {
-            value: p50(&r.lead_time),
-            count: r.lead_time.count(),
-            bad: 0,
-        },
+        MetricKind::LeadTime => Obs::median_of(&r.lead_time),
         MetricKind::ChangeFailureRate => Obs {
             value: ratio(r.deployments_failed, r.deployments),
             count: r.deployments,
             bad: r.deployments_failed,
         },
-        MetricKind::Recovery => Obs {
-            value: p50(&r.recovery),
-            count: r.recovery.count(),
-            bad: 0,
-        },
+        MetricKind::Recovery => Obs::median_of(&r.recovery),
         MetricKind::CycleTime => Obs {
             value: p50(&r.total),
             count: r.prs_merged,
             bad: 0,
         },
-        MetricKind::ReviewLatency => Obs {
-            value: p50(&r.pickup),
-            count: r.pickup.count(),
-            bad: 0,
-        },
+        MetricKind::ReviewLatency => Obs::median_of(&r.pickup),
         MetricKind::FirstTimePass => Obs {
             value: ratio(r.first_time_pass, r.prs_merged),
             count: r.prs_merged,
