@@ -12,7 +12,7 @@ use tokio::sync::{oneshot, watch};
 struct Running {
     base: String,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Result<(), String>>,
+    task: tokio::task::JoinHandle<Result<(), flowmeter_devserver::DevServerError>>,
 }
 
 fn settings() -> Settings {
@@ -159,7 +159,7 @@ async fn a_bad_config_file_is_rejected_naming_the_field() {
     let err = prepare(&store, &settings)
         .await
         .expect_err("bad config must be rejected");
-    assert!(err.contains("timezone"), "error names the field: {err}");
+    assert!(err.to_string().contains("timezone"), "error names the field: {err}");
     assert!(
         store.config().await.expect("config read").is_none(),
         "nothing stored"

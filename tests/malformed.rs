@@ -997,7 +997,7 @@ fn corpus() -> Vec<Case> {
 struct Running {
     base: String,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Result<(), String>>,
+    task: tokio::task::JoinHandle<Result<(), flowmeter_devserver::DevServerError>>,
 }
 
 async fn start(store: Store) -> Running {

@@ -30,6 +30,21 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// Why the dev server cannot start: each names the setting or resource at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum DevServerError {
+    #[error("FLOWMETER_PORT: not a port number: {0}")]
+    Port(String),
+    #[error("FLOWMETER_CONFIG {path}: {message}")]
+    Config { path: String, message: String },
+    #[error("the table from template.yaml: {0}")]
+    Schema(#[from] flowmeter_edge::schema::SchemaError),
+    #[error(transparent)]
+    Store(#[from] flowmeter_edge::store::StoreError),
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Listen { port: u16, source: std::io::Error },
+}
+
 /// Everything the dev server reads from its environment (docs/API.md, "Local dev server").
 #[derive(Clone)]
 pub struct Settings {
@@ -41,12 +56,10 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Settings, String> {
+    pub fn from_env() -> Result<Settings, DevServerError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let port = match var("FLOWMETER_PORT") {
-            Some(p) => p
-                .parse()
-                .map_err(|_| format!("FLOWMETER_PORT: not a port number: {p}"))?,
+            Some(p) => p.parse().map_err(|_| DevServerError::Port(p))?,
             None => 3000,
         };
         Ok(Settings {
@@ -70,15 +83,16 @@ const BODY_LIMIT: usize = flowmeter::ingest::MAX_BODY_BYTES;
 
 /// Prepares the table (from template.yaml) and the config (from `FLOWMETER_CONFIG`, validated;
 /// a bad file is an error naming the field).
-pub async fn prepare(store: &Store, settings: &Settings) -> Result<(), String> {
-    create_table(store, TEMPLATE)
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn prepare(store: &Store, settings: &Settings) -> Result<(), DevServerError> {
+    create_table(store, TEMPLATE).await?;
     if let Some(path) = &settings.config_path {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("FLOWMETER_CONFIG {path}: {e}"))?;
-        OrgConfig::from_yaml(&text).map_err(|e| format!("FLOWMETER_CONFIG {path}: {e}"))?;
-        store.put_config(&text).await.map_err(|e| e.to_string())?;
+        let config_error = |message: String| DevServerError::Config {
+            path: path.clone(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| config_error(e.to_string()))?;
+        OrgConfig::from_yaml(&text).map_err(|e| config_error(e.to_string()))?;
+        store.put_config(&text).await?;
     }
     Ok(())
 }
@@ -289,12 +303,16 @@ pub async fn serve(
     settings: Settings,
     shutdown: watch::Receiver<bool>,
     bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
-) -> Result<(), String> {
+) -> Result<(), DevServerError> {
     prepare(&store, &settings).await?;
+    let listen_error = |source| DevServerError::Listen {
+        port: settings.port,
+        source,
+    };
     let listener = TcpListener::bind(("127.0.0.1", settings.port))
         .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", settings.port))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(listen_error)?;
+    let address = listener.local_addr().map_err(listen_error)?;
     let poller = tokio::spawn(poll_stream(store.clone(), shutdown.clone()));
     let api = ApiState::new(
         store.clone(),
