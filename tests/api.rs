@@ -10,7 +10,7 @@
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
-use flowmeter_e2e::{deliver, drain, fresh_store, Delivery};
+use flowmeter_e2e::{deliver, drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET};
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::lambda_http::{Body, Request};
@@ -106,7 +106,8 @@ impl History {
     fn github(&mut self, at: DateTime<Utc>, event: &str, body: Value) {
         let id = format!("api-test-{}", self.out.len());
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        self.out.push((at, Delivery::github(event, &id, bytes)));
+        self.out
+            .push((at, Delivery::github(GITHUB_SECRET, event, &id, bytes)));
     }
 
     /// A push of one commit (`sha`, authored at `authored`) onto `branch`; `before` all zeros
@@ -227,8 +228,10 @@ impl History {
             .and_then(|t| t.parse().ok())
             .unwrap_or_default();
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        self.out
-            .push((at, Delivery::generic("/webhooks/incidents", bytes)));
+        self.out.push((
+            at,
+            Delivery::generic(GENERIC_SECRET, "/webhooks/incidents", bytes),
+        ));
     }
 }
 

@@ -11,7 +11,7 @@
 use std::sync::atomic::Ordering;
 
 use flowmeter_e2e::scenario::{history, REPO};
-use flowmeter_e2e::{deliver, drain, fresh_store, Delivery};
+use flowmeter_e2e::{deliver, drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET};
 use flowmeter_edge::store::Store;
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -93,20 +93,14 @@ fn history_in_repo(seed: u64, k: usize) -> Vec<Delivery> {
                 .replace(REPO, &repo)
                 .replace("\"inc-", &format!("\"inc-r{k}-"))
                 .into_bytes();
-            let header = |name: &str| {
-                d.headers
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default()
-            };
             match d.path {
                 "/webhooks/github" => Delivery::github(
-                    &header("x-github-event"),
-                    &format!("{}-r{k}", header("x-github-delivery")),
+                    GITHUB_SECRET,
+                    d.header("x-github-event").unwrap_or_default(),
+                    &format!("{}-r{k}", d.header("x-github-delivery").unwrap_or_default()),
                     body,
                 ),
-                path => Delivery::generic(path, body),
+                path => Delivery::generic(GENERIC_SECRET, path, body),
             }
         })
         .collect()

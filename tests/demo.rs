@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use flowmeter::config::OrgConfig;
 use flowmeter::ingest::{self, Normalized};
 use flowmeter_demo::truth::quantile;
-use flowmeter_demo::{generate, generate_with, DemoDelivery, DemoOrg, Params, Secrets};
+use flowmeter_demo::{generate, generate_with, DemoOrg, Params, Secrets};
 use flowmeter_e2e::{
     deliver, drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
 };
@@ -26,11 +26,8 @@ fn now() -> DateTime<Utc> {
     "2026-03-04T10:00:00Z".parse().expect("instant")
 }
 
-fn header<'a>(d: &'a DemoDelivery, name: &str) -> &'a str {
-    d.headers
-        .iter()
-        .find(|(n, _)| n == name)
-        .map_or("", |(_, v)| v.as_str())
+fn header<'a>(d: &'a Delivery, name: &str) -> &'a str {
+    d.header(name).unwrap_or_default()
 }
 
 #[test]
@@ -67,7 +64,8 @@ fn the_full_generator_is_deterministic_and_its_deliveries_are_valid() {
     // Every delivery is signed with its source's secret and normalizes without error.
     let secrets = Secrets::default();
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
-    for d in &a.deliveries {
+    for demo in &a.deliveries {
+        let d = &demo.delivery;
         let normalized = match d.path {
             "/webhooks/github" => {
                 let sig = header(d, "x-hub-signature-256");
@@ -135,12 +133,8 @@ fn the_full_generator_is_deterministic_and_its_deliveries_are_valid() {
 
     // Pushes to each default branch chain: every `before` is the previous push's `after`.
     let mut heads: BTreeMap<String, String> = BTreeMap::new();
-    for d in a
-        .deliveries
-        .iter()
-        .filter(|d| header(d, "x-github-event") == "push")
-    {
-        let body: Value = serde_json::from_slice(&d.body).expect("json");
+    for d in a.deliveries.iter().filter(|d| d.github_event() == "push") {
+        let body: Value = serde_json::from_slice(&d.delivery.body).expect("json");
         if body["ref"] != "refs/heads/main" {
             continue;
         }
@@ -168,8 +162,8 @@ fn the_full_generator_is_deterministic_and_its_deliveries_are_valid() {
     let bodies: Vec<String> = a
         .deliveries
         .iter()
-        .filter(|d| header(d, "x-github-event") == "pull_request")
-        .map(|d| String::from_utf8_lossy(&d.body).into_owned())
+        .filter(|d| d.github_event() == "pull_request")
+        .map(|d| String::from_utf8_lossy(&d.delivery.body).into_owned())
         .collect();
     for needle in [
         "\"login\":\"dependabot[bot]\"",
@@ -228,15 +222,7 @@ async fn loaded(seed: u64) -> (DemoOrg, ApiState, Store) {
     let org = generate_with(&params);
     let store = fresh_store("demo").await;
     store.put_config(&org.config_yaml).await.expect("config");
-    let deliveries: Vec<Delivery> = org
-        .deliveries
-        .iter()
-        .map(|d| Delivery {
-            path: d.path,
-            headers: d.headers.clone(),
-            body: d.body.clone(),
-        })
-        .collect();
+    let deliveries: Vec<Delivery> = org.deliveries.iter().map(|d| d.delivery.clone()).collect();
     for chunk in deliveries.chunks(16) {
         let mut tasks = tokio::task::JoinSet::new();
         for d in chunk {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use flowmeter::model::EntityKey;
 use flowmeter_devserver::{prepare, serve, Settings};
-use flowmeter_e2e::{fresh_store, secrets, Delivery};
+use flowmeter_e2e::{fresh_store, secrets, Delivery, PAGERDUTY_SECRET};
 use flowmeter_edge::store::{Projection, Store};
 use tokio::sync::{oneshot, watch};
 
@@ -46,7 +46,7 @@ async fn post(
         .post(format!("{base}{}", delivery.path))
         .body(delivery.body.clone());
     for (name, value) in &delivery.headers {
-        request = request.header(name.as_str(), value.as_str());
+        request = request.header(*name, value.as_str());
     }
     let response = request.send().await.expect("POST");
     let status = response.status().as_u16();
@@ -82,7 +82,7 @@ async fn serves_webhooks_and_derives_them() {
     );
 
     // A real PagerDuty V3 delivery, signed, over HTTP.
-    let triggered = Delivery::pagerduty(fixture("pagerduty/triggered_v3.json"));
+    let triggered = Delivery::pagerduty(PAGERDUTY_SECRET, fixture("pagerduty/triggered_v3.json"));
     let (status, answer) = post(&client, &running.base, &triggered).await;
     assert_eq!(status, 202, "{answer}");
     assert_eq!(answer["facts_written"], 1);

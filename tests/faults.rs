@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use flowmeter::derive::{Bucket, Scope};
 use flowmeter::model::EntityKey;
 use flowmeter::time::IsoWeek;
-use flowmeter_e2e::{deliver, drain, fresh_store, table_snapshot, Delivery};
+use flowmeter_e2e::{deliver, drain, fresh_store, table_snapshot, Delivery, GITHUB_SECRET};
 use flowmeter_edge::aws_lambda_events::dynamodb::Event;
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::pipeline::Pipeline;
@@ -159,6 +159,7 @@ fn pr_opened(number: u64, created: &str) -> Delivery {
     let body = json!({"action": "opened", "number": number, "pull_request": pr,
                       "repository": {"full_name": "acme/api", "default_branch": "main"}});
     Delivery::github(
+        GITHUB_SECRET,
         "pull_request",
         &format!("d-{number}"),
         serde_json::to_vec(&body).expect("json"),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use flowmeter::derive::deployment::Deployment;
 use flowmeter::derive::PullRequest;
 use flowmeter::model::EntityKey;
-use flowmeter_e2e::{deliver, drain, fresh_store, table_snapshot, Delivery};
+use flowmeter_e2e::{deliver, drain, fresh_store, table_snapshot, Delivery, GITHUB_SECRET};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::store::{AttributeValue, Projection, Store, PARKED_PREFIX, PARKED_SK};
 use serde_json::{json, Value};
@@ -40,7 +40,8 @@ impl History {
     fn github(&mut self, event: &str, body: Value) {
         let id = format!("delivery-{}", self.out.len());
         let bytes = serde_json::to_vec(&body).expect("json");
-        self.out.push(Delivery::github(event, &id, bytes));
+        self.out
+            .push(Delivery::github(GITHUB_SECRET, event, &id, bytes));
     }
 
     /// `commits`: (sha label, authored at).
@@ -416,6 +417,7 @@ async fn a_signed_body_replayed_under_a_new_delivery_id_writes_nothing() {
     .enumerate()
     {
         let replay = Delivery::github(
+            GITHUB_SECRET,
             event,
             &format!("attacker-{n}"),
             serde_json::to_vec(body).expect("json"),

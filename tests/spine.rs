@@ -9,7 +9,10 @@ use flowmeter::derive::{Bucket, Rollup, Scope};
 use flowmeter::model::EntityKey;
 use flowmeter::time::IsoWeek;
 use flowmeter_e2e::scenario::{history, revert_history, rollback_history, Rng};
-use flowmeter_e2e::{deliver, derived_state, drain, fresh_store, table_snapshot, Delivery};
+use flowmeter_e2e::{
+    deliver, derived_state, drain, fresh_store, table_snapshot, Delivery, GENERIC_SECRET,
+    GITHUB_SECRET,
+};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::store::{keys, DigestClaim, Projection, ProjectionItem, Store, PROJECTION_SK};
 
@@ -42,7 +45,7 @@ fn github_fixtures() -> Vec<(String, Vec<u8>)> {
 async fn every_github_fixture_is_accepted_and_a_redelivery_writes_nothing() {
     let store = fresh_store("fixtures").await;
     for (i, (event, body)) in github_fixtures().into_iter().enumerate() {
-        let delivery = Delivery::github(&event, &format!("fixture-{i}"), body);
+        let delivery = Delivery::github(GITHUB_SECRET, &event, &format!("fixture-{i}"), body);
         let (status, answer) = deliver(&store, &delivery).await;
         assert_eq!(
             status,
@@ -73,20 +76,11 @@ async fn forged_malformed_and_oversized_deliveries_change_nothing() {
 
     // Forged: valid body, signature from another secret.
     let mut forged = genuine[1].clone();
-    for header in forged
-        .headers
-        .iter_mut()
-        .filter(|(n, _)| n == "x-hub-signature-256")
-    {
-        header.1 = format!(
-            "sha256={}",
-            flowmeter::ingest::signature::sign_hex(b"wrong", &forged.body)
-        );
-    }
+    forged.sign("wrong");
     assert_eq!(deliver(&store, &forged).await.0, StatusCode::UNAUTHORIZED);
     // Missing signature.
     let mut unsigned = genuine[1].clone();
-    unsigned.headers.retain(|(n, _)| n != "x-hub-signature-256");
+    unsigned.remove_header("x-hub-signature-256");
     assert_eq!(deliver(&store, &unsigned).await.0, StatusCode::UNAUTHORIZED);
     // Tampered body under a genuine signature.
     let mut tampered = genuine[1].clone();
@@ -94,6 +88,7 @@ async fn forged_malformed_and_oversized_deliveries_change_nothing() {
     assert_eq!(deliver(&store, &tampered).await.0, StatusCode::UNAUTHORIZED);
     // Malformed JSON, correctly signed.
     let malformed = Delivery::github(
+        GITHUB_SECRET,
         "pull_request",
         "bad-json",
         b"{\"action\": \"opened\", ".to_vec(),
@@ -105,6 +100,7 @@ async fn forged_malformed_and_oversized_deliveries_change_nothing() {
         .is_some_and(|m| !m.is_empty()));
     // Oversized body.
     let huge = Delivery::github(
+        GITHUB_SECRET,
         "push",
         "huge",
         vec![b' '; flowmeter::ingest::MAX_BODY_BYTES + 1],
@@ -117,6 +113,7 @@ async fn forged_malformed_and_oversized_deliveries_change_nothing() {
     // longer the sender's fault: tests/histories.rs, `a_pr_with_a_very_long_head_ref_…`.)
     // Generic deployment with an unknown status.
     let bad_generic = Delivery::generic(
+        GENERIC_SECRET,
         "/webhooks/deployments",
         br#"{"repo":"acme/api","environment":"production","sha":"0000000000000000000000000000000000000001","status":"maybe","started_at":"2026-10-05T10:00:00Z","finished_at":"2026-10-05T10:05:00Z"}"#.to_vec(),
     );
@@ -132,7 +129,12 @@ async fn forged_malformed_and_oversized_deliveries_change_nothing() {
     );
 
     // An unknown event is accepted and ignored.
-    let unknown = Delivery::github("release", "rel-1", br#"{"action":"published"}"#.to_vec());
+    let unknown = Delivery::github(
+        GITHUB_SECRET,
+        "release",
+        "rel-1",
+        br#"{"action":"published"}"#.to_vec(),
+    );
     let (status, answer) = deliver(&store, &unknown).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(answer["facts"], 0);

@@ -1,5 +1,6 @@
 //! Support for the end-to-end tests in `tests/`: a fresh table per test in the DynamoDB Local
-//! that `infra/with-emulators.sh` started, signed deliveries, and a stream drain that runs the
+//! that `infra/with-emulators.sh` started, deliveries through the webhook handler (signed with
+//! the kit, `flowmeter_kit`, under the secrets below), and a stream drain that runs the
 //! rollup handler exactly as Lambda would.
 
 pub mod scenario;
@@ -7,13 +8,13 @@ pub mod slack_standin;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use flowmeter::ingest::signature::sign_hex;
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::lambda_http::{Body, Request};
 use flowmeter_edge::local_stream::StreamPoller;
 use flowmeter_edge::settings::{dynamodb_client, WebhookSecrets};
 use flowmeter_edge::store::{AttributeValue, Item, Store};
 use flowmeter_edge::webhook::handle_webhook;
+pub use flowmeter_kit::{payload, Delivery, Source};
 
 pub const GITHUB_SECRET: &str = "gh-test-secret";
 pub const PAGERDUTY_SECRET: &str = "pd-test-secret";
@@ -49,72 +50,22 @@ pub async fn fresh_store(label: &str) -> Store {
     store
 }
 
-/// One webhook delivery as a source would send it.
-#[derive(Clone, Debug)]
-pub struct Delivery {
-    pub path: &'static str,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Delivery {
-    /// A GitHub delivery signed with [`GITHUB_SECRET`].
-    pub fn github(event: &str, delivery_id: &str, body: Vec<u8>) -> Delivery {
-        let signature = format!("sha256={}", sign_hex(GITHUB_SECRET.as_bytes(), &body));
-        Delivery {
-            path: "/webhooks/github",
-            headers: vec![
-                ("x-github-event".into(), event.into()),
-                ("x-github-delivery".into(), delivery_id.into()),
-                ("x-hub-signature-256".into(), signature),
-                ("content-type".into(), "application/json".into()),
-            ],
-            body,
-        }
+/// `delivery` as the Lambda request API Gateway hands the webhook function.
+pub fn request(delivery: &Delivery) -> Request {
+    let mut builder = flowmeter_edge::lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(delivery.path);
+    for (name, value) in &delivery.headers {
+        builder = builder.header(*name, value.as_str());
     }
-
-    /// A generic deployment or incident signed with [`GENERIC_SECRET`].
-    pub fn generic(path: &'static str, body: Vec<u8>) -> Delivery {
-        let signature = format!("sha256={}", sign_hex(GENERIC_SECRET.as_bytes(), &body));
-        Delivery {
-            path,
-            headers: vec![
-                ("x-flowmeter-signature-256".into(), signature),
-                ("content-type".into(), "application/json".into()),
-            ],
-            body,
-        }
-    }
-
-    /// A PagerDuty V3 delivery signed with [`PAGERDUTY_SECRET`].
-    pub fn pagerduty(body: Vec<u8>) -> Delivery {
-        let signature = format!("v1={}", sign_hex(PAGERDUTY_SECRET.as_bytes(), &body));
-        Delivery {
-            path: "/webhooks/pagerduty",
-            headers: vec![
-                ("x-pagerduty-signature".into(), signature),
-                ("content-type".into(), "application/json".into()),
-            ],
-            body,
-        }
-    }
-
-    pub fn request(&self) -> Request {
-        let mut builder = flowmeter_edge::lambda_http::http::Request::builder()
-            .method("POST")
-            .uri(self.path);
-        for (name, value) in &self.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        builder
-            .body(Body::Binary(self.body.clone()))
-            .expect("request")
-    }
+    builder
+        .body(Body::Binary(delivery.body.clone()))
+        .expect("request")
 }
 
 /// Sends a delivery through the webhook handler; returns the status and the JSON answer.
 pub async fn deliver(store: &Store, delivery: &Delivery) -> (StatusCode, serde_json::Value) {
-    let response = handle_webhook(store, &secrets(), &delivery.request()).await;
+    let response = handle_webhook(store, &secrets(), &request(delivery)).await;
     let status = response.status();
     let body = match response.body() {
         Body::Text(t) => serde_json::from_str(t).unwrap_or(serde_json::Value::Null),

@@ -3,65 +3,20 @@
 //! default branch, production deployments (some failing) with their statuses, and an incident.
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::json;
+use flowmeter_kit::delivery::INCIDENTS;
+use flowmeter_kit::payload::github::{self, PrRef, PullRequest, ZERO_SHA};
+use flowmeter_kit::payload::{bytes, generic};
+use serde_json::Value;
 
-use crate::Delivery;
+use crate::{Delivery, GENERIC_SECRET, GITHUB_SECRET};
 
 pub const REPO: &str = "acme/api";
 
-/// A tiny deterministic generator (SplitMix64): tests must not depend on a crate's RNG stream.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next_u64() % ((hi - lo + 1) as u64)) as i64
-    }
-
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.next_u64() % 100 < percent
-    }
-
-    /// Fisher–Yates.
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = (self.next_u64() % (i as u64 + 1)) as usize;
-            items.swap(i, j);
-        }
-    }
-}
-
-fn ts(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
+/// The tests' deterministic generator (SplitMix64), shared with the load generator.
+pub use flowmeter_kit::Rng;
 
 fn sha(label: &str, n: usize) -> String {
     format!("{:0>40}", format!("{label}{n}"))
-}
-
-fn repository() -> serde_json::Value {
-    json!({"full_name": REPO, "default_branch": "main", "name": "api", "owner": {"login": "acme"}})
-}
-
-fn user(login: &str) -> serde_json::Value {
-    let kind = if login.ends_with("[bot]") {
-        "Bot"
-    } else {
-        "User"
-    };
-    json!({"login": login, "type": kind})
 }
 
 struct Builder {
@@ -77,7 +32,7 @@ impl Builder {
         Builder {
             seed,
             out: Vec::new(),
-            main_head: "0".repeat(40),
+            main_head: ZERO_SHA.to_string(),
             pr_body: None,
         }
     }
@@ -85,11 +40,10 @@ impl Builder {
     /// The repo's first commit `c0`, pushed to main at `base` (authored an hour before).
     fn start_main(&mut self, base: DateTime<Utc>) -> String {
         let c0 = sha("c", 0);
-        let zero = "0".repeat(40);
         self.push(
             base,
             "main",
-            &zero,
+            ZERO_SHA,
             &[(c0.clone(), base - Duration::hours(1))],
         );
         self.main_head = c0.clone();
@@ -103,10 +57,10 @@ impl Builder {
         out.into_iter().map(|(_, d)| d).collect()
     }
 
-    fn github(&mut self, at: DateTime<Utc>, event: &str, body: serde_json::Value) {
+    fn github(&mut self, at: DateTime<Utc>, event: &str, body: Value) {
         let id = format!("gh-{}-{}", self.seed, self.out.len());
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        self.out.push((at, Delivery::github(event, &id, bytes)));
+        let delivery = Delivery::github(GITHUB_SECRET, event, &id, bytes(&body));
+        self.out.push((at, delivery));
     }
 
     fn push(
@@ -116,20 +70,30 @@ impl Builder {
         before: &str,
         commits: &[(String, DateTime<Utc>)],
     ) {
-        let after = commits.last().map(|c| c.0.clone()).unwrap_or_default();
-        let commit_json: Vec<_> = commits
+        let commits = commits
             .iter()
-            .map(|(id, authored)| json!({"id": id, "timestamp": ts(*authored), "author": {"username": "alice"}}))
+            .map(|(id, authored)| github::commit(id, *authored, "alice"))
             .collect();
-        let mut repo = repository();
-        repo["pushed_at"] = json!(at.timestamp());
-        self.github(
-            at,
-            "push",
-            json!({"ref": format!("refs/heads/{branch}"), "before": before, "after": after,
-                   "created": false, "deleted": false, "forced": false,
-                   "commits": commit_json, "head_commit": commit_json.last(), "repository": repo}),
-        );
+        let body = github::push(REPO, at, branch, before, commits, false);
+        self.github(at, "push", body);
+    }
+
+    /// PR `number` merged at `merged` as `m<number>`, which is pushed to main 2 s later;
+    /// returns the merge commit.
+    fn merge(
+        &mut self,
+        number: usize,
+        author: &str,
+        (opened, merged): (DateTime<Utc>, DateTime<Utc>),
+        title: &str,
+    ) -> String {
+        let merge_sha = sha("m", number);
+        let closed = Some((merged, merge_sha.as_str()));
+        self.pull_request(merged, "closed", number, author, opened, closed, title);
+        let before = std::mem::replace(&mut self.main_head, merge_sha.clone());
+        let commits = [(merge_sha.clone(), merged)];
+        self.push(merged + Duration::seconds(2), "main", &before, &commits);
+        merge_sha
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -143,18 +107,22 @@ impl Builder {
         merged: Option<(DateTime<Utc>, &str)>,
         title: &str,
     ) {
-        let pr = json!({
-            "number": number, "title": title, "body": self.pr_body, "user": user(author), "draft": false,
-            "created_at": ts(created), "updated_at": ts(at),
-            "closed_at": merged.map(|(m, _)| ts(m)), "merged_at": merged.map(|(m, _)| ts(m)),
-            "merge_commit_sha": merged.map(|(_, s)| s), "merged": merged.is_some(),
-            "head": {"ref": format!("feature-{number}"), "sha": sha("f", number)},
-            "base": {"ref": "main", "sha": self.main_head},
-            "additions": 10 * number, "deletions": 3, "labels": [],
-            "html_url": format!("https://github.com/{REPO}/pull/{number}"),
-            "state": if merged.is_some() { "closed" } else { "open" }
-        });
-        self.github(at, "pull_request", json!({"action": action, "number": number, "pull_request": pr, "repository": repository()}));
+        let (branch, head) = (format!("feature-{number}"), sha("f", number));
+        let pr = PullRequest {
+            repo: REPO,
+            number: number as u64,
+            title,
+            body: self.pr_body.as_deref(),
+            author,
+            created,
+            closed: merged.map(|(at, sha)| (at, Some(sha))),
+            head: (&branch, &head),
+            base_sha: &self.main_head,
+            additions: 10 * number as u64,
+            deletions: 3,
+        };
+        let body = pr.event(action, at);
+        self.github(at, "pull_request", body);
     }
 
     fn deployment(
@@ -165,20 +133,9 @@ impl Builder {
         finished: DateTime<Utc>,
         state: &str,
     ) {
-        let deployment = json!({"id": id, "sha": sha, "ref": "main", "environment": "production",
-                                "creator": user("deployer"), "created_at": ts(started), "updated_at": ts(started)});
-        self.github(
-            started,
-            "deployment",
-            json!({"action": "created", "deployment": deployment, "repository": repository()}),
-        );
-        let status = json!({"id": id * 10, "state": state, "environment": "production",
-                            "created_at": ts(finished), "updated_at": ts(finished)});
-        self.github(
-            finished,
-            "deployment_status",
-            json!({"action": "created", "deployment_status": status, "deployment": deployment, "repository": repository()}),
-        );
+        for (at, event, body) in github::deployment(REPO, id, sha, started, finished, state) {
+            self.github(at, event, body);
+        }
     }
 }
 
@@ -188,7 +145,6 @@ pub fn history(seed: u64) -> Vec<Delivery> {
     let base: DateTime<Utc> = "2026-10-05T08:00:00Z".parse().unwrap_or_default();
     let mut b = Builder::new(seed);
     let c0 = b.start_main(base);
-    let zero = "0".repeat(40);
     b.deployment(
         1,
         &c0,
@@ -206,7 +162,7 @@ pub fn history(seed: u64) -> Vec<Delivery> {
         b.push(
             pushed,
             &format!("feature-{number}"),
-            &zero,
+            ZERO_SHA,
             &[(sha("f", number), authored)],
         );
         let opened = pushed + Duration::minutes(rng.range(1, 30));
@@ -223,37 +179,20 @@ pub fn history(seed: u64) -> Vec<Delivery> {
         } else {
             "approved"
         };
-        let review = json!({"id": 100 + number, "user": user("bob"), "state": state,
-                            "submitted_at": ts(reviewed), "body": "looks fine"});
-        let pr_ref = json!({"number": number, "user": user(author), "updated_at": ts(reviewed)});
-        b.github(reviewed, "pull_request_review", json!({"action": "submitted", "review": review, "pull_request": pr_ref, "repository": repository()}));
+        let pr = PrRef {
+            repo: REPO,
+            number: number as u64,
+            author,
+        };
+        let review = pr.review(reviewed, 100 + number as u64, "bob", state, "looks fine");
+        b.github(reviewed, "pull_request_review", review);
         if rng.chance(50) {
             let commented = reviewed + Duration::minutes(3);
-            let issue =
-                json!({"number": number, "user": user(author), "pull_request": {"url": "x"}});
-            let comment =
-                json!({"user": user("carol"), "created_at": ts(commented), "body": "nit"});
-            b.github(commented, "issue_comment", json!({"action": "created", "issue": issue, "comment": comment, "repository": repository()}));
+            let comment = pr.issue_comment(commented, "carol", "nit");
+            b.github(commented, "issue_comment", comment);
         }
         let merged = reviewed + Duration::minutes(rng.range(10, 120));
-        let merge_sha = sha("m", number);
-        b.pull_request(
-            merged,
-            "closed",
-            number,
-            author,
-            opened,
-            Some((merged, &merge_sha)),
-            &title,
-        );
-        let before = b.main_head.clone();
-        b.push(
-            merged + Duration::seconds(2),
-            "main",
-            &before,
-            &[(merge_sha.clone(), merged)],
-        );
-        b.main_head = merge_sha.clone();
+        let merge_sha = b.merge(number, author, (opened, merged), &title);
         clock = merged + Duration::minutes(rng.range(5, 90));
         if number % 2 == 0 || number == prs {
             let fails = rng.chance(35);
@@ -281,12 +220,11 @@ pub fn history(seed: u64) -> Vec<Delivery> {
             } else if rng.chance(50) {
                 let opened = finished + Duration::minutes(rng.range(5, 120));
                 let resolved = opened + Duration::minutes(rng.range(10, 240));
-                let body = json!({"id": format!("inc-{seed}-{number}"), "service": REPO, "severity": "sev2",
-                                  "opened_at": ts(opened), "resolved_at": ts(resolved), "title": "errors up",
-                                  "deployment_sha": null});
-                let bytes = serde_json::to_vec(&body).unwrap_or_default();
-                b.out
-                    .push((opened, Delivery::generic("/webhooks/incidents", bytes)));
+                let id = format!("inc-{seed}-{number}");
+                let body =
+                    generic::incident(&id, REPO, "sev2", "errors up", opened, Some(resolved));
+                let delivery = Delivery::generic(GENERIC_SECRET, INCIDENTS, bytes(&body));
+                b.out.push((opened, delivery));
                 clock = resolved;
             } else {
                 clock = finished;
@@ -300,7 +238,6 @@ pub fn history(seed: u64) -> Vec<Delivery> {
 /// `Revert "…"`, body `Reverts owner/repo#N`) shipped by the next deployment.
 pub fn revert_history() -> Vec<Delivery> {
     let base: DateTime<Utc> = "2026-10-05T08:00:00Z".parse().unwrap_or_default();
-    let zero = "0".repeat(40);
     let mut b = Builder::new(99);
     let c0 = b.start_main(base);
     b.deployment(
@@ -321,30 +258,13 @@ pub fn revert_history() -> Vec<Delivery> {
         b.push(
             at,
             &format!("feature-{number}"),
-            &zero,
+            ZERO_SHA,
             &[(sha("f", number), at - Duration::hours(2))],
         );
         let opened = at + Duration::minutes(5);
         b.pull_request(opened, "opened", number, "alice", opened, None, &title);
         let merged = opened + Duration::minutes(30);
-        let merge_sha = sha("m", number);
-        b.pull_request(
-            merged,
-            "closed",
-            number,
-            "alice",
-            opened,
-            Some((merged, &merge_sha)),
-            &title,
-        );
-        let before = b.main_head.clone();
-        b.push(
-            merged + Duration::seconds(2),
-            "main",
-            &before,
-            &[(merge_sha.clone(), merged)],
-        );
-        b.main_head = merge_sha.clone();
+        let merge_sha = b.merge(number, "alice", (opened, merged), &title);
         let started = merged + Duration::minutes(10);
         b.deployment(
             1 + number as u64,
@@ -362,7 +282,6 @@ pub fn revert_history() -> Vec<Delivery> {
 /// commit, deployment 3 deploys c0 again (the rollback), deployment 4 redeploys c0 (no rollback).
 pub fn rollback_history() -> Vec<Delivery> {
     let base: DateTime<Utc> = "2026-10-05T08:00:00Z".parse().unwrap_or_default();
-    let zero = "0".repeat(40);
     let mut b = Builder::new(98);
     let c0 = b.start_main(base);
     let minutes = |m: i64| base + Duration::minutes(m);
@@ -370,7 +289,7 @@ pub fn rollback_history() -> Vec<Delivery> {
     b.push(
         minutes(20),
         "feature-1",
-        &zero,
+        ZERO_SHA,
         &[(sha("f", 1), minutes(-60))],
     );
     b.pull_request(

@@ -87,17 +87,10 @@ impl DemoOrg {
 /// repository has no deployments yet. In event-time order the same history takes several times
 /// longer to derive.
 pub fn replay_order(deliveries: &[DemoDelivery]) -> Vec<&DemoDelivery> {
-    let phase = |d: &DemoDelivery| {
-        let event = d
-            .headers
-            .iter()
-            .find(|(n, _)| n == "x-github-event")
-            .map_or("", |(_, v)| v.as_str());
-        match (d.path, event) {
-            ("/webhooks/deployments", _) | (_, "deployment" | "deployment_status") => 1u8,
-            ("/webhooks/pagerduty" | "/webhooks/incidents", _) | (_, "issues") => 2,
-            _ => 0,
-        }
+    let phase = |d: &DemoDelivery| match (d.delivery.path, d.github_event()) {
+        ("/webhooks/deployments", _) | (_, "deployment" | "deployment_status") => 1u8,
+        ("/webhooks/pagerduty" | "/webhooks/incidents", _) | (_, "issues") => 2,
+        _ => 0,
     };
     let mut first: std::collections::HashMap<(u8, &str, &str), DateTime<Utc>> =
         std::collections::HashMap::new();

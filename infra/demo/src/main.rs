@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,7 @@ use chrono::{DateTime, Utc};
 use flowmeter_demo::report::{self, TeamNumbers};
 use flowmeter_demo::truth::quantile;
 use flowmeter_demo::{generate_with, DemoDelivery, DemoOrg, Params, Secrets, DEFAULT_SEED};
+use flowmeter_kit::{Retry, Sender, Sent};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
@@ -232,13 +233,12 @@ fn stats(o: &Options) {
     let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
     let mut bytes = 0;
     for d in &org.deliveries {
-        let event = d
-            .headers
-            .iter()
-            .find(|(n, _)| n == "x-github-event")
-            .map_or(d.path.to_string(), |(_, v)| format!("github {v}"));
+        let event = match d.github_event() {
+            "" => d.delivery.path.to_string(),
+            github => format!("github {github}"),
+        };
         *by_kind.entry(event).or_default() += 1;
-        bytes += d.body.len();
+        bytes += d.delivery.body.len();
     }
     println!(
         "seed {} · {} → {} · {} deliveries ({:.1} MB) generated in {:.2}s · struggling team: {}",
@@ -316,45 +316,20 @@ impl Api {
     }
 }
 
-enum Sent {
-    Accepted,
-    Rejected(u16, String),
-}
-
-/// Sends one delivery; retries connection errors and 5xx with exponential backoff.
-async fn send(http: &reqwest::Client, base: &str, d: &DemoDelivery, retries: &AtomicU64) -> Sent {
-    let mut backoff = Duration::from_millis(100);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let mut request = http.post(format!("{base}{}", d.path)).body(d.body.clone());
-        for (name, value) in &d.headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        let outcome = match request.send().await {
-            Ok(r) if r.status().is_success() => return Sent::Accepted,
-            Ok(r) if r.status().is_server_error() => format!("{}", r.status()),
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let body = r.text().await.unwrap_or_default();
-                return Sent::Rejected(status, body);
-            }
-            Err(e) => e.to_string(),
-        };
-        if attempt >= 8 {
-            return Sent::Rejected(0, format!("gave up after {attempt} attempts: {outcome}"));
-        }
-        retries.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(3));
-    }
-}
-
 struct ReplayStats {
     accepted: usize,
     rejected: Vec<(usize, u16, String)>,
     retries: u64,
 }
+
+/// How the replay retries: connection errors and 5xx, 8 attempts, waits doubling from 100 ms
+/// to 3 s.
+const RETRY: Retry = Retry {
+    first_delay: Duration::from_millis(100),
+    max_delay: Duration::from_secs(3),
+    max_attempts: Some(8),
+    deadline: None,
+};
 
 async fn replay(api: &Api, deliveries: Arc<Vec<DemoDelivery>>, senders: usize) -> ReplayStats {
     let total = deliveries.len();
@@ -365,15 +340,14 @@ async fn replay(api: &Api, deliveries: Arc<Vec<DemoDelivery>>, senders: usize) -
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
+    let sender = Sender::new(api.http.clone(), api.base.clone(), RETRY);
     let next = Arc::new(AtomicUsize::new(0));
-    let retries = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..senders {
-        let (api, deliveries, next, retries, bar) = (
-            api.clone(),
+        let (sender, deliveries, next, bar) = (
+            sender.clone(),
             deliveries.clone(),
             next.clone(),
-            retries.clone(),
             bar.clone(),
         );
         tasks.push(tokio::spawn(async move {
@@ -382,9 +356,12 @@ async fn replay(api: &Api, deliveries: Arc<Vec<DemoDelivery>>, senders: usize) -
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(d) = deliveries.get(i) else { break };
-                match send(&api.http, &api.base, d, &retries).await {
-                    Sent::Accepted => accepted += 1,
-                    Sent::Rejected(status, body) => rejected.push((i, status, body)),
+                match sender.send(&d.delivery).await {
+                    Sent::Accepted(_) => accepted += 1,
+                    Sent::Rejected(answer) => rejected.push((i, answer.status, answer.text())),
+                    Sent::GaveUp { attempts, last } => {
+                        rejected.push((i, 0, format!("gave up after {attempts} attempts: {last}")))
+                    }
                 }
                 bar.inc(1);
             }
@@ -403,7 +380,7 @@ async fn replay(api: &Api, deliveries: Arc<Vec<DemoDelivery>>, senders: usize) -
         }
     }
     bar.finish_and_clear();
-    stats.retries = retries.load(Ordering::Relaxed);
+    stats.retries = sender.retries();
     stats
 }
 
@@ -660,7 +637,7 @@ async fn digest(
 async fn run(o: &Options, url: &str, phases: &mut Phases) -> Result<(), String> {
     let t = Instant::now();
     let org = generate(o);
-    let bytes: usize = org.deliveries.iter().map(|d| d.body.len()).sum();
+    let bytes: usize = org.deliveries.iter().map(|d| d.delivery.body.len()).sum();
     eprintln!(
         "  sample org (seed {}): 4 teams, 22 engineers, 12 repos, 3 services, {} → {}: {} deliveries ({:.1} MB)",
         org.seed,

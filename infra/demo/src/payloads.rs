@@ -1,8 +1,10 @@
 //! Webhook bodies shaped like the real ones (the fields GitHub and PagerDuty send, not only the
-//! ones Flowmeter reads), and signed deliveries.
+//! ones Flowmeter reads), and their deliveries, signed with the kit (`flowmeter_kit`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use flowmeter::ingest::signature::sign_hex;
+use flowmeter_kit::delivery as route;
+use flowmeter_kit::payload::bytes;
+use flowmeter_kit::Delivery;
 use serde_json::{json, Value};
 
 use crate::spec::{full_name, ORG, TIMEZONE};
@@ -26,7 +28,7 @@ impl Default for Secrets {
     }
 }
 
-/// One signed webhook delivery, as its source would send it.
+/// One signed webhook delivery (the kit's [`Delivery`]), with what the replay orders it by.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DemoDelivery {
     /// When the event happened (deliveries are replayed in this order).
@@ -36,12 +38,26 @@ pub struct DemoDelivery {
     pub group: String,
     /// The pull request, deployment, branch or incident it is about, within its group.
     pub entity: String,
-    /// `/webhooks/github`, `/webhooks/pagerduty`, `/webhooks/deployments` or `/webhooks/incidents`.
-    pub path: &'static str,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub delivery: Delivery,
 }
 
+impl DemoDelivery {
+    fn new(at: DateTime<Utc>, group: String, delivery: Delivery) -> DemoDelivery {
+        DemoDelivery {
+            at,
+            group,
+            entity: String::new(),
+            delivery,
+        }
+    }
+
+    /// GitHub's event name (`push`, `pull_request`…); empty for the other sources.
+    pub fn github_event(&self) -> &str {
+        self.delivery.header("x-github-event").unwrap_or_default()
+    }
+}
+
+/// A GitHub organization webhook's delivery, with the headers GitHub sends.
 pub fn github_delivery(
     secrets: &Secrets,
     at: DateTime<Utc>,
@@ -53,33 +69,19 @@ pub fn github_delivery(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let body = body.to_string().into_bytes();
-    let signature = format!("sha256={}", sign_hex(secrets.github.as_bytes(), &body));
-    DemoDelivery {
-        at,
-        group,
-        entity: String::new(),
-        path: "/webhooks/github",
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            ("user-agent".into(), "GitHub-Hookshot/a1b2c3d".into()),
-            ("x-github-event".into(), event.into()),
-            ("x-github-delivery".into(), delivery_id.into()),
-            ("x-github-hook-id".into(), "418230071".into()),
-            (
-                "x-github-hook-installation-target-type".into(),
-                "organization".into(),
-            ),
-            (
-                "x-github-hook-installation-target-id".into(),
-                org_id().to_string(),
-            ),
-            ("x-hub-signature-256".into(), signature),
-        ],
-        body,
-    }
+    let delivery = Delivery::unsigned(route::GITHUB, bytes(body))
+        .with_header("content-type", "application/json")
+        .with_header("user-agent", "GitHub-Hookshot/a1b2c3d")
+        .with_header("x-github-event", event)
+        .with_header("x-github-delivery", delivery_id)
+        .with_header("x-github-hook-id", "418230071")
+        .with_header("x-github-hook-installation-target-type", "organization")
+        .with_header("x-github-hook-installation-target-id", org_id().to_string())
+        .signed(&secrets.github);
+    DemoDelivery::new(at, group, delivery)
 }
 
+/// A PagerDuty V3 webhook subscription's delivery.
 pub fn pagerduty_delivery(secrets: &Secrets, at: DateTime<Utc>, body: &Value) -> DemoDelivery {
     let group = format!(
         "pagerduty:{}",
@@ -87,26 +89,15 @@ pub fn pagerduty_delivery(secrets: &Secrets, at: DateTime<Utc>, body: &Value) ->
             .as_str()
             .unwrap_or_default()
     );
-    let body = body.to_string().into_bytes();
-    let signature = format!("v1={}", sign_hex(secrets.pagerduty.as_bytes(), &body));
-    DemoDelivery {
-        at,
-        group,
-        entity: String::new(),
-        path: "/webhooks/pagerduty",
-        headers: vec![
-            (
-                "content-type".into(),
-                "application/json; charset=utf-8".into(),
-            ),
-            ("user-agent".into(), "PagerDuty-Webhook/V3.0".into()),
-            ("x-webhook-id".into(), "PWHK9DEMO01".into()),
-            ("x-pagerduty-signature".into(), signature),
-        ],
-        body,
-    }
+    let delivery = Delivery::unsigned(route::PAGERDUTY, bytes(body))
+        .with_header("content-type", "application/json; charset=utf-8")
+        .with_header("user-agent", "PagerDuty-Webhook/V3.0")
+        .with_header("x-webhook-id", "PWHK9DEMO01")
+        .signed(&secrets.pagerduty);
+    DemoDelivery::new(at, group, delivery)
 }
 
+/// The org's CI posting to a generic endpoint (`path`).
 pub fn generic_delivery(
     secrets: &Secrets,
     at: DateTime<Utc>,
@@ -114,20 +105,11 @@ pub fn generic_delivery(
     body: &Value,
 ) -> DemoDelivery {
     let group = body["repo"].as_str().unwrap_or_default().to_string();
-    let body = body.to_string().into_bytes();
-    let signature = format!("sha256={}", sign_hex(secrets.generic.as_bytes(), &body));
-    DemoDelivery {
-        at,
-        group,
-        entity: String::new(),
-        path,
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            ("user-agent".into(), "acme-ci/4.2".into()),
-            ("x-flowmeter-signature-256".into(), signature),
-        ],
-        body,
-    }
+    let delivery = Delivery::unsigned(path, bytes(body))
+        .with_header("content-type", "application/json")
+        .with_header("user-agent", "acme-ci/4.2")
+        .signed(&secrets.generic);
+    DemoDelivery::new(at, group, delivery)
 }
 
 /// `2026-03-02T09:15:00Z`: how GitHub writes times in webhook objects.

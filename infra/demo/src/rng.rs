@@ -1,13 +1,13 @@
-//! A small deterministic generator (SplitMix64) with the few distributions the sample org needs.
-//! Hand-written so that the demo's data never changes with a crate's RNG stream.
+//! The few distributions the sample org needs, drawn from the kit's SplitMix64 generator
+//! (`flowmeter_kit::Rng`), so that the demo's data never changes with a crate's RNG stream.
 
-/// SplitMix64: fast, full-period, good enough for simulation, and trivially reproducible.
+/// SplitMix64 (the kit's), with the demo's distributions on top.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(flowmeter_kit::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(flowmeter_kit::Rng::new(seed))
     }
 
     /// An independent stream derived from this seed and a label, so that adding draws to one
@@ -18,17 +18,13 @@ impl Rng {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01B3);
         }
-        let mut r = Rng(h);
+        let mut r = Rng::new(h);
         r.next_u64();
         r
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in [0, 1).

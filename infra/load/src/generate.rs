@@ -6,113 +6,40 @@
 //! endpoint. Activity is spread over 16 ISO weeks so buckets have a realistic size.
 
 use chrono::{DateTime, Duration, Utc};
-use flowmeter::ingest::signature::sign_hex;
-use flowmeter::ingest::{generic, github, pagerduty, IngestError, Normalized};
+use flowmeter_kit::delivery::{DEPLOYMENTS, INCIDENTS};
+use flowmeter_kit::payload::github::{self, PrRef, PullRequest, ZERO_SHA};
+use flowmeter_kit::payload::{bytes, generic, pagerduty};
 use serde_json::{json, Value};
 
 pub const GITHUB_SECRET: &str = "load-github-secret";
 pub const PAGERDUTY_SECRET: &str = "load-pagerduty-secret";
 pub const GENERIC_SECRET: &str = "load-generic-secret";
 
-/// The end-to-end tests' SplitMix64 generator: one deterministic stream for both.
-pub use flowmeter_e2e::scenario::Rng;
-
-/// One webhook delivery as its source would send it, signed.
-#[derive(Clone, Debug)]
-pub struct Delivery {
-    pub path: &'static str,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Delivery {
-    pub fn github(event: &str, delivery_id: &str, body: Vec<u8>) -> Delivery {
-        let signature = format!("sha256={}", sign_hex(GITHUB_SECRET.as_bytes(), &body));
-        Delivery {
-            path: "/webhooks/github",
-            headers: vec![
-                ("x-github-event", event.to_string()),
-                ("x-github-delivery", delivery_id.to_string()),
-                ("x-hub-signature-256", signature),
-                ("content-type", "application/json".into()),
-            ],
-            body,
-        }
-    }
-
-    pub fn pagerduty(body: Vec<u8>) -> Delivery {
-        let signature = format!("v1={}", sign_hex(PAGERDUTY_SECRET.as_bytes(), &body));
-        Delivery {
-            path: "/webhooks/pagerduty",
-            headers: vec![
-                ("x-pagerduty-signature", signature),
-                ("content-type", "application/json".into()),
-            ],
-            body,
-        }
-    }
-
-    pub fn generic(path: &'static str, body: Vec<u8>) -> Delivery {
-        let signature = format!("sha256={}", sign_hex(GENERIC_SECRET.as_bytes(), &body));
-        Delivery {
-            path,
-            headers: vec![
-                ("x-flowmeter-signature-256", signature),
-                ("content-type", "application/json".into()),
-            ],
-            body,
-        }
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The `(pk, sk)` of every fact this delivery must store, from the same parsers the
-    /// webhook runs.
-    pub fn expected_keys(&self) -> Result<Vec<(String, String)>, IngestError> {
-        let normalized = match self.path {
-            "/webhooks/github" => github::normalize_github(
-                self.header("x-github-event").unwrap_or_default(),
-                self.header("x-github-delivery").unwrap_or_default(),
-                &self.body,
-            )?,
-            "/webhooks/pagerduty" => pagerduty::normalize_pagerduty(&self.body)?,
-            "/webhooks/deployments" => generic::normalize_generic_deployment(&self.body)?,
-            _ => generic::normalize_generic_incident(&self.body)?,
-        };
-        Ok(match normalized {
-            Normalized::Facts(facts) => facts
-                .iter()
-                .map(|f| (f.entity.partition_key(), f.sort_key()))
-                .collect(),
-            Normalized::Ignored(_) => Vec::new(),
-        })
-    }
-}
+/// One webhook delivery as its source would send it, signed (the kit's).
+pub use flowmeter_kit::Delivery;
+/// The end-to-end tests' SplitMix64 generator (the kit's): one deterministic stream for both.
+pub use flowmeter_kit::Rng;
 
 pub const ORG: &str = "loadorg";
 const AUTHORS: i64 = 40;
 const WEEKS: i64 = 16;
 
-fn ts(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+/// Who writes a pull request and what it says.
+struct PrPlan {
+    number: u64,
+    author: String,
+    reviewer: String,
+    title: String,
+    body: Option<String>,
+    /// A revert of an earlier merged PR (GitHub's revert button).
+    revert: bool,
 }
 
-fn user(login: &str) -> Value {
-    let kind = if login.ends_with("[bot]") {
-        "Bot"
-    } else {
-        "User"
-    };
-    json!({"login": login, "type": kind})
-}
-
-fn to_bytes(value: &Value) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_default()
+/// Where a pull request's review round left it: its head and the time.
+struct Reviewed {
+    opened: DateTime<Utc>,
+    head: String,
+    at: DateTime<Utc>,
 }
 
 struct Repo<'a> {
@@ -124,124 +51,120 @@ struct Repo<'a> {
     commits: u64,
     next_deployment: u64,
     next_event: u64,
+    /// Merged PRs, oldest first: what a revert can revert.
+    merged_titles: Vec<(u64, String)>,
 }
 
-impl Repo<'_> {
+impl<'a> Repo<'a> {
+    fn new(rng: &'a mut Rng, index: usize) -> Repo<'a> {
+        Repo {
+            rng,
+            index,
+            name: format!("{ORG}/svc-{index:04}"),
+            out: Vec::new(),
+            main_head: ZERO_SHA.to_string(),
+            commits: 0,
+            next_deployment: 0,
+            next_event: 0,
+            merged_titles: Vec::new(),
+        }
+    }
+
+    /// The deliveries in the order their events happened.
+    fn deliveries(self) -> Vec<Delivery> {
+        let mut out = self.out;
+        out.sort_by_key(|(at, _)| *at);
+        out.into_iter().map(|(_, d)| d).collect()
+    }
+
     /// A full 40-hex sha unique to this repo.
     fn sha(&mut self) -> String {
         self.commits += 1;
         format!("{:08x}{:032x}", self.index, self.commits)
     }
 
-    fn repository(&self) -> Value {
-        let (owner, short) = self.name.split_once('/').unwrap_or((ORG, "x"));
-        json!({"full_name": self.name, "default_branch": "main", "name": short,
-               "owner": {"login": owner}})
+    fn minutes(&mut self, lo: i64, hi: i64) -> Duration {
+        Duration::minutes(self.rng.range(lo, hi))
     }
 
     fn github(&mut self, at: DateTime<Utc>, event: &str, body: Value) {
         self.next_event += 1;
         let id = format!("load-{}-{}", self.index, self.next_event);
-        self.out
-            .push((at, Delivery::github(event, &id, to_bytes(&body))));
+        let delivery = Delivery::github(GITHUB_SECRET, event, &id, bytes(&body));
+        self.out.push((at, delivery));
     }
 
+    fn generic(&mut self, at: DateTime<Utc>, path: &'static str, body: Value) {
+        let delivery = Delivery::generic(GENERIC_SECRET, path, bytes(&body));
+        self.out.push((at, delivery));
+    }
+
+    /// `commits`: (sha, hours authored before the push).
     fn push(&mut self, at: DateTime<Utc>, branch: &str, before: &str, commits: &[(String, i64)]) {
-        let after = commits.last().map(|c| c.0.clone()).unwrap_or_default();
-        let commit_json: Vec<Value> = commits
+        let commits = commits
             .iter()
             .map(|(id, hours_before)| {
-                json!({"id": id, "timestamp": ts(at - Duration::hours(*hours_before)),
-                       "author": {"username": "dev"}, "message": "work"})
+                let mut commit = github::commit(id, at - Duration::hours(*hours_before), "dev");
+                commit["message"] = json!("work");
+                commit
             })
             .collect();
-        let mut repo = self.repository();
-        repo["pushed_at"] = json!(at.timestamp());
-        self.github(
-            at,
-            "push",
-            json!({"ref": format!("refs/heads/{branch}"), "before": before, "after": after,
-                   "created": before.chars().all(|c| c == '0'), "deleted": false, "forced": false,
-                   "commits": commit_json, "head_commit": commit_json.last(), "repository": repo}),
-        );
+        let created = github::creates_branch(before);
+        let body = github::push(&self.name, at, branch, before, commits, created);
+        self.github(at, "push", body);
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A `pull_request` delivery of `action` at `at`, closed (and merged as the given sha) or not.
     fn pull_request(
         &mut self,
-        at: DateTime<Utc>,
-        action: &str,
-        number: u64,
-        author: &str,
-        created: DateTime<Utc>,
+        (action, at): (&str, DateTime<Utc>),
+        pr: &PrPlan,
+        opened: DateTime<Utc>,
         closed: Option<(DateTime<Utc>, Option<&str>)>,
-        title: &str,
-        body: Option<&str>,
-        head_sha: &str,
+        head: &str,
     ) {
-        let merged = closed.and_then(|(at, sha)| sha.map(|s| (at, s)));
-        let pr = json!({
-            "number": number, "title": title, "body": body, "user": user(author), "draft": false,
-            "created_at": ts(created), "updated_at": ts(at),
-            "closed_at": closed.map(|(c, _)| ts(c)), "merged_at": merged.map(|(m, _)| ts(m)),
-            "merge_commit_sha": merged.map(|(_, s)| s), "merged": merged.is_some(),
-            "head": {"ref": format!("feature-{number}"), "sha": head_sha},
-            "base": {"ref": "main", "sha": self.main_head},
-            "additions": 5 + 7 * number, "deletions": 3, "labels": [],
-            "html_url": format!("https://github.com/{}/pull/{number}", self.name),
-            "state": if closed.is_some() { "closed" } else { "open" }
-        });
-        let repository = self.repository();
-        self.github(
-            at,
-            "pull_request",
-            json!({"action": action, "number": number, "pull_request": pr,
-                   "repository": repository}),
-        );
+        let branch = format!("feature-{}", pr.number);
+        let body = PullRequest {
+            repo: &self.name,
+            number: pr.number,
+            title: &pr.title,
+            body: pr.body.as_deref(),
+            author: &pr.author,
+            created: opened,
+            closed,
+            head: (&branch, head),
+            base_sha: &self.main_head,
+            additions: 5 + 7 * pr.number,
+            deletions: 3,
+        }
+        .event(action, at);
+        self.github(at, "pull_request", body);
     }
 
-    fn review(
-        &mut self,
-        at: DateTime<Utc>,
-        number: u64,
-        author: &str,
-        reviewer: &str,
-        state: &str,
-    ) {
+    fn review(&mut self, at: DateTime<Utc>, pr: &PrPlan, state: &str) {
         self.next_event += 1;
-        let review = json!({"id": self.index as u64 * 100_000 + self.next_event, "user": user(reviewer),
-                            "state": state, "submitted_at": ts(at), "body": "reviewed"});
-        let pr_ref = json!({"number": number, "user": user(author), "updated_at": ts(at)});
-        let repository = self.repository();
-        self.github(
-            at,
-            "pull_request_review",
-            json!({"action": "submitted", "review": review, "pull_request": pr_ref,
-                   "repository": repository}),
-        );
+        let id = self.index as u64 * 100_000 + self.next_event;
+        let body = self
+            .pr_ref(pr)
+            .review(at, id, &pr.reviewer, state, "reviewed");
+        self.github(at, "pull_request_review", body);
     }
 
-    fn comment(&mut self, at: DateTime<Utc>, number: u64, author: &str, commenter: &str) {
-        let repository = self.repository();
+    fn comment(&mut self, at: DateTime<Utc>, pr: &PrPlan) {
         if self.rng.chance(50) {
-            let issue =
-                json!({"number": number, "user": user(author), "pull_request": {"url": "x"}});
-            let comment = json!({"user": user(commenter), "created_at": ts(at), "body": "nit"});
-            self.github(
-                at,
-                "issue_comment",
-                json!({"action": "created", "issue": issue, "comment": comment,
-                       "repository": repository}),
-            );
+            let body = self.pr_ref(pr).issue_comment(at, &pr.reviewer, "nit");
+            self.github(at, "issue_comment", body);
         } else {
-            let pr_ref = json!({"number": number, "user": user(author), "updated_at": ts(at)});
-            let comment = json!({"user": user(commenter), "created_at": ts(at), "body": "why?"});
-            self.github(
-                at,
-                "pull_request_review_comment",
-                json!({"action": "created", "comment": comment, "pull_request": pr_ref,
-                       "repository": repository}),
-            );
+            let body = self.pr_ref(pr).review_comment(at, &pr.reviewer, "why?");
+            self.github(at, "pull_request_review_comment", body);
+        }
+    }
+
+    fn pr_ref<'p>(&'p self, pr: &'p PrPlan) -> PrRef<'p> {
+        PrRef {
+            repo: &self.name,
+            number: pr.number,
+            author: &pr.author,
         }
     }
 
@@ -256,235 +179,207 @@ impl Repo<'_> {
         self.next_deployment += 1;
         let id = self.index as u64 * 1000 + self.next_deployment;
         if self.rng.chance(25) {
-            let body = json!({"repo": self.name, "environment": "production", "sha": sha,
-                              "status": state, "started_at": ts(started), "finished_at": ts(finished),
-                              "id": format!("ci-{id}")});
-            self.out.push((
-                finished,
-                Delivery::generic("/webhooks/deployments", to_bytes(&body)),
-            ));
+            let run = format!("ci-{id}");
+            let body = generic::deployment(
+                &self.name,
+                "production",
+                sha,
+                state,
+                (started, finished),
+                &run,
+            );
+            self.generic(finished, DEPLOYMENTS, body);
             return;
         }
-        let deployment = json!({"id": id, "sha": sha, "ref": "main", "environment": "production",
-                                "creator": user("deployer"), "created_at": ts(started),
-                                "updated_at": ts(started)});
-        let repository = self.repository();
-        self.github(
-            started,
-            "deployment",
-            json!({"action": "created", "deployment": deployment, "repository": repository}),
-        );
-        let status = json!({"id": id * 10, "state": state, "environment": "production",
-                            "created_at": ts(finished), "updated_at": ts(finished)});
-        let repository = self.repository();
-        self.github(
-            finished,
-            "deployment_status",
-            json!({"action": "created", "deployment_status": status, "deployment": deployment,
-                   "repository": repository}),
-        );
+        for (at, event, body) in github::deployment(&self.name, id, sha, started, finished, state) {
+            self.github(at, event, body);
+        }
     }
 
+    /// An incident, through PagerDuty (triggered, resolved) or the generic endpoint.
     fn incident(&mut self, opened: DateTime<Utc>, resolved: DateTime<Utc>) {
         self.next_event += 1;
         let id = format!("{}-{}", self.index, self.next_event);
         if self.rng.chance(50) {
-            let body = json!({"id": format!("inc-{id}"), "service": self.name, "severity": "sev2",
-                              "title": "errors up", "opened_at": ts(opened),
-                              "resolved_at": ts(resolved), "deployment_sha": null});
-            self.out.push((
-                opened,
-                Delivery::generic("/webhooks/incidents", to_bytes(&body)),
-            ));
+            let id = format!("inc-{id}");
+            let body =
+                generic::incident(&id, &self.name, "sev2", "errors up", opened, Some(resolved));
+            self.generic(opened, INCIDENTS, body);
             return;
         }
-        for (kind, at) in [
-            ("incident.triggered", opened),
-            ("incident.resolved", resolved),
-        ] {
-            let body = json!({"event": {
-                "id": format!("EV{id}{}", if at == opened { "T" } else { "R" }),
-                "event_type": kind, "resource_type": "incident", "occurred_at": ts(at),
-                "agent": null, "client": null,
-                "data": {"id": format!("P{id}"), "type": "incident", "number": 1,
-                         "status": if at == opened { "triggered" } else { "resolved" },
-                         "title": "errors up", "urgency": "high", "priority": null,
-                         "created_at": ts(opened),
-                         "service": {"id": "PSVC", "summary": self.name, "type": "service_reference"}}
-            }});
-            self.out.push((at, Delivery::pagerduty(to_bytes(&body))));
+        let incident_id = format!("P{id}");
+        let incident = pagerduty::Incident {
+            id: &incident_id,
+            title: "errors up",
+            service: &self.name,
+            created: opened,
+        };
+        let events = [
+            ("T", "incident.triggered", "triggered", opened),
+            ("R", "incident.resolved", "resolved", resolved),
+        ]
+        .map(|(suffix, kind, status, at)| {
+            (
+                at,
+                incident.event(&format!("EV{id}{suffix}"), kind, status, at),
+            )
+        });
+        for (at, body) in events {
+            let delivery = Delivery::pagerduty(PAGERDUTY_SECRET, bytes(&body));
+            self.out.push((at, delivery));
         }
     }
-}
 
-/// The deliveries of one repository's history, in the order its events happened.
-fn repo_history(rng: &mut Rng, index: usize, start: DateTime<Utc>) -> Vec<Delivery> {
-    let mut repo = Repo {
-        rng,
-        index,
-        name: format!("{ORG}/svc-{index:04}"),
-        out: Vec::new(),
-        main_head: "0".repeat(40),
-        commits: 0,
-        next_deployment: 0,
-        next_event: 0,
-    };
-    let zero = "0".repeat(40);
-    let mut clock = start + Duration::minutes(repo.rng.range(0, (WEEKS - 4) * 7 * 24 * 60));
-    let c0 = repo.sha();
-    repo.push(clock, "main", &zero, &[(c0.clone(), 1)]);
-    repo.main_head = c0.clone();
-    repo.deployment(
-        &c0,
-        clock + Duration::minutes(5),
-        clock + Duration::minutes(9),
-        "success",
-    );
-    clock += Duration::minutes(30);
+    // ---- the steps of a history ----------------------------------------------------------
 
-    let prs = repo.rng.range(3, 7) as u64;
-    let mut merged_titles: Vec<(u64, String)> = Vec::new();
-    for number in 1..=prs {
-        let author_n = repo.rng.range(0, AUTHORS - 1);
-        let author = if repo.rng.chance(8) {
+    /// The first commit on main and its deployment, some time in the first weeks; returns
+    /// the time the history goes on from.
+    fn start(&mut self, start: DateTime<Utc>) -> DateTime<Utc> {
+        let clock = start + self.minutes(0, (WEEKS - 4) * 7 * 24 * 60);
+        let c0 = self.sha();
+        self.push(clock, "main", ZERO_SHA, &[(c0.clone(), 1)]);
+        self.main_head = c0.clone();
+        let deployed = (clock + Duration::minutes(5), clock + Duration::minutes(9));
+        self.deployment(&c0, deployed.0, deployed.1, "success");
+        clock + Duration::minutes(30)
+    }
+
+    /// PR `number`'s author (now and then a bot), reviewer, and text; some are reverts.
+    fn plan(&mut self, number: u64) -> PrPlan {
+        let author_n = self.rng.range(0, AUTHORS - 1);
+        let author = if self.rng.chance(8) {
             "renovate[bot]".to_string()
         } else {
             format!("dev-{author_n}")
         };
         let reviewer = format!(
             "dev-{}",
-            (author_n + repo.rng.range(1, AUTHORS - 1)) % AUTHORS
+            (author_n + self.rng.range(1, AUTHORS - 1)) % AUTHORS
         );
-        // A revert of an earlier merged PR, now and then (GitHub's revert button).
-        let revert_of = if number > 2 && repo.rng.chance(10) {
-            merged_titles.first().cloned()
+        let revert_of = if number > 2 && self.rng.chance(10) {
+            self.merged_titles.first().cloned()
         } else {
             None
         };
         let (title, body) = match &revert_of {
             Some((n, t)) => (
                 format!("Revert \"{t}\""),
-                Some(format!("Reverts {}#{n}", repo.name)),
+                Some(format!("Reverts {}#{n}", self.name)),
             ),
             None => (format!("Change {number}"), None),
         };
+        PrPlan {
+            number,
+            author,
+            reviewer,
+            title,
+            body,
+            revert: revert_of.is_some(),
+        }
+    }
 
-        let mut head = repo.sha();
-        let pushed = clock;
-        let authored_hours_before = repo.rng.range(1, 30);
-        repo.push(
-            pushed,
-            &format!("feature-{number}"),
-            &zero,
+    /// The branch pushed at `clock`, the PR opened on it, then sometimes another push,
+    /// changes requested and a comment before the approval.
+    fn open_and_review(&mut self, pr: &PrPlan, clock: DateTime<Utc>) -> Reviewed {
+        let branch = format!("feature-{}", pr.number);
+        let mut head = self.sha();
+        let authored_hours_before = self.rng.range(1, 30);
+        self.push(
+            clock,
+            &branch,
+            ZERO_SHA,
             &[(head.clone(), authored_hours_before)],
         );
-        let opened = pushed + Duration::minutes(repo.rng.range(1, 60));
-        repo.pull_request(
-            opened,
-            "opened",
-            number,
-            &author,
-            opened,
-            None,
-            &title,
-            body.as_deref(),
-            &head,
-        );
-        let mut at = opened + Duration::minutes(repo.rng.range(10, 900));
-        if repo.rng.chance(30) {
-            let before = head.clone();
-            head = repo.sha();
-            repo.push(
-                at,
-                &format!("feature-{number}"),
-                &before,
-                &[(head.clone(), 0)],
-            );
-            repo.pull_request(
-                at + Duration::seconds(5),
-                "synchronize",
-                number,
-                &author,
-                opened,
-                None,
-                &title,
-                body.as_deref(),
-                &head,
-            );
-            at += Duration::minutes(repo.rng.range(5, 300));
+        let opened = clock + self.minutes(1, 60);
+        self.pull_request(("opened", opened), pr, opened, None, &head);
+        let mut at = opened + self.minutes(10, 900);
+        if self.rng.chance(30) {
+            let before = std::mem::replace(&mut head, self.sha());
+            self.push(at, &branch, &before, &[(head.clone(), 0)]);
+            let synchronized = at + Duration::seconds(5);
+            self.pull_request(("synchronize", synchronized), pr, opened, None, &head);
+            at += self.minutes(5, 300);
         }
-        if repo.rng.chance(25) {
-            repo.review(at, number, &author, &reviewer, "changes_requested");
-            at += Duration::minutes(repo.rng.range(30, 600));
+        if self.rng.chance(25) {
+            self.review(at, pr, "changes_requested");
+            at += self.minutes(30, 600);
         }
-        if repo.rng.chance(50) {
-            repo.comment(at, number, &author, &reviewer);
-            at += Duration::minutes(repo.rng.range(1, 60));
+        if self.rng.chance(50) {
+            self.comment(at, pr);
+            at += self.minutes(1, 60);
         }
-        repo.review(at, number, &author, &reviewer, "approved");
-        at += Duration::minutes(repo.rng.range(5, 240));
-        if repo.rng.chance(10) && revert_of.is_none() {
-            // Abandoned.
-            repo.pull_request(
-                at,
-                "closed",
-                number,
-                &author,
-                opened,
-                Some((at, None)),
-                &title,
-                body.as_deref(),
-                &head,
-            );
-            clock = at + Duration::minutes(repo.rng.range(30, 600));
-            continue;
-        }
-        let merge_sha = repo.sha();
-        repo.pull_request(
-            at,
-            "closed",
-            number,
-            &author,
-            opened,
-            Some((at, Some(&merge_sha))),
-            &title,
-            body.as_deref(),
-            &head,
-        );
-        let before = repo.main_head.clone();
-        repo.push(
-            at + Duration::seconds(2),
-            "main",
-            &before,
-            &[(merge_sha.clone(), 0)],
-        );
-        repo.main_head = merge_sha.clone();
-        merged_titles.push((number, title.clone()));
-        clock = at + Duration::minutes(repo.rng.range(5, 120));
-
-        if number == prs || repo.rng.chance(60) {
-            let fails = repo.rng.chance(20);
-            let started = clock;
-            let finished = started + Duration::minutes(repo.rng.range(2, 15));
-            let state = if fails { "failure" } else { "success" };
-            repo.deployment(&merge_sha, started, finished, state);
-            clock = finished;
-            if fails {
-                let retry = finished + Duration::minutes(repo.rng.range(5, 60));
-                repo.deployment(&merge_sha, retry, retry + Duration::minutes(5), "success");
-                clock = retry + Duration::minutes(10);
-            } else if repo.rng.chance(20) {
-                let opened = finished + Duration::minutes(repo.rng.range(5, 120));
-                let resolved = opened + Duration::minutes(repo.rng.range(10, 240));
-                repo.incident(opened, resolved);
-                clock = resolved;
-            }
-        }
-        clock += Duration::minutes(repo.rng.range(30, 3 * 24 * 60));
+        self.review(at, pr, "approved");
+        at += self.minutes(5, 240);
+        Reviewed { opened, head, at }
     }
-    let mut out = repo.out;
-    out.sort_by_key(|(at, _)| *at);
-    out.into_iter().map(|(_, d)| d).collect()
+
+    /// The merge at `r.at`, and its merge commit pushed to main; returns the merge commit.
+    fn merge(&mut self, pr: &PrPlan, r: &Reviewed) -> String {
+        let merge_sha = self.sha();
+        let closed = Some((r.at, Some(merge_sha.as_str())));
+        self.pull_request(("closed", r.at), pr, r.opened, closed, &r.head);
+        let before = std::mem::replace(&mut self.main_head, merge_sha.clone());
+        let pushed = r.at + Duration::seconds(2);
+        self.push(pushed, "main", &before, &[(merge_sha.clone(), 0)]);
+        self.merged_titles.push((pr.number, pr.title.clone()));
+        merge_sha
+    }
+
+    /// A deployment of `sha` at `clock`: a failure is retried; a success now and then causes
+    /// an incident. Returns when it is all over.
+    fn ship(&mut self, sha: &str, clock: DateTime<Utc>) -> DateTime<Utc> {
+        let fails = self.rng.chance(20);
+        let finished = clock + self.minutes(2, 15);
+        let state = if fails { "failure" } else { "success" };
+        self.deployment(sha, clock, finished, state);
+        if fails {
+            let retry = finished + self.minutes(5, 60);
+            self.deployment(sha, retry, retry + Duration::minutes(5), "success");
+            return retry + Duration::minutes(10);
+        }
+        if self.rng.chance(20) {
+            let opened = finished + self.minutes(5, 120);
+            let resolved = opened + self.minutes(10, 240);
+            self.incident(opened, resolved);
+            return resolved;
+        }
+        finished
+    }
+
+    /// PR `number` of `prs`, from its first push at `clock` to its merge (or abandonment)
+    /// and, sometimes (always for the last), its deployment; returns when the next one starts.
+    fn pull_request_life(&mut self, number: u64, prs: u64, clock: DateTime<Utc>) -> DateTime<Utc> {
+        let pr = self.plan(number);
+        let reviewed = self.open_and_review(&pr, clock);
+        let at = reviewed.at;
+        if self.rng.chance(10) && !pr.revert {
+            self.pull_request(
+                ("closed", at),
+                &pr,
+                reviewed.opened,
+                Some((at, None)),
+                &reviewed.head,
+            );
+            return at + self.minutes(30, 600);
+        }
+        let merge_sha = self.merge(&pr, &reviewed);
+        let mut clock = at + self.minutes(5, 120);
+        if number == prs || self.rng.chance(60) {
+            clock = self.ship(&merge_sha, clock);
+        }
+        clock + self.minutes(30, 3 * 24 * 60)
+    }
+}
+
+/// The deliveries of one repository's history, in the order its events happened.
+fn repo_history(rng: &mut Rng, index: usize, start: DateTime<Utc>) -> Vec<Delivery> {
+    let mut repo = Repo::new(rng, index);
+    let mut clock = repo.start(start);
+    let prs = repo.rng.range(3, 7) as u64;
+    for number in 1..=prs {
+        clock = repo.pull_request_life(number, prs, clock);
+    }
+    repo.deliveries()
 }
 
 /// Whole repository histories until at least `count` deliveries.

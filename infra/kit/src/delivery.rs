@@ -1,0 +1,222 @@
+//! One webhook delivery and its signature.
+
+use flowmeter::ingest::signature::sign_hex;
+use flowmeter::ingest::{generic, github, pagerduty, IngestError, Normalized};
+
+/// The webhook routes.
+pub const GITHUB: &str = "/webhooks/github";
+pub const PAGERDUTY: &str = "/webhooks/pagerduty";
+pub const DEPLOYMENTS: &str = "/webhooks/deployments";
+pub const INCIDENTS: &str = "/webhooks/incidents";
+
+/// Who sends a delivery, which decides how it is signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `X-Hub-Signature-256: sha256=<hex>`.
+    GitHub,
+    /// `X-PagerDuty-Signature: v1=<hex>`.
+    PagerDuty,
+    /// A generic CI or incident tool: `X-Flowmeter-Signature-256: sha256=<hex>`.
+    Generic,
+}
+
+impl Source {
+    /// The source of a delivery to `path` (every route but GitHub's and PagerDuty's is generic).
+    pub fn of(path: &str) -> Source {
+        match path {
+            GITHUB => Source::GitHub,
+            PAGERDUTY => Source::PagerDuty,
+            _ => Source::Generic,
+        }
+    }
+
+    pub fn signature_header(self) -> &'static str {
+        match self {
+            Source::GitHub => "x-hub-signature-256",
+            Source::PagerDuty => "x-pagerduty-signature",
+            Source::Generic => "x-flowmeter-signature-256",
+        }
+    }
+
+    /// The signature header's value for `body` (HMAC-SHA256 with `secret`).
+    pub fn signature(self, secret: &str, body: &[u8]) -> String {
+        let scheme = match self {
+            Source::PagerDuty => "v1",
+            Source::GitHub | Source::Generic => "sha256",
+        };
+        format!("{scheme}={}", sign_hex(secret.as_bytes(), body))
+    }
+}
+
+/// One webhook delivery as its source would send it: the route it is posted to, its headers
+/// in order, and the raw body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// `/webhooks/github`, `/webhooks/pagerduty`, `/webhooks/deployments` or `/webhooks/incidents`.
+    pub path: &'static str,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Delivery {
+    /// A delivery without headers; add them with [`Delivery::with_header`] and
+    /// [`Delivery::signed`], in the order the source sends them.
+    pub fn unsigned(path: &'static str, body: Vec<u8>) -> Delivery {
+        Delivery {
+            path,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// A GitHub delivery: event, delivery id, signature, content type.
+    pub fn github(secret: &str, event: &str, delivery_id: &str, body: Vec<u8>) -> Delivery {
+        Delivery::unsigned(GITHUB, body)
+            .with_header("x-github-event", event)
+            .with_header("x-github-delivery", delivery_id)
+            .signed(secret)
+            .with_header("content-type", "application/json")
+    }
+
+    /// A PagerDuty V3 delivery: signature, content type.
+    pub fn pagerduty(secret: &str, body: Vec<u8>) -> Delivery {
+        Delivery::unsigned(PAGERDUTY, body)
+            .signed(secret)
+            .with_header("content-type", "application/json")
+    }
+
+    /// A generic deployment or incident to `path`: signature, content type.
+    pub fn generic(secret: &str, path: &'static str, body: Vec<u8>) -> Delivery {
+        Delivery::unsigned(path, body)
+            .signed(secret)
+            .with_header("content-type", "application/json")
+    }
+
+    /// Appends a header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Delivery {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Signs the body for this delivery's source with `secret` (see [`Delivery::sign`]).
+    pub fn signed(mut self, secret: &str) -> Delivery {
+        self.sign(secret);
+        self
+    }
+
+    /// Sets the source's signature header for the current body, signed with `secret`: in
+    /// place when there is one, else appended.
+    pub fn sign(&mut self, secret: &str) {
+        let source = self.source();
+        let signature = source.signature(secret, &self.body);
+        self.set_header(source.signature_header(), signature);
+    }
+
+    /// Replaces the first header called `name` (appends one if there is none).
+    pub fn set_header(&mut self, name: &'static str, value: impl Into<String>) {
+        let value = value.into();
+        match self
+            .headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(header) => header.1 = value,
+            None => self.headers.push((name, value)),
+        }
+    }
+
+    /// Drops every header called `name`.
+    pub fn remove_header(&mut self, name: &str) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    /// The first header called `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn source(&self) -> Source {
+        Source::of(self.path)
+    }
+
+    /// What the webhook's own parser makes of this delivery (the signature is not checked).
+    pub fn normalize(&self) -> Result<Normalized, IngestError> {
+        match self.source() {
+            Source::GitHub => github::normalize_github(
+                self.header("x-github-event").unwrap_or_default(),
+                self.header("x-github-delivery").unwrap_or_default(),
+                &self.body,
+            ),
+            Source::PagerDuty => pagerduty::normalize_pagerduty(&self.body),
+            Source::Generic if self.path == DEPLOYMENTS => {
+                generic::normalize_generic_deployment(&self.body)
+            }
+            Source::Generic => generic::normalize_generic_incident(&self.body),
+        }
+    }
+
+    /// The `(pk, sk)` of every fact this delivery must store, from the same parsers the
+    /// webhook runs.
+    pub fn expected_keys(&self) -> Result<Vec<(String, String)>, IngestError> {
+        Ok(match self.normalize()? {
+            Normalized::Facts(facts) => facts
+                .iter()
+                .map(|f| (f.entity.partition_key(), f.sort_key()))
+                .collect(),
+            Normalized::Ignored(_) => Vec::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowmeter::ingest::signature::{verify_generic, verify_github, verify_pagerduty};
+
+    #[test]
+    fn each_source_signs_the_way_its_verifier_checks() {
+        let body = br#"{"zen":"ok"}"#.to_vec();
+        let github = Delivery::github("s1", "ping", "d-1", body.clone());
+        assert_eq!(
+            verify_github(b"s1", &github.body, github.header("X-Hub-Signature-256")),
+            Ok(())
+        );
+        let pagerduty = Delivery::pagerduty("s2", body.clone());
+        assert_eq!(
+            verify_pagerduty(b"s2", &body, pagerduty.header("x-pagerduty-signature")),
+            Ok(())
+        );
+        let generic = Delivery::generic("s3", INCIDENTS, body.clone());
+        assert_eq!(
+            verify_generic(b"s3", &body, generic.header("x-flowmeter-signature-256")),
+            Ok(())
+        );
+        let names: Vec<&str> = github.headers.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "x-github-event",
+                "x-github-delivery",
+                "x-hub-signature-256",
+                "content-type"
+            ]
+        );
+    }
+
+    #[test]
+    fn resigning_replaces_the_signature_in_place() {
+        let mut d = Delivery::github("right", "ping", "d-1", b"{}".to_vec());
+        let order: Vec<&str> = d.headers.iter().map(|(n, _)| *n).collect();
+        d.sign("wrong");
+        assert_eq!(d.headers.iter().map(|(n, _)| *n).collect::<Vec<_>>(), order);
+        assert_eq!(
+            d.header("x-hub-signature-256"),
+            Some(Source::GitHub.signature("wrong", b"{}").as_str())
+        );
+        d.remove_header("x-hub-signature-256");
+        assert_eq!(d.header("x-hub-signature-256"), None);
+    }
+}
