@@ -4,7 +4,8 @@
 
 use flowmeter::ingest::signature::{self, SignatureError};
 use flowmeter::ingest::{generic, github, pagerduty, IngestError, Normalized, MAX_BODY_BYTES};
-use lambda_http::http::{Method, StatusCode};
+use flowmeter::model::Fact;
+use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
@@ -52,27 +53,112 @@ pub async fn handle_webhook(
     secrets: &WebhookSecrets,
     request: &Request,
 ) -> Response<Body> {
+    match accept(store, secrets, request).await {
+        Ok(accepted) => json(StatusCode::ACCEPTED, &accepted),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// Why a delivery was not stored. Each step only decides; the answer (4xx for what the sender
+/// must fix, 503 for what a retry fixes) is chosen in one place.
+#[derive(Debug)]
+enum Refusal {
+    NoRoute(String),
+    NotPost,
+    Signature(SignatureError),
+    MissingGithubHeaders,
+    Ingest(IngestError),
+    Unavailable,
+}
+
+impl Refusal {
+    fn into_response(self) -> Response<Body> {
+        match self {
+            Refusal::NoRoute(path) => error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no route {path}"),
+            ),
+            Refusal::NotPost => error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "webhooks take POST",
+            ),
+            Refusal::Signature(err) => signature_error(err),
+            Refusal::MissingGithubHeaders => error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "X-GitHub-Event and X-GitHub-Delivery headers are required",
+            ),
+            Refusal::Ingest(err) => ingest_error(err),
+            Refusal::Unavailable => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the delivery could not be stored; retry later",
+            ),
+        }
+    }
+}
+
+/// Takes a delivery from the request to the table: what the 202 reports, or why not.
+async fn accept(
+    store: &Store,
+    secrets: &WebhookSecrets,
+    request: &Request,
+) -> Result<Accepted, Refusal> {
     let path = request.uri().path();
+    let body = deliverable_body(request, path)?;
+    let headers = request.headers();
+    verify_signature(path, secrets, headers, body).map_err(|err| {
+        tracing::warn!(path, error = %err, "rejected webhook signature");
+        Refusal::Signature(err)
+    })?;
+    let facts = match normalize(path, headers, body)? {
+        Normalized::Facts(facts) => facts,
+        Normalized::Ignored(reason) => {
+            return Ok(Accepted {
+                accepted: true,
+                facts_written: 0,
+                facts: 0,
+                ignored: Some(reason),
+            })
+        }
+    };
+    flowmeter::ingest::check_storable(&facts).map_err(Refusal::Ingest)?;
+    let facts_written = store_facts(store, path, &facts).await?;
+    Ok(Accepted {
+        accepted: true,
+        facts_written,
+        facts: facts.len(),
+        ignored: None,
+    })
+}
+
+/// The body of a POST to a webhook route, refused before any signature work when the route,
+/// the method or the size is wrong: those are the sender's mistakes, whatever it signed.
+fn deliverable_body<'r>(request: &'r Request, path: &str) -> Result<&'r [u8], Refusal> {
     if !ROUTES.contains(&path) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no route {path}"),
-        );
+        return Err(Refusal::NoRoute(path.to_string()));
     }
     if request.method() != Method::POST {
-        return error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "webhooks take POST",
-        );
+        return Err(Refusal::NotPost);
     }
     let body = body_bytes(request.body());
     if body.len() > MAX_BODY_BYTES {
-        return ingest_error(IngestError::TooLarge { size: body.len() });
+        return Err(Refusal::Ingest(IngestError::TooLarge { size: body.len() }));
     }
-    let headers = request.headers();
-    let verified = match path {
+    Ok(body)
+}
+
+/// Checks the route's source's signature over the raw body, before anything parses it: each
+/// source signs with its own secret and header.
+fn verify_signature(
+    path: &str,
+    secrets: &WebhookSecrets,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), SignatureError> {
+    match path {
         "/webhooks/github" => signature::verify_github(
             &secrets.github,
             body,
@@ -88,22 +174,19 @@ pub async fn handle_webhook(
             body,
             header(headers, "x-flowmeter-signature-256"),
         ),
-    };
-    if let Err(err) = verified {
-        tracing::warn!(path, error = %err, "rejected webhook signature");
-        return signature_error(err);
     }
+}
+
+/// Turns a verified delivery into facts with the route's normalizer. GitHub names the event
+/// and the delivery in headers, without which its body cannot be read or made idempotent.
+fn normalize(path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Normalized, Refusal> {
     let normalized = match path {
         "/webhooks/github" => {
             let (Some(event), Some(delivery)) = (
                 header(headers, "x-github-event"),
                 header(headers, "x-github-delivery"),
             ) else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    "X-GitHub-Event and X-GitHub-Delivery headers are required",
-                );
+                return Err(Refusal::MissingGithubHeaders);
             };
             github::normalize_github(event, delivery, body)
         }
@@ -111,46 +194,23 @@ pub async fn handle_webhook(
         "/webhooks/deployments" => generic::normalize_generic_deployment(body),
         _ => generic::normalize_generic_incident(body),
     };
-    let facts = match normalized {
-        Ok(Normalized::Facts(facts)) => facts,
-        Ok(Normalized::Ignored(reason)) => {
-            return json(
-                StatusCode::ACCEPTED,
-                &Accepted {
-                    accepted: true,
-                    facts_written: 0,
-                    facts: 0,
-                    ignored: Some(reason),
-                },
-            )
-        }
-        Err(err) => return ingest_error(err),
-    };
-    if let Err(err) = flowmeter::ingest::check_storable(&facts) {
-        return ingest_error(err);
-    }
+    normalized.map_err(Refusal::Ingest)
+}
+
+/// Writes every fact, counting the new ones (a redelivery's are already there). Any store
+/// failure refuses the whole delivery so that the sender retries it; the facts already written
+/// are then found again, not duplicated.
+async fn store_facts(store: &Store, path: &str, facts: &[Fact]) -> Result<usize, Refusal> {
     let mut written = 0;
-    for fact in &facts {
+    for fact in facts {
         match store.put_fact(fact).await {
             Ok(true) => written += 1,
             Ok(false) => {}
             Err(err) => {
                 tracing::error!(path, error = %err, "could not store facts");
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the delivery could not be stored; retry later",
-                );
+                return Err(Refusal::Unavailable);
             }
         }
     }
-    json(
-        StatusCode::ACCEPTED,
-        &Accepted {
-            accepted: true,
-            facts_written: written,
-            facts: facts.len(),
-            ignored: None,
-        },
-    )
+    Ok(written)
 }

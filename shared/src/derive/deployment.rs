@@ -127,6 +127,24 @@ pub fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     ((to - from).num_milliseconds().max(0) as f64) / 1000.0
 }
 
+/// A fold's facts in the order it reads them: by time, then by fact id. Facts arrive in any
+/// order (a status before its request, a review before its PR), and a projection must not
+/// depend on which came first.
+pub(super) fn facts_in_order(facts: &[Fact]) -> Vec<&Fact> {
+    let mut sorted: Vec<&Fact> = facts.iter().collect();
+    sorted.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    sorted
+}
+
+/// The earlier of the time found so far (if any) and another: for the starts and firsts
+/// (opening, first commit, first review) that several facts report, the earliest is the one.
+pub(super) fn earliest(
+    current: Option<DateTime<Utc>>,
+    candidate: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    Some(current.map_or(candidate, |c| c.min(candidate)))
+}
+
 /// Folds a deployment's facts. `None` until a request or status names its environment, and for
 /// workflow runs whose workflow is not a configured deploy workflow.
 pub fn project_deployment(
@@ -137,120 +155,167 @@ pub fn project_deployment(
     let EntityKey::Deployment { repo, id } = key else {
         return None;
     };
-    let mut sorted: Vec<&Fact> = facts.iter().collect();
-    sorted.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    let mut fold = DeploymentFold::default();
+    for fact in facts_in_order(facts) {
+        fold.apply(fact);
+    }
+    fold.finish(repo, id, config)
+}
 
-    let mut environment = None;
-    let mut sha = None;
-    let mut workflow = None;
-    let mut requested_at = None;
-    let mut started_at: Option<DateTime<Utc>> = None;
-    let mut terminal: Option<(DateTime<Utc>, DeploymentState)> = None;
-    let mut ships = Vec::new();
-    let mut blamed_by = Vec::new();
-    let mut reverted_prs = Vec::new();
-    let mut next_success_at = None;
-    let mut rolled_back_by = None;
-    let mut workflow_run = None;
-    let mut superseded_by: Option<EntityKey> = None;
-    for fact in &sorted {
+/// A deployment's state part way through its facts.
+#[derive(Default)]
+struct DeploymentFold {
+    environment: Option<String>,
+    sha: Option<String>,
+    workflow: Option<String>,
+    requested_at: Option<DateTime<Utc>>,
+    started_at: Option<DateTime<Utc>>,
+    terminal: Option<(DateTime<Utc>, DeploymentState)>,
+    ships: Vec<ShippedPr>,
+    blamed_by: Vec<Blame>,
+    reverted_prs: Vec<EntityKey>,
+    next_success_at: Option<DateTime<Utc>>,
+    rolled_back_by: Option<EntityKey>,
+    workflow_run: Option<u64>,
+    superseded_by: Option<EntityKey>,
+}
+
+impl DeploymentFold {
+    fn apply(&mut self, fact: &Fact) {
         match &fact.body {
             FactBody::DeploymentRequested {
-                environment: env,
-                sha: s,
-                workflow: w,
-                workflow_run: run,
+                environment,
+                sha,
+                workflow,
+                workflow_run,
                 ..
-            } => {
-                workflow_run = run.or(workflow_run);
-                environment = Some(env.clone());
-                sha = Some(s.clone());
-                workflow = w.clone().or(workflow);
-                requested_at =
-                    Some(requested_at.map_or(fact.at, |r: DateTime<Utc>| r.min(fact.at)));
-            }
+            } => self.requested(environment, sha, workflow, *workflow_run, fact.at),
             FactBody::DeploymentStatus {
                 state,
-                environment: env,
-                sha: s,
-                started_at: started,
-                workflow_run: run,
-            } => {
-                workflow_run = workflow_run.or(*run);
-                if environment.is_none() {
-                    environment = env.clone();
-                }
-                if sha.is_none() {
-                    sha = s.clone();
-                }
-                if let Some(started) = started {
-                    started_at = Some(started_at.map_or(*started, |c| c.min(*started)));
-                }
-                if *state == DeploymentState::InProgress {
-                    started_at = Some(started_at.map_or(fact.at, |c| c.min(fact.at)));
-                }
-                if state.is_terminal() {
-                    terminal = Some((fact.at, *state));
-                }
-            }
-            FactBody::ShipsPrs { prs } => ships.extend(prs.iter().cloned()),
+                environment,
+                sha,
+                started_at,
+                workflow_run,
+            } => self.status(
+                *state,
+                environment,
+                sha,
+                *started_at,
+                *workflow_run,
+                fact.at,
+            ),
+            FactBody::ShipsPrs { prs } => self.ships.extend(prs.iter().cloned()),
             FactBody::BlamedBy {
                 incident,
                 opened_at,
                 resolved_at,
-            } => blamed_by.push(Blame {
+            } => self.blamed_by.push(Blame {
                 incident: incident.clone(),
                 opened_at: *opened_at,
                 resolved_at: *resolved_at,
             }),
-            FactBody::ShippedPrReverted { pr, .. } => reverted_prs.push(pr.clone()),
-            FactBody::FollowedBy { finished_at, .. } => next_success_at = Some(*finished_at),
-            FactBody::RolledBackBy { deployment } => rolled_back_by = Some(deployment.clone()),
+            FactBody::ShippedPrReverted { pr, .. } => self.reverted_prs.push(pr.clone()),
+            FactBody::FollowedBy { finished_at, .. } => self.next_success_at = Some(*finished_at),
+            FactBody::RolledBackBy { deployment } => self.rolled_back_by = Some(deployment.clone()),
             // Several jobs of one run could each create a production Deployment: the least
             // key decides, whatever the order the links arrived in.
             FactBody::SupersededBy { deployment }
-                if superseded_by
+                if self
+                    .superseded_by
                     .as_ref()
                     .is_none_or(|current| deployment < current) =>
             {
-                superseded_by = Some(deployment.clone());
+                self.superseded_by = Some(deployment.clone());
             }
             _ => {}
         }
     }
-    let environment_name = environment.clone()?;
-    let is_production = match &workflow {
-        Some(name) => {
-            if !config.is_deploy_workflow(name) {
-                return None;
-            }
-            true
+
+    /// The request names what is deployed where, so the latest request's environment and sha
+    /// win over any a status carried; its time starts the deployment if no status says when.
+    fn requested(
+        &mut self,
+        environment: &str,
+        sha: &str,
+        workflow: &Option<String>,
+        workflow_run: Option<u64>,
+        at: DateTime<Utc>,
+    ) {
+        self.workflow_run = workflow_run.or(self.workflow_run);
+        self.environment = Some(environment.to_string());
+        self.sha = Some(sha.to_string());
+        self.workflow = workflow.clone().or(self.workflow.take());
+        self.requested_at = earliest(self.requested_at, at);
+    }
+
+    /// A status only fills in the environment, sha and run that no earlier fact named; it
+    /// starts the deployment when it reports a start or is `in_progress`, and the latest
+    /// terminal status is the outcome.
+    fn status(
+        &mut self,
+        state: DeploymentState,
+        environment: &Option<String>,
+        sha: &Option<String>,
+        started_at: Option<DateTime<Utc>>,
+        workflow_run: Option<u64>,
+        at: DateTime<Utc>,
+    ) {
+        self.workflow_run = self.workflow_run.or(workflow_run);
+        if self.environment.is_none() {
+            self.environment = environment.clone();
         }
-        None => config.is_production(&environment_name),
-    };
-    ships.sort_by(|a, b| a.pr.cmp(&b.pr));
-    ships.dedup_by(|a, b| a.pr == b.pr);
-    blamed_by.sort_by(|a, b| a.incident.cmp(&b.incident));
-    reverted_prs.sort();
-    reverted_prs.dedup();
-    Some(Deployment {
-        repo: repo.clone(),
-        id: id.clone(),
-        environment,
-        sha,
-        workflow,
-        is_production,
-        state: terminal.map(|(_, s)| s),
-        started_at: started_at.or(requested_at),
-        finished_at: terminal.map(|(at, _)| at),
-        ships,
-        blamed_by,
-        reverted_prs,
-        rolled_back_by,
-        next_success_at,
-        workflow_run,
-        superseded_by,
-    })
+        if self.sha.is_none() {
+            self.sha = sha.clone();
+        }
+        if let Some(started) = started_at {
+            self.started_at = earliest(self.started_at, started);
+        }
+        if state == DeploymentState::InProgress {
+            self.started_at = earliest(self.started_at, at);
+        }
+        if state.is_terminal() {
+            self.terminal = Some((at, state));
+        }
+    }
+
+    /// Production by its workflow when it is a workflow run (a run of any other workflow is no
+    /// deployment at all), else by its environment. Link lists are sorted and deduplicated so
+    /// that the projection does not depend on the order links were written in.
+    fn finish(mut self, repo: &str, id: &str, config: &OrgConfig) -> Option<Deployment> {
+        let environment_name = self.environment.clone()?;
+        let is_production = match &self.workflow {
+            Some(name) => {
+                if !config.is_deploy_workflow(name) {
+                    return None;
+                }
+                true
+            }
+            None => config.is_production(&environment_name),
+        };
+        self.ships.sort_by(|a, b| a.pr.cmp(&b.pr));
+        self.ships.dedup_by(|a, b| a.pr == b.pr);
+        self.blamed_by.sort_by(|a, b| a.incident.cmp(&b.incident));
+        self.reverted_prs.sort();
+        self.reverted_prs.dedup();
+        Some(Deployment {
+            repo: repo.to_string(),
+            id: id.to_string(),
+            environment: self.environment,
+            sha: self.sha,
+            workflow: self.workflow,
+            is_production,
+            state: self.terminal.map(|(_, s)| s),
+            started_at: self.started_at.or(self.requested_at),
+            finished_at: self.terminal.map(|(at, _)| at),
+            ships: self.ships,
+            blamed_by: self.blamed_by,
+            reverted_prs: self.reverted_prs,
+            rolled_back_by: self.rolled_back_by,
+            next_success_at: self.next_success_at,
+            workflow_run: self.workflow_run,
+            superseded_by: self.superseded_by,
+        })
+    }
 }
 
 #[cfg(test)]

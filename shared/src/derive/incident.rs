@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::deployment::{earliest, facts_in_order};
 use crate::config::OrgConfig;
 use crate::model::{EntityKey, Fact, FactBody, IncidentAction};
 
@@ -46,89 +47,143 @@ pub fn project_incident(key: &EntityKey, facts: &[Fact], config: &OrgConfig) -> 
     let EntityKey::Incident { id } = key else {
         return None;
     };
-    let mut sorted: Vec<&Fact> = facts.iter().collect();
-    sorted.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    let mut fold = IncidentFold::default();
+    for fact in facts_in_order(facts) {
+        fold.apply(fact, id, config);
+    }
+    if fold.from_github_issue && !fold.labels.is_some_and(|l| config.is_incident_labels(l)) {
+        return None;
+    }
+    let (service, services) = services_of(
+        fold.repo.as_deref(),
+        fold.from_github_issue,
+        fold.service,
+        config,
+    )?;
+    Some(Incident {
+        id: id.clone(),
+        title: fold.title,
+        service,
+        services,
+        severity: fold.severity,
+        opened_at: fold.opened_at?,
+        resolved_at: fold.resolved_at,
+        deployment_sha: fold.deployment_sha,
+        repo: fold.repo,
+        html_url: fold.html_url,
+    })
+}
 
-    let mut title = String::new();
-    let mut service: Option<String> = None;
-    let mut severity: Option<String> = None;
-    let mut deployment_sha = None;
-    let mut repo = None;
-    let mut html_url = None;
-    let mut opened_at: Option<DateTime<Utc>> = None;
-    let mut resolved_at: Option<DateTime<Utc>> = None;
-    let mut labels: Option<&Vec<String>> = None;
-    let mut from_github_issue = false;
-    for fact in &sorted {
+/// An incident's state part way through its facts.
+#[derive(Default)]
+struct IncidentFold<'a> {
+    title: String,
+    service: Option<String>,
+    severity: Option<String>,
+    deployment_sha: Option<String>,
+    repo: Option<String>,
+    html_url: Option<String>,
+    opened_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    labels: Option<&'a Vec<String>>,
+    from_github_issue: bool,
+}
+
+impl<'a> IncidentFold<'a> {
+    /// Sources send partial updates: a field a fact leaves empty keeps what an earlier fact
+    /// said.
+    fn apply(&mut self, fact: &'a Fact, id: &str, config: &OrgConfig) {
         let FactBody::Incident {
             action,
-            title: t,
-            service: s,
+            title,
+            service,
             service_id,
-            severity: sev,
+            severity,
             urgency,
             priority,
-            labels: l,
-            deployment_sha: sha,
-            repo: r,
-            html_url: url,
-            opened_at: opened,
-            resolved_at: resolved,
+            labels,
+            deployment_sha,
+            repo,
+            html_url,
+            opened_at,
+            resolved_at,
         } = &fact.body
         else {
-            continue;
+            return;
         };
-        if !t.is_empty() {
-            title = t.clone();
+        if !title.is_empty() {
+            self.title = title.clone();
         }
-        if r.is_some() {
-            repo = r.clone();
-            from_github_issue = id.starts_with("gh:");
+        if repo.is_some() {
+            self.repo = repo.clone();
+            self.from_github_issue = id.starts_with("gh:");
         }
-        if let (Some(name), false) = (s, from_github_issue) {
+        if let (Some(name), false) = (service, self.from_github_issue) {
             // By PagerDuty id, else by name as config spells it (lower case), whatever the
             // source: `service:Checkout` and `service:checkout` are one service.
-            service = Some(config.service_for_pagerduty(name, service_id.as_deref()));
+            self.service = Some(config.service_for_pagerduty(name, service_id.as_deref()));
         }
         if let Some(mapped) =
-            config.severity_for(sev.as_deref(), urgency.as_deref(), priority.as_deref())
+            config.severity_for(severity.as_deref(), urgency.as_deref(), priority.as_deref())
         {
-            severity = Some(mapped);
+            self.severity = Some(mapped);
         }
-        if sha.is_some() {
-            deployment_sha = sha.clone();
+        if deployment_sha.is_some() {
+            self.deployment_sha = deployment_sha.clone();
         }
-        if url.is_some() {
-            html_url = url.clone();
+        if html_url.is_some() {
+            self.html_url = html_url.clone();
         }
-        if from_github_issue {
-            labels = Some(l);
+        // A GitHub issue counts only while its latest labels include the incident label.
+        if self.from_github_issue {
+            self.labels = Some(labels);
         }
-        let start = opened.unwrap_or(fact.at);
+        self.advance(*action, *opened_at, *resolved_at, fact.at);
+    }
+
+    /// Moves the incident's open/resolved window. It opened at the earliest start any fact
+    /// reports (the fact's own time when it names none); a reopen clears the resolve, and a
+    /// resolve without a time resolves at the fact's.
+    fn advance(
+        &mut self,
+        action: IncidentAction,
+        opened: Option<DateTime<Utc>>,
+        resolved: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    ) {
+        let start = opened.unwrap_or(at);
         match action {
             IncidentAction::Opened | IncidentAction::Acknowledged | IncidentAction::Updated => {
-                opened_at = Some(opened_at.map_or(start, |o| o.min(start)));
+                self.opened_at = earliest(self.opened_at, start);
                 if opened.is_some() && resolved.is_some() {
-                    resolved_at = *resolved;
+                    self.resolved_at = resolved;
                 }
             }
             IncidentAction::Reopened => {
-                opened_at = Some(opened_at.map_or(start, |o| o.min(start)));
-                resolved_at = None;
+                self.opened_at = earliest(self.opened_at, start);
+                self.resolved_at = None;
             }
             IncidentAction::Resolved => {
                 if let Some(o) = opened {
-                    opened_at = Some(opened_at.map_or(*o, |c| c.min(*o)));
+                    self.opened_at = earliest(self.opened_at, o);
                 }
-                resolved_at = Some(resolved.unwrap_or(fact.at));
+                self.resolved_at = Some(resolved.unwrap_or(at));
             }
         }
     }
-    if from_github_issue && !labels.is_some_and(|l| config.is_incident_labels(l)) {
-        return None;
-    }
-    // A GitHub issue's service is its repository's, as config says: the issue names none.
-    let of_repo: Vec<String> = match (&repo, from_github_issue || service.is_none()) {
+}
+
+/// The incident's service and every service it counts under. A GitHub issue names no service:
+/// it belongs to each service whose repos include its repository, or to the repository itself
+/// when none does; so does an incident of any source that names a repository but no service.
+/// `None` when neither a service nor a repository is known.
+fn services_of(
+    repo: Option<&str>,
+    from_github_issue: bool,
+    named: Option<String>,
+    config: &OrgConfig,
+) -> Option<(String, Vec<String>)> {
+    let of_repo: Vec<String> = match (repo, from_github_issue || named.is_none()) {
         (Some(r), true) => {
             let configured: Vec<String> = config
                 .services_of_repo(r)
@@ -145,25 +200,14 @@ pub fn project_incident(key: &EntityKey, facts: &[Fact], config: &OrgConfig) -> 
     };
     let service = match of_repo.first() {
         Some(first) => first.clone(),
-        None => service?,
+        None => named?,
     };
     let services = if of_repo.is_empty() {
         vec![service.clone()]
     } else {
         of_repo
     };
-    Some(Incident {
-        id: id.clone(),
-        title,
-        service,
-        services,
-        severity,
-        opened_at: opened_at?,
-        resolved_at,
-        deployment_sha,
-        repo,
-        html_url,
-    })
+    Some((service, services))
 }
 
 #[cfg(test)]

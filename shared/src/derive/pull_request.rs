@@ -1,12 +1,15 @@
 //! A pull request's projection: a pure fold of its facts (and of its head branch's pushes),
 //! independent of the order in which they arrived.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::deployment::{earliest, facts_in_order};
 use super::pr_commits::{own_pushes, HeadHistory};
 use crate::config::OrgConfig;
-use crate::model::{EntityKey, Fact, FactBody, PrAction, PrSnapshot, ReviewState};
+use crate::model::{Actor, EntityKey, Fact, FactBody, PrAction, PrSnapshot, ReviewState};
 
 /// The shipping deployment of a PR: the earliest successful production deployment that shipped it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -108,183 +111,28 @@ pub fn project_pull_request(
     let EntityKey::PullRequest { repo, number } = key else {
         return None;
     };
-    let mut sorted: Vec<&Fact> = facts.iter().collect();
-    sorted.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
-
-    let snapshots: Vec<(&Fact, &PrSnapshot)> = sorted
-        .iter()
-        .filter_map(|f| match &f.body {
-            FactBody::PullRequest(s) => Some((*f, s)),
-            _ => None,
-        })
-        .collect();
-    // The latest state wins; ties on updated_at resolve by fact order, which is deterministic.
-    let latest = snapshots
-        .iter()
-        .max_by(|a, b| (a.1.updated_at, a.0.at, &a.0.id).cmp(&(b.1.updated_at, b.0.at, &b.0.id)))?
-        .1;
-    let merged = snapshots
-        .iter()
-        .rev()
-        .find_map(|(_, s)| s.merged_at.map(|at| (at, s.merge_commit_sha.clone())));
-    let created_at = snapshots
-        .iter()
-        .map(|(_, s)| s.created_at)
-        .min()
-        .unwrap_or(latest.created_at);
-    let opened_as_ready = snapshots
-        .iter()
-        .any(|(_, s)| s.action == PrAction::Opened && !s.draft);
-    let first_ready = snapshots
-        .iter()
-        .filter(|(_, s)| s.action == PrAction::ReadyForReview)
-        .map(|(f, _)| f.at)
-        .min();
-    let reviewable_at = match first_ready {
-        Some(ready) if !opened_as_ready => ready.max(created_at),
-        _ => created_at,
-    };
-    let size_source = snapshots
-        .iter()
-        .rev()
-        .find(|(_, s)| s.additions.is_some() || s.deletions.is_some())
-        .map(|(_, s)| *s)
-        .unwrap_or(latest);
-
-    let author = latest.author.login.clone();
-    let author_is_bot = config.is_bot(&author, latest.author.is_bot);
-    let is_other_human = |login: &str, flagged_bot: bool, pr_author: &Option<String>| {
-        let author_of_pr = pr_author.as_deref().unwrap_or(&author);
-        !login.eq_ignore_ascii_case(author_of_pr) && !config.is_bot(login, flagged_bot)
-    };
-
-    let mut first_review_at: Option<DateTime<Utc>> = None;
-    let mut changes_requested = false;
-    let mut comments = 0u32;
-    for fact in &sorted {
-        match &fact.body {
-            FactBody::Review {
-                reviewer,
-                state,
-                submitted_at,
-                body_nonempty,
-                pr_author,
-            } if is_other_human(&reviewer.login, reviewer.is_bot, pr_author) => {
-                first_review_at = min_opt(first_review_at, *submitted_at);
-                changes_requested |= *state == ReviewState::ChangesRequested;
-                if *body_nonempty {
-                    comments += 1;
-                }
-            }
-            FactBody::Comment {
-                commenter,
-                created_at,
-                pr_author,
-                ..
-            } if is_other_human(&commenter.login, commenter.is_bot, pr_author) => {
-                first_review_at = min_opt(first_review_at, *created_at);
-                comments += 1;
-            }
-            _ => {}
-        }
-    }
-
-    let end_of_work = merged.as_ref().map(|(at, _)| *at).or(latest.closed_at);
+    let sorted = facts_in_order(facts);
+    let snapshots = Snapshots::of(&sorted)?;
+    let latest = snapshots.latest;
+    let created_at = snapshots.created_at();
+    let merged = snapshots.merged();
+    let reviews = Reviews::fold(&sorted, &latest.author.login, config);
     // A fork PR's head ref names a branch of the fork, whose pushes this repository's webhooks
     // never see: a same-named branch here is someone else's.
     let from_fork = latest.head_repo.as_ref().is_some_and(|head| head != repo);
-    // Earlier merged PRs of the branch, as links on this one say (the edge also finds those
-    // whose projections it can read): their heads end this PR's commits.
-    let linked_heads: Vec<&String> = sorted
-        .iter()
-        .filter_map(|f| match &f.body {
-            FactBody::EarlierPrHead {
-                head_sha,
-                merged_at,
-                ..
-            } if *merged_at <= created_at => Some(head_sha),
-            _ => None,
-        })
-        .collect();
-    let with_links;
-    let head = if linked_heads.is_empty() {
-        head
-    } else {
-        let mut extended = head.clone();
-        extended
-            .earlier_heads
-            .extend(linked_heads.into_iter().cloned());
-        with_links = extended;
-        &with_links
-    };
-    let own = if from_fork {
-        Vec::new()
-    } else {
-        own_pushes(head, latest.head_sha.as_deref(), end_of_work).0
-    };
-    let mut first_commit_at = None;
-    let mut pushed_after_review = false;
-    for push in &own {
-        for commit in &push.commits {
-            first_commit_at = min_opt(first_commit_at, commit.authored_at);
-        }
-        if first_review_at.is_some_and(|review| push.at > review) && !push.commits.is_empty() {
-            pushed_after_review = true;
-        }
-    }
-    let synchronized_after_review = snapshots.iter().any(|(f, s)| {
-        s.action == PrAction::Synchronize && first_review_at.is_some_and(|review| f.at > review)
-    });
-
-    let mut shipped_by: Option<Shipment> = None;
-    let mut reverted_by = Vec::new();
-    for fact in &sorted {
-        match &fact.body {
-            FactBody::ShippedBy {
-                deployment,
-                sha,
-                finished_at,
-            } => {
-                let candidate = Shipment {
-                    deployment: deployment.clone(),
-                    sha: sha.clone(),
-                    finished_at: *finished_at,
-                };
-                let earlier = shipped_by.as_ref().is_none_or(|current| {
-                    (candidate.finished_at, &candidate.deployment)
-                        < (current.finished_at, &current.deployment)
-                });
-                if earlier {
-                    shipped_by = Some(candidate);
-                }
-            }
-            FactBody::RevertedBy { pr } => reverted_by.push(pr.clone()),
-            _ => {}
-        }
-    }
-    reverted_by.sort();
-    reverted_by.dedup();
-
-    let is_revert = config.is_revert_title(&latest.title);
-    let revert_target = if is_revert {
-        revert_target_of(repo, &latest.title, latest.body.as_deref())
-    } else {
-        None
-    };
-    let is_rework = is_revert
-        || latest.labels.iter().any(|l| config.is_rework_label(l))
-        || config.is_rework_branch(&latest.head_ref);
-    let mut labels = latest.labels.clone();
-    labels.sort();
-
+    let end_of_work = merged.as_ref().map(|(at, _)| *at).or(latest.closed_at);
+    let head = with_linked_earlier_heads(head, &sorted, created_at);
+    let commits = OwnCommits::fold(&head, latest, from_fork, end_of_work, reviews.first_at);
+    let kind = WorkKind::of(repo, latest, config);
+    let size_source = snapshots.size_source();
     Some(PullRequest {
         repo: repo.clone(),
         number: *number,
         title: latest.title.clone(),
-        author,
-        author_is_bot,
+        author: latest.author.login.clone(),
+        author_is_bot: config.is_bot(&latest.author.login, latest.author.is_bot),
         created_at,
-        reviewable_at,
+        reviewable_at: snapshots.reviewable_at(created_at),
         draft: latest.draft,
         merged_at: merged.as_ref().map(|(at, _)| *at),
         closed_at: latest.closed_at,
@@ -296,23 +144,298 @@ pub fn project_pull_request(
         default_branch: latest.default_branch.clone(),
         additions: size_source.additions.unwrap_or(0),
         deletions: size_source.deletions.unwrap_or(0),
-        labels,
+        labels: sorted_labels(latest),
         html_url: latest.html_url.clone(),
-        first_commit_at,
-        first_review_at,
-        changes_requested,
-        commits_after_first_review: pushed_after_review || synchronized_after_review,
-        comments,
-        is_rework,
-        is_revert,
-        revert_target,
-        shipped_by,
-        reverted_by,
+        first_commit_at: commits.first_at,
+        first_review_at: reviews.first_at,
+        changes_requested: reviews.changes_requested,
+        commits_after_first_review: commits.pushed_after_review
+            || snapshots.synchronized_after(reviews.first_at),
+        comments: reviews.comments,
+        is_rework: kind.is_rework,
+        is_revert: kind.is_revert,
+        revert_target: kind.revert_target,
+        shipped_by: earliest_shipment(&sorted),
+        reverted_by: reverting_prs(&sorted),
     })
 }
 
-fn min_opt(current: Option<DateTime<Utc>>, candidate: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    Some(current.map_or(candidate, |c| c.min(candidate)))
+/// A PR's pull_request snapshots in fact order. Each delivery carries the whole PR as GitHub
+/// saw it then, so most fields come from the latest one; a few (merge, creation, readiness,
+/// size) are facts about the PR's history that a later or partial snapshot may not repeat.
+struct Snapshots<'a> {
+    all: Vec<(&'a Fact, &'a PrSnapshot)>,
+    latest: &'a PrSnapshot,
+}
+
+impl<'a> Snapshots<'a> {
+    /// `None` without any snapshot: a review or link alone does not make a PR.
+    fn of(sorted: &[&'a Fact]) -> Option<Self> {
+        let all: Vec<(&Fact, &PrSnapshot)> = sorted
+            .iter()
+            .filter_map(|f| match &f.body {
+                FactBody::PullRequest(s) => Some((*f, s)),
+                _ => None,
+            })
+            .collect();
+        // The latest state wins; ties on updated_at resolve by fact order, which is deterministic.
+        let latest = all
+            .iter()
+            .max_by(|a, b| {
+                (a.1.updated_at, a.0.at, &a.0.id).cmp(&(b.1.updated_at, b.0.at, &b.0.id))
+            })?
+            .1;
+        Some(Self { all, latest })
+    }
+
+    /// The last merge any snapshot reports, with its merge commit: a merge is final, so it is
+    /// read from every snapshot rather than from the latest alone.
+    fn merged(&self) -> Option<(DateTime<Utc>, Option<String>)> {
+        self.all
+            .iter()
+            .rev()
+            .find_map(|(_, s)| s.merged_at.map(|at| (at, s.merge_commit_sha.clone())))
+    }
+
+    /// The earliest creation time any snapshot reports.
+    fn created_at(&self) -> DateTime<Utc> {
+        self.all
+            .iter()
+            .map(|(_, s)| s.created_at)
+            .min()
+            .unwrap_or(self.latest.created_at)
+    }
+
+    /// Pickup is measured from when review could start: a PR opened as a draft becomes
+    /// reviewable at its first `ready_for_review`, never before it was created.
+    fn reviewable_at(&self, created_at: DateTime<Utc>) -> DateTime<Utc> {
+        let opened_as_ready = self
+            .all
+            .iter()
+            .any(|(_, s)| s.action == PrAction::Opened && !s.draft);
+        let first_ready = self
+            .all
+            .iter()
+            .filter(|(_, s)| s.action == PrAction::ReadyForReview)
+            .map(|(f, _)| f.at)
+            .min();
+        match first_ready {
+            Some(ready) if !opened_as_ready => ready.max(created_at),
+            _ => created_at,
+        }
+    }
+
+    /// The latest snapshot that reports a size: some deliveries omit additions and deletions,
+    /// and those must not read as an empty PR.
+    fn size_source(&self) -> &'a PrSnapshot {
+        self.all
+            .iter()
+            .rev()
+            .find(|(_, s)| s.additions.is_some() || s.deletions.is_some())
+            .map(|(_, s)| *s)
+            .unwrap_or(self.latest)
+    }
+
+    /// A `synchronize` after the first review means commits arrived after it, even when their
+    /// pushes were not seen.
+    fn synchronized_after(&self, first_review_at: Option<DateTime<Utc>>) -> bool {
+        self.all.iter().any(|(f, s)| {
+            s.action == PrAction::Synchronize && first_review_at.is_some_and(|review| f.at > review)
+        })
+    }
+}
+
+/// Review activity by others: what pickup time, first-time pass and comment counts read.
+struct Reviews {
+    first_at: Option<DateTime<Utc>>,
+    changes_requested: bool,
+    comments: u32,
+}
+
+impl Reviews {
+    /// Folds reviews and comments, counting only those of other humans: an author answering
+    /// in their own PR, or a bot, is not review. The PR's author is the one the review or
+    /// comment names, else the latest snapshot's.
+    fn fold(sorted: &[&Fact], author: &str, config: &OrgConfig) -> Self {
+        let by_other_human = |actor: &Actor, pr_author: &Option<String>| {
+            let author_of_pr = pr_author.as_deref().unwrap_or(author);
+            !actor.login.eq_ignore_ascii_case(author_of_pr)
+                && !config.is_bot(&actor.login, actor.is_bot)
+        };
+        let mut reviews = Self {
+            first_at: None,
+            changes_requested: false,
+            comments: 0,
+        };
+        for fact in sorted {
+            match &fact.body {
+                FactBody::Review {
+                    reviewer,
+                    state,
+                    submitted_at,
+                    body_nonempty,
+                    pr_author,
+                } if by_other_human(reviewer, pr_author) => {
+                    reviews.first_at = earliest(reviews.first_at, *submitted_at);
+                    reviews.changes_requested |= *state == ReviewState::ChangesRequested;
+                    if *body_nonempty {
+                        reviews.comments += 1;
+                    }
+                }
+                FactBody::Comment {
+                    commenter,
+                    created_at,
+                    pr_author,
+                    ..
+                } if by_other_human(commenter, pr_author) => {
+                    reviews.first_at = earliest(reviews.first_at, *created_at);
+                    reviews.comments += 1;
+                }
+                _ => {}
+            }
+        }
+        reviews
+    }
+}
+
+/// The head history with the heads of earlier merged PRs of the branch that links on this PR
+/// name (the edge also finds those whose projections it can read): their heads end this PR's
+/// commits. Only PRs merged by this one's creation count.
+fn with_linked_earlier_heads<'h>(
+    head: &'h HeadHistory,
+    sorted: &[&Fact],
+    created_at: DateTime<Utc>,
+) -> Cow<'h, HeadHistory> {
+    let linked_heads: Vec<&String> = sorted
+        .iter()
+        .filter_map(|f| match &f.body {
+            FactBody::EarlierPrHead {
+                head_sha,
+                merged_at,
+                ..
+            } if *merged_at <= created_at => Some(head_sha),
+            _ => None,
+        })
+        .collect();
+    if linked_heads.is_empty() {
+        return Cow::Borrowed(head);
+    }
+    let mut extended = head.clone();
+    extended
+        .earlier_heads
+        .extend(linked_heads.into_iter().cloned());
+    Cow::Owned(extended)
+}
+
+/// What the PR's own commits (its head branch's pushes, walked back from its head) say.
+struct OwnCommits {
+    first_at: Option<DateTime<Utc>>,
+    pushed_after_review: bool,
+}
+
+impl OwnCommits {
+    /// A fork PR has no pushes this repository saw, so no own commits.
+    fn fold(
+        head: &HeadHistory,
+        latest: &PrSnapshot,
+        from_fork: bool,
+        end_of_work: Option<DateTime<Utc>>,
+        first_review_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        let own = if from_fork {
+            Vec::new()
+        } else {
+            own_pushes(head, latest.head_sha.as_deref(), end_of_work).0
+        };
+        let mut commits = Self {
+            first_at: None,
+            pushed_after_review: false,
+        };
+        for push in &own {
+            for commit in &push.commits {
+                commits.first_at = earliest(commits.first_at, commit.authored_at);
+            }
+            if first_review_at.is_some_and(|review| push.at > review) && !push.commits.is_empty() {
+                commits.pushed_after_review = true;
+            }
+        }
+        commits
+    }
+}
+
+/// Whether the PR is unplanned work: a revert (and of what), or rework by label or branch.
+struct WorkKind {
+    is_revert: bool,
+    revert_target: Option<RevertTarget>,
+    is_rework: bool,
+}
+
+impl WorkKind {
+    fn of(repo: &str, latest: &PrSnapshot, config: &OrgConfig) -> Self {
+        let is_revert = config.is_revert_title(&latest.title);
+        let revert_target = if is_revert {
+            revert_target_of(repo, &latest.title, latest.body.as_deref())
+        } else {
+            None
+        };
+        let is_rework = is_revert
+            || latest.labels.iter().any(|l| config.is_rework_label(l))
+            || config.is_rework_branch(&latest.head_ref);
+        Self {
+            is_revert,
+            revert_target,
+            is_rework,
+        }
+    }
+}
+
+/// Sorted so that a projection does not change with the order GitHub lists labels in.
+fn sorted_labels(latest: &PrSnapshot) -> Vec<String> {
+    let mut labels = latest.labels.clone();
+    labels.sort();
+    labels
+}
+
+/// The earliest deployment that shipped the PR, the least key breaking a tie: several
+/// deployments can link the PR (a redeploy of its commit), and the first is when it shipped.
+fn earliest_shipment(sorted: &[&Fact]) -> Option<Shipment> {
+    let mut shipped_by: Option<Shipment> = None;
+    for fact in sorted {
+        if let FactBody::ShippedBy {
+            deployment,
+            sha,
+            finished_at,
+        } = &fact.body
+        {
+            let candidate = Shipment {
+                deployment: deployment.clone(),
+                sha: sha.clone(),
+                finished_at: *finished_at,
+            };
+            let earlier = shipped_by.as_ref().is_none_or(|current| {
+                (candidate.finished_at, &candidate.deployment)
+                    < (current.finished_at, &current.deployment)
+            });
+            if earlier {
+                shipped_by = Some(candidate);
+            }
+        }
+    }
+    shipped_by
+}
+
+/// The PRs that revert this one, each once and in key order whatever order the links came in.
+fn reverting_prs(sorted: &[&Fact]) -> Vec<EntityKey> {
+    let mut reverted_by: Vec<EntityKey> = sorted
+        .iter()
+        .filter_map(|fact| match &fact.body {
+            FactBody::RevertedBy { pr } => Some(pr.clone()),
+            _ => None,
+        })
+        .collect();
+    reverted_by.sort();
+    reverted_by.dedup();
+    reverted_by
 }
 
 /// Reads what a revert PR reverts: GitHub's "Reverts owner/repo#N" body line first (exact), then
