@@ -181,6 +181,15 @@ pub fn repository(repo: &str) -> Value {
     })
 }
 
+/// A GitHub organization webhook's body: `fields`, and the repository, organization and
+/// sender every such delivery carries.
+pub fn org_event(repo: &str, sender: &str, mut fields: Value) -> Value {
+    fields["repository"] = repository(repo);
+    fields["organization"] = organization();
+    fields["sender"] = user(sender);
+    fields
+}
+
 /// A push's repository carries `pushed_at` (epoch seconds) as GitHub sends it.
 pub fn push_repository(repo: &str, pushed_at: DateTime<Utc>) -> Value {
     let mut r = repository(repo);

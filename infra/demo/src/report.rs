@@ -81,7 +81,17 @@ fn pad(s: &str, width: usize) -> String {
     }
 }
 
-/// The report's tables as text.
+/// One table row: each cell padded to its width, and a space after each.
+fn row<S: AsRef<str>>(cells: &[S], widths: &[usize]) -> String {
+    let mut out = String::new();
+    for (cell, width) in cells.iter().zip(widths) {
+        out.push_str(&pad(cell.as_ref(), *width));
+        out.push(' ');
+    }
+    out.push('\n');
+    out
+}
+
 /// The terminal report. `attention` is the digest's verdict, `(team, reasons)` for each flagged
 /// team, or `None` when the digest did not run: the demo shows the product's own rule, not one
 /// of its own.
@@ -92,24 +102,31 @@ pub fn render(
     previous_week: &str,
     attention: Option<&[(String, String)]>,
 ) -> String {
-    let mut out = String::new();
-    out.push_str(title);
-    out.push_str("\n\n");
+    [
+        format!("{title}\n\n"),
+        health_table(teams),
+        week_over_week(teams, last_week, previous_week),
+        recent_against_earlier(teams),
+        needs_attention(teams, last_week, attention),
+    ]
+    .concat()
+}
+
+/// The whole history: the DORA four with their levels, cycle time, review latency and the
+/// first-time pass rate.
+fn health_table(teams: &[TeamNumbers]) -> String {
+    const WIDTHS: [usize; 8] = [10, 17, 17, 15, 16, 10, 11, 8];
     let header = [
-        ("team", 10),
-        ("deploys/wk", 17),
-        ("lead time p50", 17),
-        ("change fail", 15),
-        ("recovery p50", 16),
-        ("cycle p50", 10),
-        ("review p50", 11),
-        ("1st-pass", 8),
+        "team",
+        "deploys/wk",
+        "lead time p50",
+        "change fail",
+        "recovery p50",
+        "cycle p50",
+        "review p50",
+        "1st-pass",
     ];
-    for (h, w) in header {
-        out.push_str(&pad(h, w));
-        out.push(' ');
-    }
-    out.push('\n');
+    let mut out = row(&header, &WIDTHS);
     for t in teams {
         let cells = [
             t.name.clone(),
@@ -140,27 +157,25 @@ pub fn render(
             ),
             format!("{:>5}", percent(num(&t.prs, "/first_time_pass_rate"))),
         ];
-        for (cell, (_, w)) in cells.iter().zip(header) {
-            out.push_str(&pad(cell, w));
-            out.push(' ');
-        }
-        out.push('\n');
+        out.push_str(&row(&cells, &WIDTHS));
     }
+    out
+}
 
-    out.push_str(&format!(
+/// The last week against the week before, with an arrow for the direction of each change.
+fn week_over_week(teams: &[TeamNumbers], last_week: &str, previous_week: &str) -> String {
+    const WIDTHS: [usize; 5] = [10, 16, 20, 16, 20];
+    let mut out = format!(
         "\nWeek over week ({previous_week} → {last_week}; ▲ worse, ▼ better, △▽ neutral)\n"
-    ));
-    for (h, w) in [
-        ("team", 10),
-        ("deployments", 16),
-        ("lead time p50", 20),
-        ("change fail", 16),
-        ("review latency p50", 20),
-    ] {
-        out.push_str(&pad(h, w));
-        out.push(' ');
-    }
-    out.push('\n');
+    );
+    let header = [
+        "team",
+        "deployments",
+        "lead time p50",
+        "change fail",
+        "review latency p50",
+    ];
+    out.push_str(&row(&header, &WIDTHS));
     for t in teams {
         let weeks = t
             .dora
@@ -206,19 +221,19 @@ pub fn render(
                 arrow(r(&t.previous_week_prs), r(&t.last_week_prs), true)
             ),
         ];
-        for (cell, w) in cells.iter().zip([10, 16, 20, 16, 20]) {
-            out.push_str(&pad(cell, w));
-            out.push(' ');
-        }
-        out.push('\n');
+        out.push_str(&row(&cells, &WIDTHS));
     }
+    out
+}
 
-    out.push_str(&format!(
+/// Review latency and change failure rate of the last three weeks against the weeks before.
+fn recent_against_earlier(teams: &[TeamNumbers]) -> String {
+    let mut out = format!(
         "\nLast 3 weeks against the weeks before\n{}{}{}\n",
         pad("team", 11),
         pad("review latency p50", 22),
         "change failure rate"
-    ));
+    );
     for t in teams {
         let latency = |v: &Value| num(v, "/review_latency/p50_seconds");
         let cfr = |v: &Value| num(v, "/change_failure_rate/rate");
@@ -237,21 +252,26 @@ pub fn render(
             percent(cfr(&t.recent_dora))
         ));
     }
+    out
+}
 
-    out.push_str(&format!(
+/// The digest's verdict per team (not the org).
+fn needs_attention(
+    teams: &[TeamNumbers],
+    last_week: &str,
+    attention: Option<&[(String, String)]>,
+) -> String {
+    let mut out = format!(
         "\nNeeds attention (the digest of {last_week}: each team against its own previous 4 weeks)\n"
-    ));
-    match attention {
-        None => out.push_str("  (the digest did not run: no verdict)\n"),
-        Some(flagged) => {
-            for t in teams.iter().filter(|t| t.name != "org") {
-                match flagged.iter().find(|(team, _)| *team == t.name) {
-                    Some((_, why)) => {
-                        out.push_str(&format!("  ✗ {:<10} needs attention: {why}\n", t.name))
-                    }
-                    None => out.push_str(&format!("  ✓ {:<10} steady\n", t.name)),
-                }
-            }
+    );
+    let Some(flagged) = attention else {
+        out.push_str("  (the digest did not run: no verdict)\n");
+        return out;
+    };
+    for t in teams.iter().filter(|t| t.name != "org") {
+        match flagged.iter().find(|(team, _)| *team == t.name) {
+            Some((_, why)) => out.push_str(&format!("  ✗ {:<10} needs attention: {why}\n", t.name)),
+            None => out.push_str(&format!("  ✓ {:<10} steady\n", t.name)),
         }
     }
     out

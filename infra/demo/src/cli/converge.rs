@@ -1,0 +1,123 @@
+//! Waiting for the rollups: the org's numbers polled until they equal the generator's ground
+//! truth.
+
+use std::time::{Duration, Instant};
+
+use flowmeter_demo::DemoOrg;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
+
+use super::api::Api;
+
+/// The org-wide numbers that must settle before the report is read, with what the generator
+/// says they will settle at.
+struct Expected {
+    deployments: u64,
+    attempts: u64,
+    failed: u64,
+    lead_times: u64,
+    merged: u64,
+}
+
+fn expected(org: &DemoOrg) -> Expected {
+    let repos: Vec<String> = org.teams.iter().flat_map(|t| t.repos.clone()).collect();
+    let members: Vec<String> = org.teams.iter().flat_map(|t| t.members.clone()).collect();
+    let dora = org.truth.dora(&repos, org.from(), org.to());
+    let prs = org.truth.pull_requests(&members, org.from(), org.to());
+    Expected {
+        deployments: dora.deployments,
+        attempts: dora.attempts,
+        failed: dora.failed,
+        lead_times: dora.lead_times.len() as u64,
+        merged: prs.merged,
+    }
+}
+
+fn observed(dora: &Value, prs: &Value) -> Expected {
+    let n = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    Expected {
+        deployments: n(dora, "/deployment_frequency/deployments"),
+        attempts: n(dora, "/change_failure_rate/deployments"),
+        failed: n(dora, "/change_failure_rate/failed"),
+        lead_times: n(dora, "/lead_time/count"),
+        merged: n(prs, "/merged"),
+    }
+}
+
+impl Expected {
+    fn matches(&self, other: &Expected) -> bool {
+        (
+            self.deployments,
+            self.attempts,
+            self.failed,
+            self.lead_times,
+            self.merged,
+        ) == (
+            other.deployments,
+            other.attempts,
+            other.failed,
+            other.lead_times,
+            other.merged,
+        )
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} deployments ({} attempts, {} failed), {} lead times, {} PRs merged",
+            self.deployments, self.attempts, self.failed, self.lead_times, self.merged
+        )
+    }
+}
+
+/// Polls the org's numbers until they equal the generator's ground truth and two consecutive
+/// reads agree (the stream is idle), or until they stop changing for a while even though they
+/// do not match (then says so).
+pub(crate) async fn converge(api: &Api, org: &DemoOrg) -> Result<bool, String> {
+    let period = format!("from={}&to={}", org.from(), org.to());
+    let want = expected(org);
+    let started = Instant::now();
+    let mut last: Option<String> = None;
+    let mut unchanged_since = Instant::now();
+    let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(5));
+    if let Ok(style) = ProgressStyle::with_template("  {spinner} rollups: {msg}") {
+        spinner.set_style(style);
+    }
+    loop {
+        let dora = api.get("/v1/dora", &period).await?;
+        let prs = api.get("/v1/pull-requests", &period).await?;
+        let cycle = api.get("/v1/cycle-time", &period).await?;
+        let fingerprint = format!("{dora}{prs}{cycle}");
+        let seen = observed(&dora, &prs);
+        spinner.set_message(format!(
+            "{} (expecting {})",
+            seen.describe(),
+            want.describe()
+        ));
+        spinner.tick();
+        if last.as_deref() == Some(fingerprint.as_str()) {
+            if want.matches(&seen) && unchanged_since.elapsed() >= Duration::from_millis(900) {
+                spinner.finish_and_clear();
+                eprintln!("  rollups converged: {}", seen.describe());
+                return Ok(true);
+            }
+            if unchanged_since.elapsed() >= Duration::from_secs(20) {
+                spinner.finish_and_clear();
+                eprintln!(
+                    "  rollups stopped changing but differ from the generator's ground truth:\n    \
+                     got      {}\n    expected {}",
+                    seen.describe(),
+                    want.describe()
+                );
+                return Ok(false);
+            }
+        } else {
+            unchanged_since = Instant::now();
+            last = Some(fingerprint);
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            spinner.finish_and_clear();
+            return Err("rollups did not settle within 5 minutes".into());
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+}
