@@ -15,7 +15,7 @@ pub struct Blame {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Deployment {
     pub repo: String,
     pub id: String,
@@ -327,13 +327,8 @@ mod tests {
     fn status_before_request_folds_the_same() {
         let cfg = OrgConfig::default();
         let key = dep_key("acme/api", "gh:1");
-        let req = dep_request(&key, "d1", "production", "abc", t("2026-10-05T10:00:00Z"));
-        let ok = dep_status(
-            &key,
-            "d2",
-            DeploymentState::Success,
-            t("2026-10-05T10:05:00Z"),
-        );
+        let req = dep_request(&key, "d1", "production", "abc", "2026-10-05T10:00:00Z");
+        let ok = dep_status(&key, "d2", DeploymentState::Success, "2026-10-05T10:05:00Z");
         let a = project_deployment(&key, &[req.clone(), ok.clone()], &cfg);
         let b = project_deployment(&key, &[ok, req], &cfg);
         assert_eq!(a, b);
@@ -347,7 +342,7 @@ mod tests {
     fn shipped_prs_come_from_the_ships_list_sorted() {
         let cfg = OrgConfig::default();
         let key = dep_key("acme/api", "gh:1");
-        let req = dep_request(&key, "d1", "production", "abc", t("2026-10-05T10:00:00Z"));
+        let req = dep_request(&key, "d1", "production", "abc", "2026-10-05T10:00:00Z");
         let pr = |n| EntityKey::PullRequest {
             repo: "acme/api".into(),
             number: n,
@@ -386,22 +381,17 @@ mod tests {
     fn non_terminal_and_staging_do_not_count() {
         let cfg = OrgConfig::default();
         let key = dep_key("acme/api", "gh:1");
-        let req = dep_request(&key, "d1", "production", "abc", t("2026-10-05T10:00:00Z"));
+        let req = dep_request(&key, "d1", "production", "abc", "2026-10-05T10:00:00Z");
         let running = dep_status(
             &key,
             "d2",
             DeploymentState::InProgress,
-            t("2026-10-05T10:01:00Z"),
+            "2026-10-05T10:01:00Z",
         );
         let d = project_deployment(&key, &[req, running], &cfg).expect("deployment");
         assert!(!d.is_production_attempt());
-        let staging = dep_request(&key, "d1", "staging", "abc", t("2026-10-05T10:00:00Z"));
-        let ok = dep_status(
-            &key,
-            "d2",
-            DeploymentState::Success,
-            t("2026-10-05T10:05:00Z"),
-        );
+        let staging = dep_request(&key, "d1", "staging", "abc", "2026-10-05T10:00:00Z");
+        let ok = dep_status(&key, "d2", DeploymentState::Success, "2026-10-05T10:05:00Z");
         let d = project_deployment(&key, &[staging, ok], &cfg).expect("deployment");
         assert!(!d.is_production_attempt());
     }
@@ -413,28 +403,21 @@ mod tests {
             id: "gh:1".into(),
             environment: Some("production".into()),
             sha: Some("abc".into()),
-            workflow: None,
             is_production: true,
             state: Some(DeploymentState::Failure),
-            started_at: None,
             finished_at: Some(t("2026-10-05T10:00:00Z")),
-            ships: vec![],
-            blamed_by: vec![],
-            reverted_prs: vec![],
-            rolled_back_by: None,
             next_success_at: Some(t("2026-10-05T11:00:00Z")),
-            superseded_by: None,
-            workflow_run: None,
+            ..Deployment::default()
         };
         assert_eq!(d.recovery_seconds(), Some(3600.0));
         d.blamed_by = vec![
             Blame {
-                incident: EntityKey::Incident { id: "pd:1".into() },
+                incident: incident_key("pd:1"),
                 opened_at: t("2026-10-05T10:10:00Z"),
                 resolved_at: Some(t("2026-10-05T12:00:00Z")),
             },
             Blame {
-                incident: EntityKey::Incident { id: "pd:2".into() },
+                incident: incident_key("pd:2"),
                 opened_at: t("2026-10-05T10:20:00Z"),
                 resolved_at: Some(t("2026-10-05T13:00:00Z")),
             },

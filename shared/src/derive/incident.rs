@@ -214,23 +214,37 @@ fn services_of(
 mod tests {
     use super::*;
     use crate::derive::testing::*;
+    use IncidentAction::{Opened, Reopened, Resolved, Updated};
+
+    /// An issue event of acme/api (no service named) with these `labels`.
+    fn api_issue(
+        key: &EntityKey,
+        event: &str,
+        action: IncidentAction,
+        at: &str,
+        labels: &[&str],
+    ) -> Fact {
+        let mut fact = incident_fact(key, event, action, at);
+        if let FactBody::Incident {
+            repo,
+            service,
+            labels: l,
+            ..
+        } = &mut fact.body
+        {
+            *repo = Some("acme/api".into());
+            *service = None;
+            *l = labels.iter().map(|label| label.to_string()).collect();
+        }
+        fact
+    }
 
     #[test]
     fn resolve_before_trigger_folds_the_same() {
         let cfg = OrgConfig::default();
-        let key = EntityKey::Incident { id: "pd:P1".into() };
-        let open = incident_fact(
-            &key,
-            "e1",
-            IncidentAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-        );
-        let done = incident_fact(
-            &key,
-            "e2",
-            IncidentAction::Resolved,
-            t("2026-10-05T11:30:00Z"),
-        );
+        let key = incident_key("pd:P1");
+        let open = incident_fact(&key, "e1", Opened, "2026-10-05T10:00:00Z");
+        let done = incident_fact(&key, "e2", Resolved, "2026-10-05T11:30:00Z");
         let a = project_incident(&key, &[open.clone(), done.clone()], &cfg).expect("incident");
         let b = project_incident(&key, &[done, open], &cfg).expect("incident");
         assert_eq!(a, b);
@@ -240,25 +254,10 @@ mod tests {
     #[test]
     fn reopened_incident_is_open_again() {
         let cfg = OrgConfig::default();
-        let key = EntityKey::Incident { id: "pd:P1".into() };
-        let open = incident_fact(
-            &key,
-            "e1",
-            IncidentAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-        );
-        let done = incident_fact(
-            &key,
-            "e2",
-            IncidentAction::Resolved,
-            t("2026-10-05T11:30:00Z"),
-        );
-        let again = incident_fact(
-            &key,
-            "e3",
-            IncidentAction::Reopened,
-            t("2026-10-05T12:00:00Z"),
-        );
+        let key = incident_key("pd:P1");
+        let open = incident_fact(&key, "e1", Opened, "2026-10-05T10:00:00Z");
+        let done = incident_fact(&key, "e2", Resolved, "2026-10-05T11:30:00Z");
+        let again = incident_fact(&key, "e3", Reopened, "2026-10-05T12:00:00Z");
         let i = project_incident(&key, &[open, done, again], &cfg).expect("incident");
         assert_eq!(i.resolved_at, None);
     }
@@ -266,27 +265,13 @@ mod tests {
     #[test]
     fn github_issue_needs_the_incident_label() {
         let cfg = OrgConfig::default();
-        let key = EntityKey::Incident {
-            id: "gh:acme/api#7".into(),
-        };
-        let mut plain = incident_fact(
-            &key,
-            "e1",
-            IncidentAction::Opened,
-            t("2026-10-05T10:00:00Z"),
+        let key = incident_key("gh:acme/api#7");
+        let plain = api_issue(&key, "e1", Opened, "2026-10-05T10:00:00Z", &[]);
+        assert_eq!(
+            project_incident(&key, std::slice::from_ref(&plain), &cfg),
+            None
         );
-        if let FactBody::Incident { repo, service, .. } = &mut plain.body {
-            *repo = Some("acme/api".into());
-            *service = None;
-        }
-        assert_eq!(project_incident(&key, &[plain.clone()], &cfg), None);
-        let mut labelled = plain.clone();
-        labelled.id = "e2#0".into();
-        labelled.at = t("2026-10-05T10:01:00Z");
-        if let FactBody::Incident { labels, action, .. } = &mut labelled.body {
-            *labels = vec!["incident".into()];
-            *action = IncidentAction::Updated;
-        }
+        let labelled = api_issue(&key, "e2", Updated, "2026-10-05T10:01:00Z", &["incident"]);
         let i = project_incident(&key, &[plain, labelled], &cfg).expect("incident");
         assert_eq!(i.service, "acme/api");
         assert_eq!(i.opened_at, t("2026-10-05T10:00:00Z"));
@@ -300,26 +285,8 @@ mod tests {
             "org: acme\nservices:\n  checkout: { repos: [acme/api] }\n  search: { repos: [Acme/API, acme/web] }\n  mail: { repos: [acme/mail] }\n",
         )
         .expect("config");
-        let key = EntityKey::Incident {
-            id: "gh:acme/api#7".into(),
-        };
-        let mut fact = incident_fact(
-            &key,
-            "e1",
-            IncidentAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-        );
-        if let FactBody::Incident {
-            repo,
-            service,
-            labels,
-            ..
-        } = &mut fact.body
-        {
-            *repo = Some("acme/api".into());
-            *service = None;
-            *labels = vec!["incident".into()];
-        }
+        let key = incident_key("gh:acme/api#7");
+        let mut fact = api_issue(&key, "e1", Opened, "2026-10-05T10:00:00Z", &["incident"]);
         let i = project_incident(&key, std::slice::from_ref(&fact), &cfg).expect("incident");
         assert_eq!(i.services, ["checkout", "search"]);
         let scopes: std::collections::BTreeSet<String> =
@@ -332,9 +299,7 @@ mod tests {
             ["org", "service:checkout", "service:search"]
         );
         // A repository no service lists is its own service, as before.
-        let other = EntityKey::Incident {
-            id: "gh:acme/tools#1".into(),
-        };
+        let other = incident_key("gh:acme/tools#1");
         if let FactBody::Incident { repo, .. } = &mut fact.body {
             *repo = Some("acme/tools".into());
         }
@@ -349,15 +314,8 @@ mod tests {
             "org: acme\nservices:\n  checkout: { repos: [acme/payments-api] }\n",
         )
         .expect("config");
-        let key = EntityKey::Incident {
-            id: "gen:inc-1".into(),
-        };
-        let mut fact = incident_fact(
-            &key,
-            "e1",
-            IncidentAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-        );
+        let key = incident_key("gen:inc-1");
+        let mut fact = incident_fact(&key, "e1", Opened, "2026-10-05T10:00:00Z");
         if let FactBody::Incident { service, .. } = &mut fact.body {
             *service = Some(" Checkout".into());
         }

@@ -33,6 +33,20 @@ fn removes(edits: &[LinkEdit]) -> Vec<(&EntityKey, &str)> {
         .collect()
 }
 
+/// A deployment's ships list of `pr` alone (not rework).
+fn shipping(pr: &EntityKey) -> Vec<ShippedPr> {
+    vec![ShippedPr {
+        pr: pr.clone(),
+        rework: false,
+    }]
+}
+
+/// acme/api re-linked over `main_pushes`' history, from the start of 2026-10-05.
+fn relink_api(deployments: &[Deployment], merged: &[PullRequest]) -> Vec<LinkEdit> {
+    let history = links::branch_history(&main_pushes());
+    repo_links(deployments, &history, merged, t("2026-10-05T00:00:00Z"))
+}
+
 fn incident(opened: &str, service: &str) -> Incident {
     Incident {
         id: "pd:1".into(),
@@ -56,14 +70,8 @@ fn a_deployment_ships_the_prs_merged_since_the_previous_one() {
     let first = production_deployment("gh:1", "aaaaaaa", "2026-10-05T09:30:00Z", Success);
     let second = production_deployment("gh:2", "ccccccc", "2026-10-05T11:00:00Z", Success);
     let merged = vec![merged_pr_with(1, "2026-10-05T09:55:00Z", "bbbbbbb", |_| {})];
-    let history = links::branch_history(&main_pushes());
     // when the repo is re-linked
-    let edits = repo_links(
-        &[first.clone(), second.clone()],
-        &history,
-        &merged,
-        t("2026-10-05T00:00:00Z"),
-    );
+    let edits = relink_api(&[first.clone(), second.clone()], &merged);
     // then the second deployment lists PR 1 and PR 1 names it as its shipper
     let pr = pr_key("acme/api", 1);
     assert_eq!(
@@ -82,24 +90,15 @@ fn links_the_projections_already_show_are_not_written_again() {
     let first = production_deployment("gh:1", "aaaaaaa", "2026-10-05T09:30:00Z", Success);
     let mut second = production_deployment("gh:2", "ccccccc", "2026-10-05T11:00:00Z", Success);
     let pr = pr_key("acme/api", 1);
-    second.ships = vec![ShippedPr {
-        pr: pr.clone(),
-        rework: false,
-    }];
+    second.ships = shipping(&pr);
     let mut merged = merged_pr_with(1, "2026-10-05T09:55:00Z", "bbbbbbb", |_| {});
     merged.shipped_by = Some(Shipment {
         deployment: second.key(),
         sha: "ccccccc".into(),
         finished_at: t("2026-10-05T11:00:00Z"),
     });
-    let history = links::branch_history(&main_pushes());
     // when the repo is re-linked, then nothing is written
-    let edits = repo_links(
-        &[first, second],
-        &history,
-        &[merged],
-        t("2026-10-05T00:00:00Z"),
-    );
+    let edits = relink_api(&[first, second], &[merged]);
     assert_eq!(edits, vec![]);
 }
 
@@ -109,18 +108,9 @@ fn a_pr_no_longer_shipped_loses_its_shipped_by_and_an_empty_ships_is_removed() {
     let first = production_deployment("gh:1", "aaaaaaa", "2026-10-05T09:30:00Z", Success);
     let mut second = production_deployment("gh:2", "ccccccc", "2026-10-05T11:00:00Z", Success);
     let gone = pr_key("acme/api", 9);
-    second.ships = vec![ShippedPr {
-        pr: gone.clone(),
-        rework: false,
-    }];
-    let history = links::branch_history(&main_pushes());
+    second.ships = shipping(&gone);
     // when the repo is re-linked with no merged PR
-    let edits = repo_links(
-        &[first, second.clone()],
-        &history,
-        &[],
-        t("2026-10-05T00:00:00Z"),
-    );
+    let edits = relink_api(&[first, second.clone()], &[]);
     // then PR 9's shipped_by goes, and so does the deployment's ships list
     let shipped_by = link_id::shipped_by(&second.key());
     assert_eq!(
@@ -137,14 +127,8 @@ fn a_redeploy_of_an_older_commit_marks_a_rollback_and_a_failure_names_its_recove
     // given a deployment of ddddddd, then one of the older ccccccc, then a failure and a success
     let first = production_deployment("gh:1", "ddddddd", "2026-10-05T12:30:00Z", Success);
     let rollback = production_deployment("gh:2", "ccccccc", "2026-10-05T13:00:00Z", Success);
-    let history = links::branch_history(&main_pushes());
     // when the repo is re-linked
-    let edits = repo_links(
-        &[first.clone(), rollback.clone()],
-        &history,
-        &[],
-        t("2026-10-05T00:00:00Z"),
-    );
+    let edits = relink_api(&[first.clone(), rollback.clone()], &[]);
     // then the first is rolled back by the second, and (failed by it) followed by it
     assert_eq!(
         edits,

@@ -2,6 +2,7 @@
 //! blames, which PR a revert reverts. Pure: the caller loads the candidates, these functions
 //! decide.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
@@ -85,15 +86,7 @@ pub fn previous_success<'a>(
     deployment: &Deployment,
     deployments: &'a [Deployment],
 ) -> Option<&'a Deployment> {
-    let finished = deployment.finished_at?;
-    deployments
-        .iter()
-        .filter(|d| d.repo == deployment.repo && d.is_successful_production())
-        .filter(|d| {
-            d.finished_at
-                .is_some_and(|f| (f, &d.id) < (finished, &deployment.id))
-        })
-        .max_by(|a, b| (a.finished_at, &a.id).cmp(&(b.finished_at, &b.id)))
+    nearest_success(deployment, deployments, Ordering::Less)
 }
 
 /// The next successful production deployment after `deployment` in its repo, by finish time.
@@ -101,15 +94,29 @@ pub fn next_success<'a>(
     deployment: &Deployment,
     deployments: &'a [Deployment],
 ) -> Option<&'a Deployment> {
-    let finished = deployment.finished_at?;
-    deployments
-        .iter()
-        .filter(|d| d.repo == deployment.repo && d.is_successful_production())
-        .filter(|d| {
-            d.finished_at
-                .is_some_and(|f| (f, &d.id) > (finished, &deployment.id))
-        })
-        .min_by(|a, b| (a.finished_at, &a.id).cmp(&(b.finished_at, &b.id)))
+    nearest_success(deployment, deployments, Ordering::Greater)
+}
+
+/// The successful production deployment of `deployment`'s repo nearest it on `side` (`Less`:
+/// before), by finish time and then id.
+fn nearest_success<'a>(
+    deployment: &Deployment,
+    deployments: &'a [Deployment],
+    side: Ordering,
+) -> Option<&'a Deployment> {
+    let here = (deployment.finished_at?, &deployment.id);
+    let beside = deployments.iter().filter(|d| {
+        d.repo == deployment.repo
+            && d.is_successful_production()
+            && d.finished_at.is_some_and(|f| (f, &d.id).cmp(&here) == side)
+    });
+    let by_finish =
+        |a: &&Deployment, b: &&Deployment| (a.finished_at, &a.id).cmp(&(b.finished_at, &b.id));
+    if side == Ordering::Less {
+        beside.max_by(by_finish)
+    } else {
+        beside.min_by(by_finish)
+    }
 }
 
 /// The PRs a successful production deployment shipped: merged into the default branch with a
@@ -272,15 +279,8 @@ pub fn shipped_by_deployment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::OrgConfig;
-    use crate::derive::pr_commits::HeadHistory;
-    use crate::derive::pull_request::project_pull_request;
     use crate::derive::testing::*;
-    use crate::model::{DeploymentState, PrAction};
-
-    fn deployment(id: &str, sha: &str, finished: &str, state: DeploymentState) -> Deployment {
-        production_deployment(id, sha, finished, state)
-    }
+    use crate::model::DeploymentState::{Failure, Success};
 
     fn merged_pr(number: u64, merged: &str, sha: &str) -> PullRequest {
         merged_pr_with(number, merged, sha, |_| {})
@@ -298,18 +298,8 @@ mod tests {
     #[test]
     fn first_deployment_ships_nothing_and_the_next_ships_its_range() {
         let history = branch_history(&main_pushes());
-        let first = deployment(
-            "gh:1",
-            "aaaaaaa",
-            "2026-10-05T09:30:00Z",
-            DeploymentState::Success,
-        );
-        let second = deployment(
-            "gh:2",
-            "ccccccc",
-            "2026-10-05T11:00:00Z",
-            DeploymentState::Success,
-        );
+        let first = production_deployment("gh:1", "aaaaaaa", "2026-10-05T09:30:00Z", Success);
+        let second = production_deployment("gh:2", "ccccccc", "2026-10-05T11:00:00Z", Success);
         let prs = vec![
             merged_pr(1, "2026-10-05T09:55:00Z", "bbbbbbb"),
             merged_pr(2, "2026-10-05T11:55:00Z", "ddddddd"),
@@ -328,9 +318,8 @@ mod tests {
     #[test]
     fn redeploying_an_older_commit_rolls_the_previous_deployment_back() {
         let history = branch_history(&main_pushes());
-        let at = |id: &str, sha: &str, finished: &str| {
-            deployment(id, sha, finished, DeploymentState::Success)
-        };
+        let at =
+            |id: &str, sha: &str, finished: &str| production_deployment(id, sha, finished, Success);
         let first = at("gh:1", "aaaaaaa", "2026-10-05T09:30:00Z");
         let second = at("gh:2", "ddddddd", "2026-10-05T12:30:00Z");
         // Back to ccccccc: the change in ddddddd is rolled back.
@@ -354,12 +343,7 @@ mod tests {
             BTreeMap::from([(second.key(), rollback.key())])
         );
         // A failed attempt at an older commit rolls nothing back.
-        let failed = deployment(
-            "gh:5",
-            "aaaaaaa",
-            "2026-10-05T15:00:00Z",
-            DeploymentState::Failure,
-        );
+        let failed = production_deployment("gh:5", "aaaaaaa", "2026-10-05T15:00:00Z", Failure);
         assert!(!rolls_back(&failed, &redeploy, &history));
         // A commit the history does not hold is not judged.
         let unknown = at("gh:6", "9999999", "2026-10-05T16:00:00Z");
@@ -375,18 +359,8 @@ mod tests {
     #[test]
     fn a_pr_merged_before_the_sha_but_pushed_after_is_not_shipped() {
         let history = branch_history(&main_pushes());
-        let first = deployment(
-            "gh:1",
-            "aaaaaaa",
-            "2026-10-05T09:30:00Z",
-            DeploymentState::Success,
-        );
-        let second = deployment(
-            "gh:2",
-            "ccccccc",
-            "2026-10-05T11:00:00Z",
-            DeploymentState::Success,
-        );
+        let first = production_deployment("gh:1", "aaaaaaa", "2026-10-05T09:30:00Z", Success);
+        let second = production_deployment("gh:2", "ccccccc", "2026-10-05T11:00:00Z", Success);
         // Merged (by clock) before the deployment started, but its merge commit lands later.
         let late = merged_pr(3, "2026-10-05T10:30:00Z", "ddddddd");
         let all = vec![first, second.clone()];
@@ -399,24 +373,9 @@ mod tests {
     #[test]
     fn failed_deployments_are_skipped_as_predecessors() {
         let all = vec![
-            deployment(
-                "gh:1",
-                "aaaaaaa",
-                "2026-10-05T09:30:00Z",
-                DeploymentState::Success,
-            ),
-            deployment(
-                "gh:2",
-                "bbbbbbb",
-                "2026-10-05T10:30:00Z",
-                DeploymentState::Failure,
-            ),
-            deployment(
-                "gh:3",
-                "ccccccc",
-                "2026-10-05T11:00:00Z",
-                DeploymentState::Success,
-            ),
+            production_deployment("gh:1", "aaaaaaa", "2026-10-05T09:30:00Z", Success),
+            production_deployment("gh:2", "bbbbbbb", "2026-10-05T10:30:00Z", Failure),
+            production_deployment("gh:3", "ccccccc", "2026-10-05T11:00:00Z", Success),
         ];
         assert_eq!(
             previous_success(&all[2], &all).map(|d| d.id.as_str()),
@@ -430,18 +389,8 @@ mod tests {
 
     #[test]
     fn without_pushes_merge_times_decide() {
-        let first = deployment(
-            "gh:1",
-            "aaaaaaa",
-            "2026-10-05T09:30:00Z",
-            DeploymentState::Success,
-        );
-        let second = deployment(
-            "gh:2",
-            "ccccccc",
-            "2026-10-05T11:00:00Z",
-            DeploymentState::Success,
-        );
+        let first = production_deployment("gh:1", "aaaaaaa", "2026-10-05T09:30:00Z", Success);
+        let second = production_deployment("gh:2", "ccccccc", "2026-10-05T11:00:00Z", Success);
         let prs = vec![
             merged_pr(1, "2026-10-05T09:00:00Z", "x1x1x1x"),
             merged_pr(2, "2026-10-05T10:00:00Z", "x2x2x2x"),
@@ -458,24 +407,9 @@ mod tests {
     #[test]
     fn blame_window_and_named_sha() {
         let deps = vec![
-            deployment(
-                "gh:1",
-                "aaaaaaa",
-                "2026-10-01T09:00:00Z",
-                DeploymentState::Success,
-            ),
-            deployment(
-                "gh:2",
-                "bbbbbbb",
-                "2026-10-05T09:00:00Z",
-                DeploymentState::Success,
-            ),
-            deployment(
-                "gh:3",
-                "ccccccc",
-                "2026-10-05T11:00:00Z",
-                DeploymentState::Failure,
-            ),
+            production_deployment("gh:1", "aaaaaaa", "2026-10-01T09:00:00Z", Success),
+            production_deployment("gh:2", "bbbbbbb", "2026-10-05T09:00:00Z", Success),
+            production_deployment("gh:3", "ccccccc", "2026-10-05T11:00:00Z", Failure),
         ];
         let repos = vec!["acme/api".to_string()];
         let mut incident = Incident {
@@ -520,23 +454,10 @@ mod tests {
     fn revert_finds_its_original_by_number_or_title() {
         let original = merged_pr(5, "2026-10-05T09:00:00Z", "aaaaaaa");
         let key = pr_key("acme/api", 9);
-        let revert_fact = pr_fact(
-            &key,
-            "r9",
-            PrAction::Closed,
-            t("2026-10-05T10:00:00Z"),
-            |s| {
-                s.title = format!("Revert \"{}\"", original.title);
-                s.merged_at = Some(t("2026-10-05T10:00:00Z"));
-            },
-        );
-        let revert = project_pull_request(
-            &key,
-            &[revert_fact],
-            &HeadHistory::default(),
-            &OrgConfig::default(),
-        )
-        .expect("pr");
+        let revert_fact = merged_with(&key, "r9", "2026-10-05T10:00:00Z", |s| {
+            s.title = format!("Revert \"{}\"", original.title);
+        });
+        let revert = project_pr(&key, &[revert_fact], &[]);
         assert_eq!(
             reverted_pr(&revert, std::slice::from_ref(&original)),
             Some(original.key())

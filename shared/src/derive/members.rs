@@ -312,10 +312,9 @@ pub fn members_of_incident(incident: &Incident, config: &OrgConfig) -> Vec<Membe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::derive::pr_commits::HeadHistory;
-    use crate::derive::pull_request::{project_pull_request, Shipment};
+    use crate::derive::pull_request::Shipment;
     use crate::derive::testing::*;
-    use crate::model::PrAction;
+    use crate::model::{DeploymentState, ReviewState};
 
     #[test]
     fn packing_groups_an_entitys_members_per_bucket_and_keeps_every_datum() {
@@ -395,45 +394,13 @@ mod tests {
     fn cycle_time_parts_of_a_merged_shipped_pr() {
         let cfg = OrgConfig::default();
         let key = pr_key("acme/api", 1);
-        let opened = pr_fact(
-            &key,
-            "d1",
-            PrAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-            |_| {},
-        );
-        let merged = pr_fact(
-            &key,
-            "d3",
-            PrAction::Closed,
-            t("2026-10-06T10:00:00Z"),
-            |s| {
-                s.merged_at = Some(t("2026-10-06T10:00:00Z"));
-                s.merge_commit_sha = Some("abcdef1".into());
-            },
-        );
-        let review = review_fact(
-            &key,
-            "d2",
-            "bob",
-            crate::model::ReviewState::Approved,
-            t("2026-10-05T14:00:00Z"),
-        );
-        let push = push_fact(
-            "acme/api",
-            "feature",
-            "p1",
-            t("2026-10-05T09:00:00Z"),
-            &[("c1", "2026-10-04T10:00:00Z")],
-            false,
-        );
-        let mut pr = project_pull_request(
-            &key,
-            &[opened, merged, review],
-            &HeadHistory::of_pushes(&[push]),
-            &cfg,
-        )
-        .expect("pr");
+        let opened = opened(&key, "2026-10-05T10:00:00Z");
+        let merged = merged_with(&key, "d3", "2026-10-06T10:00:00Z", |s| {
+            s.merge_commit_sha = Some("abcdef1".into());
+        });
+        let review = bob_reviews(&key, "d2", ReviewState::Approved, "2026-10-05T14:00:00Z");
+        let push = feature_push("p1", "2026-10-05T09:00:00Z", "c1", "2026-10-04T10:00:00Z");
+        let mut pr = project_pr(&key, &[opened, merged, review], &[push]);
         pr.shipped_by = Some(Shipment {
             deployment: dep_key("acme/api", "gh:9"),
             sha: "abcdef1".into(),
@@ -488,37 +455,10 @@ mod tests {
     fn commits_after_opening_mean_no_coding_time() {
         let cfg = OrgConfig::default();
         let key = pr_key("acme/api", 1);
-        let opened = pr_fact(
-            &key,
-            "d1",
-            PrAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-            |_| {},
-        );
-        let merged = pr_fact(
-            &key,
-            "d3",
-            PrAction::Closed,
-            t("2026-10-06T10:00:00Z"),
-            |s| {
-                s.merged_at = Some(t("2026-10-06T10:00:00Z"));
-            },
-        );
-        let push = push_fact(
-            "acme/api",
-            "feature",
-            "p1",
-            t("2026-10-05T11:00:00Z"),
-            &[("c1", "2026-10-05T10:30:00Z")],
-            false,
-        );
-        let pr = project_pull_request(
-            &key,
-            &[opened, merged],
-            &HeadHistory::of_pushes(&[push]),
-            &cfg,
-        )
-        .expect("pr");
+        let opened = opened(&key, "2026-10-05T10:00:00Z");
+        let merged = merged(&key, "d3", "2026-10-06T10:00:00Z");
+        let push = feature_push("p1", "2026-10-05T11:00:00Z", "c1", "2026-10-05T10:30:00Z");
+        let pr = project_pr(&key, &[opened, merged], &[push]);
         let coding = members_of_pull_request(&pr, &cfg)
             .into_iter()
             .find_map(|m| match m.data {
@@ -532,17 +472,11 @@ mod tests {
     fn bots_contribute_nothing() {
         let cfg = OrgConfig::default();
         let key = pr_key("acme/api", 1);
-        let opened = pr_fact(
-            &key,
-            "d1",
-            PrAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-            |s| {
-                s.author.login = "dependabot[bot]".into();
-                s.author.is_bot = true;
-            },
-        );
-        let pr = project_pull_request(&key, &[opened], &HeadHistory::default(), &cfg).expect("pr");
+        let opened = opened_with(&key, "2026-10-05T10:00:00Z", |s| {
+            s.author.login = "dependabot[bot]".into();
+            s.author.is_bot = true;
+        });
+        let pr = project_pr(&key, &[opened], &[]);
         assert!(members_of_pull_request(&pr, &cfg).is_empty());
     }
 
@@ -554,7 +488,7 @@ mod tests {
             "gh:1",
             "abc",
             "2026-10-11T23:30:00Z",
-            crate::model::DeploymentState::Success,
+            DeploymentState::Success,
         );
         let members = members_of_deployment(&d, &cfg);
         assert_eq!(members[0].bucket.week.to_string(), "2026-W42");

@@ -186,6 +186,12 @@ mod tests {
         }
     }
 
+    /// Push `n`, at `at`, of the one commit `sha` (authored an hour before) on top of `before`.
+    fn push_one(n: usize, at: &str, before: &str, sha: &str) -> Fact {
+        let authored = (t(at) - chrono::Duration::hours(1)).to_rfc3339();
+        push(n, at, before, sha, &[(sha, &authored)])
+    }
+
     fn shas(chain: &[OwnPush]) -> Vec<String> {
         chain
             .iter()
@@ -198,34 +204,10 @@ mod tests {
         // The branch was deleted after PR 1 merged and pushed again for PR 2: the walk from PR
         // 2's head stops at the push that created the branch the second time.
         let history = HeadHistory::of_pushes(&[
-            push(
-                1,
-                "2026-03-01T10:00:00Z",
-                ZERO,
-                "a1",
-                &[("a1", "2026-03-01T09:00:00Z")],
-            ),
-            push(
-                2,
-                "2026-03-02T10:00:00Z",
-                "a1",
-                "a2",
-                &[("a2", "2026-03-02T09:00:00Z")],
-            ),
-            push(
-                3,
-                "2026-06-01T10:00:00Z",
-                ZERO,
-                "b1",
-                &[("b1", "2026-06-01T09:00:00Z")],
-            ),
-            push(
-                4,
-                "2026-06-02T10:00:00Z",
-                "b1",
-                "b2",
-                &[("b2", "2026-06-02T09:00:00Z")],
-            ),
+            push_one(1, "2026-03-01T10:00:00Z", ZERO, "a1"),
+            push_one(2, "2026-03-02T10:00:00Z", "a1", "a2"),
+            push_one(3, "2026-06-01T10:00:00Z", ZERO, "b1"),
+            push_one(4, "2026-06-02T10:00:00Z", "b1", "b2"),
         ]);
         let (chain, end) = own_pushes(&history, Some("b2"), Some(t("2026-06-03T00:00:00Z")));
         assert_eq!(shas(&chain), ["b2", "b1"]);
@@ -247,13 +229,7 @@ mod tests {
                     ("a2", "2026-03-01T09:00:00Z"),
                 ],
             ),
-            push(
-                2,
-                "2026-05-01T10:00:00Z",
-                "a2",
-                "c1",
-                &[("c1", "2026-05-01T09:00:00Z")],
-            ),
+            push_one(2, "2026-05-01T10:00:00Z", "a2", "c1"),
         ]);
         let (chain, end) = own_pushes(&history, Some("c1"), None);
         assert_eq!(
@@ -271,13 +247,7 @@ mod tests {
     #[test]
     fn given_the_default_branch_merged_in_when_walking_then_its_commits_are_not_the_prs() {
         let mut history = HeadHistory::of_pushes(&[
-            push(
-                1,
-                "2026-03-10T10:00:00Z",
-                ZERO,
-                "f1",
-                &[("f1", "2026-03-10T09:00:00Z")],
-            ),
+            push_one(1, "2026-03-10T10:00:00Z", ZERO, "f1"),
             // `git merge main`: two main commits (authored long before) and the merge commit.
             push(
                 2,
@@ -300,13 +270,7 @@ mod tests {
     fn given_a_fork_pr_from_main_when_its_head_was_never_pushed_here_then_it_has_no_commits() {
         // The base repository's own `main` pushes, read under the head ref name `main`: a fork
         // PR's head sha is not among them.
-        let history = HeadHistory::of_pushes(&[push(
-            1,
-            "2026-03-01T10:00:00Z",
-            "x0",
-            "x1",
-            &[("x1", "2026-03-01T09:00:00Z")],
-        )]);
+        let history = HeadHistory::of_pushes(&[push_one(1, "2026-03-01T10:00:00Z", "x0", "x1")]);
         let (chain, end) = own_pushes(&history, Some("fork-head"), None);
         assert!(chain.is_empty());
         assert_eq!(end, ChainEnd::NoHead);
@@ -315,20 +279,8 @@ mod tests {
     #[test]
     fn given_pushes_after_the_merge_when_walking_then_they_are_not_read() {
         let history = HeadHistory::of_pushes(&[
-            push(
-                1,
-                "2026-03-01T10:00:00Z",
-                ZERO,
-                "a1",
-                &[("a1", "2026-03-01T09:00:00Z")],
-            ),
-            push(
-                2,
-                "2026-03-05T10:00:00Z",
-                "a1",
-                "a2",
-                &[("a2", "2026-03-05T09:00:00Z")],
-            ),
+            push_one(1, "2026-03-01T10:00:00Z", ZERO, "a1"),
+            push_one(2, "2026-03-05T10:00:00Z", "a1", "a2"),
         ]);
         // Without a head sha the walk starts at the latest push before the merge.
         let (chain, _) = own_pushes(&history, None, Some(t("2026-03-02T00:00:00Z")));
@@ -338,20 +290,8 @@ mod tests {
     #[test]
     fn given_a_force_push_cycle_when_walking_then_each_push_is_visited_once() {
         let history = HeadHistory::of_pushes(&[
-            push(
-                1,
-                "2026-03-01T10:00:00Z",
-                "b",
-                "a",
-                &[("a", "2026-03-01T09:00:00Z")],
-            ),
-            push(
-                2,
-                "2026-03-02T10:00:00Z",
-                "a",
-                "b",
-                &[("b", "2026-03-02T09:00:00Z")],
-            ),
+            push_one(1, "2026-03-01T10:00:00Z", "b", "a"),
+            push_one(2, "2026-03-02T10:00:00Z", "a", "b"),
             push(
                 3,
                 "2026-03-03T10:00:00Z",

@@ -117,7 +117,7 @@ pub fn reverts_among(number: u64, merged: &[PullRequest]) -> Vec<EntityKey> {
 mod tests {
     use super::*;
     use crate::derive::testing::{production_deployment, t};
-    use crate::model::DeploymentState;
+    use crate::model::DeploymentState::{self, Success};
     use chrono::Duration;
 
     fn config() -> OrgConfig {
@@ -129,12 +129,7 @@ mod tests {
 
     /// acme/api's deployment 7, finished at 10:00 when it has a state.
     fn deployment(state: Option<DeploymentState>, production: bool) -> Deployment {
-        let mut d = production_deployment(
-            "7",
-            "abc1234",
-            "2026-11-30T10:00:00Z",
-            DeploymentState::Success,
-        );
+        let mut d = production_deployment("7", "abc1234", "2026-11-30T10:00:00Z", Success);
         d.state = state;
         d.finished_at = d.finished_at.filter(|_| state.is_some());
         if !production {

@@ -467,29 +467,11 @@ mod tests {
 
     #[test]
     fn review_before_opened_gives_the_same_projection_as_in_order() {
-        let cfg = OrgConfig::default();
         let key = pr_key("acme/api", 1);
-        let opened = pr_fact(
-            &key,
-            "d1",
-            PrAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-            |_| {},
-        );
-        let review = review_fact(
-            &key,
-            "d2",
-            "bob",
-            ReviewState::Approved,
-            t("2026-10-05T12:00:00Z"),
-        );
-        let a = project_pull_request(
-            &key,
-            &[opened.clone(), review.clone()],
-            &HeadHistory::default(),
-            &cfg,
-        );
-        let b = project_pull_request(&key, &[review, opened], &HeadHistory::default(), &cfg);
+        let opened = opened(&key, "2026-10-05T10:00:00Z");
+        let review = bob_reviews(&key, "d2", ReviewState::Approved, "2026-10-05T12:00:00Z");
+        let a = projection_of(&key, &[opened.clone(), review.clone()], &[]);
+        let b = projection_of(&key, &[review, opened], &[]);
         assert_eq!(a, b);
         let pr = a.expect("projection");
         assert_eq!(pr.first_review_at, Some(t("2026-10-05T12:00:00Z")));
@@ -497,63 +479,27 @@ mod tests {
 
     #[test]
     fn no_snapshot_no_projection() {
-        let cfg = OrgConfig::default();
         let key = pr_key("acme/api", 1);
-        let review = review_fact(
-            &key,
-            "d2",
-            "bob",
-            ReviewState::Approved,
-            t("2026-10-05T12:00:00Z"),
-        );
-        assert_eq!(
-            project_pull_request(&key, &[review], &HeadHistory::default(), &cfg),
-            None
-        );
+        let review = bob_reviews(&key, "d2", ReviewState::Approved, "2026-10-05T12:00:00Z");
+        assert_eq!(projection_of(&key, &[review], &[]), None);
     }
 
     #[test]
     fn authors_own_comments_and_bots_are_not_reviews() {
-        let cfg = OrgConfig::default();
         let key = pr_key("acme/api", 1);
-        let opened = pr_fact(
-            &key,
-            "d1",
-            PrAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-            |_| {},
-        );
-        let own = comment_fact(&key, "d2", "alice", false, t("2026-10-05T10:05:00Z"));
-        let bot = comment_fact(
-            &key,
-            "d3",
-            "ci-helper[bot]",
-            true,
-            t("2026-10-05T10:06:00Z"),
-        );
-        let real = comment_fact(&key, "d4", "bob", false, t("2026-10-05T11:00:00Z"));
-        let pr = project_pull_request(
-            &key,
-            &[opened, own, bot, real],
-            &HeadHistory::default(),
-            &cfg,
-        )
-        .expect("pr");
+        let opened = opened(&key, "2026-10-05T10:00:00Z");
+        let own = comment_fact(&key, "d2", "alice", false, "2026-10-05T10:05:00Z");
+        let bot = comment_fact(&key, "d3", "ci-helper[bot]", true, "2026-10-05T10:06:00Z");
+        let real = comment_fact(&key, "d4", "bob", false, "2026-10-05T11:00:00Z");
+        let pr = project_pr(&key, &[opened, own, bot, real], &[]);
         assert_eq!(pr.first_review_at, Some(t("2026-10-05T11:00:00Z")));
         assert_eq!(pr.comments, 1);
     }
 
     #[test]
     fn draft_pickup_starts_at_ready_for_review() {
-        let cfg = OrgConfig::default();
         let key = pr_key("acme/api", 1);
-        let opened = pr_fact(
-            &key,
-            "d1",
-            PrAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-            |s| s.draft = true,
-        );
+        let opened = opened_with(&key, "2026-10-05T10:00:00Z", |s| s.draft = true);
         let ready = pr_fact(
             &key,
             "d2",
@@ -561,61 +507,22 @@ mod tests {
             t("2026-10-06T09:00:00Z"),
             |_| {},
         );
-        let pr = project_pull_request(&key, &[ready, opened], &HeadHistory::default(), &cfg)
-            .expect("pr");
+        let pr = project_pr(&key, &[ready, opened], &[]);
         assert_eq!(pr.reviewable_at, t("2026-10-06T09:00:00Z"));
     }
 
     #[test]
     fn first_commit_comes_from_head_branch_pushes_and_later_pushes_break_first_time_pass() {
-        let cfg = OrgConfig::default();
         let key = pr_key("acme/api", 1);
-        let opened = pr_fact(
-            &key,
-            "d1",
-            PrAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-            |_| {},
-        );
-        let review = review_fact(
-            &key,
-            "d2",
-            "bob",
-            ReviewState::Commented,
-            t("2026-10-05T12:00:00Z"),
-        );
-        let push1 = push_fact(
-            "acme/api",
-            "feature",
-            "p1",
-            t("2026-10-05T09:00:00Z"),
-            &[("c1", "2026-10-04T15:00:00Z")],
-            false,
-        );
-        let push2 = push_fact(
-            "acme/api",
-            "feature",
-            "p2",
-            t("2026-10-05T13:00:00Z"),
-            &[("c2", "2026-10-05T12:30:00Z")],
-            false,
-        );
-        let pr = project_pull_request(
-            &key,
-            &[opened.clone(), review.clone()],
-            &HeadHistory::of_pushes(std::slice::from_ref(&push1)),
-            &cfg,
-        )
-        .expect("pr");
+        let opened = opened(&key, "2026-10-05T10:00:00Z");
+        let review = bob_reviews(&key, "d2", ReviewState::Commented, "2026-10-05T12:00:00Z");
+        let push1 = feature_push("p1", "2026-10-05T09:00:00Z", "c1", "2026-10-04T15:00:00Z");
+        let push2 = feature_push("p2", "2026-10-05T13:00:00Z", "c2", "2026-10-05T12:30:00Z");
+        let facts = [opened, review];
+        let pr = project_pr(&key, &facts, std::slice::from_ref(&push1));
         assert_eq!(pr.first_commit_at, Some(t("2026-10-04T15:00:00Z")));
         assert!(pr.first_time_pass());
-        let pr = project_pull_request(
-            &key,
-            &[opened, review],
-            &HeadHistory::of_pushes(&[push1, push2]),
-            &cfg,
-        )
-        .expect("pr");
+        let pr = project_pr(&key, &facts, &[push1, push2]);
         assert!(!pr.first_time_pass());
     }
 
@@ -641,39 +548,13 @@ mod tests {
 
     #[test]
     fn rework_by_label_branch_or_revert() {
-        let cfg = OrgConfig::default();
         let key = pr_key("acme/api", 1);
-        let plain = pr_fact(
-            &key,
-            "d1",
-            PrAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-            |_| {},
-        );
-        let hotfix = pr_fact(
-            &key,
-            "d1",
-            PrAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-            |s| s.head_ref = "hotfix/login".into(),
-        );
-        let bug = pr_fact(
-            &key,
-            "d1",
-            PrAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-            |s| s.labels = vec!["bug".into()],
-        );
-        let revert = pr_fact(
-            &key,
-            "d1",
-            PrAction::Opened,
-            t("2026-10-05T10:00:00Z"),
-            |s| s.title = "Revert \"Add x\"".into(),
-        );
-        let rework = |f: Fact| {
-            project_pull_request(&key, &[f], &HeadHistory::default(), &cfg).map(|p| p.is_rework)
-        };
+        let at = "2026-10-05T10:00:00Z";
+        let plain = opened(&key, at);
+        let hotfix = opened_with(&key, at, |s| s.head_ref = "hotfix/login".into());
+        let bug = opened_with(&key, at, |s| s.labels = vec!["bug".into()]);
+        let revert = opened_with(&key, at, |s| s.title = "Revert \"Add x\"".into());
+        let rework = |f: Fact| projection_of(&key, &[f], &[]).map(|p| p.is_rework);
         assert_eq!(rework(plain), Some(false));
         assert_eq!(rework(hotfix), Some(true));
         assert_eq!(rework(bug), Some(true));
