@@ -13,7 +13,7 @@ use flowmeter_e2e::scenario::history;
 use flowmeter_e2e::{deliver, drain, fresh_store};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::store::{
-    AttributeValue, Item, LinkState, Projection, ProjectionItem, Store, StoreError,
+    item_keys, AttributeValue, Item, LinkState, Projection, ProjectionItem, Store, StoreError,
     DERIVED_FACT_TYPES, PROJECTION_SK, ROLLUP_WRITE_PREFIXES,
 };
 
@@ -119,18 +119,11 @@ fn deployment_projection(key: &EntityKey) -> ProjectionItem {
             id: "gh:7".into(),
             environment: Some("production".into()),
             sha: Some("abc123".into()),
-            workflow: None,
             is_production: true,
             state: Some(DeploymentState::Success),
             started_at: Some(finished),
             finished_at: Some(finished),
-            ships: Vec::new(),
-            blamed_by: Vec::new(),
-            reverted_prs: Vec::new(),
-            rolled_back_by: None,
-            next_success_at: None,
-            superseded_by: None,
-            workflow_run: None,
+            ..Deployment::default()
         }),
         members: Vec::new(),
         links: LinkState::default(),
@@ -289,18 +282,12 @@ async fn ordinary_projection_and_head_writes_still_replace_their_own_items() {
 
 /// Every item key in the table.
 async fn keys(store: &Store) -> BTreeSet<(String, String)> {
-    let text = |item: &Item, name: &str| {
-        item.get(name)
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default()
-    };
     store
         .scan_all()
         .await
         .expect("scan")
         .iter()
-        .map(|item| (text(item, "pk"), text(item, "sk")))
+        .map(item_keys)
         .collect()
 }
 

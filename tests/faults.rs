@@ -75,6 +75,17 @@ impl FaultyDynamo {
         *self.rule.lock().expect("rule") = Box::new(rule);
     }
 
+    /// Fails the requests `fails` picks (by target and body), passes the rest.
+    fn fail_when(&self, fails: impl Fn(&str, &str) -> bool + Send + Sync + 'static) {
+        self.set(move |target, body| {
+            if fails(target, body) {
+                Fault::Fail
+            } else {
+                Fault::Pass
+            }
+        });
+    }
+
     /// A store on the same table as `direct`, whose requests go through the stand-in.
     async fn store_like(&self, direct: &Store) -> Store {
         let client = flowmeter_edge::settings::dynamodb_client_at(Some(&self.endpoint)).await;
@@ -183,13 +194,7 @@ async fn the_webhook_answers_503_while_the_store_fails_and_stores_the_redelivery
     let direct = fresh_store("webhook-503").await;
     let faulty = FaultyDynamo::start(upstream()).await;
     let through = faulty.store_like(&direct).await;
-    faulty.set(|target, _| {
-        if target.ends_with("PutItem") {
-            Fault::Fail
-        } else {
-            Fault::Pass
-        }
-    });
+    faulty.fail_when(|target, _| target.ends_with("PutItem"));
     let before = table_snapshot(&direct).await;
     let delivery = pr_opened(1, "2026-10-06T10:00:00Z");
     let (status, answer) = deliver(&through, &delivery).await;
@@ -206,13 +211,7 @@ async fn stream_event(store: &Store) -> Event {
     let mut records = Vec::new();
     let mut n = 0u64;
     for item in store.scan_all().await.expect("scan") {
-        let text = |name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default()
-        };
-        let (pk, sk) = (text("pk"), text("sk"));
+        let (pk, sk) = flowmeter_edge::store::item_keys(&item);
         if !flowmeter_edge::store::keys::is_fact(&sk) {
             continue;
         }
@@ -246,13 +245,7 @@ async fn a_partial_batch_failure_reports_its_first_failing_record_and_the_retry_
     }
     let faulty = FaultyDynamo::start(upstream()).await;
     let through = faulty.store_like(&direct).await;
-    faulty.set(|_, body| {
-        if body.contains("PR#acme/api#2\"") {
-            Fault::Fail
-        } else {
-            Fault::Pass
-        }
-    });
+    faulty.fail_when(|_, body| body.contains("PR#acme/api#2\""));
     let event = stream_event(&direct).await;
     let response = flowmeter_edge::stream::handle_stream_event(&through, event.clone())
         .await

@@ -392,15 +392,15 @@ pub async fn run_as(
         None => outcome.not_configured.push("email".into()),
     }
 
+    let chat = Chat {
+        store,
+        http,
+        org: &org,
+        digest_run,
+    };
     match &channels.slack_webhook_url {
         Some(url) => {
             let rendered = digest::slack::slack_messages(&digest);
-            let chat = Chat {
-                store,
-                http,
-                org: &org,
-                digest_run,
-            };
             outcome.slack = chat.send("slack", url, &rendered, &mut outcome).await?;
         }
         None => {
@@ -412,12 +412,6 @@ pub async fn run_as(
     match &channels.teams_webhook_url {
         Some(url) => {
             let rendered = digest::teams::teams_messages(&digest);
-            let chat = Chat {
-                store,
-                http,
-                org: &org,
-                digest_run,
-            };
             let messages = chat.send("teams", url, &rendered, &mut outcome).await?;
             outcome.teams_messages = messages.len();
         }
@@ -569,43 +563,23 @@ mod tests {
     #[test]
     fn a_monday_run_reports_the_previous_week_in_the_org_timezone() {
         let config = OrgConfig::from_yaml("org: acme\ntimezone: Europe/Berlin\n").expect("config");
+        let week_of = |scheduled_time: Option<&str>, week: Option<&str>| {
+            let event = DigestEvent {
+                scheduled_time: scheduled_time.map(String::from),
+                week: week.map(String::from),
+            };
+            let resolved = event.resolve(&config, Utc::now());
+            resolved.map(|(_, week)| week.to_string())
+        };
         // Monday 2026-11-23 09:00 in Berlin = 08:00 UTC: reports 2026-W47 (Nov 16–22).
-        let event = DigestEvent {
-            scheduled_time: Some("2026-11-23T08:00:00Z".into()),
-            week: None,
-        };
-        let (_, week) = event.resolve(&config, Utc::now()).expect("resolve");
-        assert_eq!(week.to_string(), "2026-W47");
+        let week = week_of(Some("2026-11-23T08:00:00Z"), None).expect("resolve");
+        assert_eq!(week, "2026-W47");
         // Sunday 23:30 UTC is already Monday in Berlin: the week just ended is reported.
-        let event = DigestEvent {
-            scheduled_time: Some("2026-11-22T23:30:00Z".into()),
-            week: None,
-        };
-        assert_eq!(
-            event
-                .resolve(&config, Utc::now())
-                .expect("resolve")
-                .1
-                .to_string(),
-            "2026-W47"
-        );
-        let manual = DigestEvent {
-            scheduled_time: None,
-            week: Some("2026-W40".into()),
-        };
-        assert_eq!(
-            manual
-                .resolve(&config, Utc::now())
-                .expect("resolve")
-                .1
-                .to_string(),
-            "2026-W40"
-        );
-        let bad = DigestEvent {
-            scheduled_time: Some("last monday".into()),
-            week: None,
-        };
-        assert!(bad.resolve(&config, Utc::now()).is_err());
+        let week = week_of(Some("2026-11-22T23:30:00Z"), None).expect("resolve");
+        assert_eq!(week, "2026-W47");
+        let manual = week_of(None, Some("2026-W40")).expect("resolve");
+        assert_eq!(manual, "2026-W40");
+        assert!(week_of(Some("last monday"), None).is_err());
     }
 
     #[test]

@@ -75,13 +75,7 @@ impl StreamPoller {
                 "FLOWMETER_DYNAMODB_ENDPOINT is not set (local streams only)",
             )
         })?;
-        let table = store
-            .client()
-            .describe_table()
-            .table_name(store.table())
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("DescribeTable", e))?;
+        let table = store.describe_table().await?;
         let stream_arn = table
             .table()
             .and_then(|t| t.latest_stream_arn())

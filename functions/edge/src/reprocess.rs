@@ -8,7 +8,7 @@ use flowmeter::config::OrgConfig;
 use flowmeter::model::EntityKey;
 
 use crate::pipeline::{Changes, Pipeline};
-use crate::store::{keys, Store, StoreError};
+use crate::store::{item_keys, keys, Store, StoreError};
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct ReprocessReport {
@@ -32,13 +32,7 @@ pub async fn reprocess(store: &Store, config: OrgConfig) -> Result<ReprocessRepo
     let mut report = ReprocessReport::default();
     let mut changes: Changes = BTreeMap::new();
     for item in store.scan_all().await? {
-        let text = |name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default()
-        };
-        let (pk, sk) = (text("pk"), text("sk"));
+        let (pk, sk) = item_keys(&item);
         if keys::is_source_fact(&sk) {
             if let Some(entity) = EntityKey::from_partition_key(&pk) {
                 changes.insert(entity, DateTime::<Utc>::MIN_UTC);

@@ -139,12 +139,7 @@ pub async fn create_table(store: &Store, template: &str) -> Result<(), SchemaErr
         .await
         .map_err(|e| StoreError::from_sdk("CreateTable", e))?;
     for _ in 0..100 {
-        let status = client
-            .describe_table()
-            .table_name(store.table())
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("DescribeTable", e))?;
+        let status = store.describe_table().await?;
         let active = status
             .table()
             .and_then(|t| t.table_status())

@@ -117,64 +117,63 @@ async fn route(state: &State, request: LambdaRequest) -> LambdaResponse<LambdaBo
     if path.starts_with("/webhooks/") {
         return handle_webhook(&state.store, &state.settings.secrets, &request).await;
     }
-    if path == "/dev/digest" {
-        return dev_digest(state, &request).await;
+    let answer = match path.as_str() {
+        "/dev/digest" => dev_digest(state, &request).await,
+        "/dev/reprocess" => dev_reprocess(state, &request).await,
+        _ => return handle_api(&state.api, &request).await,
+    };
+    answer.unwrap_or_else(|refusal| refusal)
+}
+
+/// An answer, or the error response that stands in for it.
+type Answer = Result<LambdaResponse<LambdaBody>, LambdaResponse<LambdaBody>>;
+
+/// The refusal of a dev request that is not a POST with the admin token.
+fn admin_refusal(state: &State, request: &LambdaRequest) -> Option<LambdaResponse<LambdaBody>> {
+    if request.method() != Method::POST {
+        return Some(error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "use POST",
+        ));
     }
-    if path == "/dev/reprocess" {
-        if request.method() != Method::POST {
-            return error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "use POST",
-            );
-        }
-        if !bearer_matches(&request, &state.settings.admin_token) {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "admin token required",
-            );
-        }
-        let config = match load_config(&state.store).await {
-            Ok(c) => c,
-            Err(e) => {
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    e.to_string(),
-                )
-            }
-        };
-        return match reprocess(&state.store, config).await {
-            Ok(report) => json(StatusCode::OK, &report),
-            Err(e) => error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            ),
-        };
+    if !bearer_matches(request, &state.settings.admin_token) {
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "admin token required",
+        ));
     }
-    handle_api(&state.api, &request).await
+    None
+}
+
+/// 503: what the request needs (the store, the config, a channel) cannot be had now.
+fn unavailable(e: impl std::fmt::Display) -> LambdaResponse<LambdaBody> {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        e.to_string(),
+    )
+}
+
+/// `POST /dev/reprocess` with the admin token: rebuilds everything derived, and answers the
+/// report.
+async fn dev_reprocess(state: &State, request: &LambdaRequest) -> Answer {
+    if let Some(refusal) = admin_refusal(state, request) {
+        return Err(refusal);
+    }
+    let config = load_config(&state.store).await.map_err(unavailable)?;
+    let report = reprocess(&state.store, config).await.map_err(unavailable)?;
+    Ok(json(StatusCode::OK, &report))
 }
 
 /// `POST /dev/digest?week=YYYY-Www` with the admin token: runs the digest for that week
 /// (default: the last full week) now, against the SES emulator and
 /// `FLOWMETER_SLACK_WEBHOOK_URL`. Admin only, like `/dev/reprocess`: it sends email and chat
 /// messages in the org's name, and its answer holds the whole digest.
-async fn dev_digest(state: &State, request: &LambdaRequest) -> LambdaResponse<LambdaBody> {
-    if request.method() != Method::POST {
-        return error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "use POST",
-        );
-    }
-    if !bearer_matches(request, &state.settings.admin_token) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "admin token required",
-        );
+async fn dev_digest(state: &State, request: &LambdaRequest) -> Answer {
+    if let Some(refusal) = admin_refusal(state, request) {
+        return Err(refusal);
     }
     let week = request
         .uri()
@@ -187,35 +186,20 @@ async fn dev_digest(state: &State, request: &LambdaRequest) -> LambdaResponse<La
         scheduled_time: None,
         week,
     };
-    let config = match load_config(&state.store).await {
-        Ok(c) => c,
-        Err(e) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )
-        }
-    };
-    let (now, week) = match event.resolve(&config, chrono::Utc::now()) {
-        Ok(resolved) => resolved,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "bad_request", message),
-    };
-    let channels = match Channels::load().await {
-        Ok(c) => c,
-        Err(e) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )
-        }
-    };
+    let config = load_config(&state.store).await.map_err(unavailable)?;
+    let (now, week) = event
+        .resolve(&config, chrono::Utc::now())
+        .map_err(|message| error(StatusCode::BAD_REQUEST, "bad_request", message))?;
+    let channels = Channels::load().await.map_err(unavailable)?;
     let ses = flowmeter_edge::notify::ses_client().await;
     let http = reqwest::Client::new();
     match run_digest(&state.store, &ses, &http, &config, &channels, week, now).await {
-        Ok(outcome) => json(StatusCode::OK, &outcome),
-        Err(e) => error(StatusCode::BAD_GATEWAY, "digest_failed", e.to_string()),
+        Ok(outcome) => Ok(json(StatusCode::OK, &outcome)),
+        Err(e) => Err(error(
+            StatusCode::BAD_GATEWAY,
+            "digest_failed",
+            e.to_string(),
+        )),
     }
 }
 

@@ -34,6 +34,11 @@ pub(super) fn text(item: &Item, name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// An item's partition and sort key (each empty when absent).
+pub fn item_keys(item: &Item) -> (String, String) {
+    (text(item, "pk"), text(item, "sk"))
+}
+
 /// A number attribute of an item (`None` when absent or not a number).
 pub(super) fn number<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
     item.get(name)

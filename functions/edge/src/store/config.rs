@@ -39,14 +39,12 @@ impl Store {
     }
 
     pub async fn put_config(&self, yaml: &str) -> Result<(), StoreError> {
-        let item = to_item(&ConfigItem {
+        let config = ConfigItem {
             pk: keys::CONFIG_PK.into(),
             sk: keys::CONFIG_SK.into(),
             yaml: yaml.to_string(),
-        })?;
-        let request = self.put().set_item(Some(item));
-        self.send("PutItem(config)", request.send()).await?;
-        Ok(())
+        };
+        self.put_setting("PutItem(config)", &config).await
     }
 
     /// A repo's default branch, as last recorded ([`Store::put_default_branch`]).
@@ -64,13 +62,18 @@ impl Store {
     }
 
     pub async fn put_default_branch(&self, repo: &str, branch: &str) -> Result<(), StoreError> {
-        let item = to_item(&RepoMetaItem {
+        let meta = RepoMetaItem {
             pk: keys::repo_pk(repo),
             sk: keys::REPO_META_SK.into(),
             default_branch: branch.to_string(),
-        })?;
-        let request = self.put().set_item(Some(item));
-        self.send("PutItem(meta)", request.send()).await?;
+        };
+        self.put_setting("PutItem(meta)", &meta).await
+    }
+
+    /// Writes a setting's item over whatever its key held.
+    async fn put_setting(&self, op: &'static str, item: &impl Serialize) -> Result<(), StoreError> {
+        let request = self.put().set_item(Some(to_item(item)?));
+        self.send(op, request.send()).await?;
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use flowmeter::model::{EntityKey, Fact};
 use serde::{Deserialize, Serialize};
 
-use super::codec::{content_hash, from_item, s, text, to_item, Item};
+use super::codec::{content_hash, from_item, item_keys, s, text, to_item, Item};
 use super::projections::ProjectionItem;
 use super::{keys, Store, StoreError};
 
@@ -173,7 +173,7 @@ impl Store {
         op: &'static str,
         item: Item,
     ) -> Result<(), StoreError> {
-        let (pk, sk) = (text(&item, "pk"), text(&item, "sk"));
+        let (pk, sk) = item_keys(&item);
         let mut names = HashMap::new();
         let mut values = HashMap::new();
         let derived = not_a_source_fact(&mut names, &mut values);

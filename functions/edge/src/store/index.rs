@@ -36,8 +36,8 @@ impl Store {
         merged: impl RangeBounds<DateTime<Utc>>,
     ) -> Result<Vec<PullRequest>, StoreError> {
         let partition = keys::merged_prs_of_repo(repo);
-        let items = self.index_read(partition, &merged, Read::default()).await?;
-        Ok(items.into_iter().filter_map(pull_request).collect())
+        self.index_read(partition, &merged, Read::default(), pull_request)
+            .await
     }
 
     /// The production attempts of `repo` that finished at times in `finished`, by finish.
@@ -47,10 +47,8 @@ impl Store {
         finished: impl RangeBounds<DateTime<Utc>>,
     ) -> Result<Vec<Deployment>, StoreError> {
         let partition = keys::deployments_of_repo(repo);
-        let items = self
-            .index_read(partition, &finished, Read::default())
-            .await?;
-        Ok(items.into_iter().filter_map(deployment).collect())
+        self.index_read(partition, &finished, Read::default(), deployment)
+            .await
     }
 
     /// The latest `limit` production attempts of `repo` that finished before `until`, latest
@@ -66,8 +64,8 @@ impl Store {
             limit: Some(limit),
         };
         let partition = keys::deployments_of_repo(repo);
-        let items = self.index_read(partition, &(..until), read).await?;
-        Ok(items.into_iter().filter_map(deployment).collect())
+        self.index_read(partition, &(..until), read, deployment)
+            .await
     }
 
     /// The incidents of `service` opened at times in `opened`, by opening.
@@ -77,24 +75,26 @@ impl Store {
         opened: impl RangeBounds<DateTime<Utc>>,
     ) -> Result<Vec<Incident>, StoreError> {
         let partition = keys::incidents_of_service(service);
-        let items = self.index_read(partition, &opened, Read::default()).await?;
-        Ok(items.into_iter().filter_map(incident).collect())
+        self.index_read(partition, &opened, Read::default(), incident)
+            .await
     }
 
     /// Every incident not resolved yet, by opening.
     pub async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
         let partition = keys::open_incidents();
-        let items = self.index_read(partition, &(..), Read::default()).await?;
-        Ok(items.into_iter().filter_map(incident).collect())
+        self.index_read(partition, &(..), Read::default(), incident)
+            .await
     }
 
-    /// The projections on an index partition whose entries' times lie in `range`.
-    async fn index_read(
+    /// The projections on an index partition whose entries' times lie in `range`, those of
+    /// the kind `of` picks.
+    async fn index_read<T>(
         &self,
         partition: IndexPartition,
         range: &impl RangeBounds<DateTime<Utc>>,
         read: Read,
-    ) -> Result<Vec<ProjectionItem>, StoreError> {
+        of: fn(ProjectionItem) -> Option<T>,
+    ) -> Result<Vec<T>, StoreError> {
         let index = partition.index;
         let (lo, hi) = keys::time_bounds(range);
         let query = self
@@ -115,7 +115,11 @@ impl Store {
                 query.clone().set_exclusive_start_key(start).send()
             })
             .await?;
-        items.into_iter().map(ProjectionItem::from_item).collect()
+        let projections = items
+            .into_iter()
+            .map(ProjectionItem::from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(projections.into_iter().filter_map(of).collect())
     }
 }
 

@@ -36,12 +36,13 @@ mod request;
 mod rollups;
 mod runs;
 
+use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
 use aws_sdk_dynamodb::Client;
 use std::sync::Arc;
 
 pub use aws_sdk_dynamodb::types::AttributeValue;
 pub use buckets::member_data;
-pub use codec::{content_hash, item_size, Item};
+pub use codec::{content_hash, item_keys, item_size, Item};
 pub use error::StoreError;
 pub use facts::DERIVED_FACT_TYPES;
 pub use index::INDEX_QUERIES;
@@ -75,6 +76,16 @@ impl Store {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The table's description (status, stream); not metered: setup, not traffic.
+    pub async fn describe_table(&self) -> Result<DescribeTableOutput, StoreError> {
+        self.client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("DescribeTable", e))
     }
 
     /// Items whose pk begins with `prefix`, by full scan (admin and test paths only).

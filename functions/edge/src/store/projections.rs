@@ -205,18 +205,11 @@ mod tests {
             id: "42".into(),
             environment: Some("production".into()),
             sha: Some("abc123".into()),
-            workflow: None,
             is_production: true,
             state: Some(DeploymentState::Success),
             started_at: Some(at),
             finished_at: Some(at),
-            ships: Vec::new(),
-            blamed_by: Vec::new(),
-            reverted_prs: Vec::new(),
-            rolled_back_by: None,
-            next_success_at: None,
-            superseded_by: None,
-            workflow_run: None,
+            ..Deployment::default()
         });
         let [gsi1pk, gsi1sk, gsi2pk, gsi2sk] = keys::index_keys(&projection);
         ProjectionItem {

@@ -116,6 +116,18 @@ macro_rules! page {
 
 page!(QueryOutput, ScanOutput);
 
+/// `name: Builder = operation(table);`: `Store::name()` starts an `operation` request (on the
+/// table, for the single-table ones) that asks for the capacity it consumes, so that
+/// [`Store::send`] can meter it.
+macro_rules! metered {
+    ($($name:ident: $builder:ty = $op:ident($($table:ident)?);)*) => {$(
+        pub(super) fn $name(&self) -> $builder {
+            let request = self.client.$op()$(.table_name(&self.$table))?;
+            request.return_consumed_capacity(ReturnConsumedCapacity::Total)
+        }
+    )*};
+}
+
 impl Store {
     /// Sends one request (`op` names it in errors): counts it, meters what it consumed, maps
     /// its error.
@@ -166,44 +178,15 @@ impl Store {
         }
     }
 
-    pub(super) fn put(&self) -> PutItemFluentBuilder {
-        let request = self.client.put_item().table_name(&self.table);
-        request.return_consumed_capacity(ReturnConsumedCapacity::Total)
-    }
-
-    pub(super) fn get(&self) -> GetItemFluentBuilder {
-        let request = self.client.get_item().table_name(&self.table);
-        request.return_consumed_capacity(ReturnConsumedCapacity::Total)
-    }
-
-    pub(super) fn delete(&self) -> DeleteItemFluentBuilder {
-        let request = self.client.delete_item().table_name(&self.table);
-        request.return_consumed_capacity(ReturnConsumedCapacity::Total)
-    }
-
-    pub(super) fn update(&self) -> UpdateItemFluentBuilder {
-        let request = self.client.update_item().table_name(&self.table);
-        request.return_consumed_capacity(ReturnConsumedCapacity::Total)
-    }
-
-    pub(super) fn query(&self) -> QueryFluentBuilder {
-        let request = self.client.query().table_name(&self.table);
-        request.return_consumed_capacity(ReturnConsumedCapacity::Total)
-    }
-
-    pub(super) fn scan(&self) -> ScanFluentBuilder {
-        let request = self.client.scan().table_name(&self.table);
-        request.return_consumed_capacity(ReturnConsumedCapacity::Total)
-    }
-
-    pub(super) fn batch_write(&self) -> BatchWriteItemFluentBuilder {
-        let request = self.client.batch_write_item();
-        request.return_consumed_capacity(ReturnConsumedCapacity::Total)
-    }
-
-    pub(super) fn batch_get(&self) -> BatchGetItemFluentBuilder {
-        let request = self.client.batch_get_item();
-        request.return_consumed_capacity(ReturnConsumedCapacity::Total)
+    metered! {
+        put: PutItemFluentBuilder = put_item(table);
+        get: GetItemFluentBuilder = get_item(table);
+        delete: DeleteItemFluentBuilder = delete_item(table);
+        update: UpdateItemFluentBuilder = update_item(table);
+        query: QueryFluentBuilder = query(table);
+        scan: ScanFluentBuilder = scan(table);
+        batch_write: BatchWriteItemFluentBuilder = batch_write_item();
+        batch_get: BatchGetItemFluentBuilder = batch_get_item();
     }
 
     /// Every item of a partition (whose sort key begins with `sk_prefix`, if given), strongly
