@@ -10,11 +10,14 @@
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
+use flowmeter_e2e::payload::github::{self, PullRequest};
+use flowmeter_e2e::payload::{self, generic};
 use flowmeter_e2e::{deliver, drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET};
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::lambda_http::{Body, Request};
 use flowmeter_edge::store::Store;
+use flowmeter_kit::delivery::INCIDENTS;
 use serde_json::{json, Value};
 
 const API: &str = "read-token";
@@ -84,17 +87,8 @@ fn period() -> String {
     format!("from={from}&to={}", from + Duration::days(13))
 }
 
-fn ts(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 fn sha(label: &str) -> String {
     format!("{label:0>40}")
-}
-
-fn repository(repo: &str) -> Value {
-    let (owner, name) = repo.split_once('/').unwrap_or_default();
-    json!({"full_name": repo, "default_branch": "main", "name": name, "owner": {"login": owner}})
 }
 
 /// Deliveries in event order, each with its own delivery id.
@@ -105,7 +99,7 @@ struct History {
 impl History {
     fn github(&mut self, at: DateTime<Utc>, event: &str, body: Value) {
         let id = format!("api-test-{}", self.out.len());
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let bytes = payload::bytes(&body);
         self.out
             .push((at, Delivery::github(GITHUB_SECRET, event, &id, bytes)));
     }
@@ -121,19 +115,10 @@ impl History {
         commit: &str,
         authored: DateTime<Utc>,
     ) {
-        let created = before.chars().all(|c| c == '0');
-        let commit_json =
-            json!({"id": commit, "timestamp": ts(authored), "author": {"username": "dev"}});
-        let mut repository = repository(repo);
-        repository["pushed_at"] = json!(at.timestamp());
-        self.github(
-            at,
-            "push",
-            json!({"ref": format!("refs/heads/{branch}"), "before": before, "after": commit,
-                   "created": created, "deleted": false, "forced": false,
-                   "commits": [commit_json], "head_commit": commit_json,
-                   "repository": repository}),
-        );
+        let commits = vec![github::commit(commit, authored, "dev")];
+        let created = github::creates_branch(before);
+        let body = github::push(repo, at, branch, before, commits, created);
+        self.github(at, "push", body);
     }
 
     /// PR `repo#number` by `author` from `feature-<number>` (head `head`): pushed at `pushed`
@@ -162,26 +147,27 @@ impl History {
         );
         let opened = pushed + Duration::minutes(10);
         let merged = opened + Duration::hours(1);
-        for (at, action, merged_at) in [(opened, "opened", None), (merged, "closed", Some(merged))]
-        {
-            let pr = json!({
-                "number": number, "title": format!("Change {number}"), "body": null,
-                "user": {"login": author, "type": "User"}, "draft": false,
-                "created_at": ts(opened), "updated_at": ts(at),
-                "closed_at": merged_at.map(ts), "merged_at": merged_at.map(ts),
-                "merge_commit_sha": merged_at.map(|_| merge_sha), "merged": merged_at.is_some(),
-                "head": {"ref": branch, "sha": head, "repo": repository(repo)},
-                "base": {"ref": "main", "sha": main_before, "repo": repository(repo)},
-                "additions": additions, "deletions": deletions, "labels": [],
-                "html_url": format!("https://github.com/{repo}/pull/{number}"),
-                "state": if merged_at.is_some() { "closed" } else { "open" }
-            });
-            self.github(
-                at,
-                "pull_request",
-                json!({"action": action, "number": number, "pull_request": pr,
-                       "repository": repository(repo)}),
-            );
+        let title = format!("Change {number}");
+        for (at, action, closed) in [(opened, "opened", None), (merged, "closed", Some(merged))] {
+            let pr = PullRequest {
+                repo,
+                number,
+                title: &title,
+                body: None,
+                author,
+                created: opened,
+                closed: closed.map(|at| (at, Some(merge_sha))),
+                head: (&branch, &head),
+                base_sha: main_before,
+                additions,
+                deletions,
+            };
+            let mut body = pr.event(action, at);
+            // The head and base repositories, as GitHub writes them.
+            for side in ["head", "base"] {
+                body["pull_request"][side]["repo"] = github::repository(repo);
+            }
+            self.github(at, "pull_request", body);
         }
         self.push(
             repo,
@@ -203,35 +189,16 @@ impl History {
         finished: DateTime<Utc>,
         state: &str,
     ) {
-        let deployment = json!({"id": id, "sha": sha, "ref": "main", "environment": "production",
-                                "creator": {"login": "deployer", "type": "User"},
-                                "created_at": ts(started), "updated_at": ts(started)});
-        self.github(
-            started,
-            "deployment",
-            json!({"action": "created", "deployment": deployment,
-                   "repository": repository(repo)}),
-        );
-        let status = json!({"id": id * 10, "state": state, "environment": "production",
-                            "created_at": ts(finished), "updated_at": ts(finished)});
-        self.github(
-            finished,
-            "deployment_status",
-            json!({"action": "created", "deployment_status": status, "deployment": deployment,
-                   "repository": repository(repo)}),
-        );
+        for (at, event, body) in github::deployment(repo, id, sha, started, finished, state) {
+            self.github(at, event, body);
+        }
     }
 
-    fn incident(&mut self, body: Value) {
-        let at = body["opened_at"]
-            .as_str()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or_default();
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        self.out.push((
-            at,
-            Delivery::generic(GENERIC_SECRET, "/webhooks/incidents", bytes),
-        ));
+    /// A generic incident, delivered when it opened.
+    fn incident(&mut self, opened: DateTime<Utc>, body: Value) {
+        let bytes = payload::bytes(&body);
+        self.out
+            .push((opened, Delivery::generic(GENERIC_SECRET, INCIDENTS, bytes)));
     }
 }
 
@@ -273,11 +240,9 @@ fn two_teams() -> Vec<Delivery> {
     h.merged_pr("acme/api", 2, "bob", at(d1, 11, 0), (40, 2), &a1, &a2);
     h.deployment("acme/api", 2, &a2, at(d1, 13, 0), at(d1, 13, 10), "failure");
     h.deployment("acme/api", 3, &a2, at(d1, 14, 0), at(d1, 14, 10), "success");
-    h.incident(
-        json!({"id": "inc-1", "title": "errors up", "service": "api", "severity": "sev1",
-                      "opened_at": ts(at(d1, 15, 0)), "resolved_at": ts(at(d1, 16, 30)),
-                      "deployment_sha": null}),
-    );
+    let (opened, resolved) = (at(d1, 15, 0), at(d1, 16, 30));
+    let inc1 = generic::incident("inc-1", "api", "sev1", "errors up", opened, Some(resolved));
+    h.incident(opened, inc1);
     h.merged_pr("acme/api", 3, "bob", at(d8, 9, 0), (300, 0), &a2, &a3);
 
     h.push("acme/web", at(d1, 8, 0), "main", &zero, &w0, at(d1, 7, 0));
@@ -291,11 +256,9 @@ fn two_teams() -> Vec<Delivery> {
         at(d8, 13, 20),
         "success",
     );
-    h.incident(
-        json!({"id": "inc-2", "title": "site slow", "service": "site", "severity": "sev3",
-                      "opened_at": ts(at(d8 + Duration::days(1), 9, 0)), "resolved_at": null,
-                      "deployment_sha": null}),
-    );
+    let opened = at(d8 + Duration::days(1), 9, 0);
+    let inc2 = generic::incident("inc-2", "site", "sev3", "site slow", opened, None);
+    h.incident(opened, inc2);
 
     h.out.sort_by_key(|(at, _)| *at);
     h.out.into_iter().map(|(_, d)| d).collect()

@@ -4,37 +4,13 @@
 use std::time::{Duration, Instant};
 
 use flowmeter::model::EntityKey;
-use flowmeter_devserver::{prepare, serve, Settings};
-use flowmeter_e2e::{fresh_store, secrets, Delivery, PAGERDUTY_SECRET};
+use flowmeter_devserver::prepare;
+use flowmeter_e2e::http::{devserver_settings, ses_emails, RunningDevServer};
+use flowmeter_e2e::{fresh_store, Delivery, PAGERDUTY_SECRET};
 use flowmeter_edge::store::{Projection, Store};
-use tokio::sync::{oneshot, watch};
 
-struct Running {
-    base: String,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Result<(), flowmeter_devserver::DevServerError>>,
-}
-
-fn settings() -> Settings {
-    Settings {
-        port: 0,
-        secrets: secrets(),
-        api_token: "api-token".into(),
-        admin_token: "admin-token".into(),
-        config_path: None,
-    }
-}
-
-async fn start(store: Store) -> Running {
-    let (stop, stopped) = watch::channel(false);
-    let (bound_tx, bound_rx) = oneshot::channel();
-    let task = tokio::spawn(serve(store, settings(), stopped, Some(bound_tx)));
-    let address = bound_rx.await.expect("dev server bound");
-    Running {
-        base: format!("http://{address}"),
-        stop,
-        task,
-    }
+async fn start(store: Store) -> RunningDevServer {
+    RunningDevServer::start(store, "api-token", "admin-token").await
 }
 
 async fn post(
@@ -56,6 +32,17 @@ async fn post(
     )
 }
 
+/// Sends `request`; its JSON answer.
+async fn answer(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("json")
+}
+
 fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(format!(
         "{}/tests/fixtures/{path}",
@@ -70,11 +57,7 @@ async fn serves_webhooks_and_derives_them() {
     let running = start(store.clone()).await;
     let client = reqwest::Client::new();
 
-    let health = client
-        .get(format!("{}/healthz", running.base))
-        .send()
-        .await
-        .expect("healthz");
+    let health = running.get(&client, "/healthz").await;
     assert_eq!(health.status().as_u16(), 200);
     assert_eq!(
         health.json::<serde_json::Value>().await.expect("json"),
@@ -133,19 +116,10 @@ async fn serves_webhooks_and_derives_them() {
         .await
         .expect("POST huge");
     assert_eq!(response.status().as_u16(), 413);
-    let response = client
-        .get(format!("{}/nope", running.base))
-        .send()
-        .await
-        .expect("GET");
+    let response = running.get(&client, "/nope").await;
     assert_eq!(response.status().as_u16(), 404);
 
-    running.stop.send(true).expect("stop");
-    running
-        .task
-        .await
-        .expect("join")
-        .expect("serve ended cleanly");
+    running.stop_cleanly().await;
 }
 
 #[tokio::test]
@@ -154,12 +128,15 @@ async fn a_bad_config_file_is_rejected_naming_the_field() {
     let path =
         std::env::temp_dir().join(format!("flowmeter-bad-config-{}.yaml", std::process::id()));
     std::fs::write(&path, "org: acme\ntimezone: Mars/Olympus\n").expect("write config");
-    let mut settings = settings();
+    let mut settings = devserver_settings("api-token", "admin-token");
     settings.config_path = Some(path.display().to_string());
     let err = prepare(&store, &settings)
         .await
         .expect_err("bad config must be rejected");
-    assert!(err.to_string().contains("timezone"), "error names the field: {err}");
+    assert!(
+        err.to_string().contains("timezone"),
+        "error names the field: {err}"
+    );
     assert!(
         store.config().await.expect("config read").is_none(),
         "nothing stored"
@@ -226,28 +203,13 @@ async fn dev_digest_sends_a_week_once_and_rejects_a_bad_week() {
         .to_string();
     assert!(message.contains("week"), "{message}");
 
-    let first: serde_json::Value = admin(client.post(url("?week=2026-W41")))
-        .send()
-        .await
-        .expect("POST")
-        .json()
-        .await
-        .expect("json");
+    let first = answer(admin(client.post(url("?week=2026-W41")))).await;
     assert_eq!(first["week"], "2026-W41", "{first}");
     let id = first["email_message_id"]
         .as_str()
         .expect("an email went out")
         .to_string();
-    let ses = std::env::var("FLOWMETER_SES_ENDPOINT").expect("make test starts the SES emulator");
-    let sent: serde_json::Value = client
-        .get(format!("{ses}/store"))
-        .send()
-        .await
-        .expect("GET /store")
-        .json()
-        .await
-        .expect("store JSON");
-    let emails = sent["emails"].as_array().cloned().unwrap_or_default();
+    let emails = ses_emails(&client).await;
     assert_eq!(
         emails
             .iter()
@@ -276,13 +238,7 @@ async fn dev_digest_sends_a_week_once_and_rejects_a_bad_week() {
         "Weekly digest · acme-devdigest · 2026-W41"
     );
 
-    let again: serde_json::Value = admin(client.post(url("?week=2026-W41")))
-        .send()
-        .await
-        .expect("POST")
-        .json()
-        .await
-        .expect("json");
+    let again = answer(admin(client.post(url("?week=2026-W41")))).await;
     assert_eq!(
         again["already_sent"],
         serde_json::json!(["email"]),

@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use flowmeter::config::OrgConfig;
 use flowmeter::time::IsoWeek;
+use flowmeter_e2e::http::ses_emails;
 use flowmeter_e2e::scenario::history;
 use flowmeter_e2e::slack_standin::{Scripted, SlackStandIn};
 use flowmeter_e2e::{deliver, drain, fresh_store};
@@ -61,22 +62,39 @@ async fn loaded_store(to: &str) -> Store {
     store
 }
 
+/// A table loaded with `history(11)` for a fresh recipient (`to`), its config as a run loads
+/// it, the SES emulator and an HTTP client, and a Slack stand-in with its channels.
+type Loaded = (
+    String,
+    Store,
+    OrgConfig,
+    aws_sdk_sesv2::Client,
+    reqwest::Client,
+    SlackStandIn,
+    Channels,
+);
+
+async fn loaded(label: &str) -> Loaded {
+    let to = unique_recipient(label);
+    let store = loaded_store(&to).await;
+    let config = stored_config(&store).await;
+    let ses = ses_client().await;
+    let (slack, channels) = slack_only().await;
+    (
+        to,
+        store,
+        config,
+        ses,
+        reqwest::Client::new(),
+        slack,
+        channels,
+    )
+}
+
 /// The emails the SES emulator holds (`GET /store`) addressed to `to`.
 async fn emails_to(http: &reqwest::Client, to: &str) -> Vec<Value> {
-    let endpoint = std::env::var("FLOWMETER_SES_ENDPOINT")
-        .expect("FLOWMETER_SES_ENDPOINT (make test starts the emulator)");
-    let store: Value = http
-        .get(format!("{endpoint}/store"))
-        .send()
+    ses_emails(http)
         .await
-        .expect("GET /store")
-        .json()
-        .await
-        .expect("store JSON");
-    store["emails"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
         .into_iter()
         .filter(|e| {
             e["destination"]["to"]
@@ -109,12 +127,7 @@ fn instant(text: &str) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn sends_each_part_once_and_a_retry_sends_only_what_failed() {
-    let to = unique_recipient("once");
-    let store = loaded_store(&to).await;
-    let config = stored_config(&store).await;
-    let ses = ses_client().await;
-    let http = reqwest::Client::new();
-    let (slack, channels) = slack_only().await;
+    let (to, store, config, ses, http, slack, channels) = loaded("once").await;
     let week: IsoWeek = "2026-W41".parse().expect("week");
     let now = instant("2026-10-12T09:00:00Z");
 
@@ -256,12 +269,7 @@ fn attr<'a>(item: &'a flowmeter_edge::store::Item, name: &str) -> &'a str {
 /// first retry past the stale limit by the wall clock sends it, once; later runs send nothing.
 #[tokio::test]
 async fn a_part_left_sending_by_a_dead_run_is_sent_once_after_the_stale_limit() {
-    let to = unique_recipient("dead");
-    let store = loaded_store(&to).await;
-    let config = stored_config(&store).await;
-    let ses = ses_client().await;
-    let http = reqwest::Client::new();
-    let (slack, channels) = slack_only().await;
+    let (to, store, config, ses, http, slack, channels) = loaded("dead").await;
     let week: IsoWeek = "2026-W41".parse().expect("week");
     let scheduled = instant("2026-10-12T08:00:00Z");
     // The wall clock of the first run; the retries come later by their own clocks.
@@ -670,13 +678,25 @@ fn ses_at(url: &str, shared: &aws_config::SdkConfig) -> aws_sdk_sesv2::Client {
     )
 }
 
+/// One email to vp@acme.example through the SES endpoint at `url`.
+async fn send_email_at(url: &str, shared: &aws_config::SdkConfig) -> Result<String, NotifyError> {
+    let to = ["vp@acme.example".to_string()];
+    flowmeter_edge::notify::send_email(
+        &ses_at(url, shared),
+        "m@acme.example",
+        &to,
+        "s",
+        "<p>h</p>",
+        "t",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn ses_throttling_is_retried_and_a_rejection_is_a_clear_final_error() {
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    let to = vec!["vp@acme.example".to_string()];
-
     let (url, calls) = scripted_ses(vec![
         (
             429,
@@ -690,16 +710,9 @@ async fn ses_throttling_is_retried_and_a_rejection_is_a_clear_final_error() {
         ),
     ])
     .await;
-    let id = flowmeter_edge::notify::send_email(
-        &ses_at(&url, &shared),
-        "m@acme.example",
-        &to,
-        "s",
-        "<p>h</p>",
-        "t",
-    )
-    .await
-    .expect("sent after backoff");
+    let id = send_email_at(&url, &shared)
+        .await
+        .expect("sent after backoff");
     assert_eq!(id, "scripted-1");
     assert!(
         calls.load(std::sync::atomic::Ordering::SeqCst) >= 3,
@@ -712,16 +725,7 @@ async fn ses_throttling_is_retried_and_a_rejection_is_a_clear_final_error() {
         "Email address is not verified. The following identities failed the check in region US-EAST-1: m@acme.example",
     )])
     .await;
-    let err = flowmeter_edge::notify::send_email(
-        &ses_at(&url, &shared),
-        "m@acme.example",
-        &to,
-        "s",
-        "<p>h</p>",
-        "t",
-    )
-    .await
-    .expect_err("rejected");
+    let err = send_email_at(&url, &shared).await.expect_err("rejected");
     assert!(
         matches!(err, NotifyError::Rejected(ref m) if m.contains("not verified")),
         "{err}"

@@ -15,6 +15,14 @@ use serde_json::{json, Value};
 const REPO: &str = "acme/api";
 const ZERO: &str = "0000000000000000000000000000000000000000";
 
+/// A PR's branch pushed March 10 at 10:00, the PR opened an hour later and merged March 12 at
+/// 10:00.
+const MARCH_10_TO_12: (&str, &str, &str) = (
+    "2026-03-10T10:00:00Z",
+    "2026-03-10T11:00:00Z",
+    "2026-03-12T10:00:00Z",
+);
+
 fn t(text: &str) -> DateTime<Utc> {
     text.parse().expect("time")
 }
@@ -64,6 +72,19 @@ impl History {
                    "created": before == ZERO, "deleted": false, "forced": false,
                    "commits": list, "head_commit": list.last(), "repository": repo}),
         );
+    }
+
+    /// A branch created by a push of one commit, `(sha label, authored at)`, and PR `number`
+    /// from it: `(pushed, opened, merged)`.
+    fn pr_from_new_branch(
+        &mut self,
+        number: u64,
+        branch: &str,
+        commit: (&str, &str),
+        (pushed, opened, merged): (&str, &str, &str),
+    ) {
+        self.push(pushed, branch, ZERO, &[commit]);
+        self.merged_pr(number, branch, commit.0, REPO, opened, merged);
     }
 
     /// A PR opened at `opened` and merged at `merged` from `head` (`head_repo` for forks).
@@ -162,19 +183,15 @@ async fn two_prs_from_one_branch_name_months_apart_each_have_their_own_first_com
         "2026-03-01T11:00:00Z",
         "2026-03-03T10:00:00Z",
     );
-    h.push(
-        "2026-06-01T10:00:00Z",
-        "fix-docs",
-        ZERO,
-        &[("b1", "2026-06-01T09:00:00Z")],
-    );
-    h.merged_pr(
+    h.pr_from_new_branch(
         2,
         "fix-docs",
-        "b1",
-        REPO,
-        "2026-06-01T11:00:00Z",
-        "2026-06-02T10:00:00Z",
+        ("b1", "2026-06-01T09:00:00Z"),
+        (
+            "2026-06-01T10:00:00Z",
+            "2026-06-01T11:00:00Z",
+            "2026-06-02T10:00:00Z",
+        ),
     );
     let store = run("reused-branch", None, &h).await;
     assert_eq!(
@@ -383,20 +400,7 @@ async fn an_actions_deployment_that_is_also_a_deploy_workflow_counts_once() {
 #[tokio::test]
 async fn a_signed_body_replayed_under_a_new_delivery_id_writes_nothing() {
     let mut h = History::new();
-    h.push(
-        "2026-03-10T10:00:00Z",
-        "feature",
-        ZERO,
-        &[("f1", "2026-03-10T09:00:00Z")],
-    );
-    h.merged_pr(
-        1,
-        "feature",
-        "f1",
-        REPO,
-        "2026-03-10T11:00:00Z",
-        "2026-03-12T10:00:00Z",
-    );
+    h.pr_from_new_branch(1, "feature", ("f1", "2026-03-10T09:00:00Z"), MARCH_10_TO_12);
     let review = json!({"action": "submitted", "repository": repository(),
         "review": {"id": 9001, "user": {"login": "bob", "type": "User"}, "state": "commented",
                    "submitted_at": "2026-03-11T10:00:00Z", "body": "one question"},
@@ -439,34 +443,8 @@ async fn a_signed_body_replayed_under_a_new_delivery_id_writes_nothing() {
 async fn a_pr_with_a_very_long_head_ref_derives_and_the_stream_goes_on() {
     let long = "x".repeat(3_000);
     let mut h = History::new();
-    h.push(
-        "2026-03-10T10:00:00Z",
-        &long,
-        ZERO,
-        &[("f1", "2026-03-10T09:00:00Z")],
-    );
-    h.merged_pr(
-        1,
-        &long,
-        "f1",
-        REPO,
-        "2026-03-10T11:00:00Z",
-        "2026-03-12T10:00:00Z",
-    );
-    h.push(
-        "2026-03-10T10:00:00Z",
-        "short",
-        ZERO,
-        &[("g1", "2026-03-10T08:00:00Z")],
-    );
-    h.merged_pr(
-        2,
-        "short",
-        "g1",
-        REPO,
-        "2026-03-10T11:00:00Z",
-        "2026-03-12T10:00:00Z",
-    );
+    h.pr_from_new_branch(1, &long, ("f1", "2026-03-10T09:00:00Z"), MARCH_10_TO_12);
+    h.pr_from_new_branch(2, "short", ("g1", "2026-03-10T08:00:00Z"), MARCH_10_TO_12);
     let store = run("long-ref", None, &h).await;
     assert_eq!(
         first_commits(&store, [1, 2]).await,
@@ -498,20 +476,7 @@ async fn a_poison_record_is_parked_and_never_stalls_the_stream() {
         .await
         .expect("put poison");
     let mut h = History::new();
-    h.push(
-        "2026-03-10T10:00:00Z",
-        "feature",
-        ZERO,
-        &[("f1", "2026-03-10T09:00:00Z")],
-    );
-    h.merged_pr(
-        1,
-        "feature",
-        "f1",
-        REPO,
-        "2026-03-10T11:00:00Z",
-        "2026-03-12T10:00:00Z",
-    );
+    h.pr_from_new_branch(1, "feature", ("f1", "2026-03-10T09:00:00Z"), MARCH_10_TO_12);
     for delivery in &h.out {
         let (status, _) = deliver(&store, delivery).await;
         assert_eq!(status, StatusCode::ACCEPTED);

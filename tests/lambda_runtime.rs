@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use flowmeter::ingest::signature::sign_hex;
-use flowmeter_e2e::fresh_store;
+use flowmeter_e2e::http::ses_emails;
+use flowmeter_e2e::{fresh_store, Delivery};
 use flowmeter_edge::store::{Store, PROJECTION_SK};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -505,24 +505,13 @@ fn http_api_event(route: &str, query: &str, headers: &[(&str, &str)], body: Opti
     event
 }
 
-/// The signed headers GitHub sends with `body`.
-fn github_headers(body: &str, delivery: &str, secret: &str) -> Vec<(String, String)> {
-    vec![
-        ("content-type".into(), "application/json".into()),
-        ("x-github-event".into(), "pull_request".into()),
-        ("x-github-delivery".into(), delivery.into()),
-        (
-            "x-hub-signature-256".into(),
-            format!("sha256={}", sign_hex(secret.as_bytes(), body.as_bytes())),
-        ),
-    ]
+/// The signed headers GitHub sends with `body` (the kit's).
+fn github_headers(body: &str, delivery: &str, secret: &str) -> Vec<(&'static str, String)> {
+    Delivery::github(secret, "pull_request", delivery, body.as_bytes().to_vec()).headers
 }
 
-fn borrowed(headers: &[(String, String)]) -> Vec<(&str, &str)> {
-    headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
+fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+    headers.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 /// A DynamoDB Streams call on DynamoDB Local (JSON protocol; no signature is checked).
@@ -682,7 +671,7 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
         lambda.port
     ));
     for (k, v) in &headers {
-        request = request.header(k, v);
+        request = request.header(*k, v);
     }
     let response = lambda.send(WEBHOOK, request.body(body.clone())).await;
     assert_eq!(response.status().as_u16(), 202);
@@ -749,25 +738,11 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
     assert_eq!(answer["week"], "2020-W13", "{answer}");
     let message_id = answer["email_message_id"].as_str().unwrap_or_default();
     assert!(!message_id.is_empty(), "{answer}");
-    let ses = std::env::var("FLOWMETER_SES_ENDPOINT").expect("FLOWMETER_SES_ENDPOINT");
-    let held: Value = lambda
-        .http
-        .get(format!("{ses}/store"))
-        .send()
-        .await
-        .expect("GET /store")
-        .json()
-        .await
-        .expect("store JSON");
-    let mine: Vec<&Value> = held["emails"]
-        .as_array()
-        .map(|emails| {
-            emails
-                .iter()
-                .filter(|e| e.to_string().contains(&recipient))
-                .collect()
-        })
-        .unwrap_or_default();
+    let held = ses_emails(&lambda.http).await;
+    let mine: Vec<&Value> = held
+        .iter()
+        .filter(|e| e.to_string().contains(&recipient))
+        .collect();
     assert_eq!(mine.len(), 1, "emails to {recipient}: {mine:?}");
     let email = mine[0];
     assert_eq!(email["messageId"], message_id, "{email}");

@@ -16,16 +16,13 @@ use std::time::{Duration, Instant};
 use flowmeter::ingest::signature::sign_hex;
 use flowmeter::ingest::MAX_BODY_BYTES;
 use flowmeter::model::EntityKey;
-use flowmeter_devserver::{serve, Settings};
-use flowmeter_e2e::{
-    fresh_store, secrets, table_snapshot, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
-};
+use flowmeter_e2e::http::RunningDevServer;
+use flowmeter_e2e::{fresh_store, table_snapshot, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET};
 use flowmeter_edge::store::Store;
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{oneshot, watch};
 
 const API_TOKEN: &str = "api-token";
 const ADMIN_TOKEN: &str = "admin-token";
@@ -994,29 +991,8 @@ fn corpus() -> Vec<Case> {
     cases
 }
 
-struct Running {
-    base: String,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Result<(), flowmeter_devserver::DevServerError>>,
-}
-
-async fn start(store: Store) -> Running {
-    let settings = Settings {
-        port: 0,
-        secrets: secrets(),
-        api_token: API_TOKEN.into(),
-        admin_token: ADMIN_TOKEN.into(),
-        config_path: None,
-    };
-    let (stop, stopped) = watch::channel(false);
-    let (bound_tx, bound_rx) = oneshot::channel();
-    let task = tokio::spawn(serve(store, settings, stopped, Some(bound_tx)));
-    let address = bound_rx.await.expect("dev server bound");
-    Running {
-        base: format!("http://{address}"),
-        stop,
-        task,
-    }
+async fn start(store: Store) -> RunningDevServer {
+    RunningDevServer::start(store, API_TOKEN, ADMIN_TOKEN).await
 }
 
 /// Sends a case; `Err` when no HTTP answer came back (a dropped connection).
@@ -1254,11 +1230,7 @@ async fn malformed_input_gets_4xx_writes_nothing_and_kills_nothing() {
     );
 
     // Still up, nothing panicked, nothing written.
-    let health = client
-        .get(format!("{}/healthz", running.base))
-        .send()
-        .await
-        .expect("healthz answers");
+    let health = running.get(&client, "/healthz").await;
     assert_eq!(health.status().as_u16(), 200);
     assert_eq!(
         PANICS.load(Ordering::SeqCst),
@@ -1290,12 +1262,7 @@ async fn malformed_input_gets_4xx_writes_nothing_and_kills_nothing() {
         "the second control's fact is in the table"
     );
 
-    running.stop.send(true).expect("stop");
-    running
-        .task
-        .await
-        .expect("join")
-        .expect("serve ended cleanly");
+    running.stop_cleanly().await;
 }
 
 /// Dates at chrono's lower bound. `IsoWeek::monday_date` once computed `jan4 - Duration::days(..)`

@@ -603,6 +603,25 @@ fn roles_are_least_privilege() {
     assert!(rollup_fn["Properties"].get("Layers").is_none());
 }
 
+/// One key of each kind of entity a webhook writes facts for.
+fn one_key_of_each_entity() -> [EntityKey; 4] {
+    [
+        EntityKey::PullRequest {
+            repo: "acme/api".into(),
+            number: 1,
+        },
+        EntityKey::Deployment {
+            repo: "acme/api".into(),
+            id: "gh:1".into(),
+        },
+        EntityKey::Incident { id: "pd:P1".into() },
+        EntityKey::Branch {
+            repo: "acme/api".into(),
+            branch: "main".into(),
+        },
+    ]
+}
+
 #[test]
 fn the_webhook_role_may_write_every_entity_partition_and_nothing_else() {
     let doc = template();
@@ -624,21 +643,7 @@ fn the_webhook_role_may_write_every_entity_partition_and_nothing_else() {
     };
     // Every kind of entity a webhook writes facts for. The match has no wildcard arm, so a new
     // kind of entity does not compile here until it is added to the list and the template.
-    let keys = [
-        EntityKey::PullRequest {
-            repo: "acme/api".into(),
-            number: 1,
-        },
-        EntityKey::Deployment {
-            repo: "acme/api".into(),
-            id: "gh:1".into(),
-        },
-        EntityKey::Incident { id: "pd:P1".into() },
-        EntityKey::Branch {
-            repo: "acme/api".into(),
-            branch: "main".into(),
-        },
-    ];
+    let keys = one_key_of_each_entity();
     for key in &keys {
         match key {
             EntityKey::PullRequest { .. }
@@ -835,21 +840,7 @@ fn the_rollup_role_writes_only_under_the_prefixes_the_rollup_writes() {
         scope: scope.clone(),
         week,
     };
-    let entities = [
-        EntityKey::PullRequest {
-            repo: "acme/api".into(),
-            number: 1,
-        },
-        EntityKey::Deployment {
-            repo: "acme/api".into(),
-            id: "gh:1".into(),
-        },
-        EntityKey::Incident { id: "pd:P1".into() },
-        EntityKey::Branch {
-            repo: "acme/api".into(),
-            branch: "main".into(),
-        },
-    ];
+    let entities = one_key_of_each_entity();
     for pk in entities.iter().map(EntityKey::partition_key).chain([
         flowmeter_edge::store::bucket_pk(&bucket),
         flowmeter_edge::store::rollup_pk(&scope),

@@ -3,6 +3,7 @@
 //! the kit, `flowmeter_kit`, under the secrets below), and a stream drain that runs the
 //! rollup handler exactly as Lambda would.
 
+pub mod http;
 pub mod scenario;
 pub mod slack_standin;
 

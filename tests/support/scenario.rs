@@ -37,8 +37,9 @@ impl Builder {
         }
     }
 
-    /// The repo's first commit `c0`, pushed to main at `base` (authored an hour before).
-    fn start_main(&mut self, base: DateTime<Utc>) -> String {
+    /// The repo's first commit `c0`, pushed to main at `base` (authored an hour before), and
+    /// deployment 1 of it, `deployed` minutes after `base`, for 5 minutes.
+    fn start_main(&mut self, base: DateTime<Utc>, deployed: i64) -> String {
         let c0 = sha("c", 0);
         self.push(
             base,
@@ -47,6 +48,8 @@ impl Builder {
             &[(c0.clone(), base - Duration::hours(1))],
         );
         self.main_head = c0.clone();
+        let started = base + Duration::minutes(deployed);
+        self.deployment(1, &c0, started, started + Duration::minutes(5), "success");
         c0
     }
 
@@ -144,14 +147,7 @@ pub fn history(seed: u64) -> Vec<Delivery> {
     let mut rng = Rng::new(seed);
     let base: DateTime<Utc> = "2026-10-05T08:00:00Z".parse().unwrap_or_default();
     let mut b = Builder::new(seed);
-    let c0 = b.start_main(base);
-    b.deployment(
-        1,
-        &c0,
-        base + Duration::minutes(10),
-        base + Duration::minutes(15),
-        "success",
-    );
+    b.start_main(base, 10);
 
     let prs = rng.range(2, 4) as usize;
     let mut clock = base + Duration::minutes(30);
@@ -239,14 +235,7 @@ pub fn history(seed: u64) -> Vec<Delivery> {
 pub fn revert_history() -> Vec<Delivery> {
     let base: DateTime<Utc> = "2026-10-05T08:00:00Z".parse().unwrap_or_default();
     let mut b = Builder::new(99);
-    let c0 = b.start_main(base);
-    b.deployment(
-        1,
-        &c0,
-        base + Duration::minutes(5),
-        base + Duration::minutes(10),
-        "success",
-    );
+    b.start_main(base, 5);
     let mut at = base + Duration::hours(1);
     for (number, title) in [
         (1usize, "Add caching".to_string()),
@@ -283,9 +272,8 @@ pub fn revert_history() -> Vec<Delivery> {
 pub fn rollback_history() -> Vec<Delivery> {
     let base: DateTime<Utc> = "2026-10-05T08:00:00Z".parse().unwrap_or_default();
     let mut b = Builder::new(98);
-    let c0 = b.start_main(base);
+    let c0 = b.start_main(base, 5);
     let minutes = |m: i64| base + Duration::minutes(m);
-    b.deployment(1, &c0, minutes(5), minutes(10), "success");
     b.push(
         minutes(20),
         "feature-1",
