@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use flowmeter_e2e::http::ses_emails;
 use flowmeter_e2e::{fresh_store, Delivery};
-use flowmeter_edge::store::{Store, PROJECTION_SK};
+use flowmeter_edge::local_stream::local_request;
+use flowmeter_edge::store::{item_keys, Store, PROJECTION_SK};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -522,15 +523,7 @@ async fn streams(http: &reqwest::Client, op: &str, body: Value) -> Value {
     } else {
         "DynamoDBStreams_20120810"
     };
-    let response = http
-        .post(endpoint)
-        .header("content-type", "application/x-amz-json-1.0")
-        .header("x-amz-target", format!("{target}.{op}"))
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, \
-             SignedHeaders=host, Signature=0",
-        )
+    let response = local_request(http, &endpoint, &format!("{target}.{op}"))
         .json(&body)
         .send()
         .await
@@ -593,11 +586,10 @@ async fn stream_batch(store: &Store) -> Value {
     json!({ "Records": facts })
 }
 
-fn sort_key(item: &flowmeter_edge::store::Item) -> String {
-    item.get("sk")
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default()
+/// The sort keys of the items whose partition key begins with `prefix`.
+async fn sort_keys(store: &Store, prefix: &str) -> Vec<String> {
+    let items = store.scan_prefix(prefix).await.expect("scan");
+    items.iter().map(|item| item_keys(item).1).collect()
 }
 
 #[tokio::test]
@@ -648,12 +640,9 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
         serde_json::from_str(answer["body"].as_str().unwrap_or_default()).expect("JSON body");
     assert_eq!(reply["facts_written"], 1, "{reply}");
     let pr_key = "PR#robvanderleek/create-issue-branch#117";
-    let facts: Vec<String> = store
-        .scan_prefix(pr_key)
+    let facts: Vec<String> = sort_keys(&store, pr_key)
         .await
-        .expect("scan")
-        .iter()
-        .map(sort_key)
+        .into_iter()
         .filter(|sk| sk.starts_with("FACT#"))
         .collect();
     assert_eq!(facts.len(), 1, "one fact of PR 117: {facts:?}");
@@ -690,12 +679,9 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
         "{}",
         lambda.log(ROLLUP)
     );
-    let projections: Vec<String> = store
-        .scan_prefix(pr_key)
+    let projections: Vec<String> = sort_keys(&store, pr_key)
         .await
-        .expect("scan")
-        .iter()
-        .map(sort_key)
+        .into_iter()
         .filter(|sk| sk == PROJECTION_SK)
         .collect();
     assert_eq!(projections.len(), 1, "the PR's projection: {projections:?}");

@@ -59,6 +59,24 @@ enum Position<'a> {
     After(&'a str),
 }
 
+/// A request to DynamoDB Local's JSON protocol at `endpoint`, for the operation `target` (e.g.
+/// `DynamoDBStreams_20120810.GetRecords`): signed with a placeholder, which the emulator
+/// accepts without checking.
+pub fn local_request(
+    http: &reqwest::Client,
+    endpoint: &str,
+    target: &str,
+) -> reqwest::RequestBuilder {
+    http.post(endpoint)
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", target)
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, \
+             SignedHeaders=host, Signature=0",
+        )
+}
+
 /// Whether a raw stream record is a fact (the template's `FilterCriteria`).
 fn is_fact_record(record: &Value) -> bool {
     record
@@ -97,16 +115,8 @@ impl StreamPoller {
     }
 
     async fn call(&self, op: &'static str, body: Value) -> Result<Value, StoreError> {
-        let response = self
-            .http
-            .post(&self.endpoint)
-            .header("content-type", "application/x-amz-json-1.0")
-            .header("x-amz-target", format!("DynamoDBStreams_20120810.{op}"))
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, \
-                 SignedHeaders=host, Signature=0",
-            )
+        let target = format!("DynamoDBStreams_20120810.{op}");
+        let response = local_request(&self.http, &self.endpoint, &target)
             .json(&body)
             .send()
             .await
