@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use flowmeter_edge::store::Store;
 use serde_json::{json, Value};
 
+use flowmeter_kit::{Attempt, Retry, Sender, Sent};
+
 use crate::ddb::DynamoDbLocal;
 use crate::generate::{self, Delivery, Rng};
 use crate::profile;
@@ -26,15 +28,6 @@ pub struct Options {
     /// Kill DynamoDB Local when this share of the sends has been dispatched (fault run).
     pub outage_at: f64,
     pub outage: Duration,
-}
-
-/// One HTTP attempt.
-#[derive(Clone, Copy)]
-pub(crate) struct Attempt {
-    pub start: Instant,
-    pub end: Instant,
-    /// 0 = no HTTP answer.
-    pub status: u16,
 }
 
 #[derive(Default)]
@@ -104,8 +97,18 @@ pub(crate) fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
-/// One delivery sent until it is answered 2xx or 4xx (or given up), logged in `log`; the
-/// entry point of the other modes into [`send_with_retries`].
+/// How the load's senders retry: 50 ms doubling to 2 s, half of each wait fixed and half
+/// drawn from the sender's RNG; a delivery still failing 600 s after its first attempt is
+/// given up.
+const RETRY: Retry = Retry {
+    first_delay: Duration::from_millis(50),
+    max_delay: Duration::from_secs(2),
+    max_attempts: None,
+    deadline: Some(Duration::from_secs(600)),
+};
+
+/// One delivery sent with the kit's [`Sender`] until it is answered 2xx or 4xx (or given up),
+/// every attempt logged in `log`.
 pub(crate) async fn deliver(
     client: &reqwest::Client,
     base: &str,
@@ -113,71 +116,27 @@ pub(crate) async fn deliver(
     rng: &mut Rng,
     log: &mut SenderLog,
 ) {
-    send_with_retries(client, base, delivery, rng, log).await;
-}
-
-async fn send_with_retries(
-    client: &reqwest::Client,
-    base: &str,
-    delivery: &Delivery,
-    rng: &mut Rng,
-    log: &mut SenderLog,
-) {
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(600);
-    let mut attempt = 0u32;
-    loop {
-        let mut request = client
-            .post(format!("{base}{}", delivery.path))
-            .body(delivery.body.clone());
-        for (name, value) in &delivery.headers {
-            request = request.header(*name, value.as_str());
-        }
-        let t0 = Instant::now();
-        let result = request.send().await;
-        let (status, body) = match result {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let body = response
-                    .bytes()
-                    .await
-                    .map(|b| b.to_vec())
-                    .unwrap_or_default();
-                (status, body)
-            }
-            Err(_) => (0, Vec::new()),
-        };
-        let end = Instant::now();
-        log.attempts.push(Attempt {
-            start: t0,
-            end,
-            status,
-        });
-        if (200..300).contains(&status) {
-            let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let sender = Sender::new(client.clone(), base, RETRY);
+    let sent = sender
+        .send_logged(delivery, Some(rng), |attempt| log.attempts.push(attempt))
+        .await;
+    match sent {
+        Sent::Accepted(answer) => {
+            let answer: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
             log.facts_written += answer["facts_written"].as_u64().unwrap_or(0);
             log.accepted += 1;
+            let end = log.attempts.last().map_or_else(Instant::now, |a| a.end);
             log.latencies_ms
                 .push(end.duration_since(started).as_secs_f64() * 1000.0);
-            return;
         }
-        if (400..500).contains(&status) {
-            log.rejected.push(format!(
-                "{status} {}: {}",
-                delivery.path,
-                String::from_utf8_lossy(&body)
-            ));
-            return;
-        }
-        // 5xx or no answer: back off like a careful client (exponential, jittered, capped).
-        if end > deadline {
-            log.gave_up += 1;
-            return;
-        }
-        attempt += 1;
-        let base_ms = (25u64 << attempt.min(7)).min(2000);
-        let jitter = rng.range(0, base_ms as i64 / 2) as u64;
-        tokio::time::sleep(Duration::from_millis(base_ms / 2 + jitter)).await;
+        Sent::Rejected(answer) => log.rejected.push(format!(
+            "{} {}: {}",
+            answer.status,
+            delivery.path,
+            answer.text()
+        )),
+        Sent::GaveUp { .. } => log.gave_up += 1,
     }
 }
 
@@ -382,7 +341,7 @@ async fn send_all(
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&job) = jobs.get(i) else { break };
-                send_with_retries(&client, &base, &deliveries[job], &mut rng, &mut log).await;
+                deliver(&client, &base, &deliveries[job], &mut rng, &mut log).await;
             }
             log
         }));
