@@ -20,12 +20,19 @@ async fn main() -> Result<(), Error> {
         async move {
             let config = load_config(store).await?;
             let schedule_timezone = std::env::var("DIGEST_TIMEZONE").ok();
-            if let Some(warning) = schedule_timezone_mismatch(schedule_timezone.as_deref(), &config) {
+            if let Some(warning) = schedule_timezone_mismatch(schedule_timezone.as_deref(), &config)
+            {
                 tracing::warn!(%warning, "timezone mismatch");
             }
             let (now, week) = event.payload.resolve(&config, chrono::Utc::now())?;
             let outcome = run(store, ses, http, &config, channels, week, now).await?;
-            tracing::info!(week = %outcome.week, email = ?outcome.email_message_id, slack = outcome.slack.len(), "digest sent");
+            tracing::info!(
+                week = %outcome.week,
+                email = ?outcome.email_message_id,
+                slack = outcome.slack.len(),
+                slack_channel = ?outcome.slack_channel,
+                "digest sent"
+            );
             Ok::<_, Error>(serde_json::to_value(&outcome)?)
         }
     }))
