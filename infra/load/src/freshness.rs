@@ -22,19 +22,24 @@
 //!   `GET /v1/dora`; moves with the first terminal status of a deployment (`deployment_status`
 //!   success/failure/error, or a generic deployment with `finished_at`).
 //!
-//! Walking the schedule in send order, the delivery that makes the `k`-th such change of a
-//! repository's counter is reflected once that counter reads **at least `k`**. Every `N`th change
-//! (`--sample-every N`) is sampled: after its 202 the counter is read until it reaches `k`; its
-//! freshness is the end of that read minus the end of the 202, an upper bound whose resolution
-//! is one read plus the interval between reads: `--poll-ms`, or a tenth of the sample's age if
-//! that is longer, at most 4 reads in flight (so a backlog is not fed by its own probe; the
-//! reads go to the same DynamoDB Local as the pipeline). A count of `k` can only come from changes
-//! sent before the sample or from the sample itself, unless a later delivery that could move the
-//! same counter had already been sent: such samples are **ambiguous** and left out (counted in
-//! `freshness_ambiguous`). A sample not reflected within `--timeout-s` is **unreflected**
-//! (`freshness_unreflected`) and fails the run. After the run the model is checked: every
-//! repository's final counters must equal the number of changes the walk counted, or the run
-//! fails (`freshness_model_mismatches`).
+//! Walking the schedule in send order gives each such change its place `k` in its counter. Every
+//! `N`th change (`--sample-every N`) is sampled, and after its 202 the counter is read until it
+//! reflects the change for certain: until it reads at least `K`, the number of changes of that
+//! counter among all deliveries sent before the read ended (`K ≥ k`; `K = k` unless a later
+//! change of the same counter was already on its way). Only those `K` changes can have been
+//! counted, so a value of `K` includes the sample's; no sample is left out, and one that waits
+//! for a later change's to be counted too is measured late, never early. Its freshness is the
+//! end of that read minus the end of the 202: an upper bound whose resolution is one read plus
+//! the interval between reads, `--poll-ms` or a tenth of the sample's age if that is longer,
+//! with at most 4 reads in flight (so a backlog is not fed by its own probe; the reads go to
+//! the same DynamoDB Local as the pipeline). A sample not reflected within `--timeout-s` is
+//! **unreflected** (`freshness_unreflected`) and fails the run. The counting is checked after
+//! the run: every repository's final counters must equal the number of changes the walk counted
+//! (so nothing else moves them), or the run fails (`freshness_model_mismatches`).
+//!
+//! `--warmup-s W` first sends `W` seconds of the same traffic against a table of its own, so
+//! that DynamoDB Local's JVM and this process are warm while the measured table starts empty;
+//! the default is none (the run measures from a cold start, as `make load` always has).
 //!
 //! The JSON line: `deliveries`, `lost`, `throughput_per_s` (the achieved rate), webhook `p50_ms`
 //! / `p99_ms`, `freshness_sampled` / `_p50_s` / `_p99_s` / `_max_s`, the same per counter under
@@ -72,6 +77,9 @@ pub struct SteadyOptions {
     pub poll: Duration,
     /// A sample not reflected this long after its 202 is unreflected.
     pub timeout: Duration,
+    /// Seconds of the same traffic against a separate table before the measured run (0: none),
+    /// so that DynamoDB Local's JVM and this process are warm but the measured table is empty.
+    pub warmup: f64,
 }
 
 /// A repository counter that one delivery moves by one; see the module documentation.
@@ -127,15 +135,8 @@ impl Report {
     }
 }
 
-/// What one delivery can do to its repository's counters.
-#[derive(Default)]
-struct Effect {
-    /// Counters it could move (conservatively): a later one of these sent before a sample was
-    /// seen makes the sample ambiguous.
-    may_move: Vec<Counter>,
-    /// Counters it moves if the item (PR number, deployment id) is new to the counter.
-    counts: Vec<(Counter, String)>,
-}
+/// The counters a delivery moves if the item (PR number, deployment id) is new to the counter.
+type Effect = Vec<(Counter, String)>;
 
 fn is_bot(user: &Value) -> bool {
     user["type"].as_str() == Some("Bot")
@@ -153,40 +154,32 @@ fn header<'a>(delivery: &'a Delivery, name: &str) -> Option<&'a str> {
 }
 
 fn effect(delivery: &Delivery, body: &Value) -> Effect {
-    let mut effect = Effect::default();
+    let mut effect = Effect::new();
     let event = header(delivery, "x-github-event");
     match (delivery.path, event) {
         ("/webhooks/github", Some("pull_request")) => {
             let pr = &body["pull_request"];
             let number = pr["number"].to_string();
             let merged = !pr["merged_at"].is_null();
-            effect.may_move.push(Counter::PrsOpened);
-            if merged {
-                effect.may_move.push(Counter::PrsMerged);
-            }
             if !is_bot(&pr["user"]) {
-                effect.counts.push((Counter::PrsOpened, number.clone()));
+                effect.push((Counter::PrsOpened, number.clone()));
                 if merged {
-                    effect.counts.push((Counter::PrsMerged, number));
+                    effect.push((Counter::PrsMerged, number));
                 }
             }
         }
         ("/webhooks/github", Some("deployment_status")) => {
-            effect.may_move.push(Counter::Deployments);
             let state = body["deployment_status"]["state"].as_str();
             let production = body["deployment"]["environment"].as_str() == Some("production");
             if production && matches!(state, Some("success" | "failure" | "error")) {
                 let id = body["deployment"]["id"].to_string();
-                effect.counts.push((Counter::Deployments, id));
+                effect.push((Counter::Deployments, id));
             }
         }
-        ("/webhooks/deployments", _) => {
-            effect.may_move.push(Counter::Deployments);
-            if !body["finished_at"].is_null() && body["environment"] == "production" {
-                effect
-                    .counts
-                    .push((Counter::Deployments, body["id"].to_string()));
-            }
+        ("/webhooks/deployments", _)
+            if !body["finished_at"].is_null() && body["environment"] == "production" =>
+        {
+            effect.push((Counter::Deployments, body["id"].to_string()));
         }
         _ => {}
     }
@@ -218,8 +211,8 @@ struct Plan {
     changes: Vec<Change>,
     /// The sampled changes (indexes into `changes`) by the delivery that makes them.
     samples_by_delivery: BTreeMap<usize, Vec<usize>>,
-    /// The deliveries that may move a repository's counter, in send order.
-    movers: BTreeMap<(usize, Counter), Vec<usize>>,
+    /// The changes of a repository's counter (indexes into `changes`), in send order.
+    changes_of: BTreeMap<(usize, Counter), Vec<usize>>,
 }
 
 /// Every timestamp string in a JSON value.
@@ -263,15 +256,16 @@ fn interleave(deliveries: Vec<Delivery>, count: usize) -> Vec<Delivery> {
 }
 
 impl Plan {
-    fn new(options: &SteadyOptions) -> Plan {
-        let count = (options.rate * options.seconds).round().max(1.0) as usize;
+    /// The plan of `seconds` at `options.rate`.
+    fn new(options: &SteadyOptions, seconds: f64) -> Plan {
+        let count = (options.rate * seconds).round().max(1.0) as usize;
         let schedule = interleave(generate::deliveries(count, options.seed), count);
         let mut plan = Plan {
             schedule: Vec::new(),
             repos: Vec::new(),
             changes: Vec::new(),
             samples_by_delivery: BTreeMap::new(),
-            movers: BTreeMap::new(),
+            changes_of: BTreeMap::new(),
         };
         let mut repo_index: BTreeMap<String, usize> = BTreeMap::new();
         let mut stamps: Vec<Vec<DateTime<Utc>>> = Vec::new();
@@ -292,11 +286,7 @@ impl Plan {
                 plan.repos.len() - 1
             });
             timestamps(&body, &mut stamps[repo]);
-            let effect = effect(delivery, &body);
-            for counter in effect.may_move {
-                plan.movers.entry((repo, counter)).or_default().push(i);
-            }
-            for (counter, item) in effect.counts {
+            for (counter, item) in effect(delivery, &body) {
                 if !seen.insert((repo, counter, item)) {
                     continue;
                 }
@@ -311,6 +301,11 @@ impl Plan {
                     let change = plan.changes.len();
                     plan.samples_by_delivery.entry(i).or_default().push(change);
                 }
+                let change = plan.changes.len();
+                plan.changes_of
+                    .entry((repo, counter))
+                    .or_default()
+                    .push(change);
                 plan.changes.push(Change {
                     delivery: i,
                     repo,
@@ -335,18 +330,18 @@ impl Plan {
         self.samples_by_delivery.values().map(Vec::len).sum()
     }
 
-    /// Whether a delivery after `change`'s that may move the same counter was sent before
-    /// `seen`.
-    fn ambiguous(&self, change: &Change, timeline: &Timeline, seen: Instant) -> bool {
-        let movers = self
-            .movers
+    /// What `change`'s counter must read to include it for certain, as read by a read that
+    /// ended `at`: the number of its changes among the deliveries sent before `at`.
+    fn needed(&self, change: &Change, timeline: &Timeline, at: Instant) -> u64 {
+        let changes = self
+            .changes_of
             .get(&(change.repo, change.counter))
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let after = movers.partition_point(|&d| d <= change.delivery);
-        movers[after..]
-            .iter()
-            .any(|&d| timeline.sent_at[d].is_some_and(|sent| sent < seen))
+        let sent = changes.partition_point(|&c| {
+            timeline.sent_at[self.changes[c].delivery].is_some_and(|sent| sent < at)
+        });
+        (sent as u64).max(change.expected)
     }
 }
 
@@ -410,6 +405,7 @@ const MAX_READS_IN_FLIGHT: usize = 4;
 /// The prober's running state.
 struct Prober {
     plan: Arc<Plan>,
+    timeline: Arc<Mutex<Timeline>>,
     client: reqwest::Client,
     base: String,
     pending: Vec<Pending>,
@@ -421,9 +417,15 @@ struct Prober {
 }
 
 impl Prober {
-    fn new(plan: Arc<Plan>, client: reqwest::Client, base: String) -> Prober {
+    fn new(
+        plan: Arc<Plan>,
+        timeline: Arc<Mutex<Timeline>>,
+        client: reqwest::Client,
+        base: String,
+    ) -> Prober {
         Prober {
             plan,
+            timeline,
             client,
             base,
             pending: Vec::new(),
@@ -505,10 +507,15 @@ impl Prober {
     fn settle(&mut self, seen: &BTreeMap<(usize, Report), (Value, Instant)>, timeout: Duration) {
         let now = Instant::now();
         let plan = self.plan.clone();
+        let timeline = self.timeline.clone();
+        let Ok(timeline) = timeline.lock() else {
+            return;
+        };
         self.pending.retain(|p| {
             let change = &plan.changes[p.change];
             let answer = seen.get(&(change.repo, change.counter.report()));
-            let reflected = answer.filter(|(a, _)| change.counter.value(a) >= change.expected);
+            let reflected = answer
+                .filter(|(a, at)| change.counter.value(a) >= plan.needed(change, &timeline, *at));
             let outcome = match reflected {
                 Some((_, at)) => Some(*at),
                 None if now.duration_since(p.accepted) > timeout => None,
@@ -601,9 +608,10 @@ impl Window {
             })
             .unwrap_or_default();
         let longest = polls.iter().map(|(ms, _)| *ms).fold(0.0, f64::max);
+        let busy_s = polls.iter().map(|(ms, _)| *ms).sum::<f64>() / 1000.0;
         let most = polls.iter().map(|(_, n)| *n).max().unwrap_or(0);
         eprintln!(
-            "  {:>5.1} s: {} of {} sent, {} pending; last 10 s: {} samples seen (freshness p50 {:.2} s, max {:.2} s), {} busy stream polls (longest {longest:.0} ms, most records {most}); records handled: {records}",
+            "  {:>5.1} s: {} of {} sent, {} pending; last 10 s: {} samples seen (freshness p50 {:.2} s, max {:.2} s), {} busy stream polls (busy {busy_s:.1} s, longest {longest:.0} ms, most records {most}); records handled: {records}",
             self.started.elapsed().as_secs_f64(),
             dispatched.load(Ordering::Relaxed),
             prober.plan.schedule.len(),
@@ -682,19 +690,17 @@ fn stats(sorted: &[f64]) -> Value {
     })
 }
 
-/// The samples sorted out: freshness per counter (seconds, sorted), ambiguous and unreflected.
+/// The samples sorted out: freshness per counter and in all (seconds, sorted), unreflected.
 struct Freshness {
     by_counter: BTreeMap<Counter, Vec<f64>>,
     all: Vec<f64>,
-    ambiguous: usize,
     unreflected: usize,
 }
 
-fn sort_out(plan: &Plan, timeline: &Timeline, outcomes: &[Outcome]) -> Freshness {
+fn sort_out(plan: &Plan, outcomes: &[Outcome]) -> Freshness {
     let mut f = Freshness {
         by_counter: BTreeMap::new(),
         all: Vec::new(),
-        ambiguous: 0,
         unreflected: 0,
     };
     for outcome in outcomes {
@@ -703,10 +709,6 @@ fn sort_out(plan: &Plan, timeline: &Timeline, outcomes: &[Outcome]) -> Freshness
             f.unreflected += 1;
             continue;
         };
-        if plan.ambiguous(change, timeline, seen) {
-            f.ambiguous += 1;
-            continue;
-        }
         let seconds = seen
             .saturating_duration_since(outcome.accepted)
             .as_secs_f64();
@@ -757,8 +759,9 @@ fn report_polls(state: &PollState) {
     ms.sort_by(f64::total_cmp);
     let mut records: Vec<f64> = state.busy_polls.iter().map(|(_, n)| *n as f64).collect();
     records.sort_by(f64::total_cmp);
+    let busy_s = ms.iter().sum::<f64>() / 1000.0;
     eprintln!(
-        "stream polls that handled records: {}; duration p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; records per poll p50 {:.0}, max {:.0}",
+        "stream polls that handled records: {} (busy {busy_s:.1} s in all); duration p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; records per poll p50 {:.0}, max {:.0}",
         ms.len(),
         percentile(&ms, 0.5),
         percentile(&ms, 0.99),
@@ -779,7 +782,7 @@ fn report_phases(prober: &Prober, start: Instant, step: f64) {
             .or_default()
             .push(seen.duration_since(o.accepted).as_secs_f64());
     }
-    eprintln!("freshness by when the delivery was accepted (ambiguous samples included):");
+    eprintln!("freshness by when the delivery was accepted:");
     for (phase, values) in &mut phases {
         values.sort_by(f64::total_cmp);
         let from = *phase as f64 * step;
@@ -797,11 +800,10 @@ fn report_phases(prober: &Prober, start: Instant, step: f64) {
 
 fn report_freshness(f: &Freshness, plan: &Plan, prober: &Prober) {
     eprintln!(
-        "freshness: {} changes counted, {} sampled: {} seen, {} ambiguous, {} unreflected; {} probe reads ({} failed)",
+        "freshness: {} changes counted, {} sampled: {} seen, {} unreflected; {} probe reads ({} failed)",
         plan.changes.len(),
         plan.samples(),
         f.all.len(),
-        f.ambiguous,
         f.unreflected,
         prober.reads,
         prober.read_errors
@@ -847,7 +849,12 @@ async fn send_and_probe(
 ) -> Result<Sent, String> {
     let (accepted_tx, accepted_rx) = mpsc::unbounded_channel();
     let dispatched = Arc::new(AtomicUsize::new(0));
-    let prober = Prober::new(plan.clone(), client.clone(), base.to_string());
+    let prober = Prober::new(
+        plan.clone(),
+        timeline.clone(),
+        client.clone(),
+        base.to_string(),
+    );
     let prober = tokio::spawn(probe(
         prober,
         accepted_rx,
@@ -912,6 +919,7 @@ fn final_line(
     json!({
         "mode": "steady",
         "rate_per_s": options.rate,
+        "warmup_s": options.warmup,
         "deliveries": figures.deliveries,
         "lost": v.lost_deliveries,
         "throughput_per_s": round(log.accepted as f64 / figures.send_s.max(1e-9), 1),
@@ -923,7 +931,6 @@ fn final_line(
         "freshness_max_s": all["max_s"],
         "freshness_p99_within_5s": !freshness.all.is_empty()
             && percentile(&freshness.all, 0.99) <= TARGET_P99_S,
-        "freshness_ambiguous": freshness.ambiguous,
         "freshness_unreflected": freshness.unreflected,
         "freshness_model_mismatches": figures.model_mismatches,
         "freshness_poll_ms": options.poll.as_millis() as u64,
@@ -935,9 +942,87 @@ fn final_line(
     })
 }
 
+/// One phase against one table: the stack started, the schedule sent and probed, the stream
+/// drained, the model checked, the stack stopped.
+struct Phase {
+    sent: Sent,
+    state: PollState,
+    convergence_s: f64,
+    model_mismatches: Vec<String>,
+    freshness: Freshness,
+    usage: (Usage, Usage),
+}
+
+async fn run_phase(
+    stores: &Stores,
+    plan: &Arc<Plan>,
+    options: &SteadyOptions,
+) -> Result<Phase, String> {
+    let server = Server::start(stores.webhook.clone(), stores.read.clone()).await?;
+    let poller = Poller::start(stores.rollup.clone());
+    let base = format!("http://{}", server.address);
+    let client = load::http_client(options.senders * 2)?;
+    let timeline = Arc::new(Mutex::new(Timeline {
+        sent_at: vec![None; plan.schedule.len()],
+    }));
+    let ingest_before = load::meter(&stores.webhook);
+    let rollup_before = load::meter(&stores.rollup);
+    let sent = send_and_probe(
+        plan,
+        (&client, &base),
+        options,
+        &timeline,
+        poller.state.clone(),
+    )
+    .await?;
+    let (state, convergence_s) = load::await_convergence(&poller, sent.last_delivery).await?;
+    let model_mismatches = check_model(plan, &client, &base).await;
+    poller.stop().await;
+    server.stop().await;
+    let usage = (
+        load::meter(&stores.webhook).since(ingest_before),
+        load::meter(&stores.rollup).since(rollup_before),
+    );
+    let freshness = sort_out(plan, &sent.prober.outcomes);
+    Ok(Phase {
+        sent,
+        state,
+        convergence_s,
+        model_mismatches,
+        freshness,
+        usage,
+    })
+}
+
+/// The same traffic for `options.warmup` seconds against a table of its own; its figures are
+/// printed and not counted.
+async fn warm_up(options: &SteadyOptions) -> Result<(), String> {
+    let stores = Stores::create("warmup").await?;
+    let plan = Arc::new(Plan::new(options, options.warmup));
+    eprintln!(
+        "warm-up: {} deliveries at {}/s against a table of its own (not counted)",
+        plan.schedule.len(),
+        options.rate
+    );
+    let phase = run_phase(&stores, &plan, options).await?;
+    let all = &phase.freshness.all;
+    eprintln!(
+        "warm-up done: freshness p50 {:.2} s, p99 {:.2} s, max {:.2} s over {} samples; stream converged {:.2} s after its last delivery",
+        percentile(all, 0.5),
+        percentile(all, 0.99),
+        all.last().copied().unwrap_or(0.0),
+        all.len(),
+        phase.convergence_s
+    );
+    Ok(())
+}
+
 /// Runs the steady-rate load; returns the final JSON line and whether every check passed.
 pub async fn run(stores: &Stores, options: &SteadyOptions) -> Result<(Value, bool), String> {
-    let plan = Arc::new(Plan::new(options));
+    if options.warmup > 0.0 {
+        warm_up(options).await?;
+    }
+    let plan = Arc::new(Plan::new(options, options.seconds));
     let expected = load::expected_keys(&plan.schedule)?;
     let n = plan.schedule.len();
     eprintln!(
@@ -950,39 +1035,16 @@ pub async fn run(stores: &Stores, options: &SteadyOptions) -> Result<(Value, boo
         plan.samples(),
         options.poll.as_millis()
     );
-    let server = Server::start(stores.webhook.clone(), stores.read.clone()).await?;
-    let poller = Poller::start(stores.rollup.clone());
-    let base = format!("http://{}", server.address);
-    let client = load::http_client(options.senders * 2)?;
-    let timeline = Arc::new(Mutex::new(Timeline {
-        sent_at: vec![None; n],
-    }));
-    let ingest_before = load::meter(&stores.webhook);
-    let rollup_before = load::meter(&stores.rollup);
-    let sent = send_and_probe(
-        &plan,
-        (&client, &base),
-        options,
-        &timeline,
-        poller.state.clone(),
-    )
-    .await?;
-    let (state, convergence_s) = load::await_convergence(&poller, sent.last_delivery).await?;
-    let model_mismatches = check_model(&plan, &client, &base).await;
-    poller.stop().await;
-    server.stop().await;
+    let phase = run_phase(stores, &plan, options).await?;
+    let (sent, state) = (&phase.sent, &phase.state);
     eprintln!(
-        "stream: {} records in {} polls ({} failed polls); converged {convergence_s:.2} s after the last delivery",
-        state.records, state.polls, state.failed_polls
+        "stream: {} records in {} polls ({} failed polls); converged {:.2} s after the last delivery",
+        state.records, state.polls, state.failed_polls, phase.convergence_s
     );
-    report_polls(&state);
-    let freshness = {
-        let timeline = timeline.lock().map_err(|e| e.to_string())?;
-        sort_out(&plan, &timeline, &sent.prober.outcomes)
-    };
+    report_polls(state);
     report_phases(&sent.prober, sent.started, 20.0);
-    report_freshness(&freshness, &plan, &sent.prober);
-    for m in model_mismatches.iter().take(10) {
+    report_freshness(&phase.freshness, &plan, &sent.prober);
+    for m in phase.model_mismatches.iter().take(10) {
         eprintln!("  model mismatch: {m}");
     }
     sent.log.report_attempts();
@@ -993,18 +1055,18 @@ pub async fn run(stores: &Stores, options: &SteadyOptions) -> Result<(Value, boo
         && v.rollups_equal()
         && sent.log.rejected.is_empty()
         && sent.log.gave_up == 0
-        && freshness.unreflected == 0
-        && model_mismatches.is_empty();
+        && phase.freshness.unreflected == 0
+        && phase.model_mismatches.is_empty();
     let figures = Figures {
         deliveries: n,
         send_s: sent.send_s,
-        ingest: load::meter(&stores.webhook).since(ingest_before),
-        rollup: load::meter(&stores.rollup).since(rollup_before),
-        convergence_s,
-        model_mismatches: model_mismatches.len(),
+        ingest: phase.usage.0,
+        rollup: phase.usage.1,
+        convergence_s: phase.convergence_s,
+        model_mismatches: phase.model_mismatches.len(),
     };
     Ok((
-        final_line(options, &figures, &sent.log, &freshness, &v),
+        final_line(options, &figures, &sent.log, &phase.freshness, &v),
         passed,
     ))
 }

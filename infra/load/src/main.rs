@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! flowmeter-load run        [--deliveries N] [--senders N] [--seed N]   (make load; under with-emulators.sh)
-//! flowmeter-load run        --rate R --seconds S [--sample-every N] [--poll-ms M] [--timeout-s T]
-//!                           [--senders N] [--seed N]                  (steady rate and freshness)
+//! flowmeter-load run        --rate R --seconds S [--warmup-s W] [--sample-every N] [--poll-ms M]
+//!                           [--timeout-s T] [--senders N] [--seed N]  (steady rate and freshness)
 //! flowmeter-load faults     [--deliveries N] [--outage-at F] [--outage-s S]  (make load-faults; starts its own DynamoDB Local)
 //! flowmeter-load read-bench [--requests N]                               (make bench; under with-emulators.sh)
 //! ```
@@ -225,10 +225,14 @@ fn steady_options(args: &Args) -> Result<freshness::SteadyOptions, String> {
         sample_every: args.get("sample-every", 4)?,
         poll: Duration::from_millis(args.get("poll-ms", 100)?),
         timeout: Duration::from_secs_f64(args.get("timeout-s", 60.0)?),
+        warmup: args.get("warmup-s", 0.0)?,
     };
     let bounded = |x: f64, lo: f64, hi: f64| x.is_finite() && (lo..=hi).contains(&x);
-    if !bounded(options.rate, 0.1, 2000.0) || !bounded(options.seconds, 1.0, 3600.0) {
-        return Err("--rate must be 0.1..=2000 and --seconds 1..=3600".into());
+    if !bounded(options.rate, 0.1, 2000.0)
+        || !bounded(options.seconds, 1.0, 3600.0)
+        || !bounded(options.warmup, 0.0, 3600.0)
+    {
+        return Err("--rate must be 0.1..=2000, --seconds 1..=3600, --warmup-s 0..=3600".into());
     }
     if options.rate * options.seconds > 1_000_000.0 {
         return Err("--rate x --seconds: at most 1,000,000 deliveries".into());
