@@ -37,6 +37,11 @@
 //! the run: every repository's final counters must equal the number of changes the walk counted
 //! (so nothing else moves them), or the run fails (`freshness_model_mismatches`).
 //!
+//! The stream is polled as the dev server polls it (at once after a busy poll, 100 ms after an
+//! empty one); `--stream-window-ms W` makes polls start at least `W` apart instead, so that a
+//! record waits up to `W` as it does in AWS, where the template's event source mapping gathers
+//! a batch for up to `MaximumBatchingWindowInSeconds` (2 s) when it does not fill.
+//!
 //! `--warmup-s W` first sends `W` seconds of the same traffic against a table of its own, so
 //! that DynamoDB Local's JVM and this process are warm while the measured table starts empty;
 //! the default is none (the run measures from a cold start, as `make load` always has).
@@ -77,6 +82,9 @@ pub struct SteadyOptions {
     pub poll: Duration,
     /// A sample not reflected this long after its 202 is unreflected.
     pub timeout: Duration,
+    /// Polls of the stream start at least this far apart (0: as the dev server polls), to
+    /// emulate the template's batching window.
+    pub stream_window: Duration,
     /// Seconds of the same traffic against a separate table before the measured run (0: none),
     /// so that DynamoDB Local's JVM and this process are warm but the measured table is empty.
     pub warmup: f64,
@@ -934,6 +942,7 @@ fn final_line(
         "freshness_unreflected": freshness.unreflected,
         "freshness_model_mismatches": figures.model_mismatches,
         "freshness_poll_ms": options.poll.as_millis() as u64,
+        "stream_window_ms": options.stream_window.as_millis() as u64,
         "freshness_by_counter": by_counter,
         "wcu_per_delivery": per(ingest.write_milli + rollup.write_milli),
         "rcu_per_delivery": per(ingest.read_milli + rollup.read_milli),
@@ -959,7 +968,7 @@ async fn run_phase(
     options: &SteadyOptions,
 ) -> Result<Phase, String> {
     let server = Server::start(stores.webhook.clone(), stores.read.clone()).await?;
-    let poller = Poller::start(stores.rollup.clone());
+    let poller = Poller::start_with_window(stores.rollup.clone(), options.stream_window);
     let base = format!("http://{}", server.address);
     let client = load::http_client(options.senders * 2)?;
     let timeline = Arc::new(Mutex::new(Timeline {

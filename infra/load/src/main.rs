@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! flowmeter-load run        [--deliveries N] [--senders N] [--seed N]   (make load; under with-emulators.sh)
-//! flowmeter-load run        --rate R --seconds S [--warmup-s W] [--sample-every N] [--poll-ms M]
-//!                           [--timeout-s T] [--senders N] [--seed N]  (steady rate and freshness)
+//! flowmeter-load run        --rate R --seconds S [--warmup-s W] [--stream-window-ms W]
+//!                           [--sample-every N] [--poll-ms M] [--timeout-s T] [--senders N]
+//!                           [--seed N]                                (steady rate and freshness)
 //! flowmeter-load faults     [--deliveries N] [--outage-at F] [--outage-s S]  (make load-faults; starts its own DynamoDB Local)
 //! flowmeter-load read-bench [--requests N]                               (make bench; under with-emulators.sh)
 //! ```
@@ -226,6 +227,7 @@ fn steady_options(args: &Args) -> Result<freshness::SteadyOptions, String> {
         poll: Duration::from_millis(args.get("poll-ms", 100)?),
         timeout: Duration::from_secs_f64(args.get("timeout-s", 60.0)?),
         warmup: args.get("warmup-s", 0.0)?,
+        stream_window: Duration::from_millis(args.get("stream-window-ms", 0)?),
     };
     let bounded = |x: f64, lo: f64, hi: f64| x.is_finite() && (lo..=hi).contains(&x);
     if !bounded(options.rate, 0.1, 2000.0)

@@ -131,7 +131,15 @@ pub struct Poller {
 }
 
 impl Poller {
+    /// Polls again at once after a poll that handled records, 100 ms after an empty one.
     pub fn start(store: Store) -> Poller {
+        Poller::start_with_window(store, Duration::ZERO)
+    }
+
+    /// As [`Poller::start`], and polls start at least `window` apart: a record waits up to
+    /// `window` before it is handled, like the template's `MaximumBatchingWindowInSeconds` in
+    /// AWS when batches do not fill.
+    pub fn start_with_window(store: Store, window: Duration) -> Poller {
         let state = Arc::new(Mutex::new(PollState::default()));
         let batch_failures = Arc::new(AtomicU64::new(0));
         let (stop, mut stopped) = watch::channel(false);
@@ -189,9 +197,15 @@ impl Poller {
                 if let Err(e) = &result {
                     eprintln!("stream poll failed (will retry): {e}");
                 }
-                if handled == 0 {
+                let pause = match (handled, result.is_err()) {
+                    (0, true) => Duration::from_millis(500),
+                    (0, false) => Duration::from_millis(100),
+                    _ => Duration::ZERO,
+                };
+                let resume = (now + pause).max(started + window);
+                if resume > now {
                     tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(if result.is_err() { 500 } else { 100 })) => {}
+                        _ = tokio::time::sleep_until(resume.into()) => {}
                         _ = stopped.changed() => return,
                     }
                 }
