@@ -127,7 +127,7 @@ impl Sender {
                 Ok(answer) if (200..300).contains(&answer.status) => return Sent::Accepted(answer),
                 Ok(answer) if answer.status < 500 => return Sent::Rejected(answer),
                 Ok(answer) => status_line(answer.status),
-                Err(error) => error,
+                Err(error) => error.to_string(),
             };
             let out_of_attempts = self.retry.max_attempts.is_some_and(|n| attempts >= n);
             let out_of_time = self.retry.deadline.is_some_and(|d| end > started + d);
@@ -144,7 +144,7 @@ impl Sender {
     }
 
     /// One POST: the answer, or why there was none.
-    async fn attempt(&self, delivery: &Delivery) -> Result<Answer, String> {
+    async fn attempt(&self, delivery: &Delivery) -> Result<Answer, reqwest::Error> {
         let mut request = self
             .client
             .post(format!("{}{}", self.base, delivery.path))
@@ -152,7 +152,7 @@ impl Sender {
         for (name, value) in &delivery.headers {
             request = request.header(*name, value.as_str());
         }
-        let response = request.send().await.map_err(|e| e.to_string())?;
+        let response = request.send().await?;
         let status = response.status().as_u16();
         let body = response
             .bytes()
