@@ -475,7 +475,15 @@ fn actions(doc: &Value, role: &str) -> BTreeSet<String> {
 #[test]
 fn roles_are_least_privilege() {
     let doc = template();
-    for (id, resource) in resources(&doc) {
+    every_role_is_scoped_without_wildcards(&doc);
+    each_role_has_exactly_its_dynamodb_actions(&doc);
+    only_the_secret_readers_may_read_the_secret(&doc);
+}
+
+/// No function takes SAM Policies; no role takes managed policies, wildcard actions or
+/// wildcard resources.
+fn every_role_is_scoped_without_wildcards(doc: &Value) {
+    for (id, resource) in resources(doc) {
         let id = id.as_str().expect("id");
         let kind = resource["Type"].as_str().unwrap_or_default();
         if kind == "AWS::Serverless::Function" {
@@ -496,7 +504,7 @@ fn roles_are_least_privilege() {
             resource["Properties"].get("ManagedPolicyArns").is_none(),
             "{id}: managed policies are not scoped to this stack"
         );
-        for statement in statements(&doc, id) {
+        for statement in statements(doc, id) {
             assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{id}");
             for action in list(statement.get("Action")) {
                 let action = text(action);
@@ -510,9 +518,12 @@ fn roles_are_least_privilege() {
             }
         }
     }
+}
 
+/// The DynamoDB actions of each role are exactly the calls its function makes.
+fn each_role_has_exactly_its_dynamodb_actions(doc: &Value) {
     let dynamodb = |role: &str| -> BTreeSet<String> {
-        actions(&doc, role)
+        actions(doc, role)
             .into_iter()
             .filter(|a| a.starts_with("dynamodb:"))
             .collect()
@@ -556,15 +567,17 @@ fn roles_are_least_privilege() {
             "dynamodb:ListStreams"
         ])
     );
-    assert!(actions(&doc, "RollupRole").contains("sqs:SendMessage"));
-    assert!(actions(&doc, "DigestRole").contains("ses:SendEmail"));
+    assert!(actions(doc, "RollupRole").contains("sqs:SendMessage"));
+    assert!(actions(doc, "DigestRole").contains("ses:SendEmail"));
+}
 
-    // Functions that read the secret: the ARN, the extension layer, and GetSecretValue on
-    // exactly that secret.
-    let functions = functions(&doc);
+/// Functions that read the secret: the ARN, the extension layer, and GetSecretValue on exactly
+/// that secret; the rollup reads none.
+fn only_the_secret_readers_may_read_the_secret(doc: &Value) {
+    let functions = functions(doc);
     for name in WITH_SECRETS {
         let (id, function) = &functions[*name];
-        let env = environment(&doc, function);
+        let env = environment(doc, function);
         assert_eq!(
             env.get("FLOWMETER_SECRET_ARN").map(String::as_str),
             Some("!Ref Secret")
@@ -579,7 +592,7 @@ fn roles_are_least_privilege() {
             .strip_prefix("!GetAtt ")
             .and_then(|r| r.strip_suffix(".Arn"))
             .expect("Role: !GetAtt <Role>.Arn");
-        let grants: Vec<String> = statements(&doc, role)
+        let grants: Vec<String> = statements(doc, role)
             .into_iter()
             .filter(|s| {
                 list(s.get("Action"))
@@ -593,7 +606,7 @@ fn roles_are_least_privilege() {
     }
     let (_, rollup_fn) = &functions["rollup"];
     assert!(
-        !statements(&doc, "RollupRole")
+        !statements(doc, "RollupRole")
             .iter()
             .any(|s| list(s.get("Action"))
                 .iter()
