@@ -519,31 +519,45 @@ async fn a_retry_over_changed_data_sends_the_rest_of_the_first_rendering() {
 /// answers an error that echoes the request back.
 #[tokio::test]
 async fn chat_webhook_urls_never_appear_in_errors() {
-    const TOKEN: &str = "s3cretW3bhookT0ken";
     let http = reqwest::Client::new();
     let payload = serde_json::json!({"text": "hi"});
-    let assert_clean = |err: &dyn std::fmt::Debug, text: String| {
-        let debug = format!("{err:?}");
-        assert!(!text.contains(TOKEN), "the URL leaked: {text}");
-        assert!(!debug.contains(TOKEN), "the URL leaked: {debug}");
-    };
+    let refused = refused_url().await;
+    a_refused_post_leaks_nothing(&http, &payload, &refused).await;
+    a_dropped_post_leaks_nothing(&http, &payload).await;
+    an_echoed_error_answer_leaks_nothing(&http, &payload).await;
+    a_failed_run_leaks_nothing(&http, &refused).await;
+}
 
-    // Refused: a port that was just free.
-    let refused = {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("addr");
-        drop(listener);
-        format!("http://{address}/services/T000/B000/{TOKEN}")
-    };
-    let err = flowmeter_edge::notify::post_webhook(&http, &refused, &payload)
+/// The secret part of the chat webhook URLs in [`chat_webhook_urls_never_appear_in_errors`].
+const TOKEN: &str = "s3cretW3bhookT0ken";
+
+fn assert_clean(err: &dyn std::fmt::Debug, text: String) {
+    let debug = format!("{err:?}");
+    assert!(!text.contains(TOKEN), "the URL leaked: {text}");
+    assert!(!debug.contains(TOKEN), "the URL leaked: {debug}");
+}
+
+/// A webhook URL on a port that was just free.
+async fn refused_url() -> String {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("addr");
+    drop(listener);
+    format!("http://{address}/services/T000/B000/{TOKEN}")
+}
+
+/// Refused: a port that was just free.
+async fn a_refused_post_leaks_nothing(http: &reqwest::Client, payload: &Value, refused: &str) {
+    let err = flowmeter_edge::notify::post_webhook(http, refused, payload)
         .await
         .expect_err("refused");
     assert!(matches!(err, NotifyError::Unreachable(_)), "{err:?}");
     assert_clean(&err, err.to_string());
+}
 
-    // Dropped: accepts and closes without answering.
+/// Dropped: accepts and closes without answering.
+async fn a_dropped_post_leaks_nothing(http: &reqwest::Client, payload: &Value) {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .expect("bind");
@@ -556,12 +570,14 @@ async fn chat_webhook_urls_never_appear_in_errors() {
             drop(stream);
         }
     });
-    let err = flowmeter_edge::notify::post_webhook(&http, &dropped, &payload)
+    let err = flowmeter_edge::notify::post_webhook(http, &dropped, payload)
         .await
         .expect_err("dropped");
     assert_clean(&err, err.to_string());
+}
 
-    // An error answer that echoes the URL and the path.
+/// A webhook endpoint whose 404 answer echoes the URL and the path; its URL.
+async fn echoing_endpoint() -> String {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .expect("bind");
@@ -585,7 +601,13 @@ async fn chat_webhook_urls_never_appear_in_errors() {
             });
         }
     });
-    let err = flowmeter_edge::notify::post_webhook(&http, &echoing, &payload)
+    echoing
+}
+
+/// An error answer that echoes the URL and the path.
+async fn an_echoed_error_answer_leaks_nothing(http: &reqwest::Client, payload: &Value) {
+    let echoing = echoing_endpoint().await;
+    let err = flowmeter_edge::notify::post_webhook(http, &echoing, payload)
         .await
         .expect_err("404");
     match &err {
@@ -595,19 +617,21 @@ async fn chat_webhook_urls_never_appear_in_errors() {
         other => panic!("unexpected error {other:?}"),
     }
     assert_clean(&err, err.to_string());
+}
 
-    // And through a whole run: the error the dev server answers and the Lambda logs.
+/// And through a whole run: the error the dev server answers and the Lambda logs.
+async fn a_failed_run_leaks_nothing(http: &reqwest::Client, refused: &str) {
     let store = fresh_store("digest-leak").await;
     store.put_config("org: acme\n").await.expect("config");
     let config = stored_config(&store).await;
     let channels = Channels {
         slack_webhook_url: None,
-        teams_webhook_url: Some(refused.clone()),
+        teams_webhook_url: Some(refused.to_string()),
     };
     let err = run(
         &store,
         &ses_client().await,
-        &http,
+        http,
         &config,
         &channels,
         "2026-W41".parse().expect("week"),
