@@ -288,15 +288,27 @@ async fn reports_equal_the_hand_computed_numbers_and_errors_are_clear() {
     let store = loaded_store().await;
     let state = ApiState::new(store.clone(), API.into(), ADMIN.into());
 
-    let (status, body, _) = call(&state, "GET", "/healthz", None, None).await;
+    health_is_open_and_reports_need_the_token(&state).await;
+    let p = period();
+    dora_by_repos_matches(&state, &p).await;
+    cycle_time_and_prs_by_members_match(&state, &p).await;
+    incidents_by_services_match(&state, &p).await;
+    bad_queries_get_clear_errors(&state).await;
+    overlong_scopes_are_the_callers_mistake(&state).await;
+    a_configured_team_without_data_is_known(&state).await;
+}
+
+async fn health_is_open_and_reports_need_the_token(state: &ApiState) {
+    let (status, body, _) = call(state, "GET", "/healthz", None, None).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"ok": true})));
     for token in [None, Some("wrong")] {
-        let (status, body, _) = call(&state, "GET", "/v1/dora", token, None).await;
+        let (status, body, _) = call(state, "GET", "/v1/dora", token, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["error"]["code"], "unauthorized");
     }
-    let p = period();
+}
 
+async fn dora_by_repos_matches(state: &ApiState, p: &str) {
     // ---- DORA: by repos ----------------------------------------------------------------------
     // acme/api: successes A1, A3 (both d1) = 2 on 1 day; attempts A1, A2, A3 = 3, failed A2
     // (status) + A3 (blamed by inc-1) = 2, rate 2/3; lead times api#1 08:00 → A3 14:10 =
@@ -325,7 +337,7 @@ async fn reports_equal_the_hand_computed_numbers_and_errors_are_clear() {
         ("repo:acme/web", &web),
         ("service:site", &web),
     ] {
-        let dora = get(&state, &format!("/v1/dora?scope={scope}&{p}")).await;
+        let dora = get(state, &format!("/v1/dora?scope={scope}&{p}")).await;
         let got = json!({
             "deployments": dora["deployment_frequency"]["deployments"],
             "deploy_days": dora["deployment_frequency"]["deploy_days"],
@@ -343,7 +355,9 @@ async fn reports_equal_the_hand_computed_numbers_and_errors_are_clear() {
         assert_eq!(dora["scope"], scope);
         assert_eq!(dora["rework_rate"]["rework"], 0, "{scope}: no hotfix PR");
     }
+}
 
+async fn cycle_time_and_prs_by_members_match(state: &ApiState, p: &str) {
     // ---- cycle time and PRs: a team by its members -------------------------------------------
     // total = coding (opened − first commit) + (merged − opened) + deploy (shipped − merged):
     // api#1 4 200 + 3 600 + 14 400 (10:10 → 14:10) = 22 200; api#2 4 200 + 3 600 + 7 200 =
@@ -358,13 +372,13 @@ async fn reports_equal_the_hand_computed_numbers_and_errors_are_clear() {
         ("service:site", 1, 12000.0, 12000.0, (8.0, 8.0), 1),
         ("org", 4, 12000.0, 22200.0, (42.0, 300.0), 4),
     ] {
-        let cycle = get(&state, &format!("/v1/cycle-time?scope={scope}&{p}")).await;
+        let cycle = get(state, &format!("/v1/cycle-time?scope={scope}&{p}")).await;
         assert_eq!(cycle["count"], count, "{scope}: {cycle}");
         assert_eq!(cycle["total"]["p50_seconds"], p50, "{scope}");
         assert_eq!(cycle["total"]["p90_seconds"], p90, "{scope}");
         // Every PR's coding time is 09:10 − 08:00 (or 11:10 − 10:00) = 4 200 s.
         assert_eq!(cycle["coding"]["p50_seconds"], 4200.0, "{scope}");
-        let prs = get(&state, &format!("/v1/pull-requests?scope={scope}&{p}")).await;
+        let prs = get(state, &format!("/v1/pull-requests?scope={scope}&{p}")).await;
         assert_eq!(prs["merged"], count, "{scope}");
         assert_eq!(prs["opened"], opened, "{scope}");
         assert_eq!(prs["size"]["p50_lines"], sizes.0, "{scope}");
@@ -373,7 +387,9 @@ async fn reports_equal_the_hand_computed_numbers_and_errors_are_clear() {
         assert_eq!(prs["first_time_pass_rate"], 1.0, "{scope}");
         assert_eq!(prs["comments_per_pr"], 0.0, "{scope}");
     }
+}
 
+async fn incidents_by_services_match(state: &ApiState, p: &str) {
     // ---- incidents: a team by its repos' services --------------------------------------------
     // inc-1 (api, sev1): opened and resolved in W1, 16:30 − 15:00 = 5 400 s; inc-2 (site,
     // sev3): opened in W2, open now.
@@ -392,7 +408,7 @@ async fn reports_equal_the_hand_computed_numbers_and_errors_are_clear() {
             json!(["gen:inc-2"]),
         ),
     ] {
-        let incidents = get(&state, &format!("/v1/incidents?scope={scope}&{p}")).await;
+        let incidents = get(state, &format!("/v1/incidents?scope={scope}&{p}")).await;
         assert_eq!(incidents["opened"], opened, "{scope}: {incidents}");
         assert_eq!(incidents["resolved"], resolved, "{scope}");
         assert_eq!(
@@ -407,7 +423,9 @@ async fn reports_equal_the_hand_computed_numbers_and_errors_are_clear() {
             .unwrap_or_default();
         assert_eq!(json!(ids), open, "{scope}");
     }
+}
 
+async fn bad_queries_get_clear_errors(state: &ApiState) {
     // Errors: unknown scopes, bad dates, reversed periods, unknown parameters, other environments.
     for (uri, expected, needle) in [
         (
@@ -449,7 +467,7 @@ async fn reports_equal_the_hand_computed_numbers_and_errors_are_clear() {
             "418986 weeks",
         ),
     ] {
-        let (status, body, text) = call(&state, "GET", uri, Some(API), None).await;
+        let (status, body, text) = call(state, "GET", uri, Some(API), None).await;
         assert_eq!(status, expected, "{uri}: {text}");
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert!(
@@ -457,20 +475,25 @@ async fn reports_equal_the_hand_computed_numbers_and_errors_are_clear() {
             "{uri}: {message:?} should mention {needle:?}"
         );
     }
+}
+
+async fn overlong_scopes_are_the_callers_mistake(state: &ApiState) {
     // A scope whose rollup key DynamoDB cannot hold (`ROLLUP#repo:` + 3002 bytes) is the
     // caller's mistake, not the store's outage: 400, not 503.
     for uri in [
         format!("/v1/dora?scope=repo:a/{}", "b".repeat(3000)),
         format!("/v1/incidents?scope=service:{}", "s".repeat(3000)),
     ] {
-        let (status, body, _) = call(&state, "GET", &uri, Some(API), None).await;
+        let (status, body, _) = call(state, "GET", &uri, Some(API), None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains("too long"), "{message}");
     }
+}
+
+async fn a_configured_team_without_data_is_known(state: &ApiState) {
     // A configured team without data is known: zeros and nulls, not 404.
-    let (status, empty, _) =
-        call(&state, "GET", "/v1/dora?scope=team:empty", Some(API), None).await;
+    let (status, empty, _) = call(state, "GET", "/v1/dora?scope=team:empty", Some(API), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(empty["lead_time"]["p50_seconds"], Value::Null);
     assert_eq!(empty["lead_time"]["level"], Value::Null);
