@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use flowmeter::config::OrgConfig;
 use flowmeter::ingest::{self, Normalized};
+use flowmeter::time::IsoWeek;
 use flowmeter_demo::truth::quantile;
-use flowmeter_demo::{generate, generate_with, DemoOrg, Params, Secrets};
+use flowmeter_demo::{generate, generate_with, DemoOrg, Params, Secrets, Team};
 use flowmeter_e2e::{
     deliver, drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
 };
@@ -32,6 +33,15 @@ fn header<'a>(d: &'a Delivery, name: &str) -> &'a str {
 
 #[test]
 fn the_full_generator_is_deterministic_and_its_deliveries_are_valid() {
+    let a = same_seed_same_org_other_seed_other_history();
+    the_org_is_the_persona_s_with_a_valid_config(&a);
+    every_delivery_is_signed_and_normalizes(&a);
+    pushes_to_each_default_branch_chain(&a);
+    the_history_has_realistic_shapes(&a);
+}
+
+/// The org of seed 7, after checking it equals another run's and differs from seed 8's.
+fn same_seed_same_org_other_seed_other_history() -> DemoOrg {
     let a = generate(7, now());
     let b = generate(7, now());
     assert!(
@@ -45,7 +55,10 @@ fn the_full_generator_is_deterministic_and_its_deliveries_are_valid() {
     assert_eq!(a.truth, b.truth);
     let c = generate(8, now());
     assert_ne!(a.deliveries, c.deliveries, "another seed, another history");
+    a
+}
 
+fn the_org_is_the_persona_s_with_a_valid_config(a: &DemoOrg) {
     // The org of the persona, and a config the loader accepts.
     let config = OrgConfig::from_yaml(&a.config_yaml).expect("the generated config is valid");
     assert_eq!(config.teams().count(), 4);
@@ -60,58 +73,14 @@ fn the_full_generator_is_deterministic_and_its_deliveries_are_valid() {
         "2026-W10",
         "history ends at the last full week"
     );
+}
 
+fn every_delivery_is_signed_and_normalizes(a: &DemoOrg) {
     // Every delivery is signed with its source's secret and normalizes without error.
     let secrets = Secrets::default();
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     for demo in &a.deliveries {
-        let d = &demo.delivery;
-        let normalized = match d.path {
-            "/webhooks/github" => {
-                let sig = header(d, "x-hub-signature-256");
-                assert_eq!(
-                    ingest::signature::verify_github(secrets.github.as_bytes(), &d.body, Some(sig)),
-                    Ok(())
-                );
-                let event = header(d, "x-github-event");
-                *kinds.entry(event.to_string()).or_default() += 1;
-                ingest::github::normalize_github(event, header(d, "x-github-delivery"), &d.body)
-            }
-            "/webhooks/pagerduty" => {
-                let sig = header(d, "x-pagerduty-signature");
-                assert_eq!(
-                    ingest::signature::verify_pagerduty(
-                        secrets.pagerduty.as_bytes(),
-                        &d.body,
-                        Some(sig)
-                    ),
-                    Ok(())
-                );
-                *kinds.entry("pagerduty".into()).or_default() += 1;
-                ingest::pagerduty::normalize_pagerduty(&d.body)
-            }
-            "/webhooks/deployments" => {
-                let sig = header(d, "x-flowmeter-signature-256");
-                assert_eq!(
-                    ingest::signature::verify_generic(
-                        secrets.generic.as_bytes(),
-                        &d.body,
-                        Some(sig)
-                    ),
-                    Ok(())
-                );
-                *kinds.entry("generic deployment".into()).or_default() += 1;
-                ingest::generic::normalize_generic_deployment(&d.body)
-            }
-            other => panic!("unexpected path {other}"),
-        };
-        match normalized {
-            Ok(Normalized::Facts(f)) => assert!(!f.is_empty()),
-            Ok(Normalized::Ignored(why)) => {
-                panic!("ignored ({why}): {}", String::from_utf8_lossy(&d.body))
-            }
-            Err(e) => panic!("rejected ({e}): {}", String::from_utf8_lossy(&d.body)),
-        }
+        assert_signed_and_normalizes(&demo.delivery, &secrets, &mut kinds);
     }
     for kind in [
         "push",
@@ -130,7 +99,59 @@ fn the_full_generator_is_deterministic_and_its_deliveries_are_valid() {
             "no {kind} deliveries: {kinds:?}"
         );
     }
+}
 
+/// One delivery is signed with its source's secret and normalizes to facts; counts its kind.
+fn assert_signed_and_normalizes(
+    d: &Delivery,
+    secrets: &Secrets,
+    kinds: &mut BTreeMap<String, usize>,
+) {
+    let normalized = match d.path {
+        "/webhooks/github" => {
+            let sig = header(d, "x-hub-signature-256");
+            assert_eq!(
+                ingest::signature::verify_github(secrets.github.as_bytes(), &d.body, Some(sig)),
+                Ok(())
+            );
+            let event = header(d, "x-github-event");
+            *kinds.entry(event.to_string()).or_default() += 1;
+            ingest::github::normalize_github(event, header(d, "x-github-delivery"), &d.body)
+        }
+        "/webhooks/pagerduty" => {
+            let sig = header(d, "x-pagerduty-signature");
+            assert_eq!(
+                ingest::signature::verify_pagerduty(
+                    secrets.pagerduty.as_bytes(),
+                    &d.body,
+                    Some(sig)
+                ),
+                Ok(())
+            );
+            *kinds.entry("pagerduty".into()).or_default() += 1;
+            ingest::pagerduty::normalize_pagerduty(&d.body)
+        }
+        "/webhooks/deployments" => {
+            let sig = header(d, "x-flowmeter-signature-256");
+            assert_eq!(
+                ingest::signature::verify_generic(secrets.generic.as_bytes(), &d.body, Some(sig)),
+                Ok(())
+            );
+            *kinds.entry("generic deployment".into()).or_default() += 1;
+            ingest::generic::normalize_generic_deployment(&d.body)
+        }
+        other => panic!("unexpected path {other}"),
+    };
+    match normalized {
+        Ok(Normalized::Facts(f)) => assert!(!f.is_empty()),
+        Ok(Normalized::Ignored(why)) => {
+            panic!("ignored ({why}): {}", String::from_utf8_lossy(&d.body))
+        }
+        Err(e) => panic!("rejected ({e}): {}", String::from_utf8_lossy(&d.body)),
+    }
+}
+
+fn pushes_to_each_default_branch_chain(a: &DemoOrg) {
     // Pushes to each default branch chain: every `before` is the previous push's `after`.
     let mut heads: BTreeMap<String, String> = BTreeMap::new();
     for d in a.deliveries.iter().filter(|d| d.github_event() == "push") {
@@ -157,7 +178,9 @@ fn the_full_generator_is_deterministic_and_its_deliveries_are_valid() {
         heads.insert(repo, after.to_string());
     }
     assert_eq!(heads.len(), 12);
+}
 
+fn the_history_has_realistic_shapes(a: &DemoOrg) {
     // Realistic shapes: bots, reverts, hotfixes, drafts, failed deployments and re-runs.
     let bodies: Vec<String> = a
         .deliveries
@@ -245,15 +268,28 @@ async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
     let (from, to) = (org.from(), org.to());
     let weeks = org.weeks();
     assert_eq!(weeks.len(), 6);
-    let recent_from = weeks[3].monday_date();
-    let earlier_to = weeks[2].sunday_date();
 
     // The struggling team's numbers, straight from the generator's record.
     let name = org.struggling_team.clone();
     let team = org.team(&name).expect("team").clone();
+    team_dora_matches_the_truth(&org, &state, &team, from, to).await;
+    team_pull_requests_match_the_truth(&org, &state, &team, from, to).await;
+    org_weeks_match_the_truth(&org, &state, &weeks).await;
+    the_team_s_latency_and_failures_rose_recently(&state, &name, &weeks, from, to).await;
+    the_digest_flags_the_team_alone(&org, &store, &name).await;
+}
+
+async fn team_dora_matches_the_truth(
+    org: &DemoOrg,
+    state: &ApiState,
+    team: &Team,
+    from: NaiveDate,
+    to: NaiveDate,
+) {
+    let name = &team.name;
     let truth = org.truth.dora(&team.repos, from, to);
     let dora = get(
-        &state,
+        state,
         &format!("/v1/dora?{}", period(&format!("team:{name}"), from, to)),
     )
     .await;
@@ -281,8 +317,18 @@ async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
         quantile(&truth.lead_times, 0.9),
         "{dora}"
     );
+}
+
+async fn team_pull_requests_match_the_truth(
+    org: &DemoOrg,
+    state: &ApiState,
+    team: &Team,
+    from: NaiveDate,
+    to: NaiveDate,
+) {
+    let name = &team.name;
     let prs = get(
-        &state,
+        state,
         &format!(
             "/v1/pull-requests?{}",
             period(&format!("team:{name}"), from, to)
@@ -301,10 +347,13 @@ async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
         (ftp - truth_prs.first_time_pass as f64 / truth_prs.merged as f64).abs() < 1e-9,
         "{prs}"
     );
+}
 
+async fn org_weeks_match_the_truth(org: &DemoOrg, state: &ApiState, weeks: &[IsoWeek]) {
     // The whole org, week by week.
+    let (from, to) = (org.from(), org.to());
     let repos: Vec<String> = org.teams.iter().flat_map(|t| t.repos.clone()).collect();
-    let org_dora = get(&state, &format!("/v1/dora?{}", period("org", from, to))).await;
+    let org_dora = get(state, &format!("/v1/dora?{}", period("org", from, to))).await;
     for (i, week) in weeks.iter().enumerate() {
         let t = org
             .truth
@@ -318,12 +367,21 @@ async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
             "{week}: {w}"
         );
     }
+}
 
+async fn the_team_s_latency_and_failures_rose_recently(
+    state: &ApiState,
+    name: &str,
+    weeks: &[IsoWeek],
+    from: NaiveDate,
+    to: NaiveDate,
+) {
     // The struggling team is the one whose review latency and change failure rate rose...
+    let recent_from = weeks[3].monday_date();
+    let earlier_to = weeks[2].sunday_date();
     let scope = format!("team:{name}");
     let numbers = |path: &'static str, f: NaiveDate, t: NaiveDate| {
         let uri = format!("{path}?{}", period(&scope, f, t));
-        let state = &state;
         async move { get(state, &uri).await }
     };
     let latency = |v: &Value| v["review_latency"]["p50_seconds"].as_f64().unwrap_or(0.0);
@@ -348,17 +406,19 @@ async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
         cfr(&earlier_dora),
         cfr(&recent_dora)
     );
+}
 
+async fn the_digest_flags_the_team_alone(org: &DemoOrg, store: &Store, name: &str) {
     // ...and the last week's digest, built from the table as the Monday run builds it, names
     // that team and no other.
     let config = OrgConfig::from_yaml(&org.config_yaml).expect("config");
-    let digest = flowmeter_edge::digest::build(&store, &config, org.last_week, now())
+    let digest = flowmeter_edge::digest::build(store, &config, org.last_week, now())
         .await
         .expect("digest");
     let flagged: Vec<&str> = digest.attention.iter().map(|a| a.team.as_str()).collect();
     assert_eq!(
         flagged,
-        vec![name.as_str()],
+        vec![name],
         "the digest flags the struggling team alone: {:?}",
         digest.attention
     );
