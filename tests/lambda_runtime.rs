@@ -608,6 +608,25 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let recipient = format!("lambda-{}-{nanos}@acme.example", std::process::id());
+    let mut lambda = started_lambda(&cargo_lambda, &store, &recipient).await;
+
+    // Webhook, HTTP API event: a signed delivery is accepted and its fact is in the table.
+    let body = std::fs::read_to_string(repo().join(MERGED_PR)).expect("fixture");
+    let headers = github_headers(&body, "lambda-delivery-1", GITHUB_SECRET);
+    let pr_key = "PR#robvanderleek/create-issue-branch#117";
+    the_webhook_writes_a_signed_delivery(&mut lambda, &store, &body, &headers, pr_key).await;
+    the_webhook_refuses_a_forged_signature(&mut lambda, &body).await;
+    a_redelivery_through_the_function_url_writes_nothing(&mut lambda, &body, &headers).await;
+    the_rollup_projects_the_streamed_fact(&mut lambda, &store, pr_key).await;
+    the_api_reports_the_merged_pr_to_the_token_only(&mut lambda).await;
+    the_digest_emails_this_run_s_recipient(&mut lambda, &recipient).await;
+
+    init_errors_end_the_process_with_the_cause(&lambda).await;
+}
+
+/// The org config (digest emailed to `recipient`), the secrets extension, and the emulator
+/// with the four functions started.
+async fn started_lambda(cargo_lambda: &Path, store: &Store, recipient: &str) -> Lambda {
     store
         .put_config(&format!(
             "org: acme\ntimezone: UTC\ndigest:\n  email: {{ from: metrics@acme.example, to: [{recipient}] }}\n"
@@ -620,56 +639,66 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
         "admin_token": "lambda-runtime-admin-token",
     }))
     .await;
-    let mut lambda = Lambda::start(&cargo_lambda, store.table(), extension).await;
+    let mut lambda = Lambda::start(cargo_lambda, store.table(), extension).await;
     for (name, _) in FUNCTIONS {
         lambda.start_function(name);
     }
+    lambda
+}
 
-    // Webhook, HTTP API event: a signed delivery is accepted and its fact is in the table.
-    let body = std::fs::read_to_string(repo().join(MERGED_PR)).expect("fixture");
-    let headers = github_headers(&body, "lambda-delivery-1", GITHUB_SECRET);
-    let event = http_api_event(
-        "POST /webhooks/github",
-        "",
-        &borrowed(&headers),
-        Some(&body),
-    );
+async fn the_webhook_writes_a_signed_delivery(
+    lambda: &mut Lambda,
+    store: &Store,
+    body: &str,
+    headers: &[(&'static str, String)],
+    pr_key: &str,
+) {
+    let event = http_api_event("POST /webhooks/github", "", &borrowed(headers), Some(body));
     let answer = lambda.invoke(WEBHOOK, &event).await;
     assert_eq!(answer["statusCode"], 202, "{answer}");
     let reply: Value =
         serde_json::from_str(answer["body"].as_str().unwrap_or_default()).expect("JSON body");
     assert_eq!(reply["facts_written"], 1, "{reply}");
-    let pr_key = "PR#robvanderleek/create-issue-branch#117";
-    let facts: Vec<String> = sort_keys(&store, pr_key)
+    let facts: Vec<String> = sort_keys(store, pr_key)
         .await
         .into_iter()
         .filter(|sk| sk.starts_with("FACT#"))
         .collect();
     assert_eq!(facts.len(), 1, "one fact of PR 117: {facts:?}");
+}
 
+async fn the_webhook_refuses_a_forged_signature(lambda: &mut Lambda, body: &str) {
     // A signature made with another secret: 401, nothing written.
-    let forged = github_headers(&body, "lambda-delivery-2", "not-the-secret");
-    let event = http_api_event("POST /webhooks/github", "", &borrowed(&forged), Some(&body));
+    let forged = github_headers(body, "lambda-delivery-2", "not-the-secret");
+    let event = http_api_event("POST /webhooks/github", "", &borrowed(&forged), Some(body));
     let answer = lambda.invoke(WEBHOOK, &event).await;
     assert_eq!(answer["statusCode"], 401, "{answer}");
+}
 
+async fn a_redelivery_through_the_function_url_writes_nothing(
+    lambda: &mut Lambda,
+    body: &str,
+    headers: &[(&'static str, String)],
+) {
     // The same delivery through the emulator's function URL (an HTTP request turned into the
     // function URL event): a redelivery, accepted, writing nothing.
     let mut request = lambda.http.post(format!(
         "http://127.0.0.1:{}/lambda-url/{WEBHOOK}/webhooks/github",
         lambda.port
     ));
-    for (k, v) in &headers {
+    for (k, v) in headers {
         request = request.header(*k, v);
     }
-    let response = lambda.send(WEBHOOK, request.body(body.clone())).await;
+    let response = lambda.send(WEBHOOK, request.body(body.to_string())).await;
     assert_eq!(response.status().as_u16(), 202);
     let reply: Value = response.json().await.expect("JSON body");
     assert_eq!(reply["facts_written"], 0, "{reply}");
+}
 
+async fn the_rollup_projects_the_streamed_fact(lambda: &mut Lambda, store: &Store, pr_key: &str) {
     // Rollup, DynamoDB stream event built from the table's stream: no failures, and the PR's
     // projection is written.
-    let batch = stream_batch(&store).await;
+    let batch = stream_batch(store).await;
     let records = batch["Records"].as_array().map_or(0, Vec::len);
     assert_eq!(records, 1, "one fact record on the stream: {batch}");
     let answer = lambda.invoke(ROLLUP, &batch).await;
@@ -679,13 +708,15 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
         "{}",
         lambda.log(ROLLUP)
     );
-    let projections: Vec<String> = sort_keys(&store, pr_key)
+    let projections: Vec<String> = sort_keys(store, pr_key)
         .await
         .into_iter()
         .filter(|sk| sk == PROJECTION_SK)
         .collect();
     assert_eq!(projections.len(), 1, "the PR's projection: {projections:?}");
+}
 
+async fn the_api_reports_the_merged_pr_to_the_token_only(lambda: &mut Lambda) {
     // Api, HTTP API event with the read token: 200 JSON counting the one merged PR of 2020-W13.
     let query = "scope=org&from=2020-03-23&to=2020-03-29";
     let auth = format!("Bearer {API_TOKEN}");
@@ -716,7 +747,9 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
     let event = http_api_event("GET /v1/pull-requests", query, &[], None);
     let answer = lambda.invoke(API, &event).await;
     assert_eq!(answer["statusCode"], 401, "{answer}");
+}
 
+async fn the_digest_emails_this_run_s_recipient(lambda: &mut Lambda, recipient: &str) {
     // Digest, the Scheduler's input for Monday 2020-03-30 09:00 UTC: reports 2020-W13 and the
     // SES emulator holds one email to this run's recipient.
     let event = json!({"source": "schedule", "scheduled_time": "2020-03-30T09:00:00Z"});
@@ -727,7 +760,7 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
     let held = ses_emails(&lambda.http).await;
     let mine: Vec<&Value> = held
         .iter()
-        .filter(|e| e.to_string().contains(&recipient))
+        .filter(|e| e.to_string().contains(recipient))
         .collect();
     assert_eq!(mine.len(), 1, "emails to {recipient}: {mine:?}");
     let email = mine[0];
@@ -739,8 +772,6 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
         subject.starts_with("acme weekly digest, 23–29 Mar 2020"),
         "{subject}"
     );
-
-    init_errors_end_the_process_with_the_cause(&lambda).await;
 }
 
 /// How an init-error case spoils a function's environment.
