@@ -1088,11 +1088,7 @@ fn control(event: &str, delivery: &str, path: &str) -> Case {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_input_gets_4xx_writes_nothing_and_kills_nothing() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        PANICS.fetch_add(1, Ordering::SeqCst);
-        previous(info);
-    }));
+    count_panics();
 
     let store = fresh_store("malformed").await;
     let running = start(store.clone()).await;
@@ -1101,22 +1097,63 @@ async fn malformed_input_gets_4xx_writes_nothing_and_kills_nothing() {
         .build()
         .expect("client");
 
+    let snapshot = control_before_is_derived(&client, &running.base, &store).await;
+
+    let cases = corpus();
+    let mut failures = Vec::new();
+    let statuses = send_the_corpus(&client, &running.base, &cases, &mut failures).await;
+
+    // Not HTTP, or broken HTTP: hyper answers 4xx or closes; the server must stay up.
+    let address = running.base.trim_start_matches("http://").to_string();
+    let raw_answers = send_raw_cases(&address, &mut failures).await;
+
+    println!(
+        "{} cases; statuses {statuses:?}; raw: {raw_answers:#?}",
+        cases.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+
+    still_up_nothing_panicked_nothing_written(&client, &running, &store, &snapshot).await;
+    control_after_is_written(&client, &running.base, &store).await;
+
+    running.stop_cleanly().await;
+}
+
+/// Counts every panic (in any task) in [`PANICS`], still printing it as before.
+fn count_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.fetch_add(1, Ordering::SeqCst);
+        previous(info);
+    }));
+}
+
+/// The settled table once the control before the corpus is derived.
+async fn control_before_is_derived(
+    client: &reqwest::Client,
+    base: &str,
+    store: &Store,
+) -> Vec<String> {
     // Control before: a valid delivery writes, and the pipeline derives its projection.
     let before = control(
         "pull_request",
         "control-before",
         "github/pull_request/opened.payload.json",
     );
-    let (status, body) = send(&client, &running.base, &before)
-        .await
-        .expect("control answered");
+    let (status, body) = send(client, base, &before).await.expect("control answered");
     assert_eq!(status, 202, "{body}");
     let key = EntityKey::PullRequest {
         repo: "codertocat/hello-world".into(),
         number: 2,
     };
-    derived(&store, &key).await;
-    let snapshot = settled(&store).await;
+    derived(store, &key).await;
+    let snapshot = settled(store).await;
     assert!(
         // Fact ids come from the body: `pr:` and the first 32 hex digits of the fixture's
         // SHA-256 (`sha256sum tests/fixtures/github/pull_request/opened.payload.json`).
@@ -1125,12 +1162,20 @@ async fn malformed_input_gets_4xx_writes_nothing_and_kills_nothing() {
             .any(|row| row.contains("pr:d34772e6b4b912586626b71101fd7e9f")),
         "the control's fact is in the table"
     );
+    snapshot
+}
 
-    let cases = corpus();
-    let mut failures = Vec::new();
+/// Sends every case of the corpus; a status not expected, a 5xx or no answer is a failure.
+/// The count of each status.
+async fn send_the_corpus(
+    client: &reqwest::Client,
+    base: &str,
+    cases: &[Case],
+    failures: &mut Vec<String>,
+) -> std::collections::BTreeMap<u16, usize> {
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
-    for case in &cases {
-        match send(&client, &running.base, case).await {
+    for case in cases {
+        match send(client, base, case).await {
             Ok((status, body)) => {
                 *statuses.entry(status).or_default() += 1;
                 let ok = match case.expect {
@@ -1148,9 +1193,11 @@ async fn malformed_input_gets_4xx_writes_nothing_and_kills_nothing() {
             Err(err) => failures.push(format!("{}: no answer: {err}", case.name)),
         }
     }
+    statuses
+}
 
-    // Not HTTP, or broken HTTP: hyper answers 4xx or closes; the server must stay up.
-    let address = running.base.trim_start_matches("http://").to_string();
+/// Requests that are not HTTP or are broken HTTP, as raw bytes.
+fn raw_corpus() -> Vec<(&'static str, Vec<u8>)> {
     let mut raw_cases: Vec<(&str, Vec<u8>)> = vec![
         ("garbage request line", b"GARBAGE\r\n\r\n".to_vec()),
         ("binary", vec![0, 159, 146, 150, 255, 13, 10, 13, 10]),
@@ -1200,9 +1247,16 @@ async fn malformed_input_gets_4xx_writes_nothing_and_kills_nothing() {
     }
     long_headers.extend_from_slice(b"\r\n");
     raw_cases.push(("200 headers of 1 KB", long_headers));
+    raw_cases
+}
+
+/// Sends the [`raw_corpus`]: a 5xx is a failure, and so is anything but 404 for the dot
+/// segments. Each case's status line (or `(closed)`).
+async fn send_raw_cases(address: &str, failures: &mut Vec<String>) -> Vec<String> {
+    let raw_cases = raw_corpus();
     let mut raw_answers = Vec::new();
     for (name, bytes) in &raw_cases {
-        let line = raw(&address, bytes, *name != "dot segments").await;
+        let line = raw(address, bytes, *name != "dot segments").await;
         if let Some(line) = &line {
             if line.starts_with("HTTP/1.1 5") || line.starts_with("HTTP/1.0 5") {
                 failures.push(format!("raw {name}: {line}"));
@@ -1216,34 +1270,32 @@ async fn malformed_input_gets_4xx_writes_nothing_and_kills_nothing() {
             line.unwrap_or_else(|| "(closed)".into())
         ));
     }
+    raw_answers
+}
 
-    println!(
-        "{} cases; statuses {statuses:?}; raw: {raw_answers:#?}",
-        cases.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
-
+async fn still_up_nothing_panicked_nothing_written(
+    client: &reqwest::Client,
+    running: &RunningDevServer,
+    store: &Store,
+    snapshot: &[String],
+) {
     // Still up, nothing panicked, nothing written.
-    let health = running.get(&client, "/healthz").await;
+    let health = running.get(client, "/healthz").await;
     assert_eq!(health.status().as_u16(), 200);
     assert_eq!(
         PANICS.load(Ordering::SeqCst),
         0,
         "something panicked (see the output)"
     );
-    let after = settled(&store).await;
+    let after = settled(store).await;
     if after != snapshot {
         let added: Vec<_> = after.iter().filter(|r| !snapshot.contains(r)).collect();
         let removed: Vec<_> = snapshot.iter().filter(|r| !after.contains(r)).collect();
         panic!("the corpus changed the table: added {added:#?}, removed {removed:#?}");
     }
+}
 
+async fn control_after_is_written(client: &reqwest::Client, base: &str, store: &Store) {
     // Control after: the server still writes valid deliveries, and the check above would have
     // seen it.
     let after_control = control(
@@ -1251,18 +1303,16 @@ async fn malformed_input_gets_4xx_writes_nothing_and_kills_nothing() {
         "control-after",
         "github/deployment_status/payload.json",
     );
-    let (status, body) = send(&client, &running.base, &after_control)
+    let (status, body) = send(client, base, &after_control)
         .await
         .expect("control answered");
     assert_eq!(status, 202, "{body}");
-    let last = table_snapshot(&store).await;
+    let last = table_snapshot(store).await;
     assert!(
         // The status's own id (`deployment_status.id` in the fixture).
         last.iter().any(|row| row.contains("status:209916254")),
         "the second control's fact is in the table"
     );
-
-    running.stop_cleanly().await;
 }
 
 /// Dates at chrono's lower bound. `IsoWeek::monday_date` once computed `jan4 - Duration::days(..)`
