@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::generate::Rng;
 use crate::profile;
-use crate::server::{Server, API_TOKEN};
+use crate::server::{api_get, Server};
 use crate::Stores;
 
 const TEAM_REPOS: usize = 5;
@@ -180,14 +180,7 @@ async fn get(client: &reqwest::Client, target: &Target) -> Result<(f64, Value), 
         target.server.address
     );
     let started = Instant::now();
-    let response = client
-        .get(&url)
-        .header("authorization", format!("Bearer {API_TOKEN}"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    let (status, body) = api_get(client, &url).await?;
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     if status != 200 {
         return Err(format!(

@@ -26,6 +26,19 @@ use crate::generate::{GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET};
 
 pub const API_TOKEN: &str = "load-api-token";
 
+/// `GET url` on the read API with [`API_TOKEN`]: the status and the body.
+pub async fn api_get(client: &reqwest::Client, url: &str) -> Result<(u16, Vec<u8>), String> {
+    let response = client
+        .get(url)
+        .header("authorization", format!("Bearer {API_TOKEN}"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    Ok((status, body.to_vec()))
+}
+
 pub fn secrets() -> WebhookSecrets {
     WebhookSecrets {
         github: GITHUB_SECRET.into(),

@@ -62,7 +62,7 @@ use tokio::task::JoinSet;
 
 use crate::generate::{self, Delivery, Rng};
 use crate::load::{self, percentile, round, SenderLog, Usage};
-use crate::server::{PollState, Poller, Server, API_TOKEN};
+use crate::server::{api_get, PollState, Poller, Server};
 use crate::verify::{verify, Verification};
 use crate::Stores;
 
@@ -388,14 +388,7 @@ async fn read_report(
         repo.from,
         repo.to
     );
-    let response = client
-        .get(&url)
-        .header("authorization", format!("Bearer {API_TOKEN}"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    let (status, body) = api_get(client, &url).await?;
     match status {
         200 => serde_json::from_slice(&body)
             .map(Some)
