@@ -90,12 +90,16 @@ impl MemberDiff {
             .collect()
     }
 
-    /// Takes over buckets a dead run left (see [`MemberDiff::missed`]).
-    pub fn take_over<'a>(&mut self, buckets: impl IntoIterator<Item = &'a String>) {
+    /// Takes over buckets a dead run left (see [`MemberDiff::missed`]); answers the buckets
+    /// that this makes dirty.
+    pub fn take_over<'a>(&mut self, buckets: impl IntoIterator<Item = &'a String>) -> Vec<Bucket> {
+        let mut dirtied = Vec::new();
         for bucket in buckets {
-            self.dirty.extend(Bucket::parse(bucket));
+            dirtied.extend(Bucket::parse(bucket));
             self.buckets.insert(bucket.clone());
         }
+        self.dirty.extend(dirtied.iter().cloned());
+        dirtied
     }
 }
 
@@ -176,7 +180,7 @@ mod tests {
         let missed: Vec<String> = diff.missed(&replaced_run).into_iter().cloned().collect();
         // then author:x is missed, and taking it over recomputes it
         assert_eq!(missed, vec![bucket("author:x").to_string()]);
-        diff.take_over(&missed);
+        assert_eq!(diff.take_over(&missed), vec![bucket("author:x")]);
         assert!(diff.dirty.contains(&bucket("author:x")));
         assert!(diff.buckets.contains(&bucket("author:x").to_string()));
     }

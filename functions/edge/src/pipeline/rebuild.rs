@@ -280,8 +280,7 @@ impl Pipeline<'_> {
         if let Some(item) = old_item {
             let missed = diff.missed(&item.run_buckets);
             if !missed.is_empty() && self.written_by_unfinished_run(item).await? {
-                diff.take_over(missed);
-                work.dirty.extend(diff.dirty.iter().cloned());
+                work.dirty.extend(diff.take_over(missed));
             }
         }
         Ok(diff)
