@@ -5,6 +5,7 @@
 
 pub mod generic;
 pub mod github;
+pub mod github_rest;
 mod json;
 pub mod pagerduty;
 pub mod signature;
