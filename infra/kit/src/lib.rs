@@ -8,8 +8,11 @@
 //! - [`Sender`]: posts deliveries to a running server, retrying 5xx answers and connection
 //!   errors with exponential backoff, and counts its retries.
 //! - [`Rng`]: the SplitMix64 generator every deterministic history here is drawn from.
+//! - [`github_api`]: a local GitHub REST API, folded from webhook deliveries, that answers as
+//!   GitHub does (its JSON shapes, pagination, ETags, rate limits, errors), for the backfill.
 
 pub mod delivery;
+pub mod github_api;
 pub mod payload;
 pub mod rng;
 pub mod send;
