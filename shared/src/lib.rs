@@ -1,6 +1,7 @@
 //! Flowmeter's domain logic. Everything here is pure: bytes and facts in, facts, projections,
 //! rollups and metrics out. DynamoDB, HTTP and the Lambda runtime live in `flowmeter-edge`.
 
+pub mod backfill;
 pub mod config;
 pub mod derive;
 pub mod digest;

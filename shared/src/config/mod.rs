@@ -165,6 +165,36 @@ impl OrgConfig {
         self.production.is_match(environment)
     }
 
+    /// The production environments as literal names, so a backfill can ask GitHub for their
+    /// deployments alone; `None` when a pattern is a glob, which only a full listing matches.
+    pub fn production_environment_names(&self) -> Option<Vec<String>> {
+        let literal = |p: &String| !p.contains(['*', '?', '[', ']', '{', '}', '\\']);
+        self.production
+            .sources
+            .iter()
+            .all(literal)
+            .then(|| self.production.sources.clone())
+    }
+
+    /// Whether any workflow is configured as a deployment (`deploy_workflows`).
+    pub fn has_deploy_workflows(&self) -> bool {
+        !self.deploy_workflows.sources.is_empty()
+    }
+
+    /// Every repository a team or a service names, lower-cased, sorted, once each: what a
+    /// backfill reads when it is given no repos.
+    pub fn configured_repos(&self) -> Vec<String> {
+        let teams = self.teams.values().flat_map(|t| &t.repos);
+        let services = self.services.values().flat_map(|s| &s.repos);
+        let mut repos: Vec<String> = teams
+            .chain(services)
+            .map(|r| r.to_ascii_lowercase())
+            .collect();
+        repos.sort();
+        repos.dedup();
+        repos
+    }
+
     /// Whether a GitHub Actions workflow run of this name is a deployment.
     pub fn is_deploy_workflow(&self, workflow_name: &str) -> bool {
         self.deploy_workflows.is_match(workflow_name)

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::github::normalize_github;
@@ -207,25 +208,17 @@ fn set_value(object: &mut Value, field: &str, value: Option<Value>) {
 /// first, every reachable commit): a commit is on the chain when it is the head or the first
 /// parent of one that is. GitHub lists a commit before its parents, so one pass finds the
 /// chain; a parent seen first (equal commit times) waits in `pending` until its child comes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FirstParentWalk {
     /// The next commit of the chain; `None` before the first page (the head is the first
     /// commit listed) and once the chain has left the listing (`since`).
     next: Option<String>,
     started: bool,
+    #[serde(skip)]
     pending: HashMap<String, Value>,
 }
 
 impl FirstParentWalk {
-    /// A walk resumed at `next` (a checkpoint's), or from the branch head when `None`.
-    pub fn resume(next: Option<String>) -> FirstParentWalk {
-        FirstParentWalk {
-            started: next.is_some(),
-            next,
-            pending: HashMap::new(),
-        }
-    }
-
     /// The commit the chain continues with: what a checkpoint keeps.
     pub fn next(&self) -> Option<&str> {
         self.next.as_deref()

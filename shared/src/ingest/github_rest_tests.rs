@@ -255,11 +255,12 @@ fn the_first_parent_walk_keeps_the_default_branch_and_leaves_merged_branches_out
         commit(SHA_A, &[m1], "2026-10-04T15:00:00Z", "2026-10-05T09:00:00Z"),
         commit(m1, &[], "2026-10-01T10:00:00Z", "2026-10-01T10:00:00Z"),
     ];
-    let mut walk = FirstParentWalk::resume(None);
+    let mut walk = FirstParentWalk::default();
     let first = walk.page(&repo(), "main", &page_1).expect("page 1");
     assert_eq!(walk.next(), Some(m1));
-    // A walk resumed from the checkpoint goes on where it was.
-    let mut resumed = FirstParentWalk::resume(walk.next().map(str::to_string));
+    // A walk resumed from its checkpoint goes on where it was.
+    let checkpoint = serde_json::to_string(&walk).expect("checkpoint");
+    let mut resumed: FirstParentWalk = serde_json::from_str(&checkpoint).expect("resume");
     let second = resumed.page(&repo(), "main", &page_2).expect("page 2");
     let ids: Vec<&str> = first.iter().chain(&second).map(|f| f.id.as_str()).collect();
     assert_eq!(
@@ -286,7 +287,7 @@ fn the_walk_waits_for_a_child_listed_after_its_parent() {
         commit(m1, &[], "2026-10-06T15:00:00Z", "2026-10-06T15:00:00Z"),
         commit(m2, &[m1], "2026-10-06T15:00:00Z", "2026-10-06T15:00:00Z"),
     ];
-    let mut walk = FirstParentWalk::resume(None);
+    let mut walk = FirstParentWalk::default();
     let facts = walk.page(&repo(), "main", &page).expect("page");
     assert_eq!(facts.len(), 3);
 }
