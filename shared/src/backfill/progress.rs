@@ -88,6 +88,21 @@ struct PullReading {
     events: Vec<Value>,
 }
 
+impl PullReading {
+    /// The list the current step reads into, and what GitHub lists there; `None` for the
+    /// pull request itself.
+    fn list_mut(&mut self) -> Option<(&mut Vec<Value>, &'static str)> {
+        Some(match self.step {
+            PullStep::Pull => return None,
+            PullStep::Commits => (&mut self.commits, "commits"),
+            PullStep::Reviews => (&mut self.reviews, "reviews"),
+            PullStep::ReviewComments => (&mut self.review_comments, "comments"),
+            PullStep::Comments => (&mut self.comments, "comments"),
+            PullStep::Events => (&mut self.events, "events"),
+        })
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum PullStep {
     #[default]
@@ -391,7 +406,7 @@ impl RepoProgress {
 
     fn apply_pull_request(&mut self, answer: Answer) -> Result<Applied, IngestError> {
         let base = self.base();
-        let reading = match self.reading.take() {
+        let mut reading = match self.reading.take() {
             Some(reading) => reading,
             None => PullReading {
                 number: self.pulls_left.front().copied().unwrap_or_default(),
@@ -407,24 +422,9 @@ impl RepoProgress {
             }
             Answer::Page { body, next } => (body, next),
         };
-        let mut reading = reading;
-        match reading.step {
-            PullStep::Pull => reading.pull = body,
-            PullStep::Commits => reading
-                .commits
-                .extend(items(&body, "commits")?.iter().cloned()),
-            PullStep::Reviews => reading
-                .reviews
-                .extend(items(&body, "reviews")?.iter().cloned()),
-            PullStep::ReviewComments => reading
-                .review_comments
-                .extend(items(&body, "comments")?.iter().cloned()),
-            PullStep::Comments => reading
-                .comments
-                .extend(items(&body, "comments")?.iter().cloned()),
-            PullStep::Events => reading
-                .events
-                .extend(items(&body, "events")?.iter().cloned()),
+        match reading.list_mut() {
+            Some((list, what)) => list.extend(items(&body, what)?.iter().cloned()),
+            None => reading.pull = body,
         }
         if next.is_some() && reading.step != PullStep::Pull {
             reading.cursor = next;
