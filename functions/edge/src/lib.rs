@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod digest;
+pub mod github;
 pub mod http;
 pub mod local_stream;
 pub mod notify;

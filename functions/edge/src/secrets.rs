@@ -1,5 +1,6 @@
-//! Secrets: the webhook signing secrets, the API and admin bearer tokens and the digest's
-//! Slack and Teams webhook URLs.
+//! Secrets: the webhook signing secrets, the API and admin bearer tokens, the digest's
+//! Slack and Teams webhook URLs and the backfill's GitHub credentials (a token, or a GitHub
+//! App's id, private key and installation id).
 //!
 //! In AWS they live in one Secrets Manager secret (a JSON object, keys as in [`Secrets`]) whose
 //! ARN the template passes as `FLOWMETER_SECRET_ARN`; the functions read it through the AWS
@@ -44,10 +45,18 @@ pub struct Secrets {
     pub slack_webhook_url: String,
     /// Microsoft Teams Workflows webhook URL of the weekly digest (its `sig` is a credential).
     pub teams_webhook_url: String,
+    /// GitHub token of the backfill's REST reads (fine-grained or classic).
+    pub github_token: String,
+    /// GitHub App id of the backfill's REST reads (with the two keys below, wins over the token).
+    pub github_app_id: String,
+    /// The App's private key (PEM; literal `\n` line breaks are accepted).
+    pub github_app_private_key: String,
+    /// The App installation's id (a number).
+    pub github_app_installation_id: String,
 }
 
 /// The keys [`Secrets`] knows, to warn about a misspelt key instead of silently ignoring it.
-pub const KEYS: [&str; 7] = [
+pub const KEYS: [&str; 11] = [
     "github",
     "pagerduty",
     "generic",
@@ -55,6 +64,10 @@ pub const KEYS: [&str; 7] = [
     "admin_token",
     "slack_webhook_url",
     "teams_webhook_url",
+    "github_token",
+    "github_app_id",
+    "github_app_private_key",
+    "github_app_installation_id",
 ];
 
 impl Secrets {
@@ -69,6 +82,10 @@ impl Secrets {
             &self.admin_token,
             &self.slack_webhook_url,
             &self.teams_webhook_url,
+            &self.github_token,
+            &self.github_app_id,
+            &self.github_app_private_key,
+            &self.github_app_installation_id,
         ];
         KEYS.iter()
             .zip(values)
@@ -113,6 +130,10 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Secrets {
         admin_token: read("FLOWMETER_ADMIN_TOKEN"),
         slack_webhook_url: read("FLOWMETER_SLACK_WEBHOOK_URL"),
         teams_webhook_url: read("FLOWMETER_TEAMS_WEBHOOK_URL"),
+        github_token: read("FLOWMETER_GITHUB_TOKEN"),
+        github_app_id: read("FLOWMETER_GITHUB_APP_ID"),
+        github_app_private_key: read("FLOWMETER_GITHUB_APP_PRIVATE_KEY"),
+        github_app_installation_id: read("FLOWMETER_GITHUB_APP_INSTALLATION_ID"),
     }
 }
 
@@ -308,6 +329,10 @@ mod tests {
                 admin_token: "admin".into(),
                 slack_webhook_url: "https://hooks.slack.example/T/B/x".into(),
                 teams_webhook_url: String::new(),
+                github_token: String::new(),
+                github_app_id: String::new(),
+                github_app_private_key: String::new(),
+                github_app_installation_id: String::new(),
             }
         );
         assert!(unknown.is_empty());
@@ -353,6 +378,15 @@ mod tests {
             text.contains("api_token") && !text.contains("tok3n"),
             "{text}"
         );
+        let secrets = from_vars(|name| {
+            name.starts_with("FLOWMETER_GITHUB_APP_")
+                .then(|| "s3cr3t-app".into())
+        });
+        let text = format!("{secrets:?}");
+        assert!(
+            text.contains("github_app_private_key") && !text.contains("s3cr3t-app"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -371,11 +405,20 @@ mod tests {
                 "FLOWMETER_TEAMS_WEBHOOK_URL",
                 "https://teams.example/workflows?sig=x",
             ),
+            ("FLOWMETER_GITHUB_TOKEN", "ghp_x"),
+            ("FLOWMETER_GITHUB_APP_ID", "12345"),
+            (
+                "FLOWMETER_GITHUB_APP_PRIVATE_KEY",
+                "-----BEGIN RSA PRIVATE KEY-----",
+            ),
+            ("FLOWMETER_GITHUB_APP_INSTALLATION_ID", "678"),
         ]);
         let secrets = from_vars(|name| vars.get(name).map(|v| v.to_string()));
         assert_eq!(secrets.present_keys(), KEYS.to_vec());
         assert_eq!(secrets.generic, "gen");
         assert_eq!(secrets.slack_webhook_url, "https://hooks.slack.example/x");
+        assert_eq!(secrets.github_token, "ghp_x");
+        assert_eq!(secrets.github_app_installation_id, "678");
         assert_eq!(from_vars(|_| None), Secrets::default());
     }
 

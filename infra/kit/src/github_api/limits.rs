@@ -21,6 +21,33 @@ pub struct Limits {
     pub secondary_retry_after_s: u64,
     /// Every Nth request answers 502.
     pub server_error_every: Option<u32>,
+    /// A GitHub App whose installation tokens `POST /app/installations/{id}/access_tokens`
+    /// mints (and the server then accepts, until they expire); `None`: that route is a 404.
+    pub app: Option<AppKey>,
+}
+
+/// The GitHub App the server trusts: its id (the JWT's `iss`), its one installation and the
+/// public half of its key, which the minting route checks the RS256 JWT against.
+#[derive(Clone, Debug)]
+pub struct AppKey {
+    pub app_id: String,
+    pub installation_id: u64,
+    pub public_key_pem: String,
+    /// How long a minted installation token lives (GitHub: one hour); short in tests so that
+    /// a client's refresh shows.
+    pub token_ttl: Duration,
+}
+
+impl AppKey {
+    /// An app with GitHub's one-hour installation tokens.
+    pub fn new(app_id: &str, installation_id: u64, public_key_pem: &str) -> AppKey {
+        AppKey {
+            app_id: app_id.to_string(),
+            installation_id,
+            public_key_pem: public_key_pem.to_string(),
+            token_ttl: Duration::from_secs(3600),
+        }
+    }
 }
 
 impl Default for Limits {
@@ -32,6 +59,7 @@ impl Default for Limits {
             secondary_every: None,
             secondary_retry_after_s: 1,
             server_error_every: None,
+            app: None,
         }
     }
 }

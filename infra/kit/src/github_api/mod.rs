@@ -16,7 +16,7 @@
 //! fields webhooks leave out are filled as GitHub would (URLs, node ids, counts), or with
 //! GitHub's "unknown" values (`null`, `[]`, `false`).
 //!
-//! Routes (GET only; anything else is GitHub's 404):
+//! Routes (GET; anything else is GitHub's 404, but for the one POST below):
 //!
 //! | route | answers |
 //! |---|---|
@@ -33,7 +33,12 @@
 //! | `/repos/{o}/{r}/deployments/{id}/statuses` | its statuses, newest first |
 //! | `/repos/{o}/{r}/actions/runs` | `{total_count, workflow_runs}`, newest first (`status`, `created`, `branch`, `event`, `head_sha`, `actor`) |
 //! | `/repos/{o}/{r}/issues` | issues and pull requests (`state`, `labels`, `since`, `creator`, `sort`, `direction`) |
+//!
+//! And one POST: `/app/installations/{id}/access_tokens` mints a GitHub App's installation
+//! token when [`Limits::app`] names the App ([`AppKey`]): the RS256 JWT is checked against its
+//! public key, and the token is accepted like a configured one until its `expires_at`.
 
+mod app;
 mod git;
 mod history;
 mod limits;
@@ -46,5 +51,5 @@ mod shapes;
 mod tests;
 
 pub use history::RestHistory;
-pub use limits::Limits;
+pub use limits::{AppKey, Limits};
 pub use server::{ApiStats, GitHubApi};

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::app::{self, Minted};
 use super::history::RestHistory;
 use super::limits::{Limits, Meter, RateHeaders, Verdict};
 use super::page::{link, Query};
@@ -44,6 +45,8 @@ pub struct ApiStats {
     pub secondary_limited: u64,
     /// Scripted 502 answers.
     pub server_errors: u64,
+    /// Installation tokens minted (`POST /app/installations/{id}/access_tokens` answered 201).
+    pub app_tokens_minted: u64,
 }
 
 impl ApiStats {
@@ -57,6 +60,8 @@ struct State {
     limits: Limits,
     meter: Meter,
     stats: ApiStats,
+    /// Installation tokens minted so far (accepted until they expire).
+    minted: Vec<Minted>,
 }
 
 struct Shared {
@@ -97,6 +102,7 @@ impl GitHubApi {
                 limits,
                 meter: Meter::default(),
                 stats: ApiStats::default(),
+                minted: Vec::new(),
             }),
             requests: AtomicU64::new(0),
         });
@@ -248,7 +254,11 @@ impl Shared {
 
     fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response<Full<Bytes>> {
         let now = SystemTime::now();
-        let id = request_id(self.requests.fetch_add(1, Ordering::Relaxed) + 1);
+        let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = request_id(n);
+        if let Some(installation) = app::installation(uri.path()) {
+            return self.mint(method, installation, headers, now, n, &id);
+        }
         let route = routes::parse(uri.path()).map(|(_, r)| r);
         let (limits, verdict) = {
             let mut state = self.state();
@@ -264,7 +274,9 @@ impl Shared {
             let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
             let verdict = match authorization {
                 None => Err("Requires authentication"),
-                Some(a) if !limits.accepts(a) => Err("Bad credentials"),
+                Some(a) if !limits.accepts(a) && !app::accepts(&state.minted, a, now) => {
+                    Err("Bad credentials")
+                }
                 Some(_) => Ok(state.meter.check(&limits, now)),
             };
             (limits, verdict)
@@ -301,6 +313,61 @@ impl Shared {
         };
         let rate = self.state().meter.headers(&limits, now);
         reply.finish(&id, rate)
+    }
+
+    /// `POST /app/installations/{id}/access_tokens`: outside the rate limit and the faults, as
+    /// the App's own JWT is not an installation's token.
+    fn mint(
+        &self,
+        method: &Method,
+        installation: &str,
+        headers: &HeaderMap,
+        now: SystemTime,
+        n: u64,
+        id: &str,
+    ) -> Response<Full<Bytes>> {
+        let mut state = self.state();
+        state.stats.requests += 1;
+        *state
+            .stats
+            .per_endpoint
+            .entry(app::TEMPLATE.to_string())
+            .or_default() += 1;
+        let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let reply = if method != Method::POST {
+            state.stats.not_found += 1;
+            Reply::json(404, &error_body("Not Found", DOCS, 404))
+        } else {
+            match app::mint(
+                state.limits.app.as_ref(),
+                installation,
+                authorization,
+                now,
+                n,
+            ) {
+                Ok(minted) => {
+                    state.stats.app_tokens_minted += 1;
+                    let reply = Reply::json(201, &minted.body());
+                    state.minted.push(minted);
+                    reply
+                }
+                Err(refused) => {
+                    if refused.status == 401 {
+                        state.stats.unauthorized += 1;
+                    } else if refused.status == 404 {
+                        state.stats.not_found += 1;
+                    }
+                    let docs = "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app";
+                    Reply::json(
+                        refused.status,
+                        &error_body(&refused.message, docs, refused.status),
+                    )
+                }
+            }
+        };
+        let rate = state.meter.headers(&state.limits, now);
+        drop(state);
+        reply.finish(id, rate)
     }
 
     /// A request the limits let through.

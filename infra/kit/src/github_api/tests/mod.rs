@@ -1,6 +1,7 @@
 //! The emulation over real HTTP: a small hand-built history (`shop`), served, requested with
 //! reqwest.
 
+mod app;
 mod resources;
 mod serving;
 
