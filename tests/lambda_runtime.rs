@@ -27,6 +27,7 @@ use flowmeter_e2e::http::ses_emails;
 use flowmeter_e2e::{fresh_store, Delivery};
 use flowmeter_edge::local_stream::local_request;
 use flowmeter_edge::store::{item_keys, Store, PROJECTION_SK};
+use flowmeter_kit::github_api::{GitHubApi, Limits, RestHistory};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -39,13 +40,15 @@ const WEBHOOK: &str = "flowmeter-webhook";
 const ROLLUP: &str = "flowmeter-rollup";
 const API: &str = "flowmeter-api";
 const DIGEST: &str = "flowmeter-digest";
+const BACKFILL: &str = "flowmeter-backfill";
 
-/// The template's logical ids of the four functions, to read their environment from it.
-const FUNCTIONS: [(&str, &str); 4] = [
+/// The template's logical ids of the five functions, to read their environment from it.
+const FUNCTIONS: [(&str, &str); 5] = [
     (WEBHOOK, "WebhookFunction"),
     (ROLLUP, "RollupFunction"),
     (API, "ApiFunction"),
     (DIGEST, "DigestFunction"),
+    (BACKFILL, "BackfillFunction"),
 ];
 
 const GITHUB_SECRET: &str = "lambda-runtime-github-secret";
@@ -275,13 +278,20 @@ struct Lambda {
     port: u16,
     table: String,
     extension_port: u16,
+    /// The local GitHub REST API the backfill function reads.
+    github_url: String,
     http: reqwest::Client,
     functions: BTreeMap<String, Process>,
     _emulator: Process,
 }
 
 impl Lambda {
-    async fn start(cargo_lambda: &Path, table: &str, extension_port: u16) -> Lambda {
+    async fn start(
+        cargo_lambda: &Path,
+        table: &str,
+        extension_port: u16,
+        github_url: &str,
+    ) -> Lambda {
         let port = free_port();
         let mut command = Command::new(cargo_lambda);
         command
@@ -314,6 +324,7 @@ impl Lambda {
             port,
             table: table.to_string(),
             extension_port,
+            github_url: github_url.to_string(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(150))
                 .build()
@@ -331,7 +342,7 @@ impl Lambda {
             .find(|(n, _)| *n == name)
             .expect("a known function");
         let memory = match name {
-            WEBHOOK | DIGEST => "256",
+            WEBHOOK | DIGEST | BACKFILL => "256",
             _ => "512",
         };
         let mut env: BTreeMap<String, String> = [
@@ -369,6 +380,7 @@ impl Lambda {
                 "PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL" => "warn".into(),
                 "DIGEST_TIMEZONE" => "UTC".into(),
                 "FLOWMETER_DASHBOARD_URL" => "https://metrics.acme.example/".into(),
+                "FLOWMETER_GITHUB_API_URL" => self.github_url.clone(),
                 other => panic!(
                     "template.yaml gives {logical_id} {other}: teach tests/lambda_runtime.rs \
                      the value a deployment would have"
@@ -620,12 +632,30 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
     the_rollup_projects_the_streamed_fact(&mut lambda, &store, pr_key).await;
     the_api_reports_the_merged_pr_to_the_token_only(&mut lambda).await;
     the_digest_emails_this_run_s_recipient(&mut lambda, &recipient).await;
+    the_backfill_continues_a_started_backfill_to_its_end(&mut lambda, &store).await;
 
     init_errors_end_the_process_with_the_cause(&lambda).await;
 }
 
+/// The local GitHub REST API, serving the history of [`MERGED_PR`]'s delivery; kept running
+/// for the test's life.
+async fn github_api() -> &'static GitHubApi {
+    static API: tokio::sync::OnceCell<GitHubApi> = tokio::sync::OnceCell::const_new();
+    API.get_or_init(|| async {
+        let body: Value = serde_json::from_str(
+            &std::fs::read_to_string(repo().join(MERGED_PR)).expect("fixture"),
+        )
+        .expect("JSON");
+        let history = RestHistory::from_webhooks([("pull_request", &body)]);
+        GitHubApi::start(history, Limits::default())
+            .await
+            .expect("GitHub API")
+    })
+    .await
+}
+
 /// The org config (digest emailed to `recipient`), the secrets extension, and the emulator
-/// with the four functions started.
+/// with the five functions started.
 async fn started_lambda(cargo_lambda: &Path, store: &Store, recipient: &str) -> Lambda {
     store
         .put_config(&format!(
@@ -637,9 +667,11 @@ async fn started_lambda(cargo_lambda: &Path, store: &Store, recipient: &str) -> 
         "github": GITHUB_SECRET,
         "api_token": API_TOKEN,
         "admin_token": "lambda-runtime-admin-token",
+        "github_token": "test-token",
     }))
     .await;
-    let mut lambda = Lambda::start(cargo_lambda, store.table(), extension).await;
+    let github = github_api().await;
+    let mut lambda = Lambda::start(cargo_lambda, store.table(), extension, &github.url).await;
     for (name, _) in FUNCTIONS {
         lambda.start_function(name);
     }
@@ -772,6 +804,30 @@ async fn the_digest_emails_this_run_s_recipient(lambda: &mut Lambda, recipient: 
         subject.starts_with("acme weekly digest, 23–29 Mar 2020"),
         "{subject}"
     );
+}
+
+/// Backfill, the Scheduler's tick: the running backfill (as `POST /v1/backfill` records it)
+/// is picked up, read from the local GitHub REST API to its end and released; its facts are
+/// in the table. A second tick finds nothing to do.
+async fn the_backfill_continues_a_started_backfill_to_its_end(lambda: &mut Lambda, store: &Store) {
+    let repo = "robvanderleek/create-issue-branch".to_string();
+    let since = chrono::NaiveDate::from_ymd_opt(2020, 3, 1).expect("date");
+    let job = flowmeter_edge::backfill::start(store, &[repo], since, chrono::Utc::now())
+        .await
+        .expect("store")
+        .expect("no other backfill running");
+    let tick = json!({"source": "schedule"});
+    let answer = lambda.invoke(BACKFILL, &tick).await;
+    assert_eq!(
+        answer,
+        json!([{"id": job.id, "state": "done", "stop": "finished"}]),
+        "{answer}"
+    );
+    let stored = store.backfill(&job.id).await.expect("read").expect("job");
+    assert_eq!(stored.repos[0].pulls_read, 1, "{stored:?}");
+    assert!(stored.repos[0].facts > 0, "{stored:?}");
+    let answer = lambda.invoke(BACKFILL, &tick).await;
+    assert_eq!(answer, json!([]), "{answer}");
 }
 
 /// How an init-error case spoils a function's environment.

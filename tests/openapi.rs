@@ -3,7 +3,7 @@
 
 use flowmeter_devserver::{serve, Settings};
 use flowmeter_e2e::scenario::history;
-use flowmeter_e2e::{deliver, drain, fresh_store, secrets};
+use flowmeter_e2e::{deliver, drain, fresh_store};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch};
 
@@ -50,11 +50,9 @@ async fn live_responses_match_the_openapi_document() {
     let (stop, stopped) = watch::channel(false);
     let (bound_tx, bound_rx) = oneshot::channel();
     let settings = Settings {
-        port: 0,
-        secrets: secrets(),
         api_token: "read".into(),
         admin_token: "admin".into(),
-        config_path: None,
+        ..flowmeter_e2e::http::devserver_settings("read", "admin")
     };
     let task = tokio::spawn(serve(store, settings, stopped, Some(bound_tx)));
     let base = format!("http://{}", bound_rx.await.expect("bound"));

@@ -176,8 +176,8 @@ enum Use {
     NotAnEnvVar,
 }
 
-const ALL: &[&str] = &["webhook", "rollup", "api", "digest"];
-const WITH_SECRETS: &[&str] = &["webhook", "api", "digest"];
+const ALL: &[&str] = &["webhook", "rollup", "api", "digest", "backfill"];
+const WITH_SECRETS: &[&str] = &["webhook", "api", "digest", "backfill"];
 
 /// Every env-like name in functions/**: where it is read and what the template must do.
 const CLASSIFIED: &[(&str, Use)] = &[
@@ -191,6 +191,13 @@ const CLASSIFIED: &[(&str, Use)] = &[
     ("FLOWMETER_ADMIN_TOKEN", Use::LocalSecret),
     ("FLOWMETER_SLACK_WEBHOOK_URL", Use::LocalSecret),
     ("FLOWMETER_TEAMS_WEBHOOK_URL", Use::LocalSecret),
+    ("FLOWMETER_GITHUB_TOKEN", Use::LocalSecret),
+    ("FLOWMETER_GITHUB_APP_ID", Use::LocalSecret),
+    ("FLOWMETER_GITHUB_APP_PRIVATE_KEY", Use::LocalSecret),
+    ("FLOWMETER_GITHUB_APP_INSTALLATION_ID", Use::LocalSecret),
+    ("FLOWMETER_GITHUB_API_URL", Use::Functions(&["backfill"])),
+    // The prefix the local App variables share, named in an error message.
+    ("FLOWMETER_GITHUB_APP_", Use::NotAnEnvVar),
     ("FLOWMETER_DASHBOARD_URL", Use::Functions(&["digest"])),
     ("DIGEST_TIMEZONE", Use::Functions(&["digest"])),
     ("FLOWMETER_DYNAMODB_ENDPOINT", Use::LocalOnly),
@@ -567,6 +574,17 @@ fn each_role_has_exactly_its_dynamodb_actions(doc: &Value) {
             "dynamodb:ListStreams"
         ])
     );
+    // Facts, checkpoints and ETags, written as the webhook writes facts; the lease is an
+    // UpdateItem. No Scan, no DeleteItem: a backfill only adds.
+    assert_eq!(
+        dynamodb("BackfillRole"),
+        set(&[
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem"
+        ])
+    );
     assert!(actions(doc, "RollupRole").contains("sqs:SendMessage"));
     assert!(actions(doc, "DigestRole").contains("ses:SendEmail"));
 }
@@ -633,6 +651,54 @@ fn one_key_of_each_entity() -> [EntityKey; 4] {
             branch: "main".into(),
         },
     ]
+}
+
+/// Whether a role's conditioned write grants let it write partition `pk`.
+fn role_may_write(doc: &Value, role: &str) -> impl Fn(&str) -> bool {
+    let patterns: Vec<String> = statements(doc, role)
+        .into_iter()
+        .filter_map(|s| s.get("Condition"))
+        .flat_map(|c| list(c["ForAllValues:StringLike"].get("dynamodb:LeadingKeys")))
+        .map(text)
+        .collect();
+    assert!(!patterns.is_empty(), "{role}: no LeadingKeys condition");
+    move |pk: &str| {
+        patterns.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => pk.starts_with(prefix),
+            None => pk == p,
+        })
+    }
+}
+
+#[test]
+fn the_backfill_role_writes_facts_checkpoints_and_etags_and_nothing_derived() {
+    let doc = template();
+    let may_write = role_may_write(&doc, "BackfillRole");
+    for key in one_key_of_each_entity() {
+        let pk = key.partition_key();
+        assert!(may_write(&pk), "the backfill role may not write {pk}");
+    }
+    for pk in ["BACKFILL", "ETAG#/repos/acme/api/pulls/1"] {
+        assert!(may_write(pk), "the backfill role may not write {pk}");
+    }
+    for other in [
+        "CONFIG",
+        "ROLLUP#org",
+        "BUCKET#org|2026-W41",
+        "REPO#acme/api",
+        "DIGEST#acme#2026-W41",
+    ] {
+        assert!(!may_write(other), "the backfill role may write {other}");
+    }
+    let schedule = &resources(&doc)["BackfillSchedule"]["Properties"];
+    assert_eq!(text(&schedule["ScheduleExpression"]), "rate(1 minute)");
+    let function = &resources(&doc)["BackfillFunction"]["Properties"];
+    assert_eq!(
+        function["Timeout"].as_i64(),
+        Some(900),
+        "Lambda's longest run"
+    );
+    assert_eq!(function["ReservedConcurrentExecutions"].as_i64(), Some(1));
 }
 
 #[test]

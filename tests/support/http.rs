@@ -16,6 +16,10 @@ pub fn devserver_settings(api_token: &str, admin_token: &str) -> Settings {
         api_token: api_token.into(),
         admin_token: admin_token.into(),
         config_path: None,
+        github: flowmeter_edge::github::GitHubSettings {
+            api_url: "https://api.github.com".into(),
+            auth: None,
+        },
     }
 }
 

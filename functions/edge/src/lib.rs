@@ -3,6 +3,7 @@
 //! these handlers, so locally and in AWS the same code answers.
 
 pub mod api;
+pub mod backfill;
 pub mod digest;
 pub mod github;
 pub mod http;

@@ -3,6 +3,8 @@
 //! stream events from DynamoDB Local. The emulators themselves are started by
 //! `infra/with-emulators.sh` (`make dev`), which stops them when this process ends.
 
+pub mod backfill_command;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::time::Duration;
 use flowmeter::config::OrgConfig;
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::digest::{run as run_digest, Channels, DigestEvent};
+use flowmeter_edge::github::{GitHubClient, GitHubSettings};
 use flowmeter_edge::http::{error, json};
 use flowmeter_edge::lambda_http::http::{Method, StatusCode};
 use flowmeter_edge::lambda_http::{
@@ -43,6 +46,8 @@ pub enum DevServerError {
     Store(#[from] flowmeter_edge::store::StoreError),
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Listen { port: u16, source: std::io::Error },
+    #[error("GitHub API settings: {0}")]
+    GitHub(#[from] flowmeter_edge::github::GitHubError),
 }
 
 /// Everything the dev server reads from its environment (docs/API.md, "Local dev server").
@@ -53,6 +58,10 @@ pub struct Settings {
     pub api_token: String,
     pub admin_token: String,
     pub config_path: Option<String>,
+    /// Where backfills read GitHub (`FLOWMETER_GITHUB_API_URL`) and as whom
+    /// (`FLOWMETER_GITHUB_TOKEN` or the `FLOWMETER_GITHUB_APP_*` keys); no credentials fail
+    /// each backfilled repository with an `auth` error that says what to set.
+    pub github: GitHubSettings,
 }
 
 impl Settings {
@@ -68,6 +77,10 @@ impl Settings {
             api_token: var("FLOWMETER_API_TOKEN").unwrap_or_default(),
             admin_token: var("FLOWMETER_ADMIN_TOKEN").unwrap_or_default(),
             config_path: var("FLOWMETER_CONFIG"),
+            github: GitHubSettings::from_secrets(
+                &flowmeter_edge::secrets::from_env(),
+                var("FLOWMETER_GITHUB_API_URL"),
+            )?,
         })
     }
 }
@@ -298,11 +311,20 @@ pub async fn serve(
         .map_err(listen_error)?;
     let address = listener.local_addr().map_err(listen_error)?;
     let poller = tokio::spawn(poll_stream(store.clone(), shutdown.clone()));
+    let github = GitHubClient::from_settings(reqwest::Client::new(), &settings.github);
+    let (runner, started) = tokio::sync::mpsc::unbounded_channel();
+    let backfills = tokio::spawn(run_backfills(
+        store.clone(),
+        github,
+        started,
+        shutdown.clone(),
+    ));
     let api = ApiState::new(
         store.clone(),
         settings.api_token.clone(),
         settings.admin_token.clone(),
-    );
+    )
+    .with_backfill_runner(runner);
     let state = Arc::new(State {
         store,
         settings,
@@ -331,5 +353,58 @@ pub async fn serve(
         });
     }
     let _ = poller.await;
+    let _ = backfills.await;
     Ok(())
+}
+
+/// Runs backfills in this process, one after another: first those a stopped server left
+/// running (once their lease lapses), then each one `POST /v1/backfill` starts. Shutdown
+/// stops a run between two requests; its checkpoint is where the next start resumes.
+async fn run_backfills(
+    store: Store,
+    github: Result<GitHubClient, flowmeter_edge::github::GitHubError>,
+    mut started: tokio::sync::mpsc::UnboundedReceiver<String>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let left_running = store
+        .unheld_backfills(chrono::Utc::now().timestamp())
+        .await
+        .unwrap_or_default();
+    let mut queue: std::collections::VecDeque<String> = left_running.into();
+    loop {
+        let id = match queue.pop_front() {
+            Some(id) => id,
+            None => tokio::select! {
+                id = started.recv() => match id {
+                    Some(id) => id,
+                    None => return,
+                },
+                _ = shutdown.changed() => return,
+            },
+        };
+        let config = match load_config(&store).await {
+            Ok(config) => config,
+            Err(e) => {
+                tracing::error!(backfill = %id, error = %e, "cannot load the config; backfill left running");
+                continue;
+            }
+        };
+        let github = match &github {
+            Ok(github) => github,
+            Err(e) => {
+                if let Err(e) = flowmeter_edge::backfill::fail_unrunnable(&store, &id, e).await {
+                    tracing::error!(backfill = %id, error = %e, "cannot record the backfill's failure");
+                }
+                continue;
+            }
+        };
+        let run = flowmeter_edge::backfill::run_to_end(&store, github, &config, &id, |_| {});
+        tokio::select! {
+            outcome = run => match outcome {
+                Ok(job) => tracing::info!(backfill = %id, state = ?job.state, "backfill ended"),
+                Err(e) => tracing::error!(backfill = %id, error = %e, "backfill stopped; it resumes on the next start"),
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! `flowmeter-devserver`: the local stack's server (`make dev`), and the admin command
 //! `flowmeter-devserver reprocess`, which rebuilds every projection and rollup from facts in the
 //! table that `TABLE_NAME` and `FLOWMETER_DYNAMODB_ENDPOINT` (or the AWS defaults) name, and
-//! `flowmeter-devserver digest-preview [YYYY-Www] [dir]`, which renders a week's digest to files.
+//! `flowmeter-devserver digest-preview [YYYY-Www] [dir]`, which renders a week's digest to files,
+//! and `flowmeter-devserver backfill --repo owner/name --since YYYY-MM-DD`, which backfills
+//! GitHub history into that table with a progress bar.
 
 use flowmeter_devserver::{serve, Settings};
 use flowmeter_edge::settings::{load_config, store_from_env};
@@ -18,6 +20,16 @@ async fn main() {
             Ok(written) => println!("{written}"),
             Err(e) => {
                 eprintln!("digest-preview failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("backfill") {
+        match flowmeter_devserver::backfill_command::backfill(&store, &args[2..]).await {
+            Ok(summary) => println!("{summary}"),
+            Err(e) => {
+                eprintln!("backfill failed: {e}");
                 std::process::exit(1);
             }
         }

@@ -7,6 +7,7 @@
 //! being read, which are read again (at most its six requests).
 
 mod progress;
+mod request;
 #[cfg(test)]
 mod tests;
 
@@ -16,6 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use progress::{Answer, Applied, Phase, RepoProgress, Request};
+pub use request::{is_repo_name, BackfillRequest, BackfillRequestError, MAX_REPOS};
 
 /// How a backfill stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,6 +21,13 @@ pub enum ApiError {
     /// 404 `not_found`.
     #[error("no route {path}")]
     NoRoute { path: String },
+    /// A thing the request names does not exist (a backfill id): 404 `not_found`.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request cannot be done now, as things stand (a backfill already running): 409
+    /// `conflict`.
+    #[error("{0}")]
+    Conflict(String),
     /// 405 `method_not_allowed`.
     #[error("{method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
@@ -66,7 +73,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) | ApiError::InvalidConfig(_) => StatusCode::BAD_REQUEST,
-            ApiError::UnknownScope(_) | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ApiError::UnknownScope(_) | ApiError::NoRoute { .. } | ApiError::NotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -81,7 +91,8 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::InvalidConfig(_) => "invalid_config",
             ApiError::UnknownScope(_) => "unknown_scope",
-            ApiError::NoRoute { .. } => "not_found",
+            ApiError::NoRoute { .. } | ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",

@@ -4,6 +4,7 @@
 //! [`ApiError`] with one conversion to a response. The numbers themselves come from
 //! `flowmeter::metrics`.
 
+mod backfill;
 mod error;
 mod query;
 mod reports;
@@ -34,6 +35,9 @@ pub struct ApiState {
     api_token: String,
     admin_token: String,
     config: RwLock<Option<(Instant, OrgConfig)>>,
+    /// Where a started backfill's id goes to be run in this process (the dev server); `None`
+    /// in AWS, where the backfill function picks running jobs up from the table.
+    backfill_runner: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 impl ApiState {
@@ -43,7 +47,17 @@ impl ApiState {
             api_token,
             admin_token,
             config: RwLock::new(None),
+            backfill_runner: None,
         }
+    }
+
+    /// Runs started backfills in this process: each new job's id is sent to `runner`.
+    pub fn with_backfill_runner(
+        mut self,
+        runner: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> ApiState {
+        self.backfill_runner = Some(runner);
+        self
     }
 
     /// Tokens from the function's settings (`settings::ApiTokens`); unset locks the routes.
@@ -82,6 +96,8 @@ async fn answer(state: &ApiState, request: &Request) -> Answer {
         Route::Health => Ok(json(StatusCode::OK, &serde_json::json!({"ok": true}))),
         Route::PutConfig => put_config(state, request).await,
         Route::GetConfig => get_config(state).await,
+        Route::StartBackfill => backfill::start(state, request).await,
+        Route::Backfill => backfill::status(state, request.uri().query().unwrap_or_default()).await,
         Route::Teams => teams(state).await,
         Route::Metrics => reports::prometheus(state).await,
         Route::Report(report) => {
@@ -90,8 +106,8 @@ async fn answer(state: &ApiState, request: &Request) -> Answer {
     }
 }
 
-/// Every route but `/healthz` needs the read token or the admin token; `PUT /v1/config` needs
-/// the admin token.
+/// Every route but `/healthz` needs the read token or the admin token; `PUT /v1/config` and
+/// `POST /v1/backfill` need the admin token.
 fn authorize(state: &ApiState, request: &Request, route: Route) -> Result<(), ApiError> {
     let presented = bearer(request.headers());
     let is_admin = token_matches(presented, &state.admin_token);
@@ -99,9 +115,10 @@ fn authorize(state: &ApiState, request: &Request, route: Route) -> Result<(), Ap
         return Err(ApiError::Unauthorized("a valid bearer token is required"));
     }
     if route.needs_admin() && !is_admin {
-        return Err(ApiError::Unauthorized(
-            "PUT /v1/config needs the admin token",
-        ));
+        return Err(ApiError::Unauthorized(match route {
+            Route::StartBackfill => "POST /v1/backfill needs the admin token",
+            _ => "PUT /v1/config needs the admin token",
+        }));
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use super::error::ApiError;
 
 /// The read routes, as in docs/API.md and template.yaml.
-pub const ROUTES: [(&str, &str); 9] = [
+pub const ROUTES: [(&str, &str); 11] = [
     ("GET", "/v1/dora"),
     ("GET", "/v1/cycle-time"),
     ("GET", "/v1/pull-requests"),
@@ -12,6 +12,8 @@ pub const ROUTES: [(&str, &str); 9] = [
     ("GET", "/v1/teams"),
     ("GET", "/v1/config"),
     ("PUT", "/v1/config"),
+    ("POST", "/v1/backfill"),
+    ("GET", "/v1/backfill"),
     ("GET", "/metrics"),
     ("GET", "/healthz"),
 ];
@@ -33,6 +35,10 @@ pub enum Route {
     Teams,
     GetConfig,
     PutConfig,
+    /// `POST /v1/backfill`: starts a backfill (admin).
+    StartBackfill,
+    /// `GET /v1/backfill`: how a backfill stands.
+    Backfill,
     /// `/metrics`, in Prometheus text format.
     Metrics,
 }
@@ -52,6 +58,8 @@ impl Route {
             ("GET", "/v1/teams") => Route::Teams,
             ("GET", "/v1/config") => Route::GetConfig,
             ("PUT", "/v1/config") => Route::PutConfig,
+            ("POST", "/v1/backfill") => Route::StartBackfill,
+            ("GET", "/v1/backfill") => Route::Backfill,
             ("GET", "/metrics") => Route::Metrics,
             _ if ROUTES.iter().any(|(_, p)| *p == path) => {
                 return Err(ApiError::MethodNotAllowed {
@@ -70,7 +78,7 @@ impl Route {
 
     /// Whether the route needs the admin token rather than the read token.
     pub fn needs_admin(self) -> bool {
-        self == Route::PutConfig
+        matches!(self, Route::PutConfig | Route::StartBackfill)
     }
 }
 

@@ -50,6 +50,11 @@ pub const CONFIG_PK: &str = "CONFIG";
 pub const CONFIG_SK: &str = "CURRENT";
 /// The digest send ledger: `DIGEST#<org>#<week>`.
 pub const DIGEST: &str = "DIGEST#";
+/// Backfills: `BACKFILL` / `<id>`, each job's state, checkpoint and lease.
+pub const BACKFILL_PK: &str = "BACKFILL";
+/// The ETag of a GitHub answer whose facts are all written: `ETAG#<url>` / `ETAG`.
+pub const ETAG: &str = "ETAG#";
+pub const ETAG_SK: &str = "ETAG";
 
 /// The partition key prefixes the rollup function writes and deletes under: the entity
 /// partitions (link facts, projections, PR-by-head records), bucket members, rollups, run
@@ -85,10 +90,14 @@ pub fn link_sk(id: &str) -> String {
     format!("{LINK}{id}")
 }
 
-/// Whether an item is a record kept by reprocess (the org config, the digest ledger): neither a
-/// source fact nor derived from them.
+/// Whether an item is a record kept by reprocess (the org config, the digest ledger, backfills
+/// and their ETags): neither a source fact nor derived from them.
 pub fn is_record(pk: &str) -> bool {
-    pk == CONFIG_PK || pk.starts_with(DIGEST)
+    pk == CONFIG_PK || pk.starts_with(DIGEST) || pk == BACKFILL_PK || pk.starts_with(ETAG)
+}
+
+pub fn etag_pk(url: &str) -> String {
+    format!("{ETAG}{url}")
 }
 
 pub fn run_pk(run: &str) -> String {
@@ -325,6 +334,7 @@ mod tests {
         assert!(!is_source_fact(&link_sk("ships")) && is_fact(&link_sk("ships")));
         assert!(is_record(CONFIG_PK) && is_record(&digest_ledger_pk("acme", "2026-W41")));
         assert!(!is_record(&run_pk("r1")) && !is_record(&repo_pk("acme/api")));
+        assert!(is_record(BACKFILL_PK) && is_record(&etag_pk("/repos/acme/api/pulls/1")));
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! | parked entity   | `PARKED#<entity key>`       | `PARKED`                   |
 //! | org config      | `CONFIG`                    | `CURRENT`                  |
 //! | digest ledger   | `DIGEST#<org>#<week>`       | part or channel            |
+//! | backfill        | `BACKFILL`                  | `<id>` (job, checkpoint, lease) |
+//! | GitHub ETag     | `ETAG#<url>`                | `ETAG`                     |
 //!
 //! GSIs (on projections only, [`keys::Index`]): `gsi1` = deployments of a repo by finish
 //! (`DEPS#<repo>`), incidents of a service by opening (`INCS#<service>`); `gsi2` = merged PRs of
@@ -23,6 +25,7 @@
 //! Every request goes through one helper ([`request`]): it counts the request, meters the
 //! capacity it consumed and maps its error to a [`StoreError`].
 
+mod backfill;
 mod buckets;
 mod codec;
 mod config;
@@ -41,6 +44,7 @@ use aws_sdk_dynamodb::Client;
 use std::sync::Arc;
 
 pub use aws_sdk_dynamodb::types::AttributeValue;
+pub use backfill::{BackfillLease, BACKFILL_LEASE_S};
 pub use buckets::member_data;
 pub use codec::{content_hash, item_keys, item_size, Item};
 pub use error::StoreError;

@@ -31,6 +31,27 @@ impl Api {
         })
     }
 
+    /// `POST path` of a JSON body with the admin token; the JSON answer of a 2xx.
+    pub(crate) async fn post_admin(&self, path: &str, body: &Value) -> Result<Value, String> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| format!("POST {path}: {e}"))?;
+        let status = response.status();
+        let answer: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("POST {path}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("POST {path}: {status}: {answer}"));
+        }
+        Ok(answer)
+    }
+
     /// `GET path?query` with the read token; the JSON answer of a 2xx.
     pub(crate) async fn get(&self, path: &str, query: &str) -> Result<Value, String> {
         let url = format!("{}{path}?{query}", self.base);

@@ -2,6 +2,7 @@
 //! converge, digest, report) and of `stack` (the dev server around `run`).
 
 mod api;
+mod backfill;
 mod converge;
 pub(crate) mod options;
 mod readback;
@@ -86,9 +87,16 @@ pub(crate) async fn run(o: &Options, url: &str, phases: &mut Phases) -> Result<(
         .map_err(|e| format!("the dev server at {url} does not answer the read API: {e}"))?;
 
     let t = Instant::now();
-    let replayed = replay_org(&api, &org, o.senders).await;
+    let replayed = replay_org(&api, &org, o.senders, o.backfill).await;
     phases.record("replay", t);
     replayed?;
+
+    if o.backfill {
+        let t = Instant::now();
+        let figures = backfill::backfill(&api, &org).await;
+        phases.record("backfill", t);
+        eprintln!("  {}", figures?);
+    }
 
     let t = Instant::now();
     let matched = converge(&api, &org).await?;
@@ -124,26 +132,33 @@ fn generate_org(o: &Options) -> DemoOrg {
     org
 }
 
-/// Every delivery, in the replay order, through `senders` senders; an error if any was
-/// rejected.
-async fn replay_org(api: &Api, org: &DemoOrg, senders: usize) -> Result<(), String> {
+/// Every delivery (but GitHub's, when they come by backfill), in the replay order, through
+/// `senders` senders; an error if any was rejected.
+async fn replay_org(
+    api: &Api,
+    org: &DemoOrg,
+    senders: usize,
+    github_by_backfill: bool,
+) -> Result<(), String> {
     let t = Instant::now();
     let deliveries = Arc::new(
         flowmeter_demo::replay_order(&org.deliveries)
             .into_iter()
+            .filter(|d| !(github_by_backfill && backfill::is_github(d)))
             .cloned()
             .collect::<Vec<_>>(),
     );
+    let sent = deliveries.len();
     let stats = replay::replay(api, deliveries, senders).await;
     let secs = t.elapsed().as_secs_f64();
     eprintln!(
         "  replayed {} deliveries with {} senders: {} accepted, {} rejected, {} retries ({:.0}/s)",
-        org.deliveries.len(),
+        sent,
         senders,
         stats.accepted,
         stats.rejected.len(),
         stats.retries,
-        org.deliveries.len() as f64 / secs.max(0.001)
+        sent as f64 / secs.max(0.001)
     );
     for (i, status, body) in stats.rejected.iter().take(5) {
         eprintln!("    delivery {i}: {status} {body}");

@@ -17,10 +17,12 @@ pub(crate) struct Options {
     pub(crate) devserver: Option<PathBuf>,
     pub(crate) log: PathBuf,
     pub(crate) keep: bool,
+    /// GitHub history by backfill from the REST API emulation instead of by webhook.
+    pub(crate) backfill: bool,
 }
 
 pub(crate) fn usage() -> String {
-    "usage: flowmeter-demo <config --out PATH | run --url URL | stack --devserver BIN [--keep] | stats>\n\
+    "usage: flowmeter-demo <config --out PATH | run --url URL | stack --devserver BIN [--keep] [--backfill] | stats>\n\
      options: --seed N  --now RFC3339  --activity X  --senders N  --out DIR  --log PATH"
         .into()
 }
@@ -57,6 +59,7 @@ pub(crate) fn parse_args() -> Result<Options, String> {
         devserver: None,
         log: PathBuf::from("target/demo/devserver.log"),
         keep: env("DEMO_KEEP").is_some_and(|v| v != "0"),
+        backfill: env("DEMO_BACKFILL").is_some_and(|v| v != "0"),
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -87,6 +90,7 @@ pub(crate) fn parse_args() -> Result<Options, String> {
             "--devserver" => o.devserver = Some(PathBuf::from(value()?)),
             "--log" => o.log = PathBuf::from(value()?),
             "--keep" => o.keep = true,
+            "--backfill" => o.backfill = true,
             "-h" | "--help" => return Err(usage()),
             other => return Err(format!("unknown option {other}\n{}", usage())),
         }

@@ -44,7 +44,13 @@ pub(crate) async fn stack(o: &Options) -> Result<(), String> {
             d.join("flowmeter-demo.yaml")
         });
     write_file(&config_path, org.config_yaml.as_bytes())?;
-    let (mut child, url) = start_devserver(o, &devserver, &config_path)?;
+    // With --backfill the org's GitHub history is served here, for the dev server to read.
+    let github = match o.backfill {
+        true => Some(super::backfill::serve_history(&org).await?),
+        false => None,
+    };
+    let github_url = github.as_ref().map(|g| g.url.clone());
+    let (mut child, url) = start_devserver(o, &devserver, &config_path, github_url.as_deref())?;
     wait_until_healthy(&mut child, &url, &o.log).await?;
     eprintln!("  dev server on {url} (log: {})", o.log.display());
     phases.record("start dev server", t);
@@ -66,6 +72,7 @@ fn start_devserver(
     o: &Options,
     devserver: &Path,
     config_path: &Path,
+    github_url: Option<&str>,
 ) -> Result<(tokio::process::Child, String), String> {
     let port = match env("FLOWMETER_PORT") {
         Some(p) => p.parse().map_err(|_| format!("FLOWMETER_PORT: {p}"))?,
@@ -77,7 +84,13 @@ fn start_devserver(
     }
     let log = std::fs::File::create(&o.log).map_err(|e| format!("{}: {e}", o.log.display()))?;
     let log2 = log.try_clone().map_err(|e| e.to_string())?;
-    let child = tokio::process::Command::new(devserver)
+    let mut command = tokio::process::Command::new(devserver);
+    if let Some(github_url) = github_url {
+        command
+            .env("FLOWMETER_GITHUB_API_URL", github_url)
+            .env("FLOWMETER_GITHUB_TOKEN", super::backfill::GITHUB_TOKEN);
+    }
+    let child = command
         .env("FLOWMETER_PORT", port.to_string())
         .env("FLOWMETER_GITHUB_SECRET", &s.github)
         .env("FLOWMETER_PAGERDUTY_SECRET", &s.pagerduty)
