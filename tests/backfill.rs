@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use flowmeter::backfill::{BackfillJob, JobState, Phase};
 use flowmeter_demo::{generate_with, DemoDelivery, DemoOrg, Params, Secrets, DEFAULT_SEED};
 use flowmeter_e2e::{
-    deliver, derived_state, drain, fresh_store, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
+    derived_state, drain, fresh_store, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
 };
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::backfill::run_to_end;
@@ -72,17 +72,7 @@ async fn replayed(label: &str, org: &DemoOrg, keep: impl Fn(&DemoDelivery) -> bo
         .filter(|d| keep(d))
         .map(|d| d.delivery.clone())
         .collect();
-    for chunk in chosen.chunks(16) {
-        let mut tasks = tokio::task::JoinSet::new();
-        for d in chunk {
-            let (store, d) = (store.clone(), d.clone());
-            tasks.spawn(async move { deliver(&store, &d).await });
-        }
-        while let Some(answer) = tasks.join_next().await {
-            let (status, body) = answer.expect("delivery task");
-            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        }
-    }
+    flowmeter_e2e::deliver_all(&store, &chosen).await;
     store
 }
 

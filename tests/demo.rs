@@ -13,7 +13,7 @@ use flowmeter::time::IsoWeek;
 use flowmeter_demo::truth::quantile;
 use flowmeter_demo::{generate, generate_with, DemoOrg, Params, Secrets, Team};
 use flowmeter_e2e::{
-    deliver, drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
+    drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
 };
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
@@ -246,17 +246,7 @@ async fn loaded(seed: u64) -> (DemoOrg, ApiState, Store) {
     let store = fresh_store("demo").await;
     store.put_config(&org.config_yaml).await.expect("config");
     let deliveries: Vec<Delivery> = org.deliveries.iter().map(|d| d.delivery.clone()).collect();
-    for chunk in deliveries.chunks(16) {
-        let mut tasks = tokio::task::JoinSet::new();
-        for d in chunk {
-            let (store, d) = (store.clone(), d.clone());
-            tasks.spawn(async move { deliver(&store, &d).await });
-        }
-        while let Some(answer) = tasks.join_next().await {
-            let (status, body) = answer.expect("delivery task");
-            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        }
-    }
+    flowmeter_e2e::deliver_all(&store, &deliveries).await;
     drain(&store, &mut None).await;
     let state = ApiState::new(store.clone(), TOKEN.into(), "demo-admin".into());
     (org, state, store)

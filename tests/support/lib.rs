@@ -75,6 +75,21 @@ pub async fn deliver(store: &Store, delivery: &Delivery) -> (StatusCode, serde_j
     (status, body)
 }
 
+/// Sends deliveries through the webhook handler, 16 at a time, and checks each was accepted.
+pub async fn deliver_all(store: &Store, deliveries: &[Delivery]) {
+    for chunk in deliveries.chunks(16) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for d in chunk {
+            let (store, d) = (store.clone(), d.clone());
+            tasks.spawn(async move { deliver(&store, &d).await });
+        }
+        while let Some(answer) = tasks.join_next().await {
+            let (status, body) = answer.expect("delivery task");
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        }
+    }
+}
+
 /// Runs the rollup handler over the table's stream until it stays quiet.
 pub async fn drain(store: &Store, poller: &mut Option<StreamPoller>) -> usize {
     if poller.is_none() {

@@ -6,6 +6,7 @@
 //! The job is kept as its JSON text: it is read and written whole, never queried by field, and
 //! a few kilobytes even for a quarter of a busy repository.
 
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use flowmeter::backfill::{BackfillJob, JobState};
 
 use super::codec::{n, number, s, text};
@@ -36,15 +37,21 @@ fn decode(item: &super::Item) -> Result<BackfillJob, StoreError> {
 }
 
 impl Store {
-    /// Records a new job; a job with the same id already there is a conflict.
-    pub async fn create_backfill(&self, job: &BackfillJob) -> Result<(), StoreError> {
+    /// The put of `job`'s item, without condition: creating and checkpointing add theirs.
+    fn put_backfill(&self, job: &BackfillJob) -> Result<PutItemFluentBuilder, StoreError> {
         let body = serde_json::to_string(job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let request = self
+        Ok(self
             .put()
             .item("pk", s(keys::BACKFILL_PK))
             .item("sk", s(&job.id))
             .item("state", s(state_name(job.state)))
-            .item("job", s(body))
+            .item("job", s(body)))
+    }
+
+    /// Records a new job; a job with the same id already there is a conflict.
+    pub async fn create_backfill(&self, job: &BackfillJob) -> Result<(), StoreError> {
+        let request = self
+            .put_backfill(job)?
             .condition_expression("attribute_not_exists(pk)");
         self.send("PutItem(backfill)", request.send()).await?;
         Ok(())
@@ -120,13 +127,8 @@ impl Store {
         job: &BackfillJob,
         lease: &BackfillLease,
     ) -> Result<(), StoreError> {
-        let body = serde_json::to_string(job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let request = self
-            .put()
-            .item("pk", s(keys::BACKFILL_PK))
-            .item("sk", s(&job.id))
-            .item("state", s(state_name(job.state)))
-            .item("job", s(body))
+            .put_backfill(job)?
             .item("lease_owner", s(&lease.owner))
             .item("lease_until", n(lease.until_s))
             .condition_expression("lease_owner = :owner")
