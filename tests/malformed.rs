@@ -1155,11 +1155,11 @@ async fn control_before_is_derived(
     derived(store, &key).await;
     let snapshot = settled(store).await;
     assert!(
-        // Fact ids come from the body: `pr:` and the first 32 hex digits of the fixture's
-        // SHA-256 (`sha256sum tests/fixtures/github/pull_request/opened.payload.json`).
+        // Fact ids come from the body: an opening is the PR's `pr:opened` step at its
+        // `updated_at` (tests/fixtures/github/pull_request/opened.payload.json).
         snapshot
             .iter()
-            .any(|row| row.contains("pr:d34772e6b4b912586626b71101fd7e9f")),
+            .any(|row| row.contains("FACT#2019-05-15T15:20:33.000Z#pr:opened#0")),
         "the control's fact is in the table"
     );
     snapshot

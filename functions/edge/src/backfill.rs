@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use flowmeter::backfill::{BackfillJob, JobState};
+use flowmeter::backfill::{may_be_known, unknown_facts, BackfillJob, JobState};
 use flowmeter::config::OrgConfig;
-use flowmeter::model::Fact;
+use flowmeter::model::{EntityKey, Fact};
 
 use crate::github::{GitHubClient, GitHubError};
 use crate::store::{BackfillLease, Store, StoreError, BACKFILL_LEASE_S};
@@ -238,9 +238,19 @@ async fn save(store: &Store, job: &BackfillJob, lease: &BackfillLease) -> Result
     retrying(|| store.save_backfill(job, lease)).await
 }
 
-/// Writes facts, each once (the conditional put keeps the first of a fact and its webhook),
-/// [`WRITE_CONCURRENCY`] at a time.
+/// Writes the facts the table does not know yet, each once (the conditional put keeps the
+/// first of a fact and its webhook), [`WRITE_CONCURRENCY`] at a time. Pushes and current
+/// states, which the webhooks brought under other keys, are checked against their entity's
+/// facts first ([`unknown_facts`]).
 async fn write_facts(store: &Store, facts: &[Fact]) -> Result<(), StoreError> {
+    let mut known: HashMap<EntityKey, Vec<Fact>> = HashMap::new();
+    for fact in facts.iter().filter(|f| may_be_known(f)) {
+        if !known.contains_key(&fact.entity) {
+            let (held, _) = retrying(|| store.entity(&fact.entity)).await?;
+            known.insert(fact.entity.clone(), held);
+        }
+    }
+    let facts = unknown_facts(facts.to_vec(), &known);
     for chunk in facts.chunks(WRITE_CONCURRENCY) {
         futures::future::try_join_all(chunk.iter().map(|fact| put_fact(store, fact))).await?;
     }

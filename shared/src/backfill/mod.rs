@@ -6,6 +6,7 @@
 //! resumed backfill needs is in the serialized state, except the answers of the one pull request
 //! being read, which are read again (at most its six requests).
 
+mod known;
 mod progress;
 mod request;
 #[cfg(test)]
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use known::{may_be_known, unknown_facts};
 pub use progress::{Answer, Applied, Phase, RepoProgress, Request};
 pub use request::{is_repo_name, BackfillRequest, BackfillRequestError, MAX_REPOS};
 

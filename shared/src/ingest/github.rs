@@ -8,10 +8,13 @@
 //! Fact ids come from what the body says, never from `X-GitHub-Delivery`: the HMAC does not
 //! cover that header, so a signed body posted again under a new delivery id must still be the
 //! same fact. Ids are the payload's own (`review:<id>`, `ic:<comment id>`, `status:<id>`,
-//! `run:<id>:<attempt>`, `push:<before>..<after>`, `deployment:<id>`) and, where an event has
-//! none (a PR or issue change), a hash of the raw body (`pr:<sha-256 prefix>`). Every time
-//! comes from the payload too, so a replay or redelivery yields identical keys and writes
-//! nothing.
+//! `run:<id>:<attempt>`, `push:<before>..<after>`, `deployment:<id>`). A PR or issue change has
+//! no id: a step of its lifecycle (opened, closed, reopened, to and from draft) happens once at
+//! its `updated_at`, so it is `pr:<action>` / `issue:<action>` under that time, which is also
+//! what a backfill rebuilds from the REST API, and the conditional put keeps one of the two;
+//! any other change (an edit, a label) is a hash of the raw body (`pr:<sha-256 prefix>`).
+//! Every time comes from the payload too, so a replay or redelivery yields identical keys and
+//! writes nothing.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -116,6 +119,17 @@ impl Facts<'_> {
     /// `<kind>:<short digest of the raw body>`: the same bytes always give the same id.
     fn body_identity(&self, kind: &str) -> String {
         format!("{kind}:{}", short_digest(self.body))
+    }
+
+    /// A lifecycle step of a PR or an issue (`<kind>:<action>`, under its `updated_at`), else
+    /// the body hash: a step happens once at its time, whichever source tells of it.
+    fn change_identity(&self, kind: &str, action: &str) -> String {
+        match action {
+            "opened" | "closed" | "reopened" | "ready_for_review" | "converted_to_draft" => {
+                format!("{kind}:{action}")
+            }
+            _ => self.body_identity(kind),
+        }
     }
 
     /// The payload's own id when it has one, else the body hash.
@@ -455,7 +469,7 @@ fn pull_request(facts: &Facts, e: PullRequestEvent) -> Result<Normalized, Ingest
         html_url: pr.html_url,
     };
     // `updated_at` moves with every change GitHub reports, so it orders a PR's snapshots.
-    let identity = facts.body_identity("pr");
+    let identity = facts.change_identity("pr", &e.action);
     Ok(facts.one(
         &identity,
         entity,
@@ -777,7 +791,7 @@ fn issues(facts: &Facts, e: IssuesEvent) -> Result<Normalized, IngestError> {
         },
     };
     let at = issue.updated_at.unwrap_or(issue.created_at);
-    let identity = facts.body_identity("issue");
+    let identity = facts.change_identity("issue", &e.action);
     Ok(facts.one(&identity, entity, at, body))
 }
 

@@ -116,7 +116,7 @@ fn own_head_branch<'a>(repo: &RestRepo, pull: &'a Value) -> Option<&'a str> {
 
 /// The `pull_request` deliveries that lead to the PR's current state: `opened` at its creation
 /// (a draft if its first draft event readies it), one per move to or from draft at that event's
-/// time, and the current state (`closed`, or `edited` while open) at `updated_at`.
+/// time, and its [`current_state`].
 fn pull_request_snapshots(
     pull: &Value,
     events: &[Value],
@@ -161,9 +161,23 @@ fn pull_request_snapshots(
         };
         snapshots.push((action, open_at(at, to_draft)));
     }
-    let closed = pull.get("state").and_then(Value::as_str) == Some("closed");
-    snapshots.push((if closed { "closed" } else { "edited" }, pull.clone()));
+    snapshots.push(current_state(pull));
     Ok(snapshots)
+}
+
+/// The delivery of a PR's or issue's current state: `closed` at its `closed_at` (the time its
+/// webhook delivery was stamped with, so both are one fact even when a later change moved
+/// `updated_at`), or `edited` at `updated_at` while it is open.
+fn current_state(object: &Value) -> (&'static str, Value) {
+    let closed_at = object.get("closed_at").filter(|t| t.is_string());
+    match closed_at {
+        Some(at) if object.get("state").and_then(Value::as_str) == Some("closed") => {
+            let mut closed = object.clone();
+            set_value(&mut closed, "updated_at", Some(at.clone()));
+            ("closed", closed)
+        }
+        _ => ("edited", object.clone()),
+    }
 }
 
 fn set(object: &mut Map<String, Value>, field: &str, value: Value) {
@@ -293,15 +307,14 @@ pub fn incident_issue_facts(repo: &RestRepo, issue: &Value) -> Result<Vec<Fact>,
         "updated_at",
         issue.get("created_at").cloned().unwrap_or_default(),
     );
-    let closed = issue.get("state").and_then(Value::as_str) == Some("closed");
     let mut facts = normalize(
         "issues",
         &json!({"action": "opened", "issue": opened, "repository": repo.payload()}),
     )?;
-    let current = if closed { "closed" } else { "edited" };
+    let (action, current) = current_state(issue);
     facts.extend(normalize(
         "issues",
-        &json!({"action": current, "issue": issue, "repository": repo.payload()}),
+        &json!({"action": action, "issue": current, "repository": repo.payload()}),
     )?);
     Ok(facts)
 }

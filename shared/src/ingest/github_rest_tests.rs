@@ -343,3 +343,33 @@ fn an_answer_without_a_field_is_an_error_naming_it() {
     assert!(err.to_string().contains("created_at"), "{err}");
     assert!(RestRepo::parse(&json!({"full_name": "a/b"})).is_err());
 }
+
+/// A PR's opening and closing, rebuilt from its current state, are the facts their webhook
+/// deliveries made (the same sort keys), even when the PR changed after it closed.
+#[test]
+fn a_pr_s_opening_and_closing_read_back_are_the_facts_their_webhooks_made() {
+    // Given the deliveries GitHub sent as the PR opened (smaller then) and as it merged
+    let mut at_open = pull(false, "open");
+    at_open["updated_at"] = json!("2026-10-05T10:00:00Z");
+    at_open["additions"] = json!(20);
+    at_open["labels"] = json!([]);
+    let opened = webhook(
+        "pull_request",
+        &json!({"action": "opened", "pull_request": at_open, "repository": repo().payload()}),
+    );
+    let closed = webhook(
+        "pull_request",
+        &json!({"action": "closed", "pull_request": pull(false, "closed"),
+                "repository": repo().payload()}),
+    );
+    // When the PR is read back a day after a label was added to it
+    let mut now = pull(false, "closed");
+    now["updated_at"] = json!("2026-10-07T09:00:00Z");
+    let facts = facts_of(&now, &[], &[], &[]);
+    // Then its opening and its closing are those deliveries' facts
+    let keys: Vec<String> = facts.iter().map(Fact::sort_key).collect();
+    for delivered in [&opened[0], &closed[0]] {
+        assert!(keys.contains(&delivered.sort_key()), "{keys:?}");
+    }
+    assert_eq!(facts.len(), 2, "{keys:?}");
+}
