@@ -79,7 +79,7 @@ fn is_change_since(known: &Fact, current: &Fact) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Actor, Commit, PrSnapshot};
+    use crate::model::Commit;
     use chrono::{DateTime, Utc};
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -126,36 +126,10 @@ mod tests {
         }
     }
 
+    /// A snapshot of PR 42 with fact id `<id>#0`.
     fn snapshot(action: PrAction, id: &str, at: &str) -> Fact {
-        Fact {
-            entity: pr(),
-            id: id.into(),
-            at: t(at),
-            body: FactBody::PullRequest(PrSnapshot {
-                action,
-                title: "Add retries".into(),
-                body: None,
-                author: Actor {
-                    login: "alice".into(),
-                    is_bot: false,
-                },
-                draft: false,
-                created_at: t("2026-10-05T10:00:00Z"),
-                updated_at: t(at),
-                closed_at: None,
-                merged_at: None,
-                merge_commit_sha: None,
-                head_sha: None,
-                head_repo: None,
-                head_ref: "feature".into(),
-                base_ref: "main".into(),
-                default_branch: "main".into(),
-                additions: None,
-                deletions: None,
-                labels: vec![],
-                html_url: None,
-            }),
-        }
+        let delivery = id.trim_end_matches("#0");
+        crate::derive::testing::pr_fact(&pr(), delivery, action, t(at), |_| {})
     }
 
     fn ids(facts: &[Fact]) -> Vec<&str> {
