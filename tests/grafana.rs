@@ -277,6 +277,82 @@ fn the_dashboard_is_a_valid_grafana_dashboard() {
     }
 }
 
+/// The threshold steps (after the base) of the DORA panel titled `title`.
+fn threshold_steps(dashboard: &Value, title: &str) -> Vec<f64> {
+    let panel = all_panels(dashboard)
+        .into_iter()
+        .find(|p| p["title"] == title)
+        .unwrap_or_else(|| panic!("no panel {title:?}"));
+    let steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{title}: no thresholds"));
+    assert!(steps[0]["value"].is_null(), "{title}: base step first");
+    steps[1..]
+        .iter()
+        .map(|s| s["value"].as_f64().expect("a step value"))
+        .collect()
+}
+
+/// The DORA panels are coloured at Flowmeter's own level cut-offs (`metrics::levels`): a
+/// value at a step takes the step's (worse) colour, as the level function grades it.
+#[test]
+fn the_dora_colours_follow_the_level_cut_offs() {
+    use flowmeter::metrics::levels::{self, DoraLevel};
+    let d = dashboard();
+    let lead = threshold_steps(&d, "Lead time for changes (p50)");
+    assert_eq!(
+        lead,
+        [
+            levels::DAY_SECONDS,
+            levels::WEEK_SECONDS,
+            levels::MONTH_SECONDS
+        ]
+    );
+    let recovery = threshold_steps(&d, "Failed deployment recovery time (p50)");
+    assert_eq!(
+        recovery,
+        [
+            levels::HOUR_SECONDS,
+            levels::DAY_SECONDS,
+            levels::WEEK_SECONDS
+        ]
+    );
+    let worse = [DoraLevel::High, DoraLevel::Medium, DoraLevel::Low];
+    let better = [DoraLevel::Elite, DoraLevel::High, DoraLevel::Medium];
+    for (grade, steps) in [
+        (
+            levels::lead_time_level as fn(f64) -> Option<DoraLevel>,
+            &lead,
+        ),
+        (levels::recovery_level, &recovery),
+    ] {
+        for (i, step) in steps.iter().enumerate() {
+            assert_eq!(grade(*step), Some(worse[i]), "at {step}");
+            assert_eq!(grade(step - 1.0), Some(better[i]), "below {step}");
+        }
+    }
+    // The change failure rate grades with `<=`: each step sits just above its bound.
+    for (i, step) in threshold_steps(&d, "Change failure rate")
+        .iter()
+        .enumerate()
+    {
+        let bound = [0.05, 0.10, 0.15][i];
+        assert!(*step > bound && *step < bound + 1e-6, "{step}");
+        assert_eq!(levels::change_failure_level(bound), Some(better[i]));
+        assert_eq!(levels::change_failure_level(*step), Some(worse[i]));
+    }
+    // Deploy dates per week, higher is better: medium from once a month, high from once a
+    // week, elite from every working day.
+    assert_eq!(
+        threshold_steps(&d, "Deployment frequency"),
+        [
+            1.0 / levels::WEEKS_PER_MONTH as f64,
+            levels::HIGH_DEPLOY_DAYS_PER_WEEK as f64,
+            levels::ELITE_DEPLOY_DAYS_PER_WEEK as f64,
+        ]
+    );
+}
+
 #[test]
 fn the_collector_finds_every_selector_and_names_what_is_missing() {
     // given an expression with a binary operation, an aggregation, a function over a range
