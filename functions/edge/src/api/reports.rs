@@ -1,6 +1,8 @@
 //! The weekly reports and `/metrics`: plan the scope against the config (`OrgConfig::plan`),
 //! read the planned rollups in one batch, merge them per week, build the report.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::Utc;
 use flowmeter::config::OrgConfig;
 use flowmeter::derive::{Rollup, Scope};
@@ -163,12 +165,19 @@ pub async fn prometheus(state: &ApiState) -> Result<Response<Body>, ApiError> {
         .map(Into::into)
         .collect();
     let (from, to, weeks) = (window.from_date(), window.to_date(), window.weeks());
+    let mut by_scope: BTreeMap<&Scope, Vec<(IsoWeek, &Rollup)>> = BTreeMap::new();
+    for (scope, week, rollup) in &found {
+        by_scope.entry(scope).or_default().push((*week, rollup));
+    }
+    // A plan's weekly rollups, each stored scope merged once (as `rollup_keys` reads it once).
     let of = |scopes: &[Scope]| {
+        let unique: BTreeSet<&Scope> = scopes.iter().collect();
         metrics::merge_weeks(
-            found
-                .iter()
-                .filter(|(s, _, _)| scopes.contains(s))
-                .map(|(_, w, r)| (*w, r.clone())),
+            unique
+                .into_iter()
+                .filter_map(|s| by_scope.get(s))
+                .flatten()
+                .map(|(week, rollup)| (*week, (*rollup).clone())),
         )
     };
     let series: Vec<_> = plans
