@@ -269,16 +269,17 @@ pub fn trend(metric: GoalMetric, weeks: &[GoalWeek]) -> Option<GoalTrend> {
     })
 }
 
-/// The four DORA metrics of a report: name, value, unit, level, and whether higher is better.
-fn dora_metrics(
-    r: &DoraReport,
-) -> [(
+/// One DORA metric of a report: name, value, unit, level, and whether higher is better.
+type DoraMetric = (
     &'static str,
     Option<f64>,
     &'static str,
     Option<DoraLevel>,
     bool,
-); 4] {
+);
+
+/// The four DORA metrics of a report.
+fn dora_metrics(r: &DoraReport) -> [DoraMetric; 4] {
     [
         (
             "deployment_frequency",
