@@ -816,3 +816,131 @@ async fn a_pr_size_past_u64_max_saturates() {
         Some(18_446_744_073_709_551_615_u64 as f64)
     );
 }
+
+/// `GET /v1/goals` on [`two_teams`], by hand (W1 and W2; the numbers are those of
+/// `dora_by_repos_matches`).
+#[tokio::test]
+async fn goals_equal_the_hand_computed_numbers_and_errors_are_clear() {
+    // given the two teams' history and goals: org-wide deployment frequency high and change
+    // failure rate 50%; core's own lead time 4h and recovery 1h
+    let store = loaded_store().await;
+    let goals = "goals:\n  org:\n    deployment_frequency: high\n    change_failure_rate: 50%\n  \
+                 core:\n    lead_time_p50: 4h\n    recovery_time_p50: 1h\n";
+    store
+        .put_config(&format!("{CONFIG}{goals}"))
+        .await
+        .expect("config");
+    let state = ApiState::new(store.clone(), API.into(), ADMIN.into());
+    let p = period();
+    let (w1, w2) = {
+        let monday = first_monday().date_naive();
+        let week = |d: chrono::NaiveDate| {
+            let iso = d.iso_week();
+            format!("{}-W{:02}", iso.year(), iso.week())
+        };
+        (week(monday), week(monday + Duration::days(7)))
+    };
+
+    // when
+    let core = get(&state, &format!("/v1/goals?scope=team:core&{p}")).await;
+
+    // then: core (acme/api) —
+    // deployment frequency: deploy days per week [1, 0], lower median 0; the one span has 1
+    // deploy day → medium, below the org's "high"; 2 successes in 14 days = 1 a week; weekly
+    // deployments 2, 0 → worsening.
+    // lead time p50 of [15 000, 22 200] = 15 000 s > 4 h = 14 400 s: off track; W2 has none.
+    // recovery p50 of [3 600, 8 400] = 3 600 s = 1 h: on track (level high: 1 h is not < 1 h).
+    // change failure rate 2/3 > 50% (the org's goal): off track.
+    assert_eq!(
+        core["goals"],
+        json!([
+            {"metric": "deployment_frequency", "target": "high", "target_value": null,
+             "target_level": "high", "value": 1.0, "unit": "deployments_per_week",
+             "level": "medium", "on_track": false, "trend": "worsening",
+             "weeks": [{"week": w1, "value": 2.0}, {"week": w2, "value": 0.0}],
+             "set_for": "org"},
+            {"metric": "lead_time_p50", "target": "4h", "target_value": 14400.0,
+             "target_level": null, "value": 15000.0, "unit": "seconds", "level": "elite",
+             "on_track": false, "trend": null,
+             "weeks": [{"week": w1, "value": 15000.0}, {"week": w2, "value": null}],
+             "set_for": "team:core"},
+            {"metric": "recovery_time_p50", "target": "1h", "target_value": 3600.0,
+             "target_level": null, "value": 3600.0, "unit": "seconds", "level": "high",
+             "on_track": true, "trend": null,
+             "weeks": [{"week": w1, "value": 3600.0}, {"week": w2, "value": null}],
+             "set_for": "team:core"},
+            {"metric": "change_failure_rate", "target": "50%", "target_value": 0.5,
+             "target_level": null, "value": 2.0 / 3.0, "unit": "fraction", "level": "low",
+             "on_track": false, "trend": null,
+             "weeks": [{"week": w1, "value": 2.0 / 3.0}, {"week": w2, "value": null}],
+             "set_for": "org"}
+        ]),
+        "{core:#}"
+    );
+    // Benchmark among core, web and empty: deployments a week 1, 1, 0 (core ties web for
+    // first); lead time 15 000 vs web's 12 000 → 2nd of 2; failure rate 2/3 vs 0.5 → 2nd of
+    // 2; recovery only core's. Cluster: the lowest of medium, elite, low, high = low.
+    assert_eq!(
+        core["benchmark"],
+        json!({
+            "metrics": [
+                {"metric": "deployment_frequency", "value": 1.0, "unit": "deployments_per_week",
+                 "level": "medium", "rank": 1, "of": 3},
+                {"metric": "lead_time", "value": 15000.0, "unit": "seconds", "level": "elite",
+                 "rank": 2, "of": 2},
+                {"metric": "change_failure_rate", "value": 2.0 / 3.0, "unit": "fraction",
+                 "level": "low", "rank": 2, "of": 2},
+                {"metric": "recovery_time", "value": 3600.0, "unit": "seconds", "level": "high",
+                 "rank": 1, "of": 1}
+            ],
+            "cluster": "low"
+        })
+    );
+    assert_eq!(core["scope"], "team:core");
+
+    // The org: its own goals only; deploy days [1, 1] → high: on track; 4 successes a
+    // fortnight = 2 a week, weekly 3, 1 → worsening; failure rate 3/5 = 0.6 > 50%, weekly 2/4
+    // then 1/1 (W2 blamed by inc-2) → worsening. Not ranked.
+    let org = get(&state, &format!("/v1/goals?scope=org&{p}")).await;
+    let summary: Vec<Value> = org["goals"]
+        .as_array()
+        .map(|g| {
+            g.iter()
+                .map(|g| json!([g["metric"], g["value"], g["on_track"], g["trend"]]))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        summary,
+        [
+            json!(["deployment_frequency", 2.0, true, "worsening"]),
+            json!(["change_failure_rate", 0.6, false, "worsening"])
+        ]
+    );
+    assert_eq!(org["benchmark"]["metrics"][0]["rank"], Value::Null);
+
+    // Errors: a repo or service scope has no goals (400), an unknown team is a 404.
+    for scope in ["repo:acme/api", "service:api"] {
+        let (status, body, _) = call(
+            &state,
+            "GET",
+            &format!("/v1/goals?scope={scope}"),
+            Some(API),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{scope}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("goals are set for org or team:<name>") && message.contains(scope),
+            "{message}"
+        );
+    }
+    let (status, body, _) = call(&state, "GET", "/v1/goals?scope=team:nope", Some(API), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "unknown_scope");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("team:nope"));
+}

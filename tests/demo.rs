@@ -267,6 +267,42 @@ async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
     org_weeks_match_the_truth(&org, &state, &weeks).await;
     the_team_s_latency_and_failures_rose_recently(&state, &name, &weeks, from, to).await;
     the_digest_flags_the_team_alone(&org, &store, &name).await;
+    the_demo_goals_are_on_and_off_track(&state, from, to).await;
+}
+
+/// The demo config's goals: payments meets its 7-day lead time goal (the demo's lead times are
+/// hours to days) and misses its 95% first-time pass rate; each value is the one its report
+/// answers.
+async fn the_demo_goals_are_on_and_off_track(state: &ApiState, from: NaiveDate, to: NaiveDate) {
+    let scope = period("team:payments", from, to);
+    let goals = get(state, &format!("/v1/goals?{scope}")).await;
+    let dora = get(state, &format!("/v1/dora?{scope}")).await;
+    let prs = get(state, &format!("/v1/pull-requests?{scope}")).await;
+    let goal = |metric: &str| {
+        goals["goals"]
+            .as_array()
+            .and_then(|g| g.iter().find(|g| g["metric"] == metric))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {metric} goal in {goals}"))
+    };
+    let lead = goal("lead_time_p50");
+    assert_eq!(lead["value"], dora["lead_time"]["p50_seconds"], "{goals}");
+    assert_eq!(lead["on_track"], true, "{goals}");
+    let ftp = goal("first_time_pass_rate");
+    assert_eq!(ftp["value"], prs["first_time_pass_rate"], "{goals}");
+    assert_eq!(ftp["on_track"], false, "{goals}");
+    assert_eq!(goal("change_failure_rate")["set_for"], "org", "{goals}");
+    // Every demo team ships PRs, so each has a lead time and payments is ranked among all.
+    let teams = get(state, "/v1/teams").await;
+    let team_count = teams["teams"].as_array().map(Vec::len).unwrap_or_default();
+    assert_eq!(
+        goals["benchmark"]["metrics"][1]["of"], team_count,
+        "{goals}"
+    );
+    assert!(
+        goals["benchmark"]["metrics"][1]["rank"].as_u64().is_some(),
+        "{goals}"
+    );
 }
 
 async fn team_dora_matches_the_truth(

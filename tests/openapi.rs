@@ -39,7 +39,7 @@ async fn live_responses_match_the_openapi_document() {
 
     let store = fresh_store("openapi").await;
     store
-        .put_config("org: acme\nteams:\n  core:\n    members: [alice]\n    repos: [acme/api]\n")
+        .put_config("org: acme\nteams:\n  core:\n    members: [alice]\n    repos: [acme/api]\ngoals:\n  org: {deployment_frequency: elite}\n  core: {lead_time_p50: 24h, first_time_pass_rate: 80%}\n")
         .await
         .expect("config");
     for delivery in history(5) {
@@ -83,6 +83,14 @@ async fn live_responses_match_the_openapi_document() {
         ("/v1/teams", 200, "TeamsResponse"),
         ("/v1/attention?week=2026-W42", 200, "Attention"),
         ("/v1/attention?week=soon", 400, "Error"),
+        (
+            "/v1/goals?scope=team:core&from=2026-10-05&to=2026-10-18",
+            200,
+            "GoalsReport",
+        ),
+        ("/v1/goals?scope=org", 200, "GoalsReport"),
+        ("/v1/goals?scope=repo:acme/api", 400, "Error"),
+        ("/v1/goals?scope=team:nope", 404, "Error"),
         ("/v1/dora?scope=team:nope", 404, "Error"),
         ("/v1/dora?from=yesterday", 400, "Error"),
         ("/healthz", 200, "Health"),

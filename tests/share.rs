@@ -80,6 +80,7 @@ async fn a_share_key_reads_the_org_and_team_aggregates_and_nothing_else() {
         "/v1/dora?scope=team:payments",
         "/v1/cycle-time?scope=team:platform",
         "/v1/pull-requests?scope=org",
+        "/v1/goals?scope=team:payments",
     ] {
         let (status, shared) = call(&state, "GET", uri, &key, "").await;
         assert_eq!(status, StatusCode::OK, "{uri}: {shared}");

@@ -82,6 +82,7 @@ fn input() -> DigestInput {
                 .collect(),
             repos: vec![format!("acme/repo-{t}")],
             members: vec![format!("dev-{t}")],
+            goals: Vec::new(),
         })
         .collect();
     let monday = week.monday(chrono_tz::UTC);

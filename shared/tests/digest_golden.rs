@@ -117,6 +117,7 @@ fn team(
         incident_weeks: incidents,
         repos: vec![format!("acme/{slug}")],
         members: vec![format!("{slug}-lead")],
+        goals: Vec::new(),
     }
 }
 

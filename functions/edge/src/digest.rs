@@ -118,6 +118,12 @@ pub async fn gather(
             incident_weeks: pick(&plan.incidents),
             repos: team.repos.clone(),
             members: team.members.clone(),
+            goals: config
+                .goals()
+                .for_team(name)
+                .into_iter()
+                .map(|(goal, set_for)| (goal.clone(), set_for))
+                .collect(),
         })
         .collect();
     Ok(DigestInput {

@@ -330,6 +330,11 @@ pub fn config_yaml() -> String {
     y.push_str("incidents:\n  github_label: incident\n  blame_window: 7d\n");
     y.push_str("rework:\n  labels: [hotfix, bug]\n  branches: [\"hotfix/*\"]\n");
     y.push_str("severity:\n  pagerduty_urgency: { high: sev2, low: sev3 }\n");
+    // Goals the demo shows (docs/CONFIG.md "goals"): a loose lead time goal payments meets and a
+    // strict first-time pass rate it misses, so `GET /v1/goals` and the digest show both.
+    y.push_str("goals:\n  org:\n    change_failure_rate: 15%\n");
+    y.push_str("  payments:\n    lead_time_p50: 7d\n    first_time_pass_rate: 95%\n");
+    y.push_str("  platform:\n    deployment_frequency: elite\n");
     y.push_str(&format!(
         "digest:\n  email: {{ from: metrics@{ORG}.example, to: [vp-eng@{ORG}.example] }}\n  slack: {{ channel: \"#engineering-metrics\" }}\n"
     ));

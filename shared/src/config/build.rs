@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use chrono_tz::Tz;
 
+use super::goals::build_goals;
 use super::raw::{Entries, RawConfig, RawIncidents, RawRework, RawSeverity};
 use super::validate::{
     eq_ignore_case, no_duplicates, non_empty, normalize_repos, normalize_severity, parse_window,
@@ -41,6 +42,7 @@ impl OrgConfig {
         validate_digest(&digest)?;
         let (severity_by_urgency, severity_by_priority) =
             build_severity(raw.severity.unwrap_or_default())?;
+        let goals = build_goals(raw.goals, teams.keys().map(String::as_str))?;
         Ok(OrgConfig {
             org,
             timezone,
@@ -57,6 +59,7 @@ impl OrgConfig {
             digest,
             severity_by_urgency,
             severity_by_priority,
+            goals,
         })
     }
 }

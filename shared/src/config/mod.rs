@@ -18,6 +18,7 @@
 //! match case-insensitively.
 
 mod build;
+mod goals;
 mod raw;
 #[cfg(test)]
 mod tests;
@@ -29,6 +30,7 @@ use chrono::Duration;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+pub use goals::{Goal, GoalMetric, Goals, Target, ORG_GOALS};
 use raw::{path_error, RawConfig};
 use validate::{ends_with_ignore_case, eq_ignore_case, normalize_severity, Patterns};
 
@@ -70,6 +72,7 @@ pub struct OrgConfig {
     digest: DigestConfig,
     severity_by_urgency: BTreeMap<String, String>,
     severity_by_priority: BTreeMap<String, String>,
+    goals: Goals,
 }
 
 /// A team is a set of people and a set of repos; the read API merges the rollups of either, so
@@ -312,6 +315,11 @@ impl OrgConfig {
 
     pub fn digest(&self) -> &DigestConfig {
         &self.digest
+    }
+
+    /// The org-wide and per-team goals (docs/CONFIG.md "goals").
+    pub fn goals(&self) -> &Goals {
+        &self.goals
     }
 }
 

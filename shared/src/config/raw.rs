@@ -39,6 +39,8 @@ pub(super) struct RawConfig {
     pub(super) digest: Option<DigestConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) severity: Option<RawSeverity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) goals: Option<Entries<Entries<String>>>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -152,6 +154,7 @@ impl OrgConfig {
                 pagerduty_urgency: Some(Entries::of(&self.severity_by_urgency)),
                 pagerduty_priority: Some(Entries::of(&self.severity_by_priority)),
             }),
+            goals: Some(self.goals.to_raw()),
         }
     }
 }

@@ -1,5 +1,6 @@
 use super::validate::{parse_window, strings, MAX_NAME_BYTES};
 use super::*;
+use crate::metrics::levels::DoraLevel;
 use proptest::prelude::*;
 
 const EXAMPLE: &str = r##"
@@ -565,4 +566,181 @@ proptest! {
     ) {
         let _ = OrgConfig::from_yaml(&text);
     }
+}
+
+const GOALS: &str = r##"
+org: acme
+teams:
+  payments: { repos: [acme/payments-api] }
+  platform: { repos: [acme/infra] }
+goals:
+  org:
+    deployment_frequency: elite
+  Payments:
+    lead_time_p50: 24h
+    change_failure_rate: 10%
+    recovery_time_p50: 1h
+    first_time_pass_rate: " 80% "
+    review_latency_p50: 30m
+    cycle_time_p50: 2d
+    rework_rate: 2.5%
+  platform:
+    deployment_frequency: 3/week
+"##;
+
+fn goals_with(owner: &str, metric: &str, target: &str) -> String {
+    format!(
+        "org: acme\nteams:\n  payments: {{ repos: [acme/payments-api] }}\ngoals:\n  {owner}:\n    {metric}: {target:?}\n"
+    )
+}
+
+#[test]
+fn goals_parse_into_targets_in_the_metrics_units() {
+    // given the documented goals
+    // when
+    let c = OrgConfig::from_yaml(GOALS).expect("goals parse");
+    // then
+    let goals = c.goals();
+    assert_eq!(goals.org.len(), 1);
+    assert_eq!(goals.org[0].metric, GoalMetric::DeploymentFrequency);
+    assert_eq!(goals.org[0].target, Target::Level(DoraLevel::Elite));
+    let payments = &goals.teams["payments"];
+    let targets: Vec<(GoalMetric, Target)> =
+        payments.iter().map(|g| (g.metric, g.target)).collect();
+    assert_eq!(
+        targets,
+        [
+            (GoalMetric::LeadTimeP50, Target::Seconds(86_400.0)),
+            (GoalMetric::RecoveryTimeP50, Target::Seconds(3_600.0)),
+            (GoalMetric::CycleTimeP50, Target::Seconds(172_800.0)),
+            (GoalMetric::ReviewLatencyP50, Target::Seconds(1_800.0)),
+            (GoalMetric::ChangeFailureRate, Target::Fraction(0.10)),
+            (GoalMetric::ReworkRate, Target::Fraction(0.025)),
+            (GoalMetric::FirstTimePassRate, Target::Fraction(0.80)),
+        ]
+    );
+    assert_eq!(payments[6].written, "80%");
+    assert_eq!(
+        goals.teams["platform"][0].target,
+        Target::PerWeek(3.0),
+        "N/week"
+    );
+}
+
+#[test]
+fn a_team_gets_its_own_goals_and_the_org_wide_ones_it_did_not_set() {
+    // given org-wide deployment frequency, and platform setting its own
+    let c = OrgConfig::from_yaml(GOALS).expect("goals parse");
+    // when
+    let payments = c.goals().for_team("payments");
+    let platform = c.goals().for_team("Platform");
+    // then
+    let payments: Vec<(GoalMetric, &str)> = payments
+        .iter()
+        .map(|(g, set_for)| (g.metric, set_for.as_str()))
+        .collect();
+    assert_eq!(payments[0], (GoalMetric::DeploymentFrequency, "org"));
+    assert_eq!(payments[1], (GoalMetric::LeadTimeP50, "team:payments"));
+    assert_eq!(payments.len(), 8);
+    let platform: Vec<(Target, String)> = platform
+        .into_iter()
+        .map(|(g, set_for)| (g.target, set_for))
+        .collect();
+    assert_eq!(
+        platform,
+        [(Target::PerWeek(3.0), "team:platform".to_string())]
+    );
+    assert_eq!(c.goals().for_team("unknown").len(), 1, "the org's apply");
+}
+
+#[test]
+fn goals_show_in_to_json_and_round_trip() {
+    // given
+    let c = OrgConfig::from_yaml(GOALS).expect("goals parse");
+    // when
+    let json = c.to_json();
+    // then
+    assert_eq!(json["goals"]["org"]["deployment_frequency"], "elite");
+    assert_eq!(json["goals"]["payments"]["lead_time_p50"], "24h");
+    assert_eq!(json["goals"]["payments"]["first_time_pass_rate"], "80%");
+    assert_eq!(json["goals"]["platform"]["deployment_frequency"], "3/week");
+    let again = OrgConfig::from_yaml(&json.to_string()).expect("round trip");
+    assert_eq!(again, c);
+    assert_eq!(example().to_json()["goals"], serde_json::json!({}));
+}
+
+#[test]
+fn a_bad_goal_target_is_an_error_naming_the_field() {
+    // given / when / then
+    let cases = [
+        (
+            "payments",
+            "lead_time_p50",
+            "soon",
+            "goals.payments.lead_time_p50: \"soon\" is not a duration (30m, 24h, 2d)",
+        ),
+        (
+            "payments",
+            "lead_time_p50",
+            "0h",
+            "goals.payments.lead_time_p50: \"0h\" is not a duration (30m, 24h, 2d)",
+        ),
+        (
+            "payments",
+            "change_failure_rate",
+            "0.1",
+            "goals.payments.change_failure_rate: \"0.1\" is not a percentage from 0% to 100% (10%)",
+        ),
+        (
+            "org",
+            "rework_rate",
+            "120%",
+            "goals.org.rework_rate: \"120%\" is not a percentage from 0% to 100% (10%)",
+        ),
+        (
+            "org",
+            "deployment_frequency",
+            "great",
+            "goals.org.deployment_frequency: \"great\" is not a DORA level (elite, high, medium, low) or a rate per week (5/week)",
+        ),
+        (
+            "org",
+            "deployment_frequency",
+            "-1/week",
+            "goals.org.deployment_frequency: \"-1/week\" is not a DORA level (elite, high, medium, low) or a rate per week (5/week)",
+        ),
+    ];
+    for (owner, metric, target, expected) in cases {
+        assert_eq!(
+            err(&goals_with(owner, metric, target)).to_string(),
+            expected
+        );
+    }
+}
+
+#[test]
+fn an_unknown_team_or_metric_in_goals_is_named() {
+    // given / when
+    let team = err(&goals_with("paymnts", "lead_time_p50", "24h"));
+    let metric = err(&goals_with("payments", "lead_time", "24h"));
+    // then
+    assert_eq!(team.field, "goals.paymnts");
+    assert!(team.message.contains("unknown team \"paymnts\""), "{team}");
+    assert!(team.message.contains("teams are payments"), "{team}");
+    assert_eq!(metric.field, "goals.payments.lead_time");
+    assert!(
+        metric.message.contains("unknown metric \"lead_time\"")
+            && metric.message.contains("lead_time_p50"),
+        "{metric}"
+    );
+}
+
+#[test]
+fn a_duplicate_goal_is_an_error() {
+    // given the same team twice (case-insensitively) and the same metric twice
+    let twice_team = "org: acme\nteams:\n  payments: {}\ngoals:\n  payments: {rework_rate: 5%}\n  Payments: {rework_rate: 5%}\n";
+    let twice_metric = "org: acme\ngoals:\n  org: {rework_rate: 5%, REWORK_RATE: 6%}\n";
+    // when / then
+    assert_eq!(err(twice_team).field, "goals.Payments");
+    assert_eq!(err(twice_metric).field, "goals.org.REWORK_RATE");
 }

@@ -86,6 +86,7 @@ pub fn render_html(digest: &Digest) -> String {
 
     headline(&mut o, digest);
     attention(&mut o, digest);
+    goals(&mut o, digest);
     teams(&mut o, digest);
     slowest_prs(&mut o, digest);
     open_incidents(&mut o, digest);
@@ -211,6 +212,22 @@ fn attention(o: &mut String, digest: &Digest) {
              <table {TABLE} style=\"width:100%;table-layout:fixed;border-collapse:collapse;\"><tr>\
              <td style=\"padding:8px 10px;border-left:4px solid #d92d20;background-color:#fef3f2;{WRAP}\">\
              <strong>{}</strong><br>{}</td></tr></table></td></tr>",
+            h(&item.team),
+            h(&item.summary)
+        );
+    }
+}
+
+/// Shown only when a team has a goal off track.
+fn goals(o: &mut String, digest: &Digest) {
+    if digest.goals_off_track.is_empty() {
+        return;
+    }
+    section_title(o, "Goals off track");
+    for item in &digest.goals_off_track {
+        let _ = writeln!(
+            o,
+            "<tr><td style=\"padding:0 20px 8px 20px;{WRAP}\"><strong>{}</strong>: {}</td></tr>",
             h(&item.team),
             h(&item.summary)
         );

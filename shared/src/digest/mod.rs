@@ -22,8 +22,8 @@ pub(crate) mod testing;
 pub use email::{email_subject, render_email, render_html, EmailContent};
 pub use format::Trend;
 pub use model::{
-    build_digest, Attention, Change, Digest, DigestInput, Headline, Links, Metric, MetricKind,
-    OpenIncidentLine, PrSummary, Reason, ReasonKind, SlowPr, TeamInput, TeamRow,
+    build_digest, Attention, Change, Digest, DigestInput, GoalsOffTrack, Headline, Links, Metric,
+    MetricKind, OpenIncidentLine, PrSummary, Reason, ReasonKind, SlowPr, TeamInput, TeamRow,
 };
 pub use slack::{check_block_kit_limits, slack_messages, BlockKitError};
 pub use teams::{check_teams_message, teams_messages, TeamsMessageError};

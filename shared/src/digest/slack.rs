@@ -442,6 +442,7 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
     units.push(vec![org_headline(digest)]);
     units.push(vec![divider()]);
     units.extend(attention_units(digest));
+    units.extend(goal_units(digest));
     units.push(vec![divider()]);
     units.extend(team_units(digest));
     units.push(vec![divider()]);
@@ -490,6 +491,22 @@ fn attention_units(digest: &Digest) -> Vec<Vec<Value>> {
         ))
     });
     layout::titled(title, items)
+}
+
+/// Teams with goals off track, one unit each, the title kept with the first; nothing when
+/// every goal is on track (or none is set).
+fn goal_units(digest: &Digest) -> Vec<Vec<Value>> {
+    if digest.goals_off_track.is_empty() {
+        return Vec::new();
+    }
+    let items = digest.goals_off_track.iter().map(|team| {
+        section(&format!(
+            ":dart: *{}*: {}",
+            esc(&format::truncate(&team.team, MAX_NAME_CHARS)),
+            esc(&team.summary)
+        ))
+    });
+    layout::titled(section("*Goals off track*"), items)
 }
 
 /// One unit per team row, the title kept with the first.

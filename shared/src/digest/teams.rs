@@ -288,6 +288,7 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
     ))]];
     units.push(org_headline(digest));
     units.extend(attention_units(digest));
+    units.extend(goal_units(digest));
     units.extend(team_units(digest));
     units.push(slowest_prs(digest));
     units.push(open_incidents(digest));
@@ -337,6 +338,26 @@ fn attention_units(digest: &Digest) -> Vec<Vec<Value>> {
         })
     });
     layout::titled(heading("Needs attention"), items)
+}
+
+/// Teams with goals off track, one unit each, the heading kept with the first; nothing when
+/// every goal is on track (or none is set).
+fn goal_units(digest: &Digest) -> Vec<Vec<Value>> {
+    if digest.goals_off_track.is_empty() {
+        return Vec::new();
+    }
+    let items = digest.goals_off_track.iter().map(|team| {
+        json!({
+            "type": "TextBlock",
+            "text": format!(
+                "**{}**: {}",
+                md_escape(&format::truncate(&team.team, MAX_NAME_CHARS)),
+                md_escape(&team.summary)
+            ),
+            "wrap": true
+        })
+    });
+    layout::titled(heading("Goals off track"), items)
 }
 
 /// One unit per team row, the heading kept with the first.

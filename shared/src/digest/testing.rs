@@ -110,6 +110,7 @@ pub fn team(
         incident_weeks,
         repos: vec![format!("acme/{slug}")],
         members: vec![format!("{slug}-dev")],
+        goals: Vec::new(),
     }
 }
 

@@ -15,6 +15,7 @@ pub fn render_text(digest: &Digest) -> String {
     line(&mut out, &format!("Generated {}", digest.generated));
     org_headline(&mut out, digest);
     attention(&mut out, digest);
+    goals(&mut out, digest);
     teams(&mut out, digest);
     slowest_prs(&mut out, digest);
     open_incidents(&mut out, digest);
@@ -48,6 +49,17 @@ fn attention(out: &mut String, digest: &Digest) {
     }
     for attention in &digest.attention {
         line(out, &format!("- {}: {}", attention.team, attention.summary));
+    }
+}
+
+/// Shown only when a team has a goal off track.
+fn goals(out: &mut String, digest: &Digest) {
+    if digest.goals_off_track.is_empty() {
+        return;
+    }
+    heading(out, "Goals off track");
+    for team in &digest.goals_off_track {
+        line(out, &format!("- {}: {}", team.team, team.summary));
     }
 }
 

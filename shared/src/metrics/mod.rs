@@ -24,6 +24,7 @@
 
 pub mod cycle_time;
 pub mod dora;
+pub mod goals;
 pub mod incidents;
 pub mod levels;
 pub mod prometheus;

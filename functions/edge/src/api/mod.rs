@@ -109,6 +109,7 @@ async fn answer(state: &ApiState, request: &Request) -> Answer {
         Route::GetConfig => get_config(state).await,
         Route::StartBackfill => backfill::start(state, request).await,
         Route::Backfill => backfill::status(state, request.uri().query().unwrap_or_default()).await,
+        Route::Goals => reports::goals(state, request.uri().query().unwrap_or_default()).await,
         Route::Teams => teams(state).await,
         Route::Metrics => reports::prometheus(state).await,
         Route::Attention => {

@@ -130,6 +130,78 @@ pub async fn report(
     Ok(json(StatusCode::OK, &body))
 }
 
+/// `GET /v1/goals`: the goals of `org` or of a team (its own and the org-wide ones it did not
+/// set) against the scope's DORA, cycle-time and pull-request reports of the period, and its
+/// DORA benchmark; a team is ranked among all configured teams. One batched read.
+pub async fn goals(state: &ApiState, query_string: &str) -> Result<Response<Body>, ApiError> {
+    let config = state.config().await?;
+    let query = parse_query(query_string, &config)?;
+    let requested: RequestedScope = query.scope.parse()?;
+    let scope_plan = plan(&requested, &config)?;
+    let goals = match &requested {
+        RequestedScope::Org => config.goals().for_org(),
+        RequestedScope::Team(name) => config.goals().for_team(name),
+        RequestedScope::Repo(_) | RequestedScope::Service(_) => {
+            return Err(ApiError::bad_request(format!(
+                "`scope`: goals are set for org or team:<name>, got {:?}",
+                query.scope
+            )))
+        }
+    };
+    let team_plans: Vec<(String, Vec<Scope>)> = match requested {
+        RequestedScope::Team(_) => {
+            let mut plans = Vec::new();
+            for (name, _) in config.teams() {
+                let team = RequestedScope::Team(name.to_string());
+                plans.push((name.to_string(), plan(&team, &config)?.delivery));
+            }
+            plans
+        }
+        _ => Vec::new(),
+    };
+    let keys = rollup_keys(
+        scope_plan
+            .delivery
+            .iter()
+            .chain(&scope_plan.pull_requests)
+            .chain(team_plans.iter().flat_map(|(_, d)| d)),
+        &query.weeks,
+    );
+    let found = state.store.rollups(&keys).await?;
+    let of = |scopes: &[Scope]| {
+        metrics::merge_weeks(
+            found
+                .iter()
+                .filter(|(s, _, _)| scopes.contains(s))
+                .map(|(_, w, r)| (*w, r.clone())),
+        )
+    };
+    let (scope, from, to, weeks) = (&query.scope, query.from, query.to, &query.weeks);
+    let dora = |label: &str, scopes: &[Scope]| {
+        metrics::dora::DoraReport::build(label, from, to, &query.environment, weeks, &of(scopes))
+    };
+    let scope_dora = dora(scope, &scope_plan.delivery);
+    let pr_weeks = of(&scope_plan.pull_requests);
+    let cycle_time = metrics::cycle_time::CycleTimeReport::build(scope, from, to, weeks, &pr_weeks);
+    let pull_requests =
+        metrics::pull_requests::PullRequestReport::build(scope, from, to, weeks, &pr_weeks);
+    let peers: Vec<(String, metrics::dora::DoraReport)> = team_plans
+        .iter()
+        .map(|(name, delivery)| (name.clone(), dora(&format!("team:{name}"), delivery)))
+        .collect();
+    let report = metrics::goals::evaluate(
+        &goals,
+        &metrics::goals::ScopeReports {
+            dora: &scope_dora,
+            cycle_time: &cycle_time,
+            pull_requests: &pull_requests,
+        },
+        (!peers.is_empty()).then_some(peers.as_slice()),
+    );
+    let body = serde_json::to_value(report).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json(StatusCode::OK, &body))
+}
+
 async fn open_incidents(
     state: &ApiState,
     plan: &ScopePlan,

@@ -4,11 +4,12 @@
 use super::error::ApiError;
 
 /// The read routes, as in docs/API.md and template.yaml.
-pub const ROUTES: [(&str, &str); 13] = [
+pub const ROUTES: [(&str, &str); 14] = [
     ("GET", "/v1/dora"),
     ("GET", "/v1/cycle-time"),
     ("GET", "/v1/pull-requests"),
     ("GET", "/v1/incidents"),
+    ("GET", "/v1/goals"),
     ("GET", "/v1/teams"),
     ("GET", "/v1/config"),
     ("PUT", "/v1/config"),
@@ -34,6 +35,8 @@ pub enum Route {
     /// `/healthz`, whatever the method, without a token.
     Health,
     Report(Report),
+    /// `GET /v1/goals`: a scope's goals against its reports, and its DORA benchmark.
+    Goals,
     Teams,
     GetConfig,
     PutConfig,
@@ -61,6 +64,7 @@ impl Route {
             ("GET", "/v1/cycle-time") => Route::Report(Report::CycleTime),
             ("GET", "/v1/pull-requests") => Route::Report(Report::PullRequests),
             ("GET", "/v1/incidents") => Route::Report(Report::Incidents),
+            ("GET", "/v1/goals") => Route::Goals,
             ("GET", "/v1/teams") => Route::Teams,
             ("GET", "/v1/config") => Route::GetConfig,
             ("PUT", "/v1/config") => Route::PutConfig,
@@ -96,6 +100,7 @@ impl Route {
             self,
             Route::Report(Report::Dora | Report::CycleTime | Report::PullRequests)
                 | Route::Attention
+                | Route::Goals
         )
     }
 }

@@ -20,10 +20,14 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::format;
+use crate::config::Goal;
 use crate::derive::Rollup;
+use crate::metrics::dora::PRODUCTION;
+use crate::metrics::goals::{evaluate, GoalStatus, ScopeReports};
 use crate::metrics::incidents::OpenIncident;
 use crate::metrics::levels::{DoraLevel, DAY_SECONDS};
 use crate::metrics::merge_weeks;
+use crate::metrics::{CycleTimeReport, DoraReport, PullRequestReport};
 use crate::time::{iso_week, IsoWeek};
 
 pub use attention::{
@@ -40,6 +44,9 @@ use metric::metric;
 pub const REVIEW_WAIT_SECONDS: f64 = 2.0 * DAY_SECONDS;
 /// The slowest PRs listed.
 pub const SLOWEST_PRS: usize = 3;
+/// A team's goals are evaluated over the reported week and the 3 before it, the period
+/// `GET /v1/goals` answers by default.
+pub const GOAL_WEEKS: usize = 4;
 /// Open incidents listed; the rest are counted.
 pub const OPEN_INCIDENTS_SHOWN: usize = 10;
 
@@ -79,6 +86,8 @@ pub struct TeamInput {
     pub repos: Vec<String>,
     /// GitHub logins.
     pub members: Vec<String>,
+    /// The goals that apply to the team (`Goals::for_team`), each with whom it was set for.
+    pub goals: Vec<(Goal, String)>,
 }
 
 /// A merged PR, for the slowest-PR list and the review-wait count.
@@ -126,6 +135,9 @@ pub struct Digest {
     pub teams: Vec<TeamRow>,
     /// The flagged teams, in config order.
     pub attention: Vec<Attention>,
+    /// Teams with goals off track over the last [`GOAL_WEEKS`] weeks, in config order. Goals do
+    /// not make a team "need attention": that rule is `attention.rs`'s alone.
+    pub goals_off_track: Vec<GoalsOffTrack>,
     /// PRs merged this week (bots excluded), as handed in and inside the week.
     pub prs_merged: usize,
     /// The slowest PRs by cycle time total, slowest first.
@@ -227,6 +239,16 @@ pub struct Reason {
     pub text: String,
 }
 
+/// A team's goals that are off track (`on_track` false; no data is never off track).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GoalsOffTrack {
+    pub team: String,
+    /// One per goal: `lead time p50 1.1 d, goal 24h (off track)`.
+    pub goals: Vec<String>,
+    /// The goals in one line, `; `-separated.
+    pub summary: String,
+}
+
 /// One of the slowest PRs of the week.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SlowPr {
@@ -296,7 +318,11 @@ pub fn build_digest(input: &DigestInput) -> Digest {
 
     let mut teams = Vec::new();
     let mut attention = Vec::new();
+    let mut goals_off_track = Vec::new();
     for team in &input.teams {
+        if let Some(off) = off_track(team, input.week) {
+            goals_off_track.push(off);
+        }
         let (row, flagged) = team_row(team, input.week, &week_prs);
         if let Some(flagged) = flagged {
             attention.push(flagged);
@@ -314,6 +340,7 @@ pub fn build_digest(input: &DigestInput) -> Digest {
         headline,
         teams,
         attention,
+        goals_off_track,
         prs_merged: week_prs.len(),
         slowest_prs: slowest_prs(&week_prs, &input.teams, &input.links),
         open_incidents: open_incidents(&input.open_incidents, input.now, tz),
@@ -417,6 +444,62 @@ fn team_row(
         summary: parts.join("; "),
     };
     (row, Some(attention))
+}
+
+/// The team's goals off track over the [`GOAL_WEEKS`] weeks ending with `week`, from the same
+/// reports `GET /v1/goals` builds; `None` when none is.
+fn off_track(team: &TeamInput, week: IsoWeek) -> Option<GoalsOffTrack> {
+    if team.goals.is_empty() {
+        return None;
+    }
+    let weeks = crate::time::weeks_ending(week, GOAL_WEEKS);
+    let from = weeks.first().map_or(week, |w| *w).monday_date();
+    let to = week.sunday_date();
+    let scope = format!("team:{}", team.name);
+    let delivery = merge_weeks(team.delivery_weeks.iter().cloned());
+    let prs = merge_weeks(team.pr_weeks.iter().cloned());
+    let dora = DoraReport::build(&scope, from, to, PRODUCTION, &weeks, &delivery);
+    let cycle_time = CycleTimeReport::build(&scope, from, to, &weeks, &prs);
+    let pull_requests = PullRequestReport::build(&scope, from, to, &weeks, &prs);
+    let goals: Vec<(&Goal, String)> = team.goals.iter().map(|(g, s)| (g, s.clone())).collect();
+    let report = evaluate(
+        &goals,
+        &ScopeReports {
+            dora: &dora,
+            cycle_time: &cycle_time,
+            pull_requests: &pull_requests,
+        },
+        None,
+    );
+    let lines: Vec<String> = report
+        .goals
+        .iter()
+        .filter(|g| g.on_track == Some(false))
+        .map(goal_line)
+        .collect();
+    (!lines.is_empty()).then(|| GoalsOffTrack {
+        team: format::one_line(&team.name),
+        summary: lines.join("; "),
+        goals: lines,
+    })
+}
+
+/// `lead time p50 1.1 d, goal 24h (off track)`; a level goal shows the level.
+fn goal_line(goal: &GoalStatus) -> String {
+    let value = match (goal.target_level, goal.level, goal.value) {
+        (Some(_), Some(level), _) => format::level(level).to_string(),
+        (_, _, None) => "no data".to_string(),
+        (_, _, Some(v)) => match goal.unit {
+            "seconds" => format::duration(v),
+            "fraction" => format::percent(v),
+            _ => format!("{}/week", format::number(v)),
+        },
+    };
+    format!(
+        "{} {value}, goal {} (off track)",
+        goal.metric.label(),
+        format::one_line(&goal.target)
+    )
 }
 
 fn pr_url(pr: &PrSummary, links: &Links) -> Option<String> {

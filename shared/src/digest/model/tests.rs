@@ -423,3 +423,62 @@ fn digest_robust_statistics() {
         .collect();
     assert_eq!(assess(MetricKind::LeadTime, &short), None);
 }
+
+#[test]
+fn digest_lists_each_teams_goals_off_track_in_every_channel() {
+    // given a steady Payments team (lead times 4, 5, 6 h every week, no failures, every PR
+    // passes first time) with a 4h lead time goal, a 10% change failure rate goal and the
+    // org's 100% first-time pass rate goal; and a steady Platform team without goals
+    let config = crate::config::OrgConfig::from_yaml(
+        "org: acme\nteams:\n  payments: {}\n  platform: {}\n\
+         goals:\n  org: {first_time_pass_rate: 100%}\n  \
+         payments: {lead_time_p50: 4h, change_failure_rate: 10%}\n",
+    )
+    .expect("config");
+    let mut payments = steady("Payments");
+    payments.goals = config
+        .goals()
+        .for_team("payments")
+        .into_iter()
+        .map(|(g, set_for)| (g.clone(), set_for))
+        .collect();
+    let platform = steady("Platform");
+    // when
+    let digest = build_digest(&input(vec![payments, platform]));
+    // then: over W39–W42 the lead time p50 is rank 6 of [4 h ×4, 5 h ×4, 6 h ×4] = 5 h > 4 h:
+    // off track; 0% ≤ 10% and 100% ≥ 100% are on track. Platform has no goal.
+    let line = "lead time p50 5 h, goal 4h (off track)";
+    assert_eq!(
+        digest.goals_off_track,
+        [GoalsOffTrack {
+            team: "Payments".to_string(),
+            goals: vec![line.to_string()],
+            summary: line.to_string(),
+        }]
+    );
+    // Goals do not change the needs-attention rule: a steady team needs none.
+    assert!(digest.attention.is_empty(), "{:#?}", digest.attention);
+    let text = crate::digest::render_text(&digest);
+    assert!(text.contains("Goals off track"), "{text}");
+    assert!(text.contains(&format!("- Payments: {line}\n")), "{text}");
+    let html = crate::digest::render_html(&digest);
+    assert!(
+        html.contains(&format!("<strong>Payments</strong>: {line}")),
+        "{html}"
+    );
+    let slack = serde_json::to_string(&crate::digest::slack_messages(&digest)).expect("json");
+    assert!(
+        slack.contains(&format!(":dart: *Payments*: {line}")),
+        "{slack}"
+    );
+    let teams = serde_json::to_string(&crate::digest::teams_messages(&digest)).expect("json");
+    // Teams' markdown escapes the parentheses (a backslash each, doubled in JSON).
+    assert!(
+        teams.contains(r"**Payments**: lead time p50 5 h, goal 4h \\(off track\\)"),
+        "{teams}"
+    );
+    // Without goals off track there is no such section.
+    let quiet = build_digest(&input(vec![steady("Platform")]));
+    assert!(quiet.goals_off_track.is_empty());
+    assert!(!crate::digest::render_text(&quiet).contains("Goals off track"));
+}
