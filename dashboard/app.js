@@ -630,7 +630,7 @@ async function start() {
     performance.measure('dashboard-first-view', 'dashboard-start', 'dashboard-rendered');
   } catch (err) {
     showError(err);
-    document.body.dataset.ready = 'error';
+    if (document.body.dataset.ready !== 'token') document.body.dataset.ready = 'error';
   }
 }
 
