@@ -354,7 +354,7 @@ function tile(title, name, raw, text, level, changeText) {
   return h('section', { class: 'tile', 'aria-label': title },
     h('h3', { text: title }),
     h('p', { class: 'value' }, metric(name, raw, text)),
-    level !== undefined ? h('p', {}, level === null ? h('span', { class: 'level', text: 'no level' }) : h('span', { class: `level level-${level}`, 'data-level': name, text: level })) : h('p', { class: 'muted', text: 'no DORA level' }),
+    level === 'none' ? null : level !== undefined ? h('p', {}, level === null ? h('span', { class: 'level', text: 'no level' }) : h('span', { class: `level level-${level}`, 'data-level': name, text: level })) : h('p', { class: 'muted', text: 'no DORA level' }),
     h('p', { class: 'change', text: changeText }),
   );
 }
@@ -571,10 +571,10 @@ async function teamView(query, p, teams) {
 
   const pr = h('section', { 'aria-labelledby': 'pr-h' }, h('h2', { id: 'pr-h', text: 'Pull requests' }));
   pr.append(h('div', { class: 'tiles' },
-    tile('Review latency p50', 'review_latency_p50', prs.review_latency.p50_seconds, duration(prs.review_latency.p50_seconds), undefined, `p90 ${duration(prs.review_latency.p90_seconds)}`),
-    tile('First-time pass rate', 'first_time_pass_rate', prs.first_time_pass_rate, percent(prs.first_time_pass_rate), undefined, `${prs.merged} merged, ${prs.opened} opened`),
-    tile('Throughput', 'throughput', prs.throughput, `${prs.throughput} PRs`, undefined, `${number(prs.throughput / p.weeks)} merged per week`),
-    tile('PR size p50', 'size_p50', prs.size.p50_lines, prs.size.p50_lines === null ? '–' : `${Math.round(prs.size.p50_lines)} lines`, undefined, `p90 ${prs.size.p90_lines === null ? '–' : Math.round(prs.size.p90_lines)} lines`),
+    tile('Review latency p50', 'review_latency_p50', prs.review_latency.p50_seconds, duration(prs.review_latency.p50_seconds), 'none', `p90 ${duration(prs.review_latency.p90_seconds)}`),
+    tile('First-time pass rate', 'first_time_pass_rate', prs.first_time_pass_rate, percent(prs.first_time_pass_rate), 'none', `${prs.merged} merged, ${prs.opened} opened`),
+    tile('Throughput', 'throughput', prs.throughput, `${prs.throughput} PRs`, 'none', `${number(prs.throughput / p.weeks)} merged per week`),
+    tile('PR size p50', 'size_p50', prs.size.p50_lines, prs.size.p50_lines === null ? '–' : `${Math.round(prs.size.p50_lines)} lines`, 'none', `p90 ${prs.size.p90_lines === null ? '–' : Math.round(prs.size.p90_lines)} lines`),
   ));
   const prCharts = h('div', { class: 'charts' });
   pr.append(prCharts);
@@ -591,8 +591,8 @@ async function teamView(query, p, teams) {
 
   const inc = h('section', { 'aria-labelledby': 'inc-h' }, h('h2', { id: 'inc-h', text: 'Incidents' }));
   inc.append(h('div', { class: 'tiles' },
-    tile('Incidents opened', 'incidents_opened', incidents.opened, String(incidents.opened), undefined, `${incidents.resolved} resolved, ${incidents.open.length} open now`),
-    tile('MTTR p50', 'mttr_p50', incidents.mttr.p50_seconds, duration(incidents.mttr.p50_seconds), undefined, `p90 ${duration(incidents.mttr.p90_seconds)}`)));
+    tile('Incidents opened', 'incidents_opened', incidents.opened, String(incidents.opened), 'none', `${incidents.resolved} resolved, ${incidents.open.length} open now`),
+    tile('MTTR p50', 'mttr_p50', incidents.mttr.p50_seconds, duration(incidents.mttr.p50_seconds), 'none', `p90 ${duration(incidents.mttr.p90_seconds)}`)));
   const services = h('div', { class: 'scroll' }, h('table', { id: 'services-table' },
     h('caption', { class: 'visually-hidden', text: 'Incidents by service' }),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Service' }), h('th', { scope: 'col', text: 'Opened' }), h('th', { scope: 'col', text: 'MTTR p50' }))),
