@@ -13,12 +13,14 @@ use std::path::PathBuf;
 use chrono::Utc;
 use flowmeter_demo::{generate_with, Params, Secrets};
 use flowmeter_devserver::{serve, Settings};
-use flowmeter_e2e::{drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET};
+use flowmeter_e2e::{
+    drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
+};
 use tokio::sync::{oneshot, watch};
 
 const TOKEN: &str = "dashboard-read-token";
 
-/// A dev server on a free port over a fresh table holding the demo org (8 weeks up to the last
+/// A dev server on a free port over a fresh table holding the demo org (`weeks` up to the last
 /// full week, so the dashboard's default periods cover it); its URL and the stop switch.
 async fn demo_server(
     weeks: u32,
