@@ -591,11 +591,18 @@ async fn config_is_replaced_only_by_the_admin_and_only_when_valid() {
 #[tokio::test]
 async fn metrics_exposition_passes_promtool() {
     let store = loaded_store().await;
-    let state = ApiState::new(store, API.into(), ADMIN.into());
+    let state = ApiState::new(store.clone(), API.into(), ADMIN.into());
     let (status, _, _) = call(&state, "GET", "/metrics", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Warm the config cache: the budget is for the data reads.
+    let _ = state.config().await.expect("config");
+    let before = store.meter.requests.load(Ordering::Relaxed);
     let (status, _, text) = call(&state, "GET", "/metrics", Some(API), None).await;
     assert_eq!(status, StatusCode::OK);
+    // 9 reported scopes read 11 stored scopes (org, 3 repos, 2 authors, 5 services) × 4 weeks
+    // = 44 rollup keys: one BatchGetItem, and one query of the open incidents.
+    let used = store.meter.requests.load(Ordering::Relaxed) - before;
+    assert_eq!(used, 2, "/metrics used {used} DynamoDB requests");
     // The last 4 full weeks hold both weeks of `two_teams`, so the values are those of the
     // DORA report above (computed there by hand).
     for line in [
@@ -630,6 +637,33 @@ async fn metrics_exposition_passes_promtool() {
         !text.contains("flowmeter_recovery_time_seconds{scope=\"team:web\""),
         "{text}"
     );
+    // The cycle time, PR and incident families carry what the JSON reports answer for the same
+    // scope over the same 4 weeks, for every reported scope.
+    for scope in [
+        "org",
+        "team:core",
+        "team:web",
+        "team:empty",
+        "repo:acme/api",
+        "repo:acme/web",
+        "repo:acme/nothing",
+        "service:api",
+        "service:site",
+    ] {
+        the_families_equal_the_json_reports(&state, &text, scope).await;
+    }
+    // A few by hand (see `cycle_time_and_prs_by_members_match`): team:core follows alice,
+    // who merged api#1 and web#1.
+    for line in [
+        "flowmeter_pull_requests_merged{scope=\"team:core\"} 2",
+        "flowmeter_incidents_open{scope=\"team:web\"} 1",
+        "flowmeter_incident_mttr_seconds{scope=\"team:core\",quantile=\"0.5\"} 5400",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
     let mut child = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -649,6 +683,103 @@ async fn metrics_exposition_passes_promtool() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The value of the sample `name{scope="<scope>"<labels>}` in the exposition, if any.
+fn sample(text: &str, name: &str, scope: &str, labels: &str) -> Option<f64> {
+    let prefix = format!("{name}{{scope=\"{scope}\"{labels}}} ");
+    let line = text.lines().find(|l| l.starts_with(&prefix))?;
+    line[prefix.len()..].parse().ok()
+}
+
+/// `/metrics`' window: the last 4 full ISO weeks (UTC, the config sets no timezone).
+fn metrics_period() -> String {
+    let today = Utc::now().date_naive();
+    let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    format!(
+        "from={}&to={}",
+        monday - Duration::weeks(4),
+        monday - Duration::days(1)
+    )
+}
+
+/// Every cycle time, PR and incident sample of `scope` equals the JSON reports' number (a
+/// `null` there is no sample).
+async fn the_families_equal_the_json_reports(state: &ApiState, text: &str, scope: &str) {
+    let p = format!("scope={scope}&{}", metrics_period());
+    let cycle = get(state, &format!("/v1/cycle-time?{p}")).await;
+    let prs = get(state, &format!("/v1/pull-requests?{p}")).await;
+    let incidents = get(state, &format!("/v1/incidents?{p}")).await;
+    let q = |quantile: &str| format!(",quantile=\"{quantile}\"");
+    let mut expected: Vec<(&str, String, Option<f64>)> = Vec::new();
+    for phase in ["coding", "pickup", "review", "deploy", "total"] {
+        for (quantile, field) in [("0.5", "p50_seconds"), ("0.9", "p90_seconds")] {
+            expected.push((
+                "flowmeter_cycle_time_seconds",
+                format!(",phase=\"{phase}\"{}", q(quantile)),
+                cycle[phase][field].as_f64(),
+            ));
+        }
+    }
+    for (quantile, seconds, lines) in [
+        ("0.5", "p50_seconds", "p50_lines"),
+        ("0.9", "p90_seconds", "p90_lines"),
+    ] {
+        expected.push((
+            "flowmeter_review_latency_seconds",
+            q(quantile),
+            prs["review_latency"][seconds].as_f64(),
+        ));
+        expected.push((
+            "flowmeter_pull_request_size_lines",
+            q(quantile),
+            prs["size"][lines].as_f64(),
+        ));
+        expected.push((
+            "flowmeter_incident_mttr_seconds",
+            q(quantile),
+            incidents["mttr"][seconds].as_f64(),
+        ));
+    }
+    expected.extend([
+        (
+            "flowmeter_pull_requests_merged",
+            String::new(),
+            prs["merged"].as_f64(),
+        ),
+        (
+            "flowmeter_pull_requests_opened",
+            String::new(),
+            prs["opened"].as_f64(),
+        ),
+        (
+            "flowmeter_first_time_pass_ratio",
+            String::new(),
+            prs["first_time_pass_rate"].as_f64(),
+        ),
+        (
+            "flowmeter_incidents_opened",
+            String::new(),
+            incidents["opened"].as_f64(),
+        ),
+        (
+            "flowmeter_incidents_resolved",
+            String::new(),
+            incidents["resolved"].as_f64(),
+        ),
+        (
+            "flowmeter_incidents_open",
+            String::new(),
+            incidents["open"].as_array().map(|a| a.len() as f64),
+        ),
+    ]);
+    for (name, labels, value) in expected {
+        assert_eq!(
+            sample(text, name, scope, &labels),
+            value,
+            "{name}{{scope=\"{scope}\"{labels}}} in\n{text}"
+        );
+    }
 }
 
 /// A payload may claim any size: additions u64::MAX plus 1 deletion saturates at u64::MAX

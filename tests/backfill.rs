@@ -12,11 +12,10 @@ use flowmeter_demo::{generate_with, DemoDelivery, DemoOrg, Params, Secrets, DEFA
 use flowmeter_e2e::{
     derived_state, drain, fresh_store, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
 };
-use flowmeter_edge::api::{handle_api, ApiState};
+use flowmeter_edge::api::ApiState;
 use flowmeter_edge::backfill::run_to_end;
 use flowmeter_edge::github::{GitHubAuth, GitHubClient, RetryPolicy};
 use flowmeter_edge::lambda_http::http::StatusCode;
-use flowmeter_edge::lambda_http::{Body, Request};
 use flowmeter_edge::settings::load_config;
 use flowmeter_edge::store::{keys, Store};
 use flowmeter_kit::github_api::{GitHubApi, Limits, RestHistory};
@@ -76,28 +75,7 @@ async fn replayed(label: &str, org: &DemoOrg, keep: impl Fn(&DemoDelivery) -> bo
     store
 }
 
-async fn call(
-    state: &ApiState,
-    method: &str,
-    uri: &str,
-    token: &str,
-    body: &str,
-) -> (StatusCode, Value) {
-    let request = flowmeter_edge::lambda_http::http::Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::Text(body.to_string()))
-        .expect("request");
-    let request: Request = request;
-    let response = handle_api(state, &request).await;
-    let status = response.status();
-    let value = match response.body() {
-        Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
-        _ => Value::Null,
-    };
-    (status, value)
-}
+use flowmeter_e2e::api_call as call;
 
 fn client(api: &GitHubApi) -> GitHubClient {
     let policy = RetryPolicy {

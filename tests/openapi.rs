@@ -81,6 +81,8 @@ async fn live_responses_match_the_openapi_document() {
             "IncidentReport",
         ),
         ("/v1/teams", 200, "TeamsResponse"),
+        ("/v1/attention?week=2026-W42", 200, "Attention"),
+        ("/v1/attention?week=soon", 400, "Error"),
         ("/v1/dora?scope=team:nope", 404, "Error"),
         ("/v1/dora?from=yesterday", 400, "Error"),
         ("/healthz", 200, "Health"),

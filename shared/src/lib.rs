@@ -9,5 +9,6 @@ pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod scope;
+pub mod share;
 pub mod sketch;
 pub mod time;

@@ -173,3 +173,27 @@ pub async fn derived_state(store: &Store) -> (Vec<String>, Vec<String>) {
     projections.sort();
     (rollups, projections)
 }
+
+/// One request to the read API's handler with a bearer token: its status and JSON body
+/// (`null` when the body is not JSON).
+pub async fn api_call(
+    state: &flowmeter_edge::api::ApiState,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: &str,
+) -> (StatusCode, serde_json::Value) {
+    let request: Request = flowmeter_edge::lambda_http::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::Text(body.to_string()))
+        .expect("request");
+    let response = flowmeter_edge::api::handle_api(state, &request).await;
+    let status = response.status();
+    let value = match response.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or(serde_json::Value::Null),
+        _ => serde_json::Value::Null,
+    };
+    (status, value)
+}

@@ -53,10 +53,13 @@ pub struct Secrets {
     pub github_app_private_key: String,
     /// The App installation's id (a number).
     pub github_app_installation_id: String,
+    /// Signs the status page's share keys (`POST /v1/share`); rotating it revokes them all.
+    /// Unset: derived from `admin_token`.
+    pub share_secret: String,
 }
 
 /// The keys [`Secrets`] knows, to warn about a misspelt key instead of silently ignoring it.
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 12] = [
     "github",
     "pagerduty",
     "generic",
@@ -68,6 +71,7 @@ pub const KEYS: [&str; 11] = [
     "github_app_id",
     "github_app_private_key",
     "github_app_installation_id",
+    "share_secret",
 ];
 
 impl Secrets {
@@ -86,6 +90,7 @@ impl Secrets {
             &self.github_app_id,
             &self.github_app_private_key,
             &self.github_app_installation_id,
+            &self.share_secret,
         ];
         KEYS.iter()
             .zip(values)
@@ -134,6 +139,7 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Secrets {
         github_app_id: read("FLOWMETER_GITHUB_APP_ID"),
         github_app_private_key: read("FLOWMETER_GITHUB_APP_PRIVATE_KEY"),
         github_app_installation_id: read("FLOWMETER_GITHUB_APP_INSTALLATION_ID"),
+        share_secret: read("FLOWMETER_SHARE_SECRET"),
     }
 }
 
@@ -333,6 +339,7 @@ mod tests {
                 github_app_id: String::new(),
                 github_app_private_key: String::new(),
                 github_app_installation_id: String::new(),
+                share_secret: String::new(),
             }
         );
         assert!(unknown.is_empty());

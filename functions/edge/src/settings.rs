@@ -96,6 +96,8 @@ impl From<&Secrets> for WebhookSecrets {
 pub struct ApiTokens {
     pub api: String,
     pub admin: String,
+    /// Signs share keys; empty means derived from `admin` (`flowmeter::share::signing_secret`).
+    pub share: String,
 }
 
 impl ApiTokens {
@@ -109,6 +111,7 @@ impl ApiTokens {
         Ok(ApiTokens {
             api: s.api_token,
             admin: s.admin_token,
+            share: s.share_secret,
         })
     }
 }

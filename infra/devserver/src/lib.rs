@@ -57,6 +57,8 @@ pub struct Settings {
     pub secrets: WebhookSecrets,
     pub api_token: String,
     pub admin_token: String,
+    /// Signs share keys (`FLOWMETER_SHARE_SECRET`); unset, derived from the admin token.
+    pub share_secret: String,
     pub config_path: Option<String>,
     /// Where backfills read GitHub (`FLOWMETER_GITHUB_API_URL`) and as whom
     /// (`FLOWMETER_GITHUB_TOKEN` or the `FLOWMETER_GITHUB_APP_*` keys); no credentials fail
@@ -76,6 +78,7 @@ impl Settings {
             secrets: WebhookSecrets::from_env(),
             api_token: var("FLOWMETER_API_TOKEN").unwrap_or_default(),
             admin_token: var("FLOWMETER_ADMIN_TOKEN").unwrap_or_default(),
+            share_secret: var("FLOWMETER_SHARE_SECRET").unwrap_or_default(),
             config_path: var("FLOWMETER_CONFIG"),
             github: GitHubSettings::from_secrets(
                 &flowmeter_edge::secrets::from_env(),
@@ -324,6 +327,7 @@ pub async fn serve(
         settings.api_token.clone(),
         settings.admin_token.clone(),
     )
+    .with_share_secret(&settings.share_secret)
     .with_backfill_runner(runner);
     let state = Arc::new(State {
         store,

@@ -1,5 +1,8 @@
-//! `GET /metrics`: current DORA values per scope in the Prometheus text exposition format
-//! 0.0.4 (`Content-Type: text/plain; version=0.0.4; charset=utf-8`).
+//! `GET /metrics`: current DORA, cycle time, pull request and incident values per scope in the
+//! Prometheus text exposition format 0.0.4 (`Content-Type: text/plain; version=0.0.4;
+//! charset=utf-8`). Every value is one the JSON reports (`/v1/dora`, `/v1/cycle-time`,
+//! `/v1/pull-requests`, `/v1/incidents`) answer for the same scope and period: the caller builds
+//! those reports ([`ScopeReports`]) and this module only renders them.
 //!
 //! Names follow Prometheus' conventions as `promtool check metrics` lints them:
 //!
@@ -10,10 +13,13 @@
 //!   unit word, which is why the deploy-day count is `flowmeter_deploy_dates` and not
 //!   `…_deploy_days` (promtool: `use base unit "seconds" instead of "days"`);
 //! * the `quantile` label is reserved for summaries (promtool: `non-summary metrics should not
-//!   have "quantile" label`), so the two duration families that carry it — as the example in
-//!   docs/API.md, `flowmeter_lead_time_seconds{scope="team:payments",quantile="0.5"}`, does —
-//!   are typed `summary`. They expose only their quantile samples: a summary's `_count`/`_sum` are
+//!   have "quantile" label`), so the families that carry it — as the example in docs/API.md,
+//!   `flowmeter_lead_time_seconds{scope="team:payments",quantile="0.5"}`, does — are typed
+//!   `summary`. They expose only their quantile samples: a summary's `_count`/`_sum` are
 //!   cumulative counters by convention, and these windowed numbers are not;
+//! * a fraction of a whole that is new here ends in `_ratio`
+//!   (`flowmeter_first_time_pass_ratio`); the DORA rates keep the names they were published
+//!   under (`flowmeter_change_failure_rate`, `flowmeter_rework_rate`);
 //! * `flowmeter_dora_level` is info-style: value 1, the level in a label, one sample per
 //!   metric that has a level.
 //!
@@ -22,14 +28,27 @@
 
 use std::collections::BTreeSet;
 
+use super::cycle_time::CycleTimeReport;
 use super::dora::DoraReport;
+use super::incidents::IncidentReport;
 use super::levels::DoraLevel;
+use super::pull_requests::PullRequestReport;
+use super::Quantiles;
+
+/// The four reports of one scope over the `/metrics` period, as the JSON routes build them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScopeReports {
+    pub dora: DoraReport,
+    pub cycle_time: CycleTimeReport,
+    pub pull_requests: PullRequestReport,
+    pub incidents: IncidentReport,
+}
 
 struct Family {
     name: &'static str,
     kind: &'static str,
     help: &'static str,
-    samples: fn(&DoraReport) -> Vec<Sample>,
+    samples: fn(&ScopeReports) -> Vec<Sample>,
 }
 
 /// Extra labels (after `scope`) and the value.
@@ -61,6 +80,30 @@ fn quantiles(p50: Option<f64>, p90: Option<f64>) -> Vec<Sample> {
         .collect()
 }
 
+fn seconds(q: &Quantiles) -> Vec<Sample> {
+    quantiles(q.p50_seconds, q.p90_seconds)
+}
+
+/// The cycle-time parts, each as `phase` × `quantile` samples.
+fn phases(report: &CycleTimeReport) -> Vec<Sample> {
+    let parts: [(&str, &Quantiles); 5] = [
+        ("coding", &report.coding),
+        ("pickup", &report.pickup),
+        ("review", &report.review),
+        ("deploy", &report.deploy),
+        ("total", &report.total),
+    ];
+    parts
+        .into_iter()
+        .flat_map(|(phase, q)| {
+            seconds(q).into_iter().map(move |mut sample| {
+                sample.labels.insert(0, ("phase", phase.to_string()));
+                sample
+            })
+        })
+        .collect()
+}
+
 fn levels(report: &DoraReport) -> Vec<Sample> {
     let graded: [(&str, Option<DoraLevel>); 4] = [
         ("deployment_frequency", report.deployment_frequency.level),
@@ -87,52 +130,112 @@ const FAMILIES: &[Family] = &[
         name: "flowmeter_deployments",
         kind: "gauge",
         help: "Successful production deployments in the reporting window.",
-        samples: |r| plain(r.deployment_frequency.deployments),
+        samples: |r| plain(r.dora.deployment_frequency.deployments),
     },
     Family {
         name: "flowmeter_deploy_dates",
         kind: "gauge",
         help: "Distinct dates (org timezone) with a successful production deployment in the reporting window.",
-        samples: |r| plain(r.deployment_frequency.deploy_days),
+        samples: |r| plain(r.dora.deployment_frequency.deploy_days),
     },
     Family {
         name: "flowmeter_lead_time_seconds",
         kind: "summary",
         help: "Lead time for changes (first commit to production deployment) of the changes shipped in the reporting window.",
-        samples: |r| quantiles(r.lead_time.p50_seconds, r.lead_time.p90_seconds),
+        samples: |r| quantiles(r.dora.lead_time.p50_seconds, r.dora.lead_time.p90_seconds),
     },
     Family {
         name: "flowmeter_change_failure_rate",
         kind: "gauge",
         help: "Failed production deployments divided by production deployment attempts in the reporting window.",
-        samples: |r| optional(r.change_failure_rate.rate),
+        samples: |r| optional(r.dora.change_failure_rate.rate),
     },
     Family {
         name: "flowmeter_recovery_time_seconds",
         kind: "summary",
         help: "Failed deployment recovery time of the failed deployments in the reporting window.",
-        samples: |r| quantiles(r.recovery_time.p50_seconds, r.recovery_time.p90_seconds),
+        samples: |r| quantiles(r.dora.recovery_time.p50_seconds, r.dora.recovery_time.p90_seconds),
     },
     Family {
         name: "flowmeter_rework_rate",
         kind: "gauge",
         help: "Share of successful production deployments in the reporting window that only shipped unplanned fixes.",
-        samples: |r| optional(r.rework_rate.rate),
+        samples: |r| optional(r.dora.rework_rate.rate),
     },
     Family {
         name: "flowmeter_dora_level",
         kind: "gauge",
         help: "DORA 2023 performance level of each metric (always 1; the level is the label).",
-        samples: levels,
+        samples: |r| levels(&r.dora),
+    },
+    Family {
+        name: "flowmeter_cycle_time_seconds",
+        kind: "summary",
+        help: "Cycle time parts (phase coding, pickup, review, deploy, total) of the pull requests merged in the reporting window.",
+        samples: |r| phases(&r.cycle_time),
+    },
+    Family {
+        name: "flowmeter_pull_requests_merged",
+        kind: "gauge",
+        help: "Pull requests merged in the reporting window (bots excluded).",
+        samples: |r| plain(r.pull_requests.merged),
+    },
+    Family {
+        name: "flowmeter_pull_requests_opened",
+        kind: "gauge",
+        help: "Pull requests opened in the reporting window (bots excluded).",
+        samples: |r| plain(r.pull_requests.opened),
+    },
+    Family {
+        name: "flowmeter_review_latency_seconds",
+        kind: "summary",
+        help: "Review latency (first review minus opened or ready for review) of the pull requests merged in the reporting window.",
+        samples: |r| seconds(&r.pull_requests.review_latency),
+    },
+    Family {
+        name: "flowmeter_first_time_pass_ratio",
+        kind: "gauge",
+        help: "Share of the pull requests merged in the reporting window with no changes requested and no commit after their first review.",
+        samples: |r| optional(r.pull_requests.first_time_pass_rate),
+    },
+    Family {
+        name: "flowmeter_pull_request_size_lines",
+        kind: "summary",
+        help: "Size (lines added plus lines deleted) of the pull requests merged in the reporting window.",
+        samples: |r| quantiles(r.pull_requests.size.p50_lines, r.pull_requests.size.p90_lines),
+    },
+    Family {
+        name: "flowmeter_incidents_opened",
+        kind: "gauge",
+        help: "Incidents opened in the reporting window.",
+        samples: |r| plain(r.incidents.opened),
+    },
+    Family {
+        name: "flowmeter_incidents_resolved",
+        kind: "gauge",
+        help: "Incidents resolved in the reporting window.",
+        samples: |r| plain(r.incidents.resolved),
+    },
+    Family {
+        name: "flowmeter_incident_mttr_seconds",
+        kind: "summary",
+        help: "Time to restore (resolved minus opened) of the incidents resolved in the reporting window.",
+        samples: |r| seconds(&r.incidents.mttr),
+    },
+    Family {
+        name: "flowmeter_incidents_open",
+        kind: "gauge",
+        help: "Incidents open now.",
+        samples: |r| plain(r.incidents.open.len()),
     },
 ];
 
-/// Renders the DORA reports of several scopes (label values like `team:payments`, in the
-/// order given; a scope given twice is rendered once, from its first report). Every family's
+/// Renders the reports of several scopes (label values like `team:payments`, in the order
+/// given; a scope given twice is rendered once, from its first reports). Every family's
 /// `# HELP` and `# TYPE` lines come once, before its samples, even when it has none.
-pub fn render(series: &[(String, DoraReport)]) -> String {
+pub fn render(series: &[(String, ScopeReports)]) -> String {
     let mut seen = BTreeSet::new();
-    let unique: Vec<&(String, DoraReport)> = series
+    let unique: Vec<&(String, ScopeReports)> = series
         .iter()
         .filter(|(scope, _)| seen.insert(scope.as_str()))
         .collect();
@@ -202,7 +305,9 @@ mod tests {
 
     use super::*;
     use crate::derive::Rollup;
+    use crate::metrics::incidents::OpenIncident;
     use crate::metrics::testing::*;
+    use crate::time::IsoWeek;
 
     /// A parsed sample line: name, labels, value.
     type Parsed = (String, Vec<(String, String)>, f64);
@@ -348,10 +453,30 @@ mod tests {
         samples
     }
 
-    fn sample_reports() -> Vec<(String, DoraReport)> {
+    /// The four reports of `scope` over W41 (5–11 Oct 2026) from its rollups: `delivery` for
+    /// DORA, `prs` for cycle time and pull requests, `incidents` and the open ones for incidents.
+    fn scope_reports(
+        scope: &str,
+        delivery: &[(IsoWeek, Rollup)],
+        prs: &[(IsoWeek, Rollup)],
+        incidents: &[(IsoWeek, Rollup)],
+        open: &[OpenIncident],
+    ) -> ScopeReports {
+        let (from, to) = (date("2026-10-05"), date("2026-10-11"));
+        ScopeReports {
+            dora: dora_report(scope, from, to, delivery),
+            cycle_time: cycle_time_report(scope, from, to, prs),
+            pull_requests: pull_request_report(scope, from, to, prs),
+            incidents: incident_report(scope, from, to, incidents, open, t("2026-10-12T10:00:00Z")),
+        }
+    }
+
+    fn sample_reports() -> Vec<(String, ScopeReports)> {
         // team:payments: W41 successes on 5 and 6 Oct, one failed attempt on 7 Oct recovered
-        // in 3600 s; lead times 600, 1200 s.
-        let weeks = [(
+        // in 3600 s; lead times 600, 1200 s. PRs: W41 of `five_prs` (a–d merged, three
+        // opened; W42 and W43 lie outside the period). Incidents: two opened, one resolved in
+        // 1800 s, one open now.
+        let delivery = [(
             week(2026, 41),
             rollup(&[
                 deployment("2026-10-05", true, false, false),
@@ -361,18 +486,23 @@ mod tests {
                 lead(1200.0),
             ]),
         )];
-        let payments = dora_report(
-            "team:payments",
-            date("2026-10-05"),
-            date("2026-10-11"),
-            &weeks,
-        );
-        let empty = dora_report(
-            "repo:acme/api",
-            date("2026-10-05"),
-            date("2026-10-11"),
-            &[(week(2026, 41), Rollup::default())],
-        );
+        let incidents = [(
+            week(2026, 41),
+            rollup(&[
+                opened("payments-api", Some("sev2")),
+                opened("payments-api", None),
+                resolved("payments-api", 1800.0),
+            ]),
+        )];
+        let open = [OpenIncident {
+            id: "inc-7".to_string(),
+            service: "payments-api".to_string(),
+            severity: Some("sev2".to_string()),
+            opened_at: t("2026-10-10T08:00:00Z"),
+        }];
+        let payments = scope_reports("team:payments", &delivery, &five_prs(), &incidents, &open);
+        let nothing = [(week(2026, 41), Rollup::default())];
+        let empty = scope_reports("repo:acme/api", &nothing, &nothing, &nothing, &[]);
         vec![
             ("team:payments".to_string(), payments),
             ("repo:acme/api".to_string(), empty),
@@ -406,6 +536,43 @@ mod tests {
             "flowmeter_dora_level{scope=\"team:payments\",metric=\"change_failure_rate\",level=\"low\"} 1",
             "flowmeter_dora_level{scope=\"team:payments\",metric=\"recovery_time\",level=\"high\"} 1",
             "flowmeter_dora_level{scope=\"repo:acme/api\",metric=\"deployment_frequency\",level=\"low\"} 1",
+            // W41 of `five_prs`: coding [60, 3600, 7200] (b has none) → p50 rank 2, p90 rank 3;
+            // pickup [60, 600, 6000]; review [300, 600, 1200]; deploy [900, 1800] (b, d
+            // unshipped) → p50 rank 1, p90 rank 2; total [2000, 4000, 10000, 50000] → p50
+            // rank 2, p90 rank 4.
+            "# TYPE flowmeter_cycle_time_seconds summary",
+            "flowmeter_cycle_time_seconds{scope=\"team:payments\",phase=\"coding\",quantile=\"0.5\"} 3600",
+            "flowmeter_cycle_time_seconds{scope=\"team:payments\",phase=\"coding\",quantile=\"0.9\"} 7200",
+            "flowmeter_cycle_time_seconds{scope=\"team:payments\",phase=\"pickup\",quantile=\"0.5\"} 600",
+            "flowmeter_cycle_time_seconds{scope=\"team:payments\",phase=\"pickup\",quantile=\"0.9\"} 6000",
+            "flowmeter_cycle_time_seconds{scope=\"team:payments\",phase=\"review\",quantile=\"0.5\"} 600",
+            "flowmeter_cycle_time_seconds{scope=\"team:payments\",phase=\"review\",quantile=\"0.9\"} 1200",
+            "flowmeter_cycle_time_seconds{scope=\"team:payments\",phase=\"deploy\",quantile=\"0.5\"} 900",
+            "flowmeter_cycle_time_seconds{scope=\"team:payments\",phase=\"deploy\",quantile=\"0.9\"} 1800",
+            "flowmeter_cycle_time_seconds{scope=\"team:payments\",phase=\"total\",quantile=\"0.5\"} 4000",
+            "flowmeter_cycle_time_seconds{scope=\"team:payments\",phase=\"total\",quantile=\"0.9\"} 50000",
+            // Merged a–d, three opened; review latency is pickup; a, b, d pass first time;
+            // size [10, 25, 40, 500].
+            "flowmeter_pull_requests_merged{scope=\"team:payments\"} 4",
+            "flowmeter_pull_requests_merged{scope=\"repo:acme/api\"} 0",
+            "flowmeter_pull_requests_opened{scope=\"team:payments\"} 3",
+            "flowmeter_pull_requests_opened{scope=\"repo:acme/api\"} 0",
+            "# TYPE flowmeter_review_latency_seconds summary",
+            "flowmeter_review_latency_seconds{scope=\"team:payments\",quantile=\"0.5\"} 600",
+            "flowmeter_review_latency_seconds{scope=\"team:payments\",quantile=\"0.9\"} 6000",
+            "# TYPE flowmeter_first_time_pass_ratio gauge",
+            "flowmeter_first_time_pass_ratio{scope=\"team:payments\"} 0.75",
+            "# TYPE flowmeter_pull_request_size_lines summary",
+            "flowmeter_pull_request_size_lines{scope=\"team:payments\",quantile=\"0.5\"} 25",
+            "flowmeter_pull_request_size_lines{scope=\"team:payments\",quantile=\"0.9\"} 500",
+            "flowmeter_incidents_opened{scope=\"team:payments\"} 2",
+            "flowmeter_incidents_opened{scope=\"repo:acme/api\"} 0",
+            "flowmeter_incidents_resolved{scope=\"team:payments\"} 1",
+            "# TYPE flowmeter_incident_mttr_seconds summary",
+            "flowmeter_incident_mttr_seconds{scope=\"team:payments\",quantile=\"0.5\"} 1800",
+            "flowmeter_incident_mttr_seconds{scope=\"team:payments\",quantile=\"0.9\"} 1800",
+            "flowmeter_incidents_open{scope=\"team:payments\"} 1",
+            "flowmeter_incidents_open{scope=\"repo:acme/api\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
@@ -420,6 +587,16 @@ mod tests {
                 "flowmeter_recovery_time_seconds",
                 "flowmeter_rework_rate",
                 "flowmeter_dora_level",
+                "flowmeter_cycle_time_seconds",
+                "flowmeter_pull_requests_merged",
+                "flowmeter_pull_requests_opened",
+                "flowmeter_review_latency_seconds",
+                "flowmeter_first_time_pass_ratio",
+                "flowmeter_pull_request_size_lines",
+                "flowmeter_incidents_opened",
+                "flowmeter_incidents_resolved",
+                "flowmeter_incident_mttr_seconds",
+                "flowmeter_incidents_open",
             ]
         );
         for name in &names {
@@ -460,6 +637,102 @@ mod tests {
             ]
         );
         assert_eq!(samples["flowmeter_change_failure_rate"][0].2, 1.0 / 3.0);
+        for family in [
+            "flowmeter_cycle_time_seconds",
+            "flowmeter_review_latency_seconds",
+            "flowmeter_first_time_pass_ratio",
+            "flowmeter_pull_request_size_lines",
+            "flowmeter_incident_mttr_seconds",
+        ] {
+            assert!(
+                scopes_of(family).iter().all(|s| s == "team:payments"),
+                "{family}: the empty scope has no sample"
+            );
+        }
+        // Five phases × two quantiles, the phase label before the quantile.
+        let cycle = &samples["flowmeter_cycle_time_seconds"];
+        assert_eq!(cycle.len(), 10);
+        for (_, labels, _) in cycle {
+            let names: Vec<&str> = labels.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, ["scope", "phase", "quantile"]);
+        }
+    }
+
+    /// Every sample equals the number the JSON report answers for the same scope and period.
+    #[test]
+    fn values_are_the_json_reports_numbers() {
+        let reports = sample_reports();
+        let text = render(&reports);
+        let samples = check_exposition(&text);
+        let (scope, r) = &reports[0];
+        let value = |family: &str, labels: &[(&str, &str)]| -> Option<f64> {
+            samples.get(family)?.iter().find_map(|(_, l, v)| {
+                let wanted: Vec<(String, String)> = std::iter::once(("scope", scope.as_str()))
+                    .chain(labels.iter().copied())
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect();
+                (l == &wanted).then_some(*v)
+            })
+        };
+        let c = &r.cycle_time;
+        for (phase, q) in [
+            ("coding", &c.coding),
+            ("pickup", &c.pickup),
+            ("review", &c.review),
+            ("deploy", &c.deploy),
+            ("total", &c.total),
+        ] {
+            let f = "flowmeter_cycle_time_seconds";
+            assert_eq!(
+                value(f, &[("phase", phase), ("quantile", "0.5")]),
+                q.p50_seconds
+            );
+            assert_eq!(
+                value(f, &[("phase", phase), ("quantile", "0.9")]),
+                q.p90_seconds
+            );
+        }
+        let p = &r.pull_requests;
+        assert_eq!(
+            value("flowmeter_pull_requests_merged", &[]),
+            Some(p.merged as f64)
+        );
+        assert_eq!(
+            value("flowmeter_pull_requests_opened", &[]),
+            Some(p.opened as f64)
+        );
+        let latency = "flowmeter_review_latency_seconds";
+        assert_eq!(
+            value(latency, &[("quantile", "0.5")]),
+            p.review_latency.p50_seconds
+        );
+        assert_eq!(
+            value(latency, &[("quantile", "0.9")]),
+            p.review_latency.p90_seconds
+        );
+        assert_eq!(
+            value("flowmeter_first_time_pass_ratio", &[]),
+            p.first_time_pass_rate
+        );
+        let size = "flowmeter_pull_request_size_lines";
+        assert_eq!(value(size, &[("quantile", "0.5")]), p.size.p50_lines);
+        assert_eq!(value(size, &[("quantile", "0.9")]), p.size.p90_lines);
+        let i = &r.incidents;
+        assert_eq!(
+            value("flowmeter_incidents_opened", &[]),
+            Some(i.opened as f64)
+        );
+        assert_eq!(
+            value("flowmeter_incidents_resolved", &[]),
+            Some(i.resolved as f64)
+        );
+        let mttr = "flowmeter_incident_mttr_seconds";
+        assert_eq!(value(mttr, &[("quantile", "0.5")]), i.mttr.p50_seconds);
+        assert_eq!(value(mttr, &[("quantile", "0.9")]), i.mttr.p90_seconds);
+        assert_eq!(
+            value("flowmeter_incidents_open", &[]),
+            Some(i.open.len() as f64)
+        );
     }
 
     #[test]

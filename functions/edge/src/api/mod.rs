@@ -10,6 +10,7 @@ mod error;
 mod query;
 mod reports;
 mod route;
+mod share;
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,8 @@ pub struct ApiState {
     pub store: Store,
     api_token: String,
     admin_token: String,
+    /// Signs and checks share keys (`flowmeter::share`); empty turns share links off.
+    share_secret: Vec<u8>,
     config: RwLock<Option<(Instant, OrgConfig)>>,
     /// Where a started backfill's id goes to be run in this process (the dev server); `None`
     /// in AWS, where the backfill function picks running jobs up from the table.
@@ -46,6 +49,7 @@ impl ApiState {
     pub fn new(store: Store, api_token: String, admin_token: String) -> ApiState {
         ApiState {
             store,
+            share_secret: flowmeter::share::signing_secret("", &admin_token),
             api_token,
             admin_token,
             config: RwLock::new(None),
@@ -62,10 +66,17 @@ impl ApiState {
         self
     }
 
+    /// Signs share keys with `secret` (the secret's `share_secret`) rather than with the
+    /// secret derived from the admin token; an empty one keeps the derived secret.
+    pub fn with_share_secret(mut self, secret: &str) -> ApiState {
+        self.share_secret = flowmeter::share::signing_secret(secret, &self.admin_token);
+        self
+    }
+
     /// Tokens from the function's settings (`settings::ApiTokens`); unset locks the routes.
     pub async fn from_env(store: Store) -> Result<ApiState, crate::secrets::SecretsError> {
         let tokens = crate::settings::ApiTokens::load().await?;
-        Ok(ApiState::new(store, tokens.api, tokens.admin))
+        Ok(ApiState::new(store, tokens.api, tokens.admin).with_share_secret(&tokens.share))
     }
 
     /// The current org config (defaults when none was pushed), cached for [`CONFIG_TTL`].
@@ -107,27 +118,70 @@ async fn answer(state: &ApiState, request: &Request) -> Answer {
             request.uri().path(),
             request.uri().query(),
         )),
+        Route::Attention => {
+            share::attention(state, request.uri().query().unwrap_or_default()).await
+        }
+        Route::Share => share::mint(state, request).await,
         Route::Report(report) => {
             reports::report(state, request.uri().query().unwrap_or_default(), report).await
         }
     }
 }
 
-/// Every route but `/healthz` needs the read token or the admin token; `PUT /v1/config` and
-/// `POST /v1/backfill` need the admin token.
+/// Every route but `/healthz` needs the read token or the admin token; `PUT /v1/config`,
+/// `POST /v1/backfill` and `POST /v1/share` need the admin token. A share key (`fms1.…`) reads
+/// only the routes open to it, and only the org and team scopes.
 fn authorize(state: &ApiState, request: &Request, route: Route) -> Result<(), ApiError> {
     let presented = bearer(request.headers());
     let is_admin = token_matches(presented, &state.admin_token);
     if !is_admin && !token_matches(presented, &state.api_token) {
-        return Err(ApiError::Unauthorized("a valid bearer token is required"));
+        return if flowmeter::share::is_share_key(presented) {
+            authorize_share_key(state, presented, route, request.uri().query())
+        } else {
+            Err(ApiError::Unauthorized("a valid bearer token is required"))
+        };
     }
     if route.needs_admin() && !is_admin {
         return Err(ApiError::Unauthorized(match route {
             Route::StartBackfill => "POST /v1/backfill needs the admin token",
+            Route::Share => "POST /v1/share needs the admin token",
             _ => "PUT /v1/config needs the admin token",
         }));
     }
     Ok(())
+}
+
+/// A share key opens the org and team aggregates, once its signature and expiry hold.
+fn authorize_share_key(
+    state: &ApiState,
+    key: &str,
+    route: Route,
+    query: Option<&str>,
+) -> Result<(), ApiError> {
+    use flowmeter::share::ShareKeyError;
+    match flowmeter::share::verify(&state.share_secret, key, chrono::Utc::now()) {
+        Ok(_) => {}
+        Err(ShareKeyError::Expired(_)) => {
+            return Err(ApiError::Unauthorized("the share key has expired"))
+        }
+        Err(_) => return Err(ApiError::Unauthorized("the share key is not valid")),
+    }
+    if !route.open_to_share_keys() {
+        return Err(ApiError::Unauthorized(
+            "a share key reads only the org and team aggregates",
+        ));
+    }
+    let scope = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(name, _)| name == "scope")
+        .last()
+        .map(|(_, value)| value.into_owned());
+    match scope.as_deref() {
+        None | Some("org") => Ok(()),
+        Some(s) if s.starts_with("team:") => Ok(()),
+        Some(_) => Err(ApiError::Unauthorized(
+            "a share key reads only the org and team scopes",
+        )),
+    }
 }
 
 async fn teams(state: &ApiState) -> Answer {

@@ -1,6 +1,8 @@
 //! The weekly reports and `/metrics`: plan the scope against the config (`OrgConfig::plan`),
 //! read the planned rollups in one batch, merge them per week, build the report.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::Utc;
 use flowmeter::config::OrgConfig;
 use flowmeter::derive::{Rollup, Scope};
@@ -140,34 +142,79 @@ async fn open_incidents(
         .collect())
 }
 
-/// `/metrics`: current DORA values over the last 4 full weeks for the org, every configured
-/// team, repo and service, in Prometheus text format.
+/// `/metrics`: the DORA, cycle time, pull request and incident reports of the last 4 full weeks
+/// for the org, every configured team, repo and service, in Prometheus text format. The
+/// rollups of every scope's plan are read in one batch (each stored scope once, one
+/// `BatchGetItem` per 100 keys) and the open incidents in one query, however many scopes share
+/// them; each scope's reports are built from its part as the JSON routes build them.
 pub async fn prometheus(state: &ApiState) -> Result<Response<Body>, ApiError> {
     let config = state.config().await?;
-    let window = WeekWindow::last_full(Utc::now(), config.timezone(), METRICS_WEEKS)?;
+    let now = Utc::now();
+    let window = WeekWindow::last_full(now, config.timezone(), METRICS_WEEKS)?;
     let mut plans = Vec::new();
     for scope in config.reported_scopes() {
-        let delivery = plan(&scope, &config)?.delivery;
-        plans.push((scope.to_string(), delivery));
+        plans.push((scope.to_string(), plan(&scope, &config)?));
     }
-    let keys = rollup_keys(plans.iter().flat_map(|(_, d)| d), window.weeks());
+    let keys = rollup_keys(plans.iter().flat_map(|(_, p)| p.scopes()), window.weeks());
     let found = state.store.rollups(&keys).await?;
+    let open: Vec<metrics::incidents::OpenIncident> = state
+        .store
+        .open_incidents()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let (from, to, weeks) = (window.from_date(), window.to_date(), window.weeks());
+    let mut by_scope: BTreeMap<&Scope, Vec<(IsoWeek, &Rollup)>> = BTreeMap::new();
+    for (scope, week, rollup) in &found {
+        by_scope.entry(scope).or_default().push((*week, rollup));
+    }
+    // A plan's weekly rollups, each stored scope merged once (as `rollup_keys` reads it once).
+    let of = |scopes: &[Scope]| {
+        let unique: BTreeSet<&Scope> = scopes.iter().collect();
+        metrics::merge_weeks(
+            unique
+                .into_iter()
+                .filter_map(|s| by_scope.get(s))
+                .flatten()
+                .map(|(week, rollup)| (*week, (*rollup).clone())),
+        )
+    };
     let series: Vec<_> = plans
         .into_iter()
-        .map(|(label, delivery)| {
-            let parts = found
+        .map(|(label, plan)| {
+            let prs = of(&plan.pull_requests);
+            let open: Vec<_> = open
                 .iter()
-                .filter(|(s, _, _)| delivery.contains(s))
-                .map(|(_, w, r)| (*w, r.clone()));
-            let report = metrics::dora::DoraReport::build(
-                &label,
-                window.from_date(),
-                window.to_date(),
-                "production",
-                window.weeks(),
-                &metrics::merge_weeks(parts),
-            );
-            (label, report)
+                .filter(|i| plan.owns_incidents_of(&i.service))
+                .cloned()
+                .collect();
+            let reports = metrics::prometheus::ScopeReports {
+                dora: metrics::dora::DoraReport::build(
+                    &label,
+                    from,
+                    to,
+                    "production",
+                    weeks,
+                    &of(&plan.delivery),
+                ),
+                cycle_time: metrics::cycle_time::CycleTimeReport::build(
+                    &label, from, to, weeks, &prs,
+                ),
+                pull_requests: metrics::pull_requests::PullRequestReport::build(
+                    &label, from, to, weeks, &prs,
+                ),
+                incidents: metrics::incidents::IncidentReport::build(
+                    &label,
+                    from,
+                    to,
+                    weeks,
+                    &of(&plan.incidents),
+                    &open,
+                    now,
+                ),
+            };
+            (label, reports)
         })
         .collect();
     let text = metrics::prometheus::render(&series);

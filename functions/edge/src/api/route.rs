@@ -4,7 +4,7 @@
 use super::error::ApiError;
 
 /// The read routes, as in docs/API.md and template.yaml.
-pub const ROUTES: [(&str, &str); 11] = [
+pub const ROUTES: [(&str, &str); 13] = [
     ("GET", "/v1/dora"),
     ("GET", "/v1/cycle-time"),
     ("GET", "/v1/pull-requests"),
@@ -14,6 +14,8 @@ pub const ROUTES: [(&str, &str); 11] = [
     ("PUT", "/v1/config"),
     ("POST", "/v1/backfill"),
     ("GET", "/v1/backfill"),
+    ("GET", "/v1/attention"),
+    ("POST", "/v1/share"),
     ("GET", "/metrics"),
     ("GET", "/healthz"),
 ];
@@ -39,6 +41,10 @@ pub enum Route {
     StartBackfill,
     /// `GET /v1/backfill`: how a backfill stands.
     Backfill,
+    /// `GET /v1/attention`: each team's needs-attention verdict, by the digest's rule.
+    Attention,
+    /// `POST /v1/share`: mints a share key of the status page (admin).
+    Share,
     /// `/metrics`, in Prometheus text format.
     Metrics,
     /// `GET /dashboard` and everything under `/dashboard/`: the web dashboard's static files,
@@ -72,6 +78,8 @@ impl Route {
             ("PUT", "/v1/config") => Route::PutConfig,
             ("POST", "/v1/backfill") => Route::StartBackfill,
             ("GET", "/v1/backfill") => Route::Backfill,
+            ("GET", "/v1/attention") => Route::Attention,
+            ("POST", "/v1/share") => Route::Share,
             ("GET", "/metrics") => Route::Metrics,
             _ if ROUTES.iter().any(|(_, p)| *p == path) => {
                 return Err(ApiError::MethodNotAllowed {
@@ -90,7 +98,17 @@ impl Route {
 
     /// Whether the route needs the admin token rather than the read token.
     pub fn needs_admin(self) -> bool {
-        matches!(self, Route::PutConfig | Route::StartBackfill)
+        matches!(self, Route::PutConfig | Route::StartBackfill | Route::Share)
+    }
+
+    /// Whether a share key may read the route: org and team aggregates only (no names, no
+    /// titles, no config), so a link shown to a board can show nothing else.
+    pub fn open_to_share_keys(self) -> bool {
+        matches!(
+            self,
+            Route::Report(Report::Dora | Report::CycleTime | Report::PullRequests)
+                | Route::Attention
+        )
     }
 }
 
