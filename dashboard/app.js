@@ -395,17 +395,27 @@ function doraCharts(dora, container) {
   }
 }
 
-async function attentionSection() {
+/** The ISO week (`2026-W48`) of a `YYYY-MM-DD` date. */
+export function isoWeek(date) {
+  const d = new Date(`${date}T12:00:00Z`);
+  const thursday = new Date(d.getTime() + (3 - ((d.getUTCDay() + 6) % 7)) * DAY);
+  const jan1 = Date.UTC(thursday.getUTCFullYear(), 0, 1);
+  const week = 1 + Math.floor((thursday.getTime() - jan1) / (7 * DAY));
+  return `${thursday.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
+}
+
+async function attentionSection(p) {
   const section = h('section', { 'aria-labelledby': 'attention-h' }, h('h2', { id: 'attention-h', text: 'Needs attention' }));
   try {
-    const verdicts = await api('/v1/attention');
-    section.append(h('p', { class: 'muted', text: `Verdicts for ${verdicts.week}.` }));
+    // The last full week of the period, as the digest judges it.
+    const verdicts = await api(`/v1/attention?week=${isoWeek(p.to)}`);
+    section.append(h('p', { class: 'muted', 'data-attention-week': verdicts.week, text: `Verdicts for ${verdicts.week}, each team against its own previous 4 weeks.` }));
     section.append(h('ul', { class: 'attention' }, verdicts.teams.map((t) => h('li', {
       class: t.needs_attention ? 'flagged' : null,
       'data-team': t.team,
       'data-needs-attention': String(t.needs_attention),
     },
-    h('span', { class: 'verdict' }, `${t.team}: ${t.needs_attention ? 'needs attention' : 'fine'}`),
+    h('span', { class: 'verdict' }, `${t.team}: ${t.needs_attention ? 'needs attention' : t.no_data ? 'no data' : 'fine'}`),
     t.reasons?.length ? h('ul', {}, t.reasons.map((r) => h('li', { text: r }))) : null))));
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
@@ -418,7 +428,7 @@ async function attentionSection() {
 }
 
 async function orgView(query, p) {
-  const [dora, attention] = await Promise.all([report('dora', 'org', p), attentionSection()]);
+  const [dora, attention] = await Promise.all([report('dora', 'org', p), attentionSection(p)]);
   const m = main();
   m.replaceChildren(...heading('Org', p, 'org'));
   m.append(h('section', { 'aria-labelledby': 'dora-h' }, h('h2', { id: 'dora-h', text: 'DORA' }), doraTiles(dora)));

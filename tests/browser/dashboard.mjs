@@ -226,7 +226,13 @@ for (const weeks of [13, 4, 52]) {
   const attention = await page.$('[data-attention="unavailable"], .attention');
   if (!attention) fail(`${where}: no needs-attention section`);
   if (attentionStatus === 200) {
-    const verdicts = await api('/v1/attention');
+    // The period's last full week: ISO week of its last Sunday.
+    const sunday = new Date(`${p.to}T12:00:00Z`);
+    const thursday = new Date(sunday.getTime() - 3 * 86400000);
+    const week = `${thursday.getUTCFullYear()}-W${String(1 + Math.floor((thursday.getTime() - Date.UTC(thursday.getUTCFullYear(), 0, 1)) / (7 * 86400000))).padStart(2, '0')}`;
+    const verdicts = await api(`/v1/attention?week=${week}`);
+    const shownWeek = await page.$eval('[data-attention-week]', (e) => e.dataset.attentionWeek);
+    if (shownWeek !== week) fail(`${where}: verdicts of ${shownWeek}, expected ${week}`);
     const flags = await page.$$eval('.attention > li', (els) => els.map((e) => [e.dataset.team, e.dataset.needsAttention]));
     assert.deepEqual(flags, verdicts.teams.map((t) => [t.team, String(t.needs_attention)]), 'verdicts as the API says');
   }
