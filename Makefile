@@ -39,7 +39,8 @@ BUILD_ALL = $(CARGO) build --quiet --workspace --all-targets
 STEP = step() { local name=$$1 start=$$SECONDS; shift; printf '==> %s\n' "$$name"; "$$@"; \
   printf '==> %s: %ss\n' "$$name" $$((SECONDS - start)); }; step
 
-.PHONY: help deps dev demo demo-backfill demo-keep test lint fmt clean distclean digest-preview test-render
+.PHONY: help deps dev demo demo-backfill demo-keep test lint fmt clean distclean digest-preview test-render \
+  test-browser bench-dashboard chromium
 
 help:
 	@echo 'make demo       the main job: replay a sample org (4 teams, 22 engineers, 12 weeks) through the local stack, report, write out/digest.*'
@@ -52,6 +53,8 @@ help:
 	@echo 'make fmt        format the Rust code'
 	@echo 'make digest-preview [WEEK=2026-W47]  render a week of the running dev stack to out/'
 	@echo 'make test-render  the digest email in headless Chromium at 600 px (installs chromium)'
+	@echo 'make test-browser the web dashboard in headless Chromium on the demo org: views, numbers, axe, out/dashboard-*.png'
+	@echo 'make bench-dashboard  the dashboard budgets: gzip size of its JS+CSS, time to first view (BENCHMARKS.md)'
 	@echo 'make clean      remove build output and emulator logs (distclean: also node_modules, .venv)'
 	@echo 'make build      arm64 Lambda zips (cargo-lambda): target/lambda/flowmeter-<fn>/bootstrap.zip'
 	@echo 'make deploy     make build, then sam deploy --guided of those zips (DEPLOY.md)'
@@ -150,12 +153,28 @@ digest-preview:
 	  AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 \
 	  $(DEVSERVER_BIN) digest-preview $(WEEK) out
 
-# The email HTML rendered by Debian's Chromium at 600 px: screenshot, and no horizontal overflow.
-test-render:
+# Debian's Chromium, for the render and browser tests.
+chromium:
 	@if ! command -v chromium >/dev/null 2>&1; then $(STEP) "apt-get install chromium" bash -c \
 	  'SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null \
 	   || { $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }'; fi
+
+# The email HTML rendered by Debian's Chromium at 600 px: screenshot, and no horizontal overflow.
+test-render: chromium
 	@$(STEP) "email render (chromium, 600 px)" $(CARGO) test --workspace --test email_render -- --ignored
+
+# The web dashboard (dashboard/) in Debian's Chromium, driven by puppeteer-core and axe-core
+# (infra/package.json) through tests/browser/dashboard.mjs, against a dev server loaded with the
+# demo org on a private local stack (tests/dashboard_browser.rs). Screenshots: out/dashboard-*.png.
+test-browser: chromium $(NPM_STAMP)
+	@$(STEP) "dashboard (chromium)" infra/with-emulators.sh $(CARGO) test --test dashboard_browser -- \
+	  --ignored --nocapture
+
+# The dashboard's budgets, printed (not a timed test): gzip size of the page's JS+CSS (budget
+# 250 KB) and the time to first view of the org view on the local stack (budget 1 s), median of 5.
+bench-dashboard: chromium $(NPM_STAMP)
+	@FLOWMETER_DASHBOARD_MEASURE=1 infra/with-emulators.sh $(CARGO) test --test dashboard_browser -- \
+	  --ignored --nocapture the_dashboard_renders_the_api_numbers_in_chromium 2>&1 | grep -E '^\{"views"'
 
 clean:
 	$(CARGO) clean

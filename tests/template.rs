@@ -447,8 +447,10 @@ fn the_http_api_routes_are_the_routes_the_handlers_serve() {
         .iter()
         .map(|p| ("POST".to_string(), p.to_string()))
         .collect();
+    // The JSON routes and the dashboard's static files (a greedy path under /dashboard/).
     let api: BTreeSet<(String, String)> = flowmeter_edge::api::ROUTES
         .iter()
+        .chain(flowmeter_edge::api::DASHBOARD_ROUTES.iter())
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     assert_eq!(routes_of("webhook"), webhook);

@@ -34,6 +34,11 @@ pub struct CycleTimeWeek {
     pub week: IsoWeek,
     pub count: u64,
     pub total_p50_seconds: Option<f64>,
+    /// The week's phase medians (the dashboard stacks them per week).
+    pub coding_p50_seconds: Option<f64>,
+    pub pickup_p50_seconds: Option<f64>,
+    pub review_p50_seconds: Option<f64>,
+    pub deploy_p50_seconds: Option<f64>,
 }
 
 impl CycleTimeReport {
@@ -62,6 +67,10 @@ impl CycleTimeReport {
                 week,
                 count: r.prs_merged,
                 total_p50_seconds: p50(&r.total),
+                coding_p50_seconds: p50(&r.coding),
+                pickup_p50_seconds: p50(&r.pickup),
+                review_p50_seconds: p50(&r.review),
+                deploy_p50_seconds: p50(&r.deploy),
             }),
         }
     }
@@ -90,6 +99,8 @@ mod tests {
         // total [2000, 4000, 10000, 50000, 90000], n = 5: p50 rank 3 → 10000, p90 rank 5 →
         // 90000.
         // weeks: W41 totals [2000, 4000, 10000, 50000] → rank 2 → 4000; W42 none; W43 90000.
+        // W41 phases (a, c, d; b has none): coding [60, 3600, 7200] → 3600, pickup [60, 600,
+        // 6000] → 600, review [300, 600, 1200] → 600, deploy [900, 1800] (d unshipped) → 900.
         let expected = json!({
             "scope": "repo:acme/api",
             "from": "2026-10-05",
@@ -101,9 +112,15 @@ mod tests {
             "deploy": {"p50_seconds": 1800.0, "p90_seconds": 86400.0},
             "total": {"p50_seconds": 10000.0, "p90_seconds": 90000.0},
             "weeks": [
-                {"week": "2026-W41", "count": 4, "total_p50_seconds": 4000.0},
-                {"week": "2026-W42", "count": 0, "total_p50_seconds": null},
-                {"week": "2026-W43", "count": 1, "total_p50_seconds": 90000.0}
+                {"week": "2026-W41", "count": 4, "total_p50_seconds": 4000.0,
+                 "coding_p50_seconds": 3600.0, "pickup_p50_seconds": 600.0,
+                 "review_p50_seconds": 600.0, "deploy_p50_seconds": 900.0},
+                {"week": "2026-W42", "count": 0, "total_p50_seconds": null,
+                 "coding_p50_seconds": null, "pickup_p50_seconds": null,
+                 "review_p50_seconds": null, "deploy_p50_seconds": null},
+                {"week": "2026-W43", "count": 1, "total_p50_seconds": 90000.0,
+                 "coding_p50_seconds": 120.0, "pickup_p50_seconds": 30.0,
+                 "review_p50_seconds": 90.0, "deploy_p50_seconds": 86400.0}
             ]
         });
         assert_serializes_to(&report, &expected);
@@ -124,7 +141,9 @@ mod tests {
         }
         assert_eq!(
             json["weeks"],
-            json!([{"week": "2026-W41", "count": 0, "total_p50_seconds": null}])
+            json!([{"week": "2026-W41", "count": 0, "total_p50_seconds": null,
+                    "coding_p50_seconds": null, "pickup_p50_seconds": null,
+                    "review_p50_seconds": null, "deploy_p50_seconds": null}])
         );
     }
 }

@@ -5,6 +5,7 @@
 //! `flowmeter::metrics`.
 
 mod backfill;
+pub mod dashboard;
 mod error;
 mod query;
 mod reports;
@@ -18,6 +19,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use tokio::sync::RwLock;
 
+pub use dashboard::DASHBOARD_ROUTES;
 pub use error::ApiError;
 pub use route::{Report, Route, ROUTES};
 
@@ -100,7 +102,8 @@ pub async fn handle_api(state: &ApiState, request: &Request) -> Response<Body> {
 
 async fn answer(state: &ApiState, request: &Request) -> Answer {
     let route = Route::parse(request.method().as_str(), request.uri().path())?;
-    if route != Route::Health {
+    // The health check and the dashboard's static files need no token.
+    if !matches!(route, Route::Health | Route::Dashboard) {
         authorize(state, request, route)?;
     }
     match route {
@@ -112,6 +115,10 @@ async fn answer(state: &ApiState, request: &Request) -> Answer {
         Route::Goals => reports::goals(state, request.uri().query().unwrap_or_default()).await,
         Route::Teams => teams(state).await,
         Route::Metrics => reports::prometheus(state).await,
+        Route::Dashboard => Ok(dashboard::serve(
+            request.uri().path(),
+            request.uri().query(),
+        )),
         Route::Attention => {
             share::attention(state, request.uri().query().unwrap_or_default()).await
         }

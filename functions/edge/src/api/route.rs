@@ -50,6 +50,9 @@ pub enum Route {
     Share,
     /// `/metrics`, in Prometheus text format.
     Metrics,
+    /// `GET /dashboard` and everything under `/dashboard/`: the web dashboard's static files,
+    /// without a token (`dashboard.rs`).
+    Dashboard,
 }
 
 impl Route {
@@ -58,6 +61,15 @@ impl Route {
     pub fn parse(method: &str, path: &str) -> Result<Route, ApiError> {
         if path == "/healthz" {
             return Ok(Route::Health);
+        }
+        if path == "/dashboard" || path.starts_with("/dashboard/") {
+            return match method {
+                "GET" | "HEAD" => Ok(Route::Dashboard),
+                _ => Err(ApiError::MethodNotAllowed {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                }),
+            };
         }
         let route = match (method, path) {
             ("GET", "/v1/dora") => Route::Report(Report::Dora),
@@ -133,6 +145,29 @@ mod tests {
         // then
         assert_eq!(err.code(), "method_not_allowed");
         assert_eq!(err.to_string(), "POST is not allowed on /v1/dora");
+    }
+
+    #[test]
+    fn the_dashboard_is_a_prefix_route_for_get_only() {
+        for path in [
+            "/dashboard",
+            "/dashboard/",
+            "/dashboard/assets/app.0123456789.js",
+        ] {
+            assert_eq!(
+                Route::parse("GET", path).ok(),
+                Some(Route::Dashboard),
+                "{path}"
+            );
+        }
+        let err = Route::parse("POST", "/dashboard/").expect_err("not allowed");
+        assert_eq!(err.code(), "method_not_allowed");
+        assert_eq!(
+            Route::parse("GET", "/dashboards")
+                .expect_err("no route")
+                .code(),
+            "not_found"
+        );
     }
 
     #[test]

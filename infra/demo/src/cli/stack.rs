@@ -60,6 +60,11 @@ pub(crate) async fn stack(o: &Options) -> Result<(), String> {
     if o.keep && result.is_ok() {
         print_try_this(&org, &url, &config_path);
         wait_for_signal().await;
+    } else if result.is_ok() {
+        eprintln!(
+            "  dashboard: {url}/dashboard/#token={} (served while the stack runs: `make demo-keep`)",
+            api_token()
+        );
     }
     stop(&mut child).await;
     eprintln!("{}", phases.summary());
@@ -147,6 +152,7 @@ fn print_try_this(org: &DemoOrg, url: &str, config_path: &Path) {
     let period = format!("from={}&to={}", org.from(), org.to());
     eprintln!(
         "\nThe stack keeps running with the demo data loaded (Ctrl-C stops it). Try:\n  \
+         dashboard: {url}/dashboard/#token={api_token}\n  \
          curl -s -H 'Authorization: Bearer {api_token}' '{url}/v1/dora?scope=team:{}&{period}'\n  \
          curl -s -H 'Authorization: Bearer {api_token}' '{url}/v1/pull-requests?scope=org&{period}'\n  \
          curl -s -H 'Authorization: Bearer {api_token}' '{url}/v1/incidents?scope=service:checkout&{period}'\n  \
