@@ -160,6 +160,7 @@ async fn the_dashboard_renders_the_api_numbers_in_chromium() {
             .to_string(),
         base.clone(),
         TOKEN.to_string(),
+        "dashboard-admin-token".to_string(),
     ];
     if std::env::var("FLOWMETER_DASHBOARD_MEASURE").is_ok_and(|v| v == "1") {
         args.push("--measure".into());

@@ -23,10 +23,10 @@ const require = createRequire(join(root, 'infra', 'package.json'));
 const puppeteer = require('puppeteer-core');
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
-const [base, token] = process.argv.slice(2, 4);
+const [base, token, admin] = process.argv.slice(2, 5).map((a) => (a?.startsWith('--') ? undefined : a));
 const measure = process.argv.includes('--measure');
 if (!base || !token) {
-  console.error('usage: node tests/browser/dashboard.mjs <base url> <token> [--measure]');
+  console.error('usage: node tests/browser/dashboard.mjs <base url> <token> [<admin token>] [--measure]');
   process.exit(2);
 }
 const out = join(root, 'out');
@@ -377,6 +377,70 @@ for (const team of teams) {
   if (again.ready !== 'token' || !again.text.includes('refused')) fail(`wrong token: ${JSON.stringify(again)}`);
   if (wrongProblems.length === 0) fail('wrong token: no 401 seen');
   await fresh.close();
+}
+
+// The share link: minted with the admin token, it opens the executive status page, whose
+// numbers equal the API's (read with the key itself), and nothing else.
+if (admin) {
+  const mintedAnswer = await fetch(`${base}/v1/share`, { method: 'POST', headers: { Authorization: `Bearer ${admin}` }, body: '{"hours": 1}' });
+  assert.equal(mintedAnswer.status, 201, 'POST /v1/share');
+  const minted = await mintedAnswer.json();
+  const asKey = async (path) => fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${minted.key}` } });
+  const ctx = await browser.createBrowserContext();
+  for (const width of [1280, 390]) {
+    const page = await tab(ctx, width);
+    const where = `status page ${width}px`;
+    await page.goto(`${base}${minted.status_path}`, { waitUntil: 'load' });
+    await page.waitForFunction(() => document.body.dataset.ready !== undefined, { timeout: 15000 });
+    const state = await page.evaluate(() => ({
+      ready: document.body.dataset.ready,
+      hash: location.hash,
+      text: document.querySelector('main')?.textContent ?? '',
+      overflow: document.documentElement.scrollWidth - window.innerWidth,
+      shown: [...document.querySelectorAll('[data-metric][data-scope]')].map((el) => [el.dataset.scope, el.dataset.metric, el.dataset.value ?? el.textContent]),
+      teams: [...document.querySelectorAll('tr[data-team]')].map((tr) => tr.dataset.team),
+    }));
+    if (state.ready !== 'status') fail(`${where}: rendered ${state.ready}: ${state.text.slice(0, 200)}`);
+    if (state.hash !== '') fail(`${where}: the key stays in the address bar`);
+    if (state.overflow > 0) fail(`${where}: the page overflows horizontally by ${state.overflow}px`);
+    const p = period(4);
+    const expected = {};
+    for (const scope of ['org', ...state.teams.map((t) => `team:${t}`)]) {
+      const r = await asKey(`/v1/dora?${new URLSearchParams({ scope, from: p.from, to: p.to })}`);
+      if (r.status !== 200) { fail(`${where}: the key reads ${scope}: ${r.status}`); continue; }
+      const d = await r.json();
+      for (const [name, value] of Object.entries(doraExpected(d))) expected[`${scope}|${name}`] = str(value);
+    }
+    let compared = 0;
+    for (const [scope, name, value] of state.shown) {
+      const want = expected[`${scope}|${name}`];
+      if (want === undefined) continue;
+      compared += 1;
+      if (value !== want) fail(`${where}: ${scope} ${name} shows ${value}, the API says ${want}`);
+    }
+    if (compared < 4 + 4 * state.teams.length) fail(`${where}: ${compared} numbers compared, teams ${state.teams}`);
+    summary.numbers += compared;
+    if (state.teams.length !== teams.length) fail(`${where}: ${state.teams.length} teams shown, ${teams.length} configured`);
+    if (/@|\bPR #/.test(state.text)) fail(`${where}: the status page shows a name or a PR`);
+    summary.axe[where] = await axeCheck(page, where);
+    await screenshot(page, `status-${width}`);
+    for (const problem of page.problems) fail(`${where}: ${problem}`);
+    summary.views += 1;
+    await page.close();
+  }
+  // Nothing else: the key is refused by every other read, and the dashboard, given the key as
+  // its token, asks for a real token.
+  for (const path of ['/v1/teams', '/v1/config', '/v1/incidents', '/metrics', '/v1/backfill',
+    `/v1/dora?scope=repo:${encodeURIComponent(teams[0].repos[0] ?? 'acme/web')}`]) {
+    const r = await asKey(path);
+    if (r.status !== 401) fail(`share key on ${path}: ${r.status}, expected 401`);
+  }
+  const page = await ctx.newPage();
+  await page.goto(`${base}/dashboard/?view=teams#token=${encodeURIComponent(minted.key)}`, { waitUntil: 'load' });
+  await page.waitForFunction(() => document.body.dataset.ready !== undefined, { timeout: 15000 });
+  const shownWithKey = await page.evaluate(() => document.body.dataset.ready);
+  if (shownWithKey !== 'token') fail(`the dashboard opened with a share key shows ${shownWithKey}, expected the token form`);
+  await ctx.close();
 }
 
 // Time to first view: a fresh tab on the org view, measured by the page's own performance marks.
