@@ -419,6 +419,7 @@ mod tests {
                 "-----BEGIN RSA PRIVATE KEY-----",
             ),
             ("FLOWMETER_GITHUB_APP_INSTALLATION_ID", "678"),
+            ("FLOWMETER_SHARE_SECRET", "share"),
         ]);
         let secrets = from_vars(|name| vars.get(name).map(|v| v.to_string()));
         assert_eq!(secrets.present_keys(), KEYS.to_vec());
@@ -426,6 +427,7 @@ mod tests {
         assert_eq!(secrets.slack_webhook_url, "https://hooks.slack.example/x");
         assert_eq!(secrets.github_token, "ghp_x");
         assert_eq!(secrets.github_app_installation_id, "678");
+        assert_eq!(secrets.share_secret, "share");
         assert_eq!(from_vars(|_| None), Secrets::default());
     }
 
