@@ -373,7 +373,7 @@ function doraTiles(dora) {
     tile('Recovery time p50', 'recovery_time_p50', dora.recovery_time.p50_seconds, duration(dora.recovery_time.p50_seconds),
       dora.recovery_time.level, change('duration', last.recovery_time_p50_seconds, prev.recovery_time_p50_seconds)),
     tile('Rework rate', 'rework_rate', dora.rework_rate.rate, percent(dora.rework_rate.rate), undefined,
-      'no weekly series for rework'),
+      change('percent', last.rework_rate, prev.rework_rate)),
   );
 }
 
@@ -384,6 +384,7 @@ function doraCharts(dora, container) {
     { key: 'lead_time_p50_seconds', title: 'Lead time p50', format: duration, color: '#7b3294' },
     { key: 'change_failure_rate', title: 'Change failure rate', format: percent, color: '#a4161a' },
     { key: 'recovery_time_p50_seconds', title: 'Recovery time p50', format: duration, color: '#8a5a00' },
+    { key: 'rework_rate', title: 'Rework rate', format: percent, color: '#3d5a80' },
   ];
   const grid = h('div', { class: 'charts' });
   container.append(grid);
@@ -564,8 +565,9 @@ async function teamView(query, p, teams) {
     throw new ApiError(404, 'unknown_scope', `no team "${query.team}" in the config; pick one from the Team list`);
   }
   const scope = `team:${team.name}`;
-  const [dora, cycle, prs, incidents] = await Promise.all([
+  const [dora, cycle, prs, incidents, slowest, failed] = await Promise.all([
     report('dora', scope, p), report('cycle-time', scope, p), report('pull-requests', scope, p), report('incidents', scope, p),
+    report('pull-requests/slowest', scope, p), report('deployments/failed', scope, p),
   ]);
   const m = main();
   m.replaceChildren(...heading(`Team ${team.name}`, p, scope));
@@ -594,10 +596,12 @@ async function teamView(query, p, teams) {
   prCharts.append(merged.figure, ftp.figure);
   merged.draw();
   ftp.draw();
+  pr.append(slowestTable(slowest));
 
   const d = h('section', { 'aria-labelledby': 'dora-h' }, h('h2', { id: 'dora-h', text: 'DORA' }), doraTiles(dora));
   m.append(d);
   doraCharts(dora, d);
+  d.append(failedTable(failed));
 
   const inc = h('section', { 'aria-labelledby': 'inc-h' }, h('h2', { id: 'inc-h', text: 'Incidents' }));
   inc.append(h('div', { class: 'tiles' },
@@ -616,6 +620,59 @@ async function teamView(query, p, teams) {
   inc.append(h('div', { class: 'two' }, h('div', {}, h('h3', { text: 'By service' }), services), mttr.figure));
   m.append(inc);
   mttr.draw();
+}
+
+/** A link to GitHub, only for the http(s) URLs the API answers (it never answers another). */
+function outLink(url, text) {
+  return /^https?:\/\//.test(url ?? '') ? h('a', { href: url, rel: 'noreferrer', text }) : text;
+}
+
+function slowestTable(list) {
+  const parts = ['coding', 'pickup', 'review', 'deploy'];
+  return h('div', { id: 'slowest' },
+    h('h3', { text: `Slowest PRs (${list.pull_requests.length} of ${list.merged} merged)` }),
+    h('div', { class: 'scroll' }, h('table', { id: 'slowest-table' },
+      h('caption', { class: 'visually-hidden', text: 'The slowest merged PRs of the period by cycle time' }),
+      h('thead', {}, h('tr', {},
+        h('th', { scope: 'col', text: 'PR' }), h('th', { scope: 'col', text: 'Author' }),
+        ...parts.map((part) => h('th', { scope: 'col', text: part })), h('th', { scope: 'col', text: 'Total' }))),
+      h('tbody', {}, list.pull_requests.length === 0
+        ? h('tr', {}, h('td', { colspan: 7, text: 'No PR merged in the period.' }))
+        : list.pull_requests.map((pr) => h('tr', { 'data-pr': `${pr.repo}#${pr.number}` },
+          h('th', { scope: 'row' }, outLink(pr.url, `${pr.repo}#${pr.number}`), h('span', { class: 'pr-title', text: ` ${pr.title}` })),
+          h('td', { text: pr.author }),
+          ...parts.map((part) => h('td', {}, metric(`pr_${part}`, pr[`${part}_seconds`], duration(pr[`${part}_seconds`])))),
+          h('td', {}, metric('pr_total', pr.total_seconds, duration(pr.total_seconds)))))))));
+}
+
+/** `status failure`, `incident pd:P1`, `revert of #41`, `rolled back by gh:5`. */
+function causeText(cause) {
+  switch (cause.kind) {
+    case 'status': return `status ${cause.state}`;
+    case 'incident': return `incident ${cause.id}`;
+    case 'revert': return `revert of ${cause.pull_requests.map((n) => `#${n}`).join(', ')}`;
+    case 'rollback': return `rolled back by ${cause.by}`;
+    default: return cause.kind;
+  }
+}
+
+function failedTable(list) {
+  return h('div', { id: 'failed' },
+    h('h3', { text: `Failed deployments (${list.failed} of ${list.attempts} attempts)` }),
+    h('div', { class: 'scroll' }, h('table', { id: 'failed-table' },
+      h('caption', { class: 'visually-hidden', text: 'Failed production deployments of the period, with why and how long recovery took' }),
+      h('thead', {}, h('tr', {},
+        h('th', { scope: 'col', text: 'Deployment' }), h('th', { scope: 'col', text: 'Finished' }),
+        h('th', { scope: 'col', text: 'Why it failed' }), h('th', { scope: 'col', text: 'Recovery' }))),
+      h('tbody', {}, list.deployments.length === 0
+        ? h('tr', {}, h('td', { colspan: 4, text: 'No failed deployment in the period.' }))
+        : list.deployments.map((d) => h('tr', { 'data-deployment': `${d.repo} ${d.id}` },
+          h('th', { scope: 'row' }, outLink(d.url, `${d.repo} ${d.id}`)),
+          h('td', { text: d.finished_at.replace('T', ' ').replace(/\.\d+/, '').replace('Z', ' UTC') }),
+          h('td', { 'data-causes': d.causes.map((c) => c.kind).join(' ') }, d.causes.map(causeText).join('; ')),
+          h('td', {}, d.recovery_seconds === null
+            ? h('span', { 'data-metric': 'recovery', 'data-value': 'null', text: 'not yet' })
+            : metric('recovery', d.recovery_seconds, duration(d.recovery_seconds)))))))));
 }
 
 // ---- start ----------------------------------------------------------------------------------

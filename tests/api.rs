@@ -879,7 +879,9 @@ async fn goals_equal_the_hand_computed_numbers_and_errors_are_clear() {
     );
     // Benchmark among core, web and empty: deployments a week 1, 1, 0 (core ties web for
     // first); lead time 15 000 vs web's 12 000 → 2nd of 2; failure rate 2/3 vs 0.5 → 2nd of
-    // 2; recovery only core's. Cluster: the lowest of medium, elite, low, high = low.
+    // 2; recovery only core's. Cluster: the lowest of medium, elite, low, high = low. DORA
+    // 2024: frequency medium, lead time elite, 2/3 nearest low's 40%, a 1-hour recovery is
+    // not under an hour (high and medium): medium 2 votes.
     assert_eq!(
         core["benchmark"],
         json!({
@@ -893,7 +895,8 @@ async fn goals_equal_the_hand_computed_numbers_and_errors_are_clear() {
                 {"metric": "recovery_time", "value": 3600.0, "unit": "seconds", "level": "high",
                  "rank": 1, "of": 1}
             ],
-            "cluster": "low"
+            "cluster": "low",
+            "cluster_2024": "medium"
         })
     );
     assert_eq!(core["scope"], "team:core");

@@ -4,7 +4,7 @@
 //! via the API or rollups), and the team the generator made struggle is the one whose review
 //! latency and change failure rate rose in the last three weeks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use flowmeter::config::OrgConfig;
@@ -268,6 +268,113 @@ async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
     the_team_s_latency_and_failures_rose_recently(&state, &name, &weeks, from, to).await;
     the_digest_flags_the_team_alone(&org, &store, &name).await;
     the_demo_goals_are_on_and_off_track(&state, from, to).await;
+    the_team_s_lists_name_its_failures_and_slowest_prs(&org, &state, &team, from, to).await;
+}
+
+/// The team view's lists: every failed deployment the truth counts, by id, with a cause each,
+/// and the slowest PRs exactly as the truth's cycle times order them.
+async fn the_team_s_lists_name_its_failures_and_slowest_prs(
+    org: &DemoOrg,
+    state: &ApiState,
+    team: &Team,
+    from: NaiveDate,
+    to: NaiveDate,
+) {
+    let scope = period(&format!("team:{}", team.name), from, to);
+    let failed = get(state, &format!("/v1/deployments/failed?{scope}&limit=100")).await;
+    let truth_failed = org.truth.failed_deployments();
+    let expected: BTreeSet<String> = org
+        .truth
+        .deployments
+        .iter()
+        .filter(|d| team.repos.contains(&d.repo) && truth_failed.contains(&d.entity))
+        .filter(|d| {
+            let day = d
+                .finished_at
+                .with_timezone(&flowmeter_demo::spec::TIMEZONE)
+                .date_naive();
+            day >= from && day <= to
+        })
+        .map(|d| d.entity.clone())
+        .collect();
+    let listed: BTreeSet<String> = failed["deployments"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!expected.is_empty(), "the struggling team has failures");
+    assert_eq!(listed, expected, "{failed}");
+    let truth = org.truth.dora(&team.repos, from, to);
+    assert_eq!(failed["failed"], truth.failed, "{failed}");
+    assert_eq!(failed["attempts"], truth.attempts, "{failed}");
+    for deployment in failed["deployments"].as_array().into_iter().flatten() {
+        assert!(
+            deployment["causes"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty()),
+            "{deployment}"
+        );
+    }
+
+    // The slowest PRs: the truth's totals (coding + open → merge + merge → shipped), slowest
+    // first, ties by number.
+    let slowest = get(state, &format!("/v1/pull-requests/slowest?{scope}&limit=5")).await;
+    let shipments = org.truth.shipments();
+    let mut totals: Vec<(f64, String, u64)> = org
+        .truth
+        .prs
+        .iter()
+        .filter(|p| !p.is_bot && team.members.contains(&p.author))
+        .filter_map(|p| {
+            let merged = p.merged_at?;
+            let day = merged
+                .with_timezone(&flowmeter_demo::spec::TIMEZONE)
+                .date_naive();
+            if day < from || day > to {
+                return None;
+            }
+            let secs =
+                |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_milliseconds() as f64 / 1000.0;
+            let coding = p
+                .first_commit_at()
+                .filter(|c| *c <= p.created_at)
+                .map_or(0.0, |c| secs(c, p.created_at));
+            let deploy = shipments
+                .get(&(p.repo.clone(), p.number))
+                .map_or(0.0, |(_, at)| secs(merged, *at));
+            Some((
+                coding + secs(p.created_at, merged) + deploy,
+                p.repo.clone(),
+                p.number,
+            ))
+        })
+        .collect();
+    assert_eq!(slowest["merged"], totals.len(), "{slowest}");
+    totals.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then_with(|| (&a.1, a.2).cmp(&(&b.1, b.2)))
+    });
+    let expected: Vec<(String, u64, f64)> = totals
+        .into_iter()
+        .take(5)
+        .map(|(total, repo, number)| (repo, number, total))
+        .collect();
+    let listed: Vec<(String, u64, f64)> = slowest["pull_requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["repo"].as_str().unwrap_or_default().to_string(),
+                p["number"].as_u64().unwrap_or_default(),
+                p["total_seconds"].as_f64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, expected, "{slowest}");
 }
 
 /// The demo config's goals: payments meets its 7-day lead time goal (the demo's lead times are

@@ -222,7 +222,7 @@ for (const weeks of [13, 4, 52]) {
   expectMetrics(where, shown, doraExpected(dora));
   summary.numbers += 5;
   const charts = await page.$$eval('main canvas', (c) => c.length);
-  if (charts < 4) fail(`${where}: ${charts} charts drawn, expected 4 trend charts`);
+  if (charts < 5) fail(`${where}: ${charts} charts drawn, expected 5 trend charts`);
   const attention = await page.$('[data-attention="unavailable"], .attention');
   if (!attention) fail(`${where}: no needs-attention section`);
   if (attentionStatus === 200) {
@@ -304,9 +304,10 @@ for (const team of teams) {
   await open(page, `view=team&team=${encodeURIComponent(team.name)}&weeks=13`);
   const p = await checkPeriod(page, where, 13);
   const scope = `team:${team.name}`;
-  const [dora, cycle, prs, incidents] = await Promise.all([
+  const [dora, cycle, prs, incidents, slowest, failed] = await Promise.all([
     report('dora', scope, p.from, p.to), report('cycle-time', scope, p.from, p.to),
     report('pull-requests', scope, p.from, p.to), report('incidents', scope, p.from, p.to),
+    report('pull-requests/slowest', scope, p.from, p.to), report('deployments/failed', scope, p.from, p.to),
   ]);
   const shown = await metrics(page);
   const expected = {
@@ -330,8 +331,26 @@ for (const team of teams) {
     tr.querySelector('[data-metric="service_mttr_p50"]').dataset.value,
   ]));
   assert.deepEqual(services, incidents.by_service.map((s) => [s.service, str(s.opened), str(s.mttr_p50_seconds)]), `${where}: incidents by service`);
+  // The slowest PRs, each linked to GitHub with its parts, and the failed deployments with
+  // their causes and recovery, row for row as the API lists them.
+  const slowRows = await page.$$eval('#slowest-table tbody tr[data-pr]', (trs) => trs.map((tr) => [
+    tr.dataset.pr,
+    tr.querySelector('a')?.getAttribute('href') ?? null,
+    ...['coding', 'pickup', 'review', 'deploy', 'total'].map((part) => tr.querySelector(`[data-metric="pr_${part}"]`).dataset.value),
+  ]));
+  assert.deepEqual(slowRows, slowest.pull_requests.map((pr) => [`${pr.repo}#${pr.number}`, pr.url,
+    ...['coding', 'pickup', 'review', 'deploy', 'total'].map((part) => str(pr[`${part}_seconds`]))]), `${where}: slowest PRs`);
+  if (slowest.merged > 0 && slowRows.length === 0) fail(`${where}: no slowest PR shown of ${slowest.merged} merged`);
+  const failedRows = await page.$$eval('#failed-table tbody tr[data-deployment]', (trs) => trs.map((tr) => [
+    tr.dataset.deployment,
+    tr.querySelector('[data-causes]').dataset.causes,
+    tr.querySelector('[data-metric="recovery"]').dataset.value,
+  ]));
+  assert.deepEqual(failedRows, failed.deployments.map((d) => [`${d.repo} ${d.id}`, d.causes.map((c) => c.kind).join(' '), str(d.recovery_seconds)]), `${where}: failed deployments`);
+  summary.numbers += slowRows.length * 5 + failedRows.length;
+  summary.listed = (summary.listed ?? 0) + slowRows.length + failedRows.length;
   const charts = await page.$$eval('main canvas', (c) => c.length);
-  if (charts < 8) fail(`${where}: ${charts} charts drawn, expected 8 (phases, PRs x2, DORA x4, MTTR)`);
+  if (charts < 9) fail(`${where}: ${charts} charts drawn, expected 9 (phases, PRs x2, DORA x5, MTTR)`);
   summary.axe[where] = await axeCheck(page, where);
   if (team === teams[0]) {
     await screenshot(page, 'team-1280');
@@ -431,6 +450,7 @@ if (admin) {
   // Nothing else: the key is refused by every other read, and the dashboard, given the key as
   // its token, asks for a real token.
   for (const path of ['/v1/teams', '/v1/config', '/v1/incidents', '/metrics', '/v1/backfill',
+    '/v1/pull-requests/slowest?scope=org', '/v1/deployments/failed?scope=org',
     `/v1/dora?scope=repo:${encodeURIComponent(teams[0].repos[0] ?? 'acme/web')}`]) {
     const r = await asKey(path);
     if (r.status !== 401) fail(`share key on ${path}: ${r.status}, expected 401`);

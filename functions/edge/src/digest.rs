@@ -137,7 +137,7 @@ pub async fn gather(
         open_incidents: open_incidents(store).await?,
         links: Links {
             dashboard: std::env::var("FLOWMETER_DASHBOARD_URL").ok(),
-            github: Some("https://github.com".into()),
+            github: Some(flowmeter::metrics::lists::GITHUB_WEB.into()),
         },
     })
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::deployment::{seconds_between, Deployment};
 use super::incident::Incident;
-use super::pull_request::PullRequest;
+use super::pull_request::{CycleSpans, PullRequest};
 use crate::config::OrgConfig;
 use crate::time::{iso_week, local_date, IsoWeek};
 
@@ -184,28 +184,15 @@ pub fn members_of_pull_request(pr: &PullRequest, config: &OrgConfig) -> Vec<Memb
         }
     };
     push(iso_week(pr.created_at, tz), "opened", MemberData::PrOpened);
-    if let Some(merged_at) = pr.merged_at {
-        let coding = pr
-            .first_commit_at
-            .filter(|first| *first <= pr.created_at)
-            .map(|first| seconds_between(first, pr.created_at));
-        // A span that would be negative (a comment before the PR was reviewable, a first
-        // review after the merge) is undefined, as in DevLake, rather than zero.
-        let pickup = pr
-            .first_review_at
-            .filter(|review| *review >= pr.reviewable_at)
-            .map(|review| seconds_between(pr.reviewable_at, review));
-        let review = pr
-            .first_review_at
-            .filter(|review| *review <= merged_at)
-            .map(|review| seconds_between(review, merged_at));
-        let deploy = pr
-            .shipped_by
-            .as_ref()
-            .map(|s| seconds_between(merged_at, s.finished_at));
-        let total = coding.unwrap_or(0.0)
-            + seconds_between(pr.created_at, merged_at)
-            + deploy.unwrap_or(0.0);
+    if let Some(CycleSpans {
+        merged_at,
+        coding,
+        pickup,
+        review,
+        deploy,
+        total,
+    }) = pr.cycle_spans()
+    {
         push(
             iso_week(merged_at, tz),
             "merged",

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::deployment::{earliest, facts_in_order};
+use super::deployment::{earliest, facts_in_order, seconds_between};
 use super::pr_commits::{own_pushes, HeadHistory};
 use crate::config::OrgConfig;
 use crate::model::{Actor, EntityKey, Fact, FactBody, PrAction, PrSnapshot, ReviewState};
@@ -72,7 +72,60 @@ pub struct PullRequest {
     pub reverted_by: Vec<EntityKey>,
 }
 
+/// A merged PR's cycle time in its parts (docs/METRICS.md, "Cycle time"), in seconds. A part
+/// whose span would be negative, or whose end is not known yet, is `None`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CycleSpans {
+    pub merged_at: DateTime<Utc>,
+    /// First commit → opened.
+    pub coding: Option<f64>,
+    /// Reviewable (opened or ready for review) → first review.
+    pub pickup: Option<f64>,
+    /// First review → merged.
+    pub review: Option<f64>,
+    /// Merged → the production deployment that shipped it.
+    pub deploy: Option<f64>,
+    /// Coding + opened → merged + deploy, the parts that are known.
+    pub total: f64,
+}
+
 impl PullRequest {
+    /// The cycle time parts of a merged PR; `None` while it is not merged. The rollups' members
+    /// and the slowest-PR lists read the same parts, so a listed PR's numbers are those the
+    /// percentiles were taken over.
+    pub fn cycle_spans(&self) -> Option<CycleSpans> {
+        let merged_at = self.merged_at?;
+        let coding = self
+            .first_commit_at
+            .filter(|first| *first <= self.created_at)
+            .map(|first| seconds_between(first, self.created_at));
+        // A span that would be negative (a comment before the PR was reviewable, a first
+        // review after the merge) is undefined, as in DevLake, rather than zero.
+        let pickup = self
+            .first_review_at
+            .filter(|review| *review >= self.reviewable_at)
+            .map(|review| seconds_between(self.reviewable_at, review));
+        let review = self
+            .first_review_at
+            .filter(|review| *review <= merged_at)
+            .map(|review| seconds_between(review, merged_at));
+        let deploy = self
+            .shipped_by
+            .as_ref()
+            .map(|s| seconds_between(merged_at, s.finished_at));
+        let total = coding.unwrap_or(0.0)
+            + seconds_between(self.created_at, merged_at)
+            + deploy.unwrap_or(0.0);
+        Some(CycleSpans {
+            merged_at,
+            coding,
+            pickup,
+            review,
+            deploy,
+            total,
+        })
+    }
+
     pub fn key(&self) -> EntityKey {
         EntityKey::PullRequest {
             repo: self.repo.clone(),

@@ -83,6 +83,8 @@ pub struct DoraWeek {
     /// `deployments_failed / deployments` (all terminal attempts) of the week.
     pub change_failure_rate: Option<f64>,
     pub recovery_time_p50_seconds: Option<f64>,
+    /// `rework / deployments` of the week (successful attempts that shipped only fixes).
+    pub rework_rate: Option<f64>,
 }
 
 impl DoraReport {
@@ -137,6 +139,7 @@ impl DoraReport {
                 lead_time_p50_seconds: p50(&r.lead_time),
                 change_failure_rate: ratio(r.deployments_failed, r.deployments),
                 recovery_time_p50_seconds: p50(&r.recovery),
+                rework_rate: ratio(r.rework, r.deployments_succeeded),
             }),
         }
     }
@@ -215,7 +218,7 @@ mod tests {
         // rework_rate: 1 of 10 successes = 0.1.
         // weeks: W41 lead p50 of [3600,7200,10800] = rank 2 → 7200, CFR 2/5 = 0.4, recovery
         // p50 of [1800,7200] = rank 1 → 1800; W42 empty; W43 lead p50 of [86400,172800] =
-        // rank 1 → 86400, CFR 1/7, recovery 90000.
+        // rank 1 → 86400, CFR 1/7, recovery 90000; rework W41 1 of 4 successes, W43 0 of 6.
         let expected = json!({
             "scope": "team:payments",
             "from": "2026-10-05",
@@ -253,21 +256,24 @@ mod tests {
                     "deployments": 4,
                     "lead_time_p50_seconds": 7200.0,
                     "change_failure_rate": 0.4,
-                    "recovery_time_p50_seconds": 1800.0
+                    "recovery_time_p50_seconds": 1800.0,
+                    "rework_rate": 0.25
                 },
                 {
                     "week": "2026-W42",
                     "deployments": 0,
                     "lead_time_p50_seconds": null,
                     "change_failure_rate": null,
-                    "recovery_time_p50_seconds": null
+                    "recovery_time_p50_seconds": null,
+                    "rework_rate": null
                 },
                 {
                     "week": "2026-W43",
                     "deployments": 6,
                     "lead_time_p50_seconds": 86400.0,
                     "change_failure_rate": 1.0 / 7.0,
-                    "recovery_time_p50_seconds": 90000.0
+                    "recovery_time_p50_seconds": 90000.0,
+                    "rework_rate": 0.0
                 }
             ]
         });

@@ -13,8 +13,7 @@
 //!   trend compares the mean of the non-null weekly values of the period's last half with its
 //!   first half (an odd middle week belongs to neither): `improving` when the last half is
 //!   better in the metric's direction, `worsening` when worse, `steady` when equal, `null` when
-//!   either half has no value. Review latency and rework rate have no per-week value in their
-//!   reports, so their `weeks` is empty and their trend `null`.
+//!   either half has no value.
 //! * **benchmark**: the scope's four DORA levels, its rank among the configured teams (1 =
 //!   best, ties share a rank, teams without a value are not ranked) and its cluster: the lowest
 //!   of its levels, as a team is only as far along as its weakest DORA metric.
@@ -22,6 +21,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::clusters::dora_2024_cluster;
 use super::levels::DoraLevel;
 use super::week_string;
 use super::{CycleTimeReport, DoraReport, PullRequestReport};
@@ -79,6 +79,9 @@ pub struct Benchmark {
     pub metrics: Vec<BenchmarkMetric>,
     /// The lowest level of `metrics` that has one; `null` when none has.
     pub cluster: Option<DoraLevel>,
+    /// The DORA 2024 cluster whose profile most of the four numbers fit
+    /// ([`dora_2024_cluster`]); `null` when none has a value.
+    pub cluster_2024: Option<DoraLevel>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -168,7 +171,7 @@ fn read(
             dora.change_failure_rate.level,
             dora_weeks(&|w| w.change_failure_rate),
         ),
-        GoalMetric::ReworkRate => (dora.rework_rate.rate, None, Vec::new()),
+        GoalMetric::ReworkRate => (dora.rework_rate.rate, None, dora_weeks(&|w| w.rework_rate)),
         GoalMetric::CycleTimeP50 => (
             r.cycle_time.total.p50_seconds,
             None,
@@ -181,9 +184,18 @@ fn read(
                 })
                 .collect(),
         ),
-        GoalMetric::ReviewLatencyP50 => {
-            (r.pull_requests.review_latency.p50_seconds, None, Vec::new())
-        }
+        GoalMetric::ReviewLatencyP50 => (
+            r.pull_requests.review_latency.p50_seconds,
+            None,
+            r.pull_requests
+                .weeks
+                .iter()
+                .map(|w| GoalWeek {
+                    week: w.week,
+                    value: w.review_latency_p50_seconds,
+                })
+                .collect(),
+        ),
         GoalMetric::FirstTimePassRate => (
             r.pull_requests.first_time_pass_rate,
             None,
@@ -347,7 +359,17 @@ pub fn benchmark(report: &DoraReport, peers: Option<&[(String, DoraReport)]>) ->
         .iter()
         .filter_map(|m| m.level)
         .min_by_key(|l| level_rank(*l));
-    Benchmark { metrics, cluster }
+    let cluster_2024 = dora_2024_cluster(
+        report.deployment_frequency.level,
+        report.lead_time.level,
+        report.change_failure_rate.rate,
+        report.recovery_time.p50_seconds,
+    );
+    Benchmark {
+        metrics,
+        cluster,
+        cluster_2024,
+    }
 }
 
 #[cfg(test)]
@@ -433,6 +455,68 @@ goals:
     }
 
     #[test]
+    fn review_latency_and_rework_goals_have_weekly_values_and_a_trend() {
+        // given review latency and rework goals, and four weeks: W41 two PRs picked up after
+        // 2 h and 4 h (lower median 2 h), two successful deployments of which one only shipped
+        // fixes; W44 one PR picked up after 1 h, two deployments, no rework
+        let config = OrgConfig::from_yaml(
+            "org: acme\ngoals:\n  org:\n    review_latency_p50: 3h\n    rework_rate: 30%\n",
+        )
+        .expect("config");
+        let goals = config.goals().for_team("any");
+        let picked_up = |hours: f64| {
+            merged(Pr {
+                coding: None,
+                pickup: Some(hours * 3600.0),
+                review: None,
+                deploy: None,
+                total: 86_400.0,
+                first_time_pass: true,
+                comments: 0,
+                size: 10,
+            })
+        };
+        let w41 = rollup(&[
+            picked_up(2.0),
+            picked_up(4.0),
+            deployment("2026-10-05", true, false, true),
+            deployment("2026-10-06", true, false, false),
+        ]);
+        let w44 = rollup(&[
+            picked_up(1.0),
+            deployment("2026-10-26", true, false, false),
+            deployment("2026-10-27", true, false, false),
+        ]);
+        let weeks = [(week(2026, 41), w41), (week(2026, 44), w44)];
+        let (from, to) = (date("2026-10-05"), date("2026-11-01"));
+        let dora = dora_report("org", from, to, &weeks);
+        let cycle = cycle_time_report("org", from, to, &weeks);
+        let prs = pull_request_report("org", from, to, &weeks);
+        let reports = ScopeReports {
+            dora: &dora,
+            cycle_time: &cycle,
+            pull_requests: &prs,
+        };
+
+        // when
+        let report = evaluate(&goals, &reports, None);
+
+        // then review latency: W41 2 h, W42/W43 null, W44 1 h → improving (lower is better);
+        // the period's p50 of [1 h, 2 h, 4 h] is 2 h ≤ 3 h: on track
+        let review = by_metric(&report, GoalMetric::ReviewLatencyP50);
+        let weekly: Vec<Option<f64>> = review.weeks.iter().map(|w| w.value).collect();
+        assert_eq!(weekly, [Some(7200.0), None, None, Some(3600.0)]);
+        assert_eq!(review.trend, Some(GoalTrend::Improving));
+        assert_eq!(review.on_track, Some(true));
+        // rework: W41 1 of 2, W44 0 of 2 → improving; 1 of 4 = 25% ≤ 30%: on track
+        let rework = by_metric(&report, GoalMetric::ReworkRate);
+        let weekly: Vec<Option<f64>> = rework.weeks.iter().map(|w| w.value).collect();
+        assert_eq!(weekly, [Some(0.5), None, None, Some(0.0)]);
+        assert_eq!(rework.trend, Some(GoalTrend::Improving));
+        assert_eq!(rework.value, Some(0.25));
+    }
+
+    #[test]
     fn payments_goals_by_hand() {
         // given payments' own goals and the org's deployment frequency (payments sets its own
         // change failure rate, which replaces the org's)
@@ -496,7 +580,9 @@ goals:
         assert_eq!((ftp.value, ftp.on_track, ftp.trend), (None, None, None));
         let review = by_metric(&report, GoalMetric::ReviewLatencyP50);
         assert_eq!(review.on_track, None);
-        assert!(review.weeks.is_empty());
+        assert_eq!(review.weeks.len(), 4);
+        assert!(review.weeks.iter().all(|w| w.value.is_none()));
+        assert_eq!(review.trend, None);
     }
 
     #[test]
@@ -649,7 +735,10 @@ goals:
                      "level": null, "rank": null, "of": 0}
                 ],
                 // high, elite, medium → the lowest is medium
-                "cluster": "medium"
+                "cluster": "medium",
+                // 2024 profiles: frequency high, lead time elite, 1/7 ≈ 14% nearest medium's
+                // 10%, no recovery: one vote each, the tie goes to the lowest, medium
+                "cluster_2024": "medium"
             })
         );
         // The org is not ranked.

@@ -22,11 +22,13 @@
 //!
 //! [`weeks_between`]: crate::time::weeks_between
 
+pub mod clusters;
 pub mod cycle_time;
 pub mod dora;
 pub mod goals;
 pub mod incidents;
 pub mod levels;
+pub mod lists;
 pub mod prometheus;
 pub mod pull_requests;
 

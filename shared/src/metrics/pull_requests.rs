@@ -44,6 +44,8 @@ pub struct PullRequestWeek {
     #[serde(with = "week_string")]
     pub week: IsoWeek,
     pub merged: u64,
+    /// p50 of the pickup time of the week's merged PRs.
+    pub review_latency_p50_seconds: Option<f64>,
     pub first_time_pass_rate: Option<f64>,
 }
 
@@ -76,6 +78,7 @@ impl PullRequestReport {
             weeks: period.each_week(|week, r| PullRequestWeek {
                 week,
                 merged: r.prs_merged,
+                review_latency_p50_seconds: p50(&r.pickup),
                 first_time_pass_rate: ratio(r.first_time_pass, r.prs_merged),
             }),
         }
@@ -101,7 +104,8 @@ mod tests {
         // review latency = pickup [30, 60, 600, 6000]: p50 rank 2 → 60, p90 rank 4 → 6000.
         // first-time pass: a, b, d = 3 of 5 = 0.6; comments 2+0+5+1+3 = 11 → 11/5 = 2.2.
         // size [10, 25, 40, 500, 1000]: p50 rank 3 → 40, p90 rank 5 → 1000.
-        // weeks: W41 3 of 4 pass = 0.75; W42 nothing merged → null; W43 0 of 1 = 0.
+        // weeks: W41 3 of 4 pass = 0.75, pickup [60, 600, 6000] → rank 2 → 600; W42 nothing
+        // merged → null; W43 0 of 1 = 0, pickup 30.
         let expected = json!({
             "scope": "author:alice",
             "from": "2026-10-05",
@@ -114,9 +118,12 @@ mod tests {
             "size": {"p50_lines": 40.0, "p90_lines": 1000.0},
             "throughput": 5,
             "weeks": [
-                {"week": "2026-W41", "merged": 4, "first_time_pass_rate": 0.75},
-                {"week": "2026-W42", "merged": 0, "first_time_pass_rate": null},
-                {"week": "2026-W43", "merged": 1, "first_time_pass_rate": 0.0}
+                {"week": "2026-W41", "merged": 4, "review_latency_p50_seconds": 600.0,
+                 "first_time_pass_rate": 0.75},
+                {"week": "2026-W42", "merged": 0, "review_latency_p50_seconds": null,
+                 "first_time_pass_rate": null},
+                {"week": "2026-W43", "merged": 1, "review_latency_p50_seconds": 30.0,
+                 "first_time_pass_rate": 0.0}
             ]
         });
         assert_serializes_to(&report, &expected);

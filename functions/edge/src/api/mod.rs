@@ -7,6 +7,7 @@
 mod backfill;
 pub mod dashboard;
 mod error;
+mod lists;
 mod query;
 mod reports;
 mod route;
@@ -123,6 +124,12 @@ async fn answer(state: &ApiState, request: &Request) -> Answer {
             share::attention(state, request.uri().query().unwrap_or_default()).await
         }
         Route::Share => share::mint(state, request).await,
+        Route::SlowestPullRequests => {
+            lists::slowest(state, request.uri().query().unwrap_or_default()).await
+        }
+        Route::FailedDeployments => {
+            lists::failed(state, request.uri().query().unwrap_or_default()).await
+        }
         Route::Report(report) => {
             reports::report(state, request.uri().query().unwrap_or_default(), report).await
         }

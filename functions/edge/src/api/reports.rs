@@ -35,7 +35,9 @@ fn plan(scope: &RequestedScope, config: &OrgConfig) -> Result<ScopePlan, ApiErro
 }
 
 /// A 400 naming the first scope whose rollup key DynamoDB could not hold.
-fn check_key_sizes<'a>(scopes: impl IntoIterator<Item = &'a Scope>) -> Result<(), ApiError> {
+pub(super) fn check_key_sizes<'a>(
+    scopes: impl IntoIterator<Item = &'a Scope>,
+) -> Result<(), ApiError> {
     for scope in scopes {
         let pk = rollup_pk(scope).len();
         if pk > MAX_PARTITION_KEY_BYTES {

@@ -4,10 +4,12 @@
 use super::error::ApiError;
 
 /// The read routes, as in docs/API.md and template.yaml.
-pub const ROUTES: [(&str, &str); 14] = [
+pub const ROUTES: [(&str, &str); 16] = [
     ("GET", "/v1/dora"),
     ("GET", "/v1/cycle-time"),
     ("GET", "/v1/pull-requests"),
+    ("GET", "/v1/pull-requests/slowest"),
+    ("GET", "/v1/deployments/failed"),
     ("GET", "/v1/incidents"),
     ("GET", "/v1/goals"),
     ("GET", "/v1/teams"),
@@ -35,6 +37,10 @@ pub enum Route {
     /// `/healthz`, whatever the method, without a token.
     Health,
     Report(Report),
+    /// `GET /v1/pull-requests/slowest`: the period's slowest merged PRs, by name.
+    SlowestPullRequests,
+    /// `GET /v1/deployments/failed`: the period's failed production deployments, with why.
+    FailedDeployments,
     /// `GET /v1/goals`: a scope's goals against its reports, and its DORA benchmark.
     Goals,
     Teams,
@@ -76,6 +82,8 @@ impl Route {
             ("GET", "/v1/cycle-time") => Route::Report(Report::CycleTime),
             ("GET", "/v1/pull-requests") => Route::Report(Report::PullRequests),
             ("GET", "/v1/incidents") => Route::Report(Report::Incidents),
+            ("GET", "/v1/pull-requests/slowest") => Route::SlowestPullRequests,
+            ("GET", "/v1/deployments/failed") => Route::FailedDeployments,
             ("GET", "/v1/goals") => Route::Goals,
             ("GET", "/v1/teams") => Route::Teams,
             ("GET", "/v1/config") => Route::GetConfig,
