@@ -39,7 +39,7 @@ BUILD_ALL = $(CARGO) build --quiet --workspace --all-targets
 STEP = step() { local name=$$1 start=$$SECONDS; shift; printf '==> %s\n' "$$name"; "$$@"; \
   printf '==> %s: %ss\n' "$$name" $$((SECONDS - start)); }; step
 
-.PHONY: help deps dev demo demo-backfill demo-keep test lint fmt clean distclean digest-preview test-render \
+.PHONY: help deps dev demo demo-backfill demo-keep test lint fmt clean distclean digest-preview test-render bench-metrics \
   test-browser bench-dashboard chromium
 
 help:
@@ -175,6 +175,12 @@ test-browser: chromium $(NPM_STAMP)
 bench-dashboard: chromium $(NPM_STAMP)
 	@FLOWMETER_DASHBOARD_MEASURE=1 infra/with-emulators.sh $(CARGO) test --test dashboard_browser -- \
 	  --ignored --nocapture the_dashboard_renders_the_api_numbers_in_chromium 2>&1 | grep -E '^\{"views"'
+
+# What one scrape of /metrics costs on the demo org (DynamoDB requests and read units, as
+# DynamoDB Local meters them), printed; DEPLOY.md "What it costs" quotes it.
+bench-metrics:
+	@infra/with-emulators.sh $(CARGO) test --test demo -- --ignored --nocapture \
+	  metrics_scrape_cost_on_the_demo_org 2>&1 | grep -E '^\{"dynamodb_requests"'
 
 clean:
 	$(CARGO) clean

@@ -19,6 +19,7 @@ use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::lambda_http::{Body, Request};
 use flowmeter_edge::store::Store;
+use flowmeter_edge::store::{AttributeValue, Item};
 use serde_json::Value;
 
 const TOKEN: &str = "demo-test-token";
@@ -234,7 +235,12 @@ fn period(scope: &str, from: NaiveDate, to: NaiveDate) -> String {
 /// A smaller org (6 weeks, half the activity) signed with the test secrets, delivered through
 /// the webhook handler into a fresh table, with the stream drained.
 async fn loaded(seed: u64) -> (DemoOrg, ApiState, Store) {
-    let mut params = Params::new(seed, now());
+    loaded_until(seed, now()).await
+}
+
+/// [`loaded`], with a history that ends at `end`.
+async fn loaded_until(seed: u64, end: DateTime<Utc>) -> (DemoOrg, ApiState, Store) {
+    let mut params = Params::new(seed, end);
     params.weeks = 6;
     params.activity = 0.6;
     params.secrets = Secrets {
@@ -555,4 +561,121 @@ async fn the_digest_flags_the_team_alone(org: &DemoOrg, store: &Store, name: &st
         "the digest flags the struggling team alone: {:?}",
         digest.attention
     );
+}
+
+/// `make bench-metrics`: what one Prometheus scrape of `/metrics` costs on the demo org (the
+/// brief's 4 teams and 22 engineers, members listed). DynamoDB Local meters requests but not
+/// a `BatchGetItem`'s capacity, so the read units are computed as DynamoDB bills them: every
+/// key the scrape plans (each stored scope of every reported scope × the last 4 full weeks,
+/// each once) costs 0.5 RRU per started 4 KB of its item, and 0.5 if there is no item
+/// (eventually consistent reads); the open-incident query 0.5 per started 4 KB returned.
+/// Prints its figures (DEPLOY.md "What it costs" quotes them); asserts only that the scrape
+/// answered.
+#[tokio::test]
+#[ignore = "a benchmark: make bench-metrics"]
+async fn metrics_scrape_cost_on_the_demo_org() {
+    use std::sync::atomic::Ordering;
+
+    use flowmeter::scope::rollup_keys;
+    use flowmeter::time::WeekWindow;
+    use flowmeter_edge::store::rollup_pk;
+
+    // A history ending now: the scrape reads the last 4 full weeks before today.
+    let (org, state, store) = loaded_until(2026, Utc::now()).await;
+    let config = OrgConfig::from_yaml(&org.config_yaml).expect("config");
+    let engineers: usize = org.teams.iter().map(|t| t.members.len()).sum();
+    let requests = store.meter.requests.load(Ordering::Relaxed);
+    let request: Request = flowmeter_edge::lambda_http::http::Request::builder()
+        .method("GET")
+        .uri("/metrics")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::Empty)
+        .expect("request");
+    let response = handle_api(&state, &request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let exposition_bytes = match response.body() {
+        Body::Text(t) => t.len(),
+        _ => 0,
+    };
+    let used = store.meter.requests.load(Ordering::Relaxed) - requests;
+
+    // The keys the scrape plans, as `reports::prometheus` plans them.
+    let weeks = WeekWindow::last_full(Utc::now(), config.timezone(), 4).expect("weeks");
+    let reported = config.reported_scopes();
+    let mut scopes = BTreeSet::new();
+    for scope in &reported {
+        let plan = config.plan(scope).expect("plan");
+        scopes.extend(plan.scopes().cloned());
+    }
+    let keys: BTreeSet<(String, String)> = rollup_keys(&scopes, weeks.weeks())
+        .into_iter()
+        .map(|(scope, week)| (rollup_pk(&scope), week.to_string()))
+        .collect();
+    let sizes: BTreeMap<(String, String), usize> = store
+        .scan_prefix("ROLLUP#")
+        .await
+        .expect("rollups")
+        .into_iter()
+        .map(|item| {
+            let key = |name: &str| match item.get(name) {
+                Some(AttributeValue::S(s)) => s.clone(),
+                _ => String::new(),
+            };
+            ((key("pk"), key("sk")), item_size(&item))
+        })
+        .collect();
+    let half_units = |size: usize| size.div_ceil(4096).max(1) as f64 * 0.5;
+    let found: Vec<usize> = keys.iter().filter_map(|k| sizes.get(k).copied()).collect();
+    let rollup_rru: f64 =
+        found.iter().map(|s| half_units(*s)).sum::<f64>() + (keys.len() - found.len()) as f64 * 0.5;
+    let open: usize = store
+        .scan_all()
+        .await
+        .expect("scan")
+        .iter()
+        .filter(|item| matches!(item.get("gsi2pk"), Some(AttributeValue::S(s)) if s == "OPENINC"))
+        .map(item_size)
+        .sum();
+    let rru = rollup_rru + half_units(open);
+    println!(
+        "{}",
+        serde_json::json!({
+            "teams": org.teams.len(),
+            "engineers": engineers,
+            "reported_scopes": reported.len(),
+            "stored_scopes_read": scopes.len(),
+            "rollup_keys": keys.len(),
+            "rollups_found": found.len(),
+            "rollup_bytes_largest": found.iter().max(),
+            "dynamodb_requests": used,
+            "read_request_units": rru,
+            "read_request_units_per_month_at_1_per_minute": (rru * 60.0 * 24.0 * 30.0).round(),
+            "exposition_bytes": exposition_bytes,
+        })
+    );
+}
+
+/// An item's size as DynamoDB counts it: attribute names plus values (numbers roughly one byte
+/// per two digits plus one; lists and maps 3 bytes plus their elements).
+fn item_size(item: &Item) -> usize {
+    fn value_size(value: &AttributeValue) -> usize {
+        match value {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+            AttributeValue::M(map) => {
+                3 + map
+                    .iter()
+                    .map(|(k, v)| 1 + k.len() + value_size(v))
+                    .sum::<usize>()
+            }
+            AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+            AttributeValue::Ns(set) => set.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+            AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
 }
