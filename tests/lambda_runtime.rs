@@ -772,7 +772,7 @@ async fn the_api_reports_the_merged_pr_to_the_token_only(lambda: &mut Lambda) {
     assert_eq!(report["merged"], 1, "{report}");
     assert_eq!(
         report["weeks"],
-        json!([{"week": "2020-W13", "merged": 1, "first_time_pass_rate": 1.0}]),
+        json!([{"week": "2020-W13", "merged": 1, "review_latency_p50_seconds": null, "first_time_pass_rate": 1.0}]),
         "{report}"
     );
     // Without the token: 401.
