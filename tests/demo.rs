@@ -13,7 +13,7 @@ use flowmeter::time::IsoWeek;
 use flowmeter_demo::truth::quantile;
 use flowmeter_demo::{generate, generate_with, DemoOrg, Params, Secrets, Team};
 use flowmeter_e2e::{
-    drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
+    api_text, drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
 };
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
@@ -585,18 +585,9 @@ async fn metrics_scrape_cost_on_the_demo_org() {
     let config = OrgConfig::from_yaml(&org.config_yaml).expect("config");
     let engineers: usize = org.teams.iter().map(|t| t.members.len()).sum();
     let requests = store.meter.requests.load(Ordering::Relaxed);
-    let request: Request = flowmeter_edge::lambda_http::http::Request::builder()
-        .method("GET")
-        .uri("/metrics")
-        .header("authorization", format!("Bearer {TOKEN}"))
-        .body(Body::Empty)
-        .expect("request");
-    let response = handle_api(&state, &request).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let exposition_bytes = match response.body() {
-        Body::Text(t) => t.len(),
-        _ => 0,
-    };
+    let (status, exposition) = api_text(&state, "GET", "/metrics", TOKEN, "").await;
+    assert_eq!(status, StatusCode::OK);
+    let exposition_bytes = exposition.len();
     let used = store.meter.requests.load(Ordering::Relaxed) - requests;
 
     // The keys the scrape plans, as `reports::prometheus` plans them.

@@ -183,6 +183,20 @@ pub async fn api_call(
     token: &str,
     body: &str,
 ) -> (StatusCode, serde_json::Value) {
+    let (status, text) = api_text(state, method, uri, token, body).await;
+    let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    (status, value)
+}
+
+/// One request to the read API's handler with a bearer token: its status and body as text
+/// (empty when the body is not text), for `/metrics` and the like.
+pub async fn api_text(
+    state: &flowmeter_edge::api::ApiState,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: &str,
+) -> (StatusCode, String) {
     let request: Request = flowmeter_edge::lambda_http::http::Request::builder()
         .method(method)
         .uri(uri)
@@ -190,10 +204,9 @@ pub async fn api_call(
         .body(Body::Text(body.to_string()))
         .expect("request");
     let response = flowmeter_edge::api::handle_api(state, &request).await;
-    let status = response.status();
-    let value = match response.body() {
-        Body::Text(t) => serde_json::from_str(t).unwrap_or(serde_json::Value::Null),
-        _ => serde_json::Value::Null,
+    let text = match response.body() {
+        Body::Text(t) => t.clone(),
+        _ => String::new(),
     };
-    (status, value)
+    (response.status(), text)
 }
