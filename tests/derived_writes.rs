@@ -347,7 +347,8 @@ fn is_link(body: &FactBody) -> bool {
         | FactBody::Push { .. }
         | FactBody::DeploymentRequested { .. }
         | FactBody::DeploymentStatus { .. }
-        | FactBody::Incident { .. } => false,
+        | FactBody::Incident { .. }
+        | FactBody::TicketChanged(_) => false,
         FactBody::ShippedBy { .. }
         | FactBody::ShipsPrs { .. }
         | FactBody::BlamedBy { .. }

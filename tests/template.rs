@@ -725,13 +725,18 @@ fn the_webhook_role_may_write_every_entity_partition_and_nothing_else() {
     };
     // Every kind of entity a webhook writes facts for. The match has no wildcard arm, so a new
     // kind of entity does not compile here until it is added to the list and the template.
-    let keys = one_key_of_each_entity();
+    // Tickets come from the Jira and Linear webhooks only (no backfill writes them).
+    let mut keys = one_key_of_each_entity().to_vec();
+    keys.push(EntityKey::Ticket {
+        id: "jira:ENG-1".into(),
+    });
     for key in &keys {
         match key {
             EntityKey::PullRequest { .. }
             | EntityKey::Deployment { .. }
             | EntityKey::Incident { .. }
-            | EntityKey::Branch { .. } => {}
+            | EntityKey::Branch { .. }
+            | EntityKey::Ticket { .. } => {}
         }
         let pk = key.partition_key();
         assert!(matches(&pk), "the webhook role may not write {pk}");

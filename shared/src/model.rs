@@ -36,6 +36,12 @@ pub enum EntityKey {
         repo: RepoName,
         branch: String,
     },
+    /// A ticket of an issue tracker. `id` is source-qualified: `jira:<issue key>` (`jira:ENG-1`),
+    /// `linear:<identifier>` (`linear:ENG-1`). Its facts are stored and folded by
+    /// `derive::ticket`; no rollup reads them yet.
+    Ticket {
+        id: String,
+    },
 }
 
 impl EntityKey {
@@ -46,6 +52,7 @@ impl EntityKey {
             EntityKey::Deployment { repo, id } => format!("DEP#{repo}#{id}"),
             EntityKey::Incident { id } => format!("INC#{id}"),
             EntityKey::Branch { repo, branch } => format!("BR#{repo}#{}", bounded_branch(branch)),
+            EntityKey::Ticket { id } => format!("TICKET#{id}"),
         }
     }
 
@@ -69,6 +76,9 @@ impl EntityKey {
                 })
             }
             "INC" => Some(EntityKey::Incident {
+                id: rest.to_string(),
+            }),
+            "TICKET" => Some(EntityKey::Ticket {
                 id: rest.to_string(),
             }),
             "BR" => {
@@ -258,6 +268,81 @@ pub enum IncidentAction {
     Updated,
 }
 
+/// The issue tracker a ticket lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketSource {
+    Jira,
+    Linear,
+}
+
+impl TicketSource {
+    /// The prefix of the ticket's entity id: `jira:ENG-1`, `linear:ENG-1`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            TicketSource::Jira => "jira",
+            TicketSource::Linear => "linear",
+        }
+    }
+}
+
+/// Where a ticket's status stands, the same four for every tracker, so a metric never needs to
+/// know a team's status names. Jira's categories map `new` → `Todo`, `indeterminate` →
+/// `Started`, `done` → `Done` (Jira has no cancelled category: a "Won't Do" status is in
+/// `done`); Linear's state types map `triage`, `backlog`, `unstarted` → `Todo`, `started` →
+/// `Started`, `completed` → `Done`, `canceled` → `Canceled`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketCategory {
+    Todo,
+    Started,
+    Done,
+    Canceled,
+}
+
+/// A change of a ticket's status, as the source reported it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusTransition {
+    /// The previous status's name; `None` when the source does not say it (Linear's
+    /// `updatedFrom` names only the previous state's id).
+    pub from: Option<String>,
+    /// The new status's name.
+    pub to: String,
+    /// The new status's category: Jira's changelog carries status names only, so this is the
+    /// issue's current status category when the issue's status is `to` (it is, in the delivery
+    /// of the change itself), else `None`; Linear's is the new state's `type`.
+    pub category: Option<TicketCategory>,
+    /// When the change happened.
+    pub at: DateTime<Utc>,
+}
+
+/// A ticket as one delivery showed it: trackers send the whole issue with every event, so each
+/// fact is a full snapshot and the latest one wins (`derive::ticket`). The fact's `at` is the
+/// event time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketSnapshot {
+    pub source: TicketSource,
+    /// The tracker's key: `ENG-1` (Jira issue key, Linear identifier).
+    pub key: String,
+    /// Jira's project key or Linear's team key.
+    pub project: String,
+    pub title: String,
+    /// The status's name as the team calls it (`In Review`).
+    pub status: String,
+    pub category: TicketCategory,
+    /// The status change this event made, if it made one.
+    pub transition: Option<StatusTransition>,
+    /// Jira fix versions (names); empty for Linear, which has none.
+    pub fix_versions: Vec<String>,
+    /// Jira's sprint or Linear's cycle the ticket is in, if any.
+    pub sprint: Option<String>,
+    /// The event deleted the ticket (Jira `jira:issue_deleted`, Linear `remove`).
+    pub deleted: bool,
+    /// When the ticket was created, as the payload says.
+    pub created_at: Option<DateTime<Utc>>,
+    pub html_url: Option<String>,
+}
+
 /// A PR a deployment shipped, and whether the PR is an unplanned fix (rework).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ShippedPr {
@@ -344,6 +429,8 @@ pub enum FactBody {
         opened_at: Option<DateTime<Utc>>,
         resolved_at: Option<DateTime<Utc>>,
     },
+    /// A ticket was created, changed or deleted in an issue tracker (Jira, Linear).
+    TicketChanged(TicketSnapshot),
     // ---- derived facts (written by the rollup function, upserted, never by ingest) ----------
     /// On a PR: this successful production deployment shipped it.
     ShippedBy {
@@ -437,6 +524,12 @@ mod tests {
             EntityKey::Branch {
                 repo: "acme/api".into(),
                 branch: "feature/x#y".into(),
+            },
+            EntityKey::Ticket {
+                id: "jira:ENG-1".into(),
+            },
+            EntityKey::Ticket {
+                id: "linear:ENG-1#x".into(),
             },
         ];
         for key in keys {

@@ -7,8 +7,10 @@ use serde_json::{json, Value};
 
 use super::generic::{normalize_generic_deployment, normalize_generic_incident};
 use super::github::normalize_github;
+use super::jira::normalize_jira;
+use super::linear::{normalize_linear, webhook_timestamp};
 use super::pagerduty::normalize_pagerduty;
-use super::{generic, github, pagerduty};
+use super::{generic, github, jira, linear, pagerduty};
 
 const EVENTS: &[&str] = &[
     "pull_request",
@@ -32,6 +34,9 @@ fn run_all(body: &[u8]) {
     let _ = normalize_pagerduty(body);
     let _ = normalize_generic_deployment(body);
     let _ = normalize_generic_incident(body);
+    let _ = normalize_jira(body);
+    let _ = normalize_linear(body);
+    let _ = webhook_timestamp(body);
 }
 
 fn seeds() -> Vec<Value> {
@@ -44,6 +49,12 @@ fn seeds() -> Vec<Value> {
         pagerduty::tests::RESOLVED,
         pagerduty::tests::PRIORITY_UPDATED,
     ] {
+        seeds.push(serde_json::from_slice(body).expect("fixture is JSON"));
+    }
+    for body in jira::tests::ALL
+        .into_iter()
+        .chain([linear::tests::UPDATE, linear::tests::CREATE])
+    {
         seeds.push(serde_json::from_slice(body).expect("fixture is JSON"));
     }
     seeds.push(generic::tests::deployment_json());
@@ -128,6 +139,14 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(json!("success")),
         Just(json!("incident")),
         Just(json!("incident.resolved")),
+        Just(json!("jira:issue_updated")),
+        Just(json!("2017-01-30T18:30:41.962+0100")),
+        Just(json!(1_485_797_534_721_i64)),
+        Just(json!("Issue")),
+        Just(json!("indeterminate")),
+        Just(json!([
+            "com.atlassian.greenhopper.service.sprint.Sprint@1[name=,state=]"
+        ])),
         Just(json!([])),
         Just(json!({})),
         Just(json!([{"name": 1}])),
@@ -207,6 +226,18 @@ fn oversized_bodies_are_refused_before_parsing() {
     ));
     assert!(matches!(
         normalize_generic_incident(&body),
+        Err(super::IngestError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        normalize_jira(&body),
+        Err(super::IngestError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        normalize_linear(&body),
+        Err(super::IngestError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        webhook_timestamp(&body),
         Err(super::IngestError::TooLarge { .. })
     ));
 }

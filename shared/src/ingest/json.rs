@@ -370,6 +370,56 @@ impl<'de> Deserialize<'de> for EpochOrTimestamp {
     }
 }
 
+/// Integer milliseconds since the epoch, as Jira's `timestamp` dates a webhook event; in the
+/// supported years like every other time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EpochMillis(pub DateTime<Utc>);
+
+impl<'de> Deserialize<'de> for EpochMillis {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let ms = i64::deserialize(deserializer)?;
+        DateTime::from_timestamp_millis(ms)
+            .filter(|t| is_supported_instant(*t))
+            .map(EpochMillis)
+            .ok_or_else(|| de::Error::invalid_value(Unexpected::Signed(ms), &IN_RANGE_EXPECTATION))
+    }
+}
+
+/// RFC 3339, or the ISO 8601 form Jira writes (`2017-01-30T18:30:41.962+0100`: a colon-less
+/// offset), normalized to UTC. Anything else is a bad timestamp, as for [`Timestamp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IsoTimestamp(pub DateTime<Utc>);
+
+impl<'de> Deserialize<'de> for IsoTimestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_str(IsoTimestampVisitor)
+            .map(IsoTimestamp)
+    }
+}
+
+struct IsoTimestampVisitor;
+
+impl<'de> Visitor<'de> for IsoTimestampVisitor {
+    type Value = DateTime<Utc>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(TIMESTAMP_EXPECTATION)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<DateTime<Utc>, E> {
+        let rfc3339 = TimestampVisitor { epoch: false };
+        match rfc3339.visit_str::<E>(v) {
+            Ok(Timestamp(t)) => Ok(t),
+            Err(rfc3339) => match DateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f%z") {
+                Ok(t) if is_supported_instant(t.with_timezone(&Utc)) => Ok(t.with_timezone(&Utc)),
+                Ok(_) => Err(E::invalid_value(Unexpected::Str(v), &IN_RANGE_EXPECTATION)),
+                Err(_) => Err(rfc3339),
+            },
+        }
+    }
+}
+
 struct TimestampVisitor {
     epoch: bool,
 }
@@ -484,6 +534,24 @@ mod tests {
         let b = from_value::<EpochOrTimestamp>(&text).expect("string parses");
         assert_eq!(a, b);
         assert!(from_value::<Timestamp>(&epoch).is_err());
+    }
+
+    #[test]
+    fn jira_times_and_epoch_millis() {
+        let jira = from_value::<IsoTimestamp>(&Value::from("2017-01-30T18:30:41.962+0100"))
+            .expect("Jira's offset form");
+        let rfc =
+            from_value::<IsoTimestamp>(&Value::from("2017-01-30T17:30:41.962Z")).expect("RFC 3339");
+        assert_eq!(jira, rfc);
+        let e = from_value::<IsoTimestamp>(&Value::from("30/01/2017")).expect_err("not a time");
+        assert_eq!(e.problem(), &Problem::Timestamp("30/01/2017".into()));
+        assert!(from_value::<IsoTimestamp>(&Value::from("0000-01-01T00:00:00.000+0000")).is_err());
+
+        let ms = from_value::<EpochMillis>(&Value::from(1_485_797_534_721_i64)).expect("ms");
+        assert_eq!(ms.0.to_rfc3339(), "2017-01-30T17:32:14.721+00:00");
+        assert!(from_value::<EpochMillis>(&Value::from(-1)).is_err());
+        assert!(from_value::<EpochMillis>(&Value::from("1485797534721")).is_err());
+        assert!(from_value::<EpochMillis>(&Value::from(u64::MAX)).is_err());
     }
 
     #[test]

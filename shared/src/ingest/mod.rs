@@ -6,7 +6,9 @@
 pub mod generic;
 pub mod github;
 pub mod github_rest;
+pub mod jira;
 mod json;
+pub mod linear;
 pub mod pagerduty;
 pub mod signature;
 

@@ -3,8 +3,11 @@
 //!
 //! Comparison goes through `hmac`'s `verify_slice`, which is constant time: a byte-by-byte `==`
 //! on hex strings would let an attacker learn a valid signature one byte at a time from response
-//! timings.
+//! timings. Jira Server cannot sign, so it authenticates by a token in the URL instead, compared
+//! the same way ([`verify_token`]); Linear signs, and also dates the body, which
+//! [`check_timestamp`] holds to a window so a captured delivery cannot be replayed later.
 
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -29,7 +32,15 @@ pub enum SignatureError {
     Malformed,
     #[error("signature does not match the body")]
     Mismatch,
+    /// Signed, but dated too far from now: a replay of a captured delivery, or a sender whose
+    /// clock is off by more than the window.
+    #[error("webhook timestamp is more than {} s from now", TIMESTAMP_TOLERANCE_MS / 1000)]
+    Stale,
 }
+
+/// How far a dated delivery (Linear's `webhookTimestamp`) may be from our clock, either way.
+/// Linear's documentation suggests a minute; a delivery it retries is dated anew.
+pub const TIMESTAMP_TOLERANCE_MS: i64 = 60_000;
 
 /// Lower-case hex HMAC-SHA256 of `body`; what a sender puts after `sha256=` or `v1=`. For tests,
 /// the demo tools and anyone scripting the generic endpoints.
@@ -66,6 +77,48 @@ pub use verify_sha256 as verify_bitbucket;
 /// Flowmeter's generic endpoints: `X-Flowmeter-Signature-256: sha256=<hex>`, GitHub's scheme so
 /// existing signing snippets work unchanged.
 pub use verify_sha256 as verify_generic;
+
+/// Jira Cloud: `X-Hub-Signature: sha256=<hex>`, the scheme of GitHub's header.
+pub use verify_sha256 as verify_jira;
+
+/// Linear: `Linear-Signature: <hex>`, the bare hex HMAC-SHA256 of the body.
+pub fn verify_linear(
+    secret: &[u8],
+    body: &[u8],
+    header: Option<&str>,
+) -> Result<(), SignatureError> {
+    let mut mac = keyed_checked(secret)?;
+    let tag = decode_tag(header.ok_or(SignatureError::Missing)?.trim())?;
+    mac.update(body);
+    mac.verify_slice(&tag).map_err(|_| SignatureError::Mismatch)
+}
+
+/// A shared token (Jira Server's, in the webhook URL) against the configured one, in constant
+/// time: both are MACed under the configured token and the tags compared with `verify_slice`,
+/// so neither the position of the first wrong byte nor the length of the right token shows in
+/// the timing.
+pub fn verify_token(expected: &[u8], given: Option<&str>) -> Result<(), SignatureError> {
+    let mut reference = keyed_checked(expected)?;
+    let given = given.ok_or(SignatureError::Missing)?;
+    reference.update(expected);
+    let tag = reference.finalize().into_bytes();
+    let mut candidate = keyed(expected);
+    candidate.update(given.as_bytes());
+    candidate
+        .verify_slice(&tag)
+        .map_err(|_| SignatureError::Mismatch)
+}
+
+/// A signed body's own date (milliseconds since the epoch) against `now`: at most
+/// [`TIMESTAMP_TOLERANCE_MS`] apart, either way. Runs after the signature check, so the date is
+/// the sender's.
+pub fn check_timestamp(sent_ms: i64, now: DateTime<Utc>) -> Result<(), SignatureError> {
+    let skew = now.timestamp_millis().abs_diff(sent_ms);
+    if skew > TIMESTAMP_TOLERANCE_MS.unsigned_abs() {
+        return Err(SignatureError::Stale);
+    }
+    Ok(())
+}
 
 /// PagerDuty V3: `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]`. During secret rotation
 /// PagerDuty signs with every active secret, so one matching entry is enough. Entries of other
@@ -295,6 +348,95 @@ mod tests {
             Err(SignatureError::Mismatch)
         );
         assert_eq!(format!("sha256={}", sign_hex(secret, BITBUCKET_BODY)), good);
+    }
+
+    #[test]
+    fn jira_cloud_signs_like_github() {
+        let secret = b"jira-secret";
+        let body = br#"{"webhookEvent":"jira:issue_created"}"#;
+        let header = format!("sha256={}", sign_hex(secret, body));
+        assert_eq!(verify_jira(secret, body, Some(&header)), Ok(()));
+        assert_eq!(
+            verify_jira(secret, b"{}", Some(&header)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_jira(b"", body, Some(&header)),
+            Err(SignatureError::NoSecret)
+        );
+    }
+
+    #[test]
+    fn linear_signs_with_bare_hex() {
+        let secret = b"lin_wh_secret";
+        let body = br#"{"type":"Issue"}"#;
+        let hex_tag = sign_hex(secret, body);
+        assert_eq!(verify_linear(secret, body, Some(&hex_tag)), Ok(()));
+        assert_eq!(
+            verify_linear(secret, body, Some(&hex_tag.to_uppercase())),
+            Ok(())
+        );
+        assert_eq!(
+            verify_linear(secret, b"{}", Some(&hex_tag)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_linear(secret, body, None),
+            Err(SignatureError::Missing)
+        );
+        for bad in [
+            format!("sha256={hex_tag}"),
+            hex_tag[..62].to_string(),
+            String::new(),
+        ] {
+            assert_eq!(
+                verify_linear(secret, body, Some(&bad)),
+                Err(SignatureError::Malformed),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            verify_linear(b"", body, Some(&sign_hex(b"", body))),
+            Err(SignatureError::NoSecret)
+        );
+    }
+
+    #[test]
+    fn tokens_match_exactly() {
+        let token = b"0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+        assert_eq!(
+            verify_token(token, Some("0f1e2d3c4b5a69788796a5b4c3d2e1f0")),
+            Ok(())
+        );
+        for wrong in [
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f1",
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f",
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f00",
+            "",
+            "0F1E2D3C4B5A69788796A5B4C3D2E1F0",
+        ] {
+            assert_eq!(
+                verify_token(token, Some(wrong)),
+                Err(SignatureError::Mismatch),
+                "{wrong:?}"
+            );
+        }
+        assert_eq!(verify_token(token, None), Err(SignatureError::Missing));
+        // No configured token opens nothing, not even for an empty one.
+        assert_eq!(verify_token(b"", Some("")), Err(SignatureError::NoSecret));
+    }
+
+    #[test]
+    fn timestamps_within_a_minute_either_way() {
+        let now = DateTime::from_timestamp_millis(1_710_410_700_000).expect("time");
+        let at = |ms: i64| check_timestamp(1_710_410_700_000 + ms, now);
+        assert_eq!(at(0), Ok(()));
+        assert_eq!(at(-60_000), Ok(()));
+        assert_eq!(at(60_000), Ok(()));
+        assert_eq!(at(-60_001), Err(SignatureError::Stale));
+        assert_eq!(at(60_001), Err(SignatureError::Stale));
+        assert_eq!(check_timestamp(i64::MIN, now), Err(SignatureError::Stale));
+        assert_eq!(check_timestamp(i64::MAX, now), Err(SignatureError::Stale));
     }
 
     #[test]

@@ -101,7 +101,8 @@ impl Pipeline<'_> {
             EntityKey::Incident { .. } => {
                 project_incident(entity, facts, &self.config).map(Projection::Incident)
             }
-            EntityKey::Branch { .. } => None,
+            // Tickets are skipped before a rebuild (`Pipeline::process`); no projection either.
+            EntityKey::Branch { .. } | EntityKey::Ticket { .. } => None,
         })
     }
 

@@ -19,8 +19,10 @@ pub const DEPLOYMENT: &str = "DEP#";
 pub const INCIDENT: &str = "INC#";
 /// A branch's partition (`BR#<owner/repo>#<branch>`): its pushes and the PRs headed there.
 pub const BRANCH: &str = "BR#";
+/// A ticket's partition (`TICKET#<source>:<key>`): its facts only, nothing derived yet.
+pub const TICKET: &str = "TICKET#";
 /// The entity partitions: facts, links, projections and PR-by-head records live here.
-pub const ENTITY_PARTITIONS: [&str; 4] = [PULL_REQUEST, DEPLOYMENT, INCIDENT, BRANCH];
+pub const ENTITY_PARTITIONS: [&str; 5] = [PULL_REQUEST, DEPLOYMENT, INCIDENT, BRANCH, TICKET];
 /// The partitions of entities that have a projection.
 pub const PROJECTED_ENTITIES: [&str; 3] = [PULL_REQUEST, DEPLOYMENT, INCIDENT];
 
@@ -317,6 +319,13 @@ mod tests {
             assert!(key.partition_key().starts_with(prefix), "{key:?}");
             assert!(ROLLUP_WRITE_PREFIXES.contains(&prefix));
         }
+        // Tickets have facts only: the rollup derives nothing into their partitions.
+        let ticket = EntityKey::Ticket {
+            id: "jira:ENG-1".into(),
+        };
+        assert!(ticket.partition_key().starts_with(TICKET));
+        assert!(ENTITY_PARTITIONS.contains(&TICKET));
+        assert!(!ROLLUP_WRITE_PREFIXES.contains(&TICKET));
     }
 
     #[test]
