@@ -93,7 +93,7 @@ fn history_in_repo(seed: u64, k: usize) -> Vec<Delivery> {
                 .replace(REPO, &repo)
                 .replace("\"inc-", &format!("\"inc-r{k}-"))
                 .into_bytes();
-            match d.path {
+            match d.path.as_str() {
                 "/webhooks/github" => Delivery::github(
                     GITHUB_SECRET,
                     d.header("x-github-event").unwrap_or_default(),

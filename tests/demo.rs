@@ -108,7 +108,7 @@ fn assert_signed_and_normalizes(
     secrets: &Secrets,
     kinds: &mut BTreeMap<String, usize>,
 ) {
-    let normalized = match d.path {
+    let normalized = match d.path.as_str() {
         "/webhooks/github" => {
             let sig = header(d, "x-hub-signature-256");
             assert_eq!(

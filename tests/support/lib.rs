@@ -20,12 +20,18 @@ pub use flowmeter_kit::{payload, Delivery, Source};
 pub const GITHUB_SECRET: &str = "gh-test-secret";
 pub const PAGERDUTY_SECRET: &str = "pd-test-secret";
 pub const GENERIC_SECRET: &str = "generic-test-secret";
+pub const JIRA_SECRET: &str = "jira-test-secret";
+pub const JIRA_TOKEN: &str = "jira-test-token-0123456789abcdef";
+pub const LINEAR_SECRET: &str = "linear-test-secret";
 
 pub fn secrets() -> WebhookSecrets {
     WebhookSecrets {
         github: GITHUB_SECRET.into(),
         pagerduty: PAGERDUTY_SECRET.into(),
         generic: GENERIC_SECRET.into(),
+        jira: JIRA_SECRET.into(),
+        jira_token: JIRA_TOKEN.into(),
+        linear: LINEAR_SECRET.into(),
     }
 }
 
@@ -55,7 +61,7 @@ pub async fn fresh_store(label: &str) -> Store {
 pub fn request(delivery: &Delivery) -> Request {
     let mut builder = flowmeter_edge::lambda_http::http::Request::builder()
         .method("POST")
-        .uri(delivery.path);
+        .uri(delivery.path.as_str());
     for (name, value) in &delivery.headers {
         builder = builder.header(*name, value.as_str());
     }

@@ -37,6 +37,12 @@ pub struct Secrets {
     pub pagerduty: String,
     /// Secret of the generic deployment and incident webhooks (`X-Flowmeter-Signature-256`).
     pub generic: String,
+    /// Jira Cloud webhook secret (`X-Hub-Signature`).
+    pub jira_secret: String,
+    /// Token in the URL of Jira Server/Data Center webhooks (`/webhooks/jira/<token>`).
+    pub jira_token: String,
+    /// Linear webhook signing secret (`Linear-Signature`).
+    pub linear_secret: String,
     /// Bearer token of `/v1/*` and `/metrics`.
     pub api_token: String,
     /// Bearer token of admin routes (`PUT /v1/config`).
@@ -59,10 +65,13 @@ pub struct Secrets {
 }
 
 /// The keys [`Secrets`] knows, to warn about a misspelt key instead of silently ignoring it.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 15] = [
     "github",
     "pagerduty",
     "generic",
+    "jira_secret",
+    "jira_token",
+    "linear_secret",
     "api_token",
     "admin_token",
     "slack_webhook_url",
@@ -82,6 +91,9 @@ impl Secrets {
             &self.github,
             &self.pagerduty,
             &self.generic,
+            &self.jira_secret,
+            &self.jira_token,
+            &self.linear_secret,
             &self.api_token,
             &self.admin_token,
             &self.slack_webhook_url,
@@ -131,6 +143,9 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Secrets {
         github: read("FLOWMETER_GITHUB_SECRET"),
         pagerduty: read("FLOWMETER_PAGERDUTY_SECRET"),
         generic: read("FLOWMETER_WEBHOOK_SECRET"),
+        jira_secret: read("FLOWMETER_JIRA_SECRET"),
+        jira_token: read("FLOWMETER_JIRA_TOKEN"),
+        linear_secret: read("FLOWMETER_LINEAR_SECRET"),
         api_token: read("FLOWMETER_API_TOKEN"),
         admin_token: read("FLOWMETER_ADMIN_TOKEN"),
         slack_webhook_url: read("FLOWMETER_SLACK_WEBHOOK_URL"),
@@ -331,6 +346,9 @@ mod tests {
                 github: "gh".into(),
                 pagerduty: "pd".into(),
                 generic: "gen".into(),
+                jira_secret: String::new(),
+                jira_token: String::new(),
+                linear_secret: String::new(),
                 api_token: "read".into(),
                 admin_token: "admin".into(),
                 slack_webhook_url: "https://hooks.slack.example/T/B/x".into(),
@@ -402,6 +420,9 @@ mod tests {
             ("FLOWMETER_GITHUB_SECRET", "gh"),
             ("FLOWMETER_PAGERDUTY_SECRET", "pd"),
             ("FLOWMETER_WEBHOOK_SECRET", "gen"),
+            ("FLOWMETER_JIRA_SECRET", "jira"),
+            ("FLOWMETER_JIRA_TOKEN", "jira-token"),
+            ("FLOWMETER_LINEAR_SECRET", "linear"),
             ("FLOWMETER_API_TOKEN", "read"),
             ("FLOWMETER_ADMIN_TOKEN", "admin"),
             (
@@ -424,6 +445,7 @@ mod tests {
         let secrets = from_vars(|name| vars.get(name).map(|v| v.to_string()));
         assert_eq!(secrets.present_keys(), KEYS.to_vec());
         assert_eq!(secrets.generic, "gen");
+        assert_eq!(secrets.jira_token, "jira-token");
         assert_eq!(secrets.slack_webhook_url, "https://hooks.slack.example/x");
         assert_eq!(secrets.github_token, "ghp_x");
         assert_eq!(secrets.github_app_installation_id, "678");

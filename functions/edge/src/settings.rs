@@ -62,6 +62,11 @@ pub struct WebhookSecrets {
     pub github: Vec<u8>,
     pub pagerduty: Vec<u8>,
     pub generic: Vec<u8>,
+    /// Jira Cloud's signing secret.
+    pub jira: Vec<u8>,
+    /// The token in Jira Server's webhook URL (`/webhooks/jira/<token>`).
+    pub jira_token: Vec<u8>,
+    pub linear: Vec<u8>,
 }
 
 impl WebhookSecrets {
@@ -86,6 +91,9 @@ impl From<&Secrets> for WebhookSecrets {
             github: s.github.clone().into_bytes(),
             pagerduty: s.pagerduty.clone().into_bytes(),
             generic: s.generic.clone().into_bytes(),
+            jira: s.jira_secret.clone().into_bytes(),
+            jira_token: s.jira_token.clone().into_bytes(),
+            linear: s.linear_secret.clone().into_bytes(),
         }
     }
 }

@@ -2,8 +2,11 @@
 //! facts, write them idempotently. 202 only once every fact is stored; a redelivery writes
 //! nothing new and is still 202; a store failure is a 503 so the sender retries.
 
+use chrono::{DateTime, Utc};
 use flowmeter::ingest::signature::{self, SignatureError};
-use flowmeter::ingest::{generic, github, pagerduty, IngestError, Normalized, MAX_BODY_BYTES};
+use flowmeter::ingest::{
+    generic, github, jira, linear, pagerduty, IngestError, Normalized, MAX_BODY_BYTES,
+};
 use flowmeter::model::Fact;
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -13,13 +16,66 @@ use crate::http::{body_bytes, error, header, json};
 use crate::settings::WebhookSecrets;
 use crate::store::Store;
 
-/// The webhook routes, as in docs/API.md and template.yaml.
-pub const ROUTES: [&str; 4] = [
+/// The webhook routes, as in docs/API.md and template.yaml (`{token}` is a path parameter).
+pub const ROUTES: [&str; 7] = [
     "/webhooks/github",
     "/webhooks/pagerduty",
     "/webhooks/deployments",
     "/webhooks/incidents",
+    "/webhooks/jira",
+    "/webhooks/jira/{token}",
+    "/webhooks/linear",
 ];
+
+/// A webhook route a request's path names; any other path is no route (404).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route<'a> {
+    GitHub,
+    PagerDuty,
+    Deployments,
+    Incidents,
+    /// Jira Cloud, signed with the Jira secret.
+    Jira,
+    /// Jira Server/Data Center, which cannot sign: the token is the path's last segment.
+    JiraServer {
+        token: &'a str,
+    },
+    Linear,
+}
+
+impl<'a> Route<'a> {
+    pub fn parse(path: &'a str) -> Option<Route<'a>> {
+        Some(match path {
+            "/webhooks/github" => Route::GitHub,
+            "/webhooks/pagerduty" => Route::PagerDuty,
+            "/webhooks/deployments" => Route::Deployments,
+            "/webhooks/incidents" => Route::Incidents,
+            "/webhooks/jira" => Route::Jira,
+            "/webhooks/linear" => Route::Linear,
+            other => {
+                let token = other.strip_prefix("/webhooks/jira/")?;
+                if token.is_empty() || token.contains('/') {
+                    return None;
+                }
+                Route::JiraServer { token }
+            }
+        })
+    }
+
+    /// The route as [`ROUTES`] spells it: what logs name, never the path, which may hold a
+    /// token.
+    pub fn pattern(self) -> &'static str {
+        match self {
+            Route::GitHub => ROUTES[0],
+            Route::PagerDuty => ROUTES[1],
+            Route::Deployments => ROUTES[2],
+            Route::Incidents => ROUTES[3],
+            Route::Jira => ROUTES[4],
+            Route::JiraServer { .. } => ROUTES[5],
+            Route::Linear => ROUTES[6],
+        }
+    }
+}
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Accepted {
@@ -107,13 +163,20 @@ async fn accept(
     request: &Request,
 ) -> Result<Accepted, Refusal> {
     let path = request.uri().path();
-    let body = deliverable_body(request, path)?;
+    let route = Route::parse(path).ok_or_else(|| Refusal::NoRoute(redacted(path)))?;
+    let body = deliverable_body(request)?;
     let headers = request.headers();
-    verify_signature(path, secrets, headers, body).map_err(|err| {
-        tracing::warn!(path, error = %err, "rejected webhook signature");
+    let rejected = |err: SignatureError| {
+        tracing::warn!(route = route.pattern(), error = %err, "rejected webhook signature");
         Refusal::Signature(err)
-    })?;
-    let facts = match normalize(path, headers, body)? {
+    };
+    verify_signature(route, secrets, headers, body).map_err(rejected)?;
+    if route == Route::Linear {
+        let sent = linear::webhook_timestamp(body).map_err(Refusal::Ingest)?;
+        signature::check_timestamp(sent, now()).map_err(rejected)?;
+    }
+    let path = route.pattern();
+    let facts = match normalize(route, headers, body)? {
         Normalized::Facts(facts) => facts,
         Normalized::Ignored(reason) => {
             return Ok(Accepted {
@@ -134,12 +197,22 @@ async fn accept(
     })
 }
 
-/// The body of a POST to a webhook route, refused before any signature work when the route,
-/// the method or the size is wrong: those are the sender's mistakes, whatever it signed.
-fn deliverable_body<'r>(request: &'r Request, path: &str) -> Result<&'r [u8], Refusal> {
-    if !ROUTES.contains(&path) {
-        return Err(Refusal::NoRoute(path.to_string()));
+/// The clock the Linear timestamp is checked against.
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+/// A path for a 404's message: a path under the Jira route may be a mistyped token.
+fn redacted(path: &str) -> String {
+    match path.strip_prefix("/webhooks/jira/") {
+        Some(_) => "/webhooks/jira/…".to_string(),
+        None => path.to_string(),
     }
+}
+
+/// The body of a POST to a webhook route, refused before any signature work when the method
+/// or the size is wrong: those are the sender's mistakes, whatever it signed.
+fn deliverable_body(request: &Request) -> Result<&[u8], Refusal> {
     if request.method() != Method::POST {
         return Err(Refusal::NotPost);
     }
@@ -153,23 +226,30 @@ fn deliverable_body<'r>(request: &'r Request, path: &str) -> Result<&'r [u8], Re
 /// Checks the route's source's signature over the raw body, before anything parses it: each
 /// source signs with its own secret and header.
 fn verify_signature(
-    path: &str,
+    route: Route,
     secrets: &WebhookSecrets,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(), SignatureError> {
-    match path {
-        "/webhooks/github" => signature::verify_github(
+    match route {
+        Route::GitHub => signature::verify_github(
             &secrets.github,
             body,
             header(headers, "x-hub-signature-256"),
         ),
-        "/webhooks/pagerduty" => signature::verify_pagerduty(
+        Route::PagerDuty => signature::verify_pagerduty(
             &secrets.pagerduty,
             body,
             header(headers, "x-pagerduty-signature"),
         ),
-        _ => signature::verify_generic(
+        Route::Jira => {
+            signature::verify_jira(&secrets.jira, body, header(headers, "x-hub-signature"))
+        }
+        Route::JiraServer { token } => signature::verify_token(&secrets.jira_token, Some(token)),
+        Route::Linear => {
+            signature::verify_linear(&secrets.linear, body, header(headers, "linear-signature"))
+        }
+        Route::Deployments | Route::Incidents => signature::verify_generic(
             &secrets.generic,
             body,
             header(headers, "x-flowmeter-signature-256"),
@@ -179,9 +259,9 @@ fn verify_signature(
 
 /// Turns a verified delivery into facts with the route's normalizer. GitHub names the event
 /// and the delivery in headers, without which its body cannot be read or made idempotent.
-fn normalize(path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Normalized, Refusal> {
-    let normalized = match path {
-        "/webhooks/github" => {
+fn normalize(route: Route, headers: &HeaderMap, body: &[u8]) -> Result<Normalized, Refusal> {
+    let normalized = match route {
+        Route::GitHub => {
             let (Some(event), Some(delivery)) = (
                 header(headers, "x-github-event"),
                 header(headers, "x-github-delivery"),
@@ -190,9 +270,11 @@ fn normalize(path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Normalized,
             };
             github::normalize_github(event, delivery, body)
         }
-        "/webhooks/pagerduty" => pagerduty::normalize_pagerduty(body),
-        "/webhooks/deployments" => generic::normalize_generic_deployment(body),
-        _ => generic::normalize_generic_incident(body),
+        Route::PagerDuty => pagerduty::normalize_pagerduty(body),
+        Route::Deployments => generic::normalize_generic_deployment(body),
+        Route::Incidents => generic::normalize_generic_incident(body),
+        Route::Jira | Route::JiraServer { .. } => jira::normalize_jira(body),
+        Route::Linear => linear::normalize_linear(body),
     };
     normalized.map_err(Refusal::Ingest)
 }
@@ -213,4 +295,34 @@ async fn store_facts(store: &Store, path: &str, facts: &[Fact]) -> Result<usize,
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_parse_to_their_patterns() {
+        for pattern in ROUTES {
+            let path = pattern.replace("{token}", "s3cr3t-token");
+            let route = Route::parse(&path).expect("a route");
+            assert_eq!(route.pattern(), pattern);
+        }
+        assert_eq!(
+            Route::parse("/webhooks/jira/abc"),
+            Some(Route::JiraServer { token: "abc" })
+        );
+        for no_route in [
+            "/webhooks/jira/",
+            "/webhooks/jira/a/b",
+            "/webhooks/linear/x",
+            "/webhooks/gitlab",
+            "/webhooks",
+            "",
+        ] {
+            assert_eq!(Route::parse(no_route), None, "{no_route}");
+        }
+        assert_eq!(redacted("/webhooks/jira/a/b"), "/webhooks/jira/…");
+        assert_eq!(redacted("/webhooks/x"), "/webhooks/x");
+    }
 }

@@ -87,7 +87,7 @@ impl DemoOrg {
 /// repository has no deployments yet. In event-time order the same history takes several times
 /// longer to derive.
 pub fn replay_order(deliveries: &[DemoDelivery]) -> Vec<&DemoDelivery> {
-    let phase = |d: &DemoDelivery| match (d.delivery.path, d.github_event()) {
+    let phase = |d: &DemoDelivery| match (d.delivery.path.as_str(), d.github_event()) {
         ("/webhooks/deployments", _) | (_, "deployment" | "deployment_status") => 1u8,
         ("/webhooks/pagerduty" | "/webhooks/incidents", _) | (_, "issues") => 2,
         _ => 0,

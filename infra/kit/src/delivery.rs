@@ -1,13 +1,17 @@
 //! One webhook delivery and its signature.
 
 use flowmeter::ingest::signature::sign_hex;
-use flowmeter::ingest::{generic, github, pagerduty, IngestError, Normalized};
+use flowmeter::ingest::{generic, github, jira, linear, pagerduty, IngestError, Normalized};
 
 /// The webhook routes.
 pub const GITHUB: &str = "/webhooks/github";
 pub const PAGERDUTY: &str = "/webhooks/pagerduty";
 pub const DEPLOYMENTS: &str = "/webhooks/deployments";
 pub const INCIDENTS: &str = "/webhooks/incidents";
+pub const JIRA: &str = "/webhooks/jira";
+/// Jira Server's route is this and the token: `/webhooks/jira/<token>`.
+pub const JIRA_SERVER_PREFIX: &str = "/webhooks/jira/";
+pub const LINEAR: &str = "/webhooks/linear";
 
 /// Who sends a delivery, which decides how it is signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +22,12 @@ pub enum Source {
     PagerDuty,
     /// A generic CI or incident tool: `X-Flowmeter-Signature-256: sha256=<hex>`.
     Generic,
+    /// Jira Cloud: `X-Hub-Signature: sha256=<hex>`.
+    Jira,
+    /// Jira Server/Data Center: unsigned, the token is in the path.
+    JiraServer,
+    /// Linear: `Linear-Signature: <hex>`.
+    Linear,
 }
 
 impl Source {
@@ -26,25 +36,35 @@ impl Source {
         match path {
             GITHUB => Source::GitHub,
             PAGERDUTY => Source::PagerDuty,
+            JIRA => Source::Jira,
+            LINEAR => Source::Linear,
+            p if p.starts_with(JIRA_SERVER_PREFIX) => Source::JiraServer,
             _ => Source::Generic,
         }
     }
 
+    /// The header the signature goes in (Jira Server sends none: this name is never set).
     pub fn signature_header(self) -> &'static str {
         match self {
             Source::GitHub => "x-hub-signature-256",
             Source::PagerDuty => "x-pagerduty-signature",
             Source::Generic => "x-flowmeter-signature-256",
+            Source::Jira => "x-hub-signature",
+            Source::JiraServer => "x-jira-unsigned",
+            Source::Linear => "linear-signature",
         }
     }
 
     /// The signature header's value for `body` (HMAC-SHA256 with `secret`).
     pub fn signature(self, secret: &str, body: &[u8]) -> String {
-        let scheme = match self {
-            Source::PagerDuty => "v1",
-            Source::GitHub | Source::Generic => "sha256",
-        };
-        format!("{scheme}={}", sign_hex(secret.as_bytes(), body))
+        let hex = sign_hex(secret.as_bytes(), body);
+        match self {
+            Source::PagerDuty => format!("v1={hex}"),
+            Source::Linear => hex,
+            Source::GitHub | Source::Generic | Source::Jira | Source::JiraServer => {
+                format!("sha256={hex}")
+            }
+        }
     }
 }
 
@@ -52,8 +72,9 @@ impl Source {
 /// in order, and the raw body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
-    /// `/webhooks/github`, `/webhooks/pagerduty`, `/webhooks/deployments` or `/webhooks/incidents`.
-    pub path: &'static str,
+    /// `/webhooks/github`, `/webhooks/pagerduty`, `/webhooks/deployments`,
+    /// `/webhooks/incidents`, `/webhooks/jira`, `/webhooks/jira/<token>` or `/webhooks/linear`.
+    pub path: String,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
 }
@@ -61,9 +82,9 @@ pub struct Delivery {
 impl Delivery {
     /// A delivery without headers; add them with [`Delivery::with_header`] and
     /// [`Delivery::signed`], in the order the source sends them.
-    pub fn unsigned(path: &'static str, body: Vec<u8>) -> Delivery {
+    pub fn unsigned(path: impl Into<String>, body: Vec<u8>) -> Delivery {
         Delivery {
-            path,
+            path: path.into(),
             headers: Vec::new(),
             body,
         }
@@ -86,8 +107,29 @@ impl Delivery {
     }
 
     /// A generic deployment or incident to `path`: signature, content type.
-    pub fn generic(secret: &str, path: &'static str, body: Vec<u8>) -> Delivery {
+    pub fn generic(secret: &str, path: impl Into<String>, body: Vec<u8>) -> Delivery {
         Delivery::unsigned(path, body)
+            .signed(secret)
+            .with_header("content-type", "application/json")
+    }
+
+    /// A Jira Cloud delivery: signature, content type.
+    pub fn jira(secret: &str, body: Vec<u8>) -> Delivery {
+        Delivery::unsigned(JIRA, body)
+            .signed(secret)
+            .with_header("content-type", "application/json")
+    }
+
+    /// A Jira Server/Data Center delivery: unsigned, to the URL that carries `token`.
+    pub fn jira_server(token: &str, body: Vec<u8>) -> Delivery {
+        Delivery::unsigned(format!("{JIRA_SERVER_PREFIX}{token}"), body)
+            .with_header("content-type", "application/json")
+    }
+
+    /// A Linear delivery: signature, content type. The body's `webhookTimestamp` must be
+    /// within a minute of the receiver's clock ([`crate::payload::linear::sent_now`] stamps it).
+    pub fn linear(secret: &str, body: Vec<u8>) -> Delivery {
+        Delivery::unsigned(LINEAR, body)
             .signed(secret)
             .with_header("content-type", "application/json")
     }
@@ -98,7 +140,8 @@ impl Delivery {
         self
     }
 
-    /// Signs the body for this delivery's source with `secret` (see [`Delivery::sign`]).
+    /// Signs the body for this delivery's source with `secret` (see [`Delivery::sign`]); a
+    /// Jira Server delivery is never signed, so this leaves it as it is.
     pub fn signed(mut self, secret: &str) -> Delivery {
         self.sign(secret);
         self
@@ -108,6 +151,9 @@ impl Delivery {
     /// place when there is one, else appended.
     pub fn sign(&mut self, secret: &str) {
         let source = self.source();
+        if source == Source::JiraServer {
+            return;
+        }
         let signature = source.signature(secret, &self.body);
         self.set_header(source.signature_header(), signature);
     }
@@ -139,7 +185,7 @@ impl Delivery {
     }
 
     pub fn source(&self) -> Source {
-        Source::of(self.path)
+        Source::of(&self.path)
     }
 
     /// What the webhook's own parser makes of this delivery (the signature is not checked).
@@ -151,6 +197,8 @@ impl Delivery {
                 &self.body,
             ),
             Source::PagerDuty => pagerduty::normalize_pagerduty(&self.body),
+            Source::Jira | Source::JiraServer => jira::normalize_jira(&self.body),
+            Source::Linear => linear::normalize_linear(&self.body),
             Source::Generic if self.path == DEPLOYMENTS => {
                 generic::normalize_generic_deployment(&self.body)
             }
@@ -174,7 +222,9 @@ impl Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowmeter::ingest::signature::{verify_generic, verify_github, verify_pagerduty};
+    use flowmeter::ingest::signature::{
+        verify_generic, verify_github, verify_jira, verify_linear, verify_pagerduty,
+    };
 
     #[test]
     fn each_source_signs_the_way_its_verifier_checks() {
@@ -194,6 +244,20 @@ mod tests {
             verify_generic(b"s3", &body, generic.header("x-flowmeter-signature-256")),
             Ok(())
         );
+        let jira = Delivery::jira("s4", body.clone());
+        assert_eq!(
+            verify_jira(b"s4", &body, jira.header("x-hub-signature")),
+            Ok(())
+        );
+        let linear = Delivery::linear("s5", body.clone());
+        assert_eq!(
+            verify_linear(b"s5", &body, linear.header("linear-signature")),
+            Ok(())
+        );
+        let server = Delivery::jira_server("t0k3n", body.clone());
+        assert_eq!(server.path, "/webhooks/jira/t0k3n");
+        assert_eq!(server.source(), Source::JiraServer);
+        assert_eq!(server.headers.len(), 1, "unsigned: content type only");
         let names: Vec<&str> = github.headers.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,

@@ -44,6 +44,7 @@ pub fn secrets() -> WebhookSecrets {
         github: GITHUB_SECRET.into(),
         pagerduty: PAGERDUTY_SECRET.into(),
         generic: GENERIC_SECRET.into(),
+        ..WebhookSecrets::default()
     }
 }
 

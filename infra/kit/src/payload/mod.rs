@@ -5,6 +5,7 @@
 
 pub mod generic;
 pub mod github;
+pub mod linear;
 pub mod pagerduty;
 
 use chrono::{DateTime, Utc};

@@ -164,7 +164,7 @@ fn header<'a>(delivery: &'a Delivery, name: &str) -> Option<&'a str> {
 fn effect(delivery: &Delivery, body: &Value) -> Effect {
     let mut effect = Effect::new();
     let event = header(delivery, "x-github-event");
-    match (delivery.path, event) {
+    match (delivery.path.as_str(), event) {
         ("/webhooks/github", Some("pull_request")) => {
             let pr = &body["pull_request"];
             let number = pr["number"].to_string();
