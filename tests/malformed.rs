@@ -17,7 +17,10 @@ use flowmeter::ingest::signature::sign_hex;
 use flowmeter::ingest::MAX_BODY_BYTES;
 use flowmeter::model::EntityKey;
 use flowmeter_e2e::http::RunningDevServer;
-use flowmeter_e2e::{fresh_store, table_snapshot, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET};
+use flowmeter_e2e::{
+    fresh_store, payload, table_snapshot, GENERIC_SECRET, GITHUB_SECRET, JIRA_SECRET, JIRA_TOKEN,
+    LINEAR_SECRET, PAGERDUTY_SECRET,
+};
 use flowmeter_edge::store::Store;
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
@@ -104,6 +107,28 @@ impl Case {
         let signature = format!("sha256={}", sign_hex(GENERIC_SECRET.as_bytes(), &body));
         Case::new(name, path, body)
             .header("x-flowmeter-signature-256", signature)
+            .header("content-type", "application/json")
+    }
+
+    /// A Jira Cloud delivery, correctly signed.
+    fn jira(name: impl Into<String>, body: Vec<u8>) -> Case {
+        let signature = format!("sha256={}", sign_hex(JIRA_SECRET.as_bytes(), &body));
+        Case::new(name, "/webhooks/jira", body)
+            .header("x-hub-signature", signature)
+            .header("content-type", "application/json")
+    }
+
+    /// A Jira Server delivery to the URL with the right token.
+    fn jira_server(name: impl Into<String>, body: Vec<u8>) -> Case {
+        Case::new(name, format!("/webhooks/jira/{JIRA_TOKEN}"), body)
+            .header("content-type", "application/json")
+    }
+
+    /// A Linear delivery, correctly signed (its `webhookTimestamp` is the caller's to set).
+    fn linear(name: impl Into<String>, body: Vec<u8>) -> Case {
+        let signature = sign_hex(LINEAR_SECRET.as_bytes(), &body);
+        Case::new(name, "/webhooks/linear", body)
+            .header("linear-signature", signature)
             .header("content-type", "application/json")
     }
 
@@ -208,6 +233,15 @@ const GITHUB_FIXTURES: [(&str, &str); 9] = [
     ("issues", "github/issues/opened.payload.json"),
 ];
 
+const JIRA_CLOUD: &str = "jira/zulip.issue_updated__status.json";
+const JIRA_SERVER: &str = "jira/jira-trigger-plugin.issue_updated_status_updated.json";
+
+/// The Linear fixture dated now, so that only what a case breaks is refused.
+fn linear_update() -> Value {
+    let body = payload::linear::sent_now(&fixture("linear/issue_update_state.json"));
+    serde_json::from_slice(&body).expect("JSON")
+}
+
 fn generic_deployment() -> Value {
     json!({"repo": "acme/api", "environment": "production",
            "sha": "0123456789abcdef0123456789abcdef01234567", "status": "success",
@@ -244,6 +278,9 @@ fn parsing_routes() -> Vec<(String, Build)> {
         "incidents".into(),
         Box::new(|name, body| Case::generic(name, "/webhooks/incidents", body)),
     ));
+    routes.push(("jira".into(), Box::new(Case::jira)));
+    routes.push(("jira server".into(), Box::new(Case::jira_server)));
+    routes.push(("linear".into(), Box::new(Case::linear)));
     routes
 }
 
@@ -271,6 +308,17 @@ fn valid_examples() -> Vec<(String, Vec<u8>, Build)> {
         "incidents".into(),
         serde_json::to_vec(&generic_incident()).expect("JSON"),
         Box::new(|name, body| Case::generic(name, "/webhooks/incidents", body)),
+    ));
+    out.push(("jira".into(), fixture(JIRA_CLOUD), Box::new(Case::jira)));
+    out.push((
+        "jira server".into(),
+        fixture(JIRA_SERVER),
+        Box::new(Case::jira_server),
+    ));
+    out.push((
+        "linear".into(),
+        serde_json::to_vec(&linear_update()).expect("JSON"),
+        Box::new(Case::linear),
     ));
     out
 }
@@ -533,6 +581,141 @@ fn corpus() -> Vec<Case> {
             spliced(&incident, pointer, raw),
         ));
     }
+
+    let jira = fixture_json(JIRA_CLOUD);
+    let long_key = format!("\"{}\"", "K".repeat(201));
+    for (pointer, raw) in [
+        ("/timestamp", "\"1485797534721\""),
+        ("/timestamp", "-1"),
+        ("/timestamp", "1e400"),
+        ("/timestamp", nines.as_str()),
+        ("/webhookEvent", "7"),
+        ("/issue", "null"),
+        ("/issue/key", "\"\""),
+        ("/issue/key", long_key.as_str()),
+        ("/issue/key", "\"TEST-\\u0000-1\""),
+        ("/issue/fields/status", "\"In Progress\""),
+        ("/issue/fields/status/statusCategory/key", "\"blocked\""),
+        ("/issue/fields/project/key", "{}"),
+        ("/issue/fields/created", "\"2017-01-30\""),
+        ("/issue/fields/created", "\"0000-01-01T00:00:00.000+0000\""),
+        ("/issue/fields/fixVersions", "\"7.2\""),
+        ("/changelog/items", "{}"),
+        ("/changelog/id", "\"a\\nb\""),
+    ] {
+        let short: String = raw.chars().take(24).collect();
+        let body = spliced(&jira, pointer, raw);
+        cases.push(Case::jira(format!("jira {pointer}={short}"), body.clone()));
+        cases.push(Case::jira_server(
+            format!("jira server {pointer}={short}"),
+            body,
+        ));
+    }
+    let linear = linear_update();
+    for (pointer, raw) in [
+        ("/webhookTimestamp", "\"now\""),
+        ("/webhookTimestamp", "1e400"),
+        ("/type", "[]"),
+        ("/action", "null"),
+        ("/createdAt", "\"today\""),
+        ("/data/identifier", "5"),
+        ("/data/identifier", "\"\""),
+        ("/data/state", "\"started\""),
+        ("/data/state/type", "\"paused\""),
+        ("/data/updatedAt", "\"0000-01-01T00:00:00Z\""),
+        ("/data/team/key", "\"E\\tNG\""),
+        ("/updatedFrom", "[]"),
+    ] {
+        let short: String = raw.chars().take(24).collect();
+        cases.push(Case::linear(
+            format!("linear {pointer}={short}"),
+            spliced(&linear, pointer, raw),
+        ));
+    }
+    // Authentication: a wrong or missing signature or token, a replayed Linear delivery.
+    let jira_body = fixture(JIRA_CLOUD);
+    cases.push(
+        Case::new("jira no signature", "/webhooks/jira", jira_body.clone())
+            .header("content-type", "application/json")
+            .status(401),
+    );
+    cases.push(
+        Case::new("jira GitHub's header", "/webhooks/jira", jira_body.clone())
+            .header(
+                "x-hub-signature-256",
+                format!("sha256={}", sign_hex(JIRA_SECRET.as_bytes(), &jira_body)),
+            )
+            .status(401),
+    );
+    cases.push(
+        Case::new("jira another secret", "/webhooks/jira", jira_body.clone())
+            .header(
+                "x-hub-signature",
+                format!("sha256={}", sign_hex(GITHUB_SECRET.as_bytes(), &jira_body)),
+            )
+            .status(401),
+    );
+    for (what, path) in [
+        ("wrong token", "/webhooks/jira/not-the-token".to_string()),
+        (
+            "token prefix",
+            format!("/webhooks/jira/{}", &JIRA_TOKEN[..8]),
+        ),
+        ("token, encoded", format!("/webhooks/jira/{JIRA_TOKEN}%00")),
+    ] {
+        cases
+            .push(Case::new(format!("jira server {what}"), path, fixture(JIRA_SERVER)).status(401));
+    }
+    for (what, path, status) in [
+        ("no token", "/webhooks/jira/", 404),
+        ("two segments", "/webhooks/jira/a/b", 404),
+        ("linear subpath", "/webhooks/linear/x", 404),
+    ] {
+        cases.push(Case::new(format!("jira {what}"), path, fixture(JIRA_SERVER)).status(status));
+    }
+    cases.push(
+        Case::new(
+            "jira server GET",
+            format!("/webhooks/jira/{JIRA_TOKEN}"),
+            Vec::new(),
+        )
+        .method(Method::GET)
+        .status(405),
+    );
+    let linear_body = serde_json::to_vec(&linear).expect("JSON");
+    cases.push(
+        Case::new(
+            "linear no signature",
+            "/webhooks/linear",
+            linear_body.clone(),
+        )
+        .status(401),
+    );
+    cases.push(
+        Case::new(
+            "linear sha256= prefix",
+            "/webhooks/linear",
+            linear_body.clone(),
+        )
+        .header(
+            "linear-signature",
+            format!(
+                "sha256={}",
+                sign_hex(LINEAR_SECRET.as_bytes(), &linear_body)
+            ),
+        )
+        .status(401),
+    );
+    let stale = payload::linear::sent_at(&linear_body, 1_791_278_102_530);
+    cases.push(Case::linear("linear replayed (stale timestamp)", stale).status(401));
+    let mut undated = linear.clone();
+    if let Some(o) = undated.as_object_mut() {
+        o.remove("webhookTimestamp");
+    }
+    cases.push(Case::linear(
+        "linear no webhookTimestamp",
+        serde_json::to_vec(&undated).expect("JSON"),
+    ));
 
     // ---- headers: missing, invalid, duplicated ------------------------------------------------
     let pr = fixture("github/pull_request/opened.payload.json");
