@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make fuzz`: seeds the corpora from tests/fixtures, builds every target with cargo-fuzz and runs
-# each for FUZZ_RUNS executions (default 1,500,000; 6 targets = 9M, plus the github target runs
+# each for FUZZ_RUNS executions (default 1,500,000; 8 targets = 12M, plus the github target runs
 # 3,000,000 as it covers nine event parsers). Prints executions per target and their total;
 # fails on any crash, timeout or memory blow-up (libFuzzer writes the input to
 # fuzz/artifacts/<target>/; reproduce with `RUSTC_BOOTSTRAP=1 cargo fuzz run <target> <file>`).
@@ -19,10 +19,10 @@ command -v cargo-fuzz >/dev/null 2>&1 || { echo "cargo-fuzz is not installed: ca
 ./seed.sh
 cargo fuzz build --release --target-dir "$TARGET_DIR"
 
-declare -A dict=([github]=json [pagerduty]=json [generic_deployment]=json [generic_incident]=json
-                 [signature]=signature [config]=config)
+declare -A dict=([github]=json [pagerduty]=json [jira]=json [linear]=json [generic_deployment]=json
+                 [generic_incident]=json [signature]=signature [config]=config)
 declare -A runs=([github]=$((RUNS * 2)))
-targets=(github pagerduty generic_deployment generic_incident signature config)
+targets=(github pagerduty jira linear generic_deployment generic_incident signature config)
 mkdir -p logs
 total=0
 summary=()

@@ -32,6 +32,8 @@ for f in "$FIXTURES"/github/*/*.json; do
 done
 
 for f in "$FIXTURES"/pagerduty/*.json; do put pagerduty "$f"; done
+for f in "$FIXTURES"/jira/*.json; do put jira "$f"; done
+for f in "$FIXTURES"/linear/*.json; do put linear "$f"; done
 
 cat <<'JSON' | put generic_deployment -
 {"repo":"acme/api","environment":"production","sha":"0123456789abcdef0123456789abcdef01234567","status":"success","started_at":"2026-10-05T10:00:00Z","finished_at":"2026-10-05T10:05:00Z","id":"run-1"}

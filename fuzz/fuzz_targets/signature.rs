@@ -1,10 +1,12 @@
 //! The signature header parsers with arbitrary headers: the input is `<header>\n<body>`; the
-//! header goes to every verifier (GitHub, generic, Bitbucket `sha256=`, PagerDuty `v1=` lists).
+//! header goes to every verifier (GitHub, generic, Bitbucket and Jira `sha256=`, PagerDuty
+//! `v1=` lists, Linear's bare hex, Jira Server's token).
 //! Invariants: nothing panics, and the correct signature of the body always verifies.
 #![no_main]
 
 use flowmeter::ingest::signature::{
-    sign_hex, verify_bitbucket, verify_generic, verify_github, verify_pagerduty,
+    sign_hex, verify_bitbucket, verify_generic, verify_github, verify_jira,
+    verify_linear, verify_pagerduty, verify_token,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -24,6 +26,17 @@ fuzz_target!(|data: &[u8]| {
     let _ = verify_pagerduty(PAGERDUTY_SECRET, body, header);
     let _ = verify_github(b"", body, header);
     let _ = verify_pagerduty(b"", body, header);
+    let _ = verify_jira(GITHUB_SECRET, body, header);
+    let _ = verify_linear(GITHUB_SECRET, body, header);
+    let _ = verify_token(GITHUB_SECRET, header);
+    let _ = verify_token(b"", header);
+
+    assert_eq!(verify_linear(GITHUB_SECRET, body, Some(&sign_hex(GITHUB_SECRET, body))), Ok(()));
+    if let Ok(token) = std::str::from_utf8(body) {
+        if !token.is_empty() {
+            assert_eq!(verify_token(token.as_bytes(), Some(token)), Ok(()));
+        }
+    }
 
     let good = format!("sha256={}", sign_hex(GITHUB_SECRET, body));
     assert_eq!(verify_github(GITHUB_SECRET, body, Some(&good)), Ok(()));
