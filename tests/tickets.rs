@@ -6,6 +6,7 @@
 
 use flowmeter::derive::project_ticket;
 use flowmeter::model::{EntityKey, FactBody, StatusTransition, TicketCategory};
+use flowmeter_e2e::http::RunningDevServer;
 use flowmeter_e2e::{
     deliver, drain, fresh_store, payload, table_snapshot, Delivery, JIRA_SECRET, JIRA_TOKEN,
     LINEAR_SECRET,
@@ -253,4 +254,44 @@ async fn the_rollup_stores_ticket_facts_and_derives_nothing_from_them() {
         facts_only,
         "the rollup wrote nothing for ticket facts (no projection, member, rollup or parked entity)"
     );
+}
+
+#[tokio::test]
+async fn the_dev_server_takes_the_three_routes_over_http() {
+    let store = fresh_store("tickets-devserver").await;
+    let server = RunningDevServer::start(store.clone(), "api-token", "admin-token").await;
+    let client = reqwest::Client::new();
+    let deliveries = [
+        Delivery::jira(JIRA_SECRET, fixture(CLOUD)),
+        Delivery::jira_server(JIRA_TOKEN, fixture(SERVER)),
+        Delivery::linear(
+            LINEAR_SECRET,
+            payload::linear::sent_now(&fixture(LINEAR_UPDATE)),
+        ),
+    ];
+    for delivery in &deliveries {
+        let mut request = client
+            .post(format!("{}{}", server.base, delivery.path))
+            .body(delivery.body.clone());
+        for (name, value) in &delivery.headers {
+            request = request.header(*name, value.as_str());
+        }
+        let response = request.send().await.expect("POST");
+        assert_eq!(response.status().as_u16(), 202, "{}", delivery.path);
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(body["facts_written"], 1, "{}: {body}", delivery.path);
+    }
+    let wrong = client
+        .post(format!("{}/webhooks/jira/wrong-token", server.base))
+        .body(fixture(SERVER))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(wrong.status().as_u16(), 401);
+    let text = wrong.text().await.expect("body");
+    assert!(
+        !text.contains("wrong-token"),
+        "the answer does not echo the token: {text}"
+    );
+    server.stop_cleanly().await;
 }

@@ -123,3 +123,24 @@ impl ApiTokens {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_source_gets_its_own_secret() {
+        let secrets = crate::secrets::from_vars(|name| Some(format!("{name}-value")));
+        let webhook = WebhookSecrets::from(&secrets);
+        for (field, var) in [
+            (&webhook.github, "FLOWMETER_GITHUB_SECRET"),
+            (&webhook.pagerduty, "FLOWMETER_PAGERDUTY_SECRET"),
+            (&webhook.generic, "FLOWMETER_WEBHOOK_SECRET"),
+            (&webhook.jira, "FLOWMETER_JIRA_SECRET"),
+            (&webhook.jira_token, "FLOWMETER_JIRA_TOKEN"),
+            (&webhook.linear, "FLOWMETER_LINEAR_SECRET"),
+        ] {
+            assert_eq!(field.as_slice(), format!("{var}-value").as_bytes());
+        }
+    }
+}
