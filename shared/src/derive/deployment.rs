@@ -64,7 +64,8 @@ impl Deployment {
     /// workflow run superseded by the GitHub Deployment its job created is not one: that
     /// deployment is.
     pub fn is_attempt(&self) -> bool {
-        self.stage.is_some()
+        // `is_production` too: projections stored before `stage` existed have none.
+        (self.stage.is_some() || self.is_production)
             && self.superseded_by.is_none()
             && self.state.is_some()
             && self.finished_at.is_some()
@@ -411,7 +412,10 @@ mod tests {
         let ok = dep_status(&key, "d2", DeploymentState::Success, "2026-10-05T10:05:00Z");
         let d = project_deployment(&key, &[staging, ok], &cfg).expect("deployment");
         assert!(!d.is_production_attempt());
-        assert!(!d.is_attempt(), "staging is no configured environment by default");
+        assert!(
+            !d.is_attempt(),
+            "staging is no configured environment by default"
+        );
     }
 
     #[test]
