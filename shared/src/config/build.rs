@@ -12,18 +12,13 @@ use super::validate::{
     eq_ignore_case, no_duplicates, non_empty, normalize_repos, normalize_severity, parse_window,
     strings, validate_email, validate_login, validate_name, Patterns,
 };
-use super::{ConfigError, DigestConfig, OrgConfig, Service, Team};
+use super::{ConfigError, DigestConfig, OrgConfig, Service, Team, PRODUCTION};
 
 impl OrgConfig {
     pub(super) fn build(raw: RawConfig) -> Result<OrgConfig, ConfigError> {
         let org = build_org(raw.org)?;
         let timezone = build_timezone(raw.timezone)?;
-        let production = Patterns::new(
-            "environments.production",
-            raw.environments
-                .and_then(|e| e.production)
-                .unwrap_or_else(|| strings(&["production", "prod", "prd"])),
-        )?;
+        let environments = build_environments(raw.environments)?;
         let deploy_workflows =
             Patterns::new("deploy_workflows", raw.deploy_workflows.unwrap_or_default())?;
         let teams = build_teams(raw.teams)?;
@@ -46,7 +41,7 @@ impl OrgConfig {
         Ok(OrgConfig {
             org,
             timezone,
-            production,
+            environments,
             deploy_workflows,
             teams,
             services,
@@ -62,6 +57,33 @@ impl OrgConfig {
             goals,
         })
     }
+}
+
+/// The environments in promotion order, each a name and its globs. `production` is the DORA
+/// environment and always present: appended last with its default globs when not written.
+fn build_environments(
+    raw: Option<Entries<Vec<String>>>,
+) -> Result<Vec<(String, Patterns)>, ConfigError> {
+    let mut environments: Vec<(String, Patterns)> = Vec::new();
+    for (name, globs) in raw.map(|e| e.0).unwrap_or_default() {
+        let field = format!("environments.{name}");
+        let name = validate_name(&field, &name, "environment")?;
+        if environments.iter().any(|(seen, _)| *seen == name) {
+            return Err(ConfigError::new(field, "named twice"));
+        }
+        if globs.is_empty() {
+            return Err(ConfigError::new(field, "needs at least one pattern"));
+        }
+        environments.push((name, Patterns::new(&field, globs)?));
+    }
+    if !environments.iter().any(|(name, _)| name == PRODUCTION) {
+        let defaults = strings(&["production", "prod", "prd"]);
+        environments.push((
+            PRODUCTION.to_string(),
+            Patterns::new("environments.production", defaults)?,
+        ));
+    }
+    Ok(environments)
 }
 
 fn build_org(org: Option<String>) -> Result<String, ConfigError> {

@@ -52,6 +52,9 @@ impl ConfigError {
     }
 }
 
+/// The DORA environment's name: the one environment always configured.
+pub const PRODUCTION: &str = "production";
+
 /// The validated org configuration. Pure data: every method answers from the config alone, so
 /// the same config gives the same metrics on every Lambda and in the dev server.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,7 +62,8 @@ impl ConfigError {
 pub struct OrgConfig {
     org: String,
     timezone: Tz,
-    production: Patterns,
+    /// In promotion order (`dev`, `qa`, …, `production`); `production` is always present.
+    environments: Vec<(String, Patterns)>,
     deploy_workflows: Patterns,
     teams: BTreeMap<String, Team>,
     services: BTreeMap<String, Service>,
@@ -150,7 +154,8 @@ impl OrgConfig {
     }
 
     /// The effective configuration with every default spelled out; `from_yaml` of its text
-    /// gives an equal config.
+    /// gives an equal config, except for the order of `environments`, which a JSON map sorts:
+    /// serialize the config itself where that order matters.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self.to_raw()).expect("config serializes: every map key is a string")
     }
@@ -165,18 +170,53 @@ impl OrgConfig {
     }
 
     pub fn is_production(&self, environment: &str) -> bool {
-        self.production.is_match(environment)
+        self.environment_of(environment) == Some(PRODUCTION)
+    }
+
+    /// The configured environment a deployment's environment name belongs to: production when
+    /// its globs match (the DORA environment wins any overlap), else the first in promotion
+    /// order whose globs match; `None`: not a configured environment, and ignored.
+    pub fn environment_of(&self, environment: &str) -> Option<&str> {
+        let matches = |(_, patterns): &&(String, Patterns)| patterns.is_match(environment);
+        let production = self
+            .environments
+            .iter()
+            .filter(|(name, _)| name == PRODUCTION)
+            .find(matches);
+        production
+            .or_else(|| self.environments.iter().find(matches))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// The configured environments' names, in promotion order.
+    pub fn environment_names(&self) -> impl Iterator<Item = &str> {
+        self.environments.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// The environment a deployment of `environment` is promoted to next (`qa` → `preprod`);
+    /// `None` for the last one and for a name that is not configured.
+    pub fn next_environment(&self, environment: &str) -> Option<&str> {
+        let at = self
+            .environments
+            .iter()
+            .position(|(name, _)| name == environment)?;
+        self.environments.get(at + 1).map(|(name, _)| name.as_str())
     }
 
     /// The production environments as literal names, so a backfill can ask GitHub for their
     /// deployments alone; `None` when a pattern is a glob, which only a full listing matches.
     pub fn production_environment_names(&self) -> Option<Vec<String>> {
         let literal = |p: &String| !p.contains(['*', '?', '[', ']', '{', '}', '\\']);
-        self.production
+        let production = &self
+            .environments
+            .iter()
+            .find(|(name, _)| name == PRODUCTION)?
+            .1;
+        production
             .sources
             .iter()
             .all(literal)
-            .then(|| self.production.sources.clone())
+            .then(|| production.sources.clone())
     }
 
     /// Whether any workflow is configured as a deployment (`deploy_workflows`).

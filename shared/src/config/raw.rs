@@ -22,7 +22,7 @@ pub(super) struct RawConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) timezone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) environments: Option<RawEnvironments>,
+    pub(super) environments: Option<Entries<Vec<String>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) deploy_workflows: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,13 +41,6 @@ pub(super) struct RawConfig {
     pub(super) severity: Option<RawSeverity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) goals: Option<Entries<Entries<String>>>,
-}
-
-#[derive(Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawEnvironments {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) production: Option<Vec<String>>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -133,9 +126,12 @@ impl OrgConfig {
         RawConfig {
             org: Some(self.org.clone()),
             timezone: Some(self.timezone.name().to_string()),
-            environments: Some(RawEnvironments {
-                production: Some(self.production.sources.clone()),
-            }),
+            environments: Some(Entries(
+                self.environments
+                    .iter()
+                    .map(|(name, patterns)| (name.clone(), patterns.sources.clone()))
+                    .collect(),
+            )),
             deploy_workflows: Some(self.deploy_workflows.sources.clone()),
             teams: Some(Entries::of(&self.teams)),
             services: Some(Entries::of(&self.services)),

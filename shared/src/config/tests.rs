@@ -193,8 +193,16 @@ fn errors_name_the_field_of_patterns_and_windows() {
             "environments.production[1]",
         ),
         (
-            "org: acme\nenvironments: { staging: [stg] }",
+            "org: acme\nenvironments: { staging: [] }",
             "environments.staging",
+        ),
+        (
+            "org: acme\nenvironments: { 'q a': [qa] }",
+            "environments.q a",
+        ),
+        (
+            "org: acme\nenvironments: { QA: [qa], qa: [test] }",
+            "environments.qa",
         ),
         (
             "org: acme\ndeploy_workflows: ['{deploy']",
@@ -743,4 +751,46 @@ fn a_duplicate_goal_is_an_error() {
     // when / then
     assert_eq!(err(twice_team).field, "goals.Payments");
     assert_eq!(err(twice_metric).field, "goals.org.REWORK_RATE");
+}
+
+#[test]
+fn environments_keep_their_promotion_order_and_production_wins_an_overlap() {
+    let c = OrgConfig::from_yaml(
+        "org: acme\nenvironments:\n  dev: [dev, 'feature-*']\n  qa: [qa, 'qa-*', 'prod-candidate']\n  preprod: [preprod, staging]\n  production: [production, 'prod*']\n",
+    )
+    .expect("config");
+    assert_eq!(
+        c.environment_names().collect::<Vec<_>>(),
+        ["dev", "qa", "preprod", "production"]
+    );
+    assert_eq!(c.environment_of("feature-login"), Some("dev"));
+    assert_eq!(c.environment_of("QA-2"), Some("qa"));
+    assert_eq!(c.environment_of("staging"), Some("preprod"));
+    // `prod-candidate` matches qa's list and production's `prod*`: production wins.
+    assert_eq!(c.environment_of("prod-candidate"), Some("production"));
+    assert!(c.is_production("prod-candidate"));
+    assert_eq!(c.environment_of("sandbox"), None);
+    assert_eq!(c.next_environment("dev"), Some("qa"));
+    assert_eq!(c.next_environment("preprod"), Some("production"));
+    assert_eq!(c.next_environment("production"), None);
+    assert_eq!(c.next_environment("sandbox"), None);
+}
+
+#[test]
+fn production_is_appended_with_its_defaults_when_not_written() {
+    let c = OrgConfig::from_yaml("org: acme\nenvironments: { qa: [qa] }").expect("config");
+    assert_eq!(
+        c.environment_names().collect::<Vec<_>>(),
+        ["qa", "production"]
+    );
+    assert!(c.is_production("prd"));
+    assert_eq!(c.next_environment("qa"), Some("production"));
+    // The effective config spells it out, so what GET /v1/config shows is what applies.
+    // (Serialized as the API serves it: `to_json`'s map would sort the names.)
+    let text = serde_json::to_string(&c).expect("serializes");
+    assert!(
+        text.contains(r#""environments":{"qa":["qa"],"production":["production","prod","prd"]}"#),
+        "{text}"
+    );
+    assert_eq!(OrgConfig::from_yaml(&text).expect("round trip"), c);
 }

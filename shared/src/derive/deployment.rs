@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::OrgConfig;
+use crate::config::{OrgConfig, PRODUCTION};
 pub use crate::model::ShippedPr;
 use crate::model::{DeploymentState, EntityKey, Fact, FactBody};
 
@@ -22,6 +22,11 @@ pub struct Deployment {
     pub environment: Option<String>,
     pub sha: Option<String>,
     pub workflow: Option<String>,
+    /// The configured environment (`environments:`) it deployed to, in promotion order's
+    /// names: `qa`, `production`; `None`: an environment no pattern matches, which counts in
+    /// nothing. A `deploy_workflows` run is `production`.
+    #[serde(default)]
+    pub stage: Option<String>,
     pub is_production: bool,
     /// The latest terminal status; `None` while the deployment is still running.
     pub state: Option<DeploymentState>,
@@ -55,14 +60,25 @@ impl Deployment {
         }
     }
 
-    /// A terminal production attempt: what deployment counts and change failure rate count.
-    /// A workflow run superseded by the GitHub Deployment its job created is not one: that
+    /// A terminal attempt in a configured environment: what `GET /v1/environments` reads. A
+    /// workflow run superseded by the GitHub Deployment its job created is not one: that
     /// deployment is.
-    pub fn is_production_attempt(&self) -> bool {
-        self.is_production
+    pub fn is_attempt(&self) -> bool {
+        // `is_production` too: projections stored before `stage` existed have none.
+        (self.stage.is_some() || self.is_production)
             && self.superseded_by.is_none()
             && self.state.is_some()
             && self.finished_at.is_some()
+    }
+
+    /// A terminal production attempt: what deployment counts and change failure rate count.
+    pub fn is_production_attempt(&self) -> bool {
+        self.is_production && self.is_attempt()
+    }
+
+    /// A successful terminal attempt in a configured environment: what is deployed there.
+    pub fn is_successful_attempt(&self) -> bool {
+        self.is_attempt() && self.state == Some(DeploymentState::Success)
     }
 
     /// The `wr:` deployment this GitHub production Deployment supersedes, if its job's run is
@@ -283,15 +299,16 @@ impl DeploymentFold {
     /// that the projection does not depend on the order links were written in.
     fn finish(mut self, repo: &str, id: &str, config: &OrgConfig) -> Option<Deployment> {
         let environment_name = self.environment.clone()?;
-        let is_production = match &self.workflow {
+        let stage = match &self.workflow {
             Some(name) => {
                 if !config.is_deploy_workflow(name) {
                     return None;
                 }
-                true
+                Some(PRODUCTION)
             }
-            None => config.is_production(&environment_name),
+            None => config.environment_of(&environment_name),
         };
+        let is_production = stage == Some(PRODUCTION);
         self.ships.sort_by(|a, b| a.pr.cmp(&b.pr));
         self.ships.dedup_by(|a, b| a.pr == b.pr);
         self.blamed_by.sort_by(|a, b| a.incident.cmp(&b.incident));
@@ -303,6 +320,7 @@ impl DeploymentFold {
             environment: self.environment,
             sha: self.sha,
             workflow: self.workflow,
+            stage: stage.map(str::to_string),
             is_production,
             state: self.terminal.map(|(_, s)| s),
             started_at: self.started_at.or(self.requested_at),
@@ -394,6 +412,29 @@ mod tests {
         let ok = dep_status(&key, "d2", DeploymentState::Success, "2026-10-05T10:05:00Z");
         let d = project_deployment(&key, &[staging, ok], &cfg).expect("deployment");
         assert!(!d.is_production_attempt());
+        assert!(
+            !d.is_attempt(),
+            "staging is no configured environment by default"
+        );
+    }
+
+    #[test]
+    fn a_deployment_takes_the_configured_environment_its_name_matches() {
+        let cfg = OrgConfig::from_yaml(
+            "org: acme\nenvironments: { qa: ['qa-*'], preprod: [staging], production: [prod] }",
+        )
+        .expect("config");
+        let key = dep_key("acme/api", "gh:1");
+        let ok = dep_status(&key, "d2", DeploymentState::Success, "2026-10-05T10:05:00Z");
+        let stage_of = |environment: &str| {
+            let req = dep_request(&key, "d1", environment, "abc", "2026-10-05T10:00:00Z");
+            let d = project_deployment(&key, &[req, ok.clone()], &cfg).expect("deployment");
+            (d.stage.clone(), d.is_production, d.is_attempt())
+        };
+        assert_eq!(stage_of("qa-eu"), (Some("qa".into()), false, true));
+        assert_eq!(stage_of("Staging"), (Some("preprod".into()), false, true));
+        assert_eq!(stage_of("prod"), (Some("production".into()), true, true));
+        assert_eq!(stage_of("sandbox"), (None, false, false));
     }
 
     #[test]
@@ -403,6 +444,7 @@ mod tests {
             id: "gh:1".into(),
             environment: Some("production".into()),
             sha: Some("abc".into()),
+            stage: Some("production".into()),
             is_production: true,
             state: Some(DeploymentState::Failure),
             finished_at: Some(t("2026-10-05T10:00:00Z")),

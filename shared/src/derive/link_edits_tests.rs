@@ -340,6 +340,7 @@ fn a_github_deployment_supersedes_its_workflow_run_once() {
     assert_eq!(superseded(&deployment, Some(&deployment)), None);
     // and a staging deployment supersedes nothing
     deployment.is_production = false;
+    deployment.stage = Some("preprod".into());
     deployment.environment = Some("staging".into());
     assert_eq!(superseded(&deployment, None), None);
 }

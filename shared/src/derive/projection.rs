@@ -44,11 +44,13 @@ impl Projection {
         }
     }
 
-    /// A deployment that is not (yet) a finished production attempt (staging, or still
-    /// running) feeds no bucket, index or link: stored, it would only be the next rebuild's
-    /// baseline, and "nothing stored" is the same baseline, so it is not written at all.
+    /// A deployment that is not (yet) a finished attempt in a configured environment (still
+    /// running, or to an environment no pattern matches) feeds no bucket, index or link:
+    /// stored, it would only be the next rebuild's baseline, and "nothing stored" is the same
+    /// baseline, so it is not written at all. A finished non-production one is stored for
+    /// `GET /v1/environments`, on its environment's index, and feeds no bucket.
     pub fn is_worth_storing(&self) -> bool {
-        !matches!(self, Projection::Deployment(d) if !d.is_production_attempt())
+        !matches!(self, Projection::Deployment(d) if !d.is_attempt())
     }
 }
 
@@ -127,13 +129,14 @@ mod tests {
         .expect("config")
     }
 
-    /// acme/api's deployment 7, finished at 10:00 when it has a state.
-    fn deployment(state: Option<DeploymentState>, production: bool) -> Deployment {
+    /// acme/api's deployment 7 to `stage`, finished at 10:00 when it has a state.
+    fn deployment(state: Option<DeploymentState>, stage: Option<&str>) -> Deployment {
         let mut d = production_deployment("7", "abc1234", "2026-11-30T10:00:00Z", Success);
         d.state = state;
         d.finished_at = d.finished_at.filter(|_| state.is_some());
-        if !production {
-            d.is_production = false;
+        d.stage = stage.map(str::to_string);
+        d.is_production = stage == Some("production");
+        if !d.is_production {
             d.environment = Some("staging".into());
         }
         d
@@ -142,7 +145,7 @@ mod tests {
     #[test]
     fn a_finished_production_deployment_relinks_its_repo_and_asks_its_services_incidents() {
         // given a successful production deployment of a repo the payments service lists
-        let d = deployment(Some(DeploymentState::Success), true);
+        let d = deployment(Some(DeploymentState::Success), Some("production"));
         // when its dependents are planned
         let found = dependents(&Projection::Deployment(d), &config());
         // then its repo relinks from a day before, and incidents of payments and of the repo
@@ -165,14 +168,28 @@ mod tests {
     }
 
     #[test]
-    fn a_staging_or_running_deployment_feeds_nothing_and_is_not_stored() {
+    fn an_unconfigured_or_running_deployment_feeds_nothing_and_is_not_stored() {
         for d in [
-            deployment(Some(DeploymentState::Success), false),
-            deployment(None, true),
+            deployment(Some(DeploymentState::Success), None),
+            deployment(None, Some("production")),
+            deployment(None, Some("preprod")),
         ] {
             let projection = Projection::Deployment(d);
             assert_eq!(dependents(&projection, &config()), Dependents::default());
             assert!(!projection.is_worth_storing());
+        }
+    }
+
+    #[test]
+    fn a_finished_deployment_to_another_environment_is_stored_and_feeds_nothing() {
+        // given a finished (even failed) deployment to a configured preprod environment
+        for state in [DeploymentState::Success, DeploymentState::Failure] {
+            let d = deployment(Some(state), Some("preprod"));
+            let projection = Projection::Deployment(d);
+            // then it is kept for GET /v1/environments, and nothing re-derives from it
+            assert!(projection.is_worth_storing());
+            assert_eq!(dependents(&projection, &config()), Dependents::default());
+            assert!(projection.members(&config()).is_empty());
         }
     }
 

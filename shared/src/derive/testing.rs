@@ -266,6 +266,7 @@ pub fn production_deployment(
         id: id.into(),
         environment: Some("production".into()),
         sha: Some(sha.into()),
+        stage: Some("production".into()),
         is_production: true,
         state: Some(state),
         started_at: Some(t(finished) - chrono::Duration::minutes(5)),

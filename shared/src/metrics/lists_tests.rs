@@ -213,6 +213,7 @@ fn failed_deployments_name_every_cause_and_their_recovery() {
         DeploymentState::Failure,
     );
     staging.is_production = false;
+    staging.stage = Some("qa".into());
     let all = [ok, status, blamed, reverted, earlier, staging];
 
     // when

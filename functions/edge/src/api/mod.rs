@@ -203,7 +203,8 @@ async fn teams(state: &ApiState) -> Answer {
 
 async fn get_config(state: &ApiState) -> Answer {
     let config = state.config().await?;
-    Ok(json(StatusCode::OK, &config.to_json()))
+    // Serialized from the config itself, not `to_json`'s map: environments keep their order.
+    Ok(json(StatusCode::OK, &config))
 }
 
 /// Replaces the org config: validated first; a bad config is a 400 naming the field and the old
@@ -220,5 +221,5 @@ async fn put_config(state: &ApiState, request: &Request) -> Answer {
     let config = OrgConfig::from_yaml(text)?;
     state.store.put_config(text).await?;
     *state.config.write().await = Some((Instant::now(), config.clone()));
-    Ok(json(StatusCode::OK, &config.to_json()))
+    Ok(json(StatusCode::OK, &config))
 }

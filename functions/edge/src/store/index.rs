@@ -17,6 +17,7 @@ pub const INDEX_QUERIES: &[(&str, Index)] = &[
     ("merged_prs", Index::Gsi2),
     ("production_deployments", Index::Gsi1),
     ("deployments_before", Index::Gsi1),
+    ("latest_deployments", Index::Gsi1),
     ("incidents_of_service", Index::Gsi1),
     ("open_incidents", Index::Gsi2),
 ];
@@ -66,6 +67,22 @@ impl Store {
         let partition = keys::deployments_of_repo(repo);
         self.index_read(partition, &(..until), read, deployment)
             .await
+    }
+
+    /// The latest `limit` finished attempts of `repo` in the configured `environment`
+    /// (`production` or another), latest first.
+    pub async fn latest_deployments(
+        &self,
+        repo: &str,
+        environment: &str,
+        limit: usize,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let read = Read {
+            descending: true,
+            limit: Some(limit),
+        };
+        let partition = keys::deployments_in_environment(repo, environment);
+        self.index_read(partition, &(..), read, deployment).await
     }
 
     /// The incidents of `service` opened at times in `opened`, by opening.

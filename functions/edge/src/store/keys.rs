@@ -6,6 +6,7 @@
 use std::ops::{Bound, RangeBounds};
 
 use chrono::{DateTime, Utc};
+use flowmeter::config::PRODUCTION;
 use flowmeter::derive::{Bucket, Scope};
 use flowmeter::model::EntityKey;
 
@@ -172,8 +173,9 @@ pub fn time_bounds(range: &impl RangeBounds<DateTime<Utc>>) -> (String, String) 
 /// The table's global secondary indexes (template.yaml, resource `Table`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Index {
-    /// Production deployments of a repo by finish (`DEPS#<repo>`), incidents of a service
-    /// by opening (`INCS#<service>`).
+    /// Production deployments of a repo by finish (`DEPS#<repo>`), those of another
+    /// environment (`ENVDEPS#<repo>#<environment>`), incidents of a service by opening
+    /// (`INCS#<service>`).
     Gsi1,
     /// Merged PRs of a repo by merge (`MERGED#<repo>`), open incidents (`OPENINC`).
     Gsi2,
@@ -220,6 +222,19 @@ pub(super) fn deployments_of_repo(repo: &str) -> IndexPartition {
     }
 }
 
+/// The finished attempts of `repo` in a configured environment: production's are
+/// [`deployments_of_repo`], the others' `ENVDEPS#<repo>#<environment>`.
+pub(super) fn deployments_in_environment(repo: &str, environment: &str) -> IndexPartition {
+    if environment == PRODUCTION {
+        return deployments_of_repo(repo);
+    }
+    let pk = format!("ENVDEPS#{repo}#{environment}");
+    IndexPartition {
+        index: Index::Gsi1,
+        pk,
+    }
+}
+
 pub(super) fn incidents_of_service(service: &str) -> IndexPartition {
     let pk = format!("INCS#{service}");
     IndexPartition {
@@ -249,8 +264,8 @@ fn entry(at: DateTime<Utc>, id: impl std::fmt::Display) -> String {
 }
 
 /// The index keys a projection is stored under, `[gsi1pk, gsi1sk, gsi2pk, gsi2sk]`: a merged
-/// PR of the default branch on `gsi2` by merge; a finished production attempt on `gsi1` by
-/// finish; an incident on `gsi1` by opening, and on `gsi2` while open. A PR is found by head
+/// PR of the default branch on `gsi2` by merge; a finished attempt in a configured
+/// environment on `gsi1` by finish, under its environment's partition; an incident on `gsi1` by opening, and on `gsi2` while open. A PR is found by head
 /// branch through `Store::put_head_index`, not an index.
 pub fn index_keys(projection: &Projection) -> [Option<String>; 4] {
     let on = |partition: IndexPartition, sk: String| match partition.index {
@@ -262,10 +277,17 @@ pub fn index_keys(projection: &Projection) -> [Option<String>; 4] {
             Some(merged) => on(merged_prs_of_repo(&pr.repo), entry(merged, pr.number)),
             None => [None, None, None, None],
         },
-        Projection::Deployment(d) => match d.finished_at.filter(|_| d.is_production_attempt()) {
-            Some(finished) => on(deployments_of_repo(&d.repo), entry(finished, &d.id)),
-            None => [None, None, None, None],
-        },
+        Projection::Deployment(d) => {
+            // A projection stored before `stage` existed is production when it says so.
+            let stage = d.stage.as_deref().or(d.is_production.then_some(PRODUCTION));
+            match (d.finished_at.filter(|_| d.is_attempt()), stage) {
+                (Some(finished), Some(stage)) => on(
+                    deployments_in_environment(&d.repo, stage),
+                    entry(finished, &d.id),
+                ),
+                _ => [None, None, None, None],
+            }
+        }
         Projection::Incident(i) => {
             let sk = entry(i.opened_at, &i.id);
             let [gsi1pk, gsi1sk, ..] = on(incidents_of_service(&i.service), sk.clone());
@@ -361,6 +383,39 @@ mod tests {
         assert!(at_b > hi, "an excluded end leaves {at_b} out");
         assert_eq!(time_bounds(&(..)), (" ".to_string(), "~".to_string()));
         assert_eq!(time_bounds(&(a..)).1, "~");
+    }
+
+    #[test]
+    fn a_finished_attempt_is_indexed_under_its_environment() {
+        use flowmeter::model::DeploymentState;
+        let finished = at("2026-10-05T10:00:00Z");
+        let deployment = |stage: Option<&str>, state: Option<DeploymentState>| {
+            Projection::Deployment(flowmeter::derive::Deployment {
+                repo: "acme/api".into(),
+                id: "gh:7".into(),
+                stage: stage.map(str::to_string),
+                is_production: stage == Some("production"),
+                state,
+                finished_at: state.map(|_| finished),
+                ..Default::default()
+            })
+        };
+        let ok = Some(DeploymentState::Success);
+        let sk = Some("2026-10-05T10:00:00.000Z#gh:7".to_string());
+        assert_eq!(
+            index_keys(&deployment(Some("production"), ok)),
+            [Some("DEPS#acme/api".into()), sk.clone(), None, None]
+        );
+        assert_eq!(
+            index_keys(&deployment(Some("qa"), Some(DeploymentState::Failure))),
+            [Some("ENVDEPS#acme/api#qa".into()), sk, None, None]
+        );
+        // Running, or to no configured environment: found by no index.
+        assert_eq!(
+            index_keys(&deployment(Some("qa"), None)),
+            [None, None, None, None]
+        );
+        assert_eq!(index_keys(&deployment(None, ok)), [None, None, None, None]);
     }
 
     #[test]

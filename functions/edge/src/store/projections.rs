@@ -205,6 +205,7 @@ mod tests {
             id: "42".into(),
             environment: Some("production".into()),
             sha: Some("abc123".into()),
+            stage: Some("production".into()),
             is_production: true,
             state: Some(DeploymentState::Success),
             started_at: Some(at),
