@@ -136,18 +136,38 @@ pub fn shipped_prs(
     let Some(previous) = previous else {
         return Vec::new();
     };
+    let mut shipped: Vec<EntityKey> = prs_between(previous, deployment, history, merged)
+        .into_iter()
+        .map(PullRequest::key)
+        .collect();
+    shipped.sort();
+    shipped
+}
+
+/// The PRs `newer` holds that `older` does not: merged into the default branch with a merge
+/// commit after `older`'s sha and at or before `newer`'s, on the default branch's history;
+/// none when `newer` deployed a commit at or before `older`'s (a rollback, or an environment
+/// that is not ahead). When the history does not contain both shas, falls back to merge times:
+/// after `older` finished and at or before `newer` started. What a deployment shipped (older:
+/// the previous production deployment) and what an environment holds that the next one does
+/// not (older: the next environment's deployment) are both this.
+pub fn prs_between<'a>(
+    older: &Deployment,
+    newer: &Deployment,
+    history: &[String],
+    merged: &'a [PullRequest],
+) -> Vec<&'a PullRequest> {
     let candidates = merged
         .iter()
-        .filter(|pr| pr.repo == deployment.repo && pr.merged_to_default());
-    let this_pos = deployment.sha.as_deref().and_then(|s| position(history, s));
-    let prev_pos = previous.sha.as_deref().and_then(|s| position(history, s));
-    let mut shipped: Vec<EntityKey> = match (prev_pos, this_pos) {
-        (Some(prev), Some(this)) => {
-            if this <= prev {
-                // A redeploy of an older commit (a rollback) ships nothing new.
+        .filter(|pr| pr.repo == newer.repo && pr.merged_to_default());
+    let newer_pos = newer.sha.as_deref().and_then(|s| position(history, s));
+    let older_pos = older.sha.as_deref().and_then(|s| position(history, s));
+    match (older_pos, newer_pos) {
+        (Some(older), Some(newer)) => {
+            if newer <= older {
                 return Vec::new();
             }
-            let range: HashSet<&str> = history[prev + 1..=this]
+            let range: HashSet<&str> = history[older + 1..=newer]
                 .iter()
                 .map(String::as_str)
                 .collect();
@@ -157,24 +177,19 @@ pub fn shipped_prs(
                         .as_deref()
                         .is_some_and(|sha| range.contains(sha))
                 })
-                .map(PullRequest::key)
                 .collect()
         }
         _ => {
-            let (Some(after), Some(until)) = (
-                previous.finished_at,
-                deployment.started_at.or(deployment.finished_at),
-            ) else {
+            let (Some(after), Some(until)) =
+                (older.finished_at, newer.started_at.or(newer.finished_at))
+            else {
                 return Vec::new();
             };
             candidates
                 .filter(|pr| pr.merged_at.is_some_and(|m| m > after && m <= until))
-                .map(PullRequest::key)
                 .collect()
         }
-    };
-    shipped.sort();
-    shipped
+    }
 }
 
 /// Whether `deployment` rolled `previous` (the repo's successful production deployment before

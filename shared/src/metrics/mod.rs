@@ -25,6 +25,7 @@
 pub mod clusters;
 pub mod cycle_time;
 pub mod dora;
+pub mod environments;
 pub mod goals;
 pub mod incidents;
 pub mod levels;

@@ -1,0 +1,340 @@
+//! `GET /v1/environments`: what each configured environment runs, per repo, and what it holds
+//! that the next environment in promotion order does not ("in QA, not yet in production").
+//! Pure: the edge reads each environment's latest finished attempts, the default branch's
+//! history and the merged PRs between the deployed commits, and hands them in.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::OrgConfig;
+use crate::derive::deployment::seconds_between;
+use crate::derive::links::prs_between;
+use crate::derive::{Deployment, PullRequest};
+
+/// How many of an environment's latest finished attempts are read to find the one that
+/// succeeded last: a run of more failures than this answers "nothing deployed".
+pub const ATTEMPTS_READ: usize = 20;
+
+/// `GET /v1/environments`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentsReport {
+    pub scope: String,
+    /// When the ages were measured.
+    pub at: DateTime<Utc>,
+    pub repos: Vec<RepoEnvironments>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RepoEnvironments {
+    pub repo: String,
+    /// Every configured environment, in promotion order.
+    pub environments: Vec<EnvironmentState>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentState {
+    pub environment: String,
+    /// The last successful deployment there; `null` when none is known.
+    pub deployment: Option<Deployed>,
+    /// Seconds since that deployment finished.
+    pub age_seconds: Option<f64>,
+    /// The next environment in promotion order; `null` for the last one.
+    pub next: Option<String>,
+    /// Merged PRs this environment runs that the next one does not, by merge time; `null`
+    /// when it cannot be told (no next environment, or nothing deployed on either side).
+    pub ahead_of_next: Option<Vec<PendingPr>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Deployed {
+    /// Source-qualified, as in `GET /v1/deployments/failed`.
+    pub id: String,
+    pub sha: Option<String>,
+    /// The environment name the deployment reported (`qa-eu`), which the config matched.
+    pub reported_as: Option<String>,
+    pub finished_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingPr {
+    pub number: u64,
+    pub title: String,
+    pub author: String,
+    pub merged_at: Option<DateTime<Utc>>,
+    /// The PR on GitHub.
+    pub url: String,
+}
+
+/// What a repo's environment deployed last: the first successful attempt of its latest
+/// attempts (given latest first).
+pub fn deployed_now(latest_first: &[Deployment]) -> Option<&Deployment> {
+    latest_first.iter().find(|d| d.is_successful_attempt())
+}
+
+/// What one repo's environments run. `deployed` holds each environment's current deployment
+/// (by [`deployed_now`]), `history` the default branch's commits in order and `merged` its
+/// merged PRs over the span of those deployments.
+pub fn repo_environments(
+    repo: &str,
+    config: &OrgConfig,
+    deployed: &[(String, Deployment)],
+    history: &[String],
+    merged: &[PullRequest],
+    now: DateTime<Utc>,
+    github: &str,
+) -> RepoEnvironments {
+    let current = |environment: &str| {
+        deployed
+            .iter()
+            .find(|(name, _)| name == environment)
+            .map(|(_, d)| d)
+    };
+    let environments = config
+        .environment_names()
+        .map(|environment| {
+            let here = current(environment);
+            let next = config.next_environment(environment);
+            let ahead_of_next = match (here, next.and_then(current)) {
+                (Some(here), Some(there)) => Some(
+                    prs_between(there, here, history, merged)
+                        .into_iter()
+                        .map(|pr| pending(pr, github))
+                        .collect(),
+                ),
+                _ => None,
+            };
+            EnvironmentState {
+                environment: environment.to_string(),
+                deployment: here.and_then(|d| {
+                    Some(Deployed {
+                        id: d.id.clone(),
+                        sha: d.sha.clone(),
+                        reported_as: d.environment.clone(),
+                        finished_at: d.finished_at?,
+                    })
+                }),
+                age_seconds: here
+                    .and_then(|d| d.finished_at)
+                    .map(|finished| seconds_between(finished, now).max(0.0)),
+                next: next.map(str::to_string),
+                ahead_of_next,
+            }
+        })
+        .collect();
+    RepoEnvironments {
+        repo: repo.to_string(),
+        environments,
+    }
+}
+
+fn pending(pr: &PullRequest, github: &str) -> PendingPr {
+    let url = pr
+        .html_url
+        .as_deref()
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{github}/{}/pull/{}", pr.repo, pr.number));
+    PendingPr {
+        number: pr.number,
+        title: pr.title.clone(),
+        author: pr.author.clone(),
+        merged_at: pr.merged_at,
+        url,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::derive::links::branch_history;
+    use crate::derive::testing::*;
+    use crate::model::DeploymentState::{Failure, Success};
+
+    const GITHUB: &str = "https://github.com";
+
+    fn config() -> OrgConfig {
+        OrgConfig::from_yaml(
+            "org: acme\nenvironments: { dev: [dev], qa: ['qa-*'], production: [prod] }",
+        )
+        .expect("config")
+    }
+
+    fn in_stage(stage: &str, id: &str, sha: &str, finished: &str) -> Deployment {
+        let mut d = production_deployment(id, sha, finished, Success);
+        d.is_production = stage == "production";
+        d.stage = Some(stage.to_string());
+        d.environment = Some(format!("{stage}-eu"));
+        d
+    }
+
+    fn merged_pr(number: u64, merged: &str, sha: &str) -> PullRequest {
+        merged_pr_with(number, merged, sha, |_| {})
+    }
+
+    #[test]
+    fn the_current_deployment_is_the_last_that_succeeded() {
+        // given qa's latest attempts, latest first: a failure, then two successes
+        let mut failed = in_stage("qa", "gh:3", "ddddddd", "2026-10-05T13:00:00Z");
+        failed.state = Some(Failure);
+        let latest_first = [
+            failed,
+            in_stage("qa", "gh:2", "ccccccc", "2026-10-05T11:00:00Z"),
+            in_stage("qa", "gh:1", "aaaaaaa", "2026-10-05T09:30:00Z"),
+        ];
+        // then what qa runs is gh:2
+        assert_eq!(
+            deployed_now(&latest_first).map(|d| d.id.as_str()),
+            Some("gh:2")
+        );
+        assert_eq!(deployed_now(&latest_first[..1]), None);
+    }
+
+    #[test]
+    fn an_environment_lists_the_prs_the_next_one_does_not_have_yet() {
+        // given main a → b,c → d; PR 1 merged as bbbbbbb, PR 2 as ddddddd
+        let history = branch_history(&main_pushes());
+        let merged = [
+            merged_pr(1, "2026-10-05T09:55:00Z", "bbbbbbb"),
+            merged_pr(2, "2026-10-05T11:55:00Z", "ddddddd"),
+        ];
+        // and dev runs d (12:30), qa runs c (11:00), production runs a (09:30)
+        let deployed = [
+            (
+                "dev".to_string(),
+                in_stage("dev", "gh:5", "ddddddd", "2026-10-05T12:30:00Z"),
+            ),
+            (
+                "qa".to_string(),
+                in_stage("qa", "gh:4", "ccccccc", "2026-10-05T11:00:00Z"),
+            ),
+            (
+                "production".to_string(),
+                in_stage("production", "gh:1", "aaaaaaa", "2026-10-05T09:30:00Z"),
+            ),
+        ];
+        let now = t("2026-10-05T14:00:00Z");
+        // when the repo's environments are answered
+        let report = repo_environments(
+            "acme/api",
+            &config(),
+            &deployed,
+            &history,
+            &merged,
+            now,
+            GITHUB,
+        );
+        let by_name = |name: &str| {
+            report
+                .environments
+                .iter()
+                .find(|e| e.environment == name)
+                .expect("environment")
+        };
+        let numbers = |name: &str| {
+            by_name(name)
+                .ahead_of_next
+                .as_ref()
+                .map(|prs| prs.iter().map(|p| p.number).collect::<Vec<_>>())
+        };
+        // then each holds what the next one lacks: dev has PR 2 that qa lacks, qa has PR 1
+        // that production lacks, and production is last
+        assert_eq!(numbers("dev"), Some(vec![2]));
+        assert_eq!(numbers("qa"), Some(vec![1]));
+        assert_eq!(numbers("production"), None);
+        assert_eq!(by_name("qa").next.as_deref(), Some("production"));
+        assert_eq!(by_name("production").next, None);
+        // with its deployment and age: qa finished at 11:00, 3 h before now
+        let qa = by_name("qa");
+        assert_eq!(qa.age_seconds, Some(3.0 * 3600.0));
+        let deployment = qa.deployment.as_ref().expect("deployed");
+        assert_eq!(
+            (deployment.id.as_str(), deployment.sha.as_deref()),
+            ("gh:4", Some("ccccccc"))
+        );
+        assert_eq!(deployment.reported_as.as_deref(), Some("qa-eu"));
+        let pr = &qa.ahead_of_next.as_ref().expect("known")[0];
+        assert_eq!(pr.url, "https://github.com/acme/api/pull/1");
+        assert_eq!(
+            report
+                .environments
+                .iter()
+                .map(|e| e.environment.as_str())
+                .collect::<Vec<_>>(),
+            ["dev", "qa", "production"]
+        );
+    }
+
+    #[test]
+    fn nothing_is_ahead_when_the_next_environment_runs_the_same_or_a_newer_commit() {
+        let history = branch_history(&main_pushes());
+        let merged = [merged_pr(1, "2026-10-05T09:55:00Z", "bbbbbbb")];
+        let deployed = [
+            (
+                "qa".to_string(),
+                in_stage("qa", "gh:4", "ccccccc", "2026-10-05T11:00:00Z"),
+            ),
+            (
+                "production".to_string(),
+                in_stage("production", "gh:6", "ddddddd", "2026-10-05T12:30:00Z"),
+            ),
+        ];
+        let now = t("2026-10-05T14:00:00Z");
+        let report = repo_environments(
+            "acme/api",
+            &config(),
+            &deployed,
+            &history,
+            &merged,
+            now,
+            GITHUB,
+        );
+        let qa = &report.environments[1];
+        assert_eq!(qa.environment, "qa");
+        assert_eq!(qa.ahead_of_next, Some(vec![]));
+        // dev deployed nothing: no deployment, no age, and what it holds is unknown
+        let dev = &report.environments[0];
+        assert_eq!((dev.deployment.as_ref(), dev.age_seconds), (None, None));
+        assert_eq!(dev.ahead_of_next, None);
+    }
+
+    #[test]
+    fn commits_missing_from_the_history_fall_back_to_merge_times() {
+        // given shas the branch history does not hold
+        let history: Vec<String> = Vec::new();
+        let merged = [
+            merged_pr(1, "2026-10-05T09:55:00Z", "bbbbbbb"),
+            merged_pr(2, "2026-10-05T10:30:00Z", "ccccccc"),
+        ];
+        // production finished 10:00; qa's deployment started 10:55 (5 min before 11:00)
+        let deployed = [
+            (
+                "qa".to_string(),
+                in_stage("qa", "gh:4", "fffffff", "2026-10-05T11:00:00Z"),
+            ),
+            (
+                "production".to_string(),
+                in_stage("production", "gh:1", "eeeeeee", "2026-10-05T10:00:00Z"),
+            ),
+        ];
+        let now = t("2026-10-05T14:00:00Z");
+        let report = repo_environments(
+            "acme/api",
+            &config(),
+            &deployed,
+            &history,
+            &merged,
+            now,
+            GITHUB,
+        );
+        // then qa holds what merged after production finished and before qa started: PR 2
+        let qa = &report.environments[1];
+        let numbers: Vec<u64> = qa
+            .ahead_of_next
+            .as_ref()
+            .expect("known")
+            .iter()
+            .map(|p| p.number)
+            .collect();
+        assert_eq!(numbers, [2]);
+    }
+}
