@@ -134,6 +134,13 @@ async fn live_responses_match_the_openapi_document() {
             "FailedDeployments",
         ),
         ("/v1/deployments/failed?limit=0", 400, "Error"),
+        ("/v1/environments", 200, "EnvironmentsReport"),
+        (
+            "/v1/environments?scope=team:core",
+            200,
+            "EnvironmentsReport",
+        ),
+        ("/v1/environments?env=qa", 400, "Error"),
         ("/v1/goals?scope=repo:acme/api", 400, "Error"),
         ("/v1/goals?scope=team:nope", 404, "Error"),
         ("/v1/dora?scope=team:nope", 404, "Error"),

@@ -6,6 +6,7 @@
 
 mod backfill;
 pub mod dashboard;
+mod environments;
 mod error;
 mod lists;
 mod query;
@@ -129,6 +130,9 @@ async fn answer(state: &ApiState, request: &Request) -> Answer {
         }
         Route::FailedDeployments => {
             lists::failed(state, request.uri().query().unwrap_or_default()).await
+        }
+        Route::Environments => {
+            environments::environments(state, request.uri().query().unwrap_or_default()).await
         }
         Route::Report(report) => {
             reports::report(state, request.uri().query().unwrap_or_default(), report).await

@@ -4,12 +4,13 @@
 use super::error::ApiError;
 
 /// The read routes, as in docs/API.md and template.yaml.
-pub const ROUTES: [(&str, &str); 16] = [
+pub const ROUTES: [(&str, &str); 17] = [
     ("GET", "/v1/dora"),
     ("GET", "/v1/cycle-time"),
     ("GET", "/v1/pull-requests"),
     ("GET", "/v1/pull-requests/slowest"),
     ("GET", "/v1/deployments/failed"),
+    ("GET", "/v1/environments"),
     ("GET", "/v1/incidents"),
     ("GET", "/v1/goals"),
     ("GET", "/v1/teams"),
@@ -41,6 +42,8 @@ pub enum Route {
     SlowestPullRequests,
     /// `GET /v1/deployments/failed`: the period's failed production deployments, with why.
     FailedDeployments,
+    /// `GET /v1/environments`: what each environment runs, and what the next one lacks.
+    Environments,
     /// `GET /v1/goals`: a scope's goals against its reports, and its DORA benchmark.
     Goals,
     Teams,
@@ -84,6 +87,7 @@ impl Route {
             ("GET", "/v1/incidents") => Route::Report(Report::Incidents),
             ("GET", "/v1/pull-requests/slowest") => Route::SlowestPullRequests,
             ("GET", "/v1/deployments/failed") => Route::FailedDeployments,
+            ("GET", "/v1/environments") => Route::Environments,
             ("GET", "/v1/goals") => Route::Goals,
             ("GET", "/v1/teams") => Route::Teams,
             ("GET", "/v1/config") => Route::GetConfig,

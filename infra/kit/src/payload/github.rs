@@ -153,10 +153,22 @@ pub fn deployment(
     finished: DateTime<Utc>,
     state: &str,
 ) -> [(DateTime<Utc>, &'static str, Value); 2] {
-    let deployment = json!({"id": id, "sha": sha, "ref": "main", "environment": "production",
+    deployment_to("production", repo, id, sha, (started, finished), state)
+}
+
+/// As [`deployment`], to the GitHub environment `environment` (`qa-eu`, `staging`).
+pub fn deployment_to(
+    environment: &str,
+    repo: &str,
+    id: u64,
+    sha: &str,
+    (started, finished): (DateTime<Utc>, DateTime<Utc>),
+    state: &str,
+) -> [(DateTime<Utc>, &'static str, Value); 2] {
+    let deployment = json!({"id": id, "sha": sha, "ref": "main", "environment": environment,
                             "creator": user("deployer"), "created_at": ts(started),
                             "updated_at": ts(started)});
-    let status = json!({"id": id * 10, "state": state, "environment": "production",
+    let status = json!({"id": id * 10, "state": state, "environment": environment,
                         "created_at": ts(finished), "updated_at": ts(finished)});
     [
         (

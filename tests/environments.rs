@@ -1,0 +1,202 @@
+//! `GET /v1/environments` on DynamoDB Local: a PR merged, deployed to QA, then to production;
+//! at each step the answer names what each environment runs and what QA holds that production
+//! does not. Deliveries go through the real webhook handler and the rollup pipeline.
+
+use chrono::{DateTime, Duration, Utc};
+use flowmeter_e2e::payload::bytes;
+use flowmeter_e2e::payload::github::{self, PullRequest, ZERO_SHA};
+use flowmeter_e2e::{api_call, deliver, drain, fresh_store, Delivery, GITHUB_SECRET};
+use flowmeter_edge::api::ApiState;
+use flowmeter_edge::lambda_http::http::StatusCode;
+use flowmeter_edge::store::Store;
+use serde_json::Value;
+
+const REPO: &str = "acme/api";
+const TOKEN: &str = "read-token";
+
+fn at(minutes: i64) -> DateTime<Utc> {
+    "2026-10-05T08:00:00Z"
+        .parse::<DateTime<Utc>>()
+        .unwrap_or_default()
+        + Duration::minutes(minutes)
+}
+
+fn sha(label: &str) -> String {
+    format!("{label:0>40}")
+}
+
+struct Deliveries<'s> {
+    store: &'s Store,
+    sent: usize,
+}
+
+impl Deliveries<'_> {
+    async fn github(&mut self, event: &str, body: Value) {
+        self.sent += 1;
+        let delivery = Delivery::github(
+            GITHUB_SECRET,
+            event,
+            &format!("env-{}", self.sent),
+            bytes(&body),
+        );
+        let (status, answer) = deliver(self.store, &delivery).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    }
+
+    async fn push_main(&mut self, minutes: i64, before: &str, commit: &str) {
+        let commits = vec![github::commit(commit, at(minutes - 1), "alice")];
+        let body = github::push(REPO, at(minutes), "main", before, commits, false);
+        self.github("push", body).await;
+    }
+
+    async fn deploy(
+        &mut self,
+        environment: &str,
+        id: u64,
+        commit: &str,
+        minutes: i64,
+        state: &str,
+    ) {
+        let span = (at(minutes), at(minutes + 5));
+        for (_, event, body) in github::deployment_to(environment, REPO, id, commit, span, state) {
+            self.github(event, body).await;
+        }
+    }
+
+    async fn merged_pr(&mut self, number: u64, minutes: i64, base: &str, merge: &str) {
+        let head = sha(&format!("f{number}"));
+        let branch = format!("feature-{number}");
+        let pr = PullRequest {
+            repo: REPO,
+            number,
+            title: "Add caching",
+            body: None,
+            author: "alice",
+            created: at(minutes - 30),
+            closed: Some((at(minutes), Some(merge))),
+            head: (&branch, &head),
+            base_sha: base,
+            additions: 10,
+            deletions: 2,
+        };
+        self.github("pull_request", pr.event("opened", at(minutes - 30)))
+            .await;
+        self.github("pull_request", pr.event("closed", at(minutes)))
+            .await;
+    }
+}
+
+async fn environments(state: &ApiState) -> Value {
+    let (status, body) =
+        api_call(state, "GET", "/v1/environments?scope=team:core", TOKEN, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// (sha, PR numbers ahead of the next environment) of `environment` in the answer.
+fn state_of(body: &Value, environment: &str) -> (Option<String>, Option<Vec<u64>>) {
+    let repo = &body["repos"][0];
+    assert_eq!(repo["repo"], REPO);
+    let env = repo["environments"]
+        .as_array()
+        .and_then(|all| all.iter().find(|e| e["environment"] == environment))
+        .unwrap_or_else(|| panic!("{environment} in {body}"));
+    let sha = env["deployment"]["sha"].as_str().map(str::to_string);
+    let ahead = env["ahead_of_next"]
+        .as_array()
+        .map(|prs| prs.iter().filter_map(|p| p["number"].as_u64()).collect());
+    (sha, ahead)
+}
+
+#[tokio::test]
+async fn each_environment_runs_its_commit_and_qa_lists_what_production_lacks() {
+    let store = fresh_store("environments").await;
+    store
+        .put_config(
+            "org: acme\nenvironments:\n  qa: [qa, 'qa-*']\n  production: [production]\nteams:\n  core:\n    members: [alice]\n    repos: [acme/api]\n",
+        )
+        .await
+        .expect("config");
+    let state = ApiState::new(store.clone(), TOKEN.into(), "admin-token".into());
+    let mut poller = None;
+    let mut send = Deliveries {
+        store: &store,
+        sent: 0,
+    };
+    let (c0, m1) = (sha("c0"), sha("m1"));
+
+    // given c0 on main, deployed to production and to qa
+    send.push_main(0, ZERO_SHA, &c0).await;
+    send.deploy("production", 1, &c0, 10, "success").await;
+    send.deploy("qa-eu", 2, &c0, 20, "success").await;
+    // and a sandbox deployment, an environment no pattern matches
+    send.deploy("sandbox", 9, &c0, 25, "success").await;
+    drain(&store, &mut poller).await;
+    let body = environments(&state).await;
+    // then both run c0 and qa holds nothing production lacks
+    assert_eq!(state_of(&body, "qa"), (Some(c0.clone()), Some(vec![])));
+    assert_eq!(state_of(&body, "production"), (Some(c0.clone()), None));
+    let names: Vec<&str> = body["repos"][0]["environments"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|e| e["environment"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(names, ["qa", "production"], "configured ones, in order");
+    assert_eq!(
+        body["repos"][0]["environments"][0]["deployment"]["reported_as"],
+        "qa-eu"
+    );
+
+    // when PR 1 merges as m1 and m1 goes to qa (a failed attempt first)
+    send.merged_pr(1, 60, &c0, &m1).await;
+    send.push_main(61, &c0, &m1).await;
+    send.deploy("qa-eu", 3, &m1, 70, "failure").await;
+    drain(&store, &mut poller).await;
+    // a failed attempt changes nothing qa runs
+    assert_eq!(
+        state_of(&environments(&state).await, "qa").0,
+        Some(c0.clone())
+    );
+    send.deploy("qa-eu", 4, &m1, 80, "success").await;
+    drain(&store, &mut poller).await;
+    // then qa runs m1 and holds PR 1, which production does not have yet
+    let body = environments(&state).await;
+    assert_eq!(state_of(&body, "qa"), (Some(m1.clone()), Some(vec![1])));
+    assert_eq!(state_of(&body, "production").0, Some(c0.clone()));
+    let qa = &body["repos"][0]["environments"][0];
+    assert_eq!(qa["next"], "production");
+    assert_eq!(qa["ahead_of_next"][0]["title"], "Add caching");
+    assert!(
+        qa["age_seconds"].as_f64().is_some_and(|age| age > 0.0),
+        "{qa}"
+    );
+
+    // when m1 goes to production
+    send.deploy("production", 5, &m1, 120, "success").await;
+    drain(&store, &mut poller).await;
+    // then both run m1 and nothing waits
+    let body = environments(&state).await;
+    assert_eq!(state_of(&body, "qa"), (Some(m1.clone()), Some(vec![])));
+    assert_eq!(state_of(&body, "production"), (Some(m1), None));
+
+    // and the DORA numbers count production alone: two successful deployments
+    let (status, dora) = api_call(
+        &state,
+        "GET",
+        "/v1/dora?scope=repo:acme/api&from=2026-10-05&to=2026-10-11",
+        TOKEN,
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(dora["deployment_frequency"]["deployments"], 2, "{dora}");
+    assert_eq!(dora["change_failure_rate"]["deployments"], 2, "{dora}");
+
+    // a parameter the route does not take is a 400 naming it
+    let (status, body) = api_call(&state, "GET", "/v1/environments?env=qa", TOKEN, "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.to_string().contains("`env`"), "{body}");
+}
