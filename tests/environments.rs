@@ -195,6 +195,20 @@ async fn each_environment_runs_its_commit_and_qa_lists_what_production_lacks() {
     assert_eq!(dora["deployment_frequency"]["deployments"], 2, "{dora}");
     assert_eq!(dora["change_failure_rate"]["deployments"], 2, "{dora}");
 
+    // and /metrics has each environment's deployment age, one gauge per repo and environment
+    let (status, text) = flowmeter_e2e::api_text(&state, "GET", "/metrics", TOKEN, "").await;
+    assert_eq!(status, StatusCode::OK);
+    for environment in ["qa", "production"] {
+        let label = format!(
+            "flowmeter_deployment_age_seconds{{repo=\"acme/api\",environment=\"{environment}\"}} "
+        );
+        let age: Option<f64> = text
+            .lines()
+            .find_map(|line| line.strip_prefix(label.as_str()))
+            .and_then(|value| value.parse().ok());
+        assert!(age.is_some_and(|a| a > 0.0), "{label} in\n{text}");
+    }
+
     // a parameter the route does not take is a 400 naming it
     let (status, body) = api_call(&state, "GET", "/v1/environments?env=qa", TOKEN, "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

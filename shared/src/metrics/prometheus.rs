@@ -266,6 +266,34 @@ pub fn render(series: &[(String, ScopeReports)]) -> String {
     out
 }
 
+/// How long an environment has run its current deployment (`GET /v1/environments`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeploymentAge {
+    pub repo: String,
+    pub environment: String,
+    pub age_seconds: f64,
+}
+
+/// `flowmeter_deployment_age_seconds{repo,environment}`: per repo and configured environment
+/// rather than per scope, since a deployment belongs to one repo; a gauge, appended after the
+/// scope families.
+pub fn render_deployment_ages(ages: &[DeploymentAge]) -> String {
+    let name = "flowmeter_deployment_age_seconds";
+    let mut out = format!(
+        "# HELP {name} {}\n# TYPE {name} gauge\n",
+        escape_help("Seconds since the deployment a repo's environment runs (its last successful one) finished.")
+    );
+    for age in ages {
+        out.push_str(&format!(
+            "{name}{{repo=\"{}\",environment=\"{}\"}} {}\n",
+            escape_label_value(&age.repo),
+            escape_label_value(&age.environment),
+            float(age.age_seconds)
+        ));
+    }
+    out
+}
+
 /// Label values escape backslash, double quote and line feed.
 pub fn escape_label_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -451,6 +479,37 @@ mod tests {
         }
         assert_eq!(helped, typed);
         samples
+    }
+
+    #[test]
+    fn deployment_ages_are_one_gauge_per_repo_and_environment() {
+        let ages = [
+            DeploymentAge {
+                repo: "acme/api".into(),
+                environment: "qa".into(),
+                age_seconds: 3600.0,
+            },
+            DeploymentAge {
+                repo: "acme/\"odd\"".into(),
+                environment: "production".into(),
+                age_seconds: 90.5,
+            },
+        ];
+        let text = render_deployment_ages(&ages);
+        let samples = check_exposition(&text);
+        let got = &samples["flowmeter_deployment_age_seconds"];
+        assert_eq!(got.len(), 2);
+        assert!(
+            text.contains(
+                "flowmeter_deployment_age_seconds{repo=\"acme/api\",environment=\"qa\"} 3600\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"{repo="acme/\"odd\"",environment="production"} 90.5"#),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE flowmeter_deployment_age_seconds gauge\n"));
     }
 
     /// The four reports of `scope` over W41 (5–11 Oct 2026) from its rollups: `delivery` for

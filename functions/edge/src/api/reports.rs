@@ -291,7 +291,10 @@ pub async fn prometheus(state: &ApiState) -> Result<Response<Body>, ApiError> {
             (label, reports)
         })
         .collect();
-    let text = metrics::prometheus::render(&series);
+    let mut text = metrics::prometheus::render(&series);
+    text.push_str(&metrics::prometheus::render_deployment_ages(
+        &deployment_ages(state, &config, now).await?,
+    ));
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
@@ -337,4 +340,32 @@ mod tests {
         // then
         assert_eq!(err.code(), "bad_request");
     }
+}
+
+/// Each configured repo's environments' current deployment age: one index query per repo and
+/// environment (`Store::latest_deployments`), as `GET /v1/environments` reads them.
+async fn deployment_ages(
+    state: &ApiState,
+    config: &OrgConfig,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<metrics::prometheus::DeploymentAge>, ApiError> {
+    use metrics::environments::{deployed_now, ATTEMPTS_READ};
+    let mut ages = Vec::new();
+    for repo in config.configured_repos() {
+        for environment in config.environment_names() {
+            let latest = state
+                .store
+                .latest_deployments(&repo, environment, ATTEMPTS_READ)
+                .await?;
+            if let Some(finished) = deployed_now(&latest).and_then(|d| d.finished_at) {
+                ages.push(metrics::prometheus::DeploymentAge {
+                    repo: repo.clone(),
+                    environment: environment.to_string(),
+                    age_seconds: flowmeter::derive::deployment::seconds_between(finished, now)
+                        .max(0.0),
+                });
+            }
+        }
+    }
+    Ok(ages)
 }
