@@ -275,6 +275,42 @@ async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
     the_digest_flags_the_team_alone(&org, &store, &name).await;
     the_demo_goals_are_on_and_off_track(&state, from, to).await;
     the_team_s_lists_name_its_failures_and_slowest_prs(&org, &state, &team, from, to).await;
+    each_repo_runs_a_commit_in_staging_and_production(&state, &team).await;
+}
+
+/// The demo pipelines ship `main` to staging, then to production: every repo of the team
+/// runs a deployment in both, and staging's lead over production is known (it ran the
+/// same commit first, or a newer one).
+async fn each_repo_runs_a_commit_in_staging_and_production(state: &ApiState, team: &Team) {
+    let body = get(state, &format!("/v1/environments?scope=team:{}", team.name)).await;
+    let repos = body["repos"].as_array().cloned().unwrap_or_default();
+    let mut names: Vec<String> = repos
+        .iter()
+        .filter_map(|r| r["repo"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    let mut expected = team.repos.clone();
+    expected.sort();
+    assert_eq!(names, expected, "{body}");
+    for repo in &repos {
+        let environments: Vec<&str> = repo["environments"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|e| e["environment"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(environments, ["staging", "production"], "{repo}");
+        for env in repo["environments"].as_array().into_iter().flatten() {
+            assert!(env["deployment"]["sha"].is_string(), "{env}");
+        }
+        assert!(
+            repo["environments"][0]["ahead_of_next"].is_array(),
+            "{repo}"
+        );
+        assert!(repo["environments"][1]["ahead_of_next"].is_null(), "{repo}");
+    }
 }
 
 /// The team view's lists: every failed deployment the truth counts, by id, with a cause each,
