@@ -302,6 +302,34 @@ pub async fn prometheus(state: &ApiState) -> Result<Response<Body>, ApiError> {
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+/// Each configured repo's environments' current deployment age: one index query per repo and
+/// environment (`Store::latest_deployments`), as `GET /v1/environments` reads them.
+async fn deployment_ages(
+    state: &ApiState,
+    config: &OrgConfig,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<metrics::prometheus::DeploymentAge>, ApiError> {
+    use metrics::environments::{deployed_now, ATTEMPTS_READ};
+    let mut ages = Vec::new();
+    for repo in config.configured_repos() {
+        for environment in config.environment_names() {
+            let latest = state
+                .store
+                .latest_deployments(&repo, environment, ATTEMPTS_READ)
+                .await?;
+            if let Some(finished) = deployed_now(&latest).and_then(|d| d.finished_at) {
+                ages.push(metrics::prometheus::DeploymentAge {
+                    repo: repo.clone(),
+                    environment: environment.to_string(),
+                    age_seconds: flowmeter::derive::deployment::seconds_between(finished, now)
+                        .max(0.0),
+                });
+            }
+        }
+    }
+    Ok(ages)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,32 +368,4 @@ mod tests {
         // then
         assert_eq!(err.code(), "bad_request");
     }
-}
-
-/// Each configured repo's environments' current deployment age: one index query per repo and
-/// environment (`Store::latest_deployments`), as `GET /v1/environments` reads them.
-async fn deployment_ages(
-    state: &ApiState,
-    config: &OrgConfig,
-    now: chrono::DateTime<Utc>,
-) -> Result<Vec<metrics::prometheus::DeploymentAge>, ApiError> {
-    use metrics::environments::{deployed_now, ATTEMPTS_READ};
-    let mut ages = Vec::new();
-    for repo in config.configured_repos() {
-        for environment in config.environment_names() {
-            let latest = state
-                .store
-                .latest_deployments(&repo, environment, ATTEMPTS_READ)
-                .await?;
-            if let Some(finished) = deployed_now(&latest).and_then(|d| d.finished_at) {
-                ages.push(metrics::prometheus::DeploymentAge {
-                    repo: repo.clone(),
-                    environment: environment.to_string(),
-                    age_seconds: flowmeter::derive::deployment::seconds_between(finished, now)
-                        .max(0.0),
-                });
-            }
-        }
-    }
-    Ok(ages)
 }
