@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 
 use super::goals::build_goals;
 use super::raw::{Entries, RawConfig, RawIncidents, RawRework, RawSeverity};
+use super::tickets::build_tickets;
 use super::validate::{
     eq_ignore_case, no_duplicates, non_empty, normalize_repos, normalize_severity, parse_window,
     strings, validate_email, validate_login, validate_name, Patterns,
@@ -38,6 +39,7 @@ impl OrgConfig {
         let (severity_by_urgency, severity_by_priority) =
             build_severity(raw.severity.unwrap_or_default())?;
         let goals = build_goals(raw.goals, teams.keys().map(String::as_str))?;
+        let ticket_projects = build_tickets(raw.tickets, teams.keys().map(String::as_str))?;
         Ok(OrgConfig {
             org,
             timezone,
@@ -55,6 +57,7 @@ impl OrgConfig {
             severity_by_urgency,
             severity_by_priority,
             goals,
+            ticket_projects,
         })
     }
 }

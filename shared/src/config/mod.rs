@@ -22,6 +22,7 @@ mod goals;
 mod raw;
 #[cfg(test)]
 mod tests;
+mod tickets;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 pub use goals::{Goal, GoalMetric, Goals, Target, ORG_GOALS};
 use raw::{path_error, RawConfig};
+pub use tickets::TicketProject;
 use validate::{ends_with_ignore_case, eq_ignore_case, normalize_severity, Patterns};
 
 /// A config rejected at load time. `field` is the dotted path of the offending value (`config`
@@ -77,6 +79,8 @@ pub struct OrgConfig {
     severity_by_urgency: BTreeMap<String, String>,
     severity_by_priority: BTreeMap<String, String>,
     goals: Goals,
+    /// `tickets:`, Jira's then Linear's, each in the order written.
+    ticket_projects: Vec<TicketProject>,
 }
 
 /// A team is a set of people and a set of repos; the read API merges the rollups of either, so
@@ -355,6 +359,19 @@ impl OrgConfig {
 
     pub fn digest(&self) -> &DigestConfig {
         &self.digest
+    }
+
+    /// The configured Jira projects and Linear teams (docs/CONFIG.md "tickets").
+    pub fn ticket_projects(&self) -> &[TicketProject] {
+        &self.ticket_projects
+    }
+
+    /// The upper-case keys whose tickets are looked for in PRs and commits.
+    pub fn ticket_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.ticket_projects.iter().map(|p| p.key.clone()).collect();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     /// The org-wide and per-team goals (docs/CONFIG.md "goals").

@@ -41,6 +41,8 @@ pub(super) struct RawConfig {
     pub(super) severity: Option<RawSeverity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) goals: Option<Entries<Entries<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) tickets: Option<super::tickets::RawTickets>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -151,6 +153,7 @@ impl OrgConfig {
                 pagerduty_priority: Some(Entries::of(&self.severity_by_priority)),
             }),
             goals: Some(self.goals.to_raw()),
+            tickets: Some(super::tickets::raw_tickets(&self.ticket_projects)),
         }
     }
 }

@@ -1,6 +1,7 @@
 use super::validate::{parse_window, strings, MAX_NAME_BYTES};
 use super::*;
 use crate::metrics::levels::DoraLevel;
+use crate::model::TicketSource;
 use proptest::prelude::*;
 
 const EXAMPLE: &str = r##"
@@ -793,4 +794,51 @@ fn production_is_appended_with_its_defaults_when_not_written() {
         "{text}"
     );
     assert_eq!(OrgConfig::from_yaml(&text).expect("round trip"), c);
+}
+
+#[test]
+fn ticket_projects_map_to_teams() {
+    let c = OrgConfig::from_yaml(
+        "org: acme\nteams: { payments: {}, platform: {} }\ntickets:\n  jira: { PAY: payments, plat_2: Platform }\n  linear: { ENG: platform }\n",
+    )
+    .expect("config");
+    let projects: Vec<(TicketSource, &str, &str)> = c
+        .ticket_projects()
+        .iter()
+        .map(|p| (p.source, p.key.as_str(), p.team.as_str()))
+        .collect();
+    assert_eq!(
+        projects,
+        [
+            (TicketSource::Jira, "PAY", "payments"),
+            (TicketSource::Jira, "PLAT_2", "platform"),
+            (TicketSource::Linear, "ENG", "platform"),
+        ]
+    );
+    assert_eq!(c.ticket_keys(), ["ENG", "PAY", "PLAT_2"]);
+    let text = serde_json::to_string(&c).expect("serializes");
+    assert_eq!(OrgConfig::from_yaml(&text).expect("round trip"), c);
+    assert!(OrgConfig::from_yaml("org: solo")
+        .expect("minimal")
+        .ticket_projects()
+        .is_empty());
+}
+
+#[test]
+fn ticket_project_errors_name_the_key() {
+    assert_errors_name_the_field(&[
+        (
+            "org: acme\nteams: { payments: {} }\ntickets: { jira: { PAY: nobody } }",
+            "tickets.jira.PAY",
+        ),
+        (
+            "org: acme\nteams: { payments: {} }\ntickets: { jira: { 1PAY: payments } }",
+            "tickets.jira.1PAY",
+        ),
+        (
+            "org: acme\nteams: { payments: {} }\ntickets: { linear: { ENG: payments, eng: payments } }",
+            "tickets.linear.eng",
+        ),
+        ("org: acme\ntickets: { github: {} }", "tickets.github"),
+    ]);
 }

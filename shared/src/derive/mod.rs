@@ -14,6 +14,7 @@ pub mod projection;
 pub mod pull_request;
 pub mod rollup;
 pub mod ticket;
+pub mod ticket_keys;
 
 #[cfg(test)]
 pub(crate) mod testing;
