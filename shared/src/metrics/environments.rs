@@ -167,6 +167,29 @@ mod tests {
         d
     }
 
+    /// `(stage, deployment)`, as the edge hands each environment's current deployment in.
+    fn deployed_in(stage: &str, id: &str, sha: &str, finished: &str) -> (String, Deployment) {
+        (stage.to_string(), in_stage(stage, id, sha, finished))
+    }
+
+    /// acme/api's environments at 14:00 on 5 Oct 2026.
+    fn answer(
+        deployed: &[(String, Deployment)],
+        history: &[String],
+        merged: &[PullRequest],
+    ) -> RepoEnvironments {
+        let now = t("2026-10-05T14:00:00Z");
+        repo_environments(
+            "acme/api",
+            &config(),
+            deployed,
+            history,
+            merged,
+            now,
+            GITHUB,
+        )
+    }
+
     fn merged_pr(number: u64, merged: &str, sha: &str) -> PullRequest {
         merged_pr_with(number, merged, sha, |_| {})
     }
@@ -199,30 +222,12 @@ mod tests {
         ];
         // and dev runs d (12:30), qa runs c (11:00), production runs a (09:30)
         let deployed = [
-            (
-                "dev".to_string(),
-                in_stage("dev", "gh:5", "ddddddd", "2026-10-05T12:30:00Z"),
-            ),
-            (
-                "qa".to_string(),
-                in_stage("qa", "gh:4", "ccccccc", "2026-10-05T11:00:00Z"),
-            ),
-            (
-                "production".to_string(),
-                in_stage("production", "gh:1", "aaaaaaa", "2026-10-05T09:30:00Z"),
-            ),
+            deployed_in("dev", "gh:5", "ddddddd", "2026-10-05T12:30:00Z"),
+            deployed_in("qa", "gh:4", "ccccccc", "2026-10-05T11:00:00Z"),
+            deployed_in("production", "gh:1", "aaaaaaa", "2026-10-05T09:30:00Z"),
         ];
-        let now = t("2026-10-05T14:00:00Z");
         // when the repo's environments are answered
-        let report = repo_environments(
-            "acme/api",
-            &config(),
-            &deployed,
-            &history,
-            &merged,
-            now,
-            GITHUB,
-        );
+        let report = answer(&deployed, &history, &merged);
         let by_name = |name: &str| {
             report
                 .environments
@@ -269,25 +274,10 @@ mod tests {
         let history = branch_history(&main_pushes());
         let merged = [merged_pr(1, "2026-10-05T09:55:00Z", "bbbbbbb")];
         let deployed = [
-            (
-                "qa".to_string(),
-                in_stage("qa", "gh:4", "ccccccc", "2026-10-05T11:00:00Z"),
-            ),
-            (
-                "production".to_string(),
-                in_stage("production", "gh:6", "ddddddd", "2026-10-05T12:30:00Z"),
-            ),
+            deployed_in("qa", "gh:4", "ccccccc", "2026-10-05T11:00:00Z"),
+            deployed_in("production", "gh:6", "ddddddd", "2026-10-05T12:30:00Z"),
         ];
-        let now = t("2026-10-05T14:00:00Z");
-        let report = repo_environments(
-            "acme/api",
-            &config(),
-            &deployed,
-            &history,
-            &merged,
-            now,
-            GITHUB,
-        );
+        let report = answer(&deployed, &history, &merged);
         let qa = &report.environments[1];
         assert_eq!(qa.environment, "qa");
         assert_eq!(qa.ahead_of_next, Some(vec![]));
@@ -307,25 +297,10 @@ mod tests {
         ];
         // production finished 10:00; qa's deployment started 10:55 (5 min before 11:00)
         let deployed = [
-            (
-                "qa".to_string(),
-                in_stage("qa", "gh:4", "fffffff", "2026-10-05T11:00:00Z"),
-            ),
-            (
-                "production".to_string(),
-                in_stage("production", "gh:1", "eeeeeee", "2026-10-05T10:00:00Z"),
-            ),
+            deployed_in("qa", "gh:4", "fffffff", "2026-10-05T11:00:00Z"),
+            deployed_in("production", "gh:1", "eeeeeee", "2026-10-05T10:00:00Z"),
         ];
-        let now = t("2026-10-05T14:00:00Z");
-        let report = repo_environments(
-            "acme/api",
-            &config(),
-            &deployed,
-            &history,
-            &merged,
-            now,
-            GITHUB,
-        );
+        let report = answer(&deployed, &history, &merged);
         // then qa holds what merged after production finished and before qa started: PR 2
         let qa = &report.environments[1];
         let numbers: Vec<u64> = qa
