@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use flowmeter::derive::Deployment;
 use flowmeter::model::{DeploymentState, EntityKey, Fact, FactBody, ShippedPr};
 use flowmeter_e2e::scenario::history;
-use flowmeter_e2e::{deliver, drain, fresh_store};
+use flowmeter_e2e::{deliver, drain, fresh_store, Delivery};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::store::{
     item_keys, AttributeValue, Item, LinkState, Projection, ProjectionItem, Store, StoreError,
@@ -300,6 +300,15 @@ async fn a_pipeline_run_writes_only_under_the_rollup_prefixes_and_uses_them_all(
         .map(history)
         .find(|h| h.iter().any(|d| d.path == "/webhooks/incidents"))
         .expect("a seed with an incident");
+    // and a Jira ticket, whose projection the rollup writes into its TICKET# partition
+    let jira = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/jira/zulip.issue_updated__status.json"
+    ))
+    .expect("jira fixture");
+    let deliveries = deliveries
+        .into_iter()
+        .chain([Delivery::jira(flowmeter_e2e::JIRA_SECRET, jira)]);
     for delivery in deliveries {
         let (status, answer) = deliver(&store, &delivery).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
@@ -357,7 +366,8 @@ fn is_link(body: &FactBody) -> bool {
         | FactBody::RolledBackBy { .. }
         | FactBody::FollowedBy { .. }
         | FactBody::SupersededBy { .. }
-        | FactBody::EarlierPrHead { .. } => true,
+        | FactBody::EarlierPrHead { .. }
+        | FactBody::NamedByPr { .. } => true,
     }
 }
 
@@ -393,6 +403,11 @@ fn the_derived_fact_types_are_the_stored_tags_of_every_derived_body() {
             pr: pr_key(1),
             head_sha: "abc".into(),
             merged_at: t,
+        },
+        FactBody::NamedByPr {
+            pr: pr_key(1),
+            merged_at: Some(t),
+            shipped_at: None,
         },
     ];
     let mut tags = Vec::new();

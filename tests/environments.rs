@@ -1,14 +1,17 @@
 //! `GET /v1/environments` on DynamoDB Local: a PR merged, deployed to QA, then to production;
 //! at each step the answer names what each environment runs and what QA holds that production
 //! does not. Deliveries go through the real webhook handler and the rollup pipeline.
+//! The ticket scenario: a Jira ticket started, its PR merged, deployed to QA, then to
+//! production, then done; `/v1/tickets` and `/v1/environments` checked at each step.
 
 use chrono::{DateTime, Duration, Utc};
 use flowmeter_e2e::payload::bytes;
 use flowmeter_e2e::payload::github::{self, PullRequest, ZERO_SHA};
-use flowmeter_e2e::{api_call, deliver, drain, fresh_store, Delivery, GITHUB_SECRET};
+use flowmeter_e2e::{api_call, deliver, drain, fresh_store, Delivery, GITHUB_SECRET, JIRA_SECRET};
 use flowmeter_edge::api::ApiState;
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::store::Store;
+use serde_json::json;
 use serde_json::Value;
 
 const REPO: &str = "acme/api";
@@ -64,12 +67,24 @@ impl Deliveries<'_> {
     }
 
     async fn merged_pr(&mut self, number: u64, minutes: i64, base: &str, merge: &str) {
+        self.merged_pr_titled(number, minutes, base, merge, "Add caching")
+            .await;
+    }
+
+    async fn merged_pr_titled(
+        &mut self,
+        number: u64,
+        minutes: i64,
+        base: &str,
+        merge: &str,
+        title: &str,
+    ) {
         let head = sha(&format!("f{number}"));
         let branch = format!("feature-{number}");
         let pr = PullRequest {
             repo: REPO,
             number,
-            title: "Add caching",
+            title,
             body: None,
             author: "alice",
             created: at(minutes - 30),
@@ -83,6 +98,31 @@ impl Deliveries<'_> {
             .await;
         self.github("pull_request", pr.event("closed", at(minutes)))
             .await;
+    }
+
+    /// A Jira Cloud `jira:issue_updated` of PAY-1 moving to `status` (`category`) at `minutes`.
+    async fn jira_status(&mut self, minutes: i64, status: &str, category: &str) {
+        self.sent += 1;
+        let body = json!({
+            "webhookEvent": "jira:issue_updated",
+            "timestamp": at(minutes).timestamp_millis(),
+            "issue": {
+                "key": "PAY-1",
+                "fields": {
+                    "project": {"key": "PAY"},
+                    "summary": "Refund retries",
+                    "status": {"name": status, "statusCategory": {"key": category}},
+                    "fixVersions": [{"name": "2026.41"}],
+                },
+            },
+            "changelog": {
+                "id": format!("{}", 100 + self.sent),
+                "items": [{"field": "status", "fromString": "To Do", "toString": status}],
+            },
+        });
+        let delivery = Delivery::jira(JIRA_SECRET, bytes(&body));
+        let (status, answer) = deliver(self.store, &delivery).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     }
 }
 
@@ -213,4 +253,112 @@ async fn each_environment_runs_its_commit_and_qa_lists_what_production_lacks() {
     let (status, body) = api_call(&state, "GET", "/v1/environments?env=qa", TOKEN, "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.to_string().contains("`env`"), "{body}");
+}
+
+async fn tickets(state: &ApiState, env: &str) -> Value {
+    let path = format!("/v1/tickets?scope=team:core&env={env}&from=2026-10-05&to=2026-10-11");
+    let (status, body) = api_call(state, "GET", &path, TOKEN, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// The ids of the tickets listed.
+fn listed(body: &Value) -> Vec<String> {
+    body["tickets"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|t| t["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_ticket_goes_from_started_through_qa_to_production_and_done() {
+    let store = fresh_store("ticket-flow").await;
+    store
+        .put_config(
+            "org: acme\nenvironments:\n  qa: [qa, 'qa-*']\n  production: [production]\nteams:\n  core:\n    members: [alice]\n    repos: [acme/api]\ntickets:\n  jira: { PAY: core }\n",
+        )
+        .await
+        .expect("config");
+    let state = ApiState::new(store.clone(), TOKEN.into(), "admin-token".into());
+    let mut poller = None;
+    let mut send = Deliveries {
+        store: &store,
+        sent: 0,
+    };
+    let (c0, m1) = (sha("c0"), sha("m1"));
+
+    // given c0 running in production and qa, and PAY-1 started at 08:30
+    send.push_main(0, ZERO_SHA, &c0).await;
+    send.deploy("production", 1, &c0, 10, "success").await;
+    send.deploy("qa-eu", 2, &c0, 20, "success").await;
+    send.jira_status(30, "In Progress", "indeterminate").await;
+    // when PR 1 naming it merges at 09:00 as m1 and m1 reaches qa (finished 09:25)
+    send.merged_pr_titled(1, 60, &c0, &m1, "PAY-1: refund retries")
+        .await;
+    send.push_main(61, &c0, &m1).await;
+    send.deploy("qa-eu", 3, &m1, 80, "success").await;
+    drain(&store, &mut poller).await;
+    // then PAY-1 is in qa, with its status, fix version, PR and the deployment that carried it
+    let qa = tickets(&state, "qa").await;
+    assert_eq!(listed(&qa), ["jira:PAY-1"], "{qa}");
+    let ticket = &qa["tickets"][0];
+    assert_eq!(ticket["status"], "In Progress");
+    assert_eq!(ticket["category"], "started");
+    assert_eq!(ticket["fix_versions"], json!(["2026.41"]));
+    assert_eq!(ticket["prs"], json!(["acme/api#1"]));
+    assert_eq!(ticket["deployments"][0]["sha"], m1.as_str());
+    assert_eq!(qa["environment"], "qa");
+    // and not in production yet, which qa is ahead of by PR 1 and its ticket
+    let production = tickets(&state, "production").await;
+    assert!(listed(&production).is_empty(), "{production}");
+    assert_eq!(production["lead_time"]["count"], 0);
+    let body = environments(&state).await;
+    let ahead = &body["repos"][0]["environments"][0]["ahead_of_next"];
+    assert_eq!(ahead[0]["tickets"], json!(["jira:PAY-1"]), "{body}");
+    // and a name a qa pattern matches lists the same
+    assert_eq!(listed(&tickets(&state, "qa-eu").await), ["jira:PAY-1"]);
+
+    // when m1 reaches production (finished 10:05)
+    send.deploy("production", 4, &m1, 120, "success").await;
+    drain(&store, &mut poller).await;
+    // then PAY-1 is in production, shipped 95 minutes after it started
+    let production = tickets(&state, "production").await;
+    assert_eq!(listed(&production), ["jira:PAY-1"], "{production}");
+    assert_eq!(production["lead_time"]["count"], 1);
+    assert_eq!(production["lead_time"]["measured"], 1);
+    assert_eq!(production["lead_time"]["p50_seconds"], 95.0 * 60.0);
+    assert_eq!(production["cycle_time"]["count"], 0, "not done yet");
+    let body = environments(&state).await;
+    assert_eq!(state_of(&body, "qa"), (Some(m1.clone()), Some(vec![])));
+
+    // when PAY-1 is done at 11:00
+    send.jira_status(180, "Done", "done").await;
+    drain(&store, &mut poller).await;
+    // then its cycle time is 150 minutes, for the team and for the org
+    let done = tickets(&state, "production").await;
+    assert_eq!(done["cycle_time"]["count"], 1, "{done}");
+    assert_eq!(done["cycle_time"]["p50_seconds"], 150.0 * 60.0);
+    assert_eq!(done["cycle_time"]["p90_seconds"], 150.0 * 60.0);
+    assert_eq!(done["weeks"][0]["done"], 1);
+    assert_eq!(done["tickets"][0]["status"], "Done");
+    let (status, org) = api_call(
+        &state,
+        "GET",
+        "/v1/tickets?from=2026-10-05&to=2026-10-11",
+        TOKEN,
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(org["cycle_time"]["p50_seconds"], 150.0 * 60.0, "{org}");
+    assert_eq!(org["lead_time"]["p50_seconds"], 95.0 * 60.0, "{org}");
+
+    // and an environment the config does not have is a 400 naming it
+    let (status, body) = api_call(&state, "GET", "/v1/tickets?env=staging", TOKEN, "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.to_string().contains("staging"), "{body}");
 }

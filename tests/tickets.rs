@@ -2,7 +2,7 @@
 //! Jira Cloud and Server payloads and the Linear fixture become ticket facts (`TICKET#…`), a
 //! redelivery writes nothing, a wrong signature or token is 401 and writes nothing, a stale
 //! Linear delivery is 401, an event we do not read is 202 ignored; and the rollup's run over
-//! the stream leaves the ticket facts alone and derives nothing from them.
+//! the stream projects each ticket beside its facts.
 
 use flowmeter::derive::project_ticket;
 use flowmeter::model::{EntityKey, FactBody, StatusTransition, TicketCategory};
@@ -228,7 +228,7 @@ async fn events_we_do_not_read_are_ignored() {
 }
 
 #[tokio::test]
-async fn the_rollup_stores_ticket_facts_and_derives_nothing_from_them() {
+async fn the_rollup_projects_each_ticket_beside_its_facts() {
     let store = fresh_store("tickets-rollup").await;
     let mut poller = None;
     drain(&store, &mut poller).await;
@@ -249,10 +249,26 @@ async fn the_rollup_stores_ticket_facts_and_derives_nothing_from_them() {
     .await;
     let facts_only = table_snapshot(&store).await;
     drain(&store, &mut poller).await;
-    assert_eq!(
-        table_snapshot(&store).await,
-        facts_only,
-        "the rollup wrote nothing for ticket facts (no projection, member, rollup or parked entity)"
+    // every fact is still there, and each ticket has its projection: the fold of its facts
+    let after = table_snapshot(&store).await;
+    assert!(
+        facts_only.iter().all(|item| after.contains(item)),
+        "facts kept"
+    );
+    for entity in [ticket("jira:TEST-1"), ticket("linear:ENG-123")] {
+        let (facts, item) = store.entity(&entity).await.expect("entity");
+        let stored = item.unwrap_or_else(|| panic!("{entity:?} has a projection"));
+        assert_eq!(
+            Some(stored.projection),
+            project_ticket(&entity, &facts).map(flowmeter::derive::Projection::Ticket)
+        );
+    }
+    // and nothing was parked
+    assert!(
+        !after
+            .iter()
+            .any(|item| format!("{item:?}").contains("PARKED#")),
+        "no ticket parked"
     );
 }
 

@@ -482,6 +482,13 @@ pub enum FactBody {
     SupersededBy {
         deployment: EntityKey,
     },
+    /// On a ticket: this PR names it (title, body, head branch or one of its commits), merged
+    /// at `merged_at` and shipped to production by a deployment finished at `shipped_at`.
+    NamedByPr {
+        pr: EntityKey,
+        merged_at: Option<DateTime<Utc>>,
+        shipped_at: Option<DateTime<Utc>>,
+    },
 }
 
 impl FactBody {
@@ -499,6 +506,7 @@ impl FactBody {
                 | FactBody::RolledBackBy { .. }
                 | FactBody::SupersededBy { .. }
                 | FactBody::EarlierPrHead { .. }
+                | FactBody::NamedByPr { .. }
         )
     }
 }

@@ -92,6 +92,9 @@ pub struct ScopePlan {
     pub pull_requests: Vec<Scope>,
     /// Incidents: services (or the org).
     pub incidents: Vec<Scope>,
+    /// Ticket numbers: the Jira projects and Linear teams config `tickets:` gives a team (or the
+    /// org); none for a repo or a service, which own no tickets.
+    pub tickets: Vec<Scope>,
     /// Service names whose open incidents belong to the scope (`None` = all).
     pub services: Option<BTreeSet<String>>,
     /// Known from the config; otherwise the scope exists only if it has data.
@@ -105,6 +108,7 @@ impl ScopePlan {
             .iter()
             .chain(&self.pull_requests)
             .chain(&self.incidents)
+            .chain(&self.tickets)
     }
 
     /// Whether an open incident of `service` belongs to the scope.
@@ -122,6 +126,7 @@ impl OrgConfig {
                 delivery: vec![Scope::Org],
                 pull_requests: vec![Scope::Org],
                 incidents: vec![Scope::Org],
+                tickets: vec![Scope::Org],
                 services: None,
                 configured: true,
             }),
@@ -129,7 +134,7 @@ impl OrgConfig {
                 let team = self.team(name).ok_or_else(|| ScopeError::Unknown {
                     input: scope.to_string(),
                 })?;
-                Ok(self.plan_team(team))
+                Ok(self.plan_team(name, team))
             }
             RequestedScope::Repo(repo) => {
                 let configured = !self.services_of_repo(repo).is_empty()
@@ -139,6 +144,7 @@ impl OrgConfig {
                     delivery: vec![Scope::Repo(repo.clone())],
                     pull_requests: vec![Scope::Repo(repo.clone())],
                     incidents: service_scopes(&services),
+                    tickets: Vec::new(),
                     services: Some(services),
                     configured,
                 })
@@ -149,6 +155,7 @@ impl OrgConfig {
                     delivery: repos.clone(),
                     pull_requests: repos,
                     incidents: vec![Scope::Service(service.clone())],
+                    tickets: Vec::new(),
                     configured: self.service(service).is_some(),
                     services: Some(BTreeSet::from([service.clone()])),
                 })
@@ -156,8 +163,14 @@ impl OrgConfig {
         }
     }
 
-    /// The stored scopes of a team of this config.
-    pub fn plan_team(&self, team: &Team) -> ScopePlan {
+    /// The stored scopes of a team of this config (`name` as the config or a reader spells it).
+    pub fn plan_team(&self, name: &str, team: &Team) -> ScopePlan {
+        let tickets = self
+            .ticket_projects()
+            .iter()
+            .filter(|p| p.team.eq_ignore_ascii_case(name))
+            .map(|p| Scope::tickets(p.source, &p.key))
+            .collect();
         let repos = repo_scopes(&team.repos);
         let members: Vec<Scope> = team
             .members
@@ -173,6 +186,7 @@ impl OrgConfig {
             },
             delivery: repos,
             incidents: service_scopes(&services),
+            tickets,
             services: Some(services),
             configured: true,
         }
@@ -330,6 +344,34 @@ mod tests {
         // then
         assert_eq!(plan.pull_requests, repos(&["acme/infra", "acme/pay"]));
         assert_eq!(plan.delivery, plan.pull_requests);
+    }
+
+    #[test]
+    fn a_team_reads_the_ticket_projects_config_gives_it_and_a_repo_none() {
+        let config = OrgConfig::from_yaml(
+            "org: acme\nteams: { payments: { repos: [acme/api] }, growth: {} }\ntickets: { jira: { PAY: payments, OPS: growth }, linear: { PAY: Payments } }",
+        )
+        .expect("config");
+        let plan = config.plan(&scope("team:Payments")).expect("plan");
+        assert_eq!(
+            plan.tickets,
+            [
+                Scope::Tickets("jira:PAY".into()),
+                Scope::Tickets("linear:PAY".into())
+            ]
+        );
+        assert!(plan
+            .scopes()
+            .any(|s| *s == Scope::Tickets("linear:PAY".into())));
+        assert_eq!(
+            config.plan(&scope("org")).expect("plan").tickets,
+            [Scope::Org]
+        );
+        assert!(config
+            .plan(&scope("repo:acme/api"))
+            .expect("plan")
+            .tickets
+            .is_empty());
     }
 
     #[test]

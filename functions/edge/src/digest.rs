@@ -98,7 +98,7 @@ pub async fn gather(
     let weeks = weeks_ending(week, DIGEST_WEEKS);
     let plans: Vec<(&str, &Team, ScopePlan)> = config
         .teams()
-        .map(|(name, team)| (name, team, config.plan_team(team)))
+        .map(|(name, team)| (name, team, config.plan_team(name, team)))
         .collect();
     let scopes = std::iter::once(&Scope::Org).chain(plans.iter().flat_map(|(_, _, p)| p.scopes()));
     let found = store.rollups(&rollup_keys(scopes, &weeks)).await?;

@@ -114,6 +114,10 @@ pub mod link_id {
     pub fn earlier_pr_head(pr: &EntityKey) -> String {
         format!("earlier_pr_head:{}", pr.partition_key())
     }
+    /// On a ticket: a PR that names it.
+    pub fn named_by_pr(pr: &EntityKey) -> String {
+        format!("named_by_pr:{}", pr.partition_key())
+    }
 }
 
 /// A decision about a link its asserting entity remembers: the edits, and the target to
@@ -338,6 +342,45 @@ pub fn earlier_pr_heads(pr: &PullRequest, others: &[EntityKey]) -> Vec<LinkEdit>
             )
         })
         .collect()
+}
+
+/// The tickets a PR names learn of it (a `named_by_pr` link on each, with when it merged and
+/// shipped), and those its old state named but the new one does not forget it. `old` is the
+/// PR's previous projection (`None` when there was none, or to write every link again); a link
+/// whose content is unchanged is not written.
+pub fn ticket_links(new: Option<&PullRequest>, old: Option<&PullRequest>) -> Vec<LinkEdit> {
+    let body = |pr: &PullRequest| FactBody::NamedByPr {
+        pr: pr.key(),
+        merged_at: pr.merged_at,
+        shipped_at: pr.shipped_by.as_ref().map(|s| s.finished_at),
+    };
+    let ticket = |id: &String| EntityKey::Ticket { id: id.clone() };
+    let names = |pr: Option<&PullRequest>, id: &String| pr.is_some_and(|p| p.tickets.contains(id));
+    let mut edits = Vec::new();
+    if let Some(pr) = new {
+        let unchanged = old.is_some_and(|o| body(o) == body(pr));
+        for id in pr
+            .tickets
+            .iter()
+            .filter(|id| !(unchanged && names(old, id)))
+        {
+            edits.push(LinkEdit::put(
+                &ticket(id),
+                link_id::named_by_pr(&pr.key()),
+                pr.merged_at.unwrap_or(pr.created_at),
+                body(pr),
+            ));
+        }
+    }
+    if let Some(old) = old {
+        for id in old.tickets.iter().filter(|id| !names(new, id)) {
+            edits.push(LinkEdit::remove(
+                &ticket(id),
+                link_id::named_by_pr(&old.key()),
+            ));
+        }
+    }
+    edits
 }
 
 /// What a repo's re-link reads: its production deployments finishing at or after `from`

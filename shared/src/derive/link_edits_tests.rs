@@ -375,3 +375,61 @@ fn windows_saturate_at_the_ends_of_time() {
         DateTime::<Utc>::MAX_UTC
     );
 }
+
+/// Ticket `id`'s entity.
+fn ticket(id: &str) -> EntityKey {
+    EntityKey::Ticket { id: id.into() }
+}
+
+#[test]
+fn a_pr_links_to_the_tickets_it_names_and_forgets_those_it_stops_naming() {
+    // given PR 1 naming PAY-1 and PAY-2, merged and not shipped
+    let mut old = merged_pr_with(1, "2026-10-05T09:55:00Z", "bbbbbbb", |_| {});
+    old.tickets = vec!["jira:PAY-1".into(), "jira:PAY-2".into()];
+    // when first projected, then both tickets get a link saying when it merged
+    let edits = ticket_links(Some(&old), None);
+    let link = link_id::named_by_pr(&old.key());
+    assert_eq!(
+        puts(&edits),
+        vec![
+            (&ticket("jira:PAY-1"), link.as_str()),
+            (&ticket("jira:PAY-2"), link.as_str())
+        ]
+    );
+    let LinkEdit::Put(fact) = &edits[0] else {
+        panic!("a put");
+    };
+    assert_eq!(
+        fact.body,
+        FactBody::NamedByPr {
+            pr: old.key(),
+            merged_at: Some(t("2026-10-05T09:55:00Z")),
+            shipped_at: None,
+        }
+    );
+    // when it is unchanged, nothing is written again
+    assert!(ticket_links(Some(&old), Some(&old)).is_empty());
+    // when its title drops PAY-2 for PAY-3, then PAY-3 is told and PAY-2 forgets it
+    let mut new = old.clone();
+    new.tickets = vec!["jira:PAY-1".into(), "jira:PAY-3".into()];
+    let edits = ticket_links(Some(&new), Some(&old));
+    assert_eq!(puts(&edits), vec![(&ticket("jira:PAY-3"), link.as_str())]);
+    assert_eq!(
+        removes(&edits),
+        vec![(&ticket("jira:PAY-2"), link.as_str())]
+    );
+    // when it ships, every ticket it names learns when
+    let mut shipped = new.clone();
+    shipped.shipped_by = Some(Shipment {
+        deployment: dep_key("acme/api", "gh:9"),
+        sha: "bbbbbbb".into(),
+        finished_at: t("2026-10-05T11:00:00Z"),
+    });
+    let edits = ticket_links(Some(&shipped), Some(&new));
+    assert_eq!(puts(&edits).len(), 2);
+    assert!(edits.iter().all(|e| matches!(e,
+        LinkEdit::Put(Fact { body: FactBody::NamedByPr { shipped_at: Some(at), .. }, .. })
+            if *at == t("2026-10-05T11:00:00Z"))));
+    // and a PR that is gone forgets them all
+    assert_eq!(removes(&ticket_links(None, Some(&shipped))).len(), 2);
+}

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::deployment::{seconds_between, Deployment};
 use super::incident::Incident;
 use super::pull_request::{CycleSpans, PullRequest};
+use super::ticket::Ticket;
 use crate::config::OrgConfig;
+use crate::model::TicketSource;
 use crate::time::{iso_week, local_date, IsoWeek};
 
 /// The unit a rollup is kept for. Teams are not stored: they resolve at read time from their
@@ -22,6 +24,8 @@ pub enum Scope {
     Repo(String),
     Author(String),
     Service(String),
+    /// A Jira project or Linear team (`jira:PAY`): teams own them through config `tickets:`.
+    Tickets(String),
 }
 
 impl fmt::Display for Scope {
@@ -31,11 +35,17 @@ impl fmt::Display for Scope {
             Scope::Repo(r) => write!(f, "repo:{r}"),
             Scope::Author(a) => write!(f, "author:{a}"),
             Scope::Service(s) => write!(f, "service:{s}"),
+            Scope::Tickets(p) => write!(f, "tickets:{p}"),
         }
     }
 }
 
 impl Scope {
+    /// The scope of a tracker's project (`tickets:jira:PAY`), as members and plans name it.
+    pub fn tickets(source: TicketSource, project: &str) -> Scope {
+        Scope::Tickets(format!("{}:{project}", source.prefix()))
+    }
+
     pub fn parse(text: &str) -> Option<Scope> {
         if text == "org" {
             return Some(Scope::Org);
@@ -48,6 +58,7 @@ impl Scope {
             "repo" => Some(Scope::Repo(name.to_string())),
             "author" => Some(Scope::Author(name.to_string())),
             "service" => Some(Scope::Service(name.to_string())),
+            "tickets" => Some(Scope::Tickets(name.to_string())),
             _ => None,
         }
     }
@@ -111,6 +122,15 @@ pub enum MemberData {
     IncidentResolved {
         service: String,
         mttr: f64,
+    },
+    /// A ticket first done in the week, with its cycle time when it was started.
+    TicketDone {
+        cycle: Option<f64>,
+    },
+    /// A ticket first shipped to production in the week, with its lead time when it was
+    /// started before.
+    TicketShipped {
+        lead: Option<f64>,
     },
 }
 
@@ -290,6 +310,48 @@ pub fn members_of_incident(incident: &Incident, config: &OrgConfig) -> Vec<Membe
                     service: incident.service.clone(),
                     mttr,
                 },
+            });
+        }
+    }
+    out
+}
+
+/// Members of a ticket: done (by its first done, with the cycle time) and shipped (by the
+/// first production deployment of a PR naming it, with the lead time), in the org and its
+/// project. A deleted ticket counts nowhere; a span that would be negative (a status moved
+/// back by hand, a PR shipped before the ticket was started) is no sample.
+pub fn members_of_ticket(ticket: &Ticket, config: &OrgConfig) -> Vec<Member> {
+    if ticket.deleted {
+        return Vec::new();
+    }
+    let tz = config.timezone();
+    let entity = ticket.key().partition_key();
+    let scopes = [Scope::Org, Scope::tickets(ticket.source, &ticket.project)];
+    let span = |end| {
+        ticket
+            .started_at
+            .filter(|start| *start <= end)
+            .map(|start| seconds_between(start, end))
+    };
+    let mut roles = Vec::new();
+    if let Some(done) = ticket.done_at {
+        let cycle = span(done);
+        roles.push((done, "done", MemberData::TicketDone { cycle }));
+    }
+    if let Some(shipped) = ticket.shipped_at {
+        let lead = span(shipped);
+        roles.push((shipped, "shipped", MemberData::TicketShipped { lead }));
+    }
+    let mut out = Vec::new();
+    for (at, role, data) in roles {
+        for scope in &scopes {
+            out.push(Member {
+                bucket: Bucket {
+                    scope: scope.clone(),
+                    week: iso_week(at, tz),
+                },
+                id: format!("{entity}|{role}"),
+                data: data.clone(),
             });
         }
     }
@@ -481,5 +543,78 @@ mod tests {
         assert_eq!(members[0].bucket.week.to_string(), "2026-W42");
         let utc = members_of_deployment(&d, &OrgConfig::default());
         assert_eq!(utc[0].bucket.week.to_string(), "2026-W41");
+    }
+
+    /// ENG-7 (Jira): started Mon 2026-10-05 10:00, done Wed 11:00, shipped Tue 16:00.
+    fn ticket() -> Ticket {
+        Ticket {
+            id: "jira:ENG-7".into(),
+            source: crate::model::TicketSource::Jira,
+            project: "ENG".into(),
+            title: "login".into(),
+            status: "Done".into(),
+            category: crate::model::TicketCategory::Done,
+            started_at: Some(t("2026-10-05T10:00:00Z")),
+            done_at: Some(t("2026-10-07T11:00:00Z")),
+            fix_versions: vec![],
+            sprint: None,
+            deleted: false,
+            updated_at: t("2026-10-07T11:00:00Z"),
+            prs: vec![],
+            shipped_at: Some(t("2026-10-06T16:00:00Z")),
+        }
+    }
+
+    fn ticket_members(ticket: &Ticket) -> Vec<(String, String, MemberData)> {
+        let config = OrgConfig::from_yaml("org: acme").expect("config");
+        members_of_ticket(ticket, &config)
+            .into_iter()
+            .map(|m| (m.bucket.to_string(), m.id, m.data))
+            .collect()
+    }
+
+    #[test]
+    fn a_ticket_counts_its_cycle_when_done_and_its_lead_when_shipped() {
+        let found = ticket_members(&ticket());
+        let done = MemberData::TicketDone {
+            cycle: Some(49.0 * 3600.0),
+        };
+        let shipped = MemberData::TicketShipped {
+            lead: Some(30.0 * 3600.0),
+        };
+        let id = |role: &str| format!("TICKET#jira:ENG-7|{role}");
+        assert_eq!(
+            found,
+            vec![
+                ("org|2026-W41".into(), id("done"), done.clone()),
+                ("tickets:jira:ENG|2026-W41".into(), id("done"), done),
+                ("org|2026-W41".into(), id("shipped"), shipped.clone()),
+                ("tickets:jira:ENG|2026-W41".into(), id("shipped"), shipped),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_ticket_never_started_or_deleted_gives_no_span() {
+        // never started: counted done and shipped, without a span
+        let mut unstarted = ticket();
+        unstarted.started_at = None;
+        let found = ticket_members(&unstarted);
+        assert_eq!(found.len(), 4);
+        assert!(found.iter().all(|(_, _, d)| matches!(
+            d,
+            MemberData::TicketDone { cycle: None } | MemberData::TicketShipped { lead: None }
+        )));
+        // started after its PR shipped: no lead time sample, the cycle time still counts
+        let mut late = ticket();
+        late.started_at = Some(t("2026-10-06T18:00:00Z"));
+        let found = ticket_members(&late);
+        assert!(found
+            .iter()
+            .any(|(_, _, d)| *d == MemberData::TicketShipped { lead: None }));
+        // deleted: nothing at all
+        let mut deleted = ticket();
+        deleted.deleted = true;
+        assert!(ticket_members(&deleted).is_empty());
     }
 }

@@ -1,6 +1,6 @@
-//! Pure derivations: facts → projections (one per PR, deployment, incident), projections →
-//! cross-entity links, projections → bucket members → weekly rollups; and a ticket's facts →
-//! its state (`ticket`, read by no rollup yet). The rollup function in
+//! Pure derivations: facts → projections (one per PR, deployment, incident, ticket),
+//! projections → cross-entity links, projections → bucket members → weekly rollups. The rollup
+//! function in
 //! `flowmeter-edge` loads the inputs and writes the outputs; every decision is made here.
 
 pub mod deployment;
@@ -28,4 +28,4 @@ pub use pr_commits::HeadHistory;
 pub use projection::{dependents, Dependents, Projection};
 pub use pull_request::{project_pull_request, PullRequest};
 pub use rollup::Rollup;
-pub use ticket::{project_ticket, Ticket};
+pub use ticket::{project_ticket, Ticket, TicketPr};

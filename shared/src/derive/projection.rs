@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use super::link_edits::{
     after, before, blaming_incidents_window, blaming_services, HISTORY_WINDOW, LINK_SLACK,
 };
-use super::members::{members_of_deployment, members_of_incident, members_of_pull_request, Member};
-use super::{Deployment, Incident, PullRequest};
+use super::members::{
+    members_of_deployment, members_of_incident, members_of_pull_request, members_of_ticket, Member,
+};
+use super::{Deployment, Incident, PullRequest, Ticket};
 use crate::config::OrgConfig;
 use crate::model::EntityKey;
 
@@ -24,6 +26,7 @@ pub enum Projection {
     PullRequest(PullRequest),
     Deployment(Deployment),
     Incident(Incident),
+    Ticket(Ticket),
 }
 
 impl Projection {
@@ -32,6 +35,7 @@ impl Projection {
             Projection::PullRequest(pr) => pr.key(),
             Projection::Deployment(d) => d.key(),
             Projection::Incident(i) => i.key(),
+            Projection::Ticket(t) => t.key(),
         }
     }
 
@@ -41,6 +45,7 @@ impl Projection {
             Projection::PullRequest(pr) => members_of_pull_request(pr, config),
             Projection::Deployment(d) => members_of_deployment(d, config),
             Projection::Incident(i) => members_of_incident(i, config),
+            Projection::Ticket(t) => members_of_ticket(t, config),
         }
     }
 
@@ -101,6 +106,8 @@ pub fn dependents(projection: &Projection, config: &OrgConfig) -> Dependents {
                 .collect();
         }
         Projection::Incident(i) => found.blame = Some(i.key()),
+        // The PRs naming a ticket link to it from their side (`link_edits::ticket_links`).
+        Projection::Ticket(_) => {}
     }
     found
 }

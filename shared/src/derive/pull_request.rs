@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::deployment::{earliest, facts_in_order, seconds_between};
 use super::pr_commits::{own_pushes, HeadHistory};
+use super::ticket_keys::tickets_named;
 use crate::config::OrgConfig;
 use crate::model::{Actor, EntityKey, Fact, FactBody, PrAction, PrSnapshot, ReviewState};
 
@@ -70,6 +71,10 @@ pub struct PullRequest {
     pub revert_target: Option<RevertTarget>,
     pub shipped_by: Option<Shipment>,
     pub reverted_by: Vec<EntityKey>,
+    /// The tickets of configured projects it names (`jira:PAY-142`): in its title, body, head
+    /// branch or own commits' messages (`derive::ticket_keys::tickets_named`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<String>,
 }
 
 /// A merged PR's cycle time in its parts (docs/METRICS.md, "Cycle time"), in seconds. A part
@@ -178,6 +183,11 @@ pub fn project_pull_request(
     let commits = OwnCommits::fold(&head, latest, from_fork, end_of_work, reviews.first_at);
     let kind = WorkKind::of(repo, latest, config);
     let size_source = snapshots.size_source();
+    let named_in = [latest.title.as_str(), latest.head_ref.as_str()]
+        .into_iter()
+        .chain(latest.body.as_deref())
+        .chain(commits.messages.iter().map(String::as_str));
+    let tickets = tickets_named(named_in, config.ticket_projects());
     Some(PullRequest {
         repo: repo.clone(),
         number: *number,
@@ -210,6 +220,7 @@ pub fn project_pull_request(
         revert_target: kind.revert_target,
         shipped_by: earliest_shipment(&sorted),
         reverted_by: reverting_prs(&sorted),
+        tickets,
     })
 }
 
@@ -384,6 +395,8 @@ fn with_linked_earlier_heads<'h>(
 struct OwnCommits {
     first_at: Option<DateTime<Utc>>,
     pushed_after_review: bool,
+    /// Their messages, where the push kept them: ticket keys are looked for there too.
+    messages: Vec<String>,
 }
 
 impl OwnCommits {
@@ -403,10 +416,12 @@ impl OwnCommits {
         let mut commits = Self {
             first_at: None,
             pushed_after_review: false,
+            messages: Vec::new(),
         };
         for push in &own {
             for commit in &push.commits {
                 commits.first_at = earliest(commits.first_at, commit.authored_at);
+                // MSG-MERGE commits.messages.extend(commit.message.clone());
             }
             if first_review_at.is_some_and(|review| push.at > review) && !push.commits.is_empty() {
                 commits.pushed_after_review = true;

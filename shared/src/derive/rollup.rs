@@ -38,6 +38,17 @@ pub struct Rollup {
     pub opened_by_severity: BTreeMap<String, u64>,
     pub opened_by_service: BTreeMap<String, u64>,
     pub mttr_by_service: BTreeMap<String, QuantileSketch>,
+    // Tickets (Jira, Linear); absent from rollups written before tickets were rolled up.
+    #[serde(default)]
+    pub tickets_done: u64,
+    /// Started → done, of the tickets done in the week that were started.
+    #[serde(default)]
+    pub ticket_cycle: QuantileSketch,
+    #[serde(default)]
+    pub tickets_shipped: u64,
+    /// Started → the first production deployment shipping a PR that names the ticket.
+    #[serde(default)]
+    pub ticket_lead: QuantileSketch,
 }
 
 impl Rollup {
@@ -102,6 +113,14 @@ impl Rollup {
                     *self.opened_by_severity.entry(sev.clone()).or_default() += 1;
                 }
             }
+            MemberData::TicketDone { cycle } => {
+                self.tickets_done += 1;
+                add_opt(&mut self.ticket_cycle, cycle);
+            }
+            MemberData::TicketShipped { lead } => {
+                self.tickets_shipped += 1;
+                add_opt(&mut self.ticket_lead, lead);
+            }
             MemberData::IncidentResolved { service, mttr } => {
                 self.incidents_resolved += 1;
                 self.mttr.add(*mttr);
@@ -145,6 +164,10 @@ impl Rollup {
         for (k, v) in &other.mttr_by_service {
             self.mttr_by_service.entry(k.clone()).or_default().merge(v);
         }
+        self.tickets_done += other.tickets_done;
+        self.ticket_cycle.merge(&other.ticket_cycle);
+        self.tickets_shipped += other.tickets_shipped;
+        self.ticket_lead.merge(&other.ticket_lead);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -194,9 +217,14 @@ mod tests {
         let right = vec![
             deploy("2026-10-06", false, true),
             MemberData::LeadTime { seconds: 7.0 },
+            MemberData::TicketDone { cycle: Some(60.0) },
+            MemberData::TicketDone { cycle: None },
+            MemberData::TicketShipped { lead: Some(90.0) },
         ];
         let mut merged = Rollup::from_members(&left);
         merged.merge(&Rollup::from_members(&right));
         assert_eq!(merged, Rollup::from_members(left.iter().chain(&right)));
+        assert_eq!((merged.tickets_done, merged.ticket_cycle.count()), (2, 1));
+        assert_eq!((merged.tickets_shipped, merged.ticket_lead.count()), (1, 1));
     }
 }

@@ -13,6 +13,9 @@
 //!   and its first done as `done_at`; one that is done, then started, then done again is done at
 //!   the second done (the first was before any work began).
 //!
+//! The PRs naming the ticket come as links (`FactBody::NamedByPr`, written when a PR's
+//! projection changes): `shipped_at` is the earliest production deployment of any of them.
+//!
 //! A fact "shows the ticket in" a category by its snapshot's category, whether or not it
 //! carries a transition: the delivery of a transition may be lost, and the next delivery still
 //! shows where the ticket stands (a later and therefore more conservative time). `Canceled` is
@@ -44,6 +47,28 @@ pub struct Ticket {
     pub deleted: bool,
     /// The time of the latest fact.
     pub updated_at: DateTime<Utc>,
+    /// The PRs naming it, by key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prs: Vec<TicketPr>,
+    /// The first production deployment of any of those PRs finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipped_at: Option<DateTime<Utc>>,
+}
+
+/// A PR that names a ticket, as its link says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketPr {
+    pub pr: EntityKey,
+    pub merged_at: Option<DateTime<Utc>>,
+    pub shipped_at: Option<DateTime<Utc>>,
+}
+
+impl Ticket {
+    pub fn key(&self) -> EntityKey {
+        EntityKey::Ticket {
+            id: self.id.clone(),
+        }
+    }
 }
 
 /// Folds a ticket's facts into its state; `None` for another kind of entity or a ticket without
@@ -67,6 +92,24 @@ pub fn project_ticket(key: &EntityKey, facts: &[Fact]) -> Option<Ticket> {
             .skip(from)
             .find(|(_, (_, s))| s.category == category)
     };
+    let mut prs: Vec<TicketPr> = facts
+        .iter()
+        .filter_map(|fact| match &fact.body {
+            FactBody::NamedByPr {
+                pr,
+                merged_at,
+                shipped_at,
+            } => Some(TicketPr {
+                pr: pr.clone(),
+                merged_at: *merged_at,
+                shipped_at: *shipped_at,
+            }),
+            _ => None,
+        })
+        .collect();
+    prs.sort_by(|a, b| a.pr.cmp(&b.pr));
+    prs.dedup_by(|a, b| a.pr == b.pr);
+    let shipped_at = prs.iter().filter_map(|p| p.shipped_at).min();
     let started = first_in(TicketCategory::Started, 0);
     let done = first_in(TicketCategory::Done, started.map_or(0, |(i, _)| i));
     Some(Ticket {
@@ -82,6 +125,8 @@ pub fn project_ticket(key: &EntityKey, facts: &[Fact]) -> Option<Ticket> {
         sprint: latest.sprint.clone(),
         deleted: latest.deleted,
         updated_at,
+        prs,
+        shipped_at,
     })
 }
 
@@ -161,8 +206,44 @@ mod tests {
                 sprint: None,
                 deleted: false,
                 updated_at: ts("2026-10-07T11:00:00Z"),
+                prs: vec![],
+                shipped_at: None,
             }
         );
+    }
+
+    /// PR `number` of acme/api naming ENG-7, shipped at `shipped` if given.
+    fn named_by(number: u64, shipped: Option<&str>) -> Fact {
+        let pr = EntityKey::PullRequest {
+            repo: "acme/api".into(),
+            number,
+        };
+        Fact {
+            entity: key(),
+            id: format!("named_by_pr:{}", pr.partition_key()),
+            at: ts("2026-10-06T12:00:00Z"),
+            body: FactBody::NamedByPr {
+                pr,
+                merged_at: Some(ts("2026-10-06T12:00:00Z")),
+                shipped_at: shipped.map(ts),
+            },
+        }
+    }
+
+    #[test]
+    fn it_ships_with_the_first_production_deployment_of_a_pr_naming_it() {
+        // given two PRs naming ENG-7, one shipped Wed 14:00, one Tue 16:00, and one not yet
+        let mut facts = history();
+        facts.push(named_by(3, Some("2026-10-07T14:00:00Z")));
+        facts.push(named_by(2, Some("2026-10-06T16:00:00Z")));
+        facts.push(named_by(4, None));
+        let ticket = project_ticket(&key(), &facts).expect("ticket");
+        // then it shipped at the earlier, and lists the three PRs by key
+        assert_eq!(ticket.shipped_at, Some(ts("2026-10-06T16:00:00Z")));
+        let numbers: Vec<String> = ticket.prs.iter().map(|p| p.pr.partition_key()).collect();
+        assert_eq!(numbers, ["PR#acme/api#2", "PR#acme/api#3", "PR#acme/api#4"]);
+        // and links alone, without the tracker's facts, make no ticket
+        assert_eq!(project_ticket(&key(), &[named_by(2, None)]), None);
     }
 
     #[test]

@@ -2,6 +2,40 @@
 //! `Fixes PAY-142` in a commit message. Only the configured project keys match (config
 //! `tickets:`): a bare `[A-Z]+-\d+` would take `UTF-8`, `ISO-8601` or `SHA-256` for tickets.
 
+use crate::config::TicketProject;
+
+/// Tickets one PR links to at most: a PR body listing hundreds of keys (a release PR's
+/// changelog) would otherwise cost a link write per key on every change of the PR.
+pub const MAX_TICKETS_PER_PR: usize = 50;
+
+/// The ticket entity ids (`jira:PAY-142`, `linear:ENG-7`) the texts name among the configured
+/// projects, in order of first appearance, each once, at most [`MAX_TICKETS_PER_PR`]. A key
+/// configured for both trackers names a ticket in each.
+pub fn tickets_named<'a>(
+    texts: impl IntoIterator<Item = &'a str>,
+    projects: &[TicketProject],
+) -> Vec<String> {
+    if projects.is_empty() {
+        return Vec::new();
+    }
+    let mut keys: Vec<String> = projects.iter().map(|p| p.key.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut found: Vec<String> = Vec::new();
+    for text in texts {
+        for key in ticket_keys_in(text, &keys) {
+            let project = key.rsplit_once('-').map_or("", |(p, _)| p);
+            for configured in projects.iter().filter(|p| p.key == project) {
+                let id = format!("{}:{key}", configured.source.prefix());
+                if found.len() < MAX_TICKETS_PER_PR && !found.contains(&id) {
+                    found.push(id);
+                }
+            }
+        }
+    }
+    found
+}
+
 /// The ticket keys `text` names among `projects` (upper-case project keys), upper-cased, in
 /// order of first appearance, each once. A key matches case-insensitively (branch names are
 /// often lower-case) when it starts at a word boundary, is followed by `-` and digits, and the
@@ -93,6 +127,34 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn tickets_are_named_in_their_configured_trackers() {
+        use crate::model::TicketSource::{Jira, Linear};
+        let project = |source, key: &str| TicketProject {
+            source,
+            key: key.into(),
+            team: "payments".into(),
+        };
+        let projects = [
+            project(Jira, "PAY"),
+            project(Linear, "ENG"),
+            project(Jira, "ENG"),
+        ];
+        // given a title, a branch and a commit message naming PAY-1, ENG-2 and PAY-1 again
+        let texts = ["PAY-1: refunds", "eng-2-login", "Fixes PAY-1"];
+        // then each ticket is named once, ENG-2 in both trackers configuring ENG
+        assert_eq!(
+            tickets_named(texts, &projects),
+            ["jira:PAY-1", "linear:ENG-2", "jira:ENG-2"]
+        );
+        assert!(tickets_named(texts, &[]).is_empty());
+        // and a changelog naming hundreds of tickets links the first MAX_TICKETS_PER_PR
+        let changelog: String = (1..=500).map(|n| format!("PAY-{n} ")).collect();
+        let named = tickets_named([changelog.as_str()], &projects);
+        assert_eq!(named.len(), MAX_TICKETS_PER_PR);
+        assert_eq!(named.first().map(String::as_str), Some("jira:PAY-1"));
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub struct PendingPr {
     pub merged_at: Option<DateTime<Utc>>,
     /// The PR on GitHub.
     pub url: String,
+    /// The tickets it names (`jira:PAY-142`): what the next environment does not have yet.
+    pub tickets: Vec<String>,
 }
 
 /// What a repo's environment deployed last: the first successful attempt of its latest
@@ -140,6 +142,7 @@ fn pending(pr: &PullRequest, github: &str) -> PendingPr {
         author: pr.author.clone(),
         merged_at: pr.merged_at,
         url,
+        tickets: pr.tickets.clone(),
     }
 }
 

@@ -55,7 +55,7 @@ impl ListScope {
                 Scope::Repo(repo) => {
                     repos.insert(repo.to_ascii_lowercase());
                 }
-                Scope::Author(_) | Scope::Service(_) => {}
+                Scope::Author(_) | Scope::Service(_) | Scope::Tickets(_) => {}
             }
         }
         let authors: BTreeSet<String> = plan

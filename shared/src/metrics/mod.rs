@@ -32,6 +32,7 @@ pub mod levels;
 pub mod lists;
 pub mod prometheus;
 pub mod pull_requests;
+pub mod tickets;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -13,6 +13,7 @@ mod query;
 mod reports;
 mod route;
 mod share;
+mod tickets;
 
 use std::time::{Duration, Instant};
 
@@ -134,6 +135,7 @@ async fn answer(state: &ApiState, request: &Request) -> Answer {
         Route::Environments => {
             environments::environments(state, request.uri().query().unwrap_or_default()).await
         }
+        Route::Tickets => tickets::tickets(state, request.uri().query().unwrap_or_default()).await,
         Route::Report(report) => {
             reports::report(state, request.uri().query().unwrap_or_default(), report).await
         }

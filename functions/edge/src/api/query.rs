@@ -43,8 +43,46 @@ fn parse_date(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
 
 /// Reads `scope`, `from`, `to`, `env` from a query string. The period defaults to the last 4
 /// full ISO weeks in the org's timezone; it is widened to whole ISO weeks, because rollups are
-/// weekly.
+/// weekly. `env` must name a production environment: the rollups are production's.
 pub fn parse_query(query: &str, config: &OrgConfig) -> Result<Query, ApiError> {
+    parse_query_with(query, config, production_only)
+}
+
+/// [`parse_query`] for a read that lists any configured environment (`GET /v1/tickets`):
+/// `env` is an environment's configured name (`qa`) or a name its patterns match (`qa-eu`),
+/// answered as the configured name.
+pub fn parse_query_any_environment(query: &str, config: &OrgConfig) -> Result<Query, ApiError> {
+    parse_query_with(query, config, configured_environment)
+}
+
+fn production_only(config: &OrgConfig, environment: String) -> Result<String, ApiError> {
+    if !config.is_production(&environment) {
+        return Err(ApiError::bad_request(format!(
+            "`env`: {environment:?} is not a production environment of this org's config; \
+             rollups are kept for production deployments only"
+        )));
+    }
+    Ok(environment)
+}
+
+fn configured_environment(config: &OrgConfig, environment: String) -> Result<String, ApiError> {
+    if config.environment_names().any(|name| name == environment) {
+        return Ok(environment);
+    }
+    match config.environment_of(&environment) {
+        Some(name) => Ok(name.to_string()),
+        None => Err(ApiError::bad_request(format!(
+            "`env`: {environment:?} is no environment of this org's config (configured: {})",
+            config.environment_names().collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+fn parse_query_with(
+    query: &str,
+    config: &OrgConfig,
+    check_environment: fn(&OrgConfig, String) -> Result<String, ApiError>,
+) -> Result<Query, ApiError> {
     let mut scope = "org".to_string();
     let mut from = None;
     let mut to = None;
@@ -62,12 +100,7 @@ pub fn parse_query(query: &str, config: &OrgConfig) -> Result<Query, ApiError> {
             }
         }
     }
-    if !config.is_production(&environment) {
-        return Err(ApiError::bad_request(format!(
-            "`env`: {environment:?} is not a production environment of this org's config; \
-             rollups are kept for production deployments only"
-        )));
-    }
+    let environment = check_environment(config, environment)?;
     let default = WeekWindow::last_full(Utc::now(), config.timezone(), DEFAULT_WEEKS)?;
     let window = WeekWindow::between(
         from.unwrap_or(default.from_date()),
@@ -127,6 +160,21 @@ mod tests {
         // Widened to the whole week, whose Sunday lies in year 10000 (chrono signs 5-digit
         // years).
         assert_eq!(high.to.to_string(), "+10000-01-02");
+    }
+
+    #[test]
+    fn a_listing_takes_any_configured_environment_by_name_or_pattern() {
+        let config =
+            OrgConfig::from_yaml("org: acme\nenvironments: { qa: ['qa-*'], production: [prod] }")
+                .expect("config");
+        let env = |q: &str| parse_query_any_environment(q, &config).map(|q| q.environment);
+        assert_eq!(env("env=qa").ok().as_deref(), Some("qa"));
+        assert_eq!(env("env=qa-eu").ok().as_deref(), Some("qa"));
+        assert_eq!(env("").ok().as_deref(), Some("production"));
+        let refused = env("env=staging").expect_err("not configured");
+        assert!(refused.to_string().contains("qa, production"), "{refused}");
+        // while the rollup reports stay production-only
+        assert!(parse_query("env=qa", &config).is_err());
     }
 
     #[test]

@@ -28,7 +28,7 @@ const METRICS_WEEKS: usize = 4;
 
 /// A requested scope's plan; a `repo:` or `service:` name too long for any rollup key is a 400
 /// whether or not the read would touch that key (a service's DORA reads its repos).
-fn plan(scope: &RequestedScope, config: &OrgConfig) -> Result<ScopePlan, ApiError> {
+pub(super) fn plan(scope: &RequestedScope, config: &OrgConfig) -> Result<ScopePlan, ApiError> {
     let plan = config.plan(scope)?;
     check_key_sizes(plan.scopes())?;
     Ok(plan)
@@ -53,7 +53,7 @@ pub(super) fn check_key_sizes<'a>(
 
 /// Reads the rollups of `scopes` × `weeks` (one `BatchGetItem` per 100 keys) and merges them
 /// per week. An unconfigured scope without any data is unknown (404).
-async fn weekly(
+pub(super) async fn weekly(
     state: &ApiState,
     scopes: &[Scope],
     query: &Query,

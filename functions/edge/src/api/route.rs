@@ -4,13 +4,14 @@
 use super::error::ApiError;
 
 /// The read routes, as in docs/API.md and template.yaml.
-pub const ROUTES: [(&str, &str); 17] = [
+pub const ROUTES: [(&str, &str); 18] = [
     ("GET", "/v1/dora"),
     ("GET", "/v1/cycle-time"),
     ("GET", "/v1/pull-requests"),
     ("GET", "/v1/pull-requests/slowest"),
     ("GET", "/v1/deployments/failed"),
     ("GET", "/v1/environments"),
+    ("GET", "/v1/tickets"),
     ("GET", "/v1/incidents"),
     ("GET", "/v1/goals"),
     ("GET", "/v1/teams"),
@@ -44,6 +45,8 @@ pub enum Route {
     FailedDeployments,
     /// `GET /v1/environments`: what each environment runs, and what the next one lacks.
     Environments,
+    /// `GET /v1/tickets`: ticket cycle and lead times, and the tickets an environment got.
+    Tickets,
     /// `GET /v1/goals`: a scope's goals against its reports, and its DORA benchmark.
     Goals,
     Teams,
@@ -88,6 +91,7 @@ impl Route {
             ("GET", "/v1/pull-requests/slowest") => Route::SlowestPullRequests,
             ("GET", "/v1/deployments/failed") => Route::FailedDeployments,
             ("GET", "/v1/environments") => Route::Environments,
+            ("GET", "/v1/tickets") => Route::Tickets,
             ("GET", "/v1/goals") => Route::Goals,
             ("GET", "/v1/teams") => Route::Teams,
             ("GET", "/v1/config") => Route::GetConfig,

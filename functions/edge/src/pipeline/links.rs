@@ -43,8 +43,29 @@ impl Pipeline<'_> {
                 self.apply(link_edits::earlier_pr_heads(pr, &others), work)
                     .await
             }
-            Projection::Incident(_) => Ok(()),
+            Projection::Incident(_) | Projection::Ticket(_) => Ok(()),
         }
+    }
+
+    /// Tells the tickets a PR names (or stopped naming) of it (`link_edits::ticket_links`);
+    /// `old: None` writes every link of `new` again (its content unchanged writes nothing).
+    pub(super) async fn relink_tickets(
+        &self,
+        new: Option<&Projection>,
+        old: Option<&Projection>,
+        work: &mut Work,
+    ) -> Result<(), StoreError> {
+        fn pr(p: Option<&Projection>) -> Option<&flowmeter::derive::PullRequest> {
+            match p {
+                Some(Projection::PullRequest(pr)) => Some(pr),
+                _ => None,
+            }
+        }
+        let (new, old) = (pr(new), pr(old));
+        if new.is_none() && old.is_none() {
+            return Ok(());
+        }
+        self.apply(link_edits::ticket_links(new, old), work).await
     }
 
     /// Stores a changed link decision on the asserting entity's projection.

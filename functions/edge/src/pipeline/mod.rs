@@ -194,9 +194,6 @@ impl<'a> Pipeline<'a> {
                     self.branch_changed(repo, branch, *since, &mut rebuild, &mut work)
                         .await?
                 }
-                // Ticket facts are stored for the ticket views to fold (`derive::ticket`); no
-                // projection, link or rollup reads them, so there is nothing to derive.
-                EntityKey::Ticket { .. } => {}
                 other => {
                     rebuild.insert(other.clone());
                 }

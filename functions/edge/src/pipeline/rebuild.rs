@@ -9,8 +9,8 @@ use flowmeter::derive::link_edits::{before, HISTORY_WINDOW, LINK_SLACK};
 use flowmeter::derive::pr_commits::own_pushes;
 use flowmeter::derive::projection::reverts_among;
 use flowmeter::derive::{
-    dependents, pack_members, project_deployment, project_incident, project_pull_request, Bucket,
-    HeadHistory, MemberDiff, Projection, PullRequest, Rollup,
+    dependents, pack_members, project_deployment, project_incident, project_pull_request,
+    project_ticket, Bucket, HeadHistory, MemberDiff, Projection, PullRequest, Rollup,
 };
 use flowmeter::model::{EntityKey, Fact, FactBody};
 
@@ -101,8 +101,9 @@ impl Pipeline<'_> {
             EntityKey::Incident { .. } => {
                 project_incident(entity, facts, &self.config).map(Projection::Incident)
             }
-            // Tickets are skipped before a rebuild (`Pipeline::process`); no projection either.
-            EntityKey::Branch { .. } | EntityKey::Ticket { .. } => None,
+            EntityKey::Ticket { .. } => project_ticket(entity, facts).map(Projection::Ticket),
+            // A branch's pushes rebuild its PRs (`branch_changed`); it has no projection.
+            EntityKey::Branch { .. } => None,
         })
     }
 
@@ -197,6 +198,8 @@ impl Pipeline<'_> {
                 if self.written_by_unfinished_run(item).await? {
                     work.dirty
                         .extend(item.run_buckets.iter().filter_map(|b| Bucket::parse(b)));
+                    self.relink_tickets(Some(&item.projection), None, work)
+                        .await?;
                     self.queue_dependents(&item.projection, work).await?;
                 }
             }
@@ -246,6 +249,7 @@ impl Pipeline<'_> {
         if let Some(projection) = &new {
             self.link_new_state(projection, old, work).await?;
         }
+        self.relink_tickets(new.as_ref(), old, work).await?;
         // Queue the links that read this projection, for the new and the old state alike.
         for projection in new.iter().chain(old) {
             self.queue_dependents(projection, work).await?;

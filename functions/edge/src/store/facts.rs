@@ -37,6 +37,7 @@ pub const DERIVED_FACT_TYPES: &[&str] = &[
     "followed_by",
     "superseded_by",
     "earlier_pr_head",
+    "named_by_pr",
 ];
 
 /// The condition of every derived write into an entity partition: no item at the key, or a

@@ -18,6 +18,8 @@ pub const INDEX_QUERIES: &[(&str, Index)] = &[
     ("production_deployments", Index::Gsi1),
     ("deployments_before", Index::Gsi1),
     ("latest_deployments", Index::Gsi1),
+    ("deployments_in", Index::Gsi1),
+    ("deployments_in_before", Index::Gsi1),
     ("incidents_of_service", Index::Gsi1),
     ("open_incidents", Index::Gsi2),
 ];
@@ -77,12 +79,46 @@ impl Store {
         environment: &str,
         limit: usize,
     ) -> Result<Vec<Deployment>, StoreError> {
+        self.latest_in(repo, environment, &(..), limit).await
+    }
+
+    /// The latest `limit` finished attempts of `repo` in `environment` that finished before
+    /// `until`, latest first.
+    pub async fn deployments_in_before(
+        &self,
+        repo: &str,
+        environment: &str,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        self.latest_in(repo, environment, &(..until), limit).await
+    }
+
+    async fn latest_in(
+        &self,
+        repo: &str,
+        environment: &str,
+        finished: &impl RangeBounds<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<Deployment>, StoreError> {
         let read = Read {
             descending: true,
             limit: Some(limit),
         };
         let partition = keys::deployments_in_environment(repo, environment);
-        self.index_read(partition, &(..), read, deployment).await
+        self.index_read(partition, finished, read, deployment).await
+    }
+
+    /// The finished attempts of `repo` in `environment` at times in `finished`, by finish.
+    pub async fn deployments_in(
+        &self,
+        repo: &str,
+        environment: &str,
+        finished: impl RangeBounds<DateTime<Utc>>,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let partition = keys::deployments_in_environment(repo, environment);
+        self.index_read(partition, &finished, Read::default(), deployment)
+            .await
     }
 
     /// The incidents of `service` opened at times in `opened`, by opening.

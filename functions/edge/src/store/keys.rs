@@ -20,7 +20,8 @@ pub const DEPLOYMENT: &str = "DEP#";
 pub const INCIDENT: &str = "INC#";
 /// A branch's partition (`BR#<owner/repo>#<branch>`): its pushes and the PRs headed there.
 pub const BRANCH: &str = "BR#";
-/// A ticket's partition (`TICKET#<source>:<key>`): its facts only, nothing derived yet.
+/// A ticket's partition (`TICKET#<source>:<key>`): its facts, the PRs naming it (links) and its
+/// projection.
 pub const TICKET: &str = "TICKET#";
 /// The entity partitions: facts, links, projections and PR-by-head records live here.
 pub const ENTITY_PARTITIONS: [&str; 5] = [PULL_REQUEST, DEPLOYMENT, INCIDENT, BRANCH, TICKET];
@@ -71,6 +72,7 @@ pub const ROLLUP_WRITE_PREFIXES: &[&str] = &[
     DEPLOYMENT,
     INCIDENT,
     BRANCH,
+    TICKET,
     BUCKET,
     ROLLUP,
     RUN,
@@ -297,6 +299,8 @@ pub fn index_keys(projection: &Projection) -> [Option<String>; 4] {
             };
             [gsi1pk, gsi1sk, gsi2pk, gsi2sk]
         }
+        // Read by key: the reads find a ticket from the PRs that name it.
+        Projection::Ticket(_) => [None, None, None, None],
     }
 }
 
@@ -341,13 +345,13 @@ mod tests {
             assert!(key.partition_key().starts_with(prefix), "{key:?}");
             assert!(ROLLUP_WRITE_PREFIXES.contains(&prefix));
         }
-        // Tickets have facts only: the rollup derives nothing into their partitions.
+        // Tickets get the PRs naming them and their projection.
         let ticket = EntityKey::Ticket {
             id: "jira:ENG-1".into(),
         };
         assert!(ticket.partition_key().starts_with(TICKET));
         assert!(ENTITY_PARTITIONS.contains(&TICKET));
-        assert!(!ROLLUP_WRITE_PREFIXES.contains(&TICKET));
+        assert!(ROLLUP_WRITE_PREFIXES.contains(&TICKET));
     }
 
     #[test]
