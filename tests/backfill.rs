@@ -4,10 +4,12 @@
 //! changes no number. The backfill is started and read through the API (`POST`/`GET
 //! /v1/backfill`) and run by the runner the dev server and the backfill function use.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use flowmeter::backfill::{BackfillJob, JobState, Phase};
+use flowmeter::model::{EntityKey, FactBody};
 use flowmeter_demo::{generate_with, DemoDelivery, DemoOrg, Params, Secrets, DEFAULT_SEED};
 use flowmeter_e2e::{
     derived_state, drain, fresh_store, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
@@ -131,6 +133,28 @@ async fn fact_count(store: &Store) -> usize {
     n
 }
 
+/// The message each commit of the table's push facts carries, by sha.
+async fn commit_messages(store: &Store) -> BTreeMap<String, Option<String>> {
+    let mut branches = BTreeSet::new();
+    for item in store.scan_prefix(keys::BRANCH).await.expect("scan") {
+        let (pk, sk) = flowmeter_edge::store::item_keys(&item);
+        if keys::is_source_fact(&sk) {
+            branches.insert(pk);
+        }
+    }
+    let mut messages = BTreeMap::new();
+    for pk in branches {
+        let branch = EntityKey::from_partition_key(&pk).expect("branch key");
+        let (facts, _) = store.entity(&branch).await.expect("branch facts");
+        for fact in facts {
+            if let FactBody::Push { commits, .. } = fact.body {
+                messages.extend(commits.into_iter().map(|c| (c.sha, c.message)));
+            }
+        }
+    }
+    messages
+}
+
 /// The rollups two tables differ in, for the failure message.
 fn differences(a: &[String], b: &[String]) -> String {
     let only_a: Vec<&String> = a.iter().filter(|r| !b.contains(r)).take(5).collect();
@@ -177,6 +201,19 @@ async fn a_backfill_gives_the_webhook_replay_s_rollups_and_changes_none_of_them(
     let (found, read) = job.pull_requests();
     assert_eq!(found, read);
     assert_eq!(found as usize, api.history().pull_request_count());
+    // every backfilled commit carries its webhook push's message
+    let webhook_messages = commit_messages(&by_webhooks).await;
+    let backfill_messages = commit_messages(&by_backfill).await;
+    assert!(backfill_messages.len() > 100, "{}", backfill_messages.len());
+    let mut both = 0;
+    for (sha, message) in &backfill_messages {
+        assert!(message.is_some(), "{sha} has no message");
+        if let Some(by_webhook) = webhook_messages.get(sha) {
+            assert_eq!(message, by_webhook, "{sha}");
+            both += 1;
+        }
+    }
+    assert!(both > 100, "{both} commits in both tables");
     // within the request budget: at most 7 requests per pull request on average
     let requests = api.stats().requests;
     assert!(

@@ -233,6 +233,67 @@ pub struct Commit {
     /// Author time: when the work was done, the start of coding time.
     pub authored_at: DateTime<Utc>,
     pub author_login: Option<String>,
+    /// The commit message's start, where ticket keys are found ([`capped_commit_message`]).
+    /// `None` when the push carried none (or an empty one), in a push of more than 1,024
+    /// commits ([`commit_message_share`]), and in push facts stored before messages were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A commit message keeps at most this many bytes, cut at a character boundary. Ticket keys
+/// (`ENG-123`) are matched in commit messages and live in the subject line, which this holds
+/// whole; a message itself may be of any size, and its push fact must stay under
+/// `ingest::MAX_FACT_BYTES` (350 KiB). Bytes are counted as the fact's JSON spells them (a
+/// newline or quote takes 2, another control character 6), so the cap holds for any string.
+pub const MAX_COMMIT_MESSAGE_BYTES: usize = 1024;
+
+/// All the messages of one push keep at most this many bytes together, so each of its `n`
+/// commits keeps its `1/n` share ([`commit_message_share`]): up to 32 commits keep 1,024 bytes
+/// each, 1,024 commits 32. GitHub sends up to 2,048 commits in one push, which take up to
+/// 290 KiB without any message (40-hex SHA, time, 39-character login): at 1,024 bytes each the
+/// messages alone would be 2 MiB.
+pub const MAX_PUSH_MESSAGE_BYTES: usize = 32 * 1024;
+
+/// A share smaller than this keeps no message (a push of more than 1,024 commits): so messages
+/// add at most 45 KiB to a push fact (its budget and each message's field name), which is then
+/// at most 190 KiB, and a push past 1,024 commits is exactly the fact it was without messages.
+pub const MIN_COMMIT_MESSAGE_BYTES: usize = 32;
+
+/// The bytes each message of a push of `commits` commits keeps: its share of
+/// [`MAX_PUSH_MESSAGE_BYTES`], at most [`MAX_COMMIT_MESSAGE_BYTES`]; 0 (none kept) below
+/// [`MIN_COMMIT_MESSAGE_BYTES`].
+pub fn commit_message_share(commits: usize) -> usize {
+    let share = (MAX_PUSH_MESSAGE_BYTES / commits.max(1)).min(MAX_COMMIT_MESSAGE_BYTES);
+    if share < MIN_COMMIT_MESSAGE_BYTES {
+        0
+    } else {
+        share
+    }
+}
+
+/// The longest start of `message` whose JSON string takes at most `max_bytes` bytes (quotes
+/// aside), cut at a character boundary; `None` when that is empty.
+pub fn capped_commit_message(message: &str, max_bytes: usize) -> Option<String> {
+    let mut used = 0;
+    let mut end = 0;
+    for (at, c) in message.char_indices() {
+        used += json_escaped_len(c);
+        if used > max_bytes {
+            break;
+        }
+        end = at + c.len_utf8();
+    }
+    let kept = message.get(..end).unwrap_or_default();
+    (!kept.is_empty()).then(|| kept.to_string())
+}
+
+/// The bytes `c` takes inside a JSON string as serde_json writes it.
+fn json_escaped_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if u32::from(c) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -575,5 +636,31 @@ mod tests {
         assert!(short
             .partition_key()
             .ends_with(&"b".repeat(MAX_KEYED_BRANCH_BYTES)));
+    }
+
+    #[test]
+    fn a_commit_stored_before_messages_were_kept_decodes_and_stays_as_stored() {
+        // given a commit as push facts stored it before this version
+        let stored = r#"{"sha":"abc","authored_at":"2026-10-05T10:00:00Z","author_login":"alice"}"#;
+        // when it is read back
+        let commit: Commit = serde_json::from_str(stored).expect("decodes");
+        // then it has no message, and writes back byte for byte
+        assert_eq!(commit.message, None);
+        assert_eq!(serde_json::to_string(&commit).expect("json"), stored);
+    }
+
+    #[test]
+    fn a_message_share_is_the_push_budget_over_its_commits() {
+        assert_eq!(commit_message_share(0), MAX_COMMIT_MESSAGE_BYTES);
+        assert_eq!(commit_message_share(1), MAX_COMMIT_MESSAGE_BYTES);
+        assert_eq!(commit_message_share(32), 1_024);
+        assert_eq!(commit_message_share(33), 992);
+        assert_eq!(commit_message_share(1_024), MIN_COMMIT_MESSAGE_BYTES);
+        assert_eq!(commit_message_share(1_025), 0);
+        assert_eq!(capped_commit_message("ENG-1 fix", 0), None);
+        assert_eq!(capped_commit_message("", 1_024), None);
+        assert_eq!(capped_commit_message("é", 1), None);
+        assert_eq!(capped_commit_message("a\nb", 3).as_deref(), Some("a\n"));
+        assert_eq!(capped_commit_message("a\u{1}b", 6).as_deref(), Some("a"));
     }
 }

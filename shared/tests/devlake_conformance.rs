@@ -381,6 +381,7 @@ fn head_pushes(repo: &str, id: &str, created: DateTime<Utc>, commits: &[Row]) ->
             sha: field(c, "commit_sha").to_string(),
             authored_at: time(field(c, "commit_authored_date")),
             author_login: None,
+            message: None,
         })
         .collect();
     pr_commits.sort_by(|a, b| (a.authored_at, &a.sha).cmp(&(b.authored_at, &b.sha)));
@@ -501,6 +502,7 @@ fn default_branch_pushes(diffs: &[Row], deployments: &[DeploymentInput]) -> Vec<
                             sha,
                             authored_at: at,
                             author_login: None,
+                            message: None,
                         })
                         .collect(),
                     forced: false,

@@ -105,6 +105,7 @@ mod tests {
             sha: sha.into(),
             authored_at: t("2026-10-05T10:00:00Z"),
             author_login: Some("alice".into()),
+            message: None,
         }
     }
 

@@ -178,6 +178,7 @@ mod tests {
                         sha: (*sha).into(),
                         authored_at: t(authored),
                         author_login: Some("alice".into()),
+                        message: None,
                     })
                     .collect(),
                 forced: false,

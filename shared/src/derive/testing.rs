@@ -182,6 +182,7 @@ pub fn push_fact(
                 sha: sha.to_string(),
                 authored_at: t(authored),
                 author_login: None,
+                message: None,
             })
             .collect(),
         forced: false,

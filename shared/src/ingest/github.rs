@@ -23,8 +23,9 @@ use serde_json::Value;
 use super::json::{from_value, null_as_default, EpochOrTimestamp, Timestamp};
 use super::{check_id, github_actor, parse_body, repo_name, IngestError, Normalized};
 use crate::model::{
-    short_digest, Actor, CommentKind, Commit, DeploymentState, EntityKey, Fact, FactBody,
-    IncidentAction, PrAction, PrSnapshot, RepoName, ReviewState,
+    capped_commit_message, commit_message_share, short_digest, Actor, CommentKind, Commit,
+    DeploymentState, EntityKey, Fact, FactBody, IncidentAction, PrAction, PrSnapshot, RepoName,
+    ReviewState,
 };
 
 /// Normalizes one delivery. `event` is the `X-GitHub-Event` header, `delivery_id` the
@@ -339,6 +340,8 @@ struct PushCommit {
     id: String,
     timestamp: Timestamp,
     author: Option<CommitAuthor>,
+    #[serde(default)]
+    message: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -613,6 +616,7 @@ fn push(facts: &Facts, e: PushEvent) -> Result<Normalized, IngestError> {
         })?;
     // A push is the move of one ref from `before` to `after`: that pair is its identity.
     let identity = format!("push:{}..{}", e.before, e.after);
+    let share = commit_message_share(e.commits.len());
     let body = FactBody::Push {
         before: e.before,
         after: e.after,
@@ -623,6 +627,7 @@ fn push(facts: &Facts, e: PushEvent) -> Result<Normalized, IngestError> {
                 sha: c.id,
                 authored_at: c.timestamp.0,
                 author_login: c.author.and_then(|a| a.username),
+                message: c.message.and_then(|m| capped_commit_message(&m, share)),
             })
             .collect(),
         forced: e.forced,

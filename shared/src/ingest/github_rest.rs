@@ -184,8 +184,9 @@ fn set(object: &mut Map<String, Value>, field: &str, value: Value) {
     object.insert(field.to_string(), value);
 }
 
-/// One commit as the push that brought it: from its first parent to it, at its committer time.
-/// A commit without parents (a repository's first) was the push that created the branch.
+/// One commit as the push that brought it: from its first parent to it, at its committer time,
+/// with its message (`commit.message`). A commit without parents (a repository's first) was the
+/// push that created the branch.
 fn commit_push(repo: &RestRepo, branch: &str, commit: &Value) -> Result<Vec<Fact>, IngestError> {
     let sha = text(commit, "sha", "commit")?;
     let parent = commit
@@ -199,8 +200,9 @@ fn commit_push(repo: &RestRepo, branch: &str, commit: &Value) -> Result<Vec<Fact
     let authored = detail.get("author").and_then(|a| a.get("date"));
     let committed = detail.get("committer").and_then(|c| c.get("date"));
     let login = commit.get("author").and_then(|a| a.get("login"));
+    let message = detail.get("message");
     let pushed = json!({"id": sha, "timestamp": authored.or(committed),
-                        "author": {"username": login}});
+                        "author": {"username": login}, "message": message});
     let mut repository = repo.payload();
     set_value(
         &mut repository,

@@ -207,6 +207,11 @@ fn a_prs_commits_are_pushes_of_its_head_branch_and_give_its_first_commit() {
     // Each push is its commit's move from its first parent, at the committer time.
     assert_eq!(pushes[1].id, format!("push:{SHA_A}..{SHA_B}#0"));
     assert_eq!(pushes[1].at, t("2026-10-05T11:30:00Z"));
+    // with the commit's message
+    let FactBody::Push { commits, .. } = &pushes[1].body else {
+        panic!("a push");
+    };
+    assert_eq!(commits[0].message.as_deref(), Some("work"));
     // The projection walks them back from the head: the first commit is the first authored.
     let key = EntityKey::PullRequest {
         repo: "acme/api".into(),
@@ -215,6 +220,33 @@ fn a_prs_commits_are_pushes_of_its_head_branch_and_give_its_first_commit() {
     let branch_pushes: Vec<Fact> = pushes.into_iter().cloned().collect();
     let pr = projection_of(&key, &facts, &branch_pushes).expect("projection");
     assert_eq!(pr.first_commit_at, Some(t("2026-10-04T15:00:00Z")));
+}
+
+/// GitHub's own example of a `/commits` item: its message is the one its push would have carried.
+#[test]
+fn a_rest_commit_s_push_keeps_its_message_as_the_webhook_push_would() {
+    let items: Value = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/github-rest/commit-items.json"
+    ))
+    .expect("json");
+    let item = &items[0];
+    let facts = commit_push(&repo(), "main", item).expect("a push");
+    let FactBody::Push { commits, .. } = &facts[0].body else {
+        panic!("a push");
+    };
+    assert_eq!(commits[0].sha, item["sha"].as_str().expect("sha"));
+    assert_eq!(
+        commits[0].message.as_deref(),
+        item["commit"]["message"].as_str()
+    );
+    // capped as the webhook's (a one-commit push keeps 1,024 bytes)
+    let mut long = item.clone();
+    long["commit"]["message"] = json!(format!("ENG-9 {}", "ü".repeat(1_000)));
+    let facts = commit_push(&repo(), "main", &long).expect("a push");
+    let FactBody::Push { commits, .. } = &facts[0].body else {
+        panic!("a push");
+    };
+    assert_eq!(commits[0].message.as_ref().map(String::len), Some(1_024));
 }
 
 #[test]

@@ -555,6 +555,125 @@ fn push_to_default_branch() {
     assert_eq!(commits[0].sha, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
     assert_eq!(commits[0].authored_at, ts("2019-05-15T15:19:25Z"));
     assert_eq!(commits[0].author_login.as_deref(), Some("Codertocat"));
+    let payload: Value = serde_json::from_slice(PUSH_NEW_BRANCH).expect("json");
+    assert_eq!(
+        commits[0].message.as_deref(),
+        payload["commits"][0]["message"].as_str()
+    );
+}
+
+fn push_commits(body: &[u8]) -> Vec<crate::model::Commit> {
+    match single("push", body).body {
+        FactBody::Push { commits, .. } => commits,
+        other => panic!("expected a push, got {other:?}"),
+    }
+}
+
+/// The fixture's push with its one commit repeated `n` times (distinct ids), each with `message`.
+fn push_of(n: usize, message: &str) -> Vec<u8> {
+    mutate(PUSH_NEW_BRANCH, |v| {
+        let mut commit = v["commits"][0].clone();
+        commit["message"] = json!(message);
+        commit["author"]["username"] = json!("l".repeat(39));
+        let commits: Vec<Value> = (0..n)
+            .map(|i| {
+                let mut c = commit.clone();
+                c["id"] = json!(format!("{i:040x}"));
+                c
+            })
+            .collect();
+        set(v, "/commits", json!(commits));
+    })
+}
+
+#[test]
+fn a_long_commit_message_keeps_its_first_kilobyte_cut_at_a_character_boundary() {
+    // given a commit whose message is a subject naming a ticket and 4,000 bytes of 'é' (2 bytes)
+    let message = format!("ENG-42 {}", "é".repeat(2_000));
+    let body = mutate(PUSH_NEW_BRANCH, |v| {
+        set(v, "/commits/0/message", json!(message))
+    });
+    // when
+    let kept = push_commits(&body)[0].message.clone().expect("message");
+    // then the longest start within 1,024 bytes: "ENG-42 " and 508 'é', no half character
+    assert_eq!(kept.len(), 1_023);
+    assert!(message.starts_with(&kept));
+    assert!(kept.starts_with("ENG-42 "));
+    assert_eq!(crate::model::MAX_COMMIT_MESSAGE_BYTES, 1_024);
+}
+
+#[test]
+fn hostile_commit_messages_are_capped_as_stored_and_never_panic() {
+    let nasty = [
+        format!("a\u{0}b\u{1b}[31m{}", "\u{1}".repeat(1_000_000)),
+        "\"\\\n".repeat(500_000),
+        format!("{}🦀", "x".repeat(1_023)),
+        "\u{2028}\u{feff}\u{7f}".repeat(10_000),
+    ];
+    for message in nasty {
+        let body = mutate(PUSH_NEW_BRANCH, |v| {
+            set(v, "/commits/0/message", json!(message))
+        });
+        let fact = single("push", &body);
+        let FactBody::Push { commits, .. } = &fact.body else {
+            panic!("expected a push");
+        };
+        let kept = commits[0].message.as_deref().expect("message");
+        // a start of the message, whose JSON string (quotes aside) is at most 1,024 bytes
+        assert!(message.starts_with(kept));
+        let stored = serde_json::to_string(kept).expect("json").len() - 2;
+        assert!(stored <= 1_024, "{stored}");
+        assert!(stored > 1_024 - 6, "{stored}");
+        assert_eq!(crate::ingest::check_storable(&[fact]), Ok(()));
+    }
+}
+
+#[test]
+fn a_commit_without_a_message_keeps_none() {
+    for message in [Value::Null, json!("")] {
+        let body = mutate(PUSH_NEW_BRANCH, |v| set(v, "/commits/0/message", message));
+        assert_eq!(push_commits(&body)[0].message, None);
+    }
+    let body = mutate(PUSH_NEW_BRANCH, |v| remove(v, "/commits/0/message"));
+    assert_eq!(push_commits(&body)[0].message, None);
+    // A message that is not a string is the sender's error, named.
+    let body = mutate(PUSH_NEW_BRANCH, |v| set(v, "/commits/0/message", json!(7)));
+    assert!(matches!(
+        normalize_github("push", DELIVERY, &body),
+        Err(IngestError::InvalidField { path, .. }) if path == "commits[0].message"
+    ));
+}
+
+#[test]
+fn a_large_push_shares_the_message_budget_and_stays_well_within_a_fact() {
+    let long = "ENG-7 ".repeat(400);
+    // up to 32 commits keep 1,024 bytes each
+    let commits = push_commits(&push_of(32, &long));
+    assert!(commits
+        .iter()
+        .all(|c| c.message.as_ref().map(String::len) == Some(1_024)));
+    // 100 commits share 32 KiB: 327 bytes each
+    let commits = push_commits(&push_of(100, &long));
+    assert!(commits
+        .iter()
+        .all(|c| c.message.as_ref().map(String::len) == Some(327)));
+    // 1,024 commits keep 32 bytes each, and the fact (39-character logins) is under 200 KiB
+    let fact = single("push", &push_of(1_024, &long));
+    let size = serde_json::to_vec(&fact).expect("json").len();
+    assert!(size < 200 * 1024, "{size}");
+    let FactBody::Push { commits, .. } = &fact.body else {
+        panic!("expected a push");
+    };
+    assert_eq!(commits[0].message.as_deref(), Some(&long[..32]));
+    // past 1,024 commits none is kept: GitHub's largest push is the fact it was without them
+    for n in [1_025, 2_048] {
+        let fact = single("push", &push_of(n, &long));
+        let FactBody::Push { commits, .. } = &fact.body else {
+            panic!("expected a push");
+        };
+        assert!(commits.iter().all(|c| c.message.is_none()));
+        assert_eq!(crate::ingest::check_storable(&[fact]), Ok(()));
+    }
 }
 
 #[test]
