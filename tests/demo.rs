@@ -13,7 +13,8 @@ use flowmeter::time::IsoWeek;
 use flowmeter_demo::truth::quantile;
 use flowmeter_demo::{generate, generate_with, DemoOrg, Params, Secrets, Team};
 use flowmeter_e2e::{
-    api_text, drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
+    api_text, drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, JIRA_SECRET, JIRA_TOKEN,
+    LINEAR_SECRET, PAGERDUTY_SECRET,
 };
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
@@ -247,6 +248,9 @@ async fn loaded_until(seed: u64, end: DateTime<Utc>) -> (DemoOrg, ApiState, Stor
         github: GITHUB_SECRET.into(),
         pagerduty: PAGERDUTY_SECRET.into(),
         generic: GENERIC_SECRET.into(),
+        jira: JIRA_SECRET.into(),
+        jira_token: JIRA_TOKEN.into(),
+        linear: LINEAR_SECRET.into(),
     };
     let org = generate_with(&params);
     let store = fresh_store("demo").await;

@@ -149,7 +149,7 @@ async fn replay_org(
             .collect::<Vec<_>>(),
     );
     let sent = deliveries.len();
-    let stats = replay::replay(api, deliveries, senders).await;
+    let stats = replay::replay(api, deliveries, senders, &org.secrets.linear).await;
     let secs = t.elapsed().as_secs_f64();
     eprintln!(
         "  replayed {} deliveries with {} senders: {} accepted, {} rejected, {} retries ({:.0}/s)",
