@@ -197,7 +197,8 @@ async fn print_report(
         &org.last_week.prev().to_string(),
         Some(attention),
     );
-    println!("\n{text}");
+    let environments = api.get("/v1/environments", "scope=org").await?;
+    println!("\n{text}{}", report::environments(&environments));
     let named = attention
         .iter()
         .any(|(team, _)| *team == org.struggling_team);
