@@ -12,7 +12,8 @@ use flowmeter::backfill::{BackfillJob, JobState, Phase};
 use flowmeter::model::{EntityKey, FactBody};
 use flowmeter_demo::{generate_with, DemoDelivery, DemoOrg, Params, Secrets, DEFAULT_SEED};
 use flowmeter_e2e::{
-    derived_state, drain, fresh_store, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
+    derived_state, drain, fresh_store, GENERIC_SECRET, GITHUB_SECRET, JIRA_SECRET, JIRA_TOKEN,
+    LINEAR_SECRET, PAGERDUTY_SECRET,
 };
 use flowmeter_edge::api::ApiState;
 use flowmeter_edge::backfill::run_to_end;
@@ -41,6 +42,9 @@ fn org() -> DemoOrg {
         github: GITHUB_SECRET.into(),
         pagerduty: PAGERDUTY_SECRET.into(),
         generic: GENERIC_SECRET.into(),
+        jira: JIRA_SECRET.into(),
+        jira_token: JIRA_TOKEN.into(),
+        linear: LINEAR_SECRET.into(),
     };
     generate_with(&params)
 }

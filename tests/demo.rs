@@ -8,12 +8,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use flowmeter::config::OrgConfig;
+use flowmeter::derive::ticket_keys::ticket_keys_in;
 use flowmeter::ingest::{self, Normalized};
 use flowmeter::time::IsoWeek;
 use flowmeter_demo::truth::quantile;
 use flowmeter_demo::{generate, generate_with, DemoOrg, Params, Secrets, Team};
 use flowmeter_e2e::{
-    api_text, drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET,
+    api_text, drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, JIRA_SECRET, JIRA_TOKEN,
+    LINEAR_SECRET, PAGERDUTY_SECRET,
 };
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
@@ -39,6 +41,96 @@ fn the_full_generator_is_deterministic_and_its_deliveries_are_valid() {
     every_delivery_is_signed_and_normalizes(&a);
     pushes_to_each_default_branch_chain(&a);
     the_history_has_realistic_shapes(&a);
+    every_ticket_key_is_configured_and_each_pr_names_its_own(&a);
+}
+
+/// The config's `tickets:` covers every generated ticket (its project, for the team the
+/// truth says), every ticket delivery normalizes to that ticket, and each PR's title, head
+/// branch and commit messages name exactly the ticket the truth records for it (no branch
+/// or title looks like another ticket's key).
+fn every_ticket_key_is_configured_and_each_pr_names_its_own(a: &DemoOrg) {
+    let config = OrgConfig::from_yaml(&a.config_yaml).expect("config");
+    let projects = config.ticket_keys();
+    let tickets = &a.truth.tickets;
+    assert!(tickets.len() > 100, "{} tickets", tickets.len());
+    let team_of = |key: &str| {
+        let project = key.split('-').next().unwrap_or_default();
+        config
+            .ticket_projects()
+            .iter()
+            .find(|p| p.key == project)
+            .map(|p| p.team.clone())
+    };
+    for ticket in tickets {
+        assert_eq!(
+            team_of(&ticket.key),
+            Some(ticket.team.clone()),
+            "{ticket:?}"
+        );
+        assert_eq!(
+            ticket_keys_in(&ticket.key, &projects),
+            std::slice::from_ref(&ticket.key),
+            "{ticket:?}"
+        );
+    }
+    let keys: BTreeSet<&str> = tickets.iter().map(|t| t.key.as_str()).collect();
+    assert_eq!(keys.len(), tickets.len(), "ticket keys are unique");
+    for d in &a.deliveries {
+        let path = d.delivery.path.as_str();
+        if path.starts_with("/webhooks/jira") || path == "/webhooks/linear" {
+            let Ok(Normalized::Facts(facts)) = d.delivery.normalize() else {
+                panic!("{path}: {}", String::from_utf8_lossy(&d.delivery.body));
+            };
+            let id = facts[0].entity.partition_key();
+            assert!(
+                tickets.iter().any(|t| format!("TICKET#{}", t.entity) == id),
+                "{id}"
+            );
+        }
+    }
+
+    // Each PR names its own ticket (reverts their target's) and nothing else.
+    let named = |text: &str| ticket_keys_in(text, &projects);
+    let by_pr: BTreeMap<(String, u64), Option<String>> = a
+        .truth
+        .prs
+        .iter()
+        .map(|p| ((p.repo.clone(), p.number), p.ticket.clone()))
+        .collect();
+    let mut with_ticket = 0;
+    for d in a
+        .deliveries
+        .iter()
+        .filter(|d| d.github_event() == "pull_request")
+    {
+        let body: Value = serde_json::from_slice(&d.delivery.body).expect("json");
+        let pr = &body["pull_request"];
+        let repo = body["repository"]["full_name"].as_str().unwrap_or_default();
+        let number = pr["number"].as_u64().unwrap_or_default();
+        let ticket = by_pr
+            .get(&(repo.to_string(), number))
+            .cloned()
+            .unwrap_or_else(|| panic!("{repo}#{number} is in the truth"));
+        let mut found = named(pr["title"].as_str().unwrap_or_default());
+        found.extend(named(pr["head"]["ref"].as_str().unwrap_or_default()));
+        found.dedup();
+        assert_eq!(
+            found,
+            ticket.clone().into_iter().collect::<Vec<_>>(),
+            "{repo}#{number}: {pr}"
+        );
+        with_ticket += usize::from(ticket.is_some());
+    }
+    assert!(with_ticket > 0);
+    for d in a.deliveries.iter().filter(|d| d.github_event() == "push") {
+        let body: Value = serde_json::from_slice(&d.delivery.body).expect("json");
+        for commit in body["commits"].as_array().into_iter().flatten() {
+            let message = commit["message"].as_str().unwrap_or_default();
+            for key in named(message) {
+                assert!(keys.contains(key.as_str()), "{message}");
+            }
+        }
+    }
 }
 
 /// The org of seed 7, after checking it equals another run's and differs from seed 8's.
@@ -94,6 +186,9 @@ fn every_delivery_is_signed_and_normalizes(a: &DemoOrg) {
         "issues",
         "pagerduty",
         "generic deployment",
+        "jira",
+        "jira server",
+        "linear",
     ] {
         assert!(
             kinds.get(kind).is_some_and(|n| *n > 0),
@@ -140,6 +235,29 @@ fn assert_signed_and_normalizes(
             );
             *kinds.entry("generic deployment".into()).or_default() += 1;
             ingest::generic::normalize_generic_deployment(&d.body)
+        }
+        "/webhooks/jira" => {
+            let sig = header(d, "x-hub-signature");
+            assert_eq!(
+                ingest::signature::verify_jira(secrets.jira.as_bytes(), &d.body, Some(sig)),
+                Ok(())
+            );
+            *kinds.entry("jira".into()).or_default() += 1;
+            ingest::jira::normalize_jira(&d.body)
+        }
+        "/webhooks/linear" => {
+            let sig = header(d, "linear-signature");
+            assert_eq!(
+                ingest::signature::verify_linear(secrets.linear.as_bytes(), &d.body, Some(sig)),
+                Ok(())
+            );
+            *kinds.entry("linear".into()).or_default() += 1;
+            ingest::linear::normalize_linear(&d.body)
+        }
+        path if path.starts_with("/webhooks/jira/") => {
+            assert_eq!(path, format!("/webhooks/jira/{}", secrets.jira_token));
+            *kinds.entry("jira server".into()).or_default() += 1;
+            ingest::jira::normalize_jira(&d.body)
         }
         other => panic!("unexpected path {other}"),
     };
@@ -247,6 +365,9 @@ async fn loaded_until(seed: u64, end: DateTime<Utc>) -> (DemoOrg, ApiState, Stor
         github: GITHUB_SECRET.into(),
         pagerduty: PAGERDUTY_SECRET.into(),
         generic: GENERIC_SECRET.into(),
+        jira: JIRA_SECRET.into(),
+        jira_token: JIRA_TOKEN.into(),
+        linear: LINEAR_SECRET.into(),
     };
     let org = generate_with(&params);
     let store = fresh_store("demo").await;
@@ -276,6 +397,46 @@ async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
     the_demo_goals_are_on_and_off_track(&state, from, to).await;
     the_team_s_lists_name_its_failures_and_slowest_prs(&org, &state, &team, from, to).await;
     each_repo_runs_a_commit_in_staging_and_production(&state, &team).await;
+    every_ticket_delivery_stored_one_fact(&org, &store).await;
+}
+
+/// Every ticket delivery was accepted (`loaded` checks each answer is 202) and stored one
+/// ticket fact: as many `TICKET#` facts as ticket deliveries, under as many tickets as the
+/// truth holds.
+async fn every_ticket_delivery_stored_one_fact(org: &DemoOrg, store: &Store) {
+    let sent = org
+        .deliveries
+        .iter()
+        .filter(|d| {
+            let path = d.delivery.path.as_str();
+            path.starts_with("/webhooks/jira") || path == "/webhooks/linear"
+        })
+        .count();
+    let recorded: usize = org.truth.tickets.iter().map(|t| t.deliveries).sum();
+    assert_eq!(sent, recorded);
+    assert!(sent > 50, "{sent} ticket deliveries");
+    let items = store.scan_prefix("TICKET#").await.expect("scan");
+    let key = |item: &Item, name: &str| match item.get(name) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let facts: Vec<(String, String)> = items
+        .iter()
+        .map(|item| (key(item, "pk"), key(item, "sk")))
+        .filter(|(_, sk)| sk.starts_with("FACT#"))
+        .collect();
+    assert_eq!(facts.len(), sent, "one fact per ticket delivery");
+    let tickets: BTreeSet<&str> = facts.iter().map(|(pk, _)| pk.as_str()).collect();
+    let expected: BTreeSet<String> = org
+        .truth
+        .tickets
+        .iter()
+        .map(|t| format!("TICKET#{}", t.entity))
+        .collect();
+    assert_eq!(
+        tickets,
+        expected.iter().map(String::as_str).collect::<BTreeSet<_>>()
+    );
 }
 
 /// The demo pipelines ship `main` to staging, then to production: every repo of the team

@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use flowmeter_demo::{generate_with, Params, Secrets};
-use flowmeter_e2e::{drain, fresh_store, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET};
+use flowmeter_e2e::{
+    drain, fresh_store, GENERIC_SECRET, GITHUB_SECRET, JIRA_SECRET, JIRA_TOKEN, LINEAR_SECRET,
+    PAGERDUTY_SECRET,
+};
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::lambda_http::{Body, Request};
@@ -409,6 +412,9 @@ async fn loaded_state() -> ApiState {
         github: GITHUB_SECRET.into(),
         pagerduty: PAGERDUTY_SECRET.into(),
         generic: GENERIC_SECRET.into(),
+        jira: JIRA_SECRET.into(),
+        jira_token: JIRA_TOKEN.into(),
+        linear: LINEAR_SECRET.into(),
     };
     let org = generate_with(&params);
     let store = fresh_store("grafana").await;

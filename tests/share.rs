@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use flowmeter_demo::{generate_with, DemoOrg, Params, Secrets, DEFAULT_SEED};
-use flowmeter_e2e::{drain, fresh_store, GENERIC_SECRET, GITHUB_SECRET, PAGERDUTY_SECRET};
+use flowmeter_e2e::{
+    drain, fresh_store, GENERIC_SECRET, GITHUB_SECRET, JIRA_SECRET, JIRA_TOKEN, LINEAR_SECRET,
+    PAGERDUTY_SECRET,
+};
 use flowmeter_edge::api::ApiState;
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::settings::load_config;
@@ -23,6 +26,9 @@ fn org(now: DateTime<Utc>) -> DemoOrg {
         github: GITHUB_SECRET.into(),
         pagerduty: PAGERDUTY_SECRET.into(),
         generic: GENERIC_SECRET.into(),
+        jira: JIRA_SECRET.into(),
+        jira_token: JIRA_TOKEN.into(),
+        linear: LINEAR_SECRET.into(),
     };
     generate_with(&params)
 }

@@ -82,11 +82,12 @@ pub async fn deliver(store: &Store, delivery: &Delivery) -> (StatusCode, serde_j
 }
 
 /// Sends deliveries through the webhook handler, 16 at a time, and checks each was accepted.
+/// A Linear delivery is dated when it is sent (and signed again with [`LINEAR_SECRET`]).
 pub async fn deliver_all(store: &Store, deliveries: &[Delivery]) {
     for chunk in deliveries.chunks(16) {
         let mut tasks = tokio::task::JoinSet::new();
         for d in chunk {
-            let (store, d) = (store.clone(), d.clone());
+            let (store, d) = (store.clone(), d.sent_now(LINEAR_SECRET));
             tasks.spawn(async move { deliver(&store, &d).await });
         }
         while let Some(answer) = tasks.join_next().await {

@@ -2,8 +2,8 @@
 //!
 //! [`generate`] simulates the persona's org — 4 teams, 22 engineers, 12 repositories, 3
 //! services, 12 weeks of history ending at the last full ISO week before `now` — and returns it
-//! as correctly signed webhook deliveries (GitHub, PagerDuty, a generic CI), the org config that
-//! goes with them, and the ground truth the simulation recorded, from which the expected metrics
+//! as correctly signed webhook deliveries (GitHub, PagerDuty, a generic CI, Jira Cloud, Jira Data
+//! Center and Linear for the tickets most PRs name), the org config that goes with them, and the ground truth the simulation recorded, from which the expected metrics
 //! are computed without Flowmeter ([`truth`]). One team starts struggling in the last three
 //! weeks: review latency climbs and its change failure rate goes up.
 //!
@@ -77,9 +77,10 @@ impl DemoOrg {
 
 /// The order the demo replays deliveries in, as a backfill would send them: first the code
 /// history (pull requests with their reviews, comments and branch pushes; the default
-/// branch's pushes), then the deployments, then the incidents; within each, repository by
-/// repository (PagerDuty: service by service), and each pull request, deployment or incident's
-/// deliveries together, in time order.
+/// branch's pushes), then the deployments, then the incidents, then the tickets (Jira and
+/// Linear); within each, repository by repository (PagerDuty: service by service; tickets:
+/// project by project), and each pull request, deployment, incident or ticket's deliveries
+/// together, in time order.
 ///
 /// Flowmeter's numbers do not depend on arrival order (the pipeline is tested for that), but
 /// the local stack's derivation work does: a stream batch rebuilds each entity it touches once,
@@ -90,6 +91,7 @@ pub fn replay_order(deliveries: &[DemoDelivery]) -> Vec<&DemoDelivery> {
     let phase = |d: &DemoDelivery| match (d.delivery.path.as_str(), d.github_event()) {
         ("/webhooks/deployments", _) | (_, "deployment" | "deployment_status") => 1u8,
         ("/webhooks/pagerduty" | "/webhooks/incidents", _) | (_, "issues") => 2,
+        (path, _) if path.starts_with("/webhooks/jira") || path == "/webhooks/linear" => 3,
         _ => 0,
     };
     let mut first: std::collections::HashMap<(u8, &str, &str), DateTime<Utc>> =

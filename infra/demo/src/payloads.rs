@@ -10,12 +10,18 @@ use serde_json::{json, Value};
 use crate::spec::{full_name, ORG, TIMEZONE};
 
 /// The webhook secrets the deliveries are signed with; the dev server must be started with the
-/// same ones (`FLOWMETER_GITHUB_SECRET`, `FLOWMETER_PAGERDUTY_SECRET`, `FLOWMETER_WEBHOOK_SECRET`).
+/// same ones (`FLOWMETER_GITHUB_SECRET`, `FLOWMETER_PAGERDUTY_SECRET`, `FLOWMETER_WEBHOOK_SECRET`,
+/// `FLOWMETER_JIRA_SECRET`, `FLOWMETER_JIRA_TOKEN`, `FLOWMETER_LINEAR_SECRET`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Secrets {
     pub github: String,
     pub pagerduty: String,
     pub generic: String,
+    /// Jira Cloud's webhook secret.
+    pub jira: String,
+    /// The token in the URL Jira Server/Data Center posts to (`/webhooks/jira/<token>`).
+    pub jira_token: String,
+    pub linear: String,
 }
 
 impl Default for Secrets {
@@ -24,6 +30,9 @@ impl Default for Secrets {
             github: "demo-github-secret".into(),
             pagerduty: "demo-pagerduty-secret".into(),
             generic: "demo-ci-secret".into(),
+            jira: "demo-jira-secret".into(),
+            jira_token: "demo-jira-server-token-5f0c9a".into(),
+            linear: "demo-linear-secret".into(),
         }
     }
 }
@@ -110,6 +119,58 @@ pub fn generic_delivery(
         .with_header("user-agent", "acme-ci/4.2")
         .signed(&secrets.generic);
     DemoDelivery::new(at, group, delivery)
+}
+
+/// A Jira delivery of `key`'s change: Jira Cloud's, signed with the Jira secret, or (`server`)
+/// Jira Data Center's, to the URL that carries the token. Grouped by project for the replay.
+pub fn jira_delivery(
+    secrets: &Secrets,
+    at: DateTime<Utc>,
+    server: bool,
+    key: &str,
+    body: &Value,
+) -> DemoDelivery {
+    let delivery = if server {
+        Delivery::unsigned(
+            format!("{}{}", route::JIRA_SERVER_PREFIX, secrets.jira_token),
+            bytes(body),
+        )
+        .with_header("content-type", "application/json")
+        .with_header("user-agent", "Atlassian HttpClient 3.0.4 / JIRA-9.12.2")
+    } else {
+        Delivery::unsigned(route::JIRA, bytes(body))
+            .with_header("content-type", "application/json")
+            .with_header("user-agent", "Atlassian Webhook HTTP Client")
+            .signed(&secrets.jira)
+    };
+    ticket_delivery(at, "jira", key, delivery)
+}
+
+/// A Linear delivery of `key`'s change, signed; its `webhookTimestamp` is the event's time, so
+/// the sender stamps the time it sends it and signs again ([`Delivery::sent_now`]).
+pub fn linear_delivery(
+    secrets: &Secrets,
+    at: DateTime<Utc>,
+    key: &str,
+    body: &Value,
+) -> DemoDelivery {
+    let delivery = Delivery::unsigned(route::LINEAR, bytes(body))
+        .with_header("content-type", "application/json; charset=utf-8")
+        .with_header("user-agent", "Linear-Webhook")
+        .signed(&secrets.linear);
+    ticket_delivery(at, "linear", key, delivery)
+}
+
+fn ticket_delivery(
+    at: DateTime<Utc>,
+    tracker: &str,
+    key: &str,
+    delivery: Delivery,
+) -> DemoDelivery {
+    let project = key.split('-').next().unwrap_or(key);
+    let mut d = DemoDelivery::new(at, format!("{tracker}:{project}"), delivery);
+    d.entity = format!("ticket:{key}");
+    d
 }
 
 /// `2026-03-02T09:15:00Z`: how GitHub writes times in webhook objects.

@@ -1,7 +1,8 @@
 //! The terminal report: per team, the DORA four with their levels, cycle time, review latency,
 //! first-time pass rate and the week-over-week trend, all from the read API's JSON answers, and
 //! the needs-attention verdict of the weekly digest (`flowmeter::digest`), so that the demo and
-//! the Monday digest flag teams by one rule.
+//! the Monday digest flag teams by one rule; and per repo what staging and production run
+//! (`/v1/environments`).
 
 use serde_json::Value;
 
@@ -277,6 +278,69 @@ fn needs_attention(
     out
 }
 
+/// What each environment runs now, per repo, from `GET /v1/environments`: the deployed commit
+/// (short) and its age, and how many merged PRs the next environment lacks ("staging is 3 PRs
+/// ahead of production").
+pub fn environments(answer: &Value) -> String {
+    let repos = answer
+        .get("repos")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<String> = repos
+        .first()
+        .and_then(|r| r["environments"].as_array())
+        .map(|all| {
+            all.iter()
+                .filter_map(|e| e["environment"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = String::from(
+        "\nEnvironments (deployed commit and its age; what the next environment lacks)\n",
+    );
+    let mut header = vec!["repo".to_string()];
+    header.extend(names.iter().cloned());
+    let mut widths = vec![20];
+    widths.extend(names.iter().map(|_| 15));
+    out.push_str(row(&header, &widths).trim_end());
+    out.push('\n');
+    for repo in &repos {
+        let name = repo["repo"].as_str().unwrap_or_default();
+        let short = name.rsplit_once('/').map_or(name, |(_, n)| n);
+        let mut cells = vec![short.to_string()];
+        let mut ahead = Vec::new();
+        for env in repo["environments"].as_array().into_iter().flatten() {
+            let sha = env.pointer("/deployment/sha").and_then(Value::as_str);
+            cells.push(match sha {
+                Some(sha) => format!(
+                    "{} {:>6}",
+                    sha.get(..7).unwrap_or(sha),
+                    duration(num(env, "/age_seconds"))
+                ),
+                None => "–".into(),
+            });
+            if let (Some(prs), Some(next)) = (env["ahead_of_next"].as_array(), env["next"].as_str())
+            {
+                let this = env["environment"].as_str().unwrap_or_default();
+                ahead.push(match prs.len() {
+                    0 => format!("{next} runs {this}'s commit"),
+                    1 => format!("{this} is 1 PR ahead of {next}"),
+                    n => format!("{this} is {n} PRs ahead of {next}"),
+                });
+            }
+        }
+        let line = row(&cells, &widths);
+        let line = format!("{}  {}", line.trim_end(), ahead.join(", "));
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    if repos.is_empty() {
+        out.push_str("  (no deployments)\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +378,45 @@ mod tests {
         let none = render("t", &teams, "2026-W10", "2026-W09", None);
         assert!(none.contains("the digest did not run"), "{none}");
         assert!(!none.contains("steady"), "{none}");
+    }
+
+    #[test]
+    fn the_environments_show_each_commit_its_age_and_the_lead_over_the_next() {
+        let answer = json!({"scope": "org", "repos": [
+            {"repo": "acme/web", "environments": [
+                {"environment": "staging", "deployment": {"sha": "1a2b3c4d5e6f"},
+                 "age_seconds": 7200.0, "next": "production",
+                 "ahead_of_next": [{"number": 1}, {"number": 2}, {"number": 3}]},
+                {"environment": "production", "deployment": {"sha": "9f8e7d6c5b4a"},
+                 "age_seconds": 18000.0, "next": null, "ahead_of_next": null}]},
+            {"repo": "acme/ledger", "environments": [
+                {"environment": "staging", "deployment": {"sha": "abcdef0123"},
+                 "age_seconds": 600.0, "next": "production", "ahead_of_next": []},
+                {"environment": "production", "deployment": {"sha": "abcdef0123"},
+                 "age_seconds": 300.0, "next": null, "ahead_of_next": null}]},
+            {"repo": "acme/design-system", "environments": [
+                {"environment": "staging", "deployment": null, "age_seconds": null,
+                 "next": "production", "ahead_of_next": null},
+                {"environment": "production", "deployment": null, "age_seconds": null,
+                 "next": null, "ahead_of_next": null}]}
+        ]});
+        let text = environments(&answer);
+        assert!(
+            text.contains("repo                 staging         production\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("web                  1a2b3c4   2.0h  9f8e7d6   5.0h  staging is 3 PRs ahead of production\n"),
+            "{text}"
+        );
+        assert!(text.contains("production runs staging's commit"), "{text}");
+        assert!(
+            text.contains("design-system        –               –\n"),
+            "{text}"
+        );
+        assert_eq!(
+            environments(&json!({})).lines().last(),
+            Some("  (no deployments)")
+        );
     }
 }

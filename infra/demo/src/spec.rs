@@ -266,6 +266,61 @@ pub const SERVICES: &[ServiceSpec] = &[
     },
 ];
 
+/// Where a team tracks its tickets, and how the tracker reaches Flowmeter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tracker {
+    /// Jira Cloud, signed with the Jira secret (`POST /webhooks/jira`).
+    JiraCloud,
+    /// Jira Server/Data Center, unsigned, the token in the URL (`/webhooks/jira/<token>`).
+    JiraServer,
+    /// Linear, signed and dated (`POST /webhooks/linear`).
+    Linear,
+}
+
+/// A team's Jira project or Linear team: its key (`PAY` of `PAY-142`) and tracker.
+#[derive(Clone, Copy, Debug)]
+pub struct TicketProjectSpec {
+    pub key: &'static str,
+    pub team: &'static str,
+    pub tracker: Tracker,
+    /// The number of the first ticket of the history (earlier ones are long done).
+    pub first_number: u64,
+}
+
+/// Every team tracks its work in one project: payments and platform in Jira Cloud (with
+/// two-week sprints), mobile in its own Jira Data Center (with a fix version per weekly
+/// release), growth in Linear (with two-week cycles).
+pub const TICKET_PROJECTS: &[TicketProjectSpec] = &[
+    TicketProjectSpec {
+        key: "PAY",
+        team: "payments",
+        tracker: Tracker::JiraCloud,
+        first_number: 1400,
+    },
+    TicketProjectSpec {
+        key: "PLAT",
+        team: "platform",
+        tracker: Tracker::JiraCloud,
+        first_number: 820,
+    },
+    TicketProjectSpec {
+        key: "GRO",
+        team: "growth",
+        tracker: Tracker::Linear,
+        first_number: 310,
+    },
+    TicketProjectSpec {
+        key: "MOB",
+        team: "mobile",
+        tracker: Tracker::JiraServer,
+        first_number: 2150,
+    },
+];
+
+pub fn ticket_project_of_team(team: &str) -> Option<&'static TicketProjectSpec> {
+    TICKET_PROJECTS.iter().find(|p| p.team == team)
+}
+
 /// The teams whose struggle the demo can stage: each owns a service, so incidents land on it.
 pub const STRUGGLE_CANDIDATES: &[&str] = &["payments", "platform", "growth"];
 
@@ -327,6 +382,19 @@ pub fn config_yaml() -> String {
         ));
     }
     y.push_str("bots: [\"codecov-commenter\"]\n");
+    let keys = |jira: bool| {
+        TICKET_PROJECTS
+            .iter()
+            .filter(|p| (p.tracker == Tracker::Linear) != jira)
+            .map(|p| format!("{}: {}", p.key, p.team))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    y.push_str(&format!(
+        "tickets:\n  jira: {{ {} }}\n  linear: {{ {} }}\n",
+        keys(true),
+        keys(false)
+    ));
     y.push_str("incidents:\n  github_label: incident\n  blame_window: 7d\n");
     y.push_str("rework:\n  labels: [hotfix, bug]\n  branches: [\"hotfix/*\"]\n");
     y.push_str("severity:\n  pagerduty_urgency: { high: sev2, low: sev3 }\n");

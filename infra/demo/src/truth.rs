@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
+use flowmeter::time::IsoWeek;
+
 use crate::spec::{full_name, SERVICES, TIMEZONE};
 
 /// How long a revert may follow the PR it reverts and still be linked (as the pipeline does).
@@ -35,6 +37,8 @@ pub struct PrTruth {
     /// The PR number this one reverts (`Reverts owner/repo#N`).
     pub reverts: Option<u64>,
     pub hotfix: bool,
+    /// The ticket key its title or head branch names (`PAY-142`); a revert names its target's.
+    pub ticket: Option<String>,
 }
 
 impl PrTruth {
@@ -85,6 +89,49 @@ pub struct DeploymentTruth {
     pub finished_at: DateTime<Utc>,
 }
 
+/// A Jira or Linear ticket, as its deliveries showed it (only what happened before the end of
+/// the history was sent).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TicketTruth {
+    /// `PAY-142`.
+    pub key: String,
+    /// As Flowmeter names the ticket: `jira:PAY-142`, `linear:GRO-311`.
+    pub entity: String,
+    /// The team its project counts for (config `tickets:`).
+    pub team: String,
+    pub created_at: DateTime<Utc>,
+    /// The first move to a started status (Jira "In Progress", Linear `started`).
+    pub started_at: Option<DateTime<Utc>>,
+    /// The move to "Done" (Linear `completed`), after the start.
+    pub done_at: Option<DateTime<Utc>>,
+    /// Canceled: Linear `canceled`; Jira "Won't Do", which is in Jira's *done* category (Jira
+    /// has no other), so Flowmeter sees it done without a start. Only tickets never started are
+    /// canceled in Jira.
+    pub canceled_at: Option<DateTime<Utc>>,
+    /// The mobile team's release (`mobile-2026.09`), set when done.
+    pub fix_version: Option<String>,
+    /// The sprint (Jira) or cycle (Linear) of its latest delivery.
+    pub sprint: Option<String>,
+    /// The PRs naming it (`owner/name`, number); a revert of one names it too (see
+    /// [`PrTruth::ticket`]).
+    pub prs: Vec<(String, u64)>,
+    /// How many deliveries were sent for it (each stores one fact).
+    pub deliveries: usize,
+}
+
+/// Tickets of a team over a period: cycle times of the tickets done in it, lead times of the
+/// tickets whose first shipping deployment finished in it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TicketStats {
+    /// Started tickets done in the period.
+    pub done: u64,
+    /// Started → done, seconds, ascending.
+    pub cycle_times: Vec<f64>,
+    /// Started → the finish of the first successful production deployment that shipped a PR
+    /// naming it, seconds, ascending.
+    pub lead_times: Vec<f64>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct IncidentTruth {
     /// `pd:<id>` or `gh:<owner/repo>#<n>`.
@@ -105,6 +152,9 @@ pub struct Truth {
     pub incidents: Vec<IncidentTruth>,
     /// Each repo's default branch, commit by commit.
     pub main_history: BTreeMap<String, Vec<String>>,
+    /// Finished staging deployments (all succeed).
+    pub staging: Vec<DeploymentTruth>,
+    pub tickets: Vec<TicketTruth>,
 }
 
 /// DORA numbers of a set of repos over a period, computed from the truth.
@@ -156,6 +206,8 @@ impl Truth {
             deployments: Vec::new(),
             incidents: Vec::new(),
             main_history: BTreeMap::new(),
+            staging: Vec::new(),
+            tickets: Vec::new(),
         }
     }
 
@@ -313,6 +365,101 @@ impl Truth {
     }
 }
 
+impl Truth {
+    /// When each ticket's work first reached production: the finish of the first successful
+    /// production deployment that shipped a PR naming it (tickets without one are absent).
+    pub fn ticket_first_shipments(&self) -> BTreeMap<String, DateTime<Utc>> {
+        let shipments = self.shipments();
+        let mut out: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+        for pr in &self.prs {
+            let (Some(key), Some((_, finished))) =
+                (&pr.ticket, shipments.get(&(pr.repo.clone(), pr.number)))
+            else {
+                continue;
+            };
+            let first = out.entry(key.clone()).or_insert(*finished);
+            *first = (*first).min(*finished);
+        }
+        out
+    }
+
+    /// Ticket cycle and lead times of `team`'s tickets (config `tickets:`) in [from, to] (dates
+    /// in the org's timezone): cycle time (started → done) in the period it was done in, lead
+    /// time (started → first production deployment shipping a PR naming it) in the period
+    /// that deployment finished in. Tickets never started have neither.
+    pub fn tickets(&self, team: &str, from: NaiveDate, to: NaiveDate) -> TicketStats {
+        let shipped = self.ticket_first_shipments();
+        let mut out = TicketStats::default();
+        for ticket in self.tickets.iter().filter(|t| t.team == team) {
+            let Some(started) = ticket.started_at else {
+                continue;
+            };
+            if let Some(done) = ticket.done_at.filter(|d| in_period(*d, from, to)) {
+                out.done += 1;
+                out.cycle_times.push(secs(started, done));
+            }
+            if let Some(first) = shipped
+                .get(&ticket.key)
+                .filter(|f| in_period(**f, from, to))
+            {
+                out.lead_times.push(secs(started, *first));
+            }
+        }
+        out.cycle_times.sort_by(f64::total_cmp);
+        out.lead_times.sort_by(f64::total_cmp);
+        out
+    }
+
+    /// [`Truth::tickets`] for each ISO week (org timezone) of the history, oldest first.
+    pub fn ticket_weeks(&self, team: &str) -> Vec<(IsoWeek, TicketStats)> {
+        let from = self.start.with_timezone(&TIMEZONE).date_naive();
+        let to = (self.end - Duration::seconds(1))
+            .with_timezone(&TIMEZONE)
+            .date_naive();
+        flowmeter::time::weeks_between(from, to)
+            .into_iter()
+            .map(|week| {
+                let stats = self.tickets(team, week.monday_date(), week.sunday_date());
+                (week, stats)
+            })
+            .collect()
+    }
+
+    /// The tickets each environment (`staging`, `production`) holds at the end of the history:
+    /// those with a merged PR naming it at or before the commit the environment's latest
+    /// successful deployment of that PR's repository runs.
+    pub fn tickets_in_environments(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let mut out = BTreeMap::new();
+        for (environment, deployments) in [
+            ("staging", &self.staging),
+            ("production", &self.deployments),
+        ] {
+            let mut keys = BTreeSet::new();
+            for pr in &self.prs {
+                let (Some(key), Some(sha)) = (&pr.ticket, &pr.merge_sha) else {
+                    continue;
+                };
+                let latest = deployments
+                    .iter()
+                    .filter(|d| d.repo == pr.repo && d.success)
+                    .max_by(|a, b| (a.finished_at, &a.entity).cmp(&(b.finished_at, &b.entity)));
+                let (Some(latest), Some(history)) = (latest, self.main_history.get(&pr.repo))
+                else {
+                    continue;
+                };
+                let position = |s: &str| history.iter().position(|c| c == s);
+                if let (Some(merged), Some(deployed)) = (position(sha), position(&latest.sha)) {
+                    if merged <= deployed {
+                        keys.insert(key.clone());
+                    }
+                }
+            }
+            out.insert(environment.to_string(), keys);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,5 +470,108 @@ mod tests {
         assert_eq!(quantile(&[1.0, 2.0, 3.0], 0.5), Some(2.0));
         assert_eq!(quantile(&[], 0.5), None);
         assert_eq!(quantile(&[5.0], 0.9), Some(5.0));
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("time")
+    }
+
+    fn pr(number: u64, merge_sha: &str, merged: &str, ticket: &str) -> PrTruth {
+        PrTruth {
+            repo: "acme/web".into(),
+            number,
+            author: "ana".into(),
+            is_bot: false,
+            title: format!("{ticket}: change {number}"),
+            created_at: at(merged) - Duration::hours(2),
+            reviewable_at: at(merged) - Duration::hours(2),
+            head_pushes: vec![],
+            interactions: vec![],
+            changes_requested: false,
+            merged_at: Some(at(merged)),
+            merge_sha: Some(merge_sha.into()),
+            reverts: None,
+            hotfix: false,
+            ticket: Some(ticket.into()),
+        }
+    }
+
+    fn deployment(entity: &str, sha: &str, finished: &str) -> DeploymentTruth {
+        DeploymentTruth {
+            repo: "acme/web".into(),
+            entity: entity.into(),
+            sha: sha.into(),
+            success: true,
+            started_at: at(finished) - Duration::minutes(10),
+            finished_at: at(finished),
+        }
+    }
+
+    fn ticket(key: &str, started: Option<&str>, done: Option<&str>) -> TicketTruth {
+        TicketTruth {
+            key: key.into(),
+            entity: format!("linear:{key}"),
+            team: "growth".into(),
+            created_at: at("2026-03-02T08:00:00Z"),
+            started_at: started.map(at),
+            done_at: done.map(at),
+            canceled_at: None,
+            fix_version: None,
+            sprint: None,
+            prs: vec![],
+            deliveries: 1,
+        }
+    }
+
+    /// One week (2026-W10); GRO-1's PR shipped Tue 12:00 and the ticket was done Tue 15:00,
+    /// GRO-2's PR is in staging only, GRO-3 was never started.
+    #[test]
+    fn ticket_times_and_environments_of_a_tiny_history() {
+        let mut truth = Truth::new(at("2026-03-01T23:00:00Z"), at("2026-03-08T23:00:00Z"));
+        truth.main_history.insert(
+            "acme/web".into(),
+            vec!["root".into(), "m1".into(), "m2".into()],
+        );
+        truth.prs = vec![
+            pr(1, "m1", "2026-03-03T10:00:00Z", "GRO-1"),
+            pr(2, "m2", "2026-03-04T09:00:00Z", "GRO-2"),
+        ];
+        truth.deployments = vec![
+            deployment("gh:1", "root", "2026-02-27T10:00:00Z"),
+            deployment("gh:2", "m1", "2026-03-03T12:00:00Z"),
+        ];
+        truth.staging = vec![deployment("gh:3", "m2", "2026-03-04T10:00:00Z")];
+        truth.tickets = vec![
+            ticket(
+                "GRO-1",
+                Some("2026-03-02T09:00:00Z"),
+                Some("2026-03-03T15:00:00Z"),
+            ),
+            ticket("GRO-2", Some("2026-03-03T09:00:00Z"), None),
+            ticket("GRO-3", None, None),
+        ];
+        let week = |d: u32| NaiveDate::from_ymd_opt(2026, 3, d).expect("date");
+        let expected = TicketStats {
+            done: 1,
+            cycle_times: vec![30.0 * 3600.0],
+            lead_times: vec![27.0 * 3600.0],
+        };
+        assert_eq!(truth.tickets("growth", week(2), week(8)), expected);
+        assert_eq!(
+            truth.tickets("growth", week(4), week(8)),
+            TicketStats::default()
+        );
+        assert_eq!(
+            truth.tickets("payments", week(2), week(8)),
+            TicketStats::default()
+        );
+        let weeks = truth.ticket_weeks("growth");
+        assert_eq!(weeks.len(), 1);
+        assert_eq!(weeks[0].0.to_string(), "2026-W10");
+        assert_eq!(weeks[0].1, expected);
+        let environments = truth.tickets_in_environments();
+        let keys = |env: &str| -> Vec<String> { environments[env].iter().cloned().collect() };
+        assert_eq!(keys("staging"), ["GRO-1", "GRO-2"]);
+        assert_eq!(keys("production"), ["GRO-1"]);
     }
 }

@@ -134,6 +134,18 @@ impl Delivery {
             .with_header("content-type", "application/json")
     }
 
+    /// This delivery as its source would send it now: a Linear delivery's `webhookTimestamp`
+    /// set to the current time and its signature renewed with `linear_secret` (the webhook
+    /// refuses one dated more than a minute off its clock); any other delivery as it is.
+    pub fn sent_now(&self, linear_secret: &str) -> Delivery {
+        let mut sent = self.clone();
+        if self.source() == Source::Linear {
+            sent.body = crate::payload::linear::sent_now(&self.body);
+            sent.sign(linear_secret);
+        }
+        sent
+    }
+
     /// Appends a header.
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Delivery {
         self.headers.push((name, value.into()));
@@ -268,6 +280,21 @@ mod tests {
                 "content-type"
             ]
         );
+    }
+
+    #[test]
+    fn a_linear_delivery_is_dated_and_signed_anew_when_sent() {
+        let body = br#"{"type":"Issue","webhookTimestamp":1}"#.to_vec();
+        let recorded = Delivery::linear("s5", body);
+        let sent = recorded.sent_now("s5");
+        let stamped: serde_json::Value = serde_json::from_slice(&sent.body).expect("JSON");
+        assert!(stamped["webhookTimestamp"].as_i64().is_some_and(|t| t > 1));
+        assert_eq!(
+            verify_linear(b"s5", &sent.body, sent.header("linear-signature")),
+            Ok(())
+        );
+        let github = Delivery::github("s1", "ping", "d-1", b"{}".to_vec());
+        assert_eq!(github.sent_now("s5"), github);
     }
 
     #[test]

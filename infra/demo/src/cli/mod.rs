@@ -149,7 +149,7 @@ async fn replay_org(
             .collect::<Vec<_>>(),
     );
     let sent = deliveries.len();
-    let stats = replay::replay(api, deliveries, senders).await;
+    let stats = replay::replay(api, deliveries, senders, &org.secrets.linear).await;
     let secs = t.elapsed().as_secs_f64();
     eprintln!(
         "  replayed {} deliveries with {} senders: {} accepted, {} rejected, {} retries ({:.0}/s)",
@@ -197,7 +197,8 @@ async fn print_report(
         &org.last_week.prev().to_string(),
         Some(attention),
     );
-    println!("\n{text}");
+    let environments = api.get("/v1/environments", "scope=org").await?;
+    println!("\n{text}{}", report::environments(&environments));
     let named = attention
         .iter()
         .any(|(team, _)| *team == org.struggling_team);

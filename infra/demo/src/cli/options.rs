@@ -110,6 +110,9 @@ pub(crate) fn secrets() -> Secrets {
         github: env("FLOWMETER_GITHUB_SECRET").unwrap_or(d.github),
         pagerduty: env("FLOWMETER_PAGERDUTY_SECRET").unwrap_or(d.pagerduty),
         generic: env("FLOWMETER_WEBHOOK_SECRET").unwrap_or(d.generic),
+        jira: env("FLOWMETER_JIRA_SECRET").unwrap_or(d.jira),
+        jira_token: env("FLOWMETER_JIRA_TOKEN").unwrap_or(d.jira_token),
+        linear: env("FLOWMETER_LINEAR_SECRET").unwrap_or(d.linear),
     }
 }
 

@@ -28,11 +28,13 @@ const RETRY: Retry = Retry {
     deadline: None,
 };
 
-/// Posts every delivery, in order, from `senders` concurrent senders.
+/// Posts every delivery, in order, from `senders` concurrent senders (Linear's signed with
+/// `linear_secret` when sent).
 pub(crate) async fn replay(
     api: &Api,
     deliveries: Arc<Vec<DemoDelivery>>,
     senders: usize,
+    linear_secret: &str,
 ) -> ReplayStats {
     let total = deliveries.len();
     let bar =
@@ -52,13 +54,15 @@ pub(crate) async fn replay(
             next.clone(),
             bar.clone(),
         );
+        let linear_secret = linear_secret.to_string();
         tasks.push(tokio::spawn(async move {
             let mut rejected = Vec::new();
             let mut accepted = 0;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(d) = deliveries.get(i) else { break };
-                match sender.send(&d.delivery).await {
+                // A Linear delivery is dated when it is sent.
+                match sender.send(&d.delivery.sent_now(&linear_secret)).await {
                     Sent::Accepted(_) => accepted += 1,
                     Sent::Rejected(answer) => rejected.push((i, answer.status, answer.text())),
                     Sent::GaveUp { attempts, last } => {

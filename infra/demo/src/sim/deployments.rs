@@ -29,6 +29,7 @@ impl World {
             author: p.author.clone(),
             branch: p.branch.clone(),
             sha: p.merge_sha.clone(),
+            ticket: p.ticket.clone(),
         });
         let merged = p.merged.unwrap_or(self.start);
         let push = Push {
@@ -102,17 +103,29 @@ impl World {
         let mut prod_start = at;
         if attempt == 1 {
             let staging_done = at + minutes(self.rng.range(2, 6) as f64);
-            if deploys == Deploys::GenericCi {
+            let entity = if deploys == Deploys::GenericCi {
                 let run = self.next_ci_run(repo);
                 let id = format!("buildkite-{repo}-{run}");
                 let (repo, span) = (full_name(repo), (at, staging_done));
                 let body = generic::deployment(&repo, "staging", &sha, "success", span, &id);
                 self.generic(staging_done, DEPLOYMENTS, body);
+                format!("gen:{id}")
             } else {
                 let id = self.github_id();
                 let d = self.deployment_json(id, repo, &sha, "staging", at);
                 self.github(at, "deployment", deployment_created(repo, &d));
                 self.deployment_status(repo, &d, "staging", "success", staging_done);
+                format!("gh:{id}")
+            };
+            if staging_done < self.end {
+                self.truth.staging.push(DeploymentTruth {
+                    repo: full_name(repo),
+                    entity,
+                    sha: sha.clone(),
+                    success: true,
+                    started_at: at,
+                    finished_at: staging_done,
+                });
             }
             prod_start = staging_done + minutes(self.rng.range(1, 4) as f64);
         }

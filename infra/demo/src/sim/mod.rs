@@ -9,8 +9,9 @@
 //!
 //! One module per kind of activity, each adding to the one [`World`]: the calendar
 //! (`calendar`), planning pull requests (`plans`) and emitting them (`pull_requests`),
-//! deployments (`deployments`), incidents (`incidents`), and the org's schedule of work
-//! (`schedule`).
+//! deployments (`deployments`), incidents (`incidents`), the org's schedule of work
+//! (`schedule`), and the Jira and Linear tickets the pull requests name (`tickets`, drawn from a
+//! stream of their own: `Rng::fork(seed, "tickets")`).
 
 mod calendar;
 mod deployments;
@@ -18,6 +19,7 @@ mod incidents;
 mod plans;
 mod pull_requests;
 mod schedule;
+mod tickets;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -127,6 +129,8 @@ struct PrPlan {
     reverts: Option<u64>,
     /// Hotfixes and reverts go out right after their merge.
     expedite: bool,
+    /// The ticket (`PAY-142`) the title or head branch names (a revert names its target's).
+    ticket: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -157,6 +161,7 @@ struct Pending {
     author: String,
     branch: String,
     sha: String,
+    ticket: Option<String>,
 }
 
 struct RepoState {
@@ -188,6 +193,8 @@ struct World {
     /// What the deliveries being emitted are about (a PR, a deployment, a branch, an incident):
     /// the replay keeps an entity's deliveries together.
     entity: String,
+    /// Tickets: their own stream, so that adding them changed nothing else the seed decides.
+    tickets: tickets::Tickets,
 }
 
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
@@ -277,11 +284,13 @@ pub fn simulate(params: &Params) -> Output {
         next_pd_number: 4100,
         activity: params.activity,
         entity: String::new(),
+        tickets: tickets::Tickets::new(params.seed),
     };
     world.bootstrap();
     world.schedule_trains();
     world.plan_work();
     world.run();
+    world.emit_tickets();
     let mut deliveries = std::mem::take(&mut world.deliveries);
     // Stable: equal times keep their emission order.
     deliveries.sort_by_key(|d| d.at);

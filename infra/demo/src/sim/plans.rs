@@ -8,7 +8,7 @@ use super::calendar::{hours, minutes};
 use super::{Commit, Interaction, Pending, PrPlan, Push, Review, World, ZERO_SHA};
 use crate::spec::{full_name, repo_spec, team_of_member, team_of_repo, RepoSpec, TeamSpec};
 
-fn slug(text: &str) -> String {
+pub(super) fn slug(text: &str) -> String {
     let s: String = text
         .to_lowercase()
         .chars()
@@ -166,14 +166,14 @@ impl World {
         };
         let number = self.next_number(repo);
         let merge_sha = self.sha();
-        Some(PrPlan {
+        let mut plan = PrPlan {
             repo,
             number,
             author: author.to_string(),
+            // No ticket key look-alike (`pay-142`): a ticket's PR is named by `name_ticket`.
             branch: format!(
-                "{}/{}-{number}-{}",
+                "{}/{}-{number}",
                 author.split('-').next().unwrap_or(author),
-                &team.name[..3],
                 slug(&title)
             ),
             title,
@@ -192,7 +192,10 @@ impl World {
             deletions,
             reverts: None,
             expedite: false,
-        })
+            ticket: None,
+        };
+        self.name_ticket(&mut plan, team, t0);
+        Some(plan)
     }
 
     /// Coding from `t0`, the branch pushed (commits along the way) and the PR opened minutes
@@ -518,6 +521,7 @@ impl World {
             deletions: self.rng.range(2, 30) as u64,
             reverts: None,
             expedite: false,
+            ticket: None,
         })
     }
 
@@ -595,6 +599,7 @@ impl World {
             merger: author,
             additions: self.rng.range(1, 40) as u64,
             deletions: self.rng.range(1, 40) as u64,
+            ticket: revert.as_ref().and_then(|r| r.ticket.clone()),
             reverts: revert.map(|r| r.number),
             expedite: true,
         })

@@ -254,6 +254,7 @@ impl World {
             merge_sha: merged.map(|_| p.merge_sha.clone()),
             reverts: p.reverts,
             hotfix: p.branch.starts_with("hotfix/"),
+            ticket: p.ticket.clone(),
         });
     }
 }
