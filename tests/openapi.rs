@@ -136,6 +136,12 @@ async fn live_responses_match_the_openapi_document() {
         ("/v1/deployments/failed?limit=0", 400, "Error"),
         ("/v1/environments", 200, "EnvironmentsReport"),
         (
+            "/v1/tickets?scope=team:core&from=2026-10-05&to=2026-10-18",
+            200,
+            "TicketsReport",
+        ),
+        ("/v1/tickets?env=nowhere", 400, "Error"),
+        (
             "/v1/environments?scope=team:core",
             200,
             "EnvironmentsReport",

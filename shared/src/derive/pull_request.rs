@@ -421,7 +421,7 @@ impl OwnCommits {
         for push in &own {
             for commit in &push.commits {
                 commits.first_at = earliest(commits.first_at, commit.authored_at);
-                // MSG-MERGE commits.messages.extend(commit.message.clone());
+                commits.messages.extend(commit.message.clone());
             }
             if first_review_at.is_some_and(|review| push.at > review) && !push.commits.is_empty() {
                 commits.pushed_after_review = true;
@@ -627,5 +627,40 @@ mod tests {
         assert_eq!(rework(hotfix), Some(true));
         assert_eq!(rework(bug), Some(true));
         assert_eq!(rework(revert), Some(true));
+    }
+
+    #[test]
+    fn a_pr_names_the_configured_tickets_of_its_title_body_branch_and_commits() {
+        let config = OrgConfig::from_yaml(
+            "org: acme\nteams: { payments: {} }\ntickets: { jira: { PAY: payments } }",
+        )
+        .expect("config");
+        let key = pr_key("acme/api", 1);
+        let opened = opened_with(&key, "2026-10-05T10:00:00Z", |s| {
+            s.title = "PAY-1: refunds (UTF-8 safe)".into();
+            s.body = Some("Also fixes pay-2.".into());
+        });
+        let mut push = feature_push(
+            "p1",
+            "2026-10-05T09:00:00Z",
+            "abc1234",
+            "2026-10-05T08:00:00Z",
+        );
+        if let FactBody::Push { commits, .. } = &mut push.body {
+            commits[0].message = Some("Retry refunds\n\nRefs PAY-4, PAY-1".into());
+        }
+        let head = HeadHistory::of_pushes(&[push]);
+        let pr = project_pull_request(&key, &[opened.clone()], &head, &config).expect("pr");
+        assert_eq!(pr.tickets, ["jira:PAY-1", "jira:PAY-2", "jira:PAY-4"]);
+        // a key in the head branch alone counts too; no configured project, no tickets
+        let on_branch = opened_with(&key, "2026-10-05T10:00:00Z", |s| {
+            s.head_ref = "pay-5-refunds".into();
+        });
+        let pr =
+            project_pull_request(&key, &[on_branch], &HeadHistory::default(), &config).expect("pr");
+        assert_eq!(pr.tickets, ["jira:PAY-5"]);
+        let unconfigured =
+            project_pull_request(&key, &[opened], &head, &OrgConfig::default()).expect("pr");
+        assert!(unconfigured.tickets.is_empty());
     }
 }
