@@ -255,6 +255,12 @@ async fn each_environment_runs_its_commit_and_qa_lists_what_production_lacks() {
     assert!(body.to_string().contains("`env`"), "{body}");
 }
 
+async fn metrics_text(state: &ApiState) -> String {
+    let (status, text) = flowmeter_e2e::api_text(state, "GET", "/metrics", TOKEN, "").await;
+    assert_eq!(status, StatusCode::OK);
+    text
+}
+
 async fn tickets(state: &ApiState, env: &str) -> Value {
     let path = format!("/v1/tickets?scope=team:core&env={env}&from=2026-10-05&to=2026-10-11");
     let (status, body) = api_call(state, "GET", &path, TOKEN, "").await;
@@ -321,6 +327,14 @@ async fn a_ticket_goes_from_started_through_qa_to_production_and_done() {
     assert_eq!(ahead[0]["tickets"], json!(["jira:PAY-1"]), "{body}");
     // and a name a qa pattern matches lists the same
     assert_eq!(listed(&tickets(&state, "qa-eu").await), ["jira:PAY-1"]);
+    // and /metrics has PAY-1 in qa, with its fix version
+    let in_qa = "flowmeter_ticket_in_environment{ticket=\"jira:PAY-1\",repo=\"acme/api\",environment=\"qa\"} 1";
+    let fix = "flowmeter_ticket_fix_version{ticket=\"jira:PAY-1\",fix_version=\"2026.41\"} 1";
+    let metrics = metrics_text(&state).await;
+    assert!(
+        metrics.contains(in_qa) && metrics.contains(fix),
+        "{metrics}"
+    );
 
     // when m1 reaches production (finished 10:05)
     send.deploy("production", 4, &m1, 120, "success").await;
@@ -334,6 +348,12 @@ async fn a_ticket_goes_from_started_through_qa_to_production_and_done() {
     assert_eq!(production["cycle_time"]["count"], 0, "not done yet");
     let body = environments(&state).await;
     assert_eq!(state_of(&body, "qa"), (Some(m1.clone()), Some(vec![])));
+    // and nothing is pending in qa any more
+    let metrics = metrics_text(&state).await;
+    assert!(
+        !metrics.contains("flowmeter_ticket_in_environment{"),
+        "{metrics}"
+    );
 
     // when PAY-1 is done at 11:00
     send.jira_status(180, "Done", "done").await;

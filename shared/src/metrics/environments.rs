@@ -10,6 +10,7 @@ use crate::config::OrgConfig;
 use crate::derive::deployment::seconds_between;
 use crate::derive::links::prs_between;
 use crate::derive::{Deployment, PullRequest};
+use crate::metrics::prometheus::DeploymentAge;
 
 /// How many of an environment's latest finished attempts are read to find the one that
 /// succeeded last: a run of more failures than this answers "nothing deployed".
@@ -127,6 +128,38 @@ pub fn repo_environments(
         repo: repo.to_string(),
         environments,
     }
+}
+
+/// Each repo's environments' current deployment age (`/metrics`).
+pub fn deployment_ages(answers: &[RepoEnvironments]) -> Vec<DeploymentAge> {
+    answers
+        .iter()
+        .flat_map(|repo| {
+            repo.environments.iter().filter_map(|env| {
+                Some(DeploymentAge {
+                    repo: repo.repo.clone(),
+                    environment: env.environment.clone(),
+                    age_seconds: env.age_seconds?,
+                })
+            })
+        })
+        .collect()
+}
+
+/// `(repo, environment, ticket)` for each ticket a repo's environment holds that the next one
+/// does not: named by a PR of its `ahead_of_next`; each once.
+pub fn pending_tickets(answers: &[RepoEnvironments]) -> Vec<(String, String, String)> {
+    let mut pending = std::collections::BTreeSet::new();
+    for repo in answers {
+        for env in &repo.environments {
+            for pr in env.ahead_of_next.iter().flatten() {
+                for ticket in &pr.tickets {
+                    pending.insert((repo.repo.clone(), env.environment.clone(), ticket.clone()));
+                }
+            }
+        }
+    }
+    pending.into_iter().collect()
 }
 
 fn pending(pr: &PullRequest, github: &str) -> PendingPr {
@@ -314,5 +347,48 @@ mod tests {
             .map(|p| p.number)
             .collect();
         assert_eq!(numbers, [2]);
+    }
+
+    #[test]
+    fn the_gauges_are_each_environments_age_and_the_tickets_it_holds_ahead_of_the_next() {
+        // given PR 1 (PAY-1, PAY-2) in dev and qa, PR 2 (PAY-3) in dev only
+        let history = branch_history(&main_pushes());
+        let mut first = merged_pr(1, "2026-10-05T09:55:00Z", "bbbbbbb");
+        first.tickets = vec!["jira:PAY-1".into(), "jira:PAY-2".into()];
+        let mut second = merged_pr(2, "2026-10-05T11:55:00Z", "ddddddd");
+        second.tickets = vec!["jira:PAY-3".into()];
+        let deployed = [
+            deployed_in("dev", "gh:5", "ddddddd", "2026-10-05T12:30:00Z"),
+            deployed_in("qa", "gh:4", "ccccccc", "2026-10-05T11:00:00Z"),
+            deployed_in("production", "gh:1", "aaaaaaa", "2026-10-05T09:30:00Z"),
+        ];
+        let answers = [answer(&deployed, &history, &[first, second])];
+        // then dev holds PAY-3 ahead of qa, qa PAY-1 and PAY-2 ahead of production
+        let found = pending_tickets(&answers);
+        let pending: Vec<(&str, &str)> = found
+            .iter()
+            .map(|(_, env, t)| (env.as_str(), t.as_str()))
+            .collect();
+        assert_eq!(
+            pending,
+            [
+                ("dev", "jira:PAY-3"),
+                ("qa", "jira:PAY-1"),
+                ("qa", "jira:PAY-2")
+            ]
+        );
+        // and each environment's age is measured from 14:00
+        let ages: Vec<(String, f64)> = deployment_ages(&answers)
+            .into_iter()
+            .map(|a| (a.environment, a.age_seconds))
+            .collect();
+        assert_eq!(
+            ages,
+            [
+                ("dev".to_string(), 5400.0),
+                ("qa".to_string(), 10800.0),
+                ("production".to_string(), 16200.0)
+            ]
+        );
     }
 }

@@ -294,6 +294,54 @@ pub fn render_deployment_ages(ages: &[DeploymentAge]) -> String {
     out
 }
 
+/// A ticket an environment holds that the next one does not (a PR naming it is in
+/// `ahead_of_next` of `GET /v1/environments`), with its fix versions as the tracker sent them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingTicket {
+    pub ticket: String,
+    pub repo: String,
+    pub environment: String,
+    pub fix_versions: Vec<String>,
+}
+
+/// `flowmeter_ticket_in_environment{ticket,repo,environment} 1` for each ticket an environment
+/// holds ahead of the next one ("in QA, not yet in production"), and
+/// `flowmeter_ticket_fix_version{ticket,fix_version} 1` for each fix version of those tickets:
+/// a join in PromQL answers "which tickets of release 2026.41 are in QA". Bounded by what is
+/// pending between environments, not by history.
+pub fn render_pending_tickets(pending: &[PendingTicket]) -> String {
+    let in_env = "flowmeter_ticket_in_environment";
+    let fix = "flowmeter_ticket_fix_version";
+    let mut out = format!(
+        "# HELP {in_env} {}\n# TYPE {in_env} gauge\n",
+        escape_help("1 for each ticket a repo's environment holds that the next environment does not (named by a PR it runs).")
+    );
+    let mut versions = std::collections::BTreeSet::new();
+    for p in pending {
+        out.push_str(&format!(
+            "{in_env}{{ticket=\"{}\",repo=\"{}\",environment=\"{}\"}} 1\n",
+            escape_label_value(&p.ticket),
+            escape_label_value(&p.repo),
+            escape_label_value(&p.environment)
+        ));
+        for version in &p.fix_versions {
+            versions.insert((p.ticket.as_str(), version.as_str()));
+        }
+    }
+    out.push_str(&format!(
+        "# HELP {fix} {}\n# TYPE {fix} gauge\n",
+        escape_help("1 for each fix version of a ticket flowmeter_ticket_in_environment lists.")
+    ));
+    for (ticket, version) in versions {
+        out.push_str(&format!(
+            "{fix}{{ticket=\"{}\",fix_version=\"{}\"}} 1\n",
+            escape_label_value(ticket),
+            escape_label_value(version)
+        ));
+    }
+    out
+}
+
 /// Label values escape backslash, double quote and line feed.
 pub fn escape_label_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -510,6 +558,41 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("# TYPE flowmeter_deployment_age_seconds gauge\n"));
+    }
+
+    #[test]
+    fn pending_tickets_are_gauges_joined_by_ticket_to_their_fix_versions() {
+        let pending = [
+            PendingTicket {
+                ticket: "jira:PAY-1".into(),
+                repo: "acme/api".into(),
+                environment: "qa".into(),
+                fix_versions: vec!["2026.41".into(), "hot\"fix".into()],
+            },
+            PendingTicket {
+                ticket: "jira:PAY-1".into(),
+                repo: "acme/worker".into(),
+                environment: "qa".into(),
+                fix_versions: vec!["2026.41".into(), "hot\"fix".into()],
+            },
+        ];
+        let text = render_pending_tickets(&pending);
+        let samples = check_exposition(&text);
+        assert_eq!(samples["flowmeter_ticket_in_environment"].len(), 2);
+        // one sample per ticket and version, however many repos hold it
+        assert_eq!(samples["flowmeter_ticket_fix_version"].len(), 2);
+        assert!(text.contains(
+            "flowmeter_ticket_in_environment{ticket=\"jira:PAY-1\",repo=\"acme/api\",environment=\"qa\"} 1\n"
+        ));
+        assert!(
+            text.contains(
+                r#"flowmeter_ticket_fix_version{ticket="jira:PAY-1",fix_version="hot\"fix"} 1"#
+            ),
+            "{text}"
+        );
+        // nothing pending: the families are still declared, with no samples
+        let empty = render_pending_tickets(&[]);
+        assert!(empty.contains("# TYPE flowmeter_ticket_fix_version gauge\n"));
     }
 
     /// The four reports of `scope` over W41 (5–11 Oct 2026) from its rollups: `delivery` for

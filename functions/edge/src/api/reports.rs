@@ -292,9 +292,7 @@ pub async fn prometheus(state: &ApiState) -> Result<Response<Body>, ApiError> {
         })
         .collect();
     let mut text = metrics::prometheus::render(&series);
-    text.push_str(&metrics::prometheus::render_deployment_ages(
-        &deployment_ages(state, &config, now).await?,
-    ));
+    text.push_str(&environment_gauges(state, &config, now).await?);
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
@@ -302,32 +300,43 @@ pub async fn prometheus(state: &ApiState) -> Result<Response<Body>, ApiError> {
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// Each configured repo's environments' current deployment age: one index query per repo and
-/// environment (`Store::latest_deployments`), as `GET /v1/environments` reads them.
-async fn deployment_ages(
+/// Each configured repo's environments as `GET /v1/environments` answers them (one index query
+/// per repo and environment, and the default branch's pushes and merged PRs of a repo with two
+/// environments deployed), read once for the deployment ages and the pending tickets, whose
+/// fix versions come from their projections (one read per ticket).
+async fn environment_gauges(
     state: &ApiState,
     config: &OrgConfig,
     now: chrono::DateTime<Utc>,
-) -> Result<Vec<metrics::prometheus::DeploymentAge>, ApiError> {
-    use metrics::environments::{deployed_now, ATTEMPTS_READ};
-    let mut ages = Vec::new();
+) -> Result<String, ApiError> {
+    let mut answers = Vec::new();
     for repo in config.configured_repos() {
-        for environment in config.environment_names() {
-            let latest = state
-                .store
-                .latest_deployments(&repo, environment, ATTEMPTS_READ)
-                .await?;
-            if let Some(finished) = deployed_now(&latest).and_then(|d| d.finished_at) {
-                ages.push(metrics::prometheus::DeploymentAge {
-                    repo: repo.clone(),
-                    environment: environment.to_string(),
-                    age_seconds: flowmeter::derive::deployment::seconds_between(finished, now)
-                        .max(0.0),
-                });
-            }
-        }
+        answers.push(super::environments::repo_answer(&state.store, config, &repo, now).await?);
     }
-    Ok(ages)
+    let ages = metrics::environments::deployment_ages(&answers);
+    let pending = metrics::environments::pending_tickets(&answers);
+    let ids = pending
+        .iter()
+        .map(|(_, _, ticket)| ticket.clone())
+        .collect();
+    let known = super::tickets::read_tickets(&state.store, ids).await?;
+    let pending: Vec<metrics::prometheus::PendingTicket> = pending
+        .into_iter()
+        .map(
+            |(repo, environment, ticket)| metrics::prometheus::PendingTicket {
+                fix_versions: known
+                    .get(&ticket)
+                    .map(|t| t.fix_versions.clone())
+                    .unwrap_or_default(),
+                ticket,
+                repo,
+                environment,
+            },
+        )
+        .collect();
+    let mut text = metrics::prometheus::render_deployment_ages(&ages);
+    text.push_str(&metrics::prometheus::render_pending_tickets(&pending));
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -109,7 +109,7 @@ async fn carried_in_repo(
 
 /// The tickets of `ids` the trackers sent, by id, [`CONCURRENT_READS`] reads at a time. (The
 /// keys are owned: futures over borrowed ones are not provably `Send`.)
-async fn read_tickets(
+pub(super) async fn read_tickets(
     store: &Store,
     ids: BTreeSet<String>,
 ) -> Result<BTreeMap<String, Ticket>, StoreError> {
