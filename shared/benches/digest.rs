@@ -83,6 +83,7 @@ fn input() -> DigestInput {
             repos: vec![format!("acme/repo-{t}")],
             members: vec![format!("dev-{t}")],
             goals: Vec::new(),
+            ticket_weeks: Vec::new(),
         })
         .collect();
     let monday = week.monday(chrono_tz::UTC);
@@ -117,6 +118,7 @@ fn input() -> DigestInput {
             dashboard: Some("https://flowmeter.example.com".into()),
             github: Some("https://github.com".into()),
         },
+        environments: Vec::new(),
     }
 }
 

@@ -92,8 +92,8 @@ pub struct ScopePlan {
     pub pull_requests: Vec<Scope>,
     /// Incidents: services (or the org).
     pub incidents: Vec<Scope>,
-    /// Ticket numbers: the Jira projects and Linear teams config `tickets:` gives a team (or the
-    /// org); none for a repo or a service, which own no tickets.
+    /// Ticket numbers: the Jira projects and Linear teams config `tickets:` gives a team (the
+    /// org: every configured one); none for a repo or a service, which own no tickets.
     pub tickets: Vec<Scope>,
     /// Service names whose open incidents belong to the scope (`None` = all).
     pub services: Option<BTreeSet<String>>,
@@ -126,7 +126,11 @@ impl OrgConfig {
                 delivery: vec![Scope::Org],
                 pull_requests: vec![Scope::Org],
                 incidents: vec![Scope::Org],
-                tickets: vec![Scope::Org],
+                tickets: self
+                    .ticket_projects()
+                    .iter()
+                    .map(|p| Scope::tickets(p.source, &p.key))
+                    .collect(),
                 services: None,
                 configured: true,
             }),
@@ -365,7 +369,11 @@ mod tests {
             .any(|s| *s == Scope::Tickets("linear:PAY".into())));
         assert_eq!(
             config.plan(&scope("org")).expect("plan").tickets,
-            [Scope::Org]
+            [
+                Scope::Tickets("jira:PAY".into()),
+                Scope::Tickets("jira:OPS".into()),
+                Scope::Tickets("linear:PAY".into())
+            ]
         );
         assert!(config
             .plan(&scope("repo:acme/api"))

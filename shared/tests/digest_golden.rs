@@ -22,6 +22,7 @@ use flowmeter::digest::{
     build_digest, check_block_kit_limits, check_teams_message, render_email, render_text,
     slack_messages, teams_messages, DigestInput, Links, PrSummary, TeamInput,
 };
+use flowmeter::metrics::environments::{EnvironmentState, PendingPr, RepoEnvironments};
 use flowmeter::metrics::OpenIncident;
 use flowmeter::time::IsoWeek;
 use serde_json::Value;
@@ -118,6 +119,7 @@ fn team(
         repos: vec![format!("acme/{slug}")],
         members: vec![format!("{slug}-lead")],
         goals: Vec::new(),
+        ticket_weeks: Vec::new(),
     }
 }
 
@@ -155,7 +157,27 @@ fn pr(
 /// The org's rollups are the merge of the teams'.
 fn dataset() -> DigestInput {
     let platform = platform();
-    let payments = payments();
+    let mut payments = payments();
+    // Payments tracks PAY in Jira: 3 tickets done this week (cycle 4 h, 1 d, 3 d), 2 shipped
+    // (lead 2 d and 5 d).
+    payments.ticket_weeks = vec![(
+        week(42),
+        Rollup::from_members(&[
+            MemberData::TicketDone {
+                cycle: Some(4.0 * H),
+            },
+            MemberData::TicketDone { cycle: Some(D) },
+            MemberData::TicketDone {
+                cycle: Some(3.0 * D),
+            },
+            MemberData::TicketShipped {
+                lead: Some(2.0 * D),
+            },
+            MemberData::TicketShipped {
+                lead: Some(5.0 * D),
+            },
+        ]),
+    )];
     let mobile = mobile();
 
     let mut org = Vec::new();
@@ -178,7 +200,40 @@ fn dataset() -> DigestInput {
             dashboard: Some("https://flowmeter.example.com/acme".to_string()),
             github: Some("https://github.com".to_string()),
         },
+        environments: environments(),
     }
+}
+
+/// acme/payments' staging runs PR 311 (PAY-7) and PR 312 (no ticket), which production does
+/// not yet; a hostile title is in the PR, not in the line.
+fn environments() -> Vec<RepoEnvironments> {
+    let pending = |number: u64, tickets: &[&str]| PendingPr {
+        number,
+        title: "<b>Refunds</b>".into(),
+        author: "payments-lead".into(),
+        merged_at: Some(t("2026-10-16T10:00:00Z")),
+        url: format!("https://github.com/acme/payments/pull/{number}"),
+        tickets: tickets.iter().map(|t| t.to_string()).collect(),
+    };
+    let state =
+        |environment: &str, next: Option<&str>, ahead: Option<Vec<PendingPr>>| EnvironmentState {
+            environment: environment.into(),
+            deployment: None,
+            age_seconds: None,
+            next: next.map(str::to_string),
+            ahead_of_next: ahead,
+        };
+    vec![RepoEnvironments {
+        repo: "acme/payments".into(),
+        environments: vec![
+            state(
+                "staging",
+                Some("production"),
+                Some(vec![pending(311, &["jira:PAY-7"]), pending(312, &[])]),
+            ),
+            state("production", None, None),
+        ],
+    }]
 }
 
 /// Platform, steady (see [`dataset`]).

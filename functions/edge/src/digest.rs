@@ -87,8 +87,9 @@ pub struct DigestOutcome {
 const DIGEST_WEEKS: usize = 5;
 
 /// Reads everything the digest needs: the reported week and the 4 before it for the org and
-/// every team (one batched read of the rollups `OrgConfig::plan_team` names), the merged PRs
-/// of the week per team repo, open incidents.
+/// every team (one batched read of the rollups `OrgConfig::plan_team` names, ticket projects
+/// included), the merged PRs of the week per team repo, open incidents, and each configured
+/// repo's environments as they stand now (`GET /v1/environments`), for what waits for the next.
 pub async fn gather(
     store: &Store,
     config: &OrgConfig,
@@ -124,8 +125,13 @@ pub async fn gather(
                 .into_iter()
                 .map(|(goal, set_for)| (goal.clone(), set_for))
                 .collect(),
+            ticket_weeks: pick(&plan.tickets),
         })
         .collect();
+    let mut environments = Vec::new();
+    for repo in config.configured_repos() {
+        environments.push(crate::api::repo_environments(store, config, &repo, now).await?);
+    }
     Ok(DigestInput {
         org: config.org().to_string(),
         week,
@@ -139,6 +145,7 @@ pub async fn gather(
             dashboard: std::env::var("FLOWMETER_DASHBOARD_URL").ok(),
             github: Some(flowmeter::metrics::lists::GITHUB_WEB.into()),
         },
+        environments,
     })
 }
 

@@ -317,16 +317,18 @@ pub fn members_of_incident(incident: &Incident, config: &OrgConfig) -> Vec<Membe
 }
 
 /// Members of a ticket: done (by its first done, with the cycle time) and shipped (by the
-/// first production deployment of a PR naming it, with the lead time), in the org and its
-/// project. A deleted ticket counts nowhere; a span that would be negative (a status moved
-/// back by hand, a PR shipped before the ticket was started) is no sample.
+/// first production deployment of a PR naming it, with the lead time), in its project's
+/// bucket only: the org's numbers are the merge of the configured projects' (`OrgConfig::plan`),
+/// which keeps ticket changes off the org buckets every PR and deployment recomputes. A
+/// deleted ticket counts nowhere; a span that would be negative (a status moved back by hand,
+/// a PR shipped before the ticket was started) is no sample.
 pub fn members_of_ticket(ticket: &Ticket, config: &OrgConfig) -> Vec<Member> {
     if ticket.deleted {
         return Vec::new();
     }
     let tz = config.timezone();
     let entity = ticket.key().partition_key();
-    let scopes = [Scope::Org, Scope::tickets(ticket.source, &ticket.project)];
+    let scopes = [Scope::tickets(ticket.source, &ticket.project)];
     let span = |end| {
         ticket
             .started_at
@@ -586,9 +588,7 @@ mod tests {
         assert_eq!(
             found,
             vec![
-                ("org|2026-W41".into(), id("done"), done.clone()),
                 ("tickets:jira:ENG|2026-W41".into(), id("done"), done),
-                ("org|2026-W41".into(), id("shipped"), shipped.clone()),
                 ("tickets:jira:ENG|2026-W41".into(), id("shipped"), shipped),
             ]
         );
@@ -600,7 +600,7 @@ mod tests {
         let mut unstarted = ticket();
         unstarted.started_at = None;
         let found = ticket_members(&unstarted);
-        assert_eq!(found.len(), 4);
+        assert_eq!(found.len(), 2);
         assert!(found.iter().all(|(_, _, d)| matches!(
             d,
             MemberData::TicketDone { cycle: None } | MemberData::TicketShipped { lead: None }

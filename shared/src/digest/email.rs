@@ -10,7 +10,7 @@
 use std::fmt::Write;
 
 use super::format::{self, html_escape as h};
-use super::model::{Digest, Metric, MetricKind, TeamRow, ATTENTION_RULE};
+use super::model::{Digest, Metric, MetricKind, TeamRow, ATTENTION_RULE, FLOW_TITLE};
 use super::text::render_text;
 
 /// What SES sends: a subject and the two bodies.
@@ -87,6 +87,7 @@ pub fn render_html(digest: &Digest) -> String {
     headline(&mut o, digest);
     attention(&mut o, digest);
     goals(&mut o, digest);
+    flow(&mut o, digest);
     teams(&mut o, digest);
     slowest_prs(&mut o, digest);
     open_incidents(&mut o, digest);
@@ -220,16 +221,32 @@ fn attention(o: &mut String, digest: &Digest) {
 
 /// Shown only when a team has a goal off track.
 fn goals(o: &mut String, digest: &Digest) {
-    if digest.goals_off_track.is_empty() {
+    let items = digest.goals_off_track.iter().map(|g| (&g.team, &g.summary));
+    listed(o, "Goals off track", items);
+}
+
+/// Shown only when a team has tickets this week or an environment is ahead of the next.
+fn flow(o: &mut String, digest: &Digest) {
+    let items = digest.flow.iter().map(|f| (&f.subject, &f.summary));
+    listed(o, FLOW_TITLE, items);
+}
+
+/// A titled list of `subject: summary` rows; nothing when there is none.
+fn listed<'a>(
+    o: &mut String,
+    title: &str,
+    items: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
+) {
+    if items.len() == 0 {
         return;
     }
-    section_title(o, "Goals off track");
-    for item in &digest.goals_off_track {
+    section_title(o, title);
+    for (subject, summary) in items {
         let _ = writeln!(
             o,
             "<tr><td style=\"padding:0 20px 8px 20px;{WRAP}\"><strong>{}</strong>: {}</td></tr>",
-            h(&item.team),
-            h(&item.summary)
+            h(subject),
+            h(summary)
         );
     }
 }

@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::model::{Digest, Metric, TeamRow, ATTENTION_RULE};
+use super::model::{Digest, Metric, TeamRow, ATTENTION_RULE, FLOW_TITLE};
 use super::{format, layout};
 
 /// Blocks per message.
@@ -443,6 +443,7 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
     units.push(vec![divider()]);
     units.extend(attention_units(digest));
     units.extend(goal_units(digest));
+    units.extend(flow_units(digest));
     units.push(vec![divider()]);
     units.extend(team_units(digest));
     units.push(vec![divider()]);
@@ -496,17 +497,34 @@ fn attention_units(digest: &Digest) -> Vec<Vec<Value>> {
 /// Teams with goals off track, one unit each, the title kept with the first; nothing when
 /// every goal is on track (or none is set).
 fn goal_units(digest: &Digest) -> Vec<Vec<Value>> {
-    if digest.goals_off_track.is_empty() {
+    let items = digest.goals_off_track.iter().map(|g| (&g.team, &g.summary));
+    listed_units("Goals off track", ":dart:", items)
+}
+
+/// Teams' tickets and environments ahead of the next, one unit each; nothing when none.
+fn flow_units(digest: &Digest) -> Vec<Vec<Value>> {
+    let items = digest.flow.iter().map(|f| (&f.subject, &f.summary));
+    listed_units(FLOW_TITLE, ":ticket:", items)
+}
+
+/// A titled list, one `icon *subject*: summary` section per unit, the title kept with the
+/// first; nothing when the list is empty.
+fn listed_units<'a>(
+    title: &str,
+    icon: &str,
+    items: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
+) -> Vec<Vec<Value>> {
+    if items.len() == 0 {
         return Vec::new();
     }
-    let items = digest.goals_off_track.iter().map(|team| {
+    let items = items.map(|(subject, summary)| {
         section(&format!(
-            ":dart: *{}*: {}",
-            esc(&format::truncate(&team.team, MAX_NAME_CHARS)),
-            esc(&team.summary)
+            "{icon} *{}*: {}",
+            esc(&format::truncate(subject, MAX_NAME_CHARS)),
+            esc(summary)
         ))
     });
-    layout::titled(section("*Goals off track*"), items)
+    layout::titled(section(&format!("*{title}*")), items)
 }
 
 /// One unit per team row, the title kept with the first.

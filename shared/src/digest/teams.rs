@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::model::{Digest, Metric, TeamRow, ATTENTION_RULE};
+use super::model::{Digest, Metric, TeamRow, ATTENTION_RULE, FLOW_TITLE};
 use super::{format, layout};
 
 /// The documented limit of a Teams webhook message, in bytes of JSON.
@@ -289,6 +289,7 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
     units.push(org_headline(digest));
     units.extend(attention_units(digest));
     units.extend(goal_units(digest));
+    units.extend(flow_units(digest));
     units.extend(team_units(digest));
     units.push(slowest_prs(digest));
     units.push(open_incidents(digest));
@@ -343,21 +344,37 @@ fn attention_units(digest: &Digest) -> Vec<Vec<Value>> {
 /// Teams with goals off track, one unit each, the heading kept with the first; nothing when
 /// every goal is on track (or none is set).
 fn goal_units(digest: &Digest) -> Vec<Vec<Value>> {
-    if digest.goals_off_track.is_empty() {
+    let items = digest.goals_off_track.iter().map(|g| (&g.team, &g.summary));
+    listed_units("Goals off track", items)
+}
+
+/// Teams' tickets and environments ahead of the next, one unit each; nothing when none.
+fn flow_units(digest: &Digest) -> Vec<Vec<Value>> {
+    let items = digest.flow.iter().map(|f| (&f.subject, &f.summary));
+    listed_units(FLOW_TITLE, items)
+}
+
+/// A titled list, one `**subject**: summary` block per unit, the heading kept with the
+/// first; nothing when the list is empty.
+fn listed_units<'a>(
+    title: &str,
+    items: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
+) -> Vec<Vec<Value>> {
+    if items.len() == 0 {
         return Vec::new();
     }
-    let items = digest.goals_off_track.iter().map(|team| {
+    let items = items.map(|(subject, summary)| {
         json!({
             "type": "TextBlock",
             "text": format!(
                 "**{}**: {}",
-                md_escape(&format::truncate(&team.team, MAX_NAME_CHARS)),
-                md_escape(&team.summary)
+                md_escape(&format::truncate(subject, MAX_NAME_CHARS)),
+                md_escape(summary)
             ),
             "wrap": true
         })
     });
-    layout::titled(heading("Goals off track"), items)
+    layout::titled(heading(title), items)
 }
 
 /// One unit per team row, the heading kept with the first.

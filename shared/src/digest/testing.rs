@@ -111,6 +111,7 @@ pub fn team(
         repos: vec![format!("acme/{slug}")],
         members: vec![format!("{slug}-dev")],
         goals: Vec::new(),
+        ticket_weeks: Vec::new(),
     }
 }
 
@@ -125,6 +126,7 @@ pub fn input(teams: Vec<TeamInput>) -> DigestInput {
         week_prs: Vec::new(),
         open_incidents: Vec::new(),
         links: Links::default(),
+        environments: Vec::new(),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::model::{Digest, Metric, ATTENTION_RULE};
+use super::model::{Digest, Metric, ATTENTION_RULE, FLOW_TITLE};
 
 /// The digest as plain text, lines ending in `\n`.
 pub fn render_text(digest: &Digest) -> String {
@@ -16,6 +16,7 @@ pub fn render_text(digest: &Digest) -> String {
     org_headline(&mut out, digest);
     attention(&mut out, digest);
     goals(&mut out, digest);
+    flow(&mut out, digest);
     teams(&mut out, digest);
     slowest_prs(&mut out, digest);
     open_incidents(&mut out, digest);
@@ -54,12 +55,28 @@ fn attention(out: &mut String, digest: &Digest) {
 
 /// Shown only when a team has a goal off track.
 fn goals(out: &mut String, digest: &Digest) {
-    if digest.goals_off_track.is_empty() {
+    let items = digest.goals_off_track.iter().map(|g| (&g.team, &g.summary));
+    listed(out, "Goals off track", items);
+}
+
+/// Shown only when a team has tickets this week or an environment is ahead of the next.
+fn flow(out: &mut String, digest: &Digest) {
+    let items = digest.flow.iter().map(|f| (&f.subject, &f.summary));
+    listed(out, FLOW_TITLE, items);
+}
+
+/// A titled list of `subject: summary` lines; nothing when there is none.
+fn listed<'a>(
+    out: &mut String,
+    title: &str,
+    items: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
+) {
+    if items.len() == 0 {
         return;
     }
-    heading(out, "Goals off track");
-    for team in &digest.goals_off_track {
-        line(out, &format!("- {}: {}", team.team, team.summary));
+    heading(out, title);
+    for (subject, summary) in items {
+        line(out, &format!("- {subject}: {summary}"));
     }
 }
 

@@ -60,8 +60,8 @@ pub async fn environments(
     ))
 }
 
-/// One repo's environments (`/metrics` reads every configured repo's for its gauges).
-pub(super) async fn repo_answer(
+/// One repo's environments (`/metrics` and the digest read every configured repo's).
+pub async fn repo_answer(
     store: &Store,
     config: &OrgConfig,
     repo: &str,

@@ -23,6 +23,7 @@ use lambda_http::{Body, Request, Response};
 use tokio::sync::RwLock;
 
 pub use dashboard::DASHBOARD_ROUTES;
+pub use environments::repo_answer as repo_environments;
 pub use error::ApiError;
 pub use route::{Report, Route, ROUTES};
 

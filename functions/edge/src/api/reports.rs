@@ -229,7 +229,16 @@ pub async fn prometheus(state: &ApiState) -> Result<Response<Body>, ApiError> {
     for scope in config.reported_scopes() {
         plans.push((scope.to_string(), plan(&scope, &config)?));
     }
-    let keys = rollup_keys(plans.iter().flat_map(|(_, p)| p.scopes()), window.weeks());
+    // Ticket numbers are not exported: their projects' rollups are not read.
+    let keys = rollup_keys(
+        plans.iter().flat_map(|(_, p)| {
+            p.delivery
+                .iter()
+                .chain(&p.pull_requests)
+                .chain(&p.incidents)
+        }),
+        window.weeks(),
+    );
     let found = state.store.rollups(&keys).await?;
     let open: Vec<metrics::incidents::OpenIncident> = state
         .store
@@ -311,7 +320,7 @@ async fn environment_gauges(
 ) -> Result<String, ApiError> {
     let mut answers = Vec::new();
     for repo in config.configured_repos() {
-        answers.push(super::environments::repo_answer(&state.store, config, &repo, now).await?);
+        answers.push(super::repo_environments(&state.store, config, &repo, now).await?);
     }
     let ages = metrics::environments::deployment_ages(&answers);
     let pending = metrics::environments::pending_tickets(&answers);

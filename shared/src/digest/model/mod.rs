@@ -9,6 +9,7 @@
 //! rule and the thresholds, which are re-exported here).
 
 mod attention;
+mod flow;
 mod metric;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ use super::format;
 use crate::config::Goal;
 use crate::derive::Rollup;
 use crate::metrics::dora::PRODUCTION;
+use crate::metrics::environments::RepoEnvironments;
 use crate::metrics::goals::{evaluate, GoalStatus, ScopeReports};
 use crate::metrics::incidents::OpenIncident;
 use crate::metrics::levels::{DoraLevel, DAY_SECONDS};
@@ -38,6 +40,8 @@ pub use attention::{
 pub use metric::{Change, Metric, MetricKind};
 
 use attention::assess;
+use flow::flow_lines;
+pub use flow::FlowLine;
 use metric::metric;
 
 /// A PR "waited for a first review" when its pickup took longer than this (2 days).
@@ -69,6 +73,8 @@ pub struct DigestInput {
     pub week_prs: Vec<PrSummary>,
     pub open_incidents: Vec<OpenIncident>,
     pub links: Links,
+    /// Each configured repo's environments (`GET /v1/environments`): what waits for the next.
+    pub environments: Vec<RepoEnvironments>,
 }
 
 /// One team's rollups for the reported week and the 4 before it. Each list may hold several
@@ -88,6 +94,8 @@ pub struct TeamInput {
     pub members: Vec<String>,
     /// The goals that apply to the team (`Goals::for_team`), each with whom it was set for.
     pub goals: Vec<(Goal, String)>,
+    /// Tickets done and shipped (the rollups of the team's ticket projects, config `tickets:`).
+    pub ticket_weeks: Vec<(IsoWeek, Rollup)>,
 }
 
 /// A merged PR, for the slowest-PR list and the review-wait count.
@@ -138,6 +146,8 @@ pub struct Digest {
     /// Teams with goals off track over the last [`GOAL_WEEKS`] weeks, in config order. Goals do
     /// not make a team "need attention": that rule is `attention.rs`'s alone.
     pub goals_off_track: Vec<GoalsOffTrack>,
+    /// Teams' tickets of the week, then environments ahead of the next ([`flow`]).
+    pub flow: Vec<FlowLine>,
     /// PRs merged this week (bots excluded), as handed in and inside the week.
     pub prs_merged: usize,
     /// The slowest PRs by cycle time total, slowest first.
@@ -298,6 +308,9 @@ pub struct OpenIncidentLine {
     pub age: String,
 }
 
+/// The title of the digest's tickets and environments section ([`flow`]).
+pub const FLOW_TITLE: &str = "Tickets and environments";
+
 /// Builds the digest. Pure: the same input gives the same digest.
 pub fn build_digest(input: &DigestInput) -> Digest {
     let tz = input.timezone;
@@ -341,6 +354,7 @@ pub fn build_digest(input: &DigestInput) -> Digest {
         teams,
         attention,
         goals_off_track,
+        flow: flow_lines(&input.teams, &input.environments, input.week),
         prs_merged: week_prs.len(),
         slowest_prs: slowest_prs(&week_prs, &input.teams, &input.links),
         open_incidents: open_incidents(&input.open_incidents, input.now, tz),
