@@ -834,7 +834,7 @@ async fn metrics_scrape_cost_on_the_demo_org() {
     let mut scopes = BTreeSet::new();
     for scope in &reported {
         let plan = config.plan(scope).expect("plan");
-        scopes.extend(plan.scopes().cloned());
+        scopes.extend(plan.exported_scopes().cloned());
     }
     let keys: BTreeSet<(String, String)> = rollup_keys(&scopes, weeks.weeks())
         .into_iter()

@@ -104,11 +104,16 @@ pub struct ScopePlan {
 impl ScopePlan {
     /// Every stored scope of the plan, of every kind of number (with repeats).
     pub fn scopes(&self) -> impl Iterator<Item = &Scope> {
+        self.exported_scopes().chain(&self.tickets)
+    }
+
+    /// The stored scopes of the numbers `/metrics` exports (DORA, cycle time, PRs, incidents;
+    /// not tickets), with repeats.
+    pub fn exported_scopes(&self) -> impl Iterator<Item = &Scope> {
         self.delivery
             .iter()
             .chain(&self.pull_requests)
             .chain(&self.incidents)
-            .chain(&self.tickets)
     }
 
     /// Whether an open incident of `service` belongs to the scope.

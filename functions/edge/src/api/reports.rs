@@ -231,12 +231,7 @@ pub async fn prometheus(state: &ApiState) -> Result<Response<Body>, ApiError> {
     }
     // Ticket numbers are not exported: their projects' rollups are not read.
     let keys = rollup_keys(
-        plans.iter().flat_map(|(_, p)| {
-            p.delivery
-                .iter()
-                .chain(&p.pull_requests)
-                .chain(&p.incidents)
-        }),
+        plans.iter().flat_map(|(_, p)| p.exported_scopes()),
         window.weeks(),
     );
     let found = state.store.rollups(&keys).await?;

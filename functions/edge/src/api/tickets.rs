@@ -15,7 +15,6 @@ use flowmeter::metrics::environments::ATTEMPTS_READ;
 use flowmeter::metrics::lists::ListScope;
 use flowmeter::metrics::tickets::{carried_prs, carried_tickets, TicketsReport};
 use flowmeter::model::EntityKey;
-use futures::stream::{self, StreamExt};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 
@@ -25,9 +24,6 @@ use super::reports::{plan, weekly};
 use super::ApiState;
 use crate::http::json;
 use crate::store::{Store, StoreError};
-
-/// Ticket reads in flight at once.
-const CONCURRENT_READS: usize = 8;
 
 /// One repo's deployments to the environment that carried something, each with its PRs.
 type Carried = Vec<(Deployment, Vec<PullRequest>)>;
@@ -107,31 +103,19 @@ async fn carried_in_repo(
         .collect())
 }
 
-/// The tickets of `ids` the trackers sent, by id, [`CONCURRENT_READS`] reads at a time. (The
-/// keys are owned: futures over borrowed ones are not provably `Send`.)
+/// The tickets of `ids` the trackers sent, by id (one `BatchGetItem` per 100).
 pub(super) async fn read_tickets(
     store: &Store,
     ids: BTreeSet<String>,
 ) -> Result<BTreeMap<String, Ticket>, StoreError> {
     let keys: Vec<EntityKey> = ids.into_iter().map(|id| EntityKey::Ticket { id }).collect();
-    let read: Vec<Result<Option<Ticket>, StoreError>> = stream::iter(keys)
-        .map(|key| async move {
-            Ok(match store.projection(&key).await? {
-                Some(item) => match item.projection {
-                    Projection::Ticket(ticket) => Some(ticket),
-                    _ => None,
-                },
-                None => None,
-            })
+    Ok(store
+        .projections(&keys)
+        .await?
+        .into_iter()
+        .filter_map(|item| match item.projection {
+            Projection::Ticket(ticket) => Some((ticket.id.clone(), ticket)),
+            _ => None,
         })
-        .buffer_unordered(CONCURRENT_READS)
-        .collect()
-        .await;
-    let mut known = BTreeMap::new();
-    for ticket in read {
-        if let Some(ticket) = ticket? {
-            known.insert(ticket.id.clone(), ticket);
-        }
-    }
-    Ok(known)
+        .collect())
 }

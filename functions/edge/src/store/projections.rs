@@ -170,6 +170,23 @@ impl Store {
             .await
     }
 
+    /// The stored projections of `entities` (eventually consistent, `BatchGetItem`: a read
+    /// view's, never a derivation's); entities without one are absent.
+    pub async fn projections(
+        &self,
+        entities: &[EntityKey],
+    ) -> Result<Vec<ProjectionItem>, StoreError> {
+        let wanted = entities
+            .iter()
+            .map(|e| (e.partition_key(), keys::PROJECTION_SK.to_string()))
+            .collect();
+        self.batch_get_items(wanted)
+            .await?
+            .into_iter()
+            .map(ProjectionItem::from_item)
+            .collect()
+    }
+
     /// An entity's stored projection (strongly consistent).
     pub async fn projection(
         &self,

@@ -87,14 +87,34 @@ impl Store {
         &self,
         keys: &[(Scope, IsoWeek)],
     ) -> Result<Vec<(Scope, IsoWeek, Rollup)>, StoreError> {
+        let wanted = keys
+            .iter()
+            .map(|(scope, week)| (keys::rollup_pk(scope), week.to_string()))
+            .collect();
         let mut out = Vec::new();
-        for chunk in keys.chunks(100) {
+        for item in self.batch_get_items(wanted).await? {
+            let rollup: RollupItem = from_item(item)?;
+            let (scope, week) = rollup.bucket()?;
+            out.push((scope, week, rollup.rollup));
+        }
+        out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        Ok(out)
+    }
+
+    /// The items at `(pk, sk)` keys, with `BatchGetItem` (100 keys a request, unprocessed keys
+    /// asked again); missing ones are absent, the order is DynamoDB's.
+    pub(super) async fn batch_get_items(
+        &self,
+        wanted: Vec<(String, String)>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in wanted.chunks(100) {
             let mut pending: Vec<Item> = chunk
                 .iter()
-                .map(|(scope, week)| {
+                .map(|(pk, sk)| {
                     HashMap::from([
-                        ("pk".to_string(), s(keys::rollup_pk(scope))),
-                        ("sk".to_string(), s(week.to_string())),
+                        ("pk".to_string(), s(pk.clone())),
+                        ("sk".to_string(), s(sk.clone())),
                     ])
                 })
                 .collect();
@@ -105,16 +125,14 @@ impl Store {
                     .map_err(|e| StoreError::unbuildable("BatchGetItem", e))?;
                 let request = self.batch_get().request_items(&self.table, request);
                 let answer = self.send("BatchGetItem", request.send()).await?;
-                for item in answer
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let rollup: RollupItem = from_item(item.clone())?;
-                    let (scope, week) = rollup.bucket()?;
-                    out.push((scope, week, rollup.rollup));
-                }
+                out.extend(
+                    answer
+                        .responses()
+                        .and_then(|r| r.get(&self.table))
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                );
                 if let Some(unprocessed) =
                     answer.unprocessed_keys().and_then(|u| u.get(&self.table))
                 {
@@ -123,7 +141,6 @@ impl Store {
                 }
             }
         }
-        out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         Ok(out)
     }
 
