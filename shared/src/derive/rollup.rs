@@ -38,17 +38,22 @@ pub struct Rollup {
     pub opened_by_severity: BTreeMap<String, u64>,
     pub opened_by_service: BTreeMap<String, u64>,
     pub mttr_by_service: BTreeMap<String, QuantileSketch>,
-    // Tickets (Jira, Linear); absent from rollups written before tickets were rolled up.
-    #[serde(default)]
+    // Tickets (Jira, Linear): only in ticket projects' buckets, so left out of every other
+    // rollup's item (absent from rollups written before tickets were rolled up, too).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub tickets_done: u64,
     /// Started → done, of the tickets done in the week that were started.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "QuantileSketch::is_empty")]
     pub ticket_cycle: QuantileSketch,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub tickets_shipped: u64,
     /// Started → the first production deployment shipping a PR that names the ticket.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "QuantileSketch::is_empty")]
     pub ticket_lead: QuantileSketch,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Rollup {
@@ -226,5 +231,18 @@ mod tests {
         assert_eq!(merged, Rollup::from_members(left.iter().chain(&right)));
         assert_eq!((merged.tickets_done, merged.ticket_cycle.count()), (2, 1));
         assert_eq!((merged.tickets_shipped, merged.ticket_lead.count()), (1, 1));
+    }
+
+    #[test]
+    fn a_rollup_without_tickets_is_stored_as_before_tickets_existed() {
+        let plain = Rollup::from_members(&[deploy("2026-10-05", true, false)]);
+        let json = serde_json::to_value(&plain).expect("json");
+        assert!(json.get("tickets_done").is_none() && json.get("ticket_lead").is_none());
+        let back: Rollup = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, plain);
+        let with = Rollup::from_members(&[MemberData::TicketDone { cycle: Some(5.0) }]);
+        let back: Rollup =
+            serde_json::from_value(serde_json::to_value(&with).expect("json")).expect("back");
+        assert_eq!(back, with);
     }
 }
