@@ -341,6 +341,58 @@ pub fn environments(answer: &Value) -> String {
     out
 }
 
+/// Each team's tickets over the whole history, from `GET /v1/tickets` (`(team, answer)`):
+/// done with their cycle time, shipped with their lead time; then the tickets each
+/// environment holds that the next one lacks, from `GET /v1/environments`.
+pub fn tickets(teams: &[(String, Value)], environments: &Value) -> String {
+    const WIDTHS: [usize; 5] = [10, 8, 15, 9, 15];
+    let mut out =
+        String::from("\nTickets (Jira, Linear: started → done, started → in production)\n");
+    let header = ["team", "done", "cycle p50", "shipped", "lead p50"];
+    out.push_str(row(&header, &WIDTHS).trim_end());
+    out.push('\n');
+    for (team, answer) in teams {
+        let count =
+            |pointer: &str| num(answer, pointer).map_or("–".to_string(), |n| format!("{n:.0}"));
+        let cells = [
+            team.clone(),
+            count("/cycle_time/count"),
+            duration(num(answer, "/cycle_time/p50_seconds")),
+            count("/lead_time/count"),
+            duration(num(answer, "/lead_time/p50_seconds")),
+        ];
+        out.push_str(row(&cells, &WIDTHS).trim_end());
+        out.push('\n');
+    }
+    let mut waiting: Vec<String> = Vec::new();
+    for repo in environments["repos"].as_array().into_iter().flatten() {
+        for env in repo["environments"].as_array().into_iter().flatten() {
+            let (Some(prs), Some(next)) = (env["ahead_of_next"].as_array(), env["next"].as_str())
+            else {
+                continue;
+            };
+            let this = env["environment"].as_str().unwrap_or_default();
+            for pr in prs {
+                for ticket in pr["tickets"].as_array().into_iter().flatten() {
+                    let key = ticket.as_str().unwrap_or_default();
+                    let key = key.split_once(':').map_or(key, |(_, k)| k);
+                    waiting.push(format!("{key} ({this}, not yet in {next})"));
+                }
+            }
+        }
+    }
+    waiting.sort();
+    waiting.dedup();
+    out.push_str(&match waiting.len() {
+        0 => "No ticket waits between environments.\n".to_string(),
+        n => format!(
+            "Waiting for the next environment ({n}): {}\n",
+            waiting.join(", ")
+        ),
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +469,47 @@ mod tests {
         assert_eq!(
             environments(&json!({})).lines().last(),
             Some("  (no deployments)")
+        );
+    }
+
+    #[test]
+    fn the_tickets_show_each_teams_times_and_what_waits_between_environments() {
+        let payments = json!({
+            "cycle_time": {"count": 12, "p50_seconds": 7200.0},
+            "lead_time": {"count": 9, "p50_seconds": 90000.0}
+        });
+        let growth = json!({"cycle_time": {"count": 0, "p50_seconds": null},
+                            "lead_time": {"count": 0, "p50_seconds": null}});
+        let environments = json!({"repos": [{"repo": "acme/web", "environments": [
+            {"environment": "staging", "next": "production", "ahead_of_next": [
+                {"number": 1, "tickets": ["jira:PAY-7", "linear:GRO-2"]},
+                {"number": 2, "tickets": ["jira:PAY-7"]}]},
+            {"environment": "production", "next": null, "ahead_of_next": null}]}]});
+        let teams = [
+            ("payments".to_string(), payments),
+            ("growth".to_string(), growth),
+        ];
+        let text = tickets(&teams, &environments);
+        assert!(
+            text.contains("team       done     cycle p50       shipped   lead p50\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("payments   12       2.0h            9         25.0h\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("growth     0        –               0         –\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Waiting for the next environment (2): GRO-2 (staging, not yet in production), PAY-7 (staging, not yet in production)"),
+            "{text}"
+        );
+        let none = tickets(&teams, &json!({}));
+        assert!(
+            none.ends_with("No ticket waits between environments.\n"),
+            "{none}"
         );
     }
 }

@@ -650,7 +650,8 @@ mod tests {
             commits[0].message = Some("Retry refunds\n\nRefs PAY-4, PAY-1".into());
         }
         let head = HeadHistory::of_pushes(&[push]);
-        let pr = project_pull_request(&key, &[opened.clone()], &head, &config).expect("pr");
+        let pr =
+            project_pull_request(&key, std::slice::from_ref(&opened), &head, &config).expect("pr");
         assert_eq!(pr.tickets, ["jira:PAY-1", "jira:PAY-2", "jira:PAY-4"]);
         // a key in the head branch alone counts too; no configured project, no tickets
         let on_branch = opened_with(&key, "2026-10-05T10:00:00Z", |s| {

@@ -198,7 +198,21 @@ async fn print_report(
         Some(attention),
     );
     let environments = api.get("/v1/environments", "scope=org").await?;
-    println!("\n{text}{}", report::environments(&environments));
+    let mut tickets = Vec::new();
+    for team in &org.teams {
+        let query = format!(
+            "scope=team:{}&from={}&to={}",
+            team.name,
+            org.from(),
+            org.to()
+        );
+        tickets.push((team.name.clone(), api.get("/v1/tickets", &query).await?));
+    }
+    println!(
+        "\n{text}{}{}",
+        report::environments(&environments),
+        report::tickets(&tickets, &environments)
+    );
     let named = attention
         .iter()
         .any(|(team, _)| *team == org.struggling_team);
