@@ -235,6 +235,26 @@ async fn each_environment_runs_its_commit_and_qa_lists_what_production_lacks() {
     assert_eq!(dora["deployment_frequency"]["deployments"], 2, "{dora}");
     assert_eq!(dora["change_failure_rate"]["deployments"], 2, "{dora}");
 
+    // and env=qa answers qa's own: 3 attempts (c0, m1 failed, m1), 2 of them successful, by
+    // name or by a name its patterns match, for the repo, its team and the org alike; what is
+    // known for production alone (lead time, recovery, rework) is null there
+    for scope in ["repo:acme/api", "team:core", "org"] {
+        for env in ["qa", "qa-eu"] {
+            let path = format!("/v1/dora?scope={scope}&env={env}&from=2026-10-05&to=2026-10-11");
+            let (status, qa) = api_call(&state, "GET", &path, TOKEN, "").await;
+            assert_eq!(status, StatusCode::OK, "{path}: {qa}");
+            assert_eq!(qa["environment"], "qa", "{path}");
+            assert_eq!(qa["deployment_frequency"]["deployments"], 2, "{path}: {qa}");
+            assert_eq!(qa["change_failure_rate"]["deployments"], 3, "{path}: {qa}");
+            assert_eq!(qa["change_failure_rate"]["failed"], 1, "{path}: {qa}");
+            assert!(qa["lead_time"]["p50_seconds"].is_null(), "{qa}");
+            assert!(qa["recovery_time"]["p50_seconds"].is_null(), "{qa}");
+            assert!(qa["rework_rate"]["rate"].is_null(), "{qa}");
+        }
+    }
+    let (status, body) = api_call(&state, "GET", "/v1/dora?env=sandbox", TOKEN, "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
     // and /metrics has each environment's deployment age, one gauge per repo and environment
     let (status, text) = flowmeter_e2e::api_text(&state, "GET", "/metrics", TOKEN, "").await;
     assert_eq!(status, StatusCode::OK);

@@ -107,6 +107,26 @@ impl ScopePlan {
         self.exported_scopes().chain(&self.tickets)
     }
 
+    /// The stored scopes of the deployments to `environment`: production's are
+    /// [`ScopePlan::delivery`]; another configured environment's are the same org and repos
+    /// in that environment (`org@qa`, `repo:acme/api@qa`).
+    pub fn delivery_in(&self, environment: &str) -> Vec<Scope> {
+        if environment == crate::config::PRODUCTION {
+            return self.delivery.clone();
+        }
+        self.delivery
+            .iter()
+            .filter_map(|scope| match scope {
+                Scope::Org => Some(Scope::OrgIn(environment.to_string())),
+                Scope::Repo(repo) => Some(Scope::RepoIn {
+                    repo: repo.clone(),
+                    environment: environment.to_string(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The stored scopes of the numbers `/metrics` exports (DORA, cycle time, PRs, incidents;
     /// not tickets), with repeats.
     pub fn exported_scopes(&self) -> impl Iterator<Item = &Scope> {
@@ -385,6 +405,21 @@ mod tests {
             .expect("plan")
             .tickets
             .is_empty());
+    }
+
+    #[test]
+    fn another_environments_deployments_are_read_from_its_own_scopes() {
+        let plan = config().plan(&scope("team:payments")).expect("plan");
+        assert_eq!(plan.delivery_in("production"), plan.delivery);
+        let in_qa: Vec<String> = plan
+            .delivery_in("qa")
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let production: Vec<String> = plan.delivery.iter().map(|s| format!("{s}@qa")).collect();
+        assert_eq!(in_qa, production);
+        let org = config().plan(&scope("org")).expect("plan");
+        assert_eq!(org.delivery_in("qa"), [Scope::OrgIn("qa".into())]);
     }
 
     #[test]

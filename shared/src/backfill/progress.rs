@@ -385,7 +385,7 @@ impl RepoProgress {
             Phase::PullRequests => Phase::Commits,
             Phase::Commits => {
                 let base = self.base();
-                self.listings_left = match config.production_environment_names() {
+                self.listings_left = match config.configured_environment_sources() {
                     Some(names) => names
                         .iter()
                         .map(|e| format!("{base}/deployments?environment={}&{PER_PAGE}", encode(e)))
@@ -492,7 +492,7 @@ impl RepoProgress {
                     break;
                 }
                 let environment = deployment.get("environment").and_then(Value::as_str);
-                if environment.is_some_and(|e| config.is_production(e)) {
+                if environment.is_some_and(|e| config.environment_of(e).is_some()) {
                     page.queue.push_back(deployment.clone());
                 }
             }

@@ -200,7 +200,18 @@ fn a_checkpoint_mid_pr_resumes_by_reading_that_pr_again_and_nothing_before_it() 
 }
 
 #[test]
-fn only_production_deployments_are_read_with_their_statuses() {
+fn every_configured_environment_is_listed_by_name() {
+    let named = config("environments:\n  qa: [qa, qa-eu]\n  production: [production]\n");
+    assert_eq!(
+        named.configured_environment_sources(),
+        Some(vec!["qa".into(), "qa-eu".into(), "production".into()])
+    );
+    let globbed = config("environments:\n  qa: ['qa-*']\n  production: [production]\n");
+    assert_eq!(globbed.configured_environment_sources(), None);
+}
+
+#[test]
+fn only_configured_environments_deployments_are_read_with_their_statuses() {
     let base = "/repos/acme/api";
     let deployment = |id: u64, env: &str, at: &str| {
         json!({"id": id, "sha": "cccccccccccccccccccccccccccccccccccccccc", "ref": "main",

@@ -207,20 +207,17 @@ impl OrgConfig {
         self.environments.get(at + 1).map(|(name, _)| name.as_str())
     }
 
-    /// The production environments as literal names, so a backfill can ask GitHub for their
-    /// deployments alone; `None` when a pattern is a glob, which only a full listing matches.
-    pub fn production_environment_names(&self) -> Option<Vec<String>> {
+    /// Every configured environment's patterns as literal names, in order, so a backfill can
+    /// ask GitHub for their deployments alone; `None` when a pattern is a glob, which only a
+    /// full listing matches.
+    pub fn configured_environment_sources(&self) -> Option<Vec<String>> {
         let literal = |p: &String| !p.contains(['*', '?', '[', ']', '{', '}', '\\']);
-        let production = &self
+        let sources: Vec<String> = self
             .environments
             .iter()
-            .find(|(name, _)| name == PRODUCTION)?
-            .1;
-        production
-            .sources
-            .iter()
-            .all(literal)
-            .then(|| production.sources.clone())
+            .flat_map(|(_, patterns)| patterns.sources.iter().cloned())
+            .collect();
+        sources.iter().all(literal).then_some(sources)
     }
 
     /// Whether any workflow is configured as a deployment (`deploy_workflows`).

@@ -26,6 +26,13 @@ pub enum Scope {
     Service(String),
     /// A Jira project or Linear team (`jira:PAY`): teams own them through config `tickets:`.
     Tickets(String),
+    /// The org's deployments to another configured environment than production (`org@qa`).
+    OrgIn(String),
+    /// A repo's deployments to another configured environment (`repo:acme/api@qa`).
+    RepoIn {
+        repo: String,
+        environment: String,
+    },
 }
 
 impl fmt::Display for Scope {
@@ -36,6 +43,8 @@ impl fmt::Display for Scope {
             Scope::Author(a) => write!(f, "author:{a}"),
             Scope::Service(s) => write!(f, "service:{s}"),
             Scope::Tickets(p) => write!(f, "tickets:{p}"),
+            Scope::OrgIn(environment) => write!(f, "org@{environment}"),
+            Scope::RepoIn { repo, environment } => write!(f, "repo:{repo}@{environment}"),
         }
     }
 }
@@ -46,7 +55,26 @@ impl Scope {
         Scope::Tickets(format!("{}:{project}", source.prefix()))
     }
 
+    /// A scope as [`fmt::Display`] writes it. `@` marks another environment's org or repo
+    /// (repo and environment names never hold one); any other scope is read whole, so a
+    /// service named `eu@night` stays a service.
     pub fn parse(text: &str) -> Option<Scope> {
+        if let Some((inner, environment)) = text.rsplit_once('@') {
+            let environment = environment.to_string();
+            match Scope::parse_plain(inner) {
+                Some(Scope::Org) if !environment.is_empty() => {
+                    return Some(Scope::OrgIn(environment))
+                }
+                Some(Scope::Repo(repo)) if !environment.is_empty() => {
+                    return Some(Scope::RepoIn { repo, environment })
+                }
+                _ => {}
+            }
+        }
+        Scope::parse_plain(text)
+    }
+
+    fn parse_plain(text: &str) -> Option<Scope> {
         if text == "org" {
             return Some(Scope::Org);
         }
@@ -243,25 +271,46 @@ pub fn members_of_pull_request(pr: &PullRequest, config: &OrgConfig) -> Vec<Memb
     out
 }
 
-/// Members of a deployment: terminal production attempts only, by repo and org.
+/// Members of a deployment: terminal attempts, by repo and org. Production's feed the DORA
+/// numbers; another configured environment's go to its own scopes (`org@qa`,
+/// `repo:acme/api@qa`) with what is known there: success or failure by status and the day
+/// (its links, what it shipped, blame, rollbacks, the next success, are production's alone).
 pub fn members_of_deployment(deployment: &Deployment, config: &OrgConfig) -> Vec<Member> {
-    let Some(finished) = deployment
-        .finished_at
-        .filter(|_| deployment.is_production_attempt())
-    else {
+    let Some(finished) = deployment.finished_at.filter(|_| deployment.is_attempt()) else {
         return Vec::new();
     };
     let tz = config.timezone();
     let week = iso_week(finished, tz);
-    let data = MemberData::Deployment {
-        success: deployment.is_successful_production(),
-        failed: deployment.is_failed(),
-        day: local_date(finished, tz),
-        rework: deployment.is_successful_production() && deployment.is_rework(),
-        recovery: deployment.recovery_seconds(),
+    let day = local_date(finished, tz);
+    let repo = deployment.repo.clone();
+    let (data, scopes) = if deployment.is_production {
+        let data = MemberData::Deployment {
+            success: deployment.is_successful_production(),
+            failed: deployment.is_failed(),
+            day,
+            rework: deployment.is_successful_production() && deployment.is_rework(),
+            recovery: deployment.recovery_seconds(),
+        };
+        (data, [Scope::Org, Scope::Repo(repo)])
+    } else {
+        let Some(environment) = deployment.stage.clone() else {
+            return Vec::new();
+        };
+        let data = MemberData::Deployment {
+            success: deployment.is_successful_attempt(),
+            failed: deployment.is_failed(),
+            day,
+            rework: false,
+            recovery: None,
+        };
+        let scopes = [
+            Scope::OrgIn(environment.clone()),
+            Scope::RepoIn { repo, environment },
+        ];
+        (data, scopes)
     };
     let id = format!("{}|deploy", deployment.key().partition_key());
-    [Scope::Org, Scope::Repo(deployment.repo.clone())]
+    scopes
         .into_iter()
         .map(|scope| Member {
             bucket: Bucket { scope, week },
@@ -616,5 +665,59 @@ mod tests {
         let mut deleted = ticket();
         deleted.deleted = true;
         assert!(ticket_members(&deleted).is_empty());
+    }
+
+    #[test]
+    fn another_environments_scopes_read_back_and_other_scopes_keep_their_at_signs() {
+        for text in [
+            "org@qa",
+            "repo:acme/api@pre-prod",
+            "service:eu@night",
+            "org",
+            "tickets:jira:PAY",
+        ] {
+            let scope = Scope::parse(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(scope.to_string(), text);
+        }
+        assert_eq!(Scope::parse("org@qa"), Some(Scope::OrgIn("qa".into())));
+        assert_eq!(
+            Scope::parse("service:eu@night"),
+            Some(Scope::Service("eu@night".into()))
+        );
+        assert_eq!(Scope::parse("org@"), None);
+    }
+
+    #[test]
+    fn a_deployment_to_another_environment_counts_in_that_environments_scopes() {
+        let config = OrgConfig::from_yaml("org: acme").expect("config");
+        let mut qa = production_deployment(
+            "7",
+            "abc1234",
+            "2026-10-07T10:00:00Z",
+            DeploymentState::Failure,
+        );
+        qa.is_production = false;
+        qa.stage = Some("qa".into());
+        let found: Vec<(String, MemberData)> = members_of_deployment(&qa, &config)
+            .into_iter()
+            .map(|m| (m.bucket.to_string(), m.data))
+            .collect();
+        let data = MemberData::Deployment {
+            success: false,
+            failed: true,
+            day: "2026-10-07".parse().expect("day"),
+            rework: false,
+            recovery: None,
+        };
+        assert_eq!(
+            found,
+            [
+                ("org@qa|2026-W41".to_string(), data.clone()),
+                ("repo:acme/api@qa|2026-W41".to_string(), data)
+            ]
+        );
+        // an environment no pattern matched (no stage) counts nowhere
+        qa.stage = None;
+        assert!(members_of_deployment(&qa, &config).is_empty());
     }
 }

@@ -188,15 +188,21 @@ mod tests {
     }
 
     #[test]
-    fn a_finished_deployment_to_another_environment_is_stored_and_feeds_nothing() {
+    fn a_finished_deployment_to_another_environment_is_stored_and_feeds_its_own_buckets() {
         // given a finished (even failed) deployment to a configured preprod environment
         for state in [DeploymentState::Success, DeploymentState::Failure] {
             let d = deployment(Some(state), Some("preprod"));
             let projection = Projection::Deployment(d);
-            // then it is kept for GET /v1/environments, and nothing re-derives from it
+            // then it is kept for GET /v1/environments, nothing re-derives from it, and it
+            // counts in preprod's scopes alone, never production's
             assert!(projection.is_worth_storing());
             assert_eq!(dependents(&projection, &config()), Dependents::default());
-            assert!(projection.members(&config()).is_empty());
+            let scopes: Vec<String> = projection
+                .members(&config())
+                .iter()
+                .map(|m| m.bucket.scope.to_string())
+                .collect();
+            assert_eq!(scopes, ["org@preprod", "repo:acme/api@preprod"]);
         }
     }
 

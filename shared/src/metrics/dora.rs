@@ -108,6 +108,12 @@ impl DoraReport {
             .map(|(_, r)| r.deploy_days.len() as u64)
             .collect();
         let cfr = ratio(total.deployments_failed, total.deployments);
+        // What a deployment shipped is known for production alone: elsewhere no rework rate.
+        let rework = |rework: u64, of: u64| {
+            (environment == PRODUCTION)
+                .then(|| ratio(rework, of))
+                .flatten()
+        };
         DoraReport {
             scope: scope.to_string(),
             from,
@@ -131,7 +137,7 @@ impl DoraReport {
             rework_rate: ReworkRate {
                 deployments,
                 rework: total.rework,
-                rate: ratio(total.rework, deployments),
+                rate: rework(total.rework, deployments),
             },
             weeks: period.each_week(|week, r| DoraWeek {
                 week,
@@ -139,7 +145,7 @@ impl DoraReport {
                 lead_time_p50_seconds: p50(&r.lead_time),
                 change_failure_rate: ratio(r.deployments_failed, r.deployments),
                 recovery_time_p50_seconds: p50(&r.recovery),
-                rework_rate: ratio(r.rework, r.deployments_succeeded),
+                rework_rate: rework(r.rework, r.deployments_succeeded),
             }),
         }
     }
@@ -318,7 +324,7 @@ mod tests {
             "team:payments",
             date("2026-10-05"),
             date("2026-10-25"),
-            "prod",
+            PRODUCTION,
             &[
                 week(2026, 43),
                 week(2026, 41),
@@ -333,8 +339,19 @@ mod tests {
             date("2026-10-25"),
             &rollups,
         );
-        expected.environment = "prod".to_string();
         assert_eq!(built, expected);
+        // Another environment's report has no rework rate: what it shipped is not known.
+        let qa = DoraReport::build(
+            "team:payments",
+            date("2026-10-05"),
+            date("2026-10-25"),
+            "qa",
+            &[week(2026, 41)],
+            &rollups,
+        );
+        assert_eq!(qa.environment, "qa");
+        assert_eq!((qa.rework_rate.rework, qa.rework_rate.rate), (1, None));
+        assert!(qa.weeks.iter().all(|w| w.rework_rate.is_none()));
         // Listing only W43 (19–25 Oct) leaves W41's rollup out: 6 successes in 7 days.
         let only = DoraReport::build(
             "team:payments",

@@ -55,7 +55,11 @@ impl ListScope {
                 Scope::Repo(repo) => {
                     repos.insert(repo.to_ascii_lowercase());
                 }
-                Scope::Author(_) | Scope::Service(_) | Scope::Tickets(_) => {}
+                Scope::Author(_)
+                | Scope::Service(_)
+                | Scope::Tickets(_)
+                | Scope::OrgIn(_)
+                | Scope::RepoIn { .. } => {}
             }
         }
         let authors: BTreeSet<String> = plan

@@ -13,7 +13,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 
 use super::error::ApiError;
-use super::query::{parse_query, Query};
+use super::query::{parse_query, parse_query_any_environment, Query};
 use super::route::Report;
 use super::ApiState;
 use crate::http::json;
@@ -87,12 +87,14 @@ pub async fn report(
     report: Report,
 ) -> Result<Response<Body>, ApiError> {
     let config = state.config().await?;
-    let query = parse_query(query_string, &config)?;
+    let query = parse_query_any_environment(query_string, &config)?;
     let plan = plan(&query.scope.parse()?, &config)?;
     let (scope, from, to, weeks) = (&query.scope, query.from, query.to, &query.weeks);
     let body = match report {
         Report::Dora => {
-            let found = weekly(state, &plan.delivery, &query, plan.configured).await?;
+            let delivery = plan.delivery_in(&query.environment);
+            check_key_sizes(&delivery)?;
+            let found = weekly(state, &delivery, &query, plan.configured).await?;
             serde_json::to_value(metrics::dora::DoraReport::build(
                 scope,
                 from,
