@@ -46,6 +46,14 @@ impl Deliveries<'_> {
         assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     }
 
+    /// c0 pushed to main at 08:00, deployed to production (finished 08:15) and to qa-eu
+    /// (08:25).
+    async fn c0_in_production_and_qa(&mut self, c0: &str) {
+        self.push_main(0, ZERO_SHA, c0).await;
+        self.deploy("production", 1, c0, 10, "success").await;
+        self.deploy("qa-eu", 2, c0, 20, "success").await;
+    }
+
     async fn push_main(&mut self, minutes: i64, before: &str, commit: &str) {
         let commits = vec![github::commit(commit, at(minutes - 1), "alice")];
         let body = github::push(REPO, at(minutes), "main", before, commits, false);
@@ -126,6 +134,18 @@ impl Deliveries<'_> {
     }
 }
 
+/// A fresh table whose config has qa (`qa`, `qa-*`) before production and the team core
+/// (alice, acme/api), plus `extra`; and an API over it.
+async fn started(name: &str, extra: &str) -> (Store, ApiState) {
+    let store = fresh_store(name).await;
+    let config = format!(
+        "org: acme\nenvironments:\n  qa: [qa, 'qa-*']\n  production: [production]\nteams:\n  core:\n    members: [alice]\n    repos: [acme/api]\n{extra}"
+    );
+    store.put_config(&config).await.expect("config");
+    let state = ApiState::new(store.clone(), TOKEN.into(), "admin-token".into());
+    (store, state)
+}
+
 async fn environments(state: &ApiState) -> Value {
     let (status, body) =
         api_call(state, "GET", "/v1/environments?scope=team:core", TOKEN, "").await;
@@ -150,14 +170,7 @@ fn state_of(body: &Value, environment: &str) -> (Option<String>, Option<Vec<u64>
 
 #[tokio::test]
 async fn each_environment_runs_its_commit_and_qa_lists_what_production_lacks() {
-    let store = fresh_store("environments").await;
-    store
-        .put_config(
-            "org: acme\nenvironments:\n  qa: [qa, 'qa-*']\n  production: [production]\nteams:\n  core:\n    members: [alice]\n    repos: [acme/api]\n",
-        )
-        .await
-        .expect("config");
-    let state = ApiState::new(store.clone(), TOKEN.into(), "admin-token".into());
+    let (store, state) = started("environments", "").await;
     let mut poller = None;
     let mut send = Deliveries {
         store: &store,
@@ -166,9 +179,7 @@ async fn each_environment_runs_its_commit_and_qa_lists_what_production_lacks() {
     let (c0, m1) = (sha("c0"), sha("m1"));
 
     // given c0 on main, deployed to production and to qa
-    send.push_main(0, ZERO_SHA, &c0).await;
-    send.deploy("production", 1, &c0, 10, "success").await;
-    send.deploy("qa-eu", 2, &c0, 20, "success").await;
+    send.c0_in_production_and_qa(&c0).await;
     // and a sandbox deployment, an environment no pattern matches
     send.deploy("sandbox", 9, &c0, 25, "success").await;
     drain(&store, &mut poller).await;
@@ -302,14 +313,7 @@ fn listed(body: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_ticket_goes_from_started_through_qa_to_production_and_done() {
-    let store = fresh_store("ticket-flow").await;
-    store
-        .put_config(
-            "org: acme\nenvironments:\n  qa: [qa, 'qa-*']\n  production: [production]\nteams:\n  core:\n    members: [alice]\n    repos: [acme/api]\ntickets:\n  jira: { PAY: core }\n",
-        )
-        .await
-        .expect("config");
-    let state = ApiState::new(store.clone(), TOKEN.into(), "admin-token".into());
+    let (store, state) = started("ticket-flow", "tickets:\n  jira: { PAY: core }\n").await;
     let mut poller = None;
     let mut send = Deliveries {
         store: &store,
@@ -318,9 +322,7 @@ async fn a_ticket_goes_from_started_through_qa_to_production_and_done() {
     let (c0, m1) = (sha("c0"), sha("m1"));
 
     // given c0 running in production and qa, and PAY-1 started at 08:30
-    send.push_main(0, ZERO_SHA, &c0).await;
-    send.deploy("production", 1, &c0, 10, "success").await;
-    send.deploy("qa-eu", 2, &c0, 20, "success").await;
+    send.c0_in_production_and_qa(&c0).await;
     send.jira_status(30, "In Progress", "indeterminate").await;
     // when PR 1 naming it merges at 09:00 as m1 and m1 reaches qa (finished 09:25)
     send.merged_pr_titled(1, 60, &c0, &m1, "PAY-1: refund retries")

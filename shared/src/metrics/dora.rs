@@ -333,7 +333,7 @@ mod tests {
             ],
             &rollups,
         );
-        let mut expected = dora_report(
+        let expected = dora_report(
             "team:payments",
             date("2026-10-05"),
             date("2026-10-25"),
