@@ -17,6 +17,9 @@ struct Expected {
     failed: u64,
     lead_times: u64,
     merged: u64,
+    /// Started tickets done, and shipped, in the period (their cycle and lead times).
+    tickets_done: u64,
+    tickets_shipped: u64,
 }
 
 fn expected(org: &DemoOrg) -> Expected {
@@ -24,16 +27,23 @@ fn expected(org: &DemoOrg) -> Expected {
     let members: Vec<String> = org.teams.iter().flat_map(|t| t.members.clone()).collect();
     let dora = org.truth.dora(&repos, org.from(), org.to());
     let prs = org.truth.pull_requests(&members, org.from(), org.to());
+    let tickets: Vec<_> = org
+        .teams
+        .iter()
+        .map(|t| org.truth.tickets(&t.name, org.from(), org.to()))
+        .collect();
     Expected {
         deployments: dora.deployments,
         attempts: dora.attempts,
         failed: dora.failed,
         lead_times: dora.lead_times.len() as u64,
         merged: prs.merged,
+        tickets_done: tickets.iter().map(|t| t.done).sum(),
+        tickets_shipped: tickets.iter().map(|t| t.lead_times.len() as u64).sum(),
     }
 }
 
-fn observed(dora: &Value, prs: &Value) -> Expected {
+fn observed(dora: &Value, prs: &Value, tickets: &Value) -> Expected {
     let n = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(0);
     Expected {
         deployments: n(dora, "/deployment_frequency/deployments"),
@@ -41,6 +51,8 @@ fn observed(dora: &Value, prs: &Value) -> Expected {
         failed: n(dora, "/change_failure_rate/failed"),
         lead_times: n(dora, "/lead_time/count"),
         merged: n(prs, "/merged"),
+        tickets_done: n(tickets, "/cycle_time/measured"),
+        tickets_shipped: n(tickets, "/lead_time/measured"),
     }
 }
 
@@ -52,19 +64,29 @@ impl Expected {
             self.failed,
             self.lead_times,
             self.merged,
+            self.tickets_done,
+            self.tickets_shipped,
         ) == (
             other.deployments,
             other.attempts,
             other.failed,
             other.lead_times,
             other.merged,
+            other.tickets_done,
+            other.tickets_shipped,
         )
     }
 
     fn describe(&self) -> String {
         format!(
-            "{} deployments ({} attempts, {} failed), {} lead times, {} PRs merged",
-            self.deployments, self.attempts, self.failed, self.lead_times, self.merged
+            "{} deployments ({} attempts, {} failed), {} lead times, {} PRs merged, {} tickets done, {} shipped",
+            self.deployments,
+            self.attempts,
+            self.failed,
+            self.lead_times,
+            self.merged,
+            self.tickets_done,
+            self.tickets_shipped
         )
     }
 }
@@ -86,8 +108,9 @@ pub(crate) async fn converge(api: &Api, org: &DemoOrg) -> Result<bool, String> {
         let dora = api.get("/v1/dora", &period).await?;
         let prs = api.get("/v1/pull-requests", &period).await?;
         let cycle = api.get("/v1/cycle-time", &period).await?;
-        let fingerprint = format!("{dora}{prs}{cycle}");
-        let seen = observed(&dora, &prs);
+        let tickets = api.get("/v1/tickets", &period).await?;
+        let fingerprint = format!("{dora}{prs}{cycle}{tickets}");
+        let seen = observed(&dora, &prs, &tickets);
         spinner.set_message(format!(
             "{} (expecting {})",
             seen.describe(),

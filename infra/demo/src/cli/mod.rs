@@ -226,7 +226,7 @@ async fn print_report(
         }
     );
     if matched {
-        println!("Pipeline check: the org's deployments, failures, lead times and merged PRs equal the generator's ground truth.");
+        println!("Pipeline check: the org's deployments, failures, lead times, merged PRs and tickets done and shipped equal the generator's ground truth.");
     }
     Ok(())
 }
