@@ -399,6 +399,21 @@ async fn a_ticket_goes_from_started_through_qa_to_production_and_done() {
     assert_eq!(org["cycle_time"]["p50_seconds"], 150.0 * 60.0, "{org}");
     assert_eq!(org["lead_time"]["p50_seconds"], 95.0 * 60.0, "{org}");
 
+    // when PAY moves to a new team web (a config edit), then all its history moves with it
+    let moved = "org: acme\nenvironments:\n  qa: [qa, 'qa-*']\n  production: [production]\nteams:\n  core:\n    members: [alice]\n    repos: [acme/api]\n  web: {}\ntickets:\n  jira: { PAY: web }\n";
+    let (status, body) = api_call(&state, "PUT", "/v1/config", "admin-token", moved).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let team = |name: &str| {
+        format!("/v1/tickets?scope=team:{name}&env=production&from=2026-10-05&to=2026-10-11")
+    };
+    let (_, web) = api_call(&state, "GET", &team("web"), TOKEN, "").await;
+    assert_eq!(web["cycle_time"]["count"], 1, "{web}");
+    assert_eq!(web["lead_time"]["p50_seconds"], 95.0 * 60.0, "{web}");
+    let (_, core) = api_call(&state, "GET", &team("core"), TOKEN, "").await;
+    assert_eq!(core["cycle_time"]["count"], 0, "{core}");
+    // (core still lists PAY-1 among what its repo's deployments carried: it is in acme/api)
+    assert_eq!(listed(&core), ["jira:PAY-1"]);
+
     // and an environment the config does not have is a 400 naming it
     let (status, body) = api_call(&state, "GET", "/v1/tickets?env=staging", TOKEN, "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
