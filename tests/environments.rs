@@ -340,6 +340,7 @@ async fn a_ticket_goes_from_started_through_qa_to_production_and_done() {
     assert_eq!(ticket["prs"], json!(["acme/api#1"]));
     assert_eq!(ticket["deployments"][0]["sha"], m1.as_str());
     assert_eq!(qa["environment"], "qa");
+    flowmeter_e2e::openapi::assert_matches(&qa, "TicketsReport");
     // and not in production yet, which qa is ahead of by PR 1 and its ticket
     let production = tickets(&state, "production").await;
     assert!(listed(&production).is_empty(), "{production}");
@@ -347,6 +348,7 @@ async fn a_ticket_goes_from_started_through_qa_to_production_and_done() {
     let body = environments(&state).await;
     let ahead = &body["repos"][0]["environments"][0]["ahead_of_next"];
     assert_eq!(ahead[0]["tickets"], json!(["jira:PAY-1"]), "{body}");
+    flowmeter_e2e::openapi::assert_matches(&body, "EnvironmentsReport");
     // and a name a qa pattern matches lists the same
     assert_eq!(listed(&tickets(&state, "qa-eu").await), ["jira:PAY-1"]);
     // and /metrics has PAY-1 in qa, with its fix version

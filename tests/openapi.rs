@@ -2,39 +2,11 @@
 //! (`functions/api/openapi.yaml`), whose schemas are JSON Schema 2020-12.
 
 use flowmeter_devserver::{serve, Settings};
+use flowmeter_e2e::openapi::{document, validator};
 use flowmeter_e2e::scenario::history;
 use flowmeter_e2e::{deliver, drain, fresh_store};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch};
-
-/// A validator for `components.schemas.<name>`: the document's schemas become `$defs` of one
-/// root schema, so their internal references resolve without a registry.
-fn validator(document: &Value, name: &str) -> jsonschema::Validator {
-    let defs = document
-        .pointer("/components/schemas")
-        .expect("components.schemas")
-        .to_string()
-        .replace("#/components/schemas/", "#/$defs/");
-    let defs: Value = serde_json::from_str(&defs).expect("schemas as JSON");
-    let root = json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$defs": defs,
-        "$ref": format!("#/$defs/{name}"),
-    });
-    jsonschema::options()
-        .should_validate_formats(true)
-        .build(&root)
-        .expect("schema compiles")
-}
-
-fn document() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/functions/api/openapi.yaml"
-    ))
-    .expect("openapi.yaml");
-    serde_yaml_ng::from_str(&text).expect("openapi.yaml parses")
-}
 
 /// Every route the functions answer is described, so a new route cannot ship undocumented;
 /// and nothing is described that no function answers.

@@ -4,6 +4,7 @@
 //! rollup handler exactly as Lambda would.
 
 pub mod http;
+pub mod openapi;
 pub mod scenario;
 pub mod slack_standin;
 
