@@ -8,6 +8,7 @@ pub mod digest;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod repo;
 pub mod scope;
 pub mod share;
 pub mod sketch;

@@ -33,8 +33,11 @@ pub enum ScopeError {
         "`scope`: expected org, team:<name>, repo:<owner>/<name> or service:<name>, got {input:?}"
     )]
     Malformed { input: String },
-    /// A `repo:` scope whose name is not `owner/name`.
-    #[error("`scope`: repo must be owner/name, got {name:?}")]
+    /// A `repo:` scope whose name is not a repository's (`crate::repo`).
+    #[error(
+        "`scope`: repo must be owner/name or a web address like gitlab.com/group/project, got \
+         {name:?}"
+    )]
     BadRepo { name: String },
     /// A kind of scope the API does not know, or a team the config does not have.
     #[error("unknown scope {input:?}")]
@@ -56,12 +59,9 @@ impl FromStr for RequestedScope {
         match kind {
             "team" => Ok(RequestedScope::Team(name.to_string())),
             "repo" => {
-                let repo = name.to_lowercase();
-                if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
-                    return Err(ScopeError::BadRepo {
-                        name: name.to_string(),
-                    });
-                }
+                let repo = crate::repo::parse_repo(name).map_err(|_| ScopeError::BadRepo {
+                    name: name.to_string(),
+                })?;
                 Ok(RequestedScope::Repo(repo))
             }
             "service" => Ok(RequestedScope::Service(name.to_lowercase())),
@@ -341,9 +341,9 @@ mod tests {
             errors,
             [
                 "`scope`: expected org, team:<name>, repo:<owner>/<name> or service:<name>, got \"payments\"",
-                "`scope`: repo must be owner/name, got \"acme\"",
-                "`scope`: repo must be owner/name, got \"a/b/c\"",
-                "`scope`: repo must be owner/name, got \"/x\"",
+                "`scope`: repo must be owner/name or a web address like gitlab.com/group/project, got \"acme\"",
+                "`scope`: repo must be owner/name or a web address like gitlab.com/group/project, got \"a/b/c\"",
+                "`scope`: repo must be owner/name or a web address like gitlab.com/group/project, got \"/x\"",
                 "unknown scope \"author:alice\"",
             ]
         );

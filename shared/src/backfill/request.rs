@@ -14,7 +14,10 @@ pub const MAX_REPOS: usize = 200;
 pub enum BackfillRequestError {
     #[error("body: {0}")]
     Body(String),
-    #[error("`repos`: {0:?} is not owner/name (letters, digits, '-', '_' and '.')")]
+    #[error(
+        "`repos`: {0:?} is not a GitHub owner/name (letters, digits, '-', '_' and '.'); backfill \
+         reads GitHub's REST API only"
+    )]
     BadRepo(String),
     #[error("`repos`: no repository named, and the config's teams and services name none")]
     NoRepos,

@@ -143,30 +143,13 @@ pub(super) fn validate_login(
     require(ok, field, login, "a GitHub login")
 }
 
-/// Repos are keys everywhere (`owner/name`, lower-cased at ingest), so config repos are
-/// lower-cased too or they would never match.
+/// Repos are keys everywhere (`crate::repo`: `owner/name` for GitHub, the web address for
+/// other forges, lower-cased at ingest), so config repos are normalized the same way or they
+/// would never match.
 pub(super) fn normalize_repos(field: &str, repos: &mut [String]) -> Result<(), ConfigError> {
     for (i, repo) in repos.iter_mut().enumerate() {
-        let valid_part = |p: &str| {
-            !p.is_empty()
-                && p.len() <= MAX_NAME_BYTES
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-        };
-        match repo.split_once('/') {
-            Some((owner, name)) if valid_part(owner) && valid_part(name) => {
-                *repo = repo.to_ascii_lowercase();
-            }
-            _ => {
-                return Err(ConfigError::new(
-                    format!("{field}[{i}]"),
-                    format!(
-                        "{repo:?} is not a repository; expected owner/name, each part at most \
-                         {MAX_NAME_BYTES} characters"
-                    ),
-                ))
-            }
-        }
+        *repo = crate::repo::parse_repo(repo)
+            .map_err(|e| ConfigError::new(format!("{field}[{i}]"), e.to_string()))?;
     }
     Ok(())
 }

@@ -129,22 +129,11 @@ fn parse_body(body: &[u8]) -> Result<serde_json::Value, IngestError> {
     serde_json::from_slice(body).map_err(|e| IngestError::MalformedJson(e.to_string()))
 }
 
-/// Lower-cases and checks `owner/name`. Keys are built from it (`DEP#<repo>#<id>` is split at
-/// the first `#`), so a name with `#` or without exactly one `/` would corrupt keys.
+/// Lower-cases and checks a repository name (`crate::repo`: `owner/name` for GitHub, the web
+/// address for other forges). Keys are built from it (`DEP#<repo>#<id>` is split at the first
+/// `#`), so a name with `#` would corrupt keys.
 fn repo_name(raw: &str, path: &str) -> Result<RepoName, IngestError> {
-    let valid_part = |p: &str| {
-        !p.is_empty()
-            && p.len() <= 100
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
-    match raw.split_once('/') {
-        Some((owner, name)) if valid_part(owner) && valid_part(name) => Ok(raw.to_lowercase()),
-        _ => Err(IngestError::invalid(
-            path,
-            format!("{raw:?} is not a repository name of the form owner/name"),
-        )),
-    }
+    crate::repo::parse_repo(raw).map_err(|e| IngestError::invalid(path, e.to_string()))
 }
 
 /// Source ids end up in keys and fact ids: non-empty, bounded, printable.

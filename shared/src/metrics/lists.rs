@@ -197,7 +197,7 @@ pub fn slowest_pull_requests(
                         .filter(|url| is_web_url(url))
                         .map(str::to_string)
                         .unwrap_or_else(|| {
-                            web_url(github, &pr.repo, &format!("pull/{}", pr.number))
+                            crate::repo::pull_request_url(&pr.repo, pr.number, github)
                         }),
                     merged_at: spans.merged_at,
                     coding_seconds: spans.coding,
@@ -292,14 +292,15 @@ fn causes(deployment: &Deployment) -> Vec<FailureCause> {
 
 fn deployment_url(deployment: &Deployment, github: &str) -> Option<String> {
     if let Some(sha) = deployment.sha.as_deref().filter(|sha| is_hex(sha)) {
-        return Some(web_url(github, &deployment.repo, &format!("commit/{sha}")));
+        return Some(crate::repo::commit_url(&deployment.repo, sha, github));
     }
     let run = deployment.id.strip_prefix("wr:")?;
-    is_decimal(run).then(|| web_url(github, &deployment.repo, &format!("actions/runs/{run}")))
-}
-
-fn web_url(github: &str, repo: &str, path: &str) -> String {
-    format!("{}/{repo}/{path}", github.trim_end_matches('/'))
+    is_decimal(run).then(|| {
+        format!(
+            "{}/actions/runs/{run}",
+            crate::repo::web_url(&deployment.repo, github)
+        )
+    })
 }
 
 /// Only `http(s)` links leave the API: a payload's `html_url` is the sender's word, and a

@@ -121,7 +121,8 @@ pub struct Links {
     /// The dashboard (e.g. `https://flowmeter.example.com`); linked at the end when set.
     pub dashboard: Option<String>,
     /// GitHub's web base (e.g. `https://github.com`), for PRs without a `url`:
-    /// `<github>/<owner/repo>/pull/<number>`.
+    /// `<github>/<owner/repo>/pull/<number>`, or the PR's page on its own forge
+    /// (`crate::repo::pull_request_url`).
     pub github: Option<String>,
 }
 
@@ -521,12 +522,7 @@ fn pr_url(pr: &PrSummary, links: &Links) -> Option<String> {
         return Some(url.to_string());
     }
     let base = links.github.as_deref()?;
-    let url = format!(
-        "{}/{}/pull/{}",
-        base.trim_end_matches('/'),
-        pr.repo,
-        pr.number
-    );
+    let url = crate::repo::pull_request_url(&pr.repo, pr.number, base);
     format::safe_url(&url).map(str::to_string)
 }
 
