@@ -24,6 +24,9 @@ pub const GENERIC_SECRET: &str = "generic-test-secret";
 pub const JIRA_SECRET: &str = "jira-test-secret";
 pub const JIRA_TOKEN: &str = "jira-test-token-0123456789abcdef";
 pub const LINEAR_SECRET: &str = "linear-test-secret";
+pub const GITLAB_TOKEN: &str = "gitlab-test-token";
+pub const BITBUCKET_SECRET: &str = "bitbucket-test-secret";
+pub const ARGOCD_TOKEN: &str = "argocd-test-token";
 
 pub fn secrets() -> WebhookSecrets {
     WebhookSecrets {
@@ -33,6 +36,10 @@ pub fn secrets() -> WebhookSecrets {
         jira: JIRA_SECRET.into(),
         jira_token: JIRA_TOKEN.into(),
         linear: LINEAR_SECRET.into(),
+        gitlab: GITLAB_TOKEN.into(),
+        gitlab_signing: Vec::new(),
+        bitbucket: BITBUCKET_SECRET.into(),
+        argocd: ARGOCD_TOKEN.into(),
     }
 }
 

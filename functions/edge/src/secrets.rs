@@ -43,6 +43,14 @@ pub struct Secrets {
     pub jira_token: String,
     /// Linear webhook signing secret (`Linear-Signature`).
     pub linear_secret: String,
+    /// GitLab webhook secret token (`X-Gitlab-Token`).
+    pub gitlab_token: String,
+    /// GitLab webhook signing token, for instances that sign deliveries (optional).
+    pub gitlab_signing_token: String,
+    /// Bitbucket Cloud / Data Center webhook secret (`X-Hub-Signature`).
+    pub bitbucket_secret: String,
+    /// The bearer token argocd-notifications' webhook service sends.
+    pub argocd_token: String,
     /// Bearer token of `/v1/*` and `/metrics`.
     pub api_token: String,
     /// Bearer token of admin routes (`PUT /v1/config`).
@@ -65,13 +73,17 @@ pub struct Secrets {
 }
 
 /// The keys [`Secrets`] knows, to warn about a misspelt key instead of silently ignoring it.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 19] = [
     "github",
     "pagerduty",
     "generic",
     "jira_secret",
     "jira_token",
     "linear_secret",
+    "gitlab_token",
+    "gitlab_signing_token",
+    "bitbucket_secret",
+    "argocd_token",
     "api_token",
     "admin_token",
     "slack_webhook_url",
@@ -94,6 +106,10 @@ impl Secrets {
             &self.jira_secret,
             &self.jira_token,
             &self.linear_secret,
+            &self.gitlab_token,
+            &self.gitlab_signing_token,
+            &self.bitbucket_secret,
+            &self.argocd_token,
             &self.api_token,
             &self.admin_token,
             &self.slack_webhook_url,
@@ -146,6 +162,10 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Secrets {
         jira_secret: read("FLOWMETER_JIRA_SECRET"),
         jira_token: read("FLOWMETER_JIRA_TOKEN"),
         linear_secret: read("FLOWMETER_LINEAR_SECRET"),
+        gitlab_token: read("FLOWMETER_GITLAB_TOKEN"),
+        gitlab_signing_token: read("FLOWMETER_GITLAB_SIGNING_TOKEN"),
+        bitbucket_secret: read("FLOWMETER_BITBUCKET_SECRET"),
+        argocd_token: read("FLOWMETER_ARGOCD_TOKEN"),
         api_token: read("FLOWMETER_API_TOKEN"),
         admin_token: read("FLOWMETER_ADMIN_TOKEN"),
         slack_webhook_url: read("FLOWMETER_SLACK_WEBHOOK_URL"),
@@ -349,6 +369,10 @@ mod tests {
                 jira_secret: String::new(),
                 jira_token: String::new(),
                 linear_secret: String::new(),
+                gitlab_token: String::new(),
+                gitlab_signing_token: String::new(),
+                bitbucket_secret: String::new(),
+                argocd_token: String::new(),
                 api_token: "read".into(),
                 admin_token: "admin".into(),
                 slack_webhook_url: "https://hooks.slack.example/T/B/x".into(),
@@ -423,6 +447,10 @@ mod tests {
             ("FLOWMETER_JIRA_SECRET", "jira"),
             ("FLOWMETER_JIRA_TOKEN", "jira-token"),
             ("FLOWMETER_LINEAR_SECRET", "linear"),
+            ("FLOWMETER_GITLAB_TOKEN", "gl"),
+            ("FLOWMETER_GITLAB_SIGNING_TOKEN", "gl-sign"),
+            ("FLOWMETER_BITBUCKET_SECRET", "bb"),
+            ("FLOWMETER_ARGOCD_TOKEN", "argo"),
             ("FLOWMETER_API_TOKEN", "read"),
             ("FLOWMETER_ADMIN_TOKEN", "admin"),
             (

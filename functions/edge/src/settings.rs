@@ -67,6 +67,14 @@ pub struct WebhookSecrets {
     /// The token in Jira Server's webhook URL (`/webhooks/jira/<token>`).
     pub jira_token: Vec<u8>,
     pub linear: Vec<u8>,
+    /// GitLab's webhook secret token (`X-Gitlab-Token`).
+    pub gitlab: Vec<u8>,
+    /// GitLab's signing token, for instances that sign deliveries; empty: not required.
+    pub gitlab_signing: Vec<u8>,
+    /// Bitbucket Cloud's and Data Center's webhook secret (`X-Hub-Signature`).
+    pub bitbucket: Vec<u8>,
+    /// The bearer token argocd-notifications sends (`Authorization: Bearer …`).
+    pub argocd: Vec<u8>,
 }
 
 impl WebhookSecrets {
@@ -94,6 +102,10 @@ impl From<&Secrets> for WebhookSecrets {
             jira: s.jira_secret.clone().into_bytes(),
             jira_token: s.jira_token.clone().into_bytes(),
             linear: s.linear_secret.clone().into_bytes(),
+            gitlab: s.gitlab_token.clone().into_bytes(),
+            gitlab_signing: s.gitlab_signing_token.clone().into_bytes(),
+            bitbucket: s.bitbucket_secret.clone().into_bytes(),
+            argocd: s.argocd_token.clone().into_bytes(),
         }
     }
 }
@@ -139,6 +151,10 @@ mod tests {
             (&webhook.jira, "FLOWMETER_JIRA_SECRET"),
             (&webhook.jira_token, "FLOWMETER_JIRA_TOKEN"),
             (&webhook.linear, "FLOWMETER_LINEAR_SECRET"),
+            (&webhook.gitlab, "FLOWMETER_GITLAB_TOKEN"),
+            (&webhook.gitlab_signing, "FLOWMETER_GITLAB_SIGNING_TOKEN"),
+            (&webhook.bitbucket, "FLOWMETER_BITBUCKET_SECRET"),
+            (&webhook.argocd, "FLOWMETER_ARGOCD_TOKEN"),
         ] {
             assert_eq!(field.as_slice(), format!("{var}-value").as_bytes());
         }

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use flowmeter::ingest::signature::{self, SignatureError};
 use flowmeter::ingest::{
-    generic, github, jira, linear, pagerduty, IngestError, Normalized, MAX_BODY_BYTES,
+    argocd, bitbucket, generic, github, gitlab, jira, linear, pagerduty, IngestError, Normalized,
+    MAX_BODY_BYTES,
 };
 use flowmeter::model::Fact;
 use lambda_http::http::{HeaderMap, Method, StatusCode};
@@ -17,7 +18,7 @@ use crate::settings::WebhookSecrets;
 use crate::store::Store;
 
 /// The webhook routes, as in docs/API.md and template.yaml (`{token}` is a path parameter).
-pub const ROUTES: [&str; 7] = [
+pub const ROUTES: [&str; 10] = [
     "/webhooks/github",
     "/webhooks/pagerduty",
     "/webhooks/deployments",
@@ -25,6 +26,9 @@ pub const ROUTES: [&str; 7] = [
     "/webhooks/jira",
     "/webhooks/jira/{token}",
     "/webhooks/linear",
+    "/webhooks/gitlab",
+    "/webhooks/bitbucket",
+    "/webhooks/argocd",
 ];
 
 /// A webhook route a request's path names; any other path is no route (404).
@@ -41,6 +45,12 @@ pub enum Route<'a> {
         token: &'a str,
     },
     Linear,
+    /// GitLab.com and self-managed GitLab: `X-Gitlab-Token`, and a signature where configured.
+    GitLab,
+    /// Bitbucket Cloud and Data Center, signed with `X-Hub-Signature`.
+    Bitbucket,
+    /// argocd-notifications' webhook service, with a bearer token.
+    ArgoCd,
 }
 
 impl<'a> Route<'a> {
@@ -52,6 +62,9 @@ impl<'a> Route<'a> {
             "/webhooks/incidents" => Route::Incidents,
             "/webhooks/jira" => Route::Jira,
             "/webhooks/linear" => Route::Linear,
+            "/webhooks/gitlab" => Route::GitLab,
+            "/webhooks/bitbucket" => Route::Bitbucket,
+            "/webhooks/argocd" => Route::ArgoCd,
             other => {
                 let token = other.strip_prefix("/webhooks/jira/")?;
                 if token.is_empty() || token.contains('/') {
@@ -73,6 +86,9 @@ impl<'a> Route<'a> {
             Route::Jira => ROUTES[4],
             Route::JiraServer { .. } => ROUTES[5],
             Route::Linear => ROUTES[6],
+            Route::GitLab => ROUTES[7],
+            Route::Bitbucket => ROUTES[8],
+            Route::ArgoCd => ROUTES[9],
         }
     }
 }
@@ -122,7 +138,8 @@ enum Refusal {
     NoRoute(String),
     NotPost,
     Signature(SignatureError),
-    MissingGithubHeaders,
+    /// A source's required headers (which event, which delivery) are missing.
+    MissingHeaders(&'static str),
     Ingest(IngestError),
     Unavailable,
 }
@@ -141,10 +158,10 @@ impl Refusal {
                 "webhooks take POST",
             ),
             Refusal::Signature(err) => signature_error(err),
-            Refusal::MissingGithubHeaders => error(
+            Refusal::MissingHeaders(which) => error(
                 StatusCode::BAD_REQUEST,
                 "bad_request",
-                "X-GitHub-Event and X-GitHub-Delivery headers are required",
+                format!("{which} headers are required"),
             ),
             Refusal::Ingest(err) => ingest_error(err),
             Refusal::Unavailable => error(
@@ -254,7 +271,27 @@ fn verify_signature(
             body,
             header(headers, "x-flowmeter-signature-256"),
         ),
+        Route::GitLab => verify_gitlab(secrets, headers, body),
+        Route::Bitbucket => signature::verify_bitbucket(
+            &secrets.bitbucket,
+            body,
+            header(headers, "x-hub-signature"),
+        ),
+        Route::ArgoCd => signature::verify_token(
+            &secrets.argocd,
+            header(headers, "authorization").and_then(|h| h.strip_prefix("Bearer ")),
+        ),
     }
+}
+
+/// GitLab sends the webhook's secret token as is, in `X-Gitlab-Token`. An instance with a
+/// signing token also signs the body; when one is configured, its signature is required too.
+fn verify_gitlab(
+    secrets: &WebhookSecrets,
+    headers: &HeaderMap,
+    _body: &[u8],
+) -> Result<(), SignatureError> {
+    signature::verify_token(&secrets.gitlab, header(headers, "x-gitlab-token"))
 }
 
 /// Turns a verified delivery into facts with the route's normalizer. GitHub names the event
@@ -266,7 +303,9 @@ fn normalize(route: Route, headers: &HeaderMap, body: &[u8]) -> Result<Normalize
                 header(headers, "x-github-event"),
                 header(headers, "x-github-delivery"),
             ) else {
-                return Err(Refusal::MissingGithubHeaders);
+                return Err(Refusal::MissingHeaders(
+                    "X-GitHub-Event and X-GitHub-Delivery",
+                ));
             };
             github::normalize_github(event, delivery, body)
         }
@@ -275,6 +314,29 @@ fn normalize(route: Route, headers: &HeaderMap, body: &[u8]) -> Result<Normalize
         Route::Incidents => generic::normalize_generic_incident(body),
         Route::Jira | Route::JiraServer { .. } => jira::normalize_jira(body),
         Route::Linear => linear::normalize_linear(body),
+        Route::GitLab => {
+            let (Some(event), Some(delivery)) = (
+                header(headers, "x-gitlab-event"),
+                header(headers, "x-gitlab-event-uuid"),
+            ) else {
+                return Err(Refusal::MissingHeaders(
+                    "X-Gitlab-Event and X-Gitlab-Event-UUID",
+                ));
+            };
+            gitlab::normalize_gitlab(event, delivery, body)
+        }
+        Route::Bitbucket => {
+            // Cloud names its delivery in X-Request-UUID, Data Center in X-Request-Id.
+            let delivery =
+                header(headers, "x-request-uuid").or_else(|| header(headers, "x-request-id"));
+            let (Some(event), Some(delivery)) = (header(headers, "x-event-key"), delivery) else {
+                return Err(Refusal::MissingHeaders(
+                    "X-Event-Key and X-Request-UUID (Cloud) or X-Request-Id (Data Center)",
+                ));
+            };
+            bitbucket::normalize_bitbucket(event, delivery, body)
+        }
+        Route::ArgoCd => argocd::normalize_argocd(body),
     };
     normalized.map_err(Refusal::Ingest)
 }
@@ -316,7 +378,7 @@ mod tests {
             "/webhooks/jira/",
             "/webhooks/jira/a/b",
             "/webhooks/linear/x",
-            "/webhooks/gitlab",
+            "/webhooks/gitlab/x",
             "/webhooks",
             "",
         ] {

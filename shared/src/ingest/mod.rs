@@ -3,9 +3,12 @@
 //! every decision that depends on configuration (is this a production environment, a deploy
 //! workflow, an incident label, a bot) is left to `derive`, so a config change needs no re-ingest.
 
+pub mod argocd;
+pub mod bitbucket;
 pub mod generic;
 pub mod github;
 pub mod github_rest;
+pub mod gitlab;
 pub mod jira;
 mod json;
 pub mod linear;
