@@ -1,7 +1,9 @@
 //! One webhook delivery and its signature.
 
 use flowmeter::ingest::signature::sign_hex;
-use flowmeter::ingest::{generic, github, jira, linear, pagerduty, IngestError, Normalized};
+use flowmeter::ingest::{
+    argocd, bitbucket, generic, github, gitlab, jira, linear, pagerduty, IngestError, Normalized,
+};
 
 /// The webhook routes.
 pub const GITHUB: &str = "/webhooks/github";
@@ -12,6 +14,9 @@ pub const JIRA: &str = "/webhooks/jira";
 /// Jira Server's route is this and the token: `/webhooks/jira/<token>`.
 pub const JIRA_SERVER_PREFIX: &str = "/webhooks/jira/";
 pub const LINEAR: &str = "/webhooks/linear";
+pub const GITLAB: &str = "/webhooks/gitlab";
+pub const BITBUCKET: &str = "/webhooks/bitbucket";
+pub const ARGOCD: &str = "/webhooks/argocd";
 
 /// Who sends a delivery, which decides how it is signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +33,12 @@ pub enum Source {
     JiraServer,
     /// Linear: `Linear-Signature: <hex>`.
     Linear,
+    /// GitLab: the webhook's secret token itself in `X-Gitlab-Token`.
+    GitLab,
+    /// Bitbucket Cloud and Data Center: `X-Hub-Signature: sha256=<hex>`.
+    Bitbucket,
+    /// argocd-notifications: `Authorization: Bearer <token>`.
+    ArgoCd,
 }
 
 impl Source {
@@ -38,6 +49,9 @@ impl Source {
             PAGERDUTY => Source::PagerDuty,
             JIRA => Source::Jira,
             LINEAR => Source::Linear,
+            GITLAB => Source::GitLab,
+            BITBUCKET => Source::Bitbucket,
+            ARGOCD => Source::ArgoCd,
             p if p.starts_with(JIRA_SERVER_PREFIX) => Source::JiraServer,
             _ => Source::Generic,
         }
@@ -52,18 +66,26 @@ impl Source {
             Source::Jira => "x-hub-signature",
             Source::JiraServer => "x-jira-unsigned",
             Source::Linear => "linear-signature",
+            Source::GitLab => "x-gitlab-token",
+            Source::Bitbucket => "x-hub-signature",
+            Source::ArgoCd => "authorization",
         }
     }
 
-    /// The signature header's value for `body` (HMAC-SHA256 with `secret`).
+    /// The signature header's value for `body` (HMAC-SHA256 with `secret`; GitLab's and
+    /// ArgoCD's are the token itself).
     pub fn signature(self, secret: &str, body: &[u8]) -> String {
         let hex = sign_hex(secret.as_bytes(), body);
         match self {
             Source::PagerDuty => format!("v1={hex}"),
             Source::Linear => hex,
-            Source::GitHub | Source::Generic | Source::Jira | Source::JiraServer => {
-                format!("sha256={hex}")
-            }
+            Source::GitLab => secret.to_string(),
+            Source::ArgoCd => format!("Bearer {secret}"),
+            Source::GitHub
+            | Source::Generic
+            | Source::Jira
+            | Source::JiraServer
+            | Source::Bitbucket => format!("sha256={hex}"),
         }
     }
 }
@@ -132,6 +154,37 @@ impl Delivery {
         Delivery::unsigned(LINEAR, body)
             .signed(secret)
             .with_header("content-type", "application/json")
+    }
+
+    /// A GitLab delivery: event, event UUID, token, content type.
+    pub fn gitlab(token: &str, event: &str, uuid: &str, body: Vec<u8>) -> Delivery {
+        Delivery::unsigned(GITLAB, body)
+            .with_header("content-type", "application/json")
+            .with_header("x-gitlab-event", event)
+            .with_header("x-gitlab-event-uuid", uuid)
+            .signed(token)
+    }
+
+    /// A Bitbucket Cloud delivery (event key `pullrequest:…`, `repo:push`) with its
+    /// `X-Request-UUID`; Data Center's (`pr:…`, `repo:refs_changed`) with `X-Request-Id`.
+    pub fn bitbucket(secret: &str, event_key: &str, request_id: &str, body: Vec<u8>) -> Delivery {
+        let id_header = if event_key.starts_with("pr:") || event_key == "repo:refs_changed" {
+            "x-request-id"
+        } else {
+            "x-request-uuid"
+        };
+        Delivery::unsigned(BITBUCKET, body)
+            .with_header("content-type", "application/json")
+            .with_header("x-event-key", event_key)
+            .with_header(id_header, request_id)
+            .signed(secret)
+    }
+
+    /// An argocd-notifications delivery: bearer token, content type.
+    pub fn argocd(token: &str, body: Vec<u8>) -> Delivery {
+        Delivery::unsigned(ARGOCD, body)
+            .with_header("content-type", "application/json")
+            .signed(token)
     }
 
     /// This delivery as its source would send it now: a Linear delivery's `webhookTimestamp`
@@ -215,6 +268,19 @@ impl Delivery {
                 generic::normalize_generic_deployment(&self.body)
             }
             Source::Generic => generic::normalize_generic_incident(&self.body),
+            Source::GitLab => gitlab::normalize_gitlab(
+                self.header("x-gitlab-event").unwrap_or_default(),
+                self.header("x-gitlab-event-uuid").unwrap_or_default(),
+                &self.body,
+            ),
+            Source::Bitbucket => bitbucket::normalize_bitbucket(
+                self.header("x-event-key").unwrap_or_default(),
+                self.header("x-request-uuid")
+                    .or_else(|| self.header("x-request-id"))
+                    .unwrap_or_default(),
+                &self.body,
+            ),
+            Source::ArgoCd => argocd::normalize_argocd(&self.body),
         }
     }
 

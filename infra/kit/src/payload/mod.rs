@@ -3,8 +3,10 @@
 //! JSON objects are key-sorted (serde_json without `preserve_order`), so a body's bytes depend
 //! only on its fields and values.
 
+pub mod bitbucket;
 pub mod generic;
 pub mod github;
+pub mod gitlab;
 pub mod linear;
 pub mod pagerduty;
 
