@@ -3,6 +3,7 @@
 //! every decision that depends on configuration (is this a production environment, a deploy
 //! workflow, an incident label, a bot) is left to `derive`, so a config change needs no re-ingest.
 
+pub mod argocd;
 pub mod generic;
 pub mod github;
 pub mod github_rest;
