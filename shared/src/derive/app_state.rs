@@ -166,35 +166,53 @@ mod tests {
     }
 
     #[test]
-    fn drift_starts_at_the_first_drifting_observation_of_the_streak() {
-        // given out of sync at 10:00, degraded at 10:05, still out of sync at 10:09
-        let facts = [
-            observed("2026-10-05T10:00:00Z", "OutOfSync", "Healthy", "aaa"),
-            observed("2026-10-05T10:05:00Z", "Synced", "Degraded", "bbb"),
-            observed("2026-10-05T10:09:00Z", "OutOfSync", "Healthy", "bbb"),
+    fn drift_starts_at_the_first_drifting_observation_of_the_current_streak() {
+        let cases = [
+            // out of sync, degraded, out of sync again: one streak since the first
+            (
+                [
+                    ("10:00", "OutOfSync", "Healthy"),
+                    ("10:05", "Synced", "Degraded"),
+                    ("10:09", "OutOfSync", "Healthy"),
+                ],
+                Some("10:00"),
+            ),
+            // in sync and healthy in between: the streak starts again
+            (
+                [
+                    ("10:00", "OutOfSync", "Healthy"),
+                    ("10:05", "Synced", "Healthy"),
+                    ("10:20", "Synced", "Degraded"),
+                ],
+                Some("10:20"),
+            ),
+            // ending in sync and healthy: no drift
+            (
+                [
+                    ("10:00", "Unknown", "Healthy"),
+                    ("10:05", "Synced", "Progressing"),
+                    ("10:20", "Synced", "Healthy"),
+                ],
+                None,
+            ),
         ];
-        // when folded
-        let state = project(&facts);
-        // then the drift started at 10:00, and the state is 10:09's
-        assert_eq!(state.drift_since, Some(ts("2026-10-05T10:00:00Z")));
-        assert!(!state.in_sync);
-        assert_eq!(state.observed_at, ts("2026-10-05T10:09:00Z"));
-        assert!(state.is_drifting());
-    }
-
-    #[test]
-    fn an_observation_in_sync_and_healthy_ends_the_streak() {
-        // given drift at 10:00, healthy at 10:05, degraded again at 10:20
-        let facts = [
-            observed("2026-10-05T10:00:00Z", "OutOfSync", "Healthy", "aaa"),
-            observed("2026-10-05T10:05:00Z", "Synced", "Healthy", "bbb"),
-            observed("2026-10-05T10:20:00Z", "Synced", "Degraded", "bbb"),
-        ];
-        // when folded
-        let state = project(&facts);
-        // then the current drift is the one since 10:20
-        assert_eq!(state.drift_since, Some(ts("2026-10-05T10:20:00Z")));
-        assert!(state.in_sync, "synced, only unhealthy");
+        let at = |hm: &str| format!("2026-10-05T{hm}:00Z");
+        for (observations, since) in cases {
+            // given the observations
+            let facts = observations.map(|(t, sync, health)| observed(&at(t), sync, health, "a"));
+            // when folded
+            let state = project(&facts);
+            // then the drift started at the expected one, and the state is the latest
+            let (last, sync, _) = observations[2];
+            assert_eq!(
+                state.drift_since,
+                since.map(|t| ts(&at(t))),
+                "{observations:?}"
+            );
+            assert_eq!(state.is_drifting(), since.is_some());
+            assert_eq!(state.observed_at, ts(&at(last)));
+            assert_eq!(state.in_sync, sync == "Synced");
+        }
     }
 
     #[test]

@@ -69,36 +69,51 @@ fn argocd_bot() -> Option<Actor> {
     })
 }
 
-/// The request of the 10:00 automated sync, as every notification of it carries it.
-fn request_of_the_10_00_sync() -> Fact {
+/// The request of the sync started at `started`, as every notification of it carries it.
+fn request(started: &str, sha: &str, creator: Option<Actor>) -> Fact {
     Fact {
-        entity: deployment("2026-10-05T10:00:00Z"),
+        entity: deployment(started),
         id: "sync#0".into(),
-        at: ts("2026-10-05T10:00:00Z"),
+        at: ts(started),
         body: FactBody::DeploymentRequested {
             environment: ENV.into(),
-            sha: NEW.into(),
+            sha: sha.into(),
             git_ref: Some("HEAD".into()),
-            creator: argocd_bot(),
+            creator,
             workflow: None,
             workflow_run: None,
         },
     }
 }
 
-fn success_of_the_10_00_sync() -> Fact {
+/// The outcome of the sync started at `started`.
+fn outcome(started: &str, finished: &str, state: DeploymentState, sha: &str) -> Fact {
     Fact {
-        entity: deployment("2026-10-05T10:00:00Z"),
+        entity: deployment(started),
         id: "sync#1".into(),
-        at: ts("2026-10-05T10:01:12Z"),
+        at: ts(finished),
         body: FactBody::DeploymentStatus {
-            state: DeploymentState::Success,
+            state,
             environment: Some(ENV.into()),
-            sha: Some(NEW.into()),
-            started_at: Some(ts("2026-10-05T10:00:00Z")),
+            sha: Some(sha.into()),
+            started_at: Some(ts(started)),
             workflow_run: None,
         },
     }
+}
+
+/// The automated sync of 10:00.
+fn request_of_the_10_00_sync() -> Fact {
+    request("2026-10-05T10:00:00Z", NEW, argocd_bot())
+}
+
+fn success_of_the_10_00_sync() -> Fact {
+    outcome(
+        "2026-10-05T10:00:00Z",
+        "2026-10-05T10:01:12Z",
+        DeploymentState::Success,
+        NEW,
+    )
 }
 
 /// Guestbook's state as observed at `at`; the id is checked separately (a content hash).
@@ -190,38 +205,21 @@ fn a_failed_manual_sync_is_a_failed_deployment_by_its_user() {
     // message
     let all = facts(FAILED);
     // then it is another deployment (its own start), requested by alice, failed at its finish
-    let entity = deployment("2026-10-05T11:00:00Z");
+    let alice = Some(Actor {
+        login: "alice".into(),
+        is_bot: false,
+    });
+    let started = "2026-10-05T11:00:00Z";
     assert_eq!(
         all[..2],
         [
-            Fact {
-                entity: entity.clone(),
-                id: "sync#0".into(),
-                at: ts("2026-10-05T11:00:00Z"),
-                body: FactBody::DeploymentRequested {
-                    environment: ENV.into(),
-                    sha: BROKEN.into(),
-                    git_ref: Some("HEAD".into()),
-                    creator: Some(Actor {
-                        login: "alice".into(),
-                        is_bot: false,
-                    }),
-                    workflow: None,
-                    workflow_run: None,
-                },
-            },
-            Fact {
-                entity,
-                id: "sync#1".into(),
-                at: ts("2026-10-05T11:00:09Z"),
-                body: FactBody::DeploymentStatus {
-                    state: DeploymentState::Failure,
-                    environment: Some(ENV.into()),
-                    sha: Some(BROKEN.into()),
-                    started_at: Some(ts("2026-10-05T11:00:00Z")),
-                    workflow_run: None,
-                },
-            },
+            request(started, BROKEN, alice),
+            outcome(
+                started,
+                "2026-10-05T11:00:09Z",
+                DeploymentState::Failure,
+                BROKEN
+            ),
         ]
     );
     // and the app still runs the last good commit, out of sync with its source
