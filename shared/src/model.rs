@@ -42,6 +42,13 @@ pub enum EntityKey {
     Ticket {
         id: String,
     },
+    /// An application of a GitOps tool, whose desired and actual state it reports. `id` is
+    /// source-qualified: `argocd:<application>@<environment>` (the environment keeps apart two
+    /// Argo CD instances, one per cluster, that both run an application of the same name). Its
+    /// facts are folded by `derive::app_state`.
+    App {
+        id: String,
+    },
 }
 
 impl EntityKey {
@@ -53,6 +60,7 @@ impl EntityKey {
             EntityKey::Incident { id } => format!("INC#{id}"),
             EntityKey::Branch { repo, branch } => format!("BR#{repo}#{}", bounded_branch(branch)),
             EntityKey::Ticket { id } => format!("TICKET#{id}"),
+            EntityKey::App { id } => format!("APP#{id}"),
         }
     }
 
@@ -79,6 +87,9 @@ impl EntityKey {
                 id: rest.to_string(),
             }),
             "TICKET" => Some(EntityKey::Ticket {
+                id: rest.to_string(),
+            }),
+            "APP" => Some(EntityKey::App {
                 id: rest.to_string(),
             }),
             "BR" => {
@@ -492,6 +503,28 @@ pub enum FactBody {
     },
     /// A ticket was created, changed or deleted in an issue tracker (Jira, Linear).
     TicketChanged(TicketSnapshot),
+    /// What a GitOps tool (Argo CD) reported of an application at `observed_at`: the revision
+    /// it should run against the one it runs, and whether that is in sync and healthy. On an
+    /// [`EntityKey::App`]; folded by `derive::app_state`.
+    AppState {
+        /// The application's name in the tool.
+        app: String,
+        /// The reported environment, matched against config's `environments:` at derive time.
+        environment: String,
+        /// The repository of the application's (first) source; `None` when not reported.
+        repo: Option<RepoName>,
+        /// What the application should run: its source's target revision (a branch, tag, commit
+        /// or chart version, as configured: `HEAD`, `main`, `v1.2.0`).
+        desired_revision: Option<String>,
+        /// What it was last synced to: a commit sha (or chart version).
+        synced_revision: Option<String>,
+        /// Argo CD's sync status as reported: `Synced`, `OutOfSync` or `Unknown`.
+        sync_status: String,
+        /// Argo CD's health status as reported: `Healthy`, `Progressing`, `Degraded`,
+        /// `Suspended`, `Missing` or `Unknown`.
+        health: String,
+        observed_at: DateTime<Utc>,
+    },
     // ---- derived facts (written by the rollup function, upserted, never by ingest) ----------
     /// On a PR: this successful production deployment shipped it.
     ShippedBy {
@@ -600,6 +633,12 @@ mod tests {
             EntityKey::Ticket {
                 id: "linear:ENG-1#x".into(),
             },
+            EntityKey::App {
+                id: "argocd:guestbook@guestbook-prod".into(),
+            },
+            EntityKey::App {
+                id: "argocd:a#b@c".into(),
+            },
         ];
         for key in keys {
             assert_eq!(
@@ -608,6 +647,10 @@ mod tests {
             );
         }
         assert_eq!(EntityKey::from_partition_key("ROLLUP#org"), None);
+        let app = EntityKey::App {
+            id: "argocd:guestbook@guestbook-prod".into(),
+        };
+        assert_eq!(app.partition_key(), "APP#argocd:guestbook@guestbook-prod");
     }
 
     #[test]

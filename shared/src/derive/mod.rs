@@ -3,6 +3,7 @@
 //! function in
 //! `flowmeter-edge` loads the inputs and writes the outputs; every decision is made here.
 
+pub mod app_state;
 pub mod deployment;
 pub mod incident;
 pub mod link_edits;
@@ -19,6 +20,7 @@ pub mod ticket_keys;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use app_state::{project_app_state, AppState};
 pub use deployment::{project_deployment, Deployment};
 pub use incident::{project_incident, Incident};
 pub use link_edits::{LinkEdit, Retarget};

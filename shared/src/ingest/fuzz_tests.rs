@@ -5,12 +5,13 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
+use super::argocd::normalize_argocd;
 use super::generic::{normalize_generic_deployment, normalize_generic_incident};
 use super::github::normalize_github;
 use super::jira::normalize_jira;
 use super::linear::{normalize_linear, webhook_timestamp};
 use super::pagerduty::normalize_pagerduty;
-use super::{generic, github, jira, linear, pagerduty};
+use super::{argocd, generic, github, jira, linear, pagerduty};
 
 const EVENTS: &[&str] = &[
     "pull_request",
@@ -37,6 +38,7 @@ fn run_all(body: &[u8]) {
     let _ = normalize_jira(body);
     let _ = normalize_linear(body);
     let _ = webhook_timestamp(body);
+    let _ = normalize_argocd(body);
 }
 
 fn seeds() -> Vec<Value> {
@@ -55,6 +57,9 @@ fn seeds() -> Vec<Value> {
         .into_iter()
         .chain([linear::tests::UPDATE, linear::tests::CREATE])
     {
+        seeds.push(serde_json::from_slice(body).expect("fixture is JSON"));
+    }
+    for body in argocd::tests::ALL {
         seeds.push(serde_json::from_slice(body).expect("fixture is JSON"));
     }
     seeds.push(generic::tests::deployment_json());
@@ -143,6 +148,9 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(json!("2017-01-30T18:30:41.962+0100")),
         Just(json!(1_485_797_534_721_i64)),
         Just(json!("Issue")),
+        Just(json!("Succeeded")),
+        Just(json!("Running")),
+        Just(json!("git@gitlab.com:g/p.git")),
         Just(json!("indeterminate")),
         Just(json!([
             "com.atlassian.greenhopper.service.sprint.Sprint@1[name=,state=]"
@@ -238,6 +246,10 @@ fn oversized_bodies_are_refused_before_parsing() {
     ));
     assert!(matches!(
         webhook_timestamp(&body),
+        Err(super::IngestError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        normalize_argocd(&body),
         Err(super::IngestError::TooLarge { .. })
     ));
 }
