@@ -357,7 +357,8 @@ fn is_link(body: &FactBody) -> bool {
         | FactBody::DeploymentRequested { .. }
         | FactBody::DeploymentStatus { .. }
         | FactBody::Incident { .. }
-        | FactBody::TicketChanged(_) => false,
+        | FactBody::TicketChanged(_)
+        | FactBody::AppState { .. } => false,
         FactBody::ShippedBy { .. }
         | FactBody::ShipsPrs { .. }
         | FactBody::BlamedBy { .. }

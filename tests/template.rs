@@ -732,10 +732,14 @@ fn the_webhook_role_may_write_every_entity_partition_and_nothing_else() {
     };
     // Every kind of entity a webhook writes facts for. The match has no wildcard arm, so a new
     // kind of entity does not compile here until it is added to the list and the template.
-    // Tickets come from the Jira and Linear webhooks only (no backfill writes them).
+    // Tickets come from the Jira and Linear webhooks only, applications from ArgoCD's (no
+    // backfill writes them).
     let mut keys = one_key_of_each_entity().to_vec();
     keys.push(EntityKey::Ticket {
         id: "jira:ENG-1".into(),
+    });
+    keys.push(EntityKey::App {
+        id: "argocd:api@prod".into(),
     });
     for key in &keys {
         match key {
@@ -743,7 +747,8 @@ fn the_webhook_role_may_write_every_entity_partition_and_nothing_else() {
             | EntityKey::Deployment { .. }
             | EntityKey::Incident { .. }
             | EntityKey::Branch { .. }
-            | EntityKey::Ticket { .. } => {}
+            | EntityKey::Ticket { .. }
+            | EntityKey::App { .. } => {}
         }
         let pk = key.partition_key();
         assert!(matches(&pk), "the webhook role may not write {pk}");

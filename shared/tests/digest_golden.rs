@@ -222,6 +222,7 @@ fn environments() -> Vec<RepoEnvironments> {
             age_seconds: None,
             next: next.map(str::to_string),
             ahead_of_next: ahead,
+            apps: Vec::new(),
         };
     vec![RepoEnvironments {
         repo: "acme/payments".into(),

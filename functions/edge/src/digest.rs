@@ -130,7 +130,7 @@ pub async fn gather(
         .collect();
     let mut environments = Vec::new();
     for repo in config.configured_repos() {
-        environments.push(crate::api::repo_environments(store, config, &repo, now).await?);
+        environments.push(crate::api::repo_environments(store, config, &repo, &[], now).await?);
     }
     Ok(DigestInput {
         org: config.org().to_string(),

@@ -13,7 +13,7 @@ use super::link_edits::{
 use super::members::{
     members_of_deployment, members_of_incident, members_of_pull_request, members_of_ticket, Member,
 };
-use super::{Deployment, Incident, PullRequest, Ticket};
+use super::{AppState, Deployment, Incident, PullRequest, Ticket};
 use crate::config::OrgConfig;
 use crate::model::EntityKey;
 
@@ -27,6 +27,8 @@ pub enum Projection {
     Deployment(Deployment),
     Incident(Incident),
     Ticket(Ticket),
+    /// A GitOps application's desired against actual state (`derive::app_state`).
+    App(AppState),
 }
 
 impl Projection {
@@ -36,6 +38,7 @@ impl Projection {
             Projection::Deployment(d) => d.key(),
             Projection::Incident(i) => i.key(),
             Projection::Ticket(t) => t.key(),
+            Projection::App(a) => a.key(),
         }
     }
 
@@ -46,6 +49,9 @@ impl Projection {
             Projection::Deployment(d) => members_of_deployment(d, config),
             Projection::Incident(i) => members_of_incident(i, config),
             Projection::Ticket(t) => members_of_ticket(t, config),
+            // An application's state is read as it stands (`GET /v1/environments`, `/metrics`);
+            // its deployments count through their own entities.
+            Projection::App(_) => Vec::new(),
         }
     }
 
@@ -108,6 +114,8 @@ pub fn dependents(projection: &Projection, config: &OrgConfig) -> Dependents {
         Projection::Incident(i) => found.blame = Some(i.key()),
         // The PRs naming a ticket link to it from their side (`link_edits::ticket_links`).
         Projection::Ticket(_) => {}
+        // Nothing links to an application's state.
+        Projection::App(_) => {}
     }
     found
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::OrgConfig;
 use crate::derive::deployment::seconds_between;
 use crate::derive::links::prs_between;
-use crate::derive::{Deployment, PullRequest};
+use crate::derive::{AppState, Deployment, PullRequest};
 use crate::metrics::prometheus::DeploymentAge;
 
 /// How many of an environment's latest finished attempts are read to find the one that
@@ -44,6 +44,93 @@ pub struct EnvironmentState {
     /// Merged PRs this environment runs that the next one does not, by merge time; `null`
     /// when it cannot be told (no next environment, or nothing deployed on either side).
     pub ahead_of_next: Option<Vec<PendingPr>>,
+    /// The GitOps applications (ArgoCD) deploying this repo here, by name: what each should
+    /// run against what it runs ([`attach_apps`]). Left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<AppDrift>,
+}
+
+/// A GitOps application's desired against actual state in one environment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppDrift {
+    /// The application's name (`payments-api-prod`).
+    pub app: String,
+    /// The environment name its notifications report, which the config matched.
+    pub reported_as: String,
+    /// What it should run: its source's target revision (a branch, tag or commit).
+    pub desired_revision: Option<String>,
+    /// What it last synced to (a commit).
+    pub synced_revision: Option<String>,
+    /// `Synced`, `OutOfSync` or `Unknown`, as ArgoCD says.
+    pub sync_status: String,
+    /// `Healthy`, `Progressing`, `Degraded`, `Suspended`, `Missing` or `Unknown`.
+    pub health: String,
+    pub in_sync: bool,
+    /// Out of sync or not healthy at the latest observation.
+    pub drifting: bool,
+    /// The first observation of the current drift.
+    pub drift_since: Option<DateTime<Utc>>,
+    /// Seconds since `drift_since`.
+    pub drift_seconds: Option<f64>,
+    /// The latest observation.
+    pub observed_at: DateTime<Utc>,
+}
+
+/// Puts each application of `apps` that deploys `report`'s repo under the configured
+/// environment its reported environment matches; an application of no configured environment,
+/// or of no known repo, is left out (as a deployment there would be).
+pub fn attach_apps(
+    report: &mut RepoEnvironments,
+    apps: &[AppState],
+    config: &OrgConfig,
+    now: DateTime<Utc>,
+) {
+    for app in apps {
+        if app.repo.as_deref() != Some(report.repo.as_str()) {
+            continue;
+        }
+        let Some(stage) = config.environment_of(&app.environment) else {
+            continue;
+        };
+        let Some(env) = report
+            .environments
+            .iter_mut()
+            .find(|e| e.environment == stage)
+        else {
+            continue;
+        };
+        env.apps.push(AppDrift {
+            app: app.app.clone(),
+            reported_as: app.environment.clone(),
+            desired_revision: app.desired_revision.clone(),
+            synced_revision: app.synced_revision.clone(),
+            sync_status: app.sync_status.clone(),
+            health: app.health.clone(),
+            in_sync: app.in_sync,
+            drifting: app.is_drifting(),
+            drift_since: app.drift_since,
+            drift_seconds: app
+                .drift_since
+                .map(|since| seconds_between(since, now).max(0.0)),
+            observed_at: app.observed_at,
+        });
+        env.apps.sort_by(|a, b| a.app.cmp(&b.app));
+    }
+}
+
+/// Every application [`attach_apps`] placed, with its repo and configured environment
+/// (`/metrics`).
+pub fn app_drifts(answers: &[RepoEnvironments]) -> Vec<(&str, &str, &AppDrift)> {
+    answers
+        .iter()
+        .flat_map(|repo| {
+            repo.environments.iter().flat_map(move |env| {
+                env.apps
+                    .iter()
+                    .map(move |app| (repo.repo.as_str(), env.environment.as_str(), app))
+            })
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,6 +208,7 @@ pub fn repo_environments(
                     .map(|finished| seconds_between(finished, now).max(0.0)),
                 next: next.map(str::to_string),
                 ahead_of_next,
+                apps: Vec::new(),
             }
         })
         .collect();
@@ -168,7 +256,7 @@ fn pending(pr: &PullRequest, github: &str) -> PendingPr {
         .as_deref()
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
         .map(str::to_string)
-        .unwrap_or_else(|| format!("{github}/{}/pull/{}", pr.repo, pr.number));
+        .unwrap_or_else(|| crate::repo::pull_request_url(&pr.repo, pr.number, github));
     PendingPr {
         number: pr.number,
         title: pr.title.clone(),

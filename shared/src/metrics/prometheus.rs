@@ -30,6 +30,7 @@ use std::collections::BTreeSet;
 
 use super::cycle_time::CycleTimeReport;
 use super::dora::DoraReport;
+use super::environments::AppDrift;
 use super::incidents::IncidentReport;
 use super::levels::DoraLevel;
 use super::pull_requests::PullRequestReport;
@@ -339,6 +340,73 @@ pub fn render_pending_tickets(pending: &[PendingTicket]) -> String {
             escape_label_value(version)
         ));
     }
+    out
+}
+
+/// What each GitOps application should run against what it runs, Seed 004's desired and actual
+/// state: `flowmeter_deployment_desired_state{app,repo,environment,revision} 1` (its target
+/// revision), `flowmeter_deployment_actual_state{app,repo,environment,revision,sync_status,health}
+/// 1` (what it last synced to, and how that stands), and
+/// `flowmeter_deployment_drift_seconds{app,repo,environment}` (how long it has been out of sync
+/// or unhealthy; 0 when it is neither). One series per application and environment, so a
+/// revision label only changes when the application is deployed.
+pub fn render_app_states(apps: &[(&str, &str, &AppDrift)]) -> String {
+    let desired = "flowmeter_deployment_desired_state";
+    let actual = "flowmeter_deployment_actual_state";
+    let drift = "flowmeter_deployment_drift_seconds";
+    let mut out = String::new();
+    let mut section = |name: &str, help: &str, line: &dyn Fn(&str, &str, &AppDrift) -> String| {
+        out.push_str(&format!(
+            "# HELP {name} {}\n# TYPE {name} gauge\n",
+            escape_help(help)
+        ));
+        for (repo, environment, app) in apps {
+            out.push_str(&line(repo, environment, app));
+        }
+    };
+    let labels = |repo: &str, environment: &str, app: &AppDrift| {
+        format!(
+            "app=\"{}\",repo=\"{}\",environment=\"{}\"",
+            escape_label_value(&app.app),
+            escape_label_value(repo),
+            escape_label_value(environment)
+        )
+    };
+    section(
+        desired,
+        "1 for the revision each GitOps application should run (its source's target revision).",
+        &|repo, environment, app| {
+            format!(
+                "{desired}{{{},revision=\"{}\"}} 1\n",
+                labels(repo, environment, app),
+                escape_label_value(app.desired_revision.as_deref().unwrap_or_default())
+            )
+        },
+    );
+    section(
+        actual,
+        "1 for the revision each GitOps application last synced to, with its sync status and health.",
+        &|repo, environment, app| {
+            format!(
+                "{actual}{{{},revision=\"{}\",sync_status=\"{}\",health=\"{}\"}} 1\n",
+                labels(repo, environment, app),
+                escape_label_value(app.synced_revision.as_deref().unwrap_or_default()),
+                escape_label_value(&app.sync_status),
+                escape_label_value(&app.health)
+            )
+        },
+    );
+    section(
+        drift,
+        "Seconds each GitOps application has been out of sync or unhealthy (0 when it is neither).",
+        &|repo, environment, app| {
+            format!(
+                "{drift}{{{}}} {}\n",
+                labels(repo, environment, app),
+                float(app.drift_seconds.unwrap_or(0.0))
+            )
+        },
+    );
     out
 }
 

@@ -7,9 +7,11 @@ use chrono::Utc;
 use flowmeter::config::OrgConfig;
 use flowmeter::derive::link_edits::repo_history_window;
 use flowmeter::derive::links::branch_history;
+use flowmeter::derive::AppState;
 use flowmeter::derive::Deployment;
 use flowmeter::metrics::environments::{
-    deployed_now, repo_environments, EnvironmentsReport, RepoEnvironments, ATTEMPTS_READ,
+    attach_apps, deployed_now, repo_environments, EnvironmentsReport, RepoEnvironments,
+    ATTEMPTS_READ,
 };
 use flowmeter::metrics::lists::{ListScope, GITHUB_WEB};
 use lambda_http::http::StatusCode;
@@ -46,9 +48,10 @@ pub async fn environments(
     super::reports::check_key_sizes(plan.scopes())?;
     let repos = ListScope::of(&plan, &config).deployment_repos;
     let now = Utc::now();
+    let apps = state.store.app_states().await?;
     let mut answers = Vec::with_capacity(repos.len());
     for repo in &repos {
-        answers.push(repo_answer(&state.store, &config, repo, now).await?);
+        answers.push(repo_answer(&state.store, &config, repo, &apps, now).await?);
     }
     Ok(json(
         StatusCode::OK,
@@ -60,11 +63,13 @@ pub async fn environments(
     ))
 }
 
-/// One repo's environments (`/metrics` and the digest read every configured repo's).
+/// One repo's environments (`/metrics` and the digest read every configured repo's), with the
+/// GitOps applications of `apps` that deploy it.
 pub async fn repo_answer(
     store: &Store,
     config: &OrgConfig,
     repo: &str,
+    apps: &[AppState],
     now: chrono::DateTime<Utc>,
 ) -> Result<RepoEnvironments, StoreError> {
     let mut deployed: Vec<(String, Deployment)> = Vec::new();
@@ -91,9 +96,9 @@ pub async fn repo_answer(
             merged = store.merged_prs(repo, window).await?;
         }
     }
-    Ok(repo_environments(
-        repo, config, &deployed, &history, &merged, now, GITHUB_WEB,
-    ))
+    let mut answer = repo_environments(repo, config, &deployed, &history, &merged, now, GITHUB_WEB);
+    attach_apps(&mut answer, apps, config, now);
+    Ok(answer)
 }
 
 #[cfg(test)]

@@ -316,8 +316,9 @@ async fn environment_gauges(
     now: chrono::DateTime<Utc>,
 ) -> Result<String, ApiError> {
     let mut answers = Vec::new();
+    let apps = state.store.app_states().await?;
     for repo in config.configured_repos() {
-        answers.push(super::repo_environments(&state.store, config, &repo, now).await?);
+        answers.push(super::repo_environments(&state.store, config, &repo, &apps, now).await?);
     }
     let ages = metrics::environments::deployment_ages(&answers);
     let pending = metrics::environments::pending_tickets(&answers);
@@ -342,6 +343,8 @@ async fn environment_gauges(
         .collect();
     let mut text = metrics::prometheus::render_deployment_ages(&ages);
     text.push_str(&metrics::prometheus::render_pending_tickets(&pending));
+    let apps = metrics::environments::app_drifts(&answers);
+    text.push_str(&metrics::prometheus::render_app_states(&apps));
     Ok(text)
 }
 

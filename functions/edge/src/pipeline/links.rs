@@ -43,7 +43,7 @@ impl Pipeline<'_> {
                 self.apply(link_edits::earlier_pr_heads(pr, &others), work)
                     .await
             }
-            Projection::Incident(_) | Projection::Ticket(_) => Ok(()),
+            Projection::Incident(_) | Projection::Ticket(_) | Projection::App(_) => Ok(()),
         }
     }
 

@@ -9,8 +9,9 @@ use flowmeter::derive::link_edits::{before, HISTORY_WINDOW, LINK_SLACK};
 use flowmeter::derive::pr_commits::own_pushes;
 use flowmeter::derive::projection::reverts_among;
 use flowmeter::derive::{
-    dependents, pack_members, project_deployment, project_incident, project_pull_request,
-    project_ticket, Bucket, HeadHistory, MemberDiff, Projection, PullRequest, Rollup,
+    dependents, pack_members, project_app_state, project_deployment, project_incident,
+    project_pull_request, project_ticket, Bucket, HeadHistory, MemberDiff, Projection, PullRequest,
+    Rollup,
 };
 use flowmeter::model::{EntityKey, Fact, FactBody};
 
@@ -102,6 +103,7 @@ impl Pipeline<'_> {
                 project_incident(entity, facts, &self.config).map(Projection::Incident)
             }
             EntityKey::Ticket { .. } => project_ticket(entity, facts).map(Projection::Ticket),
+            EntityKey::App { .. } => project_app_state(entity, facts).map(Projection::App),
             // A branch's pushes rebuild its PRs (`branch_changed`); it has no projection.
             EntityKey::Branch { .. } => None,
         })

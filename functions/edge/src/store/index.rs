@@ -4,7 +4,7 @@
 use std::ops::RangeBounds;
 
 use chrono::{DateTime, Utc};
-use flowmeter::derive::{Deployment, Incident, PullRequest};
+use flowmeter::derive::{AppState, Deployment, Incident, PullRequest};
 
 use super::codec::s;
 use super::keys::{self, Index, IndexPartition};
@@ -22,6 +22,7 @@ pub const INDEX_QUERIES: &[(&str, Index)] = &[
     ("deployments_in_before", Index::Gsi1),
     ("incidents_of_service", Index::Gsi1),
     ("open_incidents", Index::Gsi2),
+    ("app_states", Index::Gsi2),
 ];
 
 /// How an index partition is read: in order or newest first, all or the first `limit`.
@@ -132,6 +133,13 @@ impl Store {
             .await
     }
 
+    /// Every GitOps application, each as it stands, by id.
+    pub async fn app_states(&self) -> Result<Vec<AppState>, StoreError> {
+        let partition = keys::apps();
+        self.index_read(partition, &(..), Read::default(), app_state)
+            .await
+    }
+
     /// Every incident not resolved yet, by opening.
     pub async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
         let partition = keys::open_incidents();
@@ -193,6 +201,13 @@ fn deployment(item: ProjectionItem) -> Option<Deployment> {
 fn incident(item: ProjectionItem) -> Option<Incident> {
     match item.projection {
         Projection::Incident(i) => Some(i),
+        _ => None,
+    }
+}
+
+fn app_state(item: ProjectionItem) -> Option<AppState> {
+    match item.projection {
+        Projection::App(a) => Some(a),
         _ => None,
     }
 }

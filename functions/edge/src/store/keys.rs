@@ -23,8 +23,11 @@ pub const BRANCH: &str = "BR#";
 /// A ticket's partition (`TICKET#<source>:<key>`): its facts, the PRs naming it (links) and its
 /// projection.
 pub const TICKET: &str = "TICKET#";
+/// A GitOps application's partition (`APP#argocd:<app>@<environment>`): its state
+/// observations and the projection that says where it stands.
+pub const APP: &str = "APP#";
 /// The entity partitions: facts, links, projections and PR-by-head records live here.
-pub const ENTITY_PARTITIONS: [&str; 5] = [PULL_REQUEST, DEPLOYMENT, INCIDENT, BRANCH, TICKET];
+pub const ENTITY_PARTITIONS: [&str; 6] = [PULL_REQUEST, DEPLOYMENT, INCIDENT, BRANCH, TICKET, APP];
 /// The partitions of entities that have a projection.
 pub const PROJECTED_ENTITIES: [&str; 3] = [PULL_REQUEST, DEPLOYMENT, INCIDENT];
 
@@ -73,6 +76,7 @@ pub const ROLLUP_WRITE_PREFIXES: &[&str] = &[
     INCIDENT,
     BRANCH,
     TICKET,
+    APP,
     BUCKET,
     ROLLUP,
     RUN,
@@ -179,7 +183,8 @@ pub enum Index {
     /// environment (`ENVDEPS#<repo>#<environment>`), incidents of a service by opening
     /// (`INCS#<service>`).
     Gsi1,
-    /// Merged PRs of a repo by merge (`MERGED#<repo>`), open incidents (`OPENINC`).
+    /// Merged PRs of a repo by merge (`MERGED#<repo>`), open incidents (`OPENINC`), GitOps
+    /// applications by id (`APPS`).
     Gsi2,
 }
 
@@ -245,6 +250,15 @@ pub(super) fn incidents_of_service(service: &str) -> IndexPartition {
     }
 }
 
+/// Every GitOps application of the org, by id (`gsi2`): an org has tens or hundreds, so one
+/// query reads them all for every repo a read covers.
+pub(super) fn apps() -> IndexPartition {
+    IndexPartition {
+        index: Index::Gsi2,
+        pk: "APPS".to_string(),
+    }
+}
+
 pub(super) fn merged_prs_of_repo(repo: &str) -> IndexPartition {
     let pk = format!("MERGED#{repo}");
     IndexPartition {
@@ -301,6 +315,7 @@ pub fn index_keys(projection: &Projection) -> [Option<String>; 4] {
         }
         // Read by key: the reads find a ticket from the PRs that name it.
         Projection::Ticket(_) => [None, None, None, None],
+        Projection::App(app) => on(apps(), app.id.clone()),
     }
 }
 
@@ -352,6 +367,13 @@ mod tests {
         assert!(ticket.partition_key().starts_with(TICKET));
         assert!(ENTITY_PARTITIONS.contains(&TICKET));
         assert!(ROLLUP_WRITE_PREFIXES.contains(&TICKET));
+        // Applications get their projection.
+        let app = EntityKey::App {
+            id: "argocd:api@prod".into(),
+        };
+        assert!(app.partition_key().starts_with(APP));
+        assert!(ENTITY_PARTITIONS.contains(&APP));
+        assert!(ROLLUP_WRITE_PREFIXES.contains(&APP));
     }
 
     #[test]

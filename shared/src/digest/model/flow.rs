@@ -157,6 +157,7 @@ mod tests {
             age_seconds: None,
             next: next.map(str::to_string),
             ahead_of_next: ahead,
+            apps: Vec::new(),
         }
     }
 
