@@ -6,6 +6,7 @@
 pub mod generic;
 pub mod github;
 pub mod github_rest;
+pub mod gitlab;
 pub mod jira;
 mod json;
 pub mod linear;
