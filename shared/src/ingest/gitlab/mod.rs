@@ -43,38 +43,39 @@ pub fn normalize_gitlab(
     check_id(delivery, "X-Gitlab-Event-UUID")?;
     // Parsed whatever the event: a malformed body is a 400 even for events we skip.
     let root = parse_body(body)?;
-    let facts = Facts { body };
     match event {
-        "Merge Request Hook" => merge_request(&facts, from_value(&root)?),
+        "Merge Request Hook" => merge_request(body, from_value(&root)?),
         "Push Hook" => push(from_value(&root)?),
         "Note Hook" | "Confidential Note Hook" => note(from_value(&root)?),
         "Deployment Hook" => deployment(from_value(&root)?),
         "Pipeline Hook" => pipeline(from_value(&root)?),
-        "Issue Hook" | "Confidential Issue Hook" => issue(&facts, from_value(&root)?),
+        "Issue Hook" | "Confidential Issue Hook" => issue(body, from_value(&root)?),
         "Tag Push Hook" => Ok(Normalized::Ignored("tag push")),
         _ => Ok(Normalized::Ignored("unsupported event")),
     }
 }
 
-/// Builds facts whose ids come from the delivery's content: `<identity>#<n>`.
-struct Facts<'a> {
-    body: &'a [u8],
+/// The delivery's facts on `entity`, numbered in emission order under one identity:
+/// `<identity>#<n>`.
+fn numbered(identity: &str, entity: &EntityKey, items: Vec<(GlTime, FactBody)>) -> Vec<Fact> {
+    let fact = |(n, (at, body)): (usize, (GlTime, FactBody))| Fact {
+        entity: entity.clone(),
+        id: format!("{identity}#{n}"),
+        at: at.0,
+        body,
+    };
+    items.into_iter().enumerate().map(fact).collect()
 }
 
-impl Facts<'_> {
-    fn fact(identity: &str, n: usize, entity: EntityKey, at: GlTime, body: FactBody) -> Fact {
-        Fact {
-            entity,
-            id: format!("{identity}#{n}"),
-            at: at.0,
-            body,
-        }
-    }
+/// The single fact of a delivery.
+fn one(identity: &str, entity: &EntityKey, at: GlTime, body: FactBody) -> Normalized {
+    Normalized::Facts(numbered(identity, entity, vec![(at, body)]))
+}
 
-    /// `<kind>:<short digest of the raw body>`: the same bytes always give the same id.
-    fn body_identity(&self, kind: &str) -> String {
-        format!("{kind}:{}", short_digest(self.body))
-    }
+/// `<kind>:<short digest of the raw body>`, for changes without an id of their own: the same
+/// bytes always give the same id.
+fn body_identity(body: &[u8], kind: &str) -> String {
+    format!("{kind}:{}", short_digest(body))
 }
 
 // ---- people -----------------------------------------------------------------------------------
@@ -149,7 +150,7 @@ fn snapshot_author(e: &MergeRequestEvent) -> Actor {
 
 // ---- merge requests ---------------------------------------------------------------------------
 
-fn merge_request(facts: &Facts, e: MergeRequestEvent) -> Result<Normalized, IngestError> {
+fn merge_request(raw: &[u8], e: MergeRequestEvent) -> Result<Normalized, IngestError> {
     let entity = EntityKey::PullRequest {
         repo: e.project.name("project.web_url")?,
         number: e.object_attributes.iid,
@@ -168,14 +169,12 @@ fn merge_request(facts: &Facts, e: MergeRequestEvent) -> Result<Normalized, Inge
             };
             let identity = format!("approval:{}", e.user.username);
             let at = e.object_attributes.updated_at;
-            Ok(Normalized::Facts(vec![Facts::fact(
-                &identity, 0, entity, at, body,
-            )]))
+            Ok(one(&identity, &entity, at, body))
         }
         // A withdrawn approval changes no metric (a GitHub dismissal does not either).
         "unapproval" | "unapproved" => Ok(Normalized::Ignored("approval withdrawn")),
         _ => Ok(Normalized::Facts(merge_request_facts(
-            facts, &action, entity, e,
+            raw, &action, &entity, e,
         ))),
     }
 }
@@ -210,9 +209,9 @@ fn update_action(e: &MergeRequestEvent) -> PrAction {
 /// The merge request's snapshot, then the reviews the delivery reports (a reviewer who
 /// requested changes or submitted a review), all under one identity.
 fn merge_request_facts(
-    facts: &Facts,
+    raw: &[u8],
     action: &str,
-    entity: EntityKey,
+    entity: &EntityKey,
     e: MergeRequestEvent,
 ) -> Vec<Fact> {
     let pr_action = match action {
@@ -228,29 +227,26 @@ fn merge_request_facts(
         PrAction::Closed => "pr:closed".to_string(),
         PrAction::ReadyForReview => "pr:ready_for_review".to_string(),
         PrAction::ConvertedToDraft => "pr:converted_to_draft".to_string(),
-        _ => facts.body_identity("pr"),
+        _ => body_identity(raw, "pr"),
     };
     let at = e.object_attributes.updated_at;
     let reviews = submitted_reviews(&e);
     let snapshot = snapshot(action, pr_action, &e);
-    let mut out = vec![Facts::fact(
-        &identity,
-        0,
-        entity.clone(),
-        at,
-        FactBody::PullRequest(snapshot),
-    )];
-    for (n, (reviewer, state)) in reviews.into_iter().enumerate() {
+    let pr_author = named_author(&e).map(|a| a.login);
+    let reviews = reviews.into_iter().map(|(reviewer, state)| {
         let body = FactBody::Review {
             reviewer,
             state,
             submitted_at: at.0,
             body_nonempty: false,
-            pr_author: named_author(&e).map(|a| a.login),
+            pr_author: pr_author.clone(),
         };
-        out.push(Facts::fact(&identity, n + 1, entity.clone(), at, body));
-    }
-    out
+        (at, body)
+    });
+    let items = std::iter::once((at, FactBody::PullRequest(snapshot)))
+        .chain(reviews)
+        .collect();
+    numbered(&identity, entity, items)
 }
 
 fn snapshot(action: &str, pr_action: PrAction, e: &MergeRequestEvent) -> PrSnapshot {
@@ -359,13 +355,7 @@ fn note(e: NoteEvent) -> Result<Normalized, IngestError> {
         pr_author,
     };
     let identity = format!("note:{}", n.id);
-    Ok(Normalized::Facts(vec![Facts::fact(
-        &identity,
-        0,
-        entity,
-        n.created_at,
-        body,
-    )]))
+    Ok(one(&identity, &entity, n.created_at, body))
 }
 
 // ---- pushes -----------------------------------------------------------------------------------
@@ -425,9 +415,7 @@ fn push(mut e: PushEvent) -> Result<Normalized, IngestError> {
         to_default_branch,
     };
     let entity = EntityKey::Branch { repo, branch };
-    Ok(Normalized::Facts(vec![Facts::fact(
-        &identity, 0, entity, at, body,
-    )]))
+    Ok(one(&identity, &entity, at, body))
 }
 
 // ---- deployments and pipelines ----------------------------------------------------------------
@@ -490,10 +478,8 @@ fn deployment(e: DeploymentEvent) -> Result<Normalized, IngestError> {
         workflow_run: None,
     };
     let identity = format!("deployment:{}:{}", e.deployment_id, e.status);
-    Ok(Normalized::Facts(vec![
-        Facts::fact(&identity, 0, entity.clone(), at, requested),
-        Facts::fact(&identity, 1, entity, at, status),
-    ]))
+    let items = vec![(at, requested), (at, status)];
+    Ok(Normalized::Facts(numbered(&identity, &entity, items)))
 }
 
 /// The name `deploy_workflows` matches a pipeline by: its `name` (`workflow:name` in
@@ -543,10 +529,8 @@ fn pipeline(e: PipelineEvent) -> Result<Normalized, IngestError> {
     };
     // A retried pipeline keeps its id and finishes again: each outcome is its own status.
     let identity = format!("pipeline:{}:{}", p.id, p.status);
-    Ok(Normalized::Facts(vec![
-        Facts::fact(&identity, 0, entity.clone(), p.created_at, requested),
-        Facts::fact(&identity, 1, entity, finished, status),
-    ]))
+    let items = vec![(p.created_at, requested), (finished, status)];
+    Ok(Normalized::Facts(numbered(&identity, &entity, items)))
 }
 
 // ---- incidents --------------------------------------------------------------------------------
@@ -563,7 +547,7 @@ fn severity(raw: Option<&str>) -> Option<String> {
     Some(level.to_string())
 }
 
-fn issue(facts: &Facts, e: IssueEvent) -> Result<Normalized, IngestError> {
+fn issue(raw: &[u8], e: IssueEvent) -> Result<Normalized, IngestError> {
     let i = e.object_attributes;
     let is_incident = [i.kind.as_deref(), i.issue_type.as_deref()]
         .into_iter()
@@ -613,11 +597,9 @@ fn issue(facts: &Facts, e: IssueEvent) -> Result<Normalized, IngestError> {
     };
     let identity = match step {
         Some(step) => format!("issue:{step}"),
-        None => facts.body_identity("issue"),
+        None => body_identity(raw, "issue"),
     };
-    Ok(Normalized::Facts(vec![Facts::fact(
-        &identity, 0, entity, at, body,
-    )]))
+    Ok(one(&identity, &entity, at, body))
 }
 
 #[cfg(test)]
