@@ -8,10 +8,11 @@ use serde_json::{json, Value};
 use super::argocd::normalize_argocd;
 use super::generic::{normalize_generic_deployment, normalize_generic_incident};
 use super::github::normalize_github;
+use super::gitlab::normalize_gitlab;
 use super::jira::normalize_jira;
 use super::linear::{normalize_linear, webhook_timestamp};
 use super::pagerduty::normalize_pagerduty;
-use super::{argocd, generic, github, jira, linear, pagerduty};
+use super::{argocd, generic, github, gitlab, jira, linear, pagerduty};
 
 const EVENTS: &[&str] = &[
     "pull_request",
@@ -27,10 +28,24 @@ const EVENTS: &[&str] = &[
     "check_suite",
 ];
 
+/// The `X-Gitlab-Event` values `normalize_gitlab` reads (and one it ignores).
+const GITLAB_EVENTS: &[&str] = &[
+    "Merge Request Hook",
+    "Push Hook",
+    "Note Hook",
+    "Deployment Hook",
+    "Pipeline Hook",
+    "Issue Hook",
+    "Tag Push Hook",
+];
+
 /// Runs every normalizer on `body`; the results are irrelevant, only that each returns.
 fn run_all(body: &[u8]) {
     for event in EVENTS {
         let _ = normalize_github(event, "delivery", body);
+    }
+    for event in GITLAB_EVENTS {
+        let _ = normalize_gitlab(event, "delivery", body);
     }
     let _ = normalize_pagerduty(body);
     let _ = normalize_generic_deployment(body);
@@ -53,6 +68,11 @@ fn seeds() -> Vec<Value> {
     ] {
         seeds.push(serde_json::from_slice(body).expect("fixture is JSON"));
     }
+    for (_, body) in gitlab::tests::ALL {
+        seeds.push(serde_json::from_slice(body).expect("fixture is JSON"));
+    }
+    seeds
+        .push(serde_json::from_slice(gitlab::tests::GROUP_MERGE_REQUEST).expect("fixture is JSON"));
     for body in jira::tests::ALL
         .into_iter()
         .chain([linear::tests::UPDATE, linear::tests::CREATE])
@@ -151,6 +171,12 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(json!("Succeeded")),
         Just(json!("Running")),
         Just(json!("git@gitlab.com:g/p.git")),
+        Just(json!("2016-08-12 15:23:28 UTC")),
+        Just(json!("2021-04-28 21:50:00 +0200")),
+        Just(json!("MergeRequest")),
+        Just(json!("DiffNote")),
+        Just(json!("Incident")),
+        Just(json!("requested_changes")),
         Just(json!("indeterminate")),
         Just(json!([
             "com.atlassian.greenhopper.service.sprint.Sprint@1[name=,state=]"
@@ -226,6 +252,10 @@ fn oversized_bodies_are_refused_before_parsing() {
     );
     assert!(matches!(
         normalize_github("push", "d", &body),
+        Err(super::IngestError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        normalize_gitlab("Push Hook", "d", &body),
         Err(super::IngestError::TooLarge { .. })
     ));
     assert!(matches!(
