@@ -460,3 +460,35 @@ fn hostile_strings_are_just_strings() {
             if commenter.login == "ghost" && author == &hostile
     ));
 }
+
+/// What `infra/bitbucket-pipelines/report-deployment.sh` sent to a local HTTP server (with
+/// `FLOWMETER_WEBHOOK_SECRET=pipelines-test-secret`, `BITBUCKET_EXIT_CODE=1`): the generic
+/// deployment endpoint verifies its signature and accepts its body.
+#[test]
+fn the_pipelines_script_report_is_a_signed_generic_deployment() {
+    let body = br#"{"repo":"bitbucket.org/Acme/Payments-API","environment":"production","sha":"f95f852bd8fca8fcc58a9a2d6c842781e32a215e","status":"failure","started_at":"2026-12-06T07:23:07Z","finished_at":"2026-12-06T07:23:08Z","id":"bbp-4711-0f9b7a1c-2d3e-4f5a-8b6c-7d8e9f0a1b2c"}"#;
+    let header = "sha256=a7aaff29884801f0daae9af7c203ba594e3c7b7b53e64733f434659159340e3c";
+    assert_eq!(
+        verify_sha256(b"pipelines-test-secret", body, Some(header)),
+        Ok(())
+    );
+    let Ok(Normalized::Facts(facts)) = crate::ingest::generic::normalize_generic_deployment(body)
+    else {
+        panic!("the report is accepted");
+    };
+    assert_eq!(
+        facts[0].entity,
+        EntityKey::Deployment {
+            repo: "bitbucket.org/acme/payments-api".into(),
+            id: "gen:bbp-4711-0f9b7a1c-2d3e-4f5a-8b6c-7d8e9f0a1b2c".into(),
+        }
+    );
+    assert!(matches!(
+        facts[1].body,
+        FactBody::DeploymentStatus {
+            state: crate::model::DeploymentState::Failure,
+            ..
+        }
+    ));
+    assert_eq!(facts[1].at, ts("2026-12-06T07:23:08Z"));
+}
