@@ -3,13 +3,10 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{fact, full_sha, oldest_first, review_identity, Facts, ZERO_SHA};
+use super::{first_name, pushes, BranchPush, Facts, Pr, ZERO_SHA};
 use crate::ingest::json::{from_value, null_as_default, Timestamp};
 use crate::ingest::{repo_name, IngestError, Normalized};
-use crate::model::{
-    capped_commit_message, commit_message_share, Actor, CommentKind, Commit, EntityKey, FactBody,
-    PrAction, PrSnapshot, RepoName, ReviewState,
-};
+use crate::model::{Actor, Commit, EntityKey, PrAction, RepoName, ReviewState};
 
 /// The host every Cloud repository's web address starts with.
 const HOST: &str = "bitbucket.org";
@@ -58,18 +55,13 @@ struct Account {
 impl Account {
     /// The name metrics show and config lists: the nickname, else what else names the account.
     fn login(&self) -> String {
-        [
+        first_name(&[
             &self.nickname,
             &self.username,
             &self.display_name,
             &self.account_id,
             &self.uuid,
-        ]
-        .into_iter()
-        .flatten()
-        .find(|s| !s.is_empty())
-        .cloned()
-        .unwrap_or_else(|| "ghost".to_string())
+        ])
     }
 
     /// The account's stable id, for review identities.
@@ -83,16 +75,7 @@ impl Account {
 
 /// Cloud marks apps and their bot users `type: app_user`.
 fn actor(account: Option<&Account>) -> Actor {
-    match account {
-        Some(a) => Actor {
-            login: a.login(),
-            is_bot: a.kind.as_deref() == Some("app_user"),
-        },
-        None => Actor {
-            login: "ghost".into(),
-            is_bot: false,
-        },
-    }
+    super::actor(account.map(|u| (u.login(), u.kind.as_deref() == Some("app_user"))))
 }
 
 #[derive(Deserialize)]
@@ -263,16 +246,11 @@ fn pull_request(
     let pr = e.pullrequest;
     let merged = pr.state == "MERGED";
     let closed = merged || pr.state == "DECLINED" || pr.state == "SUPERSEDED";
-    // A close's time is the PR's last update: Cloud's payload has no closed_on.
-    let closed_at = closed.then_some(pr.updated_on.0);
-    let step = match action {
-        PrAction::Opened => Some("opened"),
-        PrAction::Closed if merged => Some("merged"),
-        PrAction::Closed => Some("declined"),
-        _ => None,
+    let entity = EntityKey::PullRequest {
+        repo: e.repository.name()?,
+        number: pr.id,
     };
-    let base_ref = pr.destination.branch.name;
-    let snapshot = PrSnapshot {
+    let snapshot = Pr {
         action,
         title: pr.title,
         body: pr.description,
@@ -280,82 +258,62 @@ fn pull_request(
         draft: pr.draft,
         created_at: pr.created_on.0,
         updated_at: pr.updated_on.0,
-        closed_at,
-        merged_at: closed_at.filter(|_| merged),
+        // A close's time is the PR's last update: Cloud's payload has no closed_on.
+        closed_at: closed.then_some(pr.updated_on.0),
+        merged,
         // Abbreviated (12 digits); the default branch's history matches short shas by prefix.
-        merge_commit_sha: pr.merge_commit.filter(|_| merged).map(|c| c.hash),
-        head_sha: full_sha(pr.source.commit.map(|c| c.hash)),
+        merge_commit_sha: pr.merge_commit.map(|c| c.hash),
+        head_ref: pr.source.branch.name,
+        head_sha: pr.source.commit.map(|c| c.hash),
         head_repo: pr
             .source
             .repository
             .and_then(|r| crate::repo::parse_repo(&format!("{HOST}/{}", r.full_name)).ok()),
-        head_ref: pr.source.branch.name,
-        // Payloads do not name the main branch: the PR's destination stands for it.
-        default_branch: e.repository.main_branch().unwrap_or(&base_ref).to_string(),
-        base_ref,
-        additions: None,
-        deletions: None,
-        labels: Vec::new(),
+        base_ref: pr.destination.branch.name,
+        main_branch: e.repository.main_branch().map(str::to_string),
         html_url: pr.links.and_then(|l| l.html).map(|l| l.href),
-    };
-    let entity = EntityKey::PullRequest {
-        repo: e.repository.name()?,
+    }
+    .snapshot();
+    Ok(facts.pull_request(entity, snapshot))
+}
+
+fn entity(repository: &Repository, pr: &PrRef) -> Result<EntityKey, IngestError> {
+    Ok(EntityKey::PullRequest {
+        repo: repository.name()?,
         number: pr.id,
-    };
-    let identity = facts.pr_identity(step);
-    Ok(facts.one(
-        &identity,
-        entity,
-        pr.updated_on.0,
-        FactBody::PullRequest(snapshot),
-    ))
+    })
 }
 
 fn review(facts: &Facts, e: ReviewEvent, state: ReviewState) -> Result<Normalized, IngestError> {
-    let entity = EntityKey::PullRequest {
-        repo: e.repository.name()?,
-        number: e.pullrequest.id,
-    };
     let reviewer = e.approval.user.as_ref();
-    let at = e.approval.date.0;
-    let identity = review_identity(
-        &reviewer.map(Account::key).unwrap_or_default(),
-        &format!("{state:?}"),
-        at,
-    );
-    let body = FactBody::Review {
-        reviewer: actor(reviewer),
+    Ok(facts.review(
+        entity(&e.repository, &e.pullrequest)?,
+        (
+            reviewer.map(Account::key).unwrap_or_default(),
+            actor(reviewer),
+        ),
         state,
-        submitted_at: at,
-        body_nonempty: false,
-        pr_author: e.pullrequest.author.as_ref().map(Account::login),
-    };
-    Ok(facts.one(&identity, entity, at, body))
+        e.approval.date.0,
+        e.pullrequest.author.as_ref().map(Account::login),
+    ))
 }
 
 fn comment(facts: &Facts, e: CommentEvent) -> Result<Normalized, IngestError> {
     let c = e.comment;
-    let (prefix, kind) = match c.inline {
-        Some(ref inline) if !inline.is_null() => ("rc", CommentKind::Review),
-        _ => ("ic", CommentKind::Conversation),
-    };
-    let entity = EntityKey::PullRequest {
-        repo: e.repository.name()?,
-        number: e.pullrequest.id,
-    };
-    let body = FactBody::Comment {
-        commenter: actor(c.user.as_ref()),
-        kind,
-        created_at: c.created_on.0,
-        pr_author: e.pullrequest.author.as_ref().map(Account::login),
-    };
-    Ok(facts.one(&format!("{prefix}:{}", c.id), entity, c.created_on.0, body))
+    let on_a_line = c.inline.as_ref().is_some_and(|i| !i.is_null());
+    Ok(facts.comment(
+        entity(&e.repository, &e.pullrequest)?,
+        c.id,
+        (actor(c.user.as_ref()), on_a_line),
+        c.created_on.0,
+        e.pullrequest.author.as_ref().map(Account::login),
+    ))
 }
 
 /// One push fact per branch the push moved. Cloud lists at most five commits per change, newest
-/// first, with `truncated: true` when there were more: the five are kept (oldest first), the
-/// rest are not known. A branch's creation lists the newest commits of its whole history, which
-/// other branches mostly had already, so only its tip is kept.
+/// first, with `truncated: true` when there were more: the five are kept, the rest are not
+/// known. A branch's creation lists the newest commits of its whole history, which other
+/// branches mostly had already, so only its tip is kept.
 fn push(e: PushEvent) -> Result<Normalized, IngestError> {
     let repo = e.repository.name()?;
     let main = e.repository.main_branch();
@@ -365,43 +323,34 @@ fn push(e: PushEvent) -> Result<Normalized, IngestError> {
             // A deletion (`new: null`) or a tag.
             continue;
         };
-        let before = change
-            .old
-            .as_ref()
-            .map_or(ZERO_SHA.to_string(), |o| o.target.hash.clone());
-        let after = new.target.hash.clone();
-        // Cloud's push has no time of its own: the new tip's commit time stands for it.
-        let at = new.target.date.0;
-        let commits = if change.old.is_none() {
-            vec![new.target]
-        } else {
-            change.commits
-        };
-        let share = commit_message_share(commits.len());
-        let body = FactBody::Push {
-            before: before.clone(),
-            after: after.clone(),
-            commits: oldest_first(commits.into_iter().map(|c| to_commit(c, share)).collect()),
+        let push = BranchPush {
+            repo: repo.clone(),
+            before: change
+                .old
+                .as_ref()
+                .map_or(ZERO_SHA.to_string(), |o| o.target.hash.clone()),
+            after: new.target.hash.clone(),
+            // Cloud's push has no time of its own: the new tip's commit time stands for it.
+            at: new.target.date.0,
             forced: change.forced,
             to_default_branch: main == Some(new.name.as_str()),
-        };
-        let entity = EntityKey::Branch {
-            repo: repo.clone(),
+            newest_first: if change.old.is_none() {
+                vec![to_commit(new.target)]
+            } else {
+                change.commits.into_iter().map(to_commit).collect()
+            },
             branch: new.name,
         };
-        out.push(fact(&format!("push:{before}..{after}"), entity, at, body));
+        out.push(push.fact());
     }
-    if out.is_empty() {
-        return Ok(Normalized::Ignored("push without a branch update"));
-    }
-    Ok(Normalized::Facts(out))
+    Ok(pushes(out))
 }
 
-fn to_commit(c: PushCommit, share: usize) -> Commit {
+fn to_commit(c: PushCommit) -> Commit {
     Commit {
         sha: c.hash,
         authored_at: c.date.0,
         author_login: c.author.and_then(|a| a.user).map(|u| u.login()),
-        message: c.message.and_then(|m| capped_commit_message(&m, share)),
+        message: c.message,
     }
 }

@@ -8,13 +8,10 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{fact, full_sha, oldest_first, review_identity, DcTime, Facts, ZERO_SHA};
+use super::{first_name, pushes, BranchPush, DcTime, Facts, Pr, ZERO_SHA};
 use crate::ingest::json::{from_value, null_as_default};
 use crate::ingest::{repo_name, IngestError, Normalized};
-use crate::model::{
-    capped_commit_message, commit_message_share, Actor, CommentKind, Commit, EntityKey, FactBody,
-    PrAction, PrSnapshot, RepoName, ReviewState,
-};
+use crate::model::{Actor, Commit, EntityKey, PrAction, RepoName, ReviewState};
 
 pub(super) fn normalize(
     facts: &Facts,
@@ -56,12 +53,7 @@ struct User {
 
 impl User {
     fn login(&self) -> String {
-        [&self.name, &self.slug, &self.display_name]
-            .into_iter()
-            .flatten()
-            .find(|s| !s.is_empty())
-            .cloned()
-            .unwrap_or_else(|| "ghost".to_string())
+        first_name(&[&self.name, &self.slug, &self.display_name])
     }
 
     fn key(&self) -> String {
@@ -70,16 +62,7 @@ impl User {
 }
 
 fn actor(user: Option<&User>) -> Actor {
-    match user {
-        Some(u) => Actor {
-            login: u.login(),
-            is_bot: u.kind.as_deref() == Some("SERVICE"),
-        },
-        None => Actor {
-            login: "ghost".into(),
-            is_bot: false,
-        },
-    }
+    super::actor(user.map(|u| (u.login(), u.kind.as_deref() == Some("SERVICE"))))
 }
 
 #[derive(Deserialize)]
@@ -288,26 +271,16 @@ fn pull_request(
     action: PrAction,
 ) -> Result<Normalized, IngestError> {
     let pr = e.pull_request;
-    let repo = repository_name(
-        pr.to_ref.repository.as_ref(),
-        "pullRequest.toRef.repository",
-    )?;
+    let entity = EntityKey::PullRequest {
+        repo: repository_name(
+            pr.to_ref.repository.as_ref(),
+            "pullRequest.toRef.repository",
+        )?,
+        number: pr.id,
+    };
     let merged = pr.state == "MERGED";
     let closed = merged || pr.state == "DECLINED";
-    let closed_at = closed.then(|| pr.closed_date.unwrap_or(pr.updated_date).0);
-    let step = match action {
-        PrAction::Opened => Some("opened"),
-        PrAction::Closed if merged => Some("merged"),
-        PrAction::Closed => Some("declined"),
-        _ => None,
-    };
-    let base_ref = pr.to_ref.branch();
-    let head_repo = repository_name(
-        pr.from_ref.repository.as_ref(),
-        "pullRequest.fromRef.repository",
-    )
-    .ok();
-    let snapshot = PrSnapshot {
+    let snapshot = Pr {
         action,
         title: pr.title,
         body: pr.description,
@@ -315,74 +288,44 @@ fn pull_request(
         draft: pr.draft,
         created_at: pr.created_date.0,
         updated_at: pr.updated_date.0,
-        closed_at,
-        merged_at: closed_at.filter(|_| merged),
-        merge_commit_sha: pr
-            .properties
-            .and_then(|p| p.merge_commit)
-            .filter(|_| merged)
-            .map(|c| c.id),
-        head_sha: full_sha(pr.from_ref.latest_commit.clone()),
-        head_repo,
+        closed_at: closed.then(|| pr.closed_date.unwrap_or(pr.updated_date).0),
+        merged,
+        merge_commit_sha: pr.properties.and_then(|p| p.merge_commit).map(|c| c.id),
         head_ref: pr.from_ref.branch(),
-        // Payloads do not name the default branch: the PR's target stands for it.
-        default_branch: base_ref.clone(),
-        base_ref,
-        additions: None,
-        deletions: None,
-        labels: Vec::new(),
+        head_sha: pr.from_ref.latest_commit.clone(),
+        head_repo: repository_name(
+            pr.from_ref.repository.as_ref(),
+            "pullRequest.fromRef.repository",
+        )
+        .ok(),
+        base_ref: pr.to_ref.branch(),
+        main_branch: None,
         html_url: pr.links.as_ref().and_then(Links::first).map(str::to_string),
-    };
-    let entity = EntityKey::PullRequest {
-        repo,
-        number: pr.id,
-    };
-    let identity = facts.pr_identity(step);
-    Ok(facts.one(
-        &identity,
-        entity,
-        pr.updated_date.0,
-        FactBody::PullRequest(snapshot),
-    ))
+    }
+    .snapshot();
+    Ok(facts.pull_request(entity, snapshot))
 }
 
 fn review(facts: &Facts, e: ReviewEvent, state: ReviewState) -> Result<Normalized, IngestError> {
-    let entity = e.pull_request.entity()?;
     let reviewer = e.participant.user.as_ref();
-    let at = e.date.0;
-    let identity = review_identity(
-        &reviewer.map(User::key).unwrap_or_default(),
-        &format!("{state:?}"),
-        at,
-    );
-    let body = FactBody::Review {
-        reviewer: actor(reviewer),
+    Ok(facts.review(
+        e.pull_request.entity()?,
+        (reviewer.map(User::key).unwrap_or_default(), actor(reviewer)),
         state,
-        submitted_at: at,
-        body_nonempty: false,
-        pr_author: e.pull_request.author(),
-    };
-    Ok(facts.one(&identity, entity, at, body))
+        e.date.0,
+        e.pull_request.author(),
+    ))
 }
 
 fn comment(facts: &Facts, e: CommentEvent) -> Result<Normalized, IngestError> {
     let c = e.comment;
-    let (prefix, kind) = match c.anchor {
-        Some(ref anchor) if !anchor.is_null() => ("rc", CommentKind::Review),
-        _ => ("ic", CommentKind::Conversation),
-    };
-    let body = FactBody::Comment {
-        commenter: actor(c.author.as_ref()),
-        kind,
-        created_at: c.created_date.0,
-        pr_author: e.pull_request.author(),
-    };
-    let entity = e.pull_request.entity()?;
-    Ok(facts.one(
-        &format!("{prefix}:{}", c.id),
-        entity,
+    let on_a_line = c.anchor.as_ref().is_some_and(|a| !a.is_null());
+    Ok(facts.comment(
+        e.pull_request.entity()?,
+        c.id,
+        (actor(c.author.as_ref()), on_a_line),
         c.created_date.0,
-        body,
+        e.pull_request.author(),
     ))
 }
 
@@ -406,7 +349,7 @@ fn refs_changed(e: RefsChanged) -> Result<Normalized, IngestError> {
     let mut out = Vec::new();
     for change in branches {
         let created = change.from_hash == ZERO_SHA || change.kind == "ADD";
-        let commits: Vec<PushCommit> = if created {
+        let newest_first: Vec<PushCommit> = if created {
             tip.take()
                 .filter(|t| t.id == change.to_hash)
                 .into_iter()
@@ -417,32 +360,24 @@ fn refs_changed(e: RefsChanged) -> Result<Normalized, IngestError> {
                 .filter(|c| only_one && c.first().is_some_and(|n| n.id == change.to_hash))
                 .unwrap_or_default()
         };
-        let share = commit_message_share(commits.len());
-        let commits = commits.into_iter().map(|c| to_commit(c, share)).collect();
-        let branch = change.ref_id.trim_start_matches("refs/heads/").to_string();
-        let body = FactBody::Push {
+        let push = BranchPush {
+            repo: repo.clone(),
+            branch: change.ref_id.trim_start_matches("refs/heads/").to_string(),
             before: change.from_hash.clone(),
             after: change.to_hash.clone(),
-            commits: oldest_first(commits),
-            // Data Center does not say whether an update was forced.
+            at: e.date.0,
+            // Data Center says neither whether an update was forced nor which branch is the
+            // default.
             forced: false,
-            // Nor which branch is the default.
             to_default_branch: false,
+            newest_first: newest_first.into_iter().map(to_commit).collect(),
         };
-        let identity = format!("push:{}..{}", change.from_hash, change.to_hash);
-        let entity = EntityKey::Branch {
-            repo: repo.clone(),
-            branch,
-        };
-        out.push(fact(&identity, entity, e.date.0, body));
+        out.push(push.fact());
     }
-    if out.is_empty() {
-        return Ok(Normalized::Ignored("push without a branch update"));
-    }
-    Ok(Normalized::Facts(out))
+    Ok(pushes(out))
 }
 
-fn to_commit(c: PushCommit, share: usize) -> Commit {
+fn to_commit(c: PushCommit) -> Commit {
     Commit {
         sha: c.id,
         authored_at: c.author_timestamp.0,
@@ -450,6 +385,6 @@ fn to_commit(c: PushCommit, share: usize) -> Commit {
             .author
             .filter(|a| a.slug.is_some())
             .and_then(|a| a.name.or(a.slug)),
-        message: c.message.and_then(|m| capped_commit_message(&m, share)),
+        message: c.message,
     }
 }

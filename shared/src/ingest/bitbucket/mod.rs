@@ -21,7 +21,10 @@ use serde::Deserialize;
 
 use super::json::IsoTimestamp;
 use super::{check_id, parse_body, IngestError, Normalized};
-use crate::model::{short_digest, Commit, EntityKey, Fact, FactBody};
+use crate::model::{
+    capped_commit_message, commit_message_share, short_digest, Actor, CommentKind, Commit,
+    EntityKey, Fact, FactBody, PrAction, PrSnapshot, RepoName, ReviewState,
+};
 use crate::time::is_supported_instant;
 
 /// Normalizes one delivery. `event_key` is the `X-Event-Key` header, `delivery` the
@@ -80,18 +83,63 @@ impl Facts<'_> {
         Normalized::Facts(vec![fact(identity, entity, at, body)])
     }
 
-    /// `<kind>:<short digest of the raw body>`: the same bytes always give the same id.
-    fn body_identity(&self, kind: &str) -> String {
-        format!("{kind}:{}", short_digest(self.body))
+    /// A PR snapshot at its update time. A lifecycle step (`pr:opened`, `pr:merged`,
+    /// `pr:declined`) happens once; any other change is identified by the body's hash.
+    fn pull_request(&self, entity: EntityKey, snapshot: PrSnapshot) -> Normalized {
+        let identity = match (snapshot.action, snapshot.merged_at) {
+            (PrAction::Opened, _) => "pr:opened".to_string(),
+            (PrAction::Closed, Some(_)) => "pr:merged".to_string(),
+            (PrAction::Closed, None) => "pr:declined".to_string(),
+            _ => format!("pr:{}", short_digest(self.body)),
+        };
+        let at = snapshot.updated_at;
+        self.one(&identity, entity, at, FactBody::PullRequest(snapshot))
     }
 
-    /// A PR lifecycle step (`pr:opened`, `pr:merged`, `pr:declined`) happens once, at the PR's
-    /// update time; any other change is identified by its body.
-    fn pr_identity(&self, step: Option<&str>) -> String {
-        match step {
-            Some(step) => format!("pr:{step}"),
-            None => self.body_identity("pr"),
-        }
+    /// A review. Neither flavor gives one an id: who (`reviewer.0`, the account's stable id),
+    /// how and when is its identity.
+    fn review(
+        &self,
+        entity: EntityKey,
+        reviewer: (String, Actor),
+        state: ReviewState,
+        at: DateTime<Utc>,
+        pr_author: Option<String>,
+    ) -> Normalized {
+        let seed = format!("{}\n{state:?}\n{}", reviewer.0, at.timestamp_micros());
+        let identity = format!("review:{}", short_digest(seed.as_bytes()));
+        let body = FactBody::Review {
+            reviewer: reviewer.1,
+            state,
+            submitted_at: at,
+            // Approvals and change requests carry no text; review text arrives as comments.
+            body_nonempty: false,
+            pr_author,
+        };
+        self.one(&identity, entity, at, body)
+    }
+
+    /// A comment, by its id: `rc:` on a line of the diff (a review comment), `ic:` on the PR.
+    fn comment(
+        &self,
+        entity: EntityKey,
+        id: u64,
+        (commenter, on_a_line): (Actor, bool),
+        created_at: DateTime<Utc>,
+        pr_author: Option<String>,
+    ) -> Normalized {
+        let (prefix, kind) = if on_a_line {
+            ("rc", CommentKind::Review)
+        } else {
+            ("ic", CommentKind::Conversation)
+        };
+        let body = FactBody::Comment {
+            commenter,
+            kind,
+            created_at,
+            pr_author,
+        };
+        self.one(&format!("{prefix}:{id}"), entity, created_at, body)
     }
 }
 
@@ -104,25 +152,130 @@ fn fact(identity: &str, entity: EntityKey, at: DateTime<Utc>, body: FactBody) ->
     }
 }
 
-/// A review has no id in either flavor: who reviewed, how, and when is its identity.
-fn review_identity(reviewer_key: &str, state: &str, at: DateTime<Utc>) -> String {
-    let seed = format!("{reviewer_key}\n{state}\n{}", at.timestamp_micros());
-    format!("review:{}", short_digest(seed.as_bytes()))
+/// The PR parts both flavors fill; [`Pr::snapshot`] adds what is the same for both.
+struct Pr {
+    action: PrAction,
+    title: String,
+    body: Option<String>,
+    author: Actor,
+    draft: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    /// Set when the PR is closed (merged or declined).
+    closed_at: Option<DateTime<Utc>>,
+    merged: bool,
+    merge_commit_sha: Option<String>,
+    head_ref: String,
+    head_sha: Option<String>,
+    head_repo: Option<RepoName>,
+    base_ref: String,
+    /// The repository's main branch when the payload names it.
+    main_branch: Option<String>,
+    html_url: Option<String>,
+}
+
+impl Pr {
+    fn snapshot(self) -> PrSnapshot {
+        PrSnapshot {
+            action: self.action,
+            title: self.title,
+            body: self.body,
+            author: self.author,
+            draft: self.draft,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            closed_at: self.closed_at,
+            merged_at: self.closed_at.filter(|_| self.merged),
+            merge_commit_sha: self.merge_commit_sha.filter(|_| self.merged),
+            // Cloud abbreviates hashes in PR payloads; the head history is keyed by full shas.
+            head_sha: full_sha(self.head_sha),
+            head_repo: self.head_repo,
+            head_ref: self.head_ref,
+            // No payload names the default branch: the PR's destination stands for it.
+            default_branch: self.main_branch.unwrap_or_else(|| self.base_ref.clone()),
+            base_ref: self.base_ref,
+            additions: None,
+            deletions: None,
+            labels: Vec::new(),
+            html_url: self.html_url,
+        }
+    }
 }
 
 /// The zero sha a push from or to nothing names (git's convention, which Data Center follows).
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 
-/// A full commit id (SHA-1 or SHA-256 hex). Cloud abbreviates the hashes in PR payloads to 12
-/// digits; a head sha is only kept when full, since the head history is keyed by full shas.
+/// A full commit id (SHA-1 or SHA-256 hex).
 fn full_sha(sha: Option<String>) -> Option<String> {
     sha.filter(|s| (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Commits as a push fact keeps them: oldest first (Bitbucket lists them newest first).
-fn oldest_first(mut commits: Vec<Commit>) -> Vec<Commit> {
-    commits.reverse();
-    commits
+/// One branch's move in a push, from either flavor.
+struct BranchPush {
+    repo: RepoName,
+    branch: String,
+    before: String,
+    after: String,
+    at: DateTime<Utc>,
+    forced: bool,
+    to_default_branch: bool,
+    /// As Bitbucket lists them: newest first.
+    newest_first: Vec<Commit>,
+}
+
+impl BranchPush {
+    /// The push fact, `push:<before>..<after>`: commits oldest first (as push facts hold them),
+    /// their messages capped to the push's share.
+    fn fact(self) -> Fact {
+        let share = commit_message_share(self.newest_first.len());
+        let commits = self
+            .newest_first
+            .into_iter()
+            .rev()
+            .map(|c| Commit {
+                message: c.message.and_then(|m| capped_commit_message(&m, share)),
+                ..c
+            })
+            .collect();
+        let identity = format!("push:{}..{}", self.before, self.after);
+        let body = FactBody::Push {
+            before: self.before,
+            after: self.after,
+            commits,
+            forced: self.forced,
+            to_default_branch: self.to_default_branch,
+        };
+        let entity = EntityKey::Branch {
+            repo: self.repo,
+            branch: self.branch,
+        };
+        fact(&identity, entity, self.at, body)
+    }
+}
+
+/// The push facts, or why there are none.
+fn pushes(facts: Vec<Fact>) -> Normalized {
+    if facts.is_empty() {
+        Normalized::Ignored("push without a branch update")
+    } else {
+        Normalized::Facts(facts)
+    }
+}
+
+/// An account as metrics see it: its name and whether it is a bot; a missing account is
+/// `ghost`, as GitHub shows a deleted one.
+fn actor(named: Option<(String, bool)>) -> Actor {
+    let (login, is_bot) = named.unwrap_or_else(|| ("ghost".to_string(), false));
+    Actor { login, is_bot }
+}
+
+/// The first non-empty name, else `ghost` (as GitHub shows a deleted account).
+fn first_name(names: &[&Option<String>]) -> String {
+    names
+        .iter()
+        .filter_map(|n| n.as_deref())
+        .find(|n| !n.is_empty())
+        .map_or_else(|| "ghost".to_string(), str::to_string)
 }
 
 /// Data Center's times: epoch milliseconds (up to 9.x) or, from 10.0, ISO 8601 strings
