@@ -206,7 +206,8 @@ struct Push {
 
 #[derive(Deserialize)]
 struct Change {
-    old: Option<RefState>,
+    /// Where the branch was; only its commit is read.
+    old: Option<OldRef>,
     new: Option<RefState>,
     #[serde(default)]
     forced: bool,
@@ -220,6 +221,11 @@ struct RefState {
     kind: String,
     name: String,
     target: PushCommit,
+}
+
+#[derive(Deserialize)]
+struct OldRef {
+    target: Hash,
 }
 
 #[derive(Deserialize)]
