@@ -6,13 +6,14 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::argocd::normalize_argocd;
+use super::bitbucket::normalize_bitbucket;
 use super::generic::{normalize_generic_deployment, normalize_generic_incident};
 use super::github::normalize_github;
 use super::gitlab::normalize_gitlab;
 use super::jira::normalize_jira;
 use super::linear::{normalize_linear, webhook_timestamp};
 use super::pagerduty::normalize_pagerduty;
-use super::{argocd, generic, github, gitlab, jira, linear, pagerduty};
+use super::{argocd, bitbucket, generic, github, gitlab, jira, linear, pagerduty};
 
 const EVENTS: &[&str] = &[
     "pull_request",
@@ -39,6 +40,20 @@ const GITLAB_EVENTS: &[&str] = &[
     "Tag Push Hook",
 ];
 
+/// Bitbucket's event keys, Cloud's and Data Center's.
+const BITBUCKET_KEYS: &[&str] = &[
+    "repo:push",
+    "pullrequest:created",
+    "pullrequest:fulfilled",
+    "pullrequest:approved",
+    "pullrequest:comment_created",
+    "repo:refs_changed",
+    "pr:opened",
+    "pr:merged",
+    "pr:reviewer:needs_work",
+    "pr:comment:added",
+];
+
 /// Runs every normalizer on `body`; the results are irrelevant, only that each returns.
 fn run_all(body: &[u8]) {
     for event in EVENTS {
@@ -46,6 +61,9 @@ fn run_all(body: &[u8]) {
     }
     for event in GITLAB_EVENTS {
         let _ = normalize_gitlab(event, "delivery", body);
+    }
+    for key in BITBUCKET_KEYS {
+        let _ = normalize_bitbucket(key, "delivery", body);
     }
     let _ = normalize_pagerduty(body);
     let _ = normalize_generic_deployment(body);
@@ -80,6 +98,9 @@ fn seeds() -> Vec<Value> {
         seeds.push(serde_json::from_slice(body).expect("fixture is JSON"));
     }
     for body in argocd::tests::ALL {
+        seeds.push(serde_json::from_slice(body).expect("fixture is JSON"));
+    }
+    for (_, body) in bitbucket::tests::ALL {
         seeds.push(serde_json::from_slice(body).expect("fixture is JSON"));
     }
     seeds.push(generic::tests::deployment_json());
@@ -177,6 +198,10 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(json!("DiffNote")),
         Just(json!("Incident")),
         Just(json!("requested_changes")),
+        Just(json!("branch")),
+        Just(json!("MERGED")),
+        Just(json!("2026-06-05T13:54:44+0000")),
+        Just(json!([{"href": "https://h.example/projects/P/repos/r/browse"}])),
         Just(json!("indeterminate")),
         Just(json!([
             "com.atlassian.greenhopper.service.sprint.Sprint@1[name=,state=]"
@@ -272,6 +297,10 @@ fn oversized_bodies_are_refused_before_parsing() {
     ));
     assert!(matches!(
         normalize_linear(&body),
+        Err(super::IngestError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        normalize_bitbucket("repo:push", "d", &body),
         Err(super::IngestError::TooLarge { .. })
     ));
     assert!(matches!(
