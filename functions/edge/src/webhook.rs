@@ -285,13 +285,27 @@ fn verify_signature(
 }
 
 /// GitLab sends the webhook's secret token as is, in `X-Gitlab-Token`. An instance with a
-/// signing token also signs the body; when one is configured, its signature is required too.
+/// signing token also signs each delivery (Standard Webhooks: `webhook-id`,
+/// `webhook-timestamp`, `webhook-signature`); when one is configured, a valid signature made
+/// within 60 s of now is required too, so a captured delivery cannot be replayed.
 fn verify_gitlab(
     secrets: &WebhookSecrets,
     headers: &HeaderMap,
-    _body: &[u8],
+    body: &[u8],
 ) -> Result<(), SignatureError> {
-    signature::verify_token(&secrets.gitlab, header(headers, "x-gitlab-token"))
+    signature::verify_token(&secrets.gitlab, header(headers, "x-gitlab-token"))?;
+    if secrets.gitlab_signing.is_empty() {
+        return Ok(());
+    }
+    let timestamp = header(headers, "webhook-timestamp");
+    gitlab::verify_signing_token(
+        &secrets.gitlab_signing,
+        header(headers, "webhook-id"),
+        timestamp,
+        header(headers, "webhook-signature"),
+        body,
+    )?;
+    signature::check_timestamp(gitlab::signing_timestamp_ms(timestamp)?, now())
 }
 
 /// Turns a verified delivery into facts with the route's normalizer. GitHub names the event

@@ -3,6 +3,7 @@
 //! JSON objects are key-sorted (serde_json without `preserve_order`), so a body's bytes depend
 //! only on its fields and values.
 
+pub mod argocd;
 pub mod bitbucket;
 pub mod generic;
 pub mod github;

@@ -90,39 +90,13 @@ fn signing_key(secret: &[u8]) -> Option<Vec<u8>> {
     base64_decode(encoded).filter(|key| !key.is_empty())
 }
 
-/// Standard base64 (RFC 4648, `+/`, padded); `None` for anything else.
+/// Standard base64 (RFC 4648, `+/`, padded) of at least one byte; `None` for anything else.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
-        return None;
-    }
-    let value = |b: u8| -> Option<u32> {
-        Some(u32::from(match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
-    };
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    let quads = bytes.chunks_exact(4);
-    let last = quads.len().saturating_sub(1);
-    for (i, quad) in quads.enumerate() {
-        let pad = quad.iter().rev().take_while(|&&b| b == b'=').count();
-        if pad > 2 || (pad > 0 && i != last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &b in &quad[..4 - pad] {
-            n = (n << 6) | value(b)?;
-        }
-        n <<= 6 * pad as u32;
-        let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&decoded[..3 - pad]);
-    }
-    Some(out)
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    (!bytes.is_empty()).then_some(bytes)
 }
 
 #[cfg(test)]
