@@ -306,9 +306,16 @@ async fn a_pipeline_run_writes_only_under_the_rollup_prefixes_and_uses_them_all(
         "/tests/fixtures/jira/zulip.issue_updated__status.json"
     ))
     .expect("jira fixture");
-    let deliveries = deliveries
-        .into_iter()
-        .chain([Delivery::jira(flowmeter_e2e::JIRA_SECRET, jira)]);
+    // and an ArgoCD notification, whose application's projection goes into its APP# partition
+    let argocd = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/argocd/succeeded.json"
+    ))
+    .expect("argocd fixture");
+    let deliveries = deliveries.into_iter().chain([
+        Delivery::jira(flowmeter_e2e::JIRA_SECRET, jira),
+        Delivery::argocd(flowmeter_e2e::ARGOCD_TOKEN, argocd),
+    ]);
     for delivery in deliveries {
         let (status, answer) = deliver(&store, &delivery).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{answer}");

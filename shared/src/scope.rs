@@ -39,6 +39,12 @@ pub enum ScopeError {
          {name:?}"
     )]
     BadRepo { name: String },
+    /// A `repo:` scope longer than any repository's name.
+    #[error(
+        "`scope`: the repo name is too long ({bytes} bytes; a repository's name is at most {} bytes)",
+        crate::repo::MAX_REPO_BYTES
+    )]
+    RepoTooLong { bytes: usize },
     /// A kind of scope the API does not know, or a team the config does not have.
     #[error("unknown scope {input:?}")]
     Unknown { input: String },
@@ -59,6 +65,9 @@ impl FromStr for RequestedScope {
         match kind {
             "team" => Ok(RequestedScope::Team(name.to_string())),
             "repo" => {
+                if name.len() > crate::repo::MAX_REPO_BYTES {
+                    return Err(ScopeError::RepoTooLong { bytes: name.len() });
+                }
                 let repo = crate::repo::parse_repo(name).map_err(|_| ScopeError::BadRepo {
                     name: name.to_string(),
                 })?;

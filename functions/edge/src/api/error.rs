@@ -52,9 +52,9 @@ impl From<ScopeError> for ApiError {
     fn from(err: ScopeError) -> ApiError {
         match err {
             ScopeError::Unknown { .. } => ApiError::UnknownScope(err.to_string()),
-            ScopeError::Malformed { .. } | ScopeError::BadRepo { .. } => {
-                ApiError::BadRequest(err.to_string())
-            }
+            ScopeError::Malformed { .. }
+            | ScopeError::BadRepo { .. }
+            | ScopeError::RepoTooLong { .. } => ApiError::BadRequest(err.to_string()),
         }
     }
 }
