@@ -167,19 +167,19 @@ test-render: chromium
 # (infra/package.json) through tests/browser/dashboard.mjs, against a dev server loaded with the
 # demo org on a private local stack (tests/dashboard_browser.rs). Screenshots: out/dashboard-*.png.
 test-browser: chromium $(NPM_STAMP)
-	@$(STEP) "dashboard (chromium)" infra/with-emulators.sh $(CARGO) test --test dashboard_browser -- \
+	@$(STEP) "dashboard (chromium)" infra/with-emulators.sh $(CARGO) test --workspace --test dashboard_browser -- \
 	  --ignored --nocapture
 
 # The dashboard's budgets, printed (not a timed test): gzip size of the page's JS+CSS (budget
 # 250 KB) and the time to first view of the org view on the local stack (budget 1 s), median of 5.
 bench-dashboard: chromium $(NPM_STAMP)
-	@FLOWMETER_DASHBOARD_MEASURE=1 infra/with-emulators.sh $(CARGO) test --test dashboard_browser -- \
+	@FLOWMETER_DASHBOARD_MEASURE=1 infra/with-emulators.sh $(CARGO) test --workspace --test dashboard_browser -- \
 	  --ignored --nocapture the_dashboard_renders_the_api_numbers_in_chromium 2>&1 | grep -E '^\{"views"'
 
 # What one scrape of /metrics costs on the demo org (DynamoDB requests and read units, as
 # DynamoDB Local meters them), printed; DEPLOY.md "What it costs" quotes it.
 bench-metrics:
-	@infra/with-emulators.sh $(CARGO) test --test demo -- --ignored --nocapture \
+	@infra/with-emulators.sh $(CARGO) test --workspace --test demo -- --ignored --nocapture \
 	  metrics_scrape_cost_on_the_demo_org 2>&1 | grep -E '^\{"dynamodb_requests"'
 
 clean:

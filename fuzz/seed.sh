@@ -35,6 +35,39 @@ for f in "$FIXTURES"/pagerduty/*.json; do put pagerduty "$f"; done
 for f in "$FIXTURES"/jira/*.json; do put jira "$f"; done
 for f in "$FIXTURES"/linear/*.json; do put linear "$f"; done
 
+# gitlab and bitbucket: the first byte selects the event (EVENTS / KEYS in their fuzz targets);
+# each fixture under the event it is, and under a push, whose shape it is not.
+gitlab_seed() { # INDEX FILE
+  { printf "\\x$(printf '%02x' "$1")"; cat -- "$2"; } | put gitlab -
+}
+gitlab_seed 0 "$FIXTURES/gitlab/go-gitlab.merge_request.json"
+gitlab_seed 0 "$FIXTURES/gitlab/go-gitlab.group_merge_request.json"
+gitlab_seed 1 "$FIXTURES/gitlab/doc.push_hook.json"
+gitlab_seed 2 "$FIXTURES/gitlab/doc.note_hook.merge_request.json"
+gitlab_seed 3 "$FIXTURES/gitlab/go-gitlab.deployment.json"
+gitlab_seed 4 "$FIXTURES/gitlab/go-gitlab.pipeline.json"
+gitlab_seed 5 "$FIXTURES/gitlab/doc.issue_hook.incident.json"
+for f in "$FIXTURES"/gitlab/*.json; do gitlab_seed 1 "$f"; done
+bitbucket_seed() { # INDEX FILE
+  { printf "\\x$(printf '%02x' "$1")"; cat -- "$2"; } | put bitbucket -
+}
+bitbucket_seed 5 "$FIXTURES/bitbucket/cloud.pullrequest_approved.json"
+bitbucket_seed 6 "$FIXTURES/bitbucket/cloud.pullrequest_changes_request_created.json"
+bitbucket_seed 7 "$FIXTURES/bitbucket/cloud.pullrequest_comment_created.json"
+bitbucket_seed 1 "$FIXTURES/bitbucket/bbs-plugin.pullrequest_created.json"
+bitbucket_seed 3 "$FIXTURES/bitbucket/bbs-plugin.pullrequest_fulfilled.fulfilledPayload.json"
+bitbucket_seed 4 "$FIXTURES/bitbucket/bbs-plugin.pullrequest_rejected.json"
+bitbucket_seed 0 "$FIXTURES/bitbucket/bbs-plugin.repo_push.signed_payload.json"
+bitbucket_seed 9 "$FIXTURES/bitbucket/dc.pr_opened.json"
+bitbucket_seed 9 "$FIXTURES/bitbucket/bbs-plugin.server.pr_opened.newPRPayload_v10.json"
+bitbucket_seed 12 "$FIXTURES/bitbucket/dc.pr_merged.json"
+bitbucket_seed 15 "$FIXTURES/bitbucket/dc.pr_reviewer_needs_work.json"
+bitbucket_seed 16 "$FIXTURES/bitbucket/dc.pr_comment_added.json"
+bitbucket_seed 8 "$FIXTURES/bitbucket/dc.repo_refs_changed.json"
+bitbucket_seed 8 "$FIXTURES/bitbucket/bbs-plugin.server.repo_refs_changed.pushPayload.json"
+bitbucket_seed 8 "$FIXTURES/bitbucket/bbs-plugin.server.repo_refs_changed.pushPayload_v10.json"
+for f in "$FIXTURES"/argocd/*.json; do put argocd "$f"; done
+
 cat <<'JSON' | put generic_deployment -
 {"repo":"acme/api","environment":"production","sha":"0123456789abcdef0123456789abcdef01234567","status":"success","started_at":"2026-10-05T10:00:00Z","finished_at":"2026-10-05T10:05:00Z","id":"run-1"}
 JSON

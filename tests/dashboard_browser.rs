@@ -14,8 +14,8 @@ use chrono::Utc;
 use flowmeter_demo::{generate_with, Params, Secrets};
 use flowmeter_devserver::{serve, Settings};
 use flowmeter_e2e::{
-    drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, JIRA_SECRET, JIRA_TOKEN,
-    LINEAR_SECRET, PAGERDUTY_SECRET,
+    drain, fresh_store, Delivery, ARGOCD_TOKEN, GENERIC_SECRET, GITHUB_SECRET, GITLAB_TOKEN,
+    JIRA_SECRET, JIRA_TOKEN, LINEAR_SECRET, PAGERDUTY_SECRET,
 };
 use tokio::sync::{oneshot, watch};
 
@@ -40,6 +40,8 @@ async fn demo_server(
         jira: JIRA_SECRET.into(),
         jira_token: JIRA_TOKEN.into(),
         linear: LINEAR_SECRET.into(),
+        gitlab: GITLAB_TOKEN.into(),
+        argocd: ARGOCD_TOKEN.into(),
     };
     let store = fresh_store("dashboard").await;
     let mut deliveries: Vec<Delivery> = Vec::new();

@@ -12,10 +12,10 @@ use flowmeter::derive::ticket_keys::ticket_keys_in;
 use flowmeter::ingest::{self, Normalized};
 use flowmeter::time::IsoWeek;
 use flowmeter_demo::truth::quantile;
-use flowmeter_demo::{generate, generate_with, DemoOrg, Params, Secrets, Team};
+use flowmeter_demo::{generate, generate_with, DemoDelivery, DemoOrg, Params, Secrets, Team};
 use flowmeter_e2e::{
-    api_text, drain, fresh_store, Delivery, GENERIC_SECRET, GITHUB_SECRET, JIRA_SECRET, JIRA_TOKEN,
-    LINEAR_SECRET, PAGERDUTY_SECRET,
+    api_text, drain, fresh_store, Delivery, ARGOCD_TOKEN, GENERIC_SECRET, GITHUB_SECRET,
+    GITLAB_TOKEN, JIRA_SECRET, JIRA_TOKEN, LINEAR_SECRET, PAGERDUTY_SECRET,
 };
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
@@ -32,6 +32,52 @@ fn now() -> DateTime<Utc> {
 
 fn header<'a>(d: &'a Delivery, name: &str) -> &'a str {
     d.header(name).unwrap_or_default()
+}
+
+/// The PR a GitHub `pull_request` or a GitLab `Merge Request Hook` delivery is about, with the
+/// title and head branch it carries: `(repo, number, title, branch)`.
+fn pull_request_of(d: &DemoDelivery) -> Option<(String, u64, String, String)> {
+    let body: Value = serde_json::from_slice(&d.delivery.body).ok()?;
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    if d.github_event() == "pull_request" {
+        let pr = &body["pull_request"];
+        let repo = text(&body["repository"]["full_name"]);
+        return Some((
+            repo,
+            pr["number"].as_u64()?,
+            text(&pr["title"]),
+            text(&pr["head"]["ref"]),
+        ));
+    }
+    if d.delivery.header("x-gitlab-event") == Some("Merge Request Hook") {
+        let mr = &body["object_attributes"];
+        return Some((
+            gitlab_repo(&body),
+            mr["iid"].as_u64()?,
+            text(&mr["title"]),
+            text(&mr["source_branch"]),
+        ));
+    }
+    None
+}
+
+/// Flowmeter's name of a GitLab hook's project: its web address without the scheme.
+fn gitlab_repo(body: &Value) -> String {
+    let web = body["project"]["web_url"].as_str().unwrap_or_default();
+    web.trim_start_matches("https://").to_lowercase()
+}
+
+/// A GitHub `push` or GitLab `Push Hook` delivery's repo and body.
+fn push_of(d: &DemoDelivery) -> Option<(String, Value)> {
+    let body: Value = serde_json::from_slice(&d.delivery.body).ok()?;
+    if d.github_event() == "push" {
+        let repo = body["repository"]["full_name"].as_str()?.to_string();
+        return Some((repo, body));
+    }
+    if d.delivery.header("x-gitlab-event") == Some("Push Hook") {
+        return Some((gitlab_repo(&body), body));
+    }
+    None
 }
 
 #[test]
@@ -98,32 +144,29 @@ fn every_ticket_key_is_configured_and_each_pr_names_its_own(a: &DemoOrg) {
         .map(|p| ((p.repo.clone(), p.number), p.ticket.clone()))
         .collect();
     let mut with_ticket = 0;
-    for d in a
-        .deliveries
-        .iter()
-        .filter(|d| d.github_event() == "pull_request")
-    {
-        let body: Value = serde_json::from_slice(&d.delivery.body).expect("json");
-        let pr = &body["pull_request"];
-        let repo = body["repository"]["full_name"].as_str().unwrap_or_default();
-        let number = pr["number"].as_u64().unwrap_or_default();
+    let mut on_gitlab = 0;
+    for (repo, number, title, branch) in a.deliveries.iter().filter_map(pull_request_of) {
         let ticket = by_pr
-            .get(&(repo.to_string(), number))
+            .get(&(repo.clone(), number))
             .cloned()
             .unwrap_or_else(|| panic!("{repo}#{number} is in the truth"));
-        let mut found = named(pr["title"].as_str().unwrap_or_default());
-        found.extend(named(pr["head"]["ref"].as_str().unwrap_or_default()));
+        let mut found = named(&title);
+        found.extend(named(&branch));
         found.dedup();
         assert_eq!(
             found,
             ticket.clone().into_iter().collect::<Vec<_>>(),
-            "{repo}#{number}: {pr}"
+            "{repo}#{number}: {title} ({branch})"
         );
         with_ticket += usize::from(ticket.is_some());
+        on_gitlab += usize::from(repo.starts_with("gitlab.com/") && ticket.is_some());
     }
     assert!(with_ticket > 0);
-    for d in a.deliveries.iter().filter(|d| d.github_event() == "push") {
-        let body: Value = serde_json::from_slice(&d.delivery.body).expect("json");
+    assert!(
+        on_gitlab > 0,
+        "the GitLab team's merge requests name tickets"
+    );
+    for (_, body) in a.deliveries.iter().filter_map(push_of) {
         for commit in body["commits"].as_array().into_iter().flatten() {
             let message = commit["message"].as_str().unwrap_or_default();
             for key in named(message) {
@@ -189,6 +232,11 @@ fn every_delivery_is_signed_and_normalizes(a: &DemoOrg) {
         "jira",
         "jira server",
         "linear",
+        "gitlab Merge Request Hook",
+        "gitlab Push Hook",
+        "gitlab Note Hook",
+        "gitlab Deployment Hook",
+        "argocd",
     ] {
         assert!(
             kinds.get(kind).is_some_and(|n| *n > 0),
@@ -254,6 +302,21 @@ fn assert_signed_and_normalizes(
             *kinds.entry("linear".into()).or_default() += 1;
             ingest::linear::normalize_linear(&d.body)
         }
+        "/webhooks/gitlab" => {
+            assert_eq!(header(d, "x-gitlab-token"), secrets.gitlab);
+            *kinds
+                .entry(format!("gitlab {}", header(d, "x-gitlab-event")))
+                .or_default() += 1;
+            d.normalize()
+        }
+        "/webhooks/argocd" => {
+            assert_eq!(
+                header(d, "authorization"),
+                format!("Bearer {}", secrets.argocd)
+            );
+            *kinds.entry("argocd".into()).or_default() += 1;
+            d.normalize()
+        }
         path if path.starts_with("/webhooks/jira/") => {
             assert_eq!(path, format!("/webhooks/jira/{}", secrets.jira_token));
             *kinds.entry("jira server".into()).or_default() += 1;
@@ -273,15 +336,10 @@ fn assert_signed_and_normalizes(
 fn pushes_to_each_default_branch_chain(a: &DemoOrg) {
     // Pushes to each default branch chain: every `before` is the previous push's `after`.
     let mut heads: BTreeMap<String, String> = BTreeMap::new();
-    for d in a.deliveries.iter().filter(|d| d.github_event() == "push") {
-        let body: Value = serde_json::from_slice(&d.delivery.body).expect("json");
+    for (repo, body) in a.deliveries.iter().filter_map(push_of) {
         if body["ref"] != "refs/heads/main" {
             continue;
         }
-        let repo = body["repository"]["full_name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
         let (before, after) = (
             body["before"].as_str().unwrap_or_default(),
             body["after"].as_str().unwrap_or_default(),
@@ -321,11 +379,21 @@ fn the_history_has_realistic_shapes(a: &DemoOrg) {
         );
     }
     assert!(a.truth.deployments.iter().any(|d| !d.success));
+    // Every way a deployment is reported: GitHub, the generic CI, GitLab and Argo CD.
+    for prefix in ["gh:", "gen:", "gl:", "argocd:"] {
+        assert!(
+            a.truth
+                .deployments
+                .iter()
+                .any(|d| d.entity.starts_with(prefix)),
+            "no {prefix} deployment"
+        );
+    }
     assert!(a
         .truth
-        .deployments
+        .prs
         .iter()
-        .any(|d| d.entity.starts_with("gen:")));
+        .any(|p| p.repo.starts_with("gitlab.com/acme/mobile/") && p.merged_at.is_some()));
 }
 
 /// The API's JSON answer to a GET.
@@ -368,6 +436,8 @@ async fn loaded_until(seed: u64, end: DateTime<Utc>) -> (DemoOrg, ApiState, Stor
         jira: JIRA_SECRET.into(),
         jira_token: JIRA_TOKEN.into(),
         linear: LINEAR_SECRET.into(),
+        gitlab: GITLAB_TOKEN.into(),
+        argocd: ARGOCD_TOKEN.into(),
     };
     let org = generate_with(&params);
     let store = fresh_store("demo").await;

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 use flowmeter_demo::{generate_with, Params, Secrets};
 use flowmeter_e2e::{
-    drain, fresh_store, GENERIC_SECRET, GITHUB_SECRET, JIRA_SECRET, JIRA_TOKEN, LINEAR_SECRET,
-    PAGERDUTY_SECRET,
+    drain, fresh_store, ARGOCD_TOKEN, GENERIC_SECRET, GITHUB_SECRET, GITLAB_TOKEN, JIRA_SECRET,
+    JIRA_TOKEN, LINEAR_SECRET, PAGERDUTY_SECRET,
 };
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
@@ -415,6 +415,8 @@ async fn loaded_state() -> ApiState {
         jira: JIRA_SECRET.into(),
         jira_token: JIRA_TOKEN.into(),
         linear: LINEAR_SECRET.into(),
+        gitlab: GITLAB_TOKEN.into(),
+        argocd: ARGOCD_TOKEN.into(),
     };
     let org = generate_with(&params);
     let store = fresh_store("grafana").await;

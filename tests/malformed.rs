@@ -18,8 +18,8 @@ use flowmeter::ingest::MAX_BODY_BYTES;
 use flowmeter::model::EntityKey;
 use flowmeter_e2e::http::RunningDevServer;
 use flowmeter_e2e::{
-    fresh_store, payload, table_snapshot, GENERIC_SECRET, GITHUB_SECRET, JIRA_SECRET, JIRA_TOKEN,
-    LINEAR_SECRET, PAGERDUTY_SECRET,
+    fresh_store, payload, table_snapshot, ARGOCD_TOKEN, BITBUCKET_SECRET, GENERIC_SECRET,
+    GITHUB_SECRET, GITLAB_TOKEN, JIRA_SECRET, JIRA_TOKEN, LINEAR_SECRET, PAGERDUTY_SECRET,
 };
 use flowmeter_edge::store::Store;
 use reqwest::header::{HeaderName, HeaderValue};
@@ -132,6 +132,37 @@ impl Case {
             .header("content-type", "application/json")
     }
 
+    /// A GitLab delivery with the right token and a fresh event UUID.
+    fn gitlab(name: impl Into<String>, event: &str, body: Vec<u8>) -> Case {
+        let name = name.into();
+        let delivery = format!("malformed-{}", name.replace(' ', "-"));
+        Case::new(name, "/webhooks/gitlab", body)
+            .header("x-gitlab-token", GITLAB_TOKEN)
+            .header("x-gitlab-event", event)
+            .header("x-gitlab-event-uuid", delivery)
+            .header("content-type", "application/json")
+    }
+
+    /// A Bitbucket delivery (Cloud or Data Center: the same headers), correctly signed, with a
+    /// fresh request UUID.
+    fn bitbucket(name: impl Into<String>, event_key: &str, body: Vec<u8>) -> Case {
+        let name = name.into();
+        let signature = format!("sha256={}", sign_hex(BITBUCKET_SECRET.as_bytes(), &body));
+        let delivery = format!("malformed-{}", name.replace(' ', "-"));
+        Case::new(name, "/webhooks/bitbucket", body)
+            .header("x-hub-signature", signature)
+            .header("x-event-key", event_key)
+            .header("x-request-uuid", delivery)
+            .header("content-type", "application/json")
+    }
+
+    /// An argocd-notifications delivery with the right bearer token.
+    fn argocd(name: impl Into<String>, body: Vec<u8>) -> Case {
+        Case::new(name, "/webhooks/argocd", body)
+            .header("authorization", format!("Bearer {ARGOCD_TOKEN}"))
+            .header("content-type", "application/json")
+    }
+
     /// A read with the API token.
     fn read(name: impl Into<String>, path_and_query: impl Into<String>) -> Case {
         Case::new(name, path_and_query, Vec::new())
@@ -233,6 +264,30 @@ const GITHUB_FIXTURES: [(&str, &str); 9] = [
     ("issues", "github/issues/opened.payload.json"),
 ];
 
+const GITLAB_FIXTURES: [(&str, &str); 6] = [
+    ("Merge Request Hook", "gitlab/go-gitlab.merge_request.json"),
+    ("Push Hook", "gitlab/doc.push_hook.json"),
+    ("Note Hook", "gitlab/doc.note_hook.merge_request.json"),
+    ("Deployment Hook", "gitlab/go-gitlab.deployment.json"),
+    ("Pipeline Hook", "gitlab/go-gitlab.pipeline.json"),
+    ("Issue Hook", "gitlab/doc.issue_hook.incident.json"),
+];
+
+const BITBUCKET_FIXTURES: [(&str, &str); 4] = [
+    (
+        "pullrequest:approved",
+        "bitbucket/cloud.pullrequest_approved.json",
+    ),
+    (
+        "repo:push",
+        "bitbucket/bbs-plugin.repo_push.signed_payload.json",
+    ),
+    ("pr:opened", "bitbucket/dc.pr_opened.json"),
+    ("repo:refs_changed", "bitbucket/dc.repo_refs_changed.json"),
+];
+
+const ARGOCD_SUCCEEDED: &str = "argocd/succeeded.json";
+
 const JIRA_CLOUD: &str = "jira/zulip.issue_updated__status.json";
 const JIRA_SERVER: &str = "jira/jira-trigger-plugin.issue_updated_status_updated.json";
 
@@ -281,6 +336,19 @@ fn parsing_routes() -> Vec<(String, Build)> {
     routes.push(("jira".into(), Box::new(Case::jira)));
     routes.push(("jira server".into(), Box::new(Case::jira_server)));
     routes.push(("linear".into(), Box::new(Case::linear)));
+    for (event, _) in GITLAB_FIXTURES {
+        routes.push((
+            format!("gitlab {event}"),
+            Box::new(move |name, body| Case::gitlab(name, event, body)),
+        ));
+    }
+    for (key, _) in BITBUCKET_FIXTURES {
+        routes.push((
+            format!("bitbucket {key}"),
+            Box::new(move |name, body| Case::bitbucket(name, key, body)),
+        ));
+    }
+    routes.push(("argocd".into(), Box::new(Case::argocd)));
     routes
 }
 
@@ -319,6 +387,25 @@ fn valid_examples() -> Vec<(String, Vec<u8>, Build)> {
         "linear".into(),
         serde_json::to_vec(&linear_update()).expect("JSON"),
         Box::new(Case::linear),
+    ));
+    for (event, path) in GITLAB_FIXTURES {
+        out.push((
+            format!("gitlab {event}"),
+            fixture(path),
+            Box::new(move |name, body| Case::gitlab(name, event, body)),
+        ));
+    }
+    for (key, path) in BITBUCKET_FIXTURES {
+        out.push((
+            format!("bitbucket {key}"),
+            fixture(path),
+            Box::new(move |name, body| Case::bitbucket(name, key, body)),
+        ));
+    }
+    out.push((
+        "argocd".into(),
+        fixture(ARGOCD_SUCCEEDED),
+        Box::new(Case::argocd),
     ));
     out
 }
@@ -632,6 +719,9 @@ fn corpus() -> Vec<Case> {
             spliced(&linear, pointer, raw),
         ));
     }
+    forge_mutations(&mut cases, &nines);
+    forge_authentication(&mut cases);
+
     // Authentication: a wrong or missing signature or token, a replayed Linear delivery.
     let jira_body = fixture(JIRA_CLOUD);
     cases.push(
@@ -1172,6 +1262,266 @@ fn corpus() -> Vec<Case> {
         cases.push(put(name, body).expect(Expect::Client));
     }
     cases
+}
+
+/// Wrong types, impossible dates and huge numbers in the GitLab, Bitbucket and ArgoCD fields
+/// their parsers read.
+fn forge_mutations(cases: &mut Vec<Case>, nines: &str) {
+    let gitlab: [(&str, &str, &[Mutation]); 4] = [
+        (
+            "Merge Request Hook",
+            "gitlab/go-gitlab.merge_request.json",
+            &[
+                ("/object_attributes", "null"),
+                ("/object_attributes", "[]"),
+                ("/object_attributes/iid", "\"1\""),
+                ("/object_attributes/iid", "-1"),
+                ("/object_attributes/iid", "1e400"),
+                ("/object_attributes/iid", nines),
+                ("/object_attributes/created_at", "\"yesterday\""),
+                ("/object_attributes/created_at", "\"0000-01-01T00:00:00Z\""),
+                ("/object_attributes/updated_at", "17"),
+                ("/object_attributes/action", "5"),
+                ("/object_attributes/title", "{}"),
+                // The repository is named from `web_url` (`path_with_namespace` is not read).
+                ("/project/web_url", "7"),
+                ("/project/web_url", "null"),
+                ("/project/web_url", "\"not a url\""),
+                ("/user", "[]"),
+            ],
+        ),
+        (
+            "Push Hook",
+            "gitlab/doc.push_hook.json",
+            &[
+                ("/commits", "{}"),
+                ("/commits/0/timestamp", "true"),
+                ("/commits/0/timestamp", "\"whenever\""),
+                ("/commits/0/id", "1e999"),
+                ("/ref", "5"),
+                ("/project", "null"),
+            ],
+        ),
+        (
+            "Deployment Hook",
+            "gitlab/go-gitlab.deployment.json",
+            &[
+                ("/deployment_id", "\"x\""),
+                ("/deployment_id", "-5"),
+                ("/status_changed_at", "\"whenever\""),
+                ("/status_changed_at", "\"0000-01-01 00:00:00 +0000\""),
+                ("/status", "1"),
+                ("/environment", "[]"),
+            ],
+        ),
+        (
+            "Issue Hook",
+            "gitlab/doc.issue_hook.incident.json",
+            &[
+                ("/object_attributes/iid", "\"3\""),
+                ("/object_attributes/created_at", "\"soon\""),
+                ("/object_attributes", "7"),
+            ],
+        ),
+    ];
+    for (event, path, mutations) in gitlab {
+        let value = fixture_json(path);
+        for (pointer, raw) in mutations {
+            let short: String = raw.chars().take(24).collect();
+            cases.push(Case::gitlab(
+                format!("gitlab {event} {pointer}={short}"),
+                event,
+                spliced(&value, pointer, raw),
+            ));
+        }
+    }
+    let bitbucket: [(&str, &str, &[Mutation]); 2] = [
+        (
+            "pullrequest:approved",
+            "bitbucket/cloud.pullrequest_approved.json",
+            &[
+                ("/pullrequest", "null"),
+                ("/pullrequest/id", "\"42\""),
+                ("/pullrequest/id", "-1"),
+                ("/pullrequest/id", "2.5"),
+                ("/pullrequest/id", nines),
+                // An approval is dated by `approval.date` (the PR's own dates are not read).
+                ("/approval/date", "\"0000-01-01T00:00:00Z\""),
+                ("/approval/date", "1"),
+                ("/approval/date", "\"today\""),
+                ("/approval", "[]"),
+                ("/repository/full_name", "42"),
+                ("/repository/full_name", "\"no-slash\""),
+            ],
+        ),
+        (
+            "pr:opened",
+            "bitbucket/dc.pr_opened.json",
+            &[
+                ("/pullRequest", "\"7\""),
+                ("/pullRequest/id", "2.5"),
+                ("/pullRequest/createdDate", "\"yesterday\""),
+                ("/pullRequest/createdDate", "1e400"),
+                ("/pullRequest/toRef/repository", "null"),
+                ("/pullRequest/title", "{}"),
+            ],
+        ),
+    ];
+    for (key, path, mutations) in bitbucket {
+        let value = fixture_json(path);
+        for (pointer, raw) in mutations {
+            let short: String = raw.chars().take(24).collect();
+            cases.push(Case::bitbucket(
+                format!("bitbucket {key} {pointer}={short}"),
+                key,
+                spliced(&value, pointer, raw),
+            ));
+        }
+    }
+    let argocd = fixture_json(ARGOCD_SUCCEEDED);
+    for (pointer, raw) in [
+        ("/app", "7"),
+        ("/app", "\"\""),
+        ("/operation", "[]"),
+        ("/operation/phase", "3"),
+        ("/operation/finished_at", "\"soon\""),
+        ("/operation/finished_at", "\"0000-01-01T00:00:00Z\""),
+        ("/operation/sync_revision", "{}"),
+        ("/destination", "\"prod\""),
+        ("/repo_url", "[]"),
+    ] {
+        cases.push(Case::argocd(
+            format!("argocd {pointer}={raw}"),
+            spliced(&argocd, pointer, raw),
+        ));
+    }
+}
+
+/// GitLab's token, Bitbucket's signature and ArgoCD's bearer token: missing, wrong or meant
+/// for another source is a 401; a delivery without its event or id header is a 400; an event
+/// Flowmeter does not read is accepted and ignored.
+fn forge_authentication(cases: &mut Vec<Case>) {
+    let mr = fixture("gitlab/go-gitlab.merge_request.json");
+    let gitlab = |name: &str| {
+        Case::new(name, "/webhooks/gitlab", mr.clone()).header("content-type", "application/json")
+    };
+    for (what, token) in [
+        ("wrong token", "not-the-token"),
+        ("token prefix", &GITLAB_TOKEN[..6]),
+        ("another source's token", ARGOCD_TOKEN),
+        ("empty token", ""),
+    ] {
+        cases.push(
+            gitlab(&format!("gitlab {what}"))
+                .header("x-gitlab-token", token)
+                .header("x-gitlab-event", "Merge Request Hook")
+                .header("x-gitlab-event-uuid", format!("malformed-gitlab-{what}"))
+                .status(401),
+        );
+    }
+    cases.push(
+        gitlab("gitlab no token")
+            .header("x-gitlab-event", "Merge Request Hook")
+            .header("x-gitlab-event-uuid", "malformed-gitlab-no-token")
+            .status(401),
+    );
+    cases.push(
+        gitlab("gitlab no event header")
+            .header("x-gitlab-token", GITLAB_TOKEN)
+            .header("x-gitlab-event-uuid", "malformed-gitlab-no-event"),
+    );
+    cases.push(
+        gitlab("gitlab no event UUID")
+            .header("x-gitlab-token", GITLAB_TOKEN)
+            .header("x-gitlab-event", "Merge Request Hook"),
+    );
+    cases.push(
+        gitlab("gitlab 300-byte event UUID")
+            .header("x-gitlab-token", GITLAB_TOKEN)
+            .header("x-gitlab-event", "Merge Request Hook")
+            .header("x-gitlab-event-uuid", "u".repeat(300)),
+    );
+    cases.push(Case::gitlab("gitlab unknown event", "Wiki Page Hook", mr.clone()).status(202));
+
+    let approved = fixture("bitbucket/cloud.pullrequest_approved.json");
+    let bitbucket = |name: &str| {
+        Case::new(name, "/webhooks/bitbucket", approved.clone())
+            .header("content-type", "application/json")
+            .header("x-event-key", "pullrequest:approved")
+            .header(
+                "x-request-uuid",
+                format!("malformed-{}", name.replace(' ', "-")),
+            )
+    };
+    let signed =
+        |secret: &str, body: &[u8]| format!("sha256={}", sign_hex(secret.as_bytes(), body));
+    cases.push(bitbucket("bitbucket no signature").status(401));
+    for (what, value) in [
+        ("another secret", signed(GITHUB_SECRET, &approved)),
+        ("another body", signed(BITBUCKET_SECRET, b"{}")),
+        (
+            "no prefix",
+            signed(BITBUCKET_SECRET, &approved)[7..].to_string(),
+        ),
+        (
+            "sha1",
+            format!("sha1={}", &signed(BITBUCKET_SECRET, &approved)[7..47]),
+        ),
+        ("empty", String::new()),
+    ] {
+        cases.push(
+            bitbucket(&format!("bitbucket signature {what}"))
+                .header("x-hub-signature", value)
+                .status(401),
+        );
+    }
+    cases.push(
+        bitbucket("bitbucket GitHub's signature header")
+            .header("x-hub-signature-256", signed(BITBUCKET_SECRET, &approved))
+            .status(401),
+    );
+    cases.push(
+        Case::new(
+            "bitbucket no event key",
+            "/webhooks/bitbucket",
+            approved.clone(),
+        )
+        .header("x-hub-signature", signed(BITBUCKET_SECRET, &approved))
+        .header("x-request-uuid", "malformed-bitbucket-no-key"),
+    );
+    cases.push(
+        Case::new(
+            "bitbucket no request id",
+            "/webhooks/bitbucket",
+            approved.clone(),
+        )
+        .header("x-hub-signature", signed(BITBUCKET_SECRET, &approved))
+        .header("x-event-key", "pullrequest:approved"),
+    );
+    cases.push(
+        Case::bitbucket("bitbucket unknown event", "issue:created", approved.clone()).status(202),
+    );
+
+    let succeeded = fixture(ARGOCD_SUCCEEDED);
+    let argocd = |name: &str| {
+        Case::new(name, "/webhooks/argocd", succeeded.clone())
+            .header("content-type", "application/json")
+    };
+    cases.push(argocd("argocd no authorization").status(401));
+    for (what, value) in [
+        ("wrong token", "Bearer not-the-token".to_string()),
+        ("token prefix", format!("Bearer {}", &ARGOCD_TOKEN[..6])),
+        ("no scheme", ARGOCD_TOKEN.to_string()),
+        ("basic scheme", format!("Basic {ARGOCD_TOKEN}")),
+        ("another source's token", format!("Bearer {GITLAB_TOKEN}")),
+        ("empty bearer", "Bearer ".to_string()),
+    ] {
+        cases.push(
+            argocd(&format!("argocd {what}"))
+                .header("authorization", value)
+                .status(401),
+        );
+    }
 }
 
 async fn start(store: Store) -> RunningDevServer {

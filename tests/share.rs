@@ -5,8 +5,8 @@
 use chrono::{DateTime, Duration, Utc};
 use flowmeter_demo::{generate_with, DemoOrg, Params, Secrets, DEFAULT_SEED};
 use flowmeter_e2e::{
-    drain, fresh_store, GENERIC_SECRET, GITHUB_SECRET, JIRA_SECRET, JIRA_TOKEN, LINEAR_SECRET,
-    PAGERDUTY_SECRET,
+    drain, fresh_store, ARGOCD_TOKEN, GENERIC_SECRET, GITHUB_SECRET, GITLAB_TOKEN, JIRA_SECRET,
+    JIRA_TOKEN, LINEAR_SECRET, PAGERDUTY_SECRET,
 };
 use flowmeter_edge::api::ApiState;
 use flowmeter_edge::lambda_http::http::StatusCode;
@@ -29,6 +29,8 @@ fn org(now: DateTime<Utc>) -> DemoOrg {
         jira: JIRA_SECRET.into(),
         jira_token: JIRA_TOKEN.into(),
         linear: LINEAR_SECRET.into(),
+        gitlab: GITLAB_TOKEN.into(),
+        argocd: ARGOCD_TOKEN.into(),
     };
     generate_with(&params)
 }

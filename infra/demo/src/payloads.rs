@@ -11,7 +11,8 @@ use crate::spec::{full_name, ORG, TIMEZONE};
 
 /// The webhook secrets the deliveries are signed with; the dev server must be started with the
 /// same ones (`FLOWMETER_GITHUB_SECRET`, `FLOWMETER_PAGERDUTY_SECRET`, `FLOWMETER_WEBHOOK_SECRET`,
-/// `FLOWMETER_JIRA_SECRET`, `FLOWMETER_JIRA_TOKEN`, `FLOWMETER_LINEAR_SECRET`).
+/// `FLOWMETER_JIRA_SECRET`, `FLOWMETER_JIRA_TOKEN`, `FLOWMETER_LINEAR_SECRET`,
+/// `FLOWMETER_GITLAB_TOKEN`, `FLOWMETER_ARGOCD_TOKEN`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Secrets {
     pub github: String,
@@ -22,6 +23,10 @@ pub struct Secrets {
     /// The token in the URL Jira Server/Data Center posts to (`/webhooks/jira/<token>`).
     pub jira_token: String,
     pub linear: String,
+    /// The GitLab webhooks' secret token (`X-Gitlab-Token`).
+    pub gitlab: String,
+    /// The bearer token argocd-notifications sends.
+    pub argocd: String,
 }
 
 impl Default for Secrets {
@@ -33,6 +38,8 @@ impl Default for Secrets {
             jira: "demo-jira-secret".into(),
             jira_token: "demo-jira-server-token-5f0c9a".into(),
             linear: "demo-linear-secret".into(),
+            gitlab: "demo-gitlab-token".into(),
+            argocd: "demo-argocd-token".into(),
         }
     }
 }
@@ -88,6 +95,37 @@ pub fn github_delivery(
         .with_header("x-github-hook-installation-target-id", org_id().to_string())
         .signed(&secrets.github);
     DemoDelivery::new(at, group, delivery)
+}
+
+/// A GitLab project webhook's delivery of `event` (`Merge Request Hook`, `Push Hook`…) about
+/// `repo` (Flowmeter's name of it), with the headers GitLab sends.
+pub fn gitlab_delivery(
+    secrets: &Secrets,
+    at: DateTime<Utc>,
+    repo: &str,
+    (event, uuid): (&str, &str),
+    body: &Value,
+) -> DemoDelivery {
+    let delivery = Delivery::gitlab(&secrets.gitlab, event, uuid, bytes(body))
+        .with_header("user-agent", "GitLab/18.6.0")
+        .with_header("x-gitlab-instance", "https://gitlab.com")
+        .with_header(
+            "x-gitlab-webhook-uuid",
+            "6f1e0c55-9d3a-4c1e-9b52-0c3e2f4a7d10",
+        );
+    DemoDelivery::new(at, repo.to_string(), delivery)
+}
+
+/// An argocd-notifications delivery about an Application deploying `repo`.
+pub fn argocd_delivery(
+    secrets: &Secrets,
+    at: DateTime<Utc>,
+    repo: &str,
+    body: &Value,
+) -> DemoDelivery {
+    let delivery = Delivery::argocd(&secrets.argocd, bytes(body))
+        .with_header("user-agent", "Go-http-client/1.1");
+    DemoDelivery::new(at, repo.to_string(), delivery)
 }
 
 /// A PagerDuty V3 webhook subscription's delivery.

@@ -506,11 +506,20 @@ fn reverting_prs(sorted: &[&Fact]) -> Vec<EntityKey> {
     reverted_by
 }
 
-/// Reads what a revert PR reverts: GitHub's "Reverts owner/repo#N" body line first (exact), then
-/// the quoted original title.
+/// Reads what a revert PR reverts: GitHub's "Reverts owner/repo#N" body line or GitLab's "This
+/// reverts merge request !N" first (exact), then the quoted original title.
 fn revert_target_of(repo: &str, title: &str, body: Option<&str>) -> Option<RevertTarget> {
     if let Some(body) = body {
         for line in body.lines() {
+            // GitLab's Revert button writes it in the revert commit and MR description; `!N`
+            // is always a merge request of the same project (another project's is `path!N`).
+            if let Some(number) = line
+                .trim()
+                .strip_prefix("This reverts merge request !")
+                .and_then(|rest| rest.trim_end_matches('.').trim().parse::<u64>().ok())
+            {
+                return Some(RevertTarget::Number(number));
+            }
             let Some(rest) = line.trim().strip_prefix("Reverts ") else {
                 continue;
             };
@@ -610,6 +619,24 @@ mod tests {
         );
         assert_eq!(
             revert_target_of("acme/api", "Revert", Some("Reverts other/repo#3")),
+            None
+        );
+        let gitlab = "gitlab.com/acme/mobile/app";
+        assert_eq!(
+            revert_target_of(
+                gitlab,
+                "Revert \"Add x\"",
+                Some("This reverts merge request !41")
+            ),
+            Some(RevertTarget::Number(41))
+        );
+        // Another project's merge request (`group/project!41`) is no revert of this one's.
+        assert_eq!(
+            revert_target_of(
+                gitlab,
+                "Revert",
+                Some("This reverts merge request acme/web!41")
+            ),
             None
         );
     }

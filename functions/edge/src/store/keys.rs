@@ -281,8 +281,9 @@ fn entry(at: DateTime<Utc>, id: impl std::fmt::Display) -> String {
 
 /// The index keys a projection is stored under, `[gsi1pk, gsi1sk, gsi2pk, gsi2sk]`: a merged
 /// PR of the default branch on `gsi2` by merge; a finished attempt in a configured
-/// environment on `gsi1` by finish, under its environment's partition; an incident on `gsi1` by opening, and on `gsi2` while open. A PR is found by head
-/// branch through `Store::put_head_index`, not an index.
+/// environment on `gsi1` by finish, under its environment's partition; an incident on `gsi1`
+/// by opening, and on `gsi2` while open; a GitOps application on `gsi2` under `APPS`. A PR is
+/// found by head branch through `Store::put_head_index`, not an index.
 pub fn index_keys(projection: &Projection) -> [Option<String>; 4] {
     let on = |partition: IndexPartition, sk: String| match partition.index {
         Index::Gsi1 => [Some(partition.pk), Some(sk), None, None],

@@ -113,6 +113,8 @@ pub(crate) fn secrets() -> Secrets {
         jira: env("FLOWMETER_JIRA_SECRET").unwrap_or(d.jira),
         jira_token: env("FLOWMETER_JIRA_TOKEN").unwrap_or(d.jira_token),
         linear: env("FLOWMETER_LINEAR_SECRET").unwrap_or(d.linear),
+        gitlab: env("FLOWMETER_GITLAB_TOKEN").unwrap_or(d.gitlab),
+        argocd: env("FLOWMETER_ARGOCD_TOKEN").unwrap_or(d.argocd),
     }
 }
 

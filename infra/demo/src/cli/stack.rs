@@ -103,6 +103,8 @@ fn start_devserver(
         .env("FLOWMETER_JIRA_SECRET", &s.jira)
         .env("FLOWMETER_JIRA_TOKEN", &s.jira_token)
         .env("FLOWMETER_LINEAR_SECRET", &s.linear)
+        .env("FLOWMETER_GITLAB_TOKEN", &s.gitlab)
+        .env("FLOWMETER_ARGOCD_TOKEN", &s.argocd)
         .env("FLOWMETER_API_TOKEN", api_token())
         .env("FLOWMETER_ADMIN_TOKEN", admin_token())
         .env("FLOWMETER_CONFIG", config_path)

@@ -4,13 +4,16 @@
 
 use chrono::{DateTime, Duration, Utc};
 use flowmeter_kit::delivery::DEPLOYMENTS;
-use flowmeter_kit::payload::generic;
+use flowmeter_kit::payload::{argocd, generic};
 use serde_json::{json, Value};
 
 use super::calendar::{hours, minutes};
-use super::{Commit, DeployRun, Event, Pending, PrPlan, Push, World};
-use crate::payloads::{is_bot, org_event, ts, user};
-use crate::spec::{full_name, repo_spec, service_of_repo, team_of_repo, Deploys};
+use super::{Commit, DeployReport, DeployRun, Event, Pending, PrPlan, Push, World};
+use crate::payloads::{argocd_delivery, is_bot, org_event, ts, user};
+use crate::spec::{
+    argocd_environment, deploy_reporter, full_name, host_of, repo_spec, service_of_repo,
+    team_of_repo, DeployReporter, Deploys, Host,
+};
 use crate::truth::DeploymentTruth;
 
 /// Who creates the org's GitHub deployments and their statuses.
@@ -48,6 +51,9 @@ impl World {
             .push(p.merge_sha.clone());
         let body = self.push_json(p.repo, "main", &push, &p.merge_sha, &p.merger, false);
         self.github(push.at, "push", body);
+        if host_of(p.repo) == Host::GitLab {
+            self.gitlab_push(p.repo, "main", &push, &p.merger);
+        }
         let deploys = repo_spec(p.repo).map_or(Deploys::Never, |s| s.deploys);
         if p.expedite && deploys != Deploys::Never {
             let at = merged + minutes(self.rng.range(3, 8) as f64);
@@ -98,12 +104,11 @@ impl World {
     /// Starts a production deployment of `sha` (after staging, unless it is a re-run).
     fn start_deploy(&mut self, repo: &'static str, sha: String, at: DateTime<Utc>, attempt: u32) {
         self.entity = format!("deploy:{sha}");
-        let deploys = repo_spec(repo).map_or(Deploys::Never, |s| s.deploys);
         let team = team_of_repo(repo).map_or("", |t| t.name);
         let mut prod_start = at;
         if attempt == 1 {
             let staging_done = at + minutes(self.rng.range(2, 6) as f64);
-            let entity = if deploys == Deploys::GenericCi {
+            let entity = if deploy_reporter(repo) == DeployReporter::Generic {
                 let run = self.next_ci_run(repo);
                 let id = format!("buildkite-{repo}-{run}");
                 let (repo, span) = (full_name(repo), (at, staging_done));
@@ -111,11 +116,23 @@ impl World {
                 self.generic(staging_done, DEPLOYMENTS, body);
                 format!("gen:{id}")
             } else {
+                // GitHub's deployment (sent only where GitHub reports it: `World::github`).
                 let id = self.github_id();
                 let d = self.deployment_json(id, repo, &sha, "staging", at);
                 self.github(at, "deployment", deployment_created(repo, &d));
                 self.deployment_status(repo, &d, "staging", "success", staging_done);
-                format!("gh:{id}")
+                match deploy_reporter(repo) {
+                    DeployReporter::GitLab => {
+                        let deployment = (id, sha.as_str(), "staging");
+                        self.gitlab_deployment(repo, deployment, "running", at);
+                        self.gitlab_deployment(repo, deployment, "success", staging_done);
+                        format!("gl:{id}")
+                    }
+                    DeployReporter::ArgoCd => {
+                        self.argocd_sync(repo, "staging", &sha, (at, staging_done), true)
+                    }
+                    _ => format!("gh:{id}"),
+                }
             };
             if staging_done < self.end {
                 self.truth.staging.push(DeploymentTruth {
@@ -136,9 +153,9 @@ impl World {
         }
         let success = !self.rng.chance(p_fail);
         let finished = prod_start + minutes(self.rng.range(3, 12) as f64);
-        let (entity, github) = if deploys == Deploys::GenericCi {
+        let (entity, report) = if deploy_reporter(repo) == DeployReporter::Generic {
             let run = self.next_ci_run(repo);
-            (format!("gen:buildkite-{repo}-{run}"), None)
+            (format!("gen:buildkite-{repo}-{run}"), DeployReport::Generic)
         } else {
             let id = self.github_id();
             let d = self.deployment_json(id, repo, &sha, "production", prod_start);
@@ -153,7 +170,18 @@ impl World {
                     prod_start + Duration::seconds(20),
                 );
             }
-            (format!("gh:{id}"), Some(d))
+            match deploy_reporter(repo) {
+                DeployReporter::GitLab => {
+                    let deployment = (id, sha.as_str(), "production");
+                    self.gitlab_deployment(repo, deployment, "running", prod_start);
+                    (format!("gl:{id}"), DeployReport::GitLab(d, id))
+                }
+                DeployReporter::ArgoCd => (
+                    argocd_entity(repo, "production", prod_start),
+                    DeployReport::ArgoCd(d),
+                ),
+                _ => (format!("gh:{id}"), DeployReport::GitHub(d)),
+            }
         };
         if let Some(state) = self.repos.get_mut(repo) {
             state.busy = true;
@@ -166,7 +194,7 @@ impl World {
             success,
             attempt,
             entity,
-            github,
+            report,
         };
         self.schedule(finished, Event::DeployFinish(Box::new(run)));
     }
@@ -196,12 +224,25 @@ impl World {
         self.entity = format!("deploy:{}", run.sha);
         let repo = run.repo;
         let state_name = if run.success { "success" } else { "failure" };
-        match &run.github {
-            Some(d) => {
+        match &run.report {
+            DeployReport::GitHub(d) => {
                 let d = d.clone();
                 self.deployment_status(repo, &d, "production", state_name, run.finished);
             }
-            None => {
+            DeployReport::GitLab(d, id) => {
+                let (d, id) = (d.clone(), *id);
+                self.deployment_status(repo, &d, "production", state_name, run.finished);
+                let status = if run.success { "success" } else { "failed" };
+                let deployment = (id, run.sha.as_str(), "production");
+                self.gitlab_deployment(repo, deployment, status, run.finished);
+            }
+            DeployReport::ArgoCd(d) => {
+                let d = d.clone();
+                self.deployment_status(repo, &d, "production", state_name, run.finished);
+                let span = (run.started, run.finished);
+                self.argocd_sync(repo, "production", &run.sha, span, run.success);
+            }
+            DeployReport::Generic => {
                 let id = run.entity.trim_start_matches("gen:").to_string();
                 let span = (run.started, run.finished);
                 let body = generic::deployment(
@@ -284,6 +325,47 @@ impl World {
         }
         self.start_deploy(repo, sha, at, attempt);
     }
+}
+
+impl World {
+    /// argocd-notifications reports a finished sync of `repo`'s Application for `environment`
+    /// (which also reports the Application's state: in sync and healthy after a success, out
+    /// of sync and degraded after a failure); returns the deployment's id as Flowmeter names
+    /// it.
+    fn argocd_sync(
+        &mut self,
+        repo: &str,
+        environment: &str,
+        sha: &str,
+        span: (DateTime<Utc>, DateTime<Utc>),
+        success: bool,
+    ) -> String {
+        let name = argocd_environment(repo, environment);
+        let repo_url = format!("https://github.com/{}.git", full_name(repo));
+        let app = argocd::App {
+            name: &name,
+            repo_url: &repo_url,
+            environment: &name,
+        };
+        let phase = if success { "Succeeded" } else { "Failed" };
+        let body = app.sync(sha, span, phase);
+        if span.1 < self.end {
+            let mut d = argocd_delivery(&self.secrets, span.1, &full_name(repo), &body);
+            d.entity.clone_from(&self.entity);
+            self.deliveries.push(d);
+        }
+        argocd_entity(repo, environment, span.0)
+    }
+}
+
+/// How Flowmeter names a sync of `repo`'s Application for `environment` started at `started`:
+/// `argocd:<app>@<reported environment>:<start>`.
+fn argocd_entity(repo: &str, environment: &str, started: DateTime<Utc>) -> String {
+    let name = argocd_environment(repo, environment);
+    format!(
+        "argocd:{name}@{name}:{}",
+        started.format("%Y-%m-%dT%H:%M:%SZ")
+    )
 }
 
 /// A `deployment` (`created`) delivery's body.

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::calendar::minutes;
 use super::{Pending, World};
 use crate::payloads::{label, org_event, pagerduty_delivery, stable_id, ts, ts_millis, user};
-use crate::spec::{full_name, team_of_repo, ServiceSpec, ORG, TEAMS};
+use crate::spec::{full_name, host_of, team_of_repo, Host, ServiceSpec, ORG, TEAMS};
 use crate::truth::IncidentTruth;
 
 const TITLES: [&str; 5] = [
@@ -84,6 +84,9 @@ impl World {
         ] {
             let body = json!({"action": action, "issue": issue});
             self.github(when, "issues", org_event(repo, &reporter, body));
+        }
+        if host_of(repo) == Host::GitLab {
+            return self.gitlab_incident(repo, (number, title), (at, resolved));
         }
         format!("gh:{full}#{number}")
     }

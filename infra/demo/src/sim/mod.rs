@@ -15,6 +15,7 @@
 
 mod calendar;
 mod deployments;
+mod gitlab;
 mod incidents;
 mod plans;
 mod pull_requests;
@@ -30,7 +31,7 @@ use serde_json::Value;
 
 use crate::payloads::{generic_delivery, github_delivery, DemoDelivery, Secrets};
 use crate::rng::Rng;
-use crate::spec::{STRUGGLE_CANDIDATES, TIMEZONE};
+use crate::spec::{deploy_reporter, host_of, DeployReporter, Host, STRUGGLE_CANDIDATES, TIMEZONE};
 use crate::truth::Truth;
 
 /// What to generate.
@@ -141,9 +142,24 @@ struct DeployRun {
     finished: DateTime<Utc>,
     success: bool,
     attempt: u32,
-    /// Entity id as Flowmeter stores it: `gh:<id>` or `gen:<id>`.
+    /// Entity id as Flowmeter stores it: `gh:<id>`, `gl:<id>`, `argocd:<app>@<env>:<start>`
+    /// or `gen:<id>`.
     entity: String,
-    github: Option<Value>,
+    report: DeployReport,
+}
+
+/// How a production deployment's end is reported. The GitHub deployment is there for every
+/// reporter but the CI: GitHub's status is drawn whoever sends it (`World::github`).
+#[derive(Clone, Debug)]
+enum DeployReport {
+    /// A status of this GitHub deployment.
+    GitHub(Value),
+    /// A Deployment Hook of this GitLab deployment id.
+    GitLab(Value, u64),
+    /// A finished sync of the Argo CD Application.
+    ArgoCd(Value),
+    /// The CI's `POST /webhooks/deployments` (the run id: `entity` without `gen:`).
+    Generic,
 }
 
 #[derive(Clone, Debug)]
@@ -195,6 +211,8 @@ struct World {
     entity: String,
     /// Tickets: their own stream, so that adding them changed nothing else the seed decides.
     tickets: tickets::Tickets,
+    /// The ids of what GitLab and Argo CD send: their own stream, for the same reason.
+    hosts: Rng,
 }
 
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
@@ -213,11 +231,18 @@ impl World {
 
     // ---- output --------------------------------------------------------------------------
 
+    /// Sends a GitHub delivery, unless GitHub does not report it: a repository on GitLab, or
+    /// the deployments Argo CD reports. Those are still drawn (their id), so that the seed
+    /// decides the same history wherever a repository is hosted; GitLab's and Argo CD's own
+    /// deliveries are sent beside them ([`gitlab`]).
     fn github(&mut self, at: DateTime<Utc>, event: &str, body: Value) {
         if at >= self.end {
             return;
         }
         let id = self.rng.uuid();
+        if reported_elsewhere(event, &body) {
+            return;
+        }
         let mut d = github_delivery(&self.secrets, at, event, &id, &body);
         d.entity.clone_from(&self.entity);
         self.deliveries.push(d);
@@ -256,6 +281,14 @@ impl World {
     }
 }
 
+/// Whether another source than GitHub reports what this GitHub delivery says.
+fn reported_elsewhere(event: &str, body: &Value) -> bool {
+    let repo = body["repository"]["name"].as_str().unwrap_or_default();
+    host_of(repo) == Host::GitLab
+        || (matches!(event, "deployment" | "deployment_status")
+            && deploy_reporter(repo) == DeployReporter::ArgoCd)
+}
+
 pub fn simulate(params: &Params) -> Output {
     let mut rng = Rng::new(params.seed);
     let struggling = *rng.pick(STRUGGLE_CANDIDATES);
@@ -285,6 +318,7 @@ pub fn simulate(params: &Params) -> Output {
         activity: params.activity,
         entity: String::new(),
         tickets: tickets::Tickets::new(params.seed),
+        hosts: Rng::fork(params.seed, "hosts"),
     };
     world.bootstrap();
     world.schedule_trains();

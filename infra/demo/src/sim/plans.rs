@@ -6,7 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::calendar::{hours, minutes};
 use super::{Commit, Interaction, Pending, PrPlan, Push, Review, World, ZERO_SHA};
-use crate::spec::{full_name, repo_spec, team_of_member, team_of_repo, RepoSpec, TeamSpec};
+use crate::spec::{
+    full_name, host_of, repo_spec, team_of_member, team_of_repo, Host, RepoSpec, TeamSpec,
+};
 
 pub(super) fn slug(text: &str) -> String {
     let s: String = text
@@ -538,7 +540,10 @@ impl World {
             Some(target) => (
                 target.author.clone(),
                 format!("Revert \"{}\"", target.title),
-                format!("Reverts {}#{}", full_name(repo), target.number),
+                match host_of(repo) {
+                    Host::GitHub => format!("Reverts {}#{}", full_name(repo), target.number),
+                    Host::GitLab => format!("This reverts merge request !{}", target.number),
+                },
                 format!("revert-{}-{}", target.number, target.branch),
                 vec![],
             ),

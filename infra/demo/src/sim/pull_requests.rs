@@ -5,11 +5,12 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
+use super::gitlab::MrState;
 use super::{Event, Interaction, PrPlan, Push, Review, World};
 use crate::payloads::{
     is_bot, label, org_event, organization, pr_url, push_repository, stable_id, ts, ts_local, user,
 };
-use crate::spec::{full_name, ORG};
+use crate::spec::{full_name, host_of, Host, ORG};
 use crate::truth::PrTruth;
 
 impl World {
@@ -130,6 +131,12 @@ impl World {
                 .unwrap_or_default();
             let body = self.push_json(p.repo, &p.branch, push, &after, &pusher, i == 0);
             self.github(push.at, "push", body);
+            if host_of(p.repo) == Host::GitLab {
+                self.gitlab_push(p.repo, &p.branch, push, &pusher);
+                if i > 0 && push.at < end {
+                    self.gitlab_synchronize(p, push, &after);
+                }
+            }
             if i > 0 && push.at < end {
                 let at = push.at + Duration::seconds(3);
                 let pr = self.pr_json(p, at, false, &after, false, false);
@@ -147,6 +154,24 @@ impl World {
 
     /// `opened` (a draft, maybe), then `ready_for_review` for a draft.
     fn emit_opening(&mut self, p: &PrPlan, head: &str) {
+        if host_of(p.repo) == Host::GitLab {
+            let state = |draft| MrState {
+                head,
+                draft,
+                closed: None,
+            };
+            let opening = ("open", p.author.as_str(), p.created);
+            self.gitlab_mr(p, state(p.draft), opening, json!({}));
+            if let Some(ready) = p.ready {
+                let changes = json!({"draft": {"previous": true, "current": false}});
+                self.gitlab_mr(
+                    p,
+                    state(false),
+                    ("update", p.author.as_str(), ready),
+                    changes,
+                );
+            }
+        }
         let opened = self.pr_json(p, p.created, p.draft, head, false, false);
         self.github(
             p.created,
@@ -174,6 +199,9 @@ impl World {
                 continue;
             }
             let at = *at;
+            if host_of(p.repo) == Host::GitLab {
+                self.gitlab_interaction(p, final_head, at, interaction);
+            }
             let (event, login, body) = match interaction {
                 Interaction::Review { login, state, body } => {
                     changes_requested |= *state == Review::ChangesRequested;
@@ -212,6 +240,24 @@ impl World {
     /// history; returns when it was merged.
     fn emit_close(&mut self, p: &PrPlan, final_head: &str) -> Option<DateTime<Utc>> {
         let merged = p.merged.filter(|m| *m + Duration::seconds(10) < self.end);
+        if host_of(p.repo) == Host::GitLab {
+            let closing = |at, sha| MrState {
+                head: final_head,
+                draft: false,
+                closed: Some((at, sha)),
+            };
+            if let Some(m) = merged {
+                let state = closing(m, Some(p.merge_sha.as_str()));
+                self.gitlab_mr(p, state, ("merge", p.merger.as_str(), m), json!({}));
+            } else if let Some(c) = p.closed_unmerged {
+                self.gitlab_mr(
+                    p,
+                    closing(c, None),
+                    ("close", p.author.as_str(), c),
+                    json!({}),
+                );
+            }
+        }
         if let Some(m) = merged {
             let pr = self.pr_json(p, m, false, final_head, true, true);
             self.github(m, "pull_request", pr_event("closed", p, pr, &p.merger));
@@ -246,7 +292,12 @@ impl World {
                 .pushes
                 .iter()
                 .filter(|x| x.at < end)
-                .map(|x| (x.at, x.commits.iter().map(|c| c.authored).collect()))
+                .map(|x| {
+                    (
+                        pushed_at(p.repo, x),
+                        x.commits.iter().map(|c| c.authored).collect(),
+                    )
+                })
                 .collect(),
             interactions,
             changes_requested,
@@ -256,6 +307,20 @@ impl World {
             hotfix: p.branch.starts_with("hotfix/"),
             ticket: p.ticket.clone(),
         });
+    }
+}
+
+/// When Flowmeter sees `push` happen: GitLab's Push Hook has no push time, so the newest
+/// commit's stands in for it (docs/sources/gitlab.md, "What GitLab cannot tell").
+fn pushed_at(repo: &str, push: &Push) -> DateTime<Utc> {
+    match host_of(repo) {
+        Host::GitHub => push.at,
+        Host::GitLab => push
+            .commits
+            .iter()
+            .map(|c| c.authored)
+            .max()
+            .unwrap_or(push.at),
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{Datelike, Duration, Weekday};
 
 use super::calendar::{is_weekend, local_at};
 use super::{Commit, Event, Push, RepoState, World, ZERO_SHA};
-use crate::spec::{full_name, Deploys, TeamSpec, SERVICES, TEAMS, TIMEZONE};
+use crate::spec::{full_name, host_of, Deploys, Host, TeamSpec, SERVICES, TEAMS, TIMEZONE};
 
 impl World {
     pub(super) fn bootstrap(&mut self) {
@@ -32,6 +32,9 @@ impl World {
                 };
                 let body = self.push_json(spec.name, "main", &push, &root, pusher, false);
                 self.github(at, "push", body);
+                if host_of(spec.name) == Host::GitLab {
+                    self.gitlab_push(spec.name, "main", &push, pusher);
+                }
                 self.truth
                     .main_history
                     .insert(full_name(spec.name), vec![root.clone()]);

@@ -493,3 +493,42 @@ fn the_pipelines_script_report_is_a_signed_generic_deployment() {
     ));
     assert_eq!(facts[1].at, ts("2026-12-06T07:23:08Z"));
 }
+
+/// What the five-commit limit does to the metrics (docs/sources/bitbucket.md, "What Bitbucket
+/// cannot tell"): a PR whose branch got more commits than Cloud lists in one push has its first
+/// commit, where coding time and lead time start, at the oldest *listed* commit: understated,
+/// never overstated.
+#[test]
+fn a_truncated_push_starts_the_pr_s_coding_time_at_the_oldest_listed_commit() {
+    use crate::derive::testing::{opened_with, project_pr};
+    // given a truncated update of the PR's branch (an unknown older head before it)
+    let body = mutate(PUSH_SIGNED, |v| {
+        let old = json!({"type": "branch", "name": "feature/webhook",
+            "target": {"type": "commit", "hash": "1".repeat(40)}});
+        set(v, "/push/changes/0/old", old);
+        set(v, "/push/changes/0/truncated", json!(true));
+    });
+    let push = single("repo:push", &body);
+    let EntityKey::Branch { repo, branch } = &push.entity else {
+        panic!("a push is about a branch");
+    };
+    let FactBody::Push { after, commits, .. } = &push.body else {
+        panic!("expected a push");
+    };
+    // and the PR whose head it is, opened the next day
+    let pr_key = EntityKey::PullRequest {
+        repo: repo.clone(),
+        number: 7,
+    };
+    let opened = opened_with(&pr_key, "2018-09-22T10:00:00Z", |s| {
+        s.created_at = ts("2018-09-22T10:00:00Z");
+        s.head_ref = branch.clone();
+        s.head_sha = Some(after.clone());
+    });
+    // when the PR is projected with its branch's pushes
+    let pr = project_pr(&pr_key, &[opened], std::slice::from_ref(&push));
+    // then its first commit is the oldest of the five listed, all Flowmeter was told of
+    assert_eq!(commits.len(), 5);
+    assert_eq!(pr.first_commit_at, Some(commits[0].authored_at));
+    assert_eq!(pr.first_commit_at, Some(ts("2018-09-21T14:04:55Z")));
+}
