@@ -417,19 +417,7 @@ impl Source for GitLab {
         let body = if approved {
             mr.event("approved", by, at, json!({}))
         } else {
-            // GitLab 18: submitting a review with "Request changes" sends an `update` whose
-            // `changes.reviewers` shows the reviewer's new state.
-            let reviewer = |state: &str| {
-                let mut user = gitlab::user(by);
-                user["state"] = json!(state);
-                user["re_requested"] = json!(false);
-                user
-            };
-            let changes = json!({"reviewers": {"previous": [reviewer("unreviewed")],
-                                               "current": [reviewer("requested_changes")]}});
-            let mut body = mr.event("update", by, at, changes);
-            body["reviewers"] = json!([reviewer("requested_changes")]);
-            body
+            mr.reviewed(by, "requested_changes", at)
         };
         self.send(at, "Merge Request Hook", body);
     }

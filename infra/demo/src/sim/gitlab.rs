@@ -39,10 +39,7 @@ impl World {
     /// A Push Hook of `push` onto `branch`.
     pub(super) fn gitlab_push(&mut self, repo: &str, branch: &str, push: &Push, pusher: &str) {
         let path = gitlab_path(repo);
-        let project = Project {
-            host: GITLAB_HOST,
-            path: &path,
-        };
+        let project = project(&path);
         let commits = push
             .commits
             .iter()
@@ -104,24 +101,8 @@ impl World {
             Interaction::Review { login, state, .. } => {
                 let body = match state {
                     Review::Approved => mr.event("approved", login, at, json!({})),
-                    Review::ChangesRequested | Review::Commented => {
-                        let now = if *state == Review::ChangesRequested {
-                            "requested_changes"
-                        } else {
-                            "reviewed"
-                        };
-                        let reviewer = |state: &str| {
-                            let mut user = gitlab::user(login);
-                            user["state"] = json!(state);
-                            user["re_requested"] = json!(false);
-                            user
-                        };
-                        let changes = json!({"reviewers": {"previous": [reviewer("unreviewed")],
-                                                           "current": [reviewer(now)]}});
-                        let mut body = mr.event("update", login, at, changes);
-                        body["reviewers"] = json!([reviewer(now)]);
-                        body
-                    }
+                    Review::ChangesRequested => mr.reviewed(login, "requested_changes", at),
+                    Review::Commented => mr.reviewed(login, "reviewed", at),
                 };
                 self.gitlab(at, p.repo, "Merge Request Hook", body);
             }
@@ -144,10 +125,7 @@ impl World {
         at: DateTime<Utc>,
     ) {
         let path = gitlab_path(repo);
-        let project = Project {
-            host: GITLAB_HOST,
-            path: &path,
-        };
+        let project = project(&path);
         let body = gitlab::deployment(&project, id, sha, environment, status, at, DEPLOYER);
         self.gitlab(at, repo, "Deployment Hook", body);
     }
@@ -161,10 +139,7 @@ impl World {
         (at, resolved): (DateTime<Utc>, DateTime<Utc>),
     ) -> String {
         let path = gitlab_path(repo);
-        let project = Project {
-            host: GITLAB_HOST,
-            path: &path,
-        };
+        let project = project(&path);
         let open = gitlab::incident(&project, iid, title, at, None, "open", at);
         self.gitlab(at, repo, "Issue Hook", open);
         let close = gitlab::incident(&project, iid, title, at, Some(resolved), "close", resolved);
@@ -173,13 +148,18 @@ impl World {
     }
 }
 
+/// The GitLab project at `path` (from [`gitlab_path`]).
+fn project(path: &str) -> Project<'_> {
+    Project {
+        host: GITLAB_HOST,
+        path,
+    }
+}
+
 /// The merge request of `p` in GitLab project `path`.
 fn merge_request<'a>(p: &'a PrPlan, path: &'a str, state: MrState<'a>) -> MergeRequest<'a> {
     MergeRequest {
-        project: Project {
-            host: GITLAB_HOST,
-            path,
-        },
+        project: project(path),
         iid: p.number,
         title: &p.title,
         description: p.body.as_deref().unwrap_or_default(),

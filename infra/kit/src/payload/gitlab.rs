@@ -174,6 +174,23 @@ impl MergeRequest<'_> {
                "changes": changes, "assignees": [user(self.author)], "reviewers": []})
     }
 
+    /// A review submitted without approving, as GitLab 18 sends it: an `update` by `reviewer`
+    /// whose `changes.reviewers` shows their state go from `unreviewed` to `state`
+    /// (`requested_changes` for "Request changes", `reviewed` for a comment-only review).
+    pub fn reviewed(&self, reviewer: &str, state: &str, at: DateTime<Utc>) -> Value {
+        let user_in = |state: &str| {
+            let mut user = user(reviewer);
+            user["state"] = json!(state);
+            user["re_requested"] = json!(false);
+            user
+        };
+        let changes = json!({"reviewers": {"previous": [user_in("unreviewed")],
+                                           "current": [user_in(state)]}});
+        let mut body = self.event("update", reviewer, at, changes);
+        body["reviewers"] = json!([user_in(state)]);
+        body
+    }
+
     /// The merge request as Note Hooks carry it.
     fn noted(&self, at: DateTime<Utc>) -> Value {
         let mut mr = self.attributes("update", at);
