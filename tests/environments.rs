@@ -4,10 +4,9 @@
 //! The ticket scenario: a Jira ticket started, its PR merged, deployed to QA, then to
 //! production, then done; `/v1/tickets` and `/v1/environments` checked at each step.
 
-use chrono::{DateTime, Duration, Utc};
-use flowmeter_e2e::payload::bytes;
-use flowmeter_e2e::payload::github::{self, PullRequest, ZERO_SHA};
-use flowmeter_e2e::{api_call, deliver, drain, fresh_store, Delivery, GITHUB_SECRET, JIRA_SECRET};
+use flowmeter_e2e::org::{sha, JiraUpdate, Org};
+use flowmeter_e2e::payload::github::ZERO_SHA;
+use flowmeter_e2e::{api_call, drain, fresh_store};
 use flowmeter_edge::api::ApiState;
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::store::Store;
@@ -17,121 +16,23 @@ use serde_json::Value;
 const REPO: &str = "acme/api";
 const TOKEN: &str = "read-token";
 
-fn at(minutes: i64) -> DateTime<Utc> {
-    "2026-10-05T08:00:00Z"
-        .parse::<DateTime<Utc>>()
-        .unwrap_or_default()
-        + Duration::minutes(minutes)
+/// c0 pushed to main at 08:00, deployed to production (finished 08:15) and to qa-eu (08:25).
+async fn c0_in_production_and_qa(send: &mut Org<'_>, c0: &str) {
+    send.push_main(0, ZERO_SHA, c0, None).await;
+    send.deploy("production", 1, c0, 10, "success").await;
+    send.deploy("qa-eu", 2, c0, 20, "success").await;
 }
 
-fn sha(label: &str) -> String {
-    format!("{label:0>40}")
-}
-
-struct Deliveries<'s> {
-    store: &'s Store,
-    sent: usize,
-}
-
-impl Deliveries<'_> {
-    async fn github(&mut self, event: &str, body: Value) {
-        self.sent += 1;
-        let delivery = Delivery::github(
-            GITHUB_SECRET,
-            event,
-            &format!("env-{}", self.sent),
-            bytes(&body),
-        );
-        let (status, answer) = deliver(self.store, &delivery).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
-    }
-
-    /// c0 pushed to main at 08:00, deployed to production (finished 08:15) and to qa-eu
-    /// (08:25).
-    async fn c0_in_production_and_qa(&mut self, c0: &str) {
-        self.push_main(0, ZERO_SHA, c0).await;
-        self.deploy("production", 1, c0, 10, "success").await;
-        self.deploy("qa-eu", 2, c0, 20, "success").await;
-    }
-
-    async fn push_main(&mut self, minutes: i64, before: &str, commit: &str) {
-        let commits = vec![github::commit(commit, at(minutes - 1), "alice")];
-        let body = github::push(REPO, at(minutes), "main", before, commits, false);
-        self.github("push", body).await;
-    }
-
-    async fn deploy(
-        &mut self,
-        environment: &str,
-        id: u64,
-        commit: &str,
-        minutes: i64,
-        state: &str,
-    ) {
-        let span = (at(minutes), at(minutes + 5));
-        for (_, event, body) in github::deployment_to(environment, REPO, id, commit, span, state) {
-            self.github(event, body).await;
-        }
-    }
-
-    async fn merged_pr(&mut self, number: u64, minutes: i64, base: &str, merge: &str) {
-        self.merged_pr_titled(number, minutes, base, merge, "Add caching")
-            .await;
-    }
-
-    async fn merged_pr_titled(
-        &mut self,
-        number: u64,
-        minutes: i64,
-        base: &str,
-        merge: &str,
-        title: &str,
-    ) {
-        let head = sha(&format!("f{number}"));
-        let branch = format!("feature-{number}");
-        let pr = PullRequest {
-            repo: REPO,
-            number,
-            title,
-            body: None,
-            author: "alice",
-            created: at(minutes - 30),
-            closed: Some((at(minutes), Some(merge))),
-            head: (&branch, &head),
-            base_sha: base,
-            additions: 10,
-            deletions: 2,
-        };
-        self.github("pull_request", pr.event("opened", at(minutes - 30)))
-            .await;
-        self.github("pull_request", pr.event("closed", at(minutes)))
-            .await;
-    }
-
-    /// A Jira Cloud `jira:issue_updated` of PAY-1 moving to `status` (`category`) at `minutes`.
-    async fn jira_status(&mut self, minutes: i64, status: &str, category: &str) {
-        self.sent += 1;
-        let body = json!({
-            "webhookEvent": "jira:issue_updated",
-            "timestamp": at(minutes).timestamp_millis(),
-            "issue": {
-                "key": "PAY-1",
-                "fields": {
-                    "project": {"key": "PAY"},
-                    "summary": "Refund retries",
-                    "status": {"name": status, "statusCategory": {"key": category}},
-                    "fixVersions": [{"name": "2026.41"}],
-                },
-            },
-            "changelog": {
-                "id": format!("{}", 100 + self.sent),
-                "items": [{"field": "status", "fromString": "To Do", "toString": status}],
-            },
-        });
-        let delivery = Delivery::jira(JIRA_SECRET, bytes(&body));
-        let (status, answer) = deliver(self.store, &delivery).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
-    }
+/// PAY-1 ("Refund retries", fix version 2026.41) moving to `status` (`category`) at `minutes`.
+async fn jira_status(send: &mut Org<'_>, minutes: i64, status: &str, category: &str) {
+    send.jira(JiraUpdate {
+        key: "PAY-1",
+        minutes,
+        summary: "Refund retries",
+        status: (status, category),
+        fix_versions: &["2026.41"],
+    })
+    .await;
 }
 
 /// A fresh table whose config has qa (`qa`, `qa-*`) before production and the team core
@@ -172,14 +73,11 @@ fn state_of(body: &Value, environment: &str) -> (Option<String>, Option<Vec<u64>
 async fn each_environment_runs_its_commit_and_qa_lists_what_production_lacks() {
     let (store, state) = started("environments", "").await;
     let mut poller = None;
-    let mut send = Deliveries {
-        store: &store,
-        sent: 0,
-    };
+    let mut send = Org::new(&store, REPO);
     let (c0, m1) = (sha("c0"), sha("m1"));
 
     // given c0 on main, deployed to production and to qa
-    send.c0_in_production_and_qa(&c0).await;
+    c0_in_production_and_qa(&mut send, &c0).await;
     // and a sandbox deployment, an environment no pattern matches
     send.deploy("sandbox", 9, &c0, 25, "success").await;
     drain(&store, &mut poller).await;
@@ -202,8 +100,8 @@ async fn each_environment_runs_its_commit_and_qa_lists_what_production_lacks() {
     );
 
     // when PR 1 merges as m1 and m1 goes to qa (a failed attempt first)
-    send.merged_pr(1, 60, &c0, &m1).await;
-    send.push_main(61, &c0, &m1).await;
+    send.merged_pr(1, 60, &c0, &m1, "Add caching").await;
+    send.push_main(61, &c0, &m1, None).await;
     send.deploy("qa-eu", 3, &m1, 70, "failure").await;
     drain(&store, &mut poller).await;
     // a failed attempt changes nothing qa runs
@@ -315,19 +213,16 @@ fn listed(body: &Value) -> Vec<String> {
 async fn a_ticket_goes_from_started_through_qa_to_production_and_done() {
     let (store, state) = started("ticket-flow", "tickets:\n  jira: { PAY: core }\n").await;
     let mut poller = None;
-    let mut send = Deliveries {
-        store: &store,
-        sent: 0,
-    };
+    let mut send = Org::new(&store, REPO);
     let (c0, m1) = (sha("c0"), sha("m1"));
 
     // given c0 running in production and qa, and PAY-1 started at 08:30
-    send.c0_in_production_and_qa(&c0).await;
-    send.jira_status(30, "In Progress", "indeterminate").await;
+    c0_in_production_and_qa(&mut send, &c0).await;
+    jira_status(&mut send, 30, "In Progress", "indeterminate").await;
     // when PR 1 naming it merges at 09:00 as m1 and m1 reaches qa (finished 09:25)
-    send.merged_pr_titled(1, 60, &c0, &m1, "PAY-1: refund retries")
+    send.merged_pr(1, 60, &c0, &m1, "PAY-1: refund retries")
         .await;
-    send.push_main(61, &c0, &m1).await;
+    send.push_main(61, &c0, &m1, None).await;
     send.deploy("qa-eu", 3, &m1, 80, "success").await;
     drain(&store, &mut poller).await;
     // then PAY-1 is in qa, with its status, fix version, PR and the deployment that carried it
@@ -380,7 +275,7 @@ async fn a_ticket_goes_from_started_through_qa_to_production_and_done() {
     );
 
     // when PAY-1 is done at 11:00
-    send.jira_status(180, "Done", "done").await;
+    jira_status(&mut send, 180, "Done", "done").await;
     drain(&store, &mut poller).await;
     // then its cycle time is 150 minutes, for the team and for the org
     let done = tickets(&state, "production").await;

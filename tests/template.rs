@@ -203,6 +203,7 @@ const CLASSIFIED: &[(&str, Use)] = &[
     ("FLOWMETER_GITHUB_APP_PRIVATE_KEY", Use::LocalSecret),
     ("FLOWMETER_GITHUB_APP_INSTALLATION_ID", Use::LocalSecret),
     ("FLOWMETER_SHARE_SECRET", Use::LocalSecret),
+    ("FLOWMETER_GATE_TOKEN", Use::LocalSecret),
     ("FLOWMETER_GITHUB_API_URL", Use::Functions(&["backfill"])),
     // The prefix the local App variables share, named in an error message.
     ("FLOWMETER_GITHUB_APP_", Use::NotAnEnvVar),

@@ -5,6 +5,7 @@ pub mod backfill;
 pub mod config;
 pub mod derive;
 pub mod digest;
+pub mod gate;
 pub mod ingest;
 pub mod metrics;
 pub mod model;

@@ -15,6 +15,7 @@ pub fn devserver_settings(api_token: &str, admin_token: &str) -> Settings {
         secrets: secrets(),
         api_token: api_token.into(),
         admin_token: admin_token.into(),
+        gate_token: crate::GATE_TOKEN.into(),
         share_secret: String::new(),
         config_path: None,
         github: flowmeter_edge::github::GitHubSettings {

@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod openapi;
+pub mod org;
 pub mod scenario;
 pub mod slack_standin;
 
@@ -27,6 +28,8 @@ pub const LINEAR_SECRET: &str = "linear-test-secret";
 pub const GITLAB_TOKEN: &str = "gitlab-test-token";
 pub const BITBUCKET_SECRET: &str = "bitbucket-test-secret";
 pub const ARGOCD_TOKEN: &str = "argocd-test-token";
+/// The release-version gate's token (`FLOWMETER_GATE_TOKEN`) of the tests' dev servers.
+pub const GATE_TOKEN: &str = "gate-test-token";
 
 pub fn secrets() -> WebhookSecrets {
     WebhookSecrets {

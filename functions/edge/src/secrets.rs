@@ -55,6 +55,9 @@ pub struct Secrets {
     pub api_token: String,
     /// Bearer token of admin routes (`PUT /v1/config`).
     pub admin_token: String,
+    /// Bearer token of the release-version gate (`POST /v1/gates/release-version`) alone: what
+    /// a CI job holds.
+    pub gate_token: String,
     /// Slack incoming webhook URL of the weekly digest.
     pub slack_webhook_url: String,
     /// Microsoft Teams Workflows webhook URL of the weekly digest (its `sig` is a credential).
@@ -73,7 +76,7 @@ pub struct Secrets {
 }
 
 /// The keys [`Secrets`] knows, to warn about a misspelt key instead of silently ignoring it.
-pub const KEYS: [&str; 19] = [
+pub const KEYS: [&str; 20] = [
     "github",
     "pagerduty",
     "generic",
@@ -86,6 +89,7 @@ pub const KEYS: [&str; 19] = [
     "argocd_token",
     "api_token",
     "admin_token",
+    "gate_token",
     "slack_webhook_url",
     "teams_webhook_url",
     "github_token",
@@ -112,6 +116,7 @@ impl Secrets {
             &self.argocd_token,
             &self.api_token,
             &self.admin_token,
+            &self.gate_token,
             &self.slack_webhook_url,
             &self.teams_webhook_url,
             &self.github_token,
@@ -168,6 +173,7 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Secrets {
         argocd_token: read("FLOWMETER_ARGOCD_TOKEN"),
         api_token: read("FLOWMETER_API_TOKEN"),
         admin_token: read("FLOWMETER_ADMIN_TOKEN"),
+        gate_token: read("FLOWMETER_GATE_TOKEN"),
         slack_webhook_url: read("FLOWMETER_SLACK_WEBHOOK_URL"),
         teams_webhook_url: read("FLOWMETER_TEAMS_WEBHOOK_URL"),
         github_token: read("FLOWMETER_GITHUB_TOKEN"),
@@ -375,6 +381,7 @@ mod tests {
                 argocd_token: String::new(),
                 api_token: "read".into(),
                 admin_token: "admin".into(),
+                gate_token: String::new(),
                 slack_webhook_url: "https://hooks.slack.example/T/B/x".into(),
                 teams_webhook_url: String::new(),
                 github_token: String::new(),
@@ -453,6 +460,7 @@ mod tests {
             ("FLOWMETER_ARGOCD_TOKEN", "argo"),
             ("FLOWMETER_API_TOKEN", "read"),
             ("FLOWMETER_ADMIN_TOKEN", "admin"),
+            ("FLOWMETER_GATE_TOKEN", "gate"),
             (
                 "FLOWMETER_SLACK_WEBHOOK_URL",
                 "https://hooks.slack.example/x",

@@ -118,6 +118,8 @@ pub struct ApiTokens {
     pub admin: String,
     /// Signs share keys; empty means derived from `admin` (`flowmeter::share::signing_secret`).
     pub share: String,
+    /// Opens the release-version gate only.
+    pub gate: String,
 }
 
 impl ApiTokens {
@@ -132,6 +134,7 @@ impl ApiTokens {
             api: s.api_token,
             admin: s.admin_token,
             share: s.share_secret,
+            gate: s.gate_token,
         })
     }
 }

@@ -4,6 +4,8 @@
 //! the Monday digest flag teams by one rule; and per repo what staging and production run
 //! (`/v1/environments`).
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 /// What the read API answered for one team (or the org).
@@ -393,10 +395,111 @@ pub fn tickets(teams: &[(String, Value)], environments: &Value) -> String {
     out
 }
 
+/// The promotions to ask the release-version gate about (`{repo, environment, sha}`): each
+/// repo's default-branch head (`heads`) to the first environment, where that does not run it
+/// yet, and each environment that is ahead of the next to the next (`GET /v1/environments`).
+pub fn gate_requests(environments: &Value, heads: &BTreeMap<String, String>) -> Vec<Value> {
+    let mut requests = Vec::new();
+    for repo in environments["repos"].as_array().into_iter().flatten() {
+        let name = repo["repo"].as_str().unwrap_or_default();
+        let first = &repo["environments"][0];
+        if let (Some(head), Some(env)) = (heads.get(name), first["environment"].as_str()) {
+            if first["deployment"]["sha"].as_str() != Some(head.as_str()) {
+                requests.push(serde_json::json!({"repo": name, "environment": env, "sha": head}));
+            }
+        }
+        for env in repo["environments"].as_array().into_iter().flatten() {
+            let ahead = env["ahead_of_next"]
+                .as_array()
+                .is_some_and(|p| !p.is_empty());
+            let (Some(next), Some(sha)) = (env["next"].as_str(), env["deployment"]["sha"].as_str())
+            else {
+                continue;
+            };
+            if ahead {
+                requests.push(
+                    serde_json::json!({"repo": repo["repo"], "environment": next, "sha": sha}),
+                );
+            }
+        }
+    }
+    requests
+}
+
+/// The release-version gate's verdicts (`POST /v1/gates/release-version` answers): one line
+/// per promotion, the tickets that block it named.
+pub fn release_gates(verdicts: &[Value]) -> String {
+    let mut out =
+        String::from("\nRelease gate (every Jira ticket a promotion brings needs a fix version)\n");
+    if verdicts.is_empty() {
+        out.push_str("Nothing waits to be promoted.\n");
+    }
+    for verdict in verdicts {
+        let repo = text(verdict, "/repo").unwrap_or_default();
+        let env = text(verdict, "/environment").unwrap_or_default();
+        let sha = text(verdict, "/sha").unwrap_or_default();
+        let short = sha.get(..7).unwrap_or(&sha);
+        let missing: Vec<String> = verdict["missing_fix_version"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["key"].as_str().map(str::to_string))
+            .collect();
+        let said = if verdict["allowed"] == true {
+            let message = text(verdict, "/message").unwrap_or_default();
+            let first = message.lines().next().unwrap_or_default();
+            format!("allowed: {}", first.trim_start_matches("Release allowed: "))
+        } else {
+            format!("blocked: {} without a fix version", missing.join(", "))
+        };
+        out.push_str(&format!("  {repo} → {env} at {short}: {said}\n"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_gates_ask_for_each_environment_ahead_and_name_what_blocks() {
+        let environments = json!({"repos": [{"repo": "acme/web", "environments": [
+            {"environment": "staging", "next": "production", "deployment": {"sha": "abcdef0123"},
+             "ahead_of_next": [{"number": 4}]},
+            {"environment": "production", "next": null, "deployment": {"sha": "0123abc"},
+             "ahead_of_next": null}]},
+            {"repo": "acme/api", "environments": [
+            {"environment": "staging", "next": "production", "deployment": {"sha": "1111111"},
+             "ahead_of_next": []}]}]});
+        let heads = BTreeMap::from([
+            ("acme/web".to_string(), "abcdef0123".to_string()),
+            ("acme/api".to_string(), "2222222".to_string()),
+        ]);
+        assert_eq!(
+            gate_requests(&environments, &heads),
+            [
+                json!({"repo": "acme/web", "environment": "production", "sha": "abcdef0123"}),
+                json!({"repo": "acme/api", "environment": "staging", "sha": "2222222"}),
+            ],
+            "main's head where the first environment lacks it, and each environment ahead"
+        );
+        let blocked = json!({"allowed": false, "repo": "acme/web", "environment": "production",
+            "sha": "abcdef0123", "tickets": [{"checked": true}, {"checked": true}],
+            "missing_fix_version": [{"key": "WEB-7"}]});
+        let allowed = json!({"allowed": true, "repo": "acme/api", "environment": "production",
+            "sha": "1111111", "missing_fix_version": [],
+            "message": "Release allowed: all 1 Jira ticket(s) going to production have a fix version."});
+        let text = release_gates(&[blocked, allowed]);
+        assert!(
+            text.contains(
+                "  acme/web → production at abcdef0: blocked: WEB-7 without a fix version\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("  acme/api → production at 1111111: allowed: all 1 Jira ticket(s) going to production have a fix version.\n"), "{text}");
+        assert!(release_gates(&[]).ends_with("Nothing waits to be promoted.\n"));
+    }
 
     #[test]
     fn durations_read_well() {

@@ -57,6 +57,8 @@ pub struct Settings {
     pub secrets: WebhookSecrets,
     pub api_token: String,
     pub admin_token: String,
+    /// Opens the release-version gate alone (`FLOWMETER_GATE_TOKEN`).
+    pub gate_token: String,
     /// Signs share keys (`FLOWMETER_SHARE_SECRET`); unset, derived from the admin token.
     pub share_secret: String,
     pub config_path: Option<String>,
@@ -78,6 +80,7 @@ impl Settings {
             secrets: WebhookSecrets::from_env(),
             api_token: var("FLOWMETER_API_TOKEN").unwrap_or_default(),
             admin_token: var("FLOWMETER_ADMIN_TOKEN").unwrap_or_default(),
+            gate_token: var("FLOWMETER_GATE_TOKEN").unwrap_or_default(),
             share_secret: var("FLOWMETER_SHARE_SECRET").unwrap_or_default(),
             config_path: var("FLOWMETER_CONFIG"),
             github: GitHubSettings::from_secrets(
@@ -328,6 +331,7 @@ pub async fn serve(
         settings.admin_token.clone(),
     )
     .with_share_secret(&settings.share_secret)
+    .with_gate_token(&settings.gate_token)
     .with_backfill_runner(runner);
     let state = Arc::new(State {
         store,

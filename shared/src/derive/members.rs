@@ -610,6 +610,7 @@ mod tests {
             fix_versions: vec![],
             sprint: None,
             deleted: false,
+            html_url: None,
             updated_at: t("2026-10-07T11:00:00Z"),
             prs: vec![],
             shipped_at: Some(t("2026-10-06T16:00:00Z")),

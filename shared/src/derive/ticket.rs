@@ -45,6 +45,9 @@ pub struct Ticket {
     pub fix_versions: Vec<String>,
     pub sprint: Option<String>,
     pub deleted: bool,
+    /// The ticket's page, from the latest event that gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html_url: Option<String>,
     /// The time of the latest fact.
     pub updated_at: DateTime<Utc>,
     /// The PRs naming it, by key.
@@ -124,6 +127,7 @@ pub fn project_ticket(key: &EntityKey, facts: &[Fact]) -> Option<Ticket> {
         fix_versions: latest.fix_versions.clone(),
         sprint: latest.sprint.clone(),
         deleted: latest.deleted,
+        html_url: snapshots.iter().rev().find_map(|(_, s)| s.html_url.clone()),
         updated_at,
         prs,
         shipped_at,
@@ -205,6 +209,7 @@ mod tests {
                 fix_versions: vec![],
                 sprint: None,
                 deleted: false,
+                html_url: None,
                 updated_at: ts("2026-10-07T11:00:00Z"),
                 prs: vec![],
                 shipped_at: None,

@@ -251,12 +251,7 @@ pub fn pending_tickets(answers: &[RepoEnvironments]) -> Vec<(String, String, Str
 }
 
 fn pending(pr: &PullRequest, github: &str) -> PendingPr {
-    let url = pr
-        .html_url
-        .as_deref()
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-        .map(str::to_string)
-        .unwrap_or_else(|| crate::repo::pull_request_url(&pr.repo, pr.number, github));
+    let url = pr.page_url(github);
     PendingPr {
         number: pr.number,
         title: pr.title.clone(),

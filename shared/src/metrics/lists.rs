@@ -191,14 +191,7 @@ pub fn slowest_pull_requests(
                     number: pr.number,
                     title: pr.title.clone(),
                     author: pr.author.clone(),
-                    url: pr
-                        .html_url
-                        .as_deref()
-                        .filter(|url| is_web_url(url))
-                        .map(str::to_string)
-                        .unwrap_or_else(|| {
-                            crate::repo::pull_request_url(&pr.repo, pr.number, github)
-                        }),
+                    url: pr.page_url(github),
                     merged_at: spans.merged_at,
                     coding_seconds: spans.coding,
                     pickup_seconds: spans.pickup,
@@ -301,12 +294,6 @@ fn deployment_url(deployment: &Deployment, github: &str) -> Option<String> {
             crate::repo::web_url(&deployment.repo, github)
         )
     })
-}
-
-/// Only `http(s)` links leave the API: a payload's `html_url` is the sender's word, and a
-/// `javascript:` URL in a dashboard link would run.
-fn is_web_url(url: &str) -> bool {
-    url.starts_with("https://") || url.starts_with("http://")
 }
 
 fn is_hex(text: &str) -> bool {

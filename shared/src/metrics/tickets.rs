@@ -250,6 +250,7 @@ mod tests {
             fix_versions: vec!["2026.41".into()],
             sprint: None,
             deleted,
+            html_url: None,
             updated_at: t("2026-10-05T08:00:00Z"),
             prs: vec![],
             shipped_at: None,

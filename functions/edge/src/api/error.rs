@@ -35,7 +35,7 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(&'static str),
     /// 413 `payload_too_large`.
-    #[error("config over {limit} bytes")]
+    #[error("body over {limit} bytes")]
     PayloadTooLarge { limit: usize },
     /// A config `PUT /v1/config` refuses: 400 `invalid_config`, naming the field.
     #[error(transparent)]

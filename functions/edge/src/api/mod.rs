@@ -8,6 +8,7 @@ mod backfill;
 pub mod dashboard;
 mod environments;
 mod error;
+mod gate;
 mod lists;
 mod query;
 mod reports;
@@ -41,6 +42,9 @@ pub struct ApiState {
     pub store: Store,
     api_token: String,
     admin_token: String,
+    /// Opens `POST /v1/gates/release-version` and nothing else, so a CI job's credential reads
+    /// no report; empty: only the read and admin tokens open the gate.
+    gate_token: String,
     /// Signs and checks share keys (`flowmeter::share`); empty turns share links off.
     share_secret: Vec<u8>,
     config: RwLock<Option<(Instant, OrgConfig)>>,
@@ -56,6 +60,7 @@ impl ApiState {
             share_secret: flowmeter::share::signing_secret("", &admin_token),
             api_token,
             admin_token,
+            gate_token: String::new(),
             config: RwLock::new(None),
             backfill_runner: None,
         }
@@ -77,10 +82,18 @@ impl ApiState {
         self
     }
 
+    /// Lets `token` open the release-version gate (the secret's `gate_token`).
+    pub fn with_gate_token(mut self, token: &str) -> ApiState {
+        self.gate_token = token.to_string();
+        self
+    }
+
     /// Tokens from the function's settings (`settings::ApiTokens`); unset locks the routes.
     pub async fn from_env(store: Store) -> Result<ApiState, crate::secrets::SecretsError> {
         let tokens = crate::settings::ApiTokens::load().await?;
-        Ok(ApiState::new(store, tokens.api, tokens.admin).with_share_secret(&tokens.share))
+        Ok(ApiState::new(store, tokens.api, tokens.admin)
+            .with_share_secret(&tokens.share)
+            .with_gate_token(&tokens.gate))
     }
 
     /// The current org config (defaults when none was pushed), cached for [`CONFIG_TTL`].
@@ -127,6 +140,7 @@ async fn answer(state: &ApiState, request: &Request) -> Answer {
             share::attention(state, request.uri().query().unwrap_or_default()).await
         }
         Route::Share => share::mint(state, request).await,
+        Route::ReleaseVersionGate => gate::release_version(state, request).await,
         Route::SlowestPullRequests => {
             lists::slowest(state, request.uri().query().unwrap_or_default()).await
         }
@@ -145,9 +159,18 @@ async fn answer(state: &ApiState, request: &Request) -> Answer {
 
 /// Every route but `/healthz` needs the read token or the admin token; `PUT /v1/config`,
 /// `POST /v1/backfill` and `POST /v1/share` need the admin token. A share key (`fms1.…`) reads
-/// only the routes open to it, and only the org and team scopes.
+/// only the routes open to it, and only the org and team scopes; the gate token opens the
+/// release-version gate alone.
 fn authorize(state: &ApiState, request: &Request, route: Route) -> Result<(), ApiError> {
     let presented = bearer(request.headers());
+    if token_matches(presented, &state.gate_token) {
+        return match route {
+            Route::ReleaseVersionGate => Ok(()),
+            _ => Err(ApiError::Unauthorized(
+                "the gate token opens only POST /v1/gates/release-version",
+            )),
+        };
+    }
     let is_admin = token_matches(presented, &state.admin_token);
     if !is_admin && !token_matches(presented, &state.api_token) {
         return if flowmeter::share::is_share_key(presented) {

@@ -4,7 +4,7 @@
 use super::error::ApiError;
 
 /// The read routes, as in docs/API.md and template.yaml.
-pub const ROUTES: [(&str, &str); 18] = [
+pub const ROUTES: [(&str, &str); 19] = [
     ("GET", "/v1/dora"),
     ("GET", "/v1/cycle-time"),
     ("GET", "/v1/pull-requests"),
@@ -21,6 +21,7 @@ pub const ROUTES: [(&str, &str); 18] = [
     ("GET", "/v1/backfill"),
     ("GET", "/v1/attention"),
     ("POST", "/v1/share"),
+    ("POST", "/v1/gates/release-version"),
     ("GET", "/metrics"),
     ("GET", "/healthz"),
 ];
@@ -60,6 +61,9 @@ pub enum Route {
     Attention,
     /// `POST /v1/share`: mints a share key of the status page (admin).
     Share,
+    /// `POST /v1/gates/release-version`: may a sha go to an environment, given its Jira
+    /// tickets' fix versions (the gate token, or the read or admin token).
+    ReleaseVersionGate,
     /// `/metrics`, in Prometheus text format.
     Metrics,
     /// `GET /dashboard` and everything under `/dashboard/`: the web dashboard's static files,
@@ -100,6 +104,7 @@ impl Route {
             ("GET", "/v1/backfill") => Route::Backfill,
             ("GET", "/v1/attention") => Route::Attention,
             ("POST", "/v1/share") => Route::Share,
+            ("POST", "/v1/gates/release-version") => Route::ReleaseVersionGate,
             ("GET", "/metrics") => Route::Metrics,
             _ if ROUTES.iter().any(|(_, p)| *p == path) => {
                 return Err(ApiError::MethodNotAllowed {

@@ -208,10 +208,24 @@ async fn print_report(
         );
         tickets.push((team.name.clone(), api.get("/v1/tickets", &query).await?));
     }
+    let mut verdicts = Vec::new();
+    let heads = org
+        .truth
+        .main_history
+        .iter()
+        .filter_map(|(repo, history)| Some((repo.clone(), history.last()?.clone())))
+        .collect();
+    for request in report::gate_requests(&environments, &heads) {
+        verdicts.push(
+            api.post_admin("/v1/gates/release-version", &request)
+                .await?,
+        );
+    }
     println!(
-        "\n{text}{}{}",
+        "\n{text}{}{}{}",
         report::environments(&environments),
-        report::tickets(&tickets, &environments)
+        report::tickets(&tickets, &environments),
+        report::release_gates(&verdicts)
     );
     let named = attention
         .iter()
