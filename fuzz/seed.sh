@@ -16,7 +16,8 @@ put() { # TARGET FILE: copy FILE's bytes (from stdin when FILE is -) into the ta
 
 # github: the first byte selects the event (the order of EVENTS in fuzz_targets/github.rs).
 events=(pull_request pull_request_review pull_request_review_comment issue_comment push
-        deployment deployment_status workflow_run issues ping release)
+        deployment deployment_status workflow_run issues ping release
+        dependabot_alert code_scanning_alert secret_scanning_alert)
 for i in "${!events[@]}"; do
   dir="$FIXTURES/github/${events[$i]}"
   [[ -d $dir ]] || continue

@@ -237,6 +237,9 @@ fn every_delivery_is_signed_and_normalizes(a: &DemoOrg) {
         "gitlab Note Hook",
         "gitlab Deployment Hook",
         "argocd",
+        "dependabot_alert",
+        "code_scanning_alert",
+        "secret_scanning_alert",
     ] {
         assert!(
             kinds.get(kind).is_some_and(|n| *n > 0),
@@ -470,7 +473,36 @@ async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
     every_ticket_delivery_stored_one_fact(&org, &store).await;
     for team in ["payments", "platform", "growth", "mobile"] {
         team_tickets_match_the_truth(&org, &state, team, from, to).await;
+        team_security_matches_the_truth(&org, &state, team, from, to).await;
     }
+}
+
+/// A team's security alerts (`GET /v1/security`) equal the generator's record: open at the end,
+/// and fixed in the period.
+async fn team_security_matches_the_truth(
+    org: &DemoOrg,
+    state: &ApiState,
+    name: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) {
+    let team = org.team(name).expect("team");
+    let (open, fixed) = org.truth.security(&team.repos, from, to);
+    let answer = get(
+        state,
+        &format!("/v1/security?{}", period(&format!("team:{name}"), from, to)),
+    )
+    .await;
+    let totals = &answer["totals"];
+    let open_seen: u64 = ["critical", "high", "medium", "low"]
+        .iter()
+        .filter_map(|s| totals["open"][*s].as_u64())
+        .sum();
+    assert_eq!(
+        (open_seen, totals["fixed"].as_u64()),
+        (open, Some(fixed)),
+        "{name}: {answer}"
+    );
 }
 
 /// A team's ticket cycle and lead times (its Jira projects or Linear team, per config) equal

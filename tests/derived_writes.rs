@@ -312,9 +312,21 @@ async fn a_pipeline_run_writes_only_under_the_rollup_prefixes_and_uses_them_all(
         "/tests/fixtures/argocd/succeeded.json"
     ))
     .expect("argocd fixture");
+    // and a Dependabot alert, whose projection goes into its SEC# partition
+    let alert = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/github/dependabot_alert/created.payload.json"
+    ))
+    .expect("dependabot fixture");
     let deliveries = deliveries.into_iter().chain([
         Delivery::jira(flowmeter_e2e::JIRA_SECRET, jira),
         Delivery::argocd(flowmeter_e2e::ARGOCD_TOKEN, argocd),
+        Delivery::github(
+            flowmeter_e2e::GITHUB_SECRET,
+            "dependabot_alert",
+            "alert-1",
+            alert,
+        ),
     ]);
     for delivery in deliveries {
         let (status, answer) = deliver(&store, &delivery).await;
@@ -365,7 +377,8 @@ fn is_link(body: &FactBody) -> bool {
         | FactBody::DeploymentStatus { .. }
         | FactBody::Incident { .. }
         | FactBody::TicketChanged(_)
-        | FactBody::AppState { .. } => false,
+        | FactBody::AppState { .. }
+        | FactBody::SecurityAlert(_) => false,
         FactBody::ShippedBy { .. }
         | FactBody::ShipsPrs { .. }
         | FactBody::BlamedBy { .. }

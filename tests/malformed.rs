@@ -246,7 +246,7 @@ fn percent_encode(bytes: &[u8]) -> String {
 }
 
 /// The GitHub events the parser reads, each with a real payload.
-const GITHUB_FIXTURES: [(&str, &str); 9] = [
+const GITHUB_FIXTURES: [(&str, &str); 12] = [
     ("pull_request", "github/pull_request/opened.payload.json"),
     (
         "pull_request_review",
@@ -262,6 +262,18 @@ const GITHUB_FIXTURES: [(&str, &str); 9] = [
     ("deployment_status", "github/deployment_status/payload.json"),
     ("workflow_run", "github/workflow_run/completed.payload.json"),
     ("issues", "github/issues/opened.payload.json"),
+    (
+        "dependabot_alert",
+        "github/dependabot_alert/created.payload.json",
+    ),
+    (
+        "code_scanning_alert",
+        "github/code_scanning_alert/created.payload.json",
+    ),
+    (
+        "secret_scanning_alert",
+        "github/secret_scanning_alert/reopened.payload.json",
+    ),
 ];
 
 const GITLAB_FIXTURES: [(&str, &str); 6] = [
@@ -511,7 +523,7 @@ fn corpus() -> Vec<Case> {
 
     // ---- wrong types and huge numbers, where the parsers read them ----------------------------
     let nines = "9".repeat(10_000);
-    let github_mutations: [(&str, &str, &[Mutation]); 6] = [
+    let github_mutations: [(&str, &str, &[Mutation]); 8] = [
         (
             "pull_request",
             "github/pull_request/opened.payload.json",
@@ -595,6 +607,26 @@ fn corpus() -> Vec<Case> {
             &[
                 ("/workflow_run/id", "\"123\""),
                 ("/workflow_run/created_at", "{\"$date\": 1}"),
+            ],
+        ),
+        (
+            "dependabot_alert",
+            "github/dependabot_alert/created.payload.json",
+            &[
+                ("/alert/number", "\"20\""),
+                ("/alert/number", "-1"),
+                ("/alert/created_at", "\"0000-13-01T00:00:00Z\""),
+                ("/alert/updated_at", "17"),
+                ("/repository/full_name", "\"a/b/c\""),
+            ],
+        ),
+        (
+            "code_scanning_alert",
+            "github/code_scanning_alert/created.payload.json",
+            &[
+                ("/alert", "null"),
+                ("/alert/rule", "\"sql\""),
+                ("/alert/dismissed_at", "\"soon\""),
             ],
         ),
     ];

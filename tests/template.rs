@@ -733,14 +733,18 @@ fn the_webhook_role_may_write_every_entity_partition_and_nothing_else() {
     };
     // Every kind of entity a webhook writes facts for. The match has no wildcard arm, so a new
     // kind of entity does not compile here until it is added to the list and the template.
-    // Tickets come from the Jira and Linear webhooks only, applications from ArgoCD's (no
-    // backfill writes them).
+    // Tickets come from the Jira and Linear webhooks only, applications from ArgoCD's, security
+    // alerts from GitHub's alert events (no backfill writes them).
     let mut keys = one_key_of_each_entity().to_vec();
     keys.push(EntityKey::Ticket {
         id: "jira:ENG-1".into(),
     });
     keys.push(EntityKey::App {
         id: "argocd:api@prod".into(),
+    });
+    keys.push(EntityKey::Alert {
+        repo: "acme/api".into(),
+        id: "dependabot:20".into(),
     });
     for key in &keys {
         match key {
@@ -749,7 +753,8 @@ fn the_webhook_role_may_write_every_entity_partition_and_nothing_else() {
             | EntityKey::Incident { .. }
             | EntityKey::Branch { .. }
             | EntityKey::Ticket { .. }
-            | EntityKey::App { .. } => {}
+            | EntityKey::App { .. }
+            | EntityKey::Alert { .. } => {}
         }
         let pk = key.partition_key();
         assert!(matches(&pk), "the webhook role may not write {pk}");

@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 #[path = "common.rs"]
 mod common;
 
-const EVENTS: [&str; 11] = [
+const EVENTS: [&str; 14] = [
     "pull_request",
     "pull_request_review",
     "pull_request_review_comment",
@@ -19,6 +19,9 @@ const EVENTS: [&str; 11] = [
     "issues",
     "ping",
     "release",
+    "dependabot_alert",
+    "code_scanning_alert",
+    "secret_scanning_alert",
 ];
 
 fuzz_target!(|data: &[u8]| {

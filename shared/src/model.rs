@@ -49,6 +49,12 @@ pub enum EntityKey {
     App {
         id: String,
     },
+    /// A security alert of a repository: `id` is `<kind>:<number>` (`dependabot:20`,
+    /// `code_scanning:7`, `secret_scanning:3`). Folded by `derive::security`.
+    Alert {
+        repo: RepoName,
+        id: String,
+    },
 }
 
 impl EntityKey {
@@ -61,6 +67,7 @@ impl EntityKey {
             EntityKey::Branch { repo, branch } => format!("BR#{repo}#{}", bounded_branch(branch)),
             EntityKey::Ticket { id } => format!("TICKET#{id}"),
             EntityKey::App { id } => format!("APP#{id}"),
+            EntityKey::Alert { repo, id } => format!("SEC#{repo}#{id}"),
         }
     }
 
@@ -92,6 +99,13 @@ impl EntityKey {
             "APP" => Some(EntityKey::App {
                 id: rest.to_string(),
             }),
+            "SEC" => {
+                let (repo, id) = rest.rsplit_once('#')?;
+                Some(EntityKey::Alert {
+                    repo: repo.to_string(),
+                    id: id.to_string(),
+                })
+            }
             "BR" => {
                 let (repo, branch) = rest.split_once('#')?;
                 Some(EntityKey::Branch {
@@ -388,6 +402,83 @@ pub struct StatusTransition {
     pub at: DateTime<Utc>,
 }
 
+/// The scanner a security alert comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A vulnerable dependency (`dependabot_alert`).
+    Dependabot,
+    /// A finding of code scanning, CodeQL or another tool (`code_scanning_alert`).
+    CodeScanning,
+    /// A secret committed to the repository (`secret_scanning_alert`).
+    SecretScanning,
+}
+
+impl AlertKind {
+    /// The prefix of the alert's entity id: `dependabot:20`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            AlertKind::Dependabot => "dependabot",
+            AlertKind::CodeScanning => "code_scanning",
+            AlertKind::SecretScanning => "secret_scanning",
+        }
+    }
+}
+
+/// One scale for every scanner (METRICS.md "Security alerts" says how each maps to it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertSeverity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl AlertSeverity {
+    pub const ALL: [AlertSeverity; 4] = [
+        AlertSeverity::Critical,
+        AlertSeverity::High,
+        AlertSeverity::Medium,
+        AlertSeverity::Low,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertSeverity::Low => "low",
+            AlertSeverity::Medium => "medium",
+            AlertSeverity::High => "high",
+            AlertSeverity::Critical => "critical",
+        }
+    }
+}
+
+/// Whether an alert is open, and how it closed: fixed (the code changed, the secret was
+/// revoked) or dismissed (a false positive, a risk accepted, a test secret).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Open,
+    Fixed,
+    Dismissed,
+}
+
+/// A security alert as one delivery showed it. The fact's `at` is the alert's latest change
+/// the payload dates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertSnapshot {
+    pub kind: AlertKind,
+    pub number: u64,
+    pub state: AlertState,
+    pub severity: AlertSeverity,
+    /// What was found: the advisory's summary, the rule's description, the secret's type.
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    /// When it was fixed or dismissed, when the payload says.
+    pub closed_at: Option<DateTime<Utc>>,
+    pub html_url: Option<String>,
+}
+
 /// A ticket as one delivery showed it: trackers send the whole issue with every event, so each
 /// fact is a full snapshot and the latest one wins (`derive::ticket`). The fact's `at` is the
 /// event time.
@@ -503,6 +594,9 @@ pub enum FactBody {
     },
     /// A ticket was created, changed or deleted in an issue tracker (Jira, Linear).
     TicketChanged(TicketSnapshot),
+    /// A security alert as one delivery showed it (GitHub sends the whole alert with every
+    /// event): the latest wins. On an [`EntityKey::Alert`]; folded by `derive::security`.
+    SecurityAlert(AlertSnapshot),
     /// What a GitOps tool (Argo CD) reported of an application at `observed_at`: the revision
     /// it should run against the one it runs, and whether that is in sync and healthy. On an
     /// [`EntityKey::App`]; folded by `derive::app_state`.

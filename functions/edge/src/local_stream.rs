@@ -51,7 +51,16 @@ pub struct StreamPoller {
     handled_up_to: BTreeMap<String, String>,
     /// Consecutive polls in which the handler reported a failed batch.
     pub failing_polls: usize,
+    /// When the shards were last listed, and how many of them had closed then.
+    described: Option<(std::time::Instant, usize)>,
 }
+
+/// How often the shards are listed again when none closed: a shard's children appear only
+/// when it closes, so this is a safety net. `DescribeStream` is what DynamoDB Local makes
+/// slowest: its cost grows with every stream record in the emulator (all tables' alike), and
+/// listing on every poll (every 30 ms while draining, in every test and dev server at once)
+/// kept its one database thread busy late in a full test run.
+const DESCRIBE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 enum Position<'a> {
     Start,
@@ -111,6 +120,7 @@ impl StreamPoller {
             iterators: BTreeMap::new(),
             handled_up_to: BTreeMap::new(),
             failing_polls: 0,
+            described: None,
         })
     }
 
@@ -150,7 +160,18 @@ impl StreamPoller {
         Ok(out["ShardIterator"].as_str().map(str::to_string))
     }
 
+    /// Lists the shards when none is known yet, when a shard has closed since the last
+    /// listing (its children are there now), or [`DESCRIBE_EVERY`].
     async fn refresh_shards(&mut self) -> Result<(), StoreError> {
+        let closed = self.iterators.values().filter(|i| i.is_none()).count();
+        let due = match self.described {
+            None => true,
+            Some((at, closed_then)) => closed > closed_then || at.elapsed() >= DESCRIBE_EVERY,
+        };
+        if !due && !self.iterators.is_empty() {
+            return Ok(());
+        }
+        self.described = Some((std::time::Instant::now(), closed));
         let out = self
             .call("DescribeStream", json!({"StreamArn": self.stream_arn}))
             .await?;

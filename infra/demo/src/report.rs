@@ -395,6 +395,42 @@ pub fn tickets(teams: &[(String, Value)], environments: &Value) -> String {
     out
 }
 
+/// Each team's security alerts over the whole history, from `GET /v1/security`
+/// (`(team, answer)`): open now by severity, fixed, and the time to fix.
+pub fn security(teams: &[(String, Value)]) -> String {
+    const WIDTHS: [usize; 7] = [10, 9, 6, 8, 5, 7, 15];
+    let mut out = String::from(
+        "\nSecurity alerts (GitHub Dependabot, code scanning, secret scanning: open now; fixed in the history)\n",
+    );
+    let header = [
+        "team",
+        "critical",
+        "high",
+        "medium",
+        "low",
+        "fixed",
+        "time to fix p50",
+    ];
+    out.push_str(row(&header, &WIDTHS).trim_end());
+    out.push('\n');
+    for (team, answer) in teams {
+        let count =
+            |pointer: &str| num(answer, pointer).map_or("–".to_string(), |n| format!("{n:.0}"));
+        let cells = [
+            team.clone(),
+            count("/totals/open/critical"),
+            count("/totals/open/high"),
+            count("/totals/open/medium"),
+            count("/totals/open/low"),
+            count("/totals/fixed"),
+            duration(num(answer, "/totals/time_to_fix/p50_seconds")),
+        ];
+        out.push_str(row(&cells, &WIDTHS).trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// The promotions to ask the release-version gate about (`{repo, environment, sha}`): each
 /// repo's default-branch head (`heads`) to the first environment, where that does not run it
 /// yet, and each environment that is ahead of the next to the next (`GET /v1/environments`).
@@ -461,6 +497,28 @@ pub fn release_gates(verdicts: &[Value]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_security_table_shows_each_team_s_open_alerts_and_fixes() {
+        let payments = json!({"totals": {"open": {"critical": 1, "high": 2, "medium": 0, "low": 3},
+            "fixed": 14, "time_to_fix": {"p50_seconds": 172800.0}}});
+        let none = json!({"totals": {"open": {"critical": 0, "high": 0, "medium": 0, "low": 0},
+            "fixed": 0, "time_to_fix": {"p50_seconds": null}}});
+        let text = security(&[("payments".into(), payments), ("mobile".into(), none)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[2],
+            "team       critical  high   medium   low   fixed   time to fix p50"
+        );
+        assert_eq!(
+            lines[3],
+            "payments   1         2      0        3     14      2.0d"
+        );
+        assert_eq!(
+            lines[4],
+            "mobile     0         0      0        0     0       –"
+        );
+    }
 
     #[test]
     fn the_gates_ask_for_each_environment_ahead_and_name_what_blocks() {

@@ -155,6 +155,23 @@ pub struct Truth {
     /// Finished staging deployments (all succeed).
     pub staging: Vec<DeploymentTruth>,
     pub tickets: Vec<TicketTruth>,
+    /// GitHub security alerts (Dependabot, code scanning, secret scanning).
+    pub alerts: Vec<AlertTruth>,
+}
+
+/// A security alert as its deliveries showed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertTruth {
+    /// Full name (`acme/payments-api`).
+    pub repo: String,
+    /// As Flowmeter names it: `dependabot:3`.
+    pub id: String,
+    /// `critical`, `high`, `medium` or `low`.
+    pub severity: &'static str,
+    pub opened_at: DateTime<Utc>,
+    /// Fixed or dismissed before the end of the history.
+    pub closed_at: Option<DateTime<Utc>>,
+    pub fixed: bool,
 }
 
 /// DORA numbers of a set of repos over a period, computed from the truth.
@@ -198,6 +215,21 @@ fn in_period(at: DateTime<Utc>, from: NaiveDate, to: NaiveDate) -> bool {
 }
 
 impl Truth {
+    /// The security alerts of `repos`: open at the end of the history, and fixed on a day of
+    /// `from..=to` (org timezone), as `GET /v1/security` counts them.
+    pub fn security(&self, repos: &[String], from: NaiveDate, to: NaiveDate) -> (u64, u64) {
+        let of_repos = self.alerts.iter().filter(|a| repos.contains(&a.repo));
+        let (mut open, mut fixed) = (0, 0);
+        for alert in of_repos {
+            match alert.closed_at {
+                None => open += 1,
+                Some(at) if alert.fixed && in_period(at, from, to) => fixed += 1,
+                Some(_) => {}
+            }
+        }
+        (open, fixed)
+    }
+
     pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Truth {
         Truth {
             start,
@@ -208,6 +240,7 @@ impl Truth {
             main_history: BTreeMap::new(),
             staging: Vec::new(),
             tickets: Vec::new(),
+            alerts: Vec::new(),
         }
     }
 

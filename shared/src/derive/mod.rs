@@ -14,6 +14,7 @@ pub mod pr_commits;
 pub mod projection;
 pub mod pull_request;
 pub mod rollup;
+pub mod security;
 pub mod ticket;
 pub mod ticket_keys;
 
@@ -30,4 +31,5 @@ pub use pr_commits::HeadHistory;
 pub use projection::{dependents, Dependents, Projection};
 pub use pull_request::{project_pull_request, PullRequest};
 pub use rollup::Rollup;
+pub use security::{project_security_alert, SecurityAlert};
 pub use ticket::{project_ticket, Ticket, TicketPr};

@@ -13,7 +13,7 @@ use super::link_edits::{
 use super::members::{
     members_of_deployment, members_of_incident, members_of_pull_request, members_of_ticket, Member,
 };
-use super::{AppState, Deployment, Incident, PullRequest, Ticket};
+use super::{AppState, Deployment, Incident, PullRequest, SecurityAlert, Ticket};
 use crate::config::OrgConfig;
 use crate::model::EntityKey;
 
@@ -29,6 +29,8 @@ pub enum Projection {
     Ticket(Ticket),
     /// A GitOps application's desired against actual state (`derive::app_state`).
     App(AppState),
+    /// A security alert's state (`derive::security`).
+    SecurityAlert(SecurityAlert),
 }
 
 impl Projection {
@@ -39,6 +41,7 @@ impl Projection {
             Projection::Incident(i) => i.key(),
             Projection::Ticket(t) => t.key(),
             Projection::App(a) => a.key(),
+            Projection::SecurityAlert(a) => a.key(),
         }
     }
 
@@ -52,6 +55,8 @@ impl Projection {
             // An application's state is read as it stands (`GET /v1/environments`, `/metrics`);
             // its deployments count through their own entities.
             Projection::App(_) => Vec::new(),
+            // Alerts are read as they stand, per repo (`GET /v1/security`, `/metrics`).
+            Projection::SecurityAlert(_) => Vec::new(),
         }
     }
 
@@ -114,8 +119,8 @@ pub fn dependents(projection: &Projection, config: &OrgConfig) -> Dependents {
         Projection::Incident(i) => found.blame = Some(i.key()),
         // The PRs naming a ticket link to it from their side (`link_edits::ticket_links`).
         Projection::Ticket(_) => {}
-        // Nothing links to an application's state.
-        Projection::App(_) => {}
+        // Nothing links to an application's state or an alert.
+        Projection::App(_) | Projection::SecurityAlert(_) => {}
     }
     found
 }

@@ -27,6 +27,9 @@ const EVENTS: &[&str] = &[
     "issues",
     "ping",
     "check_suite",
+    "dependabot_alert",
+    "code_scanning_alert",
+    "secret_scanning_alert",
 ];
 
 /// The `X-Gitlab-Event` values `normalize_gitlab` reads (and one it ignores).

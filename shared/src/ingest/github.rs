@@ -38,6 +38,9 @@ pub fn normalize_github(
     // Still required and checked: GitHub always sends it, and a request without one is not
     // GitHub. Fact identity does not use it (see the module doc).
     check_id(delivery_id, "X-GitHub-Delivery")?;
+    if let Some(kind) = security::alert_kind(event) {
+        return security::normalize(kind, &Facts { body }, body);
+    }
     let Some(main_key) = main_key(event) else {
         // Parsed anyway: a malformed body is a 400 whatever the event, so a broken sender is
         // noticed even while it only sends events we skip.
@@ -799,6 +802,8 @@ fn issues(facts: &Facts, e: IssuesEvent) -> Result<Normalized, IngestError> {
     let identity = facts.change_identity("issue", &e.action);
     Ok(facts.one(&identity, entity, at, body))
 }
+
+mod security;
 
 #[cfg(test)]
 pub(crate) mod tests;

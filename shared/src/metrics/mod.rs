@@ -32,6 +32,7 @@ pub mod levels;
 pub mod lists;
 pub mod prometheus;
 pub mod pull_requests;
+pub mod security;
 pub mod tickets;
 
 #[cfg(test)]
@@ -73,7 +74,7 @@ pub fn merge_weeks(parts: impl IntoIterator<Item = (IsoWeek, Rollup)>) -> Vec<(I
 }
 
 /// p50 and p90 of a duration, in seconds; `null` when there is no sample.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Quantiles {
     pub p50_seconds: Option<f64>,
     pub p90_seconds: Option<f64>,

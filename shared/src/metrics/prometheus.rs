@@ -425,7 +425,7 @@ pub fn escape_label_value(value: &str) -> String {
 }
 
 /// `# HELP` text escapes backslash and line feed.
-fn escape_help(text: &str) -> String {
+pub(crate) fn escape_help(text: &str) -> String {
     text.replace('\\', "\\\\").replace('\n', "\\n")
 }
 

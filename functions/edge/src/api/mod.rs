@@ -13,6 +13,7 @@ mod lists;
 mod query;
 mod reports;
 mod route;
+mod security;
 mod share;
 mod tickets;
 
@@ -151,6 +152,9 @@ async fn answer(state: &ApiState, request: &Request) -> Answer {
             environments::environments(state, request.uri().query().unwrap_or_default()).await
         }
         Route::Tickets => tickets::tickets(state, request.uri().query().unwrap_or_default()).await,
+        Route::Security => {
+            security::security(state, request.uri().query().unwrap_or_default()).await
+        }
         Route::Report(report) => {
             reports::report(state, request.uri().query().unwrap_or_default(), report).await
         }

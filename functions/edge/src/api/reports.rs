@@ -299,6 +299,10 @@ pub async fn prometheus(state: &ApiState) -> Result<Response<Body>, ApiError> {
         .collect();
     let mut text = metrics::prometheus::render(&series);
     text.push_str(&environment_gauges(state, &config, now).await?);
+    // Open security alerts of every configured repo (one `gsi1` query per repo).
+    let query = super::query::parse_query("", &config)?;
+    let security = super::security::report(&state.store, &config, &query).await?;
+    text.push_str(&metrics::security::render_open_alerts(&security));
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "text/plain; version=0.0.4; charset=utf-8")

@@ -4,7 +4,7 @@
 use super::error::ApiError;
 
 /// The read routes, as in docs/API.md and template.yaml.
-pub const ROUTES: [(&str, &str); 19] = [
+pub const ROUTES: [(&str, &str); 20] = [
     ("GET", "/v1/dora"),
     ("GET", "/v1/cycle-time"),
     ("GET", "/v1/pull-requests"),
@@ -12,6 +12,7 @@ pub const ROUTES: [(&str, &str); 19] = [
     ("GET", "/v1/deployments/failed"),
     ("GET", "/v1/environments"),
     ("GET", "/v1/tickets"),
+    ("GET", "/v1/security"),
     ("GET", "/v1/incidents"),
     ("GET", "/v1/goals"),
     ("GET", "/v1/teams"),
@@ -48,6 +49,8 @@ pub enum Route {
     Environments,
     /// `GET /v1/tickets`: ticket cycle and lead times, and the tickets an environment got.
     Tickets,
+    /// `GET /v1/security`: open security alerts by severity, and the period's fixes.
+    Security,
     /// `GET /v1/goals`: a scope's goals against its reports, and its DORA benchmark.
     Goals,
     Teams,
@@ -96,6 +99,7 @@ impl Route {
             ("GET", "/v1/deployments/failed") => Route::FailedDeployments,
             ("GET", "/v1/environments") => Route::Environments,
             ("GET", "/v1/tickets") => Route::Tickets,
+            ("GET", "/v1/security") => Route::Security,
             ("GET", "/v1/goals") => Route::Goals,
             ("GET", "/v1/teams") => Route::Teams,
             ("GET", "/v1/config") => Route::GetConfig,

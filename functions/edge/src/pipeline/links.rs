@@ -43,7 +43,10 @@ impl Pipeline<'_> {
                 self.apply(link_edits::earlier_pr_heads(pr, &others), work)
                     .await
             }
-            Projection::Incident(_) | Projection::Ticket(_) | Projection::App(_) => Ok(()),
+            Projection::Incident(_)
+            | Projection::Ticket(_)
+            | Projection::App(_)
+            | Projection::SecurityAlert(_) => Ok(()),
         }
     }
 

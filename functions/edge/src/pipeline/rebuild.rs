@@ -10,8 +10,8 @@ use flowmeter::derive::pr_commits::own_pushes;
 use flowmeter::derive::projection::reverts_among;
 use flowmeter::derive::{
     dependents, pack_members, project_app_state, project_deployment, project_incident,
-    project_pull_request, project_ticket, Bucket, HeadHistory, MemberDiff, Projection, PullRequest,
-    Rollup,
+    project_pull_request, project_security_alert, project_ticket, Bucket, HeadHistory, MemberDiff,
+    Projection, PullRequest, Rollup,
 };
 use flowmeter::model::{EntityKey, Fact, FactBody};
 
@@ -104,6 +104,9 @@ impl Pipeline<'_> {
             }
             EntityKey::Ticket { .. } => project_ticket(entity, facts).map(Projection::Ticket),
             EntityKey::App { .. } => project_app_state(entity, facts).map(Projection::App),
+            EntityKey::Alert { .. } => {
+                project_security_alert(entity, facts).map(Projection::SecurityAlert)
+            }
             // A branch's pushes rebuild its PRs (`branch_changed`); it has no projection.
             EntityKey::Branch { .. } => None,
         })

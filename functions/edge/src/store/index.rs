@@ -4,7 +4,7 @@
 use std::ops::RangeBounds;
 
 use chrono::{DateTime, Utc};
-use flowmeter::derive::{AppState, Deployment, Incident, PullRequest};
+use flowmeter::derive::{AppState, Deployment, Incident, PullRequest, SecurityAlert};
 
 use super::codec::s;
 use super::keys::{self, Index, IndexPartition};
@@ -23,6 +23,7 @@ pub const INDEX_QUERIES: &[(&str, Index)] = &[
     ("incidents_of_service", Index::Gsi1),
     ("open_incidents", Index::Gsi2),
     ("app_states", Index::Gsi2),
+    ("security_alerts", Index::Gsi1),
 ];
 
 /// How an index partition is read: in order or newest first, all or the first `limit`.
@@ -140,6 +141,13 @@ impl Store {
             .await
     }
 
+    /// Every security alert of `repo`, open or closed, by opening.
+    pub async fn security_alerts(&self, repo: &str) -> Result<Vec<SecurityAlert>, StoreError> {
+        let partition = keys::alerts_of_repo(repo);
+        self.index_read(partition, &(..), Read::default(), security_alert)
+            .await
+    }
+
     /// Every incident not resolved yet, by opening.
     pub async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
         let partition = keys::open_incidents();
@@ -201,6 +209,13 @@ fn deployment(item: ProjectionItem) -> Option<Deployment> {
 fn incident(item: ProjectionItem) -> Option<Incident> {
     match item.projection {
         Projection::Incident(i) => Some(i),
+        _ => None,
+    }
+}
+
+fn security_alert(item: ProjectionItem) -> Option<SecurityAlert> {
+    match item.projection {
+        Projection::SecurityAlert(a) => Some(a),
         _ => None,
     }
 }

@@ -26,8 +26,19 @@ pub const TICKET: &str = "TICKET#";
 /// A GitOps application's partition (`APP#argocd:<app>@<environment>`): its state
 /// observations and the projection that says where it stands.
 pub const APP: &str = "APP#";
+/// A security alert's partition (`SEC#<owner/repo>#<kind>:<number>`): GitHub's snapshots of it
+/// and the projection that says where it stands.
+pub const ALERT: &str = "SEC#";
 /// The entity partitions: facts, links, projections and PR-by-head records live here.
-pub const ENTITY_PARTITIONS: [&str; 6] = [PULL_REQUEST, DEPLOYMENT, INCIDENT, BRANCH, TICKET, APP];
+pub const ENTITY_PARTITIONS: [&str; 7] = [
+    PULL_REQUEST,
+    DEPLOYMENT,
+    INCIDENT,
+    BRANCH,
+    TICKET,
+    APP,
+    ALERT,
+];
 /// The partitions of entities that have a projection.
 pub const PROJECTED_ENTITIES: [&str; 3] = [PULL_REQUEST, DEPLOYMENT, INCIDENT];
 
@@ -77,6 +88,7 @@ pub const ROLLUP_WRITE_PREFIXES: &[&str] = &[
     BRANCH,
     TICKET,
     APP,
+    ALERT,
     BUCKET,
     ROLLUP,
     RUN,
@@ -181,7 +193,7 @@ pub fn time_bounds(range: &impl RangeBounds<DateTime<Utc>>) -> (String, String) 
 pub enum Index {
     /// Production deployments of a repo by finish (`DEPS#<repo>`), those of another
     /// environment (`ENVDEPS#<repo>#<environment>`), incidents of a service by opening
-    /// (`INCS#<service>`).
+    /// (`INCS#<service>`), security alerts of a repo by opening (`SECS#<repo>`).
     Gsi1,
     /// Merged PRs of a repo by merge (`MERGED#<repo>`), open incidents (`OPENINC`), GitOps
     /// applications by id (`APPS`).
@@ -259,6 +271,15 @@ pub(super) fn apps() -> IndexPartition {
     }
 }
 
+/// A repo's security alerts by opening (`gsi1`), open or not: a repo has tens or hundreds, so
+/// one query reads its open ones and its fixes alike.
+pub(super) fn alerts_of_repo(repo: &str) -> IndexPartition {
+    IndexPartition {
+        index: Index::Gsi1,
+        pk: format!("SECS#{repo}"),
+    }
+}
+
 pub(super) fn merged_prs_of_repo(repo: &str) -> IndexPartition {
     let pk = format!("MERGED#{repo}");
     IndexPartition {
@@ -317,6 +338,10 @@ pub fn index_keys(projection: &Projection) -> [Option<String>; 4] {
         // Read by key: the reads find a ticket from the PRs that name it.
         Projection::Ticket(_) => [None, None, None, None],
         Projection::App(app) => on(apps(), app.id.clone()),
+        Projection::SecurityAlert(alert) => on(
+            alerts_of_repo(&alert.repo),
+            entry(alert.opened_at, &alert.id),
+        ),
     }
 }
 
@@ -375,6 +400,18 @@ mod tests {
         assert!(app.partition_key().starts_with(APP));
         assert!(ENTITY_PARTITIONS.contains(&APP));
         assert!(ROLLUP_WRITE_PREFIXES.contains(&APP));
+        // Security alerts get their projection.
+        let alert = EntityKey::Alert {
+            repo: "acme/api".into(),
+            id: "dependabot:20".into(),
+        };
+        assert!(alert.partition_key().starts_with(ALERT));
+        assert!(ENTITY_PARTITIONS.contains(&ALERT));
+        assert!(ROLLUP_WRITE_PREFIXES.contains(&ALERT));
+        assert_eq!(
+            EntityKey::from_partition_key(&alert.partition_key()),
+            Some(alert)
+        );
     }
 
     #[test]

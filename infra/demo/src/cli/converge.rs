@@ -20,6 +20,9 @@ struct Expected {
     /// Started tickets done, and shipped, in the period (their cycle and lead times).
     tickets_done: u64,
     tickets_shipped: u64,
+    /// Security alerts open at the end, and fixed in the period.
+    alerts_open: u64,
+    alerts_fixed: u64,
 }
 
 fn expected(org: &DemoOrg) -> Expected {
@@ -32,7 +35,10 @@ fn expected(org: &DemoOrg) -> Expected {
         .iter()
         .map(|t| org.truth.tickets(&t.name, org.from(), org.to()))
         .collect();
+    let (alerts_open, alerts_fixed) = org.truth.security(&repos, org.from(), org.to());
     Expected {
+        alerts_open,
+        alerts_fixed,
         deployments: dora.deployments,
         attempts: dora.attempts,
         failed: dora.failed,
@@ -43,9 +49,15 @@ fn expected(org: &DemoOrg) -> Expected {
     }
 }
 
-fn observed(dora: &Value, prs: &Value, tickets: &Value) -> Expected {
+fn observed(dora: &Value, prs: &Value, tickets: &Value, security: &Value) -> Expected {
     let n = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    let open = ["critical", "high", "medium", "low"]
+        .iter()
+        .map(|s| n(security, &format!("/totals/open/{s}")))
+        .sum();
     Expected {
+        alerts_open: open,
+        alerts_fixed: n(security, "/totals/fixed"),
         deployments: n(dora, "/deployment_frequency/deployments"),
         attempts: n(dora, "/change_failure_rate/deployments"),
         failed: n(dora, "/change_failure_rate/failed"),
@@ -66,6 +78,8 @@ impl Expected {
             self.merged,
             self.tickets_done,
             self.tickets_shipped,
+            self.alerts_open,
+            self.alerts_fixed,
         ) == (
             other.deployments,
             other.attempts,
@@ -74,19 +88,23 @@ impl Expected {
             other.merged,
             other.tickets_done,
             other.tickets_shipped,
+            other.alerts_open,
+            other.alerts_fixed,
         )
     }
 
     fn describe(&self) -> String {
         format!(
-            "{} deployments ({} attempts, {} failed), {} lead times, {} PRs merged, {} tickets done, {} shipped",
+            "{} deployments ({} attempts, {} failed), {} lead times, {} PRs merged, {} tickets done, {} shipped, {} security alerts open, {} fixed",
             self.deployments,
             self.attempts,
             self.failed,
             self.lead_times,
             self.merged,
             self.tickets_done,
-            self.tickets_shipped
+            self.tickets_shipped,
+            self.alerts_open,
+            self.alerts_fixed
         )
     }
 }
@@ -109,8 +127,10 @@ pub(crate) async fn converge(api: &Api, org: &DemoOrg) -> Result<bool, String> {
         let prs = api.get("/v1/pull-requests", &period).await?;
         let cycle = api.get("/v1/cycle-time", &period).await?;
         let tickets = api.get("/v1/tickets", &period).await?;
-        let fingerprint = format!("{dora}{prs}{cycle}{tickets}");
-        let seen = observed(&dora, &prs, &tickets);
+        let security = api.get("/v1/security", &period).await?;
+        // Its totals only: its `at` and ages are the time of asking, not a change.
+        let fingerprint = format!("{dora}{prs}{cycle}{tickets}{}", security["totals"]);
+        let seen = observed(&dora, &prs, &tickets, &security);
         spinner.set_message(format!(
             "{} (expecting {})",
             seen.describe(),

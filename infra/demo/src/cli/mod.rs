@@ -199,6 +199,7 @@ async fn print_report(
     );
     let environments = api.get("/v1/environments", "scope=org").await?;
     let mut tickets = Vec::new();
+    let mut security = Vec::new();
     for team in &org.teams {
         let query = format!(
             "scope=team:{}&from={}&to={}",
@@ -207,6 +208,7 @@ async fn print_report(
             org.to()
         );
         tickets.push((team.name.clone(), api.get("/v1/tickets", &query).await?));
+        security.push((team.name.clone(), api.get("/v1/security", &query).await?));
     }
     let mut verdicts = Vec::new();
     let heads = org
@@ -222,9 +224,10 @@ async fn print_report(
         );
     }
     println!(
-        "\n{text}{}{}{}",
+        "\n{text}{}{}{}{}",
         report::environments(&environments),
         report::tickets(&tickets, &environments),
+        report::security(&security),
         report::release_gates(&verdicts)
     );
     let named = attention
@@ -240,7 +243,7 @@ async fn print_report(
         }
     );
     if matched {
-        println!("Pipeline check: the org's deployments, failures, lead times, merged PRs and tickets done and shipped equal the generator's ground truth.");
+        println!("Pipeline check: the org's deployments, failures, lead times, merged PRs, tickets done and shipped, and security alerts open and fixed equal the generator's ground truth.");
     }
     Ok(())
 }

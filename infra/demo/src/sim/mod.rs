@@ -11,7 +11,8 @@
 //! (`calendar`), planning pull requests (`plans`) and emitting them (`pull_requests`),
 //! deployments (`deployments`), incidents (`incidents`), the org's schedule of work
 //! (`schedule`), and the Jira and Linear tickets the pull requests name (`tickets`, drawn from a
-//! stream of their own: `Rng::fork(seed, "tickets")`).
+//! stream of their own: `Rng::fork(seed, "tickets")`), and GitHub's security alerts of the
+//! GitHub repositories (`security`, from `Rng::fork(seed, "security")`).
 
 mod calendar;
 mod deployments;
@@ -20,6 +21,7 @@ mod incidents;
 mod plans;
 mod pull_requests;
 mod schedule;
+mod security;
 mod tickets;
 
 use std::cmp::Reverse;
@@ -325,6 +327,7 @@ pub fn simulate(params: &Params) -> Output {
     world.plan_work();
     world.run();
     world.emit_tickets();
+    world.emit_security_alerts(params.seed);
     let mut deliveries = std::mem::take(&mut world.deliveries);
     // Stable: equal times keep their emission order.
     deliveries.sort_by_key(|d| d.at);
