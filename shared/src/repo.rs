@@ -39,6 +39,12 @@ pub enum Forge {
     Bitbucket,
 }
 
+/// Whether a link is a web address (`http`/`https`): only those leave the API, since a payload's
+/// `html_url` is the sender's word and a `javascript:` URL in a dashboard link would run.
+pub fn is_web_url(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
+}
+
 /// Reads a repository name as written in config, a scope or a payload: lower-cased, checked,
 /// and `github.com/owner/name` shortened to `owner/name`.
 pub fn parse_repo(raw: &str) -> Result<String, RepoNameError> {

@@ -147,13 +147,12 @@ impl PullRequest {
         })
     }
 
-    /// The PR's page: the link its forge sent when it is a web address, else the one its
-    /// repository's name gives. Only `http(s)` links leave the API: a payload's `html_url` is
-    /// the sender's word, and a `javascript:` URL in a dashboard link would run.
+    /// The PR's page: the link its forge sent when it is a web address
+    /// ([`crate::repo::is_web_url`]), else the one its repository's name gives.
     pub fn page_url(&self, github: &str) -> String {
         self.html_url
             .as_deref()
-            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+            .filter(|u| crate::repo::is_web_url(u))
             .map(str::to_string)
             .unwrap_or_else(|| crate::repo::pull_request_url(&self.repo, self.number, github))
     }

@@ -130,10 +130,7 @@ pub fn security_report(
                     opened_at: a.opened_at,
                     age_seconds: crate::derive::deployment::seconds_between(a.opened_at, now)
                         .max(0.0),
-                    url: a
-                        .html_url
-                        .clone()
-                        .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+                    url: a.html_url.clone().filter(|u| crate::repo::is_web_url(u)),
                 })
                 .collect(),
         });

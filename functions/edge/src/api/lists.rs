@@ -52,14 +52,7 @@ fn parse_list_query(query_string: &str, config: &OrgConfig) -> Result<ListQuery,
 fn plan(query: &Query, config: &OrgConfig) -> Result<(ListScope, PeriodSpan), ApiError> {
     let plan = config.plan(&query.scope.parse()?)?;
     super::reports::check_key_sizes(plan.scopes())?;
-    let tz = config.timezone();
-    let (Some(first), Some(last)) = (query.weeks.first(), query.weeks.last()) else {
-        return Err(ApiError::bad_request("the period lists no week"));
-    };
-    Ok((
-        ListScope::of(&plan, config),
-        (first.monday(tz), last.next().monday(tz)),
-    ))
+    Ok((ListScope::of(&plan, config), query.span(config)?))
 }
 
 pub async fn slowest(state: &ApiState, query_string: &str) -> Result<Response<Body>, ApiError> {

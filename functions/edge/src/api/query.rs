@@ -25,6 +25,21 @@ pub struct Query {
     pub weeks: Vec<IsoWeek>,
 }
 
+impl Query {
+    /// The instants the period spans: its whole ISO weeks in the org's timezone, as the reports
+    /// count them, from the first Monday to the Monday after the last week.
+    pub fn span(
+        &self,
+        config: &OrgConfig,
+    ) -> Result<flowmeter::metrics::lists::PeriodSpan, ApiError> {
+        let tz = config.timezone();
+        let (Some(first), Some(last)) = (self.weeks.first(), self.weeks.last()) else {
+            return Err(ApiError::bad_request("the period lists no week"));
+        };
+        Ok((first.monday(tz), last.next().monday(tz)))
+    }
+}
+
 /// A `YYYY-MM-DD` date in the years the platform keeps ([`MIN_YEAR`] to [`MAX_YEAR`]): chrono
 /// also reads `0000-01-01` and `-262143-01-01`, whose weeks no rollup can have.
 fn parse_date(name: &str, value: &str) -> Result<NaiveDate, ApiError> {

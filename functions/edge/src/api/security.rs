@@ -30,11 +30,7 @@ pub async fn report(
     query: &Query,
 ) -> Result<SecurityReport, ApiError> {
     let plan = plan(&query.scope.parse()?, config)?;
-    let tz = config.timezone();
-    let (Some(first), Some(last)) = (query.weeks.first(), query.weeks.last()) else {
-        return Err(ApiError::bad_request("the period lists no week"));
-    };
-    let period = (first.monday(tz), last.next().monday(tz));
+    let period = query.span(config)?;
     let repos = alerts_of(store, &ListScope::of(&plan, config).deployment_repos).await?;
     Ok(security_report(
         &query.scope,

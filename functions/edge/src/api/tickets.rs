@@ -33,11 +33,7 @@ pub async fn tickets(state: &ApiState, query_string: &str) -> Result<Response<Bo
     let query = parse_query_any_environment(query_string, &config)?;
     let plan = plan(&query.scope.parse()?, &config)?;
     let found = weekly(state, &plan.tickets, &query, plan.configured).await?;
-    let tz = config.timezone();
-    let (Some(first), Some(last)) = (query.weeks.first(), query.weeks.last()) else {
-        return Err(ApiError::bad_request("the period lists no week"));
-    };
-    let period = (first.monday(tz), last.next().monday(tz));
+    let period = query.span(&config)?;
     let mut carried: Carried = Vec::new();
     for repo in ListScope::of(&plan, &config).deployment_repos {
         carried.extend(carried_in_repo(&state.store, &repo, &query.environment, period).await?);
