@@ -4,6 +4,7 @@
 //! `infra/with-emulators.sh` (`make dev`), which stops them when this process ends.
 
 pub mod backfill_command;
+pub mod event_bus;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -1,0 +1,1 @@
+//! The notifier: events from the bus → the routed channels' chat messages.

@@ -1,0 +1,1 @@
+//! Publishing domain events to the EventBridge bus.

@@ -1,0 +1,1 @@
+//! A local EventBridge `PutEvents` endpoint.
