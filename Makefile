@@ -191,14 +191,14 @@ distclean: clean
 
 # ---- AWS (DEPLOY.md): arm64 Lambda zips, and `sam deploy --guided` of exactly those zips ------
 # cargo-lambda and zig (its cross-linker for aarch64): $(LAMBDA_STAMP) above.
-LAMBDA_FUNCTIONS := webhook rollup api digest backfill
+LAMBDA_FUNCTIONS := webhook rollup api digest backfill notifier
 # In the checkout (git-ignored), whatever CARGO_TARGET_DIR is, so sam and people find them.
 LAMBDA_DIR := target/lambda
 SAM ?= sam
 
 .PHONY: build deploy
 
-# One cargo invocation for the five crates, so the shared dependencies compile once.
+# One cargo invocation for the six crates, so the shared dependencies compile once.
 build: $(LAMBDA_STAMP)
 	@if ! rustup target list --installed | grep -x aarch64-unknown-linux-gnu >/dev/null; then \
 	  $(STEP) "rustup target add aarch64-unknown-linux-gnu" rustup target add aarch64-unknown-linux-gnu; fi

@@ -247,7 +247,7 @@ async fn a_partial_batch_failure_reports_its_first_failing_record_and_the_retry_
     let through = faulty.store_like(&direct).await;
     faulty.fail_when(|_, body| body.contains("PR#acme/api#2\""));
     let event = stream_event(&direct).await;
-    let response = flowmeter_edge::stream::handle_stream_event(&through, event.clone())
+    let response = flowmeter_edge::stream::handle_stream_event(&through, None, event.clone())
         .await
         .expect("handler");
     let failures: Vec<Option<String>> = response
@@ -282,7 +282,7 @@ async fn a_partial_batch_failure_reports_its_first_failing_record_and_the_retry_
             .as_deref()
             .is_some_and(|s| s >= "1002")
     });
-    let response = flowmeter_edge::stream::handle_stream_event(&through, retry)
+    let response = flowmeter_edge::stream::handle_stream_event(&through, None, retry)
         .await
         .expect("handler");
     assert!(response.batch_item_failures.is_empty());

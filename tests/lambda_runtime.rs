@@ -1,4 +1,4 @@
-//! The four Lambda binaries as Lambda runs them, not only their handlers: each built `bootstrap`
+//! The six Lambda binaries as Lambda runs them, not only their handlers: each built `bootstrap`
 //! (the workspace's debug build) polls a Lambda Runtime API emulator (`cargo lambda watch
 //! --only-lambda-apis`, cargo-lambda from PyPI, which `make deps` installs into `.venv-lambda`),
 //! with the environment the template gives it, its secrets read through a stand-in for the
@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use flowmeter_devserver::LocalEventBus;
 use flowmeter_e2e::http::ses_emails;
+use flowmeter_e2e::slack_standin::SlackStandIn;
 use flowmeter_e2e::{fresh_store, Delivery};
 use flowmeter_edge::local_stream::local_request;
 use flowmeter_edge::store::{item_keys, Store, PROJECTION_SK};
@@ -41,15 +43,20 @@ const ROLLUP: &str = "flowmeter-rollup";
 const API: &str = "flowmeter-api";
 const DIGEST: &str = "flowmeter-digest";
 const BACKFILL: &str = "flowmeter-backfill";
+const NOTIFIER: &str = "flowmeter-notifier";
 
-/// The template's logical ids of the five functions, to read their environment from it.
-const FUNCTIONS: [(&str, &str); 5] = [
+/// The template's logical ids of the six functions, to read their environment from it.
+const FUNCTIONS: [(&str, &str); 6] = [
     (WEBHOOK, "WebhookFunction"),
     (ROLLUP, "RollupFunction"),
     (API, "ApiFunction"),
     (DIGEST, "DigestFunction"),
     (BACKFILL, "BackfillFunction"),
+    (NOTIFIER, "NotifierFunction"),
 ];
+
+/// The bus the rollup publishes to (the template's `EVENT_BUS_NAME`), served locally.
+const BUS: &str = "flowmeter-lambda-events";
 
 const GITHUB_SECRET: &str = "lambda-runtime-github-secret";
 const API_TOKEN: &str = "lambda-runtime-read-token";
@@ -280,6 +287,8 @@ struct Lambda {
     extension_port: u16,
     /// The local GitHub REST API the backfill function reads.
     github_url: String,
+    /// The local EventBridge the rollup publishes to.
+    bus_endpoint: String,
     http: reqwest::Client,
     functions: BTreeMap<String, Process>,
     _emulator: Process,
@@ -291,6 +300,7 @@ impl Lambda {
         table: &str,
         extension_port: u16,
         github_url: &str,
+        bus_endpoint: &str,
     ) -> Lambda {
         let port = free_port();
         let mut command = Command::new(cargo_lambda);
@@ -325,6 +335,7 @@ impl Lambda {
             table: table.to_string(),
             extension_port,
             github_url: github_url.to_string(),
+            bus_endpoint: bus_endpoint.to_string(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(150))
                 .build()
@@ -342,7 +353,7 @@ impl Lambda {
             .find(|(n, _)| *n == name)
             .expect("a known function");
         let memory = match name {
-            WEBHOOK | DIGEST | BACKFILL => "256",
+            WEBHOOK | DIGEST | BACKFILL | NOTIFIER => "256",
             _ => "512",
         };
         let mut env: BTreeMap<String, String> = [
@@ -381,6 +392,7 @@ impl Lambda {
                 "DIGEST_TIMEZONE" => "UTC".into(),
                 "FLOWMETER_DASHBOARD_URL" => "https://metrics.acme.example/".into(),
                 "FLOWMETER_GITHUB_API_URL" => self.github_url.clone(),
+                "EVENT_BUS_NAME" => BUS.into(),
                 other => panic!(
                     "template.yaml gives {logical_id} {other}: teach tests/lambda_runtime.rs \
                      the value a deployment would have"
@@ -388,6 +400,10 @@ impl Lambda {
             };
             env.insert(key, value);
         }
+        env.insert(
+            "FLOWMETER_EVENTBRIDGE_ENDPOINT".into(),
+            self.bus_endpoint.clone(),
+        );
         for key in ["FLOWMETER_DYNAMODB_ENDPOINT", "FLOWMETER_SES_ENDPOINT"] {
             let value = std::env::var(key)
                 .unwrap_or_else(|_| panic!("{key} is not set: run under infra/with-emulators.sh"));
@@ -620,7 +636,8 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let recipient = format!("lambda-{}-{nanos}@acme.example", std::process::id());
-    let mut lambda = started_lambda(&cargo_lambda, &store, &recipient).await;
+    let platform = SlackStandIn::start().await;
+    let mut lambda = started_lambda(&cargo_lambda, &store, &recipient, &platform).await;
 
     // Webhook, HTTP API event: a signed delivery is accepted and its fact is in the table.
     let body = std::fs::read_to_string(repo().join(MERGED_PR)).expect("fixture");
@@ -633,6 +650,7 @@ async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
     the_api_reports_the_merged_pr_to_the_token_only(&mut lambda).await;
     the_digest_emails_this_run_s_recipient(&mut lambda, &recipient).await;
     the_backfill_continues_a_started_backfill_to_its_end(&mut lambda, &store).await;
+    the_notifier_posts_a_queued_event_to_its_routed_channel(&mut lambda, &platform).await;
 
     init_errors_end_the_process_with_the_cause(&lambda).await;
 }
@@ -656,10 +674,15 @@ async fn github_api() -> &'static GitHubApi {
 
 /// The org config (digest emailed to `recipient`), the secrets extension, and the emulator
 /// with the five functions started.
-async fn started_lambda(cargo_lambda: &Path, store: &Store, recipient: &str) -> Lambda {
+async fn started_lambda(
+    cargo_lambda: &Path,
+    store: &Store,
+    recipient: &str,
+    platform: &SlackStandIn,
+) -> Lambda {
     store
         .put_config(&format!(
-            "org: acme\ntimezone: UTC\ndigest:\n  email: {{ from: metrics@acme.example, to: [{recipient}] }}\n"
+            "org: acme\ntimezone: UTC\ndigest:\n  email: {{ from: metrics@acme.example, to: [{recipient}] }}\nnotifications:\n  routes:\n    - {{ channel: platform, events: [deployment.failed] }}\n"
         ))
         .await
         .expect("config");
@@ -668,10 +691,19 @@ async fn started_lambda(cargo_lambda: &Path, store: &Store, recipient: &str) -> 
         "api_token": API_TOKEN,
         "admin_token": "lambda-runtime-admin-token",
         "github_token": "test-token",
+        "channels": {"platform": {"slack_webhook_url": platform.url}},
     }))
     .await;
     let github = github_api().await;
-    let mut lambda = Lambda::start(cargo_lambda, store.table(), extension, &github.url).await;
+    let bus = LocalEventBus::start(BUS).await.expect("local bus");
+    let mut lambda = Lambda::start(
+        cargo_lambda,
+        store.table(),
+        extension,
+        &github.url,
+        &bus.endpoint(),
+    )
+    .await;
     for (name, _) in FUNCTIONS {
         lambda.start_function(name);
     }
@@ -835,6 +867,46 @@ type EnvChange = fn(&mut BTreeMap<String, String>);
 
 /// A function that cannot start must say why and exit (Lambda then reports the init error and
 /// retries on a fresh container), not sit polling with a configuration that cannot work.
+/// Notifier, an SQS batch as the notification queue delivers it (the EventBridge rule's events
+/// as message bodies): the failed deployment goes to the routed Slack channel; a body that is
+/// not a Flowmeter event is dropped, not retried; nothing is reported failed.
+async fn the_notifier_posts_a_queued_event_to_its_routed_channel(
+    lambda: &mut Lambda,
+    platform: &SlackStandIn,
+) {
+    let detail = json!({
+        "id": "evt_0123456789abcdef0123456789abcdef", "type": "deployment.failed",
+        "occurred_at": "2026-12-01T10:05:00Z", "org": "acme", "repo": "acme/api",
+        "environment": "production", "teams": [], "severity": null,
+        "deployment": {"id": "gh:7", "repo": "acme/api", "environment": "production",
+            "source_environment": "production", "sha": "0123456789abcdef0123456789abcdef01234567",
+            "workflow": "deploy", "state": "failure", "started_at": "2026-12-01T10:00:00Z",
+            "finished_at": "2026-12-01T10:05:00Z", "duration_seconds": 300.0,
+            "url": "https://github.com/acme/api/commit/0123456789abcdef0123456789abcdef01234567"}
+    });
+    let envelope = json!({"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "deployment.failed", "source": "flowmeter", "account": "123456789012",
+        "time": "2026-12-01T10:05:00Z", "region": "us-east-1", "resources": [], "detail": detail});
+    let record = |id: &str, body: String| {
+        json!({"messageId": id, "receiptHandle": format!("handle-{id}"), "body": body,
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764583500000",
+                "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1764583500001"},
+            "messageAttributes": {}, "md5OfBody": "0", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:flowmeter-notifications",
+            "awsRegion": "us-east-1"})
+    };
+    let batch = json!({"Records": [
+        record("m-1", envelope.to_string()),
+        record("m-2", "not an event".into()),
+    ]});
+    let answer = lambda.invoke(NOTIFIER, &batch).await;
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    let sent = platform.accepted();
+    assert_eq!(sent.len(), 1, "{sent:?}\n{}", lambda.log(NOTIFIER));
+    assert!(sent[0].to_string().contains("acme/api"), "{}", sent[0]);
+    assert!(lambda.log(NOTIFIER).contains("queued message dropped"));
+}
+
 async fn init_errors_end_the_process_with_the_cause(lambda: &Lambda) {
     let cases: [(&str, &str, EnvChange, &str); 3] = [
         (

@@ -1,7 +1,9 @@
 //! Holds `template.yaml` and the code to each other, without AWS: every environment variable a
 //! function's code reads is set for that function (and no secret is), every index the store
 //! queries exists and is granted, the HTTP API routes are exactly the routes the handlers serve,
-//! and the IAM roles stay least-privilege. A deploy is the wrong place to learn any of these.
+//! the domain events go from the rollup to the bus and through a rule and a queue to the
+//! notifier, and the IAM roles stay least-privilege. A deploy is the wrong place to learn any of
+//! these.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -176,8 +178,8 @@ enum Use {
     NotAnEnvVar,
 }
 
-const ALL: &[&str] = &["webhook", "rollup", "api", "digest", "backfill"];
-const WITH_SECRETS: &[&str] = &["webhook", "api", "digest", "backfill"];
+const ALL: &[&str] = &["webhook", "rollup", "api", "digest", "backfill", "notifier"];
+const WITH_SECRETS: &[&str] = &["webhook", "api", "digest", "backfill", "notifier"];
 
 /// Every env-like name in functions/**: where it is read and what the template must do.
 const CLASSIFIED: &[(&str, Use)] = &[
@@ -198,6 +200,8 @@ const CLASSIFIED: &[(&str, Use)] = &[
     ("FLOWMETER_ADMIN_TOKEN", Use::LocalSecret),
     ("FLOWMETER_SLACK_WEBHOOK_URL", Use::LocalSecret),
     ("FLOWMETER_TEAMS_WEBHOOK_URL", Use::LocalSecret),
+    // The notifier's named channels (a JSON object, as the secret's `channels`).
+    ("FLOWMETER_CHANNELS", Use::LocalSecret),
     ("FLOWMETER_GITHUB_TOKEN", Use::LocalSecret),
     ("FLOWMETER_GITHUB_APP_ID", Use::LocalSecret),
     ("FLOWMETER_GITHUB_APP_PRIVATE_KEY", Use::LocalSecret),
@@ -209,8 +213,10 @@ const CLASSIFIED: &[(&str, Use)] = &[
     ("FLOWMETER_GITHUB_APP_", Use::NotAnEnvVar),
     ("FLOWMETER_DASHBOARD_URL", Use::Functions(&["digest"])),
     ("DIGEST_TIMEZONE", Use::Functions(&["digest"])),
+    ("EVENT_BUS_NAME", Use::Functions(&["rollup"])),
     ("FLOWMETER_DYNAMODB_ENDPOINT", Use::LocalOnly),
     ("FLOWMETER_SES_ENDPOINT", Use::LocalOnly),
+    ("FLOWMETER_EVENTBRIDGE_ENDPOINT", Use::LocalOnly),
     ("AWS_SESSION_TOKEN", Use::SetByLambda),
     ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", Use::Defaulted),
     ("NEW_AND_OLD_IMAGES", Use::NotAnEnvVar),
@@ -463,7 +469,9 @@ fn the_http_api_routes_are_the_routes_the_handlers_serve() {
         .collect();
     assert_eq!(routes_of("webhook"), webhook);
     assert_eq!(routes_of("api"), api);
-    assert!(routes_of("rollup").is_empty() && routes_of("digest").is_empty());
+    for name in ["rollup", "digest", "backfill", "notifier"] {
+        assert!(routes_of(name).is_empty(), "{name} serves no HTTP route");
+    }
     for (_, path) in webhook.iter().chain(&api) {
         assert!(
             !path.starts_with("/dev/"),
@@ -569,14 +577,16 @@ fn each_role_has_exactly_its_dynamodb_actions(doc: &Value) {
             "dynamodb:DeleteItem"
         ])
     );
-    // Exactly the calls `Store` makes on the rollup's path (the pipeline and the stream
-    // handler), plus reading the stream. No Scan: that is the operator's reprocess only.
+    // Exactly the calls `Store` makes on the rollup's path (the pipeline, the stream handler
+    // and the events outbox, whose marks are UpdateItems), plus reading the stream. No Scan:
+    // that is the operator's reprocess only.
     assert_eq!(
         dynamodb("RollupRole"),
         set(&[
             "dynamodb:GetItem",
             "dynamodb:Query",
             "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
             "dynamodb:BatchWriteItem",
             "dynamodb:GetRecords",
@@ -585,6 +595,8 @@ fn each_role_has_exactly_its_dynamodb_actions(doc: &Value) {
             "dynamodb:ListStreams"
         ])
     );
+    // The notifier reads the config's routes and nothing else.
+    assert_eq!(dynamodb("NotifierRole"), set(&["dynamodb:GetItem"]));
     // Facts, checkpoints and ETags, written as the webhook writes facts; the lease is an
     // UpdateItem. No Scan, no DeleteItem: a backfill only adds.
     assert_eq!(
@@ -879,10 +891,32 @@ const DYNAMODB_WRITES: &[&str] = &[
     "dynamodb:BatchWriteItem",
 ];
 
+/// The LeadingKeys patterns of a conditioned DynamoDB grant, whose one condition operator must
+/// be `operator`.
+fn leading_keys(statement: &Value, operator: &str, what: &str) -> BTreeSet<String> {
+    let condition = statement
+        .get("Condition")
+        .unwrap_or_else(|| panic!("{what} without a LeadingKeys condition"));
+    let condition = condition.as_mapping().expect("Condition is a map");
+    assert_eq!(condition.len(), 1, "{what}: one condition operator");
+    let keys: BTreeSet<String> = list(
+        condition
+            .get(operator)
+            .and_then(|c| c.get("dynamodb:LeadingKeys")),
+    )
+    .into_iter()
+    .map(text)
+    .collect();
+    assert!(!keys.is_empty(), "{what}: no {operator} LeadingKeys");
+    keys
+}
+
 #[test]
 fn the_rollup_role_writes_only_under_the_prefixes_the_rollup_writes() {
     let doc = template();
+    let outbox: BTreeSet<String> = [format!("{}*", flowmeter_edge::store::keys::OUTBOX)].into();
     let mut patterns: Option<BTreeSet<String>> = None;
+    let mut marks_outbox = false;
     for statement in statements(&doc, "RollupRole") {
         let writes: Vec<String> = list(statement.get("Action"))
             .into_iter()
@@ -892,27 +926,20 @@ fn the_rollup_role_writes_only_under_the_prefixes_the_rollup_writes() {
         if writes.is_empty() {
             continue;
         }
-        let condition = statement.get("Condition").unwrap_or_else(|| {
-            panic!("RollupRole grants {writes:?} without a LeadingKeys condition")
-        });
-        let condition = condition.as_mapping().expect("Condition is a map");
-        assert_eq!(
-            condition.len(),
-            1,
-            "one condition operator on the rollup's writes"
-        );
-        let keys: BTreeSet<String> = list(
-            condition
-                .get("ForAllValues:StringLike")
-                .and_then(|c| c.get("dynamodb:LeadingKeys")),
-        )
-        .into_iter()
-        .map(text)
-        .collect();
-        assert!(
-            !keys.is_empty(),
-            "{writes:?}: no ForAllValues:StringLike LeadingKeys"
-        );
+        let what = format!("RollupRole's {writes:?}");
+        let keys = leading_keys(statement, "ForAllValues:StringLike", &what);
+        // The outbox's marks (published, unpublished) are the rollup's only UpdateItems, and
+        // only under OUTBOX#: an update can touch no projection, member or rollup.
+        if writes.iter().any(|w| w == "dynamodb:UpdateItem") {
+            assert_eq!(
+                writes,
+                ["dynamodb:UpdateItem"],
+                "{what}: grant UpdateItem alone"
+            );
+            assert_eq!(keys, outbox, "the rollup updates outbox items only");
+            marks_outbox = true;
+            continue;
+        }
         assert!(
             patterns.is_none() || patterns.as_ref() == Some(&keys),
             "the rollup's write statements disagree on their prefixes"
@@ -920,6 +947,14 @@ fn the_rollup_role_writes_only_under_the_prefixes_the_rollup_writes() {
         patterns = Some(keys);
     }
     let patterns = patterns.expect("RollupRole grants no DynamoDB writes");
+    assert!(
+        marks_outbox,
+        "RollupRole cannot mark outbox items published"
+    );
+    assert!(
+        patterns.is_superset(&outbox),
+        "the rollup cannot write its events' outbox items (OUTBOX#<event id>)"
+    );
 
     // Exactly the prefixes the code lists (store::ROLLUP_WRITE_PREFIXES, which
     // tests/derived_writes.rs checks against the items a pipeline run writes).
@@ -946,9 +981,14 @@ fn the_rollup_role_writes_only_under_the_prefixes_the_rollup_writes() {
         week,
     };
     let entities = one_key_of_each_entity();
+    let event_id = flowmeter::events::event_id(
+        flowmeter::events::EventType::DeploymentFinished,
+        &["DEP#acme/api#gh:1"],
+    );
     for pk in entities.iter().map(EntityKey::partition_key).chain([
         flowmeter_edge::store::bucket_pk(&bucket),
         flowmeter_edge::store::rollup_pk(&scope),
+        flowmeter_edge::store::keys::outbox_pk(&event_id),
     ]) {
         assert!(matches(&pk), "the rollup role may not write {pk}");
     }
@@ -1086,4 +1126,326 @@ fn every_webhook_route_has_4xx_and_5xx_rate_alarms_on_its_own_metrics() {
             }
         }
     }
+}
+
+/// The role a function runs as (`Role: !GetAtt <Role>.Arn`).
+fn role_of(function: &Value) -> String {
+    let role = text(&function["Properties"]["Role"]);
+    role.strip_prefix("!GetAtt ")
+        .and_then(|r| r.strip_suffix(".Arn"))
+        .expect("Role: !GetAtt <Role>.Arn")
+        .to_string()
+}
+
+/// The logical ids of the template's IAM roles.
+fn role_ids(doc: &Value) -> Vec<String> {
+    resources(doc)
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::IAM::Role"))
+        .map(|(id, _)| id.as_str().expect("id").to_string())
+        .collect()
+}
+
+fn texts(value: Option<&Value>) -> Vec<String> {
+    list(value).into_iter().map(text).collect()
+}
+
+#[test]
+fn only_the_rollup_may_put_events_and_only_on_its_bus_as_flowmeter() {
+    let doc = template();
+    assert_eq!(
+        resources(&doc)["EventBus"]["Type"].as_str(),
+        Some("AWS::Events::EventBus")
+    );
+    let functions = functions(&doc);
+    let (_, rollup) = &functions["rollup"];
+    assert_eq!(role_of(rollup), "RollupRole");
+    assert_eq!(
+        environment(&doc, rollup)
+            .get("EVENT_BUS_NAME")
+            .map(String::as_str),
+        Some("!GetAtt EventBus.Name"),
+        "the rollup publishes to the stack's bus"
+    );
+
+    let mut grants = 0;
+    for role in role_ids(&doc) {
+        for statement in statements(&doc, &role) {
+            let actions = texts(statement.get("Action"));
+            let events: Vec<&String> = actions
+                .iter()
+                .filter(|a| a.starts_with("events:"))
+                .collect();
+            if events.is_empty() {
+                continue;
+            }
+            assert_eq!(
+                role, "RollupRole",
+                "{role} may {events:?}: only the rollup puts events"
+            );
+            assert_eq!(actions, ["events:PutEvents"], "RollupRole: PutEvents alone");
+            assert_eq!(
+                texts(statement.get("Resource")),
+                ["!GetAtt EventBus.Arn"],
+                "RollupRole may put events on the stack's bus only"
+            );
+            let condition = statement["Condition"]
+                .as_mapping()
+                .expect("PutEvents is conditioned on the source");
+            assert_eq!(condition.len(), 1, "one condition operator");
+            assert_eq!(
+                texts(
+                    condition
+                        .get("StringEquals")
+                        .and_then(|c| c.get("events:source"))
+                ),
+                [flowmeter::events::SOURCE],
+                "the rollup may put events of Flowmeter's source only"
+            );
+            grants += 1;
+        }
+    }
+    assert_eq!(grants, 1, "the rollup's one PutEvents grant");
+}
+
+/// What Lambda's SQS event source mapping needs of the function's role.
+const SQS_CONSUME: &[&str] = &[
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+];
+
+#[test]
+fn the_notifier_reads_the_config_and_the_secret_and_consumes_its_queue_only() {
+    let doc = template();
+    let functions = functions(&doc);
+    let (_, notifier) = &functions["notifier"];
+    let role = role_of(notifier);
+    assert_eq!(role, "NotifierRole");
+
+    let mut granted = BTreeSet::new();
+    for statement in statements(&doc, &role) {
+        let resources = texts(statement.get("Resource"));
+        for action in texts(statement.get("Action")) {
+            let (service, _) = action.split_once(':').expect("service:action");
+            match service {
+                "logs" => assert_eq!(resources, ["!GetAtt NotifierLogGroup.Arn"], "{action}"),
+                "dynamodb" => {
+                    assert_eq!(
+                        action, "dynamodb:GetItem",
+                        "the notifier only reads the config"
+                    );
+                    assert_eq!(resources, ["!GetAtt Table.Arn"], "the table, no index");
+                    assert_eq!(
+                        leading_keys(
+                            statement,
+                            "ForAllValues:StringEquals",
+                            "NotifierRole's GetItem"
+                        ),
+                        BTreeSet::from([flowmeter_edge::store::keys::CONFIG_PK.to_string()]),
+                        "the notifier reads the CONFIG item only"
+                    );
+                }
+                "secretsmanager" => {
+                    assert_eq!(action, "secretsmanager:GetSecretValue");
+                    assert_eq!(resources, ["!Ref Secret"], "the stack's secret only");
+                }
+                "sqs" => {
+                    assert!(
+                        SQS_CONSUME.contains(&action.as_str()),
+                        "NotifierRole may {action}: it only consumes its queue"
+                    );
+                    assert_eq!(resources, ["!GetAtt NotificationQueue.Arn"], "{action}");
+                }
+                other => panic!("NotifierRole may {action}: the notifier needs nothing of {other}"),
+            }
+            granted.insert(action);
+        }
+    }
+    for action in SQS_CONSUME {
+        assert!(
+            granted.contains(*action),
+            "the queue's event source needs {action}"
+        );
+    }
+    for forbidden in [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "events:PutEvents",
+        "sqs:SendMessage",
+    ] {
+        assert!(!granted.contains(forbidden), "NotifierRole may {forbidden}");
+    }
+    assert!(
+        !granted.iter().any(|a| a.starts_with("events:")),
+        "the notifier puts no events"
+    );
+}
+
+#[test]
+fn events_reach_the_notifier_through_a_rule_and_a_queue() {
+    let doc = template();
+    let all = resources(&doc);
+    let of_type = |kind: &str| -> Vec<(&str, &Value)> {
+        all.iter()
+            .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+            .map(|(id, r)| (id.as_str().expect("id"), &r["Properties"]))
+            .collect()
+    };
+
+    // The rule: every event of Flowmeter's source on the stack's bus, to the queue.
+    let rules: Vec<(&str, &Value)> = of_type("AWS::Events::Rule")
+        .into_iter()
+        .filter(|(_, r)| {
+            list(r.get("Targets"))
+                .iter()
+                .any(|t| text(&t["Arn"]) == "!GetAtt NotificationQueue.Arn")
+        })
+        .collect();
+    assert_eq!(rules.len(), 1, "one rule feeds the notification queue");
+    let (rule_id, rule) = rules[0];
+    assert_eq!(rule_id, "NotificationRule");
+    assert_eq!(text(&rule["EventBusName"]), "!Ref EventBus");
+    assert_eq!(text(&rule["State"]), "ENABLED");
+    let pattern = serde_json::to_value(&rule["EventPattern"]).expect("pattern as JSON");
+    assert_eq!(
+        pattern,
+        serde_json::json!({ "source": [flowmeter::events::SOURCE] })
+    );
+    let targets = list(rule.get("Targets"));
+    assert_eq!(targets.len(), 1, "{rule_id}: one target");
+    assert_eq!(text(&targets[0]["Arn"]), "!GetAtt NotificationQueue.Arn");
+    assert_eq!(
+        text(&targets[0]["DeadLetterConfig"]["Arn"]),
+        "!GetAtt NotificationDeadLetterQueue.Arn",
+        "what the rule cannot deliver is parked and alarms"
+    );
+
+    // Only the rule may send to the queues.
+    let policies: Vec<(&str, &Value)> = of_type("AWS::SQS::QueuePolicy")
+        .into_iter()
+        .filter(|(_, p)| texts(p.get("Queues")).contains(&"!Ref NotificationQueue".to_string()))
+        .collect();
+    assert_eq!(policies.len(), 1, "one policy of the notification queue");
+    let (policy_id, policy) = policies[0];
+    let statements = list(policy["PolicyDocument"].get("Statement"));
+    assert!(!statements.is_empty(), "{policy_id}: no statement");
+    for statement in statements {
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{policy_id}");
+        assert_eq!(
+            texts(statement["Principal"].get("Service")),
+            ["events.amazonaws.com"],
+            "{policy_id}: EventBridge only"
+        );
+        assert_eq!(
+            texts(statement.get("Action")),
+            ["sqs:SendMessage"],
+            "{policy_id}"
+        );
+        assert!(
+            texts(statement.get("Resource")).contains(&"!GetAtt NotificationQueue.Arn".to_string())
+        );
+        let condition = statement["Condition"].as_mapping().expect("Condition");
+        assert_eq!(condition.len(), 1, "{policy_id}: one condition operator");
+        assert_eq!(
+            texts(
+                condition
+                    .get("ArnEquals")
+                    .and_then(|c| c.get("aws:SourceArn"))
+            ),
+            ["!GetAtt NotificationRule.Arn"],
+            "{policy_id}: from the notifier's rule only"
+        );
+    }
+
+    // The notifier: batches from the queue, failures reported per event.
+    let functions = functions(&doc);
+    let (id, notifier) = &functions["notifier"];
+    let p = &notifier["Properties"];
+    let timeout = p["Timeout"].as_i64().expect("Timeout");
+    assert_eq!(timeout, 60, "{id}");
+    let events: Vec<&Value> = p["Events"].as_mapping().expect("Events").values().collect();
+    assert_eq!(events.len(), 1, "{id}: the queue is its one trigger");
+    assert_eq!(events[0]["Type"].as_str(), Some("SQS"));
+    let source = &events[0]["Properties"];
+    assert_eq!(text(&source["Queue"]), "!GetAtt NotificationQueue.Arn");
+    assert_eq!(source["BatchSize"].as_i64(), Some(100));
+    let window = source["MaximumBatchingWindowInSeconds"]
+        .as_i64()
+        .expect("window");
+    assert_eq!(window, 20);
+    assert_eq!(
+        texts(source.get("FunctionResponseTypes")),
+        ["ReportBatchItemFailures"],
+        "one failed event must not send its batch again"
+    );
+
+    // The queue: encrypted, long enough invisible, failures parked after five receives.
+    let queue = &all["NotificationQueue"];
+    assert_eq!(queue["Type"].as_str(), Some("AWS::SQS::Queue"));
+    let queue = &queue["Properties"];
+    assert_eq!(queue["SqsManagedSseEnabled"].as_bool(), Some(true));
+    let visibility = queue["VisibilityTimeout"]
+        .as_i64()
+        .expect("VisibilityTimeout");
+    assert!(
+        visibility >= 6 * timeout + window,
+        "visibility timeout {visibility} s < 6 × the notifier's {timeout} s + the {window} s window"
+    );
+    assert_eq!(
+        text(&queue["RedrivePolicy"]["deadLetterTargetArn"]),
+        "!GetAtt NotificationDeadLetterQueue.Arn"
+    );
+    assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"].as_i64(), Some(5));
+    let dlq = &all["NotificationDeadLetterQueue"];
+    assert_eq!(dlq["Type"].as_str(), Some("AWS::SQS::Queue"));
+    assert_eq!(
+        dlq["Properties"]["SqsManagedSseEnabled"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        dlq["Properties"]["MessageRetentionPeriod"].as_i64(),
+        Some(14 * 86_400)
+    );
+
+    // A parked event raises an alarm.
+    let watching: Vec<(String, &Value)> = alarms(&doc)
+        .into_iter()
+        .filter(|(_, a)| {
+            a["Namespace"].as_str() == Some("AWS/SQS")
+                && a["MetricName"].as_str() == Some("ApproximateNumberOfMessagesVisible")
+                && list(a.get("Dimensions")).iter().any(|d| {
+                    text(&d["Name"]) == "QueueName"
+                        && text(&d["Value"]) == "!GetAtt NotificationDeadLetterQueue.QueueName"
+                })
+        })
+        .collect();
+    assert_eq!(watching.len(), 1, "one alarm on the dead-letter queue");
+    let (alarm_id, alarm) = &watching[0];
+    let threshold = alarm["Threshold"].as_f64().expect("Threshold");
+    match text(&alarm["ComparisonOperator"]).as_str() {
+        "GreaterThanOrEqualToThreshold" => assert_eq!(threshold, 1.0, "{alarm_id}"),
+        "GreaterThanThreshold" => assert_eq!(threshold, 0.0, "{alarm_id}"),
+        other => panic!("{alarm_id}: {other}"),
+    }
+    assert_eq!(
+        texts(alarm.get("AlarmActions")),
+        ["!Ref AlarmTopic"],
+        "{alarm_id}"
+    );
+
+    let outputs = doc["Outputs"].as_mapping().expect("Outputs");
+    assert_eq!(
+        text(&outputs["EventBusName"]["Value"]),
+        "!GetAtt EventBus.Name"
+    );
+    assert_eq!(
+        text(&outputs["EventBusArn"]["Value"]),
+        "!GetAtt EventBus.Arn"
+    );
 }

@@ -22,6 +22,8 @@ pub fn devserver_settings(api_token: &str, admin_token: &str) -> Settings {
             api_url: "https://api.github.com".into(),
             auth: None,
         },
+        channels: Default::default(),
+        event_bus: None,
     }
 }
 

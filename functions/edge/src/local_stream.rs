@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use aws_lambda_events::dynamodb::Event;
 use serde_json::{json, Value};
 
+use crate::publish::EventPublisher;
 use crate::store::{Store, StoreError};
 use crate::stream::handle_stream_event;
 
@@ -53,6 +54,9 @@ pub struct StreamPoller {
     pub failing_polls: usize,
     /// When the shards were last listed, and how many of them had closed then.
     described: Option<(std::time::Instant, usize)>,
+    /// Where the rollup's domain events go (the dev server's local bus), as the rollup
+    /// function's `EVENT_BUS_NAME`; `None`: none are decided.
+    publisher: Option<EventPublisher>,
 }
 
 /// How often the shards are listed again when none closed: a shard's children appear only
@@ -121,7 +125,14 @@ impl StreamPoller {
             handled_up_to: BTreeMap::new(),
             failing_polls: 0,
             described: None,
+            publisher: None,
         })
+    }
+
+    /// Publishes the rollup's domain events with `publisher`, as the rollup function does.
+    pub fn with_publisher(mut self, publisher: Option<EventPublisher>) -> StreamPoller {
+        self.publisher = publisher;
+        self
     }
 
     async fn call(&self, op: &'static str, body: Value) -> Result<Value, StoreError> {
@@ -213,7 +224,7 @@ impl StreamPoller {
             for batch in read.facts.chunks(BATCH_SIZE) {
                 let event: Event = serde_json::from_value(json!({ "Records": batch }))
                     .map_err(|e| StoreError::Corrupt(format!("stream record: {e}")))?;
-                let response = handle_stream_event(store, event).await?;
+                let response = handle_stream_event(store, self.publisher.as_ref(), event).await?;
                 failed = response
                     .batch_item_failures
                     .first()

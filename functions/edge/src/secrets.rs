@@ -73,6 +73,55 @@ pub struct Secrets {
     /// Signs the status page's share keys (`POST /v1/share`); rotating it revokes them all.
     /// Unset: derived from `admin_token`.
     pub share_secret: String,
+    /// The notifier's chat channels by name (`channels.<name>.slack_webhook_url` /
+    /// `teams_webhook_url`), which `notifications.routes` in the config name: each URL is its
+    /// own credential, so they live here, not in the config.
+    pub channels: ChatChannels,
+}
+
+/// The notifier's channels by name.
+pub type ChatChannels = std::collections::BTreeMap<String, ChatChannel>;
+
+/// Where one named channel's messages go: a Slack incoming webhook, a Teams Workflows webhook,
+/// or both.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatChannel {
+    pub slack_webhook_url: String,
+    pub teams_webhook_url: String,
+}
+
+/// The key of [`Secrets::channels`], an object where every other key is a string.
+pub const CHANNELS_KEY: &str = "channels";
+
+/// Parses the channels object (the secret's `channels`, or `FLOWMETER_CHANNELS` locally):
+/// `{"<name>": {"slack_webhook_url": "https://…", "teams_webhook_url": "https://…"}}`. A channel
+/// needs at least one URL, each an http(s) URL; errors name the channel and key, never a URL.
+pub fn parse_channels(value: serde_json::Value) -> Result<ChatChannels, SecretsError> {
+    let channels: ChatChannels = serde_json::from_value(value).map_err(|e| {
+        SecretsError::Parse(format!(
+            "{CHANNELS_KEY}: must be an object of channels, each with slack_webhook_url and/or teams_webhook_url ({})",
+            e.to_string().split(" at line").next().unwrap_or_default()
+        ))
+    })?;
+    for (name, channel) in &channels {
+        if channel.slack_webhook_url.is_empty() && channel.teams_webhook_url.is_empty() {
+            return Err(SecretsError::Parse(format!(
+                "{CHANNELS_KEY}.{name}: has neither slack_webhook_url nor teams_webhook_url"
+            )));
+        }
+        for (key, url) in [
+            ("slack_webhook_url", &channel.slack_webhook_url),
+            ("teams_webhook_url", &channel.teams_webhook_url),
+        ] {
+            if !url.is_empty() && !url.starts_with("https://") && !url.starts_with("http://") {
+                return Err(SecretsError::Parse(format!(
+                    "{CHANNELS_KEY}.{name}.{key}: not an http(s) URL"
+                )));
+            }
+        }
+    }
+    Ok(channels)
 }
 
 /// The keys [`Secrets`] knows, to warn about a misspelt key instead of silently ignoring it.
@@ -125,11 +174,16 @@ impl Secrets {
             &self.github_app_installation_id,
             &self.share_secret,
         ];
-        KEYS.iter()
+        let mut present: Vec<&'static str> = KEYS
+            .iter()
             .zip(values)
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, _)| *k)
-            .collect()
+            .collect();
+        if !self.channels.is_empty() {
+            present.push(CHANNELS_KEY);
+        }
+        present
     }
 }
 
@@ -181,7 +235,29 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Secrets {
         github_app_private_key: read("FLOWMETER_GITHUB_APP_PRIVATE_KEY"),
         github_app_installation_id: read("FLOWMETER_GITHUB_APP_INSTALLATION_ID"),
         share_secret: read("FLOWMETER_SHARE_SECRET"),
+        channels: var("FLOWMETER_CHANNELS")
+            .filter(|text| !text.trim().is_empty())
+            .and_then(|text| match channels_from_text(&text) {
+                Ok(channels) => Some(channels),
+                Err(err) => {
+                    tracing::error!(error = %err, "FLOWMETER_CHANNELS ignored");
+                    None
+                }
+            })
+            .unwrap_or_default(),
     }
+}
+
+/// `FLOWMETER_CHANNELS`' text as channels (the dev server checks it at start with this, so a
+/// bad value stops it with the reason).
+pub fn channels_from_text(text: &str) -> Result<ChatChannels, SecretsError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| {
+        SecretsError::Parse(
+            "FLOWMETER_CHANNELS: not JSON (expected {\"<channel>\": {\"slack_webhook_url\": …}})"
+                .to_string(),
+        )
+    })?;
+    parse_channels(value)
 }
 
 /// The part of Secrets Manager's `GetSecretValue` answer (which the extension relays verbatim)
@@ -206,14 +282,18 @@ pub fn parse_extension_response(body: &str) -> Result<(Secrets, Vec<String>), Se
 /// Parses the secret's own text: a JSON object of strings. Unknown keys are returned, not
 /// refused, so that a key added for a newer release does not break the running one.
 pub fn parse_secret_string(text: &str) -> Result<(Secrets, Vec<String>), SecretsError> {
-    let object: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(text).map_err(|_| {
+    let mut object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+        .map_err(|_| {
             // The error text could quote the secret: name the expected shape only.
             SecretsError::Parse(format!(
                 "SecretString must be a JSON object with the keys {}",
                 KEYS.join(", ")
             ))
         })?;
+    let channels = match object.remove(CHANNELS_KEY) {
+        Some(value) => parse_channels(value)?,
+        None => ChatChannels::new(),
+    };
     for (key, value) in &object {
         if KEYS.contains(&key.as_str()) && !value.is_string() {
             return Err(SecretsError::Parse(format!("key {key}: must be a string")));
@@ -224,8 +304,9 @@ pub fn parse_secret_string(text: &str) -> Result<(Secrets, Vec<String>), Secrets
         .filter(|k| !KEYS.contains(&k.as_str()))
         .cloned()
         .collect();
-    let secrets: Secrets = serde_json::from_value(serde_json::Value::Object(object))
+    let mut secrets: Secrets = serde_json::from_value(serde_json::Value::Object(object))
         .map_err(|e| SecretsError::Parse(e.to_string()))?;
+    secrets.channels = channels;
     Ok((secrets, unknown))
 }
 
@@ -389,9 +470,50 @@ mod tests {
                 github_app_private_key: String::new(),
                 github_app_installation_id: String::new(),
                 share_secret: String::new(),
+                channels: ChatChannels::new(),
             }
         );
         assert!(unknown.is_empty());
+    }
+
+    #[test]
+    fn the_secret_holds_the_notifier_s_channels() {
+        let (secrets, unknown) = parse_secret_string(
+            r#"{"api_token":"read","channels":{"platform":{"slack_webhook_url":"https://hooks.slack.com/services/T/B/x"},"qa":{"teams_webhook_url":"https://prod.workflows.example/x?sig=y"}}}"#,
+        )
+        .expect("parse");
+        assert!(unknown.is_empty(), "channels is a known key: {unknown:?}");
+        assert_eq!(secrets.channels.len(), 2);
+        assert_eq!(
+            secrets.channels["platform"].slack_webhook_url,
+            "https://hooks.slack.com/services/T/B/x"
+        );
+        assert!(secrets.present_keys().contains(&CHANNELS_KEY));
+        for (bad, says) in [
+            (r#"{"channels":{"x":{}}}"#, "channels.x: has neither"),
+            (
+                r#"{"channels":{"x":{"slack_webhook_url":"ftp://h/secret"}}}"#,
+                "channels.x.slack_webhook_url: not an http(s) URL",
+            ),
+            (r#"{"channels":["x"]}"#, "channels: must be an object"),
+            (
+                r#"{"channels":{"x":{"slack_url":"https://h/secret"}}}"#,
+                "channels: must be an object",
+            ),
+        ] {
+            let err = parse_secret_string(bad).expect_err(bad).to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+            assert!(!err.contains("h/secret"), "no error quotes a URL: {err}");
+        }
+        let local = from_vars(|name| {
+            (name == "FLOWMETER_CHANNELS")
+                .then(|| r#"{"deploys":{"slack_webhook_url":"http://127.0.0.1:9/hook"}}"#.into())
+        });
+        assert_eq!(
+            local.channels["deploys"].slack_webhook_url,
+            "http://127.0.0.1:9/hook"
+        );
+        assert!(channels_from_text("{nope").is_err());
     }
 
     #[test]

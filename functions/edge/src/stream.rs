@@ -10,6 +10,7 @@ use flowmeter::model::EntityKey;
 use serde_dynamo::AttributeValue;
 
 use crate::pipeline::{Changes, Pipeline};
+use crate::publish::EventPublisher;
 use crate::store::{Store, StoreError};
 
 fn key_string(keys: &serde_dynamo::Item, name: &str) -> Option<String> {
@@ -59,10 +60,11 @@ pub fn changes_of(event: &Event) -> Changes {
 /// succeeded writes nothing.
 pub async fn handle_stream_event(
     store: &Store,
+    publisher: Option<&EventPublisher>,
     event: Event,
 ) -> Result<DynamoDbEventResponse, StoreError> {
     let config = crate::settings::load_config(store).await?;
-    let pipeline = Pipeline::new(store, config);
+    let pipeline = Pipeline::new(store, config).with_publisher(publisher);
     let changes = changes_of(&event);
     let mut response = DynamoDbEventResponse::default();
     match pipeline.process(&changes).await {
@@ -71,6 +73,13 @@ pub async fn handle_stream_event(
                 tracing::warn!(
                     parked = outcome.parked.len(),
                     "batch derived; some entities parked"
+                );
+            }
+            if outcome.events.unpublished > 0 {
+                tracing::warn!(
+                    published = outcome.events.published,
+                    unpublished = outcome.events.unpublished,
+                    "some events could not be published; a later run retries them"
                 );
             }
         }

@@ -6,6 +6,8 @@
 pub mod backfill_command;
 pub mod event_bus;
 
+pub use event_bus::LocalEventBus;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,8 +23,11 @@ use flowmeter_edge::lambda_http::{
     Body as LambdaBody, Request as LambdaRequest, Response as LambdaResponse,
 };
 use flowmeter_edge::local_stream::StreamPoller;
+use flowmeter_edge::notifier::notify;
+use flowmeter_edge::publish::EventPublisher;
 use flowmeter_edge::reprocess::reprocess;
 use flowmeter_edge::schema::{create_table, TEMPLATE};
+use flowmeter_edge::secrets::{channels_from_text, ChatChannels};
 use flowmeter_edge::settings::{load_config, WebhookSecrets};
 use flowmeter_edge::store::Store;
 use flowmeter_edge::webhook::handle_webhook;
@@ -49,6 +54,10 @@ pub enum DevServerError {
     Listen { port: u16, source: std::io::Error },
     #[error("GitHub API settings: {0}")]
     GitHub(#[from] flowmeter_edge::github::GitHubError),
+    #[error("{0}")]
+    Channels(#[from] flowmeter_edge::secrets::SecretsError),
+    #[error("cannot start the local event bus: {0}")]
+    EventBus(std::io::Error),
 }
 
 /// Everything the dev server reads from its environment (docs/API.md, "Local dev server").
@@ -67,6 +76,11 @@ pub struct Settings {
     /// (`FLOWMETER_GITHUB_TOKEN` or the `FLOWMETER_GITHUB_APP_*` keys); no credentials fail
     /// each backfilled repository with an `auth` error that says what to set.
     pub github: GitHubSettings,
+    /// The notifier's chat channels (`FLOWMETER_CHANNELS`, the secret's `channels` as JSON).
+    pub channels: ChatChannels,
+    /// The local EventBridge the rollup publishes domain events to, and the notifier routes
+    /// from. `None`: the server starts its own (a test passes one in, to watch or fail it).
+    pub event_bus: Option<LocalEventBus>,
 }
 
 impl Settings {
@@ -88,6 +102,11 @@ impl Settings {
                 &flowmeter_edge::secrets::from_env(),
                 var("FLOWMETER_GITHUB_API_URL"),
             )?,
+            channels: match var("FLOWMETER_CHANNELS") {
+                Some(text) => channels_from_text(&text)?,
+                None => ChatChannels::new(),
+            },
+            event_bus: None,
         })
     }
 }
@@ -96,6 +115,7 @@ struct State {
     store: Store,
     settings: Settings,
     api: ApiState,
+    bus: LocalEventBus,
 }
 
 /// Bodies above this are refused with 413 before they are read in full.
@@ -140,6 +160,7 @@ async fn route(state: &State, request: LambdaRequest) -> LambdaResponse<LambdaBo
     let answer = match path.as_str() {
         "/dev/digest" => dev_digest(state, &request).await,
         "/dev/reprocess" => dev_reprocess(state, &request).await,
+        "/dev/events" => Ok(dev_events(state, &request)),
         _ => return handle_api(&state.api, &request).await,
     };
     answer.unwrap_or_else(|refusal| refusal)
@@ -173,6 +194,36 @@ fn unavailable(e: impl std::fmt::Display) -> LambdaResponse<LambdaBody> {
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
         e.to_string(),
+    )
+}
+
+/// `GET /dev/events` with the admin token: what the local bus holds, the domain events the
+/// rollup published (the EventBridge entries' details, in arrival order), and their count by
+/// type.
+fn dev_events(state: &State, request: &LambdaRequest) -> LambdaResponse<LambdaBody> {
+    if request.method() != Method::GET {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "use GET",
+        );
+    }
+    if !bearer_matches(request, &state.settings.admin_token) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "admin token required",
+        );
+    }
+    let entries = state.bus.entries();
+    let mut by_type = std::collections::BTreeMap::<String, usize>::new();
+    for entry in &entries {
+        *by_type.entry(entry.detail_type.clone()).or_default() += 1;
+    }
+    let events: Vec<&serde_json::Value> = entries.iter().map(|e| &e.detail).collect();
+    json(
+        StatusCode::OK,
+        &serde_json::json!({"bus": state.bus.bus_name(), "by_type": by_type, "events": events}),
     )
 }
 
@@ -266,11 +317,12 @@ async fn serve_one(
     Ok(to_hyper(response))
 }
 
-/// Polls the table's stream until shutdown, feeding the rollup handler.
-async fn poll_stream(store: Store, mut shutdown: watch::Receiver<bool>) {
+/// Polls the table's stream until shutdown, feeding the rollup handler, which publishes its
+/// domain events with `publisher`.
+async fn poll_stream(store: Store, publisher: EventPublisher, mut shutdown: watch::Receiver<bool>) {
     let mut poller = loop {
         match StreamPoller::new(&store).await {
-            Ok(p) => break p,
+            Ok(p) => break p.with_publisher(Some(publisher)),
             Err(e) => {
                 tracing::warn!(error = %e, "stream not ready; retrying");
                 tokio::select! {
@@ -317,7 +369,20 @@ pub async fn serve(
         .await
         .map_err(listen_error)?;
     let address = listener.local_addr().map_err(listen_error)?;
-    let poller = tokio::spawn(poll_stream(store.clone(), shutdown.clone()));
+    let bus = match &settings.event_bus {
+        Some(bus) => bus.clone(),
+        None => LocalEventBus::start(LOCAL_BUS)
+            .await
+            .map_err(DevServerError::EventBus)?,
+    };
+    let publisher = EventPublisher::at(Some(&bus.endpoint()), bus.bus_name()).await;
+    let notifier = tokio::spawn(route_events(
+        store.clone(),
+        bus.subscribe(),
+        settings.channels.clone(),
+        shutdown.clone(),
+    ));
+    let poller = tokio::spawn(poll_stream(store.clone(), publisher, shutdown.clone()));
     let github = GitHubClient::from_settings(reqwest::Client::new(), &settings.github);
     let (runner, started) = tokio::sync::mpsc::unbounded_channel();
     let backfills = tokio::spawn(run_backfills(
@@ -338,6 +403,7 @@ pub async fn serve(
         store,
         settings,
         api,
+        bus,
     });
     if let Some(bound) = bound {
         let _ = bound.send(address);
@@ -363,7 +429,68 @@ pub async fn serve(
     }
     let _ = poller.await;
     let _ = backfills.await;
+    let _ = notifier.await;
     Ok(())
+}
+
+/// The name of the bus the dev server starts when none is given.
+pub const LOCAL_BUS: &str = "flowmeter-local";
+
+/// How long the local rule waits for more events after one arrives before handing them to the
+/// notifier together: the queue's batching window in AWS (20 s there; short here, so a test
+/// or the demo sees its messages at once, and a run's events, published 10 to a request,
+/// still arrive as one batch).
+const BATCHING_WINDOW: Duration = Duration::from_millis(300);
+
+/// The local rule and notifier: every event the bus accepted → `notifier::notify` with the
+/// current config and the channels, as the notifier function does with a queued batch.
+async fn route_events(
+    store: Store,
+    mut entries: tokio::sync::mpsc::UnboundedReceiver<Vec<event_bus::RecordedEntry>>,
+    channels: ChatChannels,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let http = reqwest::Client::new();
+    loop {
+        let first = tokio::select! {
+            batch = entries.recv() => match batch {
+                Some(batch) => batch,
+                None => return,
+            },
+            _ = shutdown.changed() => return,
+        };
+        let mut batch = first;
+        let window = tokio::time::sleep(BATCHING_WINDOW);
+        tokio::pin!(window);
+        loop {
+            tokio::select! {
+                more = entries.recv() => match more {
+                    Some(more) => batch.extend(more),
+                    None => break,
+                },
+                _ = &mut window => break,
+            }
+        }
+        let events: Vec<_> = batch
+            .into_iter()
+            .filter_map(|entry| match serde_json::from_value(entry.detail) {
+                Ok(event) => Some(event),
+                Err(e) => {
+                    tracing::warn!(error = %e, "an entry on the bus is not a Flowmeter event");
+                    None
+                }
+            })
+            .collect();
+        let config = match load_config(&store).await {
+            Ok(config) => config,
+            Err(e) => {
+                tracing::error!(error = %e, events = events.len(), "cannot load the config; events not routed");
+                continue;
+            }
+        };
+        let outcome = notify(&http, &config, &channels, &events).await;
+        tracing::info!(events = events.len(), sent = ?outcome.sent, unrouted = outcome.unrouted, failed = outcome.failed.len(), "events routed");
+    }
 }
 
 /// Runs backfills in this process, one after another: first those a stopped server left

@@ -7,13 +7,15 @@ use chrono::Duration;
 use chrono_tz::Tz;
 
 use super::goals::build_goals;
-use super::raw::{Entries, RawConfig, RawIncidents, RawRework, RawSeverity};
+use super::raw::{Entries, RawConfig, RawIncidents, RawNotifications, RawRework, RawSeverity};
 use super::tickets::build_tickets;
 use super::validate::{
     eq_ignore_case, no_duplicates, non_empty, normalize_repos, normalize_severity, parse_window,
-    strings, validate_email, validate_login, validate_name, Patterns,
+    strings, validate_channel, validate_email, validate_login, validate_name, Patterns,
 };
 use super::{ConfigError, DigestConfig, OrgConfig, Service, Team, PRODUCTION};
+use crate::events::EventType;
+use crate::notifications::{NotificationConfig, Route, Severity, DEFAULT_GROUP_AFTER};
 
 impl OrgConfig {
     pub(super) fn build(raw: RawConfig) -> Result<OrgConfig, ConfigError> {
@@ -40,6 +42,8 @@ impl OrgConfig {
             build_severity(raw.severity.unwrap_or_default())?;
         let goals = build_goals(raw.goals, teams.keys().map(String::as_str))?;
         let ticket_projects = build_tickets(raw.tickets, teams.keys().map(String::as_str))?;
+        let notifications =
+            build_notifications(raw.notifications.unwrap_or_default(), &environments, &teams)?;
         Ok(OrgConfig {
             org,
             timezone,
@@ -58,6 +62,7 @@ impl OrgConfig {
             severity_by_priority,
             goals,
             ticket_projects,
+            notifications,
         })
     }
 }
@@ -286,4 +291,106 @@ fn severity_map(
         map.insert(key, level);
     }
     Ok(map)
+}
+
+/// Most events a channel gets one by one before they are grouped: Slack takes about one
+/// message per second from a webhook, so a longer burst of single messages is throttled.
+pub(super) const MAX_GROUP_AFTER: u64 = 20;
+
+/// `notifications:`: each route's channel, event types, environments, repos, teams and minimum
+/// severity checked (environments and teams must be configured ones: an event only carries
+/// those, so any other name would never match), and `group_after`.
+fn build_notifications(
+    raw: RawNotifications,
+    environments: &[(String, Patterns)],
+    teams: &BTreeMap<String, Team>,
+) -> Result<NotificationConfig, ConfigError> {
+    let mut routes = Vec::new();
+    for (i, raw_route) in raw.routes.unwrap_or_default().into_iter().enumerate() {
+        let field = format!("notifications.routes[{i}]");
+        let channel = raw_route
+            .channel
+            .ok_or_else(|| ConfigError::new(format!("{field}.channel"), "required"))?;
+        validate_channel(&format!("{field}.channel"), &channel)?;
+        let mut events = Vec::new();
+        for (j, name) in raw_route.events.unwrap_or_default().iter().enumerate() {
+            let kind = EventType::parse(name.trim()).ok_or_else(|| {
+                let known: Vec<&str> = EventType::ALL.iter().map(|k| k.as_str()).collect();
+                ConfigError::new(
+                    format!("{field}.events[{j}]"),
+                    format!("unknown event type {name:?}; known: {}", known.join(", ")),
+                )
+            })?;
+            events.push(kind);
+        }
+        let mut route_environments = Vec::new();
+        for (j, name) in raw_route
+            .environments
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let f = format!("{field}.environments[{j}]");
+            let name = name.trim().to_ascii_lowercase();
+            if !environments.iter().any(|(known, _)| *known == name) {
+                let known: Vec<&str> = environments.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(ConfigError::new(
+                    f,
+                    format!(
+                        "unknown environment {name:?}; environments are {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            route_environments.push(name);
+        }
+        let mut repos = raw_route.repos.unwrap_or_default();
+        normalize_repos(&format!("{field}.repos"), &mut repos)?;
+        let mut route_teams = Vec::new();
+        for (j, name) in raw_route.teams.unwrap_or_default().iter().enumerate() {
+            let name = name.trim().to_ascii_lowercase();
+            if !teams.contains_key(&name) {
+                let known = if teams.is_empty() {
+                    "no teams are configured".to_string()
+                } else {
+                    let names: Vec<&str> = teams.keys().map(String::as_str).collect();
+                    format!("teams are {}", names.join(", "))
+                };
+                return Err(ConfigError::new(
+                    format!("{field}.teams[{j}]"),
+                    format!("unknown team {name:?}; use a team of `teams:` ({known})"),
+                ));
+            }
+            route_teams.push(name);
+        }
+        let severity = match raw_route.severity {
+            None => None,
+            Some(text) => Some(Severity::parse(&text).ok_or_else(|| {
+                let names: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
+                ConfigError::new(
+                    format!("{field}.severity"),
+                    format!("{text:?} is not one of {}", names.join(", ")),
+                )
+            })?),
+        };
+        routes.push(Route {
+            channel,
+            events,
+            environments: route_environments,
+            repos,
+            teams: route_teams,
+            severity,
+        });
+    }
+    let group_after = raw.group_after.unwrap_or(DEFAULT_GROUP_AFTER as u64);
+    if !(1..=MAX_GROUP_AFTER).contains(&group_after) {
+        return Err(ConfigError::new(
+            "notifications.group_after",
+            format!("must be from 1 to {MAX_GROUP_AFTER}"),
+        ));
+    }
+    Ok(NotificationConfig {
+        routes,
+        group_after: group_after as usize,
+    })
 }

@@ -31,6 +31,7 @@ use chrono::Duration;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::notifications::NotificationConfig;
 pub use goals::{Goal, GoalMetric, Goals, Target, ORG_GOALS};
 use raw::{path_error, RawConfig};
 pub use tickets::TicketProject;
@@ -81,6 +82,8 @@ pub struct OrgConfig {
     goals: Goals,
     /// `tickets:`, Jira's then Linear's, each in the order written.
     ticket_projects: Vec<TicketProject>,
+    /// `notifications:`, the routes in the order written.
+    notifications: NotificationConfig,
 }
 
 /// A team is a set of people and a set of repos; the read API merges the rollups of either, so
@@ -374,6 +377,12 @@ impl OrgConfig {
     /// The org-wide and per-team goals (docs/CONFIG.md "goals").
     pub fn goals(&self) -> &Goals {
         &self.goals
+    }
+
+    /// Which chat channels get which events, and when a channel's events are grouped
+    /// (docs/CONFIG.md "notifications"); no routes by default.
+    pub fn notifications(&self) -> &NotificationConfig {
+        &self.notifications
     }
 }
 

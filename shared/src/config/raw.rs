@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::validate::format_window;
 use super::{ConfigError, DigestConfig, OrgConfig, Service, Team};
+use crate::notifications::NotificationConfig;
 
 /// The schema as written by people: every field optional (defaults are applied in `build`, so
 /// that "absent" and "explicit default" are told apart only there), unknown fields rejected.
@@ -43,6 +44,8 @@ pub(super) struct RawConfig {
     pub(super) goals: Option<Entries<Entries<String>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) tickets: Option<super::tickets::RawTickets>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) notifications: Option<RawNotifications>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -74,6 +77,34 @@ pub(super) struct RawSeverity {
     pub(super) pagerduty_urgency: Option<Entries<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) pagerduty_priority: Option<Entries<String>>,
+}
+
+/// `notifications:`: the routes of events to chat channels (`crate::notifications`).
+#[derive(Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNotifications {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) routes: Option<Vec<RawRoute>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) group_after: Option<u64>,
+}
+
+/// One `notifications.routes` entry as written: names, checked and normalized in `build`.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRoute {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) events: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) environments: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) repos: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) teams: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) severity: Option<String>,
 }
 
 /// A mapping read in document order with duplicates kept: a `BTreeMap` would silently keep the
@@ -154,7 +185,35 @@ impl OrgConfig {
             }),
             goals: Some(self.goals.to_raw()),
             tickets: Some(super::tickets::raw_tickets(&self.ticket_projects)),
+            notifications: Some(raw_notifications(&self.notifications)),
         }
+    }
+}
+
+/// The effective `notifications:` back in the file format, every filter spelled out (an
+/// empty list lets everything through; an absent `severity` sets no minimum).
+fn raw_notifications(config: &NotificationConfig) -> RawNotifications {
+    let routes = config
+        .routes
+        .iter()
+        .map(|route| RawRoute {
+            channel: Some(route.channel.clone()),
+            events: Some(
+                route
+                    .events
+                    .iter()
+                    .map(|kind| kind.as_str().to_string())
+                    .collect(),
+            ),
+            environments: Some(route.environments.clone()),
+            repos: Some(route.repos.clone()),
+            teams: Some(route.teams.clone()),
+            severity: route.severity.map(|s| s.as_str().to_string()),
+        })
+        .collect();
+    RawNotifications {
+        routes: Some(routes),
+        group_after: Some(config.group_after as u64),
     }
 }
 
@@ -183,6 +242,8 @@ pub(super) fn path_error<E: fmt::Display>(e: &serde_path_to_error::Error<E>) -> 
         "RawIncidents",
         "RawRework",
         "RawSeverity",
+        "RawNotifications",
+        "RawRoute",
         "DigestConfig",
         "EmailDigest",
         "SlackDigest",

@@ -1,7 +1,9 @@
 use super::validate::{parse_window, strings, MAX_NAME_BYTES};
 use super::*;
+use crate::events::EventType;
 use crate::metrics::levels::DoraLevel;
 use crate::model::TicketSource;
+use crate::notifications::{NotificationConfig, Severity};
 use proptest::prelude::*;
 
 const EXAMPLE: &str = r##"
@@ -570,7 +572,7 @@ proptest! {
 
     #[test]
     fn from_yaml_never_panics_on_config_like_text(
-        text in "(org|teams|services|bots|incidents|digest|severity|rework|timezone)\
+        text in "(org|teams|services|bots|incidents|digest|severity|rework|timezone|notifications)\
                  (: |:\n  )(\\[|\\{|-|'|\"|[a-z/*{}\\[\\]@ ,:#]){0,40}"
     ) {
         let _ = OrgConfig::from_yaml(&text);
@@ -841,4 +843,192 @@ fn ticket_project_errors_name_the_key() {
         ),
         ("org: acme\ntickets: { github: {} }", "tickets.github"),
     ]);
+}
+
+const NOTIFICATIONS: &str = r##"
+org: acme
+environments:
+  qa: [qa]
+  production: [production, prod]
+teams:
+  payments: { repos: [acme/payments-api] }
+  platform: { repos: [acme/infra] }
+notifications:
+  routes:
+    - channel: platform-deploys
+      events: [deployment.failed, deployment.recovered]
+      environments: [production]
+    - channel: payments
+      events: [pull_request.merged, deployment.finished]
+      repos: [Acme/Payments-API]
+      teams: [Payments]
+    - channel: incidents_high
+      events: [incident.opened, security.alert]
+      severity: High
+  group_after: 5
+"##;
+
+#[test]
+fn notification_routes_parse_normalized() {
+    // given the documented routes
+    // when
+    let c = OrgConfig::from_yaml(NOTIFICATIONS).expect("notifications parse");
+    // then
+    let n = c.notifications();
+    assert_eq!(n.group_after, 5);
+    let channels: Vec<&str> = n.routes.iter().map(|r| r.channel.as_str()).collect();
+    assert_eq!(channels, ["platform-deploys", "payments", "incidents_high"]);
+    let platform = &n.routes[0];
+    assert_eq!(
+        platform.events,
+        [EventType::DeploymentFailed, EventType::DeploymentRecovered]
+    );
+    assert_eq!(platform.environments, labels(&["production"]));
+    assert!(platform.repos.is_empty() && platform.teams.is_empty());
+    assert_eq!(platform.severity, None);
+    let payments = &n.routes[1];
+    assert_eq!(payments.repos, labels(&["acme/payments-api"]));
+    assert_eq!(payments.teams, labels(&["payments"]));
+    assert_eq!(n.routes[2].severity, Some(Severity::High));
+}
+
+#[test]
+fn notifications_default_to_no_routes_grouping_after_three() {
+    // given / when
+    let c = OrgConfig::from_yaml("org: solo").expect("minimal");
+    // then
+    assert!(c.notifications().routes.is_empty());
+    assert_eq!(c.notifications().group_after, 3);
+    assert_eq!(c.notifications(), &NotificationConfig::default());
+    assert_eq!(
+        c.to_json()["notifications"],
+        serde_json::json!({"routes": [], "group_after": 3})
+    );
+    let empty = OrgConfig::from_yaml("org: solo\nnotifications: {}").expect("empty section");
+    assert_eq!(empty, c);
+}
+
+#[test]
+fn notifications_show_in_to_json_and_round_trip() {
+    // given
+    let c = OrgConfig::from_yaml(NOTIFICATIONS).expect("notifications parse");
+    // when
+    let json = c.to_json();
+    // then
+    let routes = &json["notifications"]["routes"];
+    assert_eq!(
+        routes[0],
+        serde_json::json!({
+            "channel": "platform-deploys",
+            "events": ["deployment.failed", "deployment.recovered"],
+            "environments": ["production"],
+            "repos": [],
+            "teams": []
+        })
+    );
+    assert_eq!(routes[1]["repos"], serde_json::json!(["acme/payments-api"]));
+    assert_eq!(routes[2]["severity"], "high");
+    assert_eq!(json["notifications"]["group_after"], 5);
+    // (`to_json`'s map sorts the environments; the routes come back the same.)
+    let again = OrgConfig::from_yaml(&json.to_string()).expect("round trip");
+    assert_eq!(again.notifications(), c.notifications());
+    let text = serde_json::to_string(&c).expect("serializes");
+    assert_eq!(OrgConfig::from_yaml(&text), Ok(c));
+}
+
+fn notifications_with(route: &str) -> String {
+    format!(
+        "org: acme\nteams: {{ payments: {{}} }}\nnotifications:\n  routes:\n    - {{ channel: ok }}\n    - {route}\n"
+    )
+}
+
+#[test]
+fn a_bad_route_is_an_error_naming_its_field() {
+    // given / when / then
+    let known = "deployment.finished, deployment.failed, deployment.recovered, incident.opened, \
+                 incident.resolved, pull_request.merged, security.alert";
+    let cases = [
+        (
+            "{ channel: ops, events: [deploy.done] }",
+            format!(
+                "notifications.routes[1].events[0]: unknown event type \"deploy.done\"; known: {known}"
+            ),
+        ),
+        (
+            "{ events: [deployment.failed] }",
+            "notifications.routes[1].channel: required".to_string(),
+        ),
+        (
+            "{ channel: '#ops' }",
+            "notifications.routes[1].channel: \"#ops\" is not a channel name: letters, digits, \
+             '-' and '_', at most 100, as the channels secret names it"
+                .to_string(),
+        ),
+        (
+            "{ channel: '' }",
+            "notifications.routes[1].channel: must not be empty".to_string(),
+        ),
+        (
+            "{ channel: ops, environments: [production, prod] }",
+            "notifications.routes[1].environments[1]: unknown environment \"prod\"; \
+             environments are production"
+                .to_string(),
+        ),
+        (
+            "{ channel: ops, teams: [paymnts] }",
+            "notifications.routes[1].teams[0]: unknown team \"paymnts\"; use a team of \
+             `teams:` (teams are payments)"
+                .to_string(),
+        ),
+        (
+            "{ channel: ops, severity: sev1 }",
+            "notifications.routes[1].severity: \"sev1\" is not one of low, medium, high, critical"
+                .to_string(),
+        ),
+    ];
+    for (route, expected) in cases {
+        assert_eq!(err(&notifications_with(route)).to_string(), expected);
+    }
+}
+
+#[test]
+fn notification_errors_name_the_field() {
+    assert_errors_name_the_field(&[
+        (
+            "org: acme\nnotifications: { routes: [{ channel: ops, repos: [acme/a, nope] }] }",
+            "notifications.routes[0].repos[1]",
+        ),
+        (
+            "org: acme\nnotifications: { routes: [{ channel: ops, chanel: x }] }",
+            "notifications.routes[0].chanel",
+        ),
+        (
+            "org: acme\nnotifications: { routes: [{ channel: ops, events: deployment.failed }] }",
+            "notifications.routes[0].events",
+        ),
+        (
+            "org: acme\nnotifications: { group_after: 0 }",
+            "notifications.group_after",
+        ),
+        (
+            "org: acme\nnotifications: { group_after: 21 }",
+            "notifications.group_after",
+        ),
+        (
+            "org: acme\nnotifications: { group_after: -1 }",
+            "notifications.group_after",
+        ),
+        (
+            "org: acme\nnotifications: { colour: blue }",
+            "notifications.colour",
+        ),
+        (
+            "org: acme\nnotifications: { routes: {} }",
+            "notifications.routes",
+        ),
+    ]);
+    let e = err("org: acme\nnotifications: { routes: [{ channel: ops }], group_after: 0 }");
+    assert_eq!(e.message, "must be from 1 to 20");
+    let e = err("org: acme\nnotifications: { routes: [{ channel: ops, teams: [x] }] }");
+    assert!(e.message.contains("no teams are configured"), "{e}");
 }

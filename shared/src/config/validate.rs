@@ -154,6 +154,33 @@ pub(super) fn normalize_repos(field: &str, repos: &mut [String]) -> Result<(), C
     Ok(())
 }
 
+/// Longest chat channel name.
+pub(super) const MAX_CHANNEL_CHARS: usize = 100;
+
+/// A notification route's channel: a name of the channels secret, which maps it to a webhook
+/// URL. Letters, digits, `-` and `_`, kept as written (the secret's keys are looked up
+/// exactly).
+pub(super) fn validate_channel(field: &str, channel: &str) -> Result<(), ConfigError> {
+    if channel.is_empty() {
+        return Err(ConfigError::new(field, "must not be empty"));
+    }
+    let ok = channel.len() <= MAX_CHANNEL_CHARS
+        && channel
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            field,
+            format!(
+                "{channel:?} is not a channel name: letters, digits, '-' and '_', at most \
+                 {MAX_CHANNEL_CHARS}, as the channels secret names it"
+            ),
+        ))
+    }
+}
+
 pub(super) fn validate_email(field: &str, address: &str) -> Result<(), ConfigError> {
     let ok = address
         .rsplit_once('@')

@@ -296,7 +296,7 @@ fn check_count(
 }
 
 /// Escapes the three characters Slack's mrkdwn gives meaning to.
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -305,18 +305,18 @@ fn esc(text: &str) -> String {
 /// `<url|label>`. The model lets only `format::safe_url` URLs through (http(s), no `<`, `>`,
 /// `|`, whitespace), so neither part can end the link early; `&` is escaped in both, as Slack
 /// asks of all text, and the label's `<`/`>` cannot open a link or a mention of its own.
-fn link(url: Option<&str>, label: &str) -> String {
+pub(crate) fn link(url: Option<&str>, label: &str) -> String {
     match url {
         Some(url) => format!("<{}|{}>", esc(url), esc(label)),
         None => esc(label),
     }
 }
 
-fn header(text: &str) -> Value {
+pub(crate) fn header(text: &str) -> Value {
     json!({"type": "header", "text": {"type": "plain_text", "text": text, "emoji": true}})
 }
 
-fn section(text: &str) -> Value {
+pub(crate) fn section(text: &str) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": format::truncate(text, MAX_SECTION_TEXT_CHARS)}})
 }
 
@@ -333,7 +333,7 @@ fn section_with_fields(text: &str, fields: Vec<String>) -> Value {
     })
 }
 
-fn context(texts: &[String]) -> Value {
+pub(crate) fn context(texts: &[String]) -> Value {
     let elements: Vec<Value> = texts
         .iter()
         .take(MAX_CONTEXT_ELEMENTS)

@@ -124,11 +124,11 @@ pub fn check_teams_message(message: &Value) -> Result<(), TeamsMessageError> {
     Ok(())
 }
 
-fn size(value: &Value) -> usize {
+pub(crate) fn size(value: &Value) -> usize {
     serde_json::to_string(value).map_or(usize::MAX / 2, |s| s.len())
 }
 
-fn message(title: &str, body: Vec<Value>, actions: Vec<Value>) -> Value {
+pub(crate) fn message(title: &str, body: Vec<Value>, actions: Vec<Value>) -> Value {
     let mut all = vec![json!({
         "type": "TextBlock",
         "text": format::truncate(title, 300),
@@ -164,11 +164,11 @@ fn actions(digest: &Digest) -> Vec<Value> {
         .collect()
 }
 
-fn text(text: &str) -> Value {
+pub(crate) fn text(text: &str) -> Value {
     json!({"type": "TextBlock", "text": text, "wrap": true})
 }
 
-fn subtle(text: &str) -> Value {
+pub(crate) fn subtle(text: &str) -> Value {
     json!({"type": "TextBlock", "text": text, "wrap": true, "isSubtle": true, "size": "Small"})
 }
 
@@ -223,7 +223,7 @@ pub fn md_escape(text: &str) -> String {
 /// A link's destination: `format::safe_url` already refused whitespace, `<`, `>` and `"`;
 /// what could end the Markdown link early or start another (`(`, `)`, `[`, `]`, `\`) is
 /// percent-encoded, which the URL means the same with.
-fn link_url(url: &str) -> String {
+pub(crate) fn link_url(url: &str) -> String {
     let mut out = String::with_capacity(url.len());
     for c in url.chars() {
         match c {

@@ -2,12 +2,15 @@
 //! decide, and apply its edits through [`Pipeline::apply`]. A decision an entity remembers
 //! (its `LinkState`) is stored back on that entity's projection.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use flowmeter::derive::link_edits::{self, PREDECESSORS};
 use flowmeter::derive::links::branch_history;
 use flowmeter::derive::{Deployment, Incident, Projection};
 use flowmeter::model::EntityKey;
 
+use super::events::with_announced;
 use super::{Pipeline, Work};
 use crate::store::{LinkState, StoreError};
 
@@ -162,15 +165,21 @@ impl Pipeline<'_> {
         &self,
         repo: &str,
         from: DateTime<Utc>,
+        announce: &BTreeMap<EntityKey, Deployment>,
         work: &mut Work,
     ) -> Result<(), StoreError> {
         let later = self.store.production_deployments(repo, from..).await?;
-        if later.is_empty() {
+        let relink = !later.is_empty();
+        let mut deployments = Vec::new();
+        if relink {
+            deployments = self.deployments_before(repo, from).await?;
+            deployments.extend(later);
+        }
+        let (with_announced, announced) = with_announced(repo, &deployments, announce);
+        if !relink && announced.is_empty() {
             return Ok(());
         }
-        let mut deployments = self.deployments_before(repo, from).await?;
-        deployments.extend(later);
-        let Some(window) = link_edits::repo_history_window(&deployments) else {
+        let Some(window) = link_edits::repo_history_window(&with_announced) else {
             return Ok(());
         };
         let pushes = match self.default_branch(repo).await? {
@@ -183,6 +192,11 @@ impl Pipeline<'_> {
         };
         let merged = self.store.merged_prs(repo, window).await?;
         let history = branch_history(&pushes);
+        self.repo_linked(&with_announced, &announced, &history, &merged, work)
+            .await?;
+        if !relink {
+            return Ok(());
+        }
         let edits = link_edits::repo_links(&deployments, &history, &merged, from);
         self.apply(edits, work).await
     }

@@ -13,6 +13,7 @@
 //! idempotent path. The stream filter lets only `FACT#` items through, so projections, members
 //! and rollups never re-trigger the function.
 
+mod events;
 mod links;
 mod rebuild;
 mod runs;
@@ -25,7 +26,9 @@ use flowmeter::derive::{Bucket, LinkEdit};
 use flowmeter::model::EntityKey;
 use futures::stream::{self, StreamExt};
 
+use crate::publish::EventPublisher;
 use crate::store::{Store, StoreError};
+pub use events::EventsOutcome;
 pub use runs::Parked;
 use runs::RunMemo;
 
@@ -61,6 +64,8 @@ pub struct Outcome {
     pub buckets_recomputed: usize,
     /// Entities parked by this run (see [`Pipeline::park`]).
     pub parked: Vec<Parked>,
+    /// The domain events this run published, or left owed (`events`).
+    pub events: EventsOutcome,
 }
 
 /// What one job of a run found still to do, and what it did.
@@ -74,6 +79,8 @@ struct Work {
     reverts: BTreeSet<EntityKey>,
     /// Buckets to recompute.
     dirty: BTreeSet<Bucket>,
+    /// Domain events decided, and production deployments to announce.
+    events: events::RunEvents,
     outcome: Outcome,
 }
 
@@ -86,6 +93,7 @@ impl Work {
         self.blames.extend(other.blames);
         self.reverts.extend(other.reverts);
         self.dirty.extend(other.dirty);
+        self.events.merge(other.events);
         for (entity, since) in other.outcome.relinked {
             let entry = self.outcome.relinked.entry(entity).or_insert(since);
             *entry = (*entry).min(since);
@@ -168,6 +176,12 @@ pub struct Pipeline<'a> {
     /// Repos' default branches as read or written in this run: every link and branch step
     /// asks, once per repo and run each, and the answer only changes by this run's writes.
     default_branches: RunMemo<Option<String>>,
+    /// Where the run's domain events go; `None` (a reprocess, a test): none are decided.
+    publisher: Option<&'a EventPublisher>,
+    /// How old an owed event must be before a sweep publishes it (`events::SETTLE_S`).
+    settle_s: i64,
+    /// The longest time between this container's sweeps of owed events.
+    sweep_every_s: i64,
 }
 
 impl<'a> Pipeline<'a> {
@@ -178,7 +192,24 @@ impl<'a> Pipeline<'a> {
             run: runs::new_run_id(),
             done_runs: RunMemo::new(),
             default_branches: RunMemo::new(),
+            publisher: None,
+            settle_s: events::SETTLE_S,
+            sweep_every_s: i64::MAX,
         }
+    }
+
+    /// Sweeps owed events on every run, and publishes those owed for `settle_s`: for tests,
+    /// which cannot wait for [`events::SETTLE_S`].
+    pub fn sweeping_every_run(mut self, settle_s: i64) -> Pipeline<'a> {
+        self.settle_s = settle_s;
+        self.sweep_every_s = 0;
+        self
+    }
+
+    /// Decides domain events as the run derives, and publishes them at its end.
+    pub fn with_publisher(mut self, publisher: Option<&'a EventPublisher>) -> Pipeline<'a> {
+        self.publisher = publisher;
+        self
     }
 
     /// Derives everything that depends on the changed entities, phase by phase; within a
@@ -202,6 +233,7 @@ impl<'a> Pipeline<'a> {
         let failed = self.rebuild_all(rebuild, &mut work).await?;
         self.link_all(&mut work).await?;
         self.recompute_all(&mut work).await?;
+        work.outcome.events = self.publish_events(&mut work).await;
         if let Some((error, entities)) = failed {
             return Err(RunFailed { error, entities });
         }
@@ -255,8 +287,10 @@ impl<'a> Pipeline<'a> {
         })
         .await?;
         let repos = std::mem::take(&mut work.repo_links);
+        let announce = std::mem::take(&mut work.events.announce);
+        let announce = &announce;
         run_concurrently(repos, work, |(repo, from), mut own| async move {
-            let result = self.link_repo(&repo, from, &mut own).await;
+            let result = self.link_repo(&repo, from, announce, &mut own).await;
             (own, result)
         })
         .await?;

@@ -203,6 +203,9 @@ impl Pipeline<'_> {
                 if self.written_by_unfinished_run(item).await? {
                     work.dirty
                         .extend(item.run_buckets.iter().filter_map(|b| Bucket::parse(b)));
+                    // Its events too: the outbox tells which went out.
+                    self.projection_changed(None, &item.projection, work)
+                        .await?;
                     self.relink_tickets(Some(&item.projection), None, work)
                         .await?;
                     self.queue_dependents(&item.projection, work).await?;
@@ -217,6 +220,11 @@ impl Pipeline<'_> {
             .as_ref()
             .map(|i| i.links.clone())
             .unwrap_or_default();
+        if let Some(projection) = &new {
+            // In the outbox before the change it tells is written (the module doc of
+            // `pipeline::events`).
+            self.projection_changed(old, projection, work).await?;
+        }
         match &new {
             Some(projection) => {
                 if let Projection::PullRequest(pr) = projection {

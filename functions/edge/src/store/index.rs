@@ -5,8 +5,9 @@ use std::ops::RangeBounds;
 
 use chrono::{DateTime, Utc};
 use flowmeter::derive::{AppState, Deployment, Incident, PullRequest, SecurityAlert};
+use flowmeter::events::DomainEvent;
 
-use super::codec::s;
+use super::codec::{number, s, text, Item};
 use super::keys::{self, Index, IndexPartition};
 use super::projections::{Projection, ProjectionItem};
 use super::{Store, StoreError};
@@ -24,6 +25,7 @@ pub const INDEX_QUERIES: &[(&str, Index)] = &[
     ("open_incidents", Index::Gsi2),
     ("app_states", Index::Gsi2),
     ("security_alerts", Index::Gsi1),
+    ("unpublished_events", Index::Gsi2),
 ];
 
 /// How an index partition is read: in order or newest first, all or the first `limit`.
@@ -224,5 +226,42 @@ fn app_state(item: ProjectionItem) -> Option<AppState> {
     match item.projection {
         Projection::App(a) => Some(a),
         _ => None,
+    }
+}
+
+/// The outbox's index read.
+impl Store {
+    /// Events whose publishing is owed (their publish failed, or a run that put them died),
+    /// oldest first, at most `limit`, of those put in the outbox at or before `settled_s`; and
+    /// whether more are owed (unsettled ones or over the limit). An item whose detail no
+    /// longer reads as an event is skipped, to expire.
+    pub async fn unpublished_events(
+        &self,
+        settled_s: i64,
+        limit: usize,
+    ) -> Result<(Vec<DomainEvent>, bool), StoreError> {
+        let index = Index::Gsi2;
+        let items: Vec<Item> = self
+            .pages("Query(unpublished events)", Some(limit + 1), |start| {
+                self.query()
+                    .index_name(index.name())
+                    .key_condition_expression(format!("{} = :pk", index.pk_attribute()))
+                    .expression_attribute_values(":pk", s(keys::UNPUBLISHED))
+                    .set_exclusive_start_key(start)
+                    .send()
+            })
+            .await?;
+        let pending: Vec<&Item> = items
+            .iter()
+            .filter(|item| text(item, "state") == super::outbox::PENDING)
+            .collect();
+        let settled: Vec<DomainEvent> = pending
+            .iter()
+            .filter(|item| number::<i64>(item, "at").is_some_and(|at| at <= settled_s))
+            .take(limit)
+            .filter_map(|item| serde_json::from_str(&text(item, "detail")).ok())
+            .collect();
+        let more = pending.len() > settled.len();
+        Ok((settled, more))
     }
 }

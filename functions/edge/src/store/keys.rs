@@ -52,6 +52,11 @@ pub const PROJECTION_SK: &str = "PROJ";
 /// A pipeline run's done marker: `BATCH#<run>` / `DONE` (the stored prefix keeps its old name).
 pub const RUN: &str = "BATCH#";
 pub const RUN_DONE_SK: &str = "DONE";
+/// An event on its way to the bus: `OUTBOX#<event id>` / `EVENT` (`store::outbox`).
+pub const OUTBOX: &str = "OUTBOX#";
+pub const OUTBOX_SK: &str = "EVENT";
+/// The `gsi2` partition of events whose publishing failed, swept by later runs.
+pub const UNPUBLISHED: &str = "OUTBOX";
 /// A repo's metadata: `REPO#<owner/repo>` / `META`.
 pub const REPO: &str = "REPO#";
 pub const REPO_META_SK: &str = "META";
@@ -94,6 +99,7 @@ pub const ROLLUP_WRITE_PREFIXES: &[&str] = &[
     RUN,
     REPO,
     PARKED_PREFIX,
+    OUTBOX,
 ];
 
 /// Whether a sort key is a fact's, source or derived (what the stream passes on).
@@ -112,13 +118,22 @@ pub fn link_sk(id: &str) -> String {
 }
 
 /// Whether an item is a record kept by reprocess (the org config, the digest ledger, backfills
-/// and their ETags): neither a source fact nor derived from them.
+/// and their ETags, the events outbox, whose ids keep a reprocess from announcing a change
+/// again): neither a source fact nor derived from them.
 pub fn is_record(pk: &str) -> bool {
-    pk == CONFIG_PK || pk.starts_with(DIGEST) || pk == BACKFILL_PK || pk.starts_with(ETAG)
+    pk == CONFIG_PK
+        || pk.starts_with(DIGEST)
+        || pk == BACKFILL_PK
+        || pk.starts_with(ETAG)
+        || pk.starts_with(OUTBOX)
 }
 
 pub fn etag_pk(url: &str) -> String {
     format!("{ETAG}{url}")
+}
+
+pub fn outbox_pk(event_id: &str) -> String {
+    format!("{OUTBOX}{event_id}")
 }
 
 pub fn run_pk(run: &str) -> String {

@@ -12,6 +12,7 @@
 //! | bucket member   | `BUCKET#<scope>|<week>`     | `M#<entity>` (packed)      |
 //! | rollup          | `ROLLUP#<scope>`            | `<week>`                   |
 //! | parked entity   | `PARKED#<entity key>`       | `PARKED`                   |
+//! | event outbox    | `OUTBOX#<event id>`         | `EVENT`                    |
 //! | org config      | `CONFIG`                    | `CURRENT`                  |
 //! | digest ledger   | `DIGEST#<org>#<week>`       | part or channel            |
 //! | backfill        | `BACKFILL`                  | `<id>` (job, checkpoint, lease) |
@@ -34,6 +35,7 @@ mod facts;
 mod index;
 pub mod keys;
 mod ledger;
+mod outbox;
 mod projections;
 mod request;
 mod rollups;
@@ -54,6 +56,7 @@ pub use keys::{
     bucket_pk, rollup_pk, PARKED_PREFIX, PARKED_SK, PROJECTION_SK, ROLLUP_WRITE_PREFIXES,
 };
 pub use ledger::{DigestClaim, DIGEST_LEDGER_TTL_S};
+pub use outbox::{Outboxed, OUTBOX_TTL_S};
 pub use projections::{LinkState, MemberRef, Projection, ProjectionItem};
 pub use request::Meter;
 pub use runs::RUN_DONE_TTL_S;

@@ -1,0 +1,205 @@
+//! The run's domain events (`flowmeter::events`): decided where a projection changes or a
+//! repo's production links are derived, put in the outbox before the change they tell is
+//! written, published together at the end of the run, then marked. A run that dies anywhere
+//! in between leaves its projections written by an unfinished run, so its retry decides the
+//! same events again (same ids), finds them pending in the outbox and publishes them; one that
+//! went out is found published and is not sent again. An event EventBridge would not take
+//! after the publisher's retries is put on the unpublished index for a later run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+use chrono::Utc;
+use flowmeter::derive::{Deployment, Projection, PullRequest};
+use flowmeter::events::decide::{announces, deployment_events, projection_events};
+use flowmeter::events::DomainEvent;
+use flowmeter::model::EntityKey;
+
+use super::{Pipeline, Work};
+use crate::store::{Outboxed, StoreError};
+
+/// Seconds between sweeps of the unpublished index by one container, when none of its own
+/// publishes failed (another container's may have).
+const SWEEP_EVERY_S: i64 = 300;
+/// Seconds between sweeps while this container knows of owed events.
+const OWED_SWEEP_EVERY_S: i64 = 30;
+/// How old an owed event's outbox item must be before a sweep publishes it: the rollup's
+/// timeout (template.yaml, 300 s) and a margin, so the run that put it there has published it
+/// or died by then, and two runs never both publish one event.
+pub const SETTLE_S: i64 = 360;
+/// Unpublished events a sweep takes at most.
+const SWEEP_LIMIT: usize = 100;
+
+/// When this container last swept, and whether a publish of its own failed since.
+static LAST_SWEEP_S: AtomicI64 = AtomicI64::new(0);
+static OWED: AtomicBool = AtomicBool::new(false);
+
+/// The events one job of a run decided and put in the outbox, to publish at the run's end;
+/// and the production deployments whose finish the repo's link phase is to announce.
+#[derive(Default)]
+pub(super) struct RunEvents {
+    pub to_publish: Vec<DomainEvent>,
+    pub announce: BTreeMap<EntityKey, Deployment>,
+}
+
+impl RunEvents {
+    pub fn merge(&mut self, other: RunEvents) {
+        self.to_publish.extend(other.to_publish);
+        self.announce.extend(other.announce);
+    }
+}
+
+/// What a run's publishing did: events published, and events left owed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EventsOutcome {
+    pub published: usize,
+    pub unpublished: usize,
+}
+
+impl Pipeline<'_> {
+    /// Puts `events` in the outbox. A new one is queued for the run's end; one already there
+    /// and still pending was put by a run that died, or by one still running (a PR rebuilt from
+    /// two shards at once): it goes on the unpublished index, which a sweep publishes once the
+    /// item has settled ([`SETTLE_S`]), so it is never published by two runs.
+    async fn outbox(&self, events: Vec<DomainEvent>, work: &mut Work) -> Result<(), StoreError> {
+        let now_s = Utc::now().timestamp();
+        for event in events {
+            match self.store.put_outbox(&event, now_s).await? {
+                Outboxed::New => work.events.to_publish.push(event),
+                Outboxed::Pending => {
+                    self.store.mark_unpublished(&event).await?;
+                    OWED.store(true, Ordering::Relaxed);
+                }
+                Outboxed::Published => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The events of one projection's change (`old` → `new`), into the outbox; a production
+    /// deployment's finish is queued for its repo's link phase. Nothing when the run publishes
+    /// no events (a reprocess).
+    pub(super) async fn projection_changed(
+        &self,
+        old: Option<&Projection>,
+        new: &Projection,
+        work: &mut Work,
+    ) -> Result<(), StoreError> {
+        if self.publisher.is_none() {
+            return Ok(());
+        }
+        if announces(old, new).is_some() {
+            if let Projection::Deployment(d) = new {
+                work.events.announce.insert(d.key(), d.clone());
+            }
+        }
+        let events = projection_events(old, new, &self.config, Utc::now());
+        self.outbox(events, work).await
+    }
+
+    /// The production deployment events of a repo's link phase: `deployments` as
+    /// [`with_announced`] gave them, `history` and `merged` as `link_edits::repo_links` read
+    /// them.
+    pub(super) async fn repo_linked(
+        &self,
+        deployments: &[Deployment],
+        announced: &BTreeSet<EntityKey>,
+        history: &[String],
+        merged: &[PullRequest],
+        work: &mut Work,
+    ) -> Result<(), StoreError> {
+        if self.publisher.is_none() || announced.is_empty() {
+            return Ok(());
+        }
+        let events = deployment_events(
+            deployments,
+            history,
+            merged,
+            announced,
+            &self.config,
+            Utc::now(),
+        );
+        self.outbox(events, work).await
+    }
+
+    /// Publishes the run's events (and, when due, those earlier runs could not), then marks
+    /// each published, or puts it on the unpublished index. Store errors here are logged, not
+    /// returned: the events are in the outbox, and failing the run would only retry it.
+    pub(super) async fn publish_events(&self, work: &mut Work) -> EventsOutcome {
+        let Some(publisher) = self.publisher else {
+            return EventsOutcome::default();
+        };
+        let mut events = std::mem::take(&mut work.events.to_publish);
+        let now_s = Utc::now().timestamp();
+        let every = if OWED.load(Ordering::Relaxed) {
+            OWED_SWEEP_EVERY_S
+        } else {
+            SWEEP_EVERY_S
+        };
+        if now_s - LAST_SWEEP_S.load(Ordering::Relaxed) >= every.min(self.sweep_every_s) {
+            LAST_SWEEP_S.store(now_s, Ordering::Relaxed);
+            match self
+                .store
+                .unpublished_events(now_s - self.settle_s, SWEEP_LIMIT)
+                .await
+            {
+                Ok((owed, more)) => {
+                    OWED.store(more, Ordering::Relaxed);
+                    events.extend(owed);
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not read the unpublished events");
+                    OWED.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        let mut seen = BTreeSet::new();
+        events.retain(|e| seen.insert(e.id.clone()));
+        if events.is_empty() {
+            return EventsOutcome::default();
+        }
+        let published = publisher.publish(&events).await;
+        let mut outcome = EventsOutcome::default();
+        for id in &published.sent {
+            if let Err(err) = self.store.mark_published(id, now_s).await {
+                tracing::warn!(error = %err, event = %id, "published, but not marked so");
+            }
+            outcome.published += 1;
+        }
+        for failed in &published.failed {
+            tracing::error!(event = %failed.id, code = %failed.code, message = %failed.message, "event not published; a later run retries it");
+            OWED.store(true, Ordering::Relaxed);
+            outcome.unpublished += 1;
+            let Some(event) = events.iter().find(|e| e.id == failed.id) else {
+                continue;
+            };
+            if let Err(err) = self.store.mark_unpublished(event).await {
+                tracing::warn!(error = %err, event = %failed.id, "could not index an unpublished event");
+            }
+        }
+        outcome
+    }
+}
+
+/// A repo's deployments as its link phase read them, with the run's announced deployments of
+/// that repo in their new state (the index the phase read may not show them yet), in finish
+/// order; and the keys of those announced.
+pub(super) fn with_announced(
+    repo: &str,
+    deployments: &[Deployment],
+    announce: &BTreeMap<EntityKey, Deployment>,
+) -> (Vec<Deployment>, BTreeSet<EntityKey>) {
+    let keys: BTreeSet<EntityKey> = announce
+        .iter()
+        .filter(|(_, d)| d.repo == repo)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut all: Vec<Deployment> = deployments
+        .iter()
+        .filter(|d| !keys.contains(&d.key()))
+        .cloned()
+        .collect();
+    all.extend(keys.iter().filter_map(|k| announce.get(k).cloned()));
+    all.sort_by(|a, b| (a.finished_at, &a.id).cmp(&(b.finished_at, &b.id)));
+    (all, keys)
+}

@@ -1,0 +1,291 @@
+//! Events out, end to end on DynamoDB Local: the rollup's domain events through the outbox to a
+//! local EventBridge (`LocalEventBus`, which speaks `PutEvents`), and from it through the
+//! notifier's routes to Slack stand-ins that enforce Block Kit's limits and answer 429s.
+//!
+//! The story (acme/api, starting three hours ago so that every change is fresh): c0 deployed to
+//! production; PR #1 merged; its deployment fails; the next one succeeds and recovers it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::Utc;
+use flowmeter_devserver::{serve, LocalEventBus, Settings};
+use flowmeter_e2e::http::devserver_settings;
+use flowmeter_e2e::org::{sha, Org};
+use flowmeter_e2e::slack_standin::{Scripted, SlackStandIn};
+use flowmeter_e2e::{drain, fresh_store};
+use flowmeter_edge::local_stream::StreamPoller;
+use flowmeter_edge::pipeline::Pipeline;
+use flowmeter_edge::publish::EventPublisher;
+use flowmeter_edge::secrets::{ChatChannel, ChatChannels};
+use flowmeter_edge::store::Store;
+use serde_json::Value;
+use tokio::sync::{oneshot, watch};
+
+const REPO: &str = "acme/api";
+const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+
+const CONFIG: &str = "org: acme
+environments:
+  qa: [qa]
+  production: [production]
+teams:
+  core:
+    members: [alice]
+    repos: [acme/api]
+notifications:
+  routes:
+    - channel: platform
+      events: [deployment.failed, deployment.recovered]
+      environments: [production]
+    - channel: web-prs
+      events: [pull_request.merged]
+      repos: [acme/web]
+";
+
+/// The story from `start`; sent again from the same start, it is a redelivery of every webhook.
+async fn story(store: &Store, start: chrono::DateTime<Utc>) {
+    let mut send = Org::new(store, REPO).starting(start);
+    let (c0, m1) = (sha("c0"), sha("a1"));
+    send.push_main(0, ZERO_SHA, &c0, Some("Initial commit"))
+        .await;
+    send.deploy("production", 1, &c0, 10, "success").await;
+    send.merged_pr(1, 60, &c0, &m1, "Add refund retries").await;
+    send.push_main(61, &c0, &m1, Some("Merge pull request #1"))
+        .await;
+    send.deploy("production", 2, &m1, 70, "failure").await;
+    send.deploy("production", 3, &m1, 100, "success").await;
+}
+
+/// The detail-types of the bus's entries, counted.
+fn types(bus: &LocalEventBus) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for entry in bus.entries() {
+        *counts.entry(entry.detail_type).or_default() += 1;
+    }
+    counts
+}
+
+fn ids(bus: &LocalEventBus) -> Vec<String> {
+    bus.entries()
+        .iter()
+        .map(|e| e.detail["id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn expected_types() -> BTreeMap<String, usize> {
+    [
+        ("deployment.failed", 1),
+        ("deployment.finished", 2),
+        ("deployment.recovered", 1),
+        ("pull_request.merged", 1),
+    ]
+    .into_iter()
+    .map(|(t, n)| (t.to_string(), n))
+    .collect()
+}
+
+/// Each entry's detail against `docs/events/<type>.schema.json`.
+fn assert_details_match_their_schemas(bus: &LocalEventBus) {
+    for entry in bus.entries() {
+        let path = format!(
+            "{}/docs/events/{}.schema.json",
+            env!("CARGO_MANIFEST_DIR"),
+            entry.detail_type
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let schema: Value = serde_json::from_str(&text).expect("schema JSON");
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("schema compiles");
+        let errors: Vec<String> = validator
+            .iter_errors(&entry.detail)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{}: {errors:?}\n{}",
+            entry.detail_type,
+            entry.detail
+        );
+        assert_eq!(entry.source, "flowmeter");
+    }
+}
+
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn text_of(message: &Value) -> String {
+    message.to_string()
+}
+
+#[tokio::test]
+async fn a_failed_production_deployment_reaches_exactly_its_routed_channel() {
+    let store = fresh_store("events_routed").await;
+    store.put_config(CONFIG).await.expect("config");
+    let platform = SlackStandIn::start().await;
+    let web = SlackStandIn::start().await;
+    // Slack rate-limits the platform channel once: the notifier waits and sends again.
+    platform.script([Scripted::RateLimited(1)]);
+    let channels: ChatChannels = [("platform", &platform), ("web-prs", &web)]
+        .into_iter()
+        .map(|(name, standin)| {
+            let channel = ChatChannel {
+                slack_webhook_url: standin.url.clone(),
+                ..ChatChannel::default()
+            };
+            (name.to_string(), channel)
+        })
+        .collect();
+    let bus = LocalEventBus::start("flowmeter-test").await.expect("bus");
+    let settings = Settings {
+        channels,
+        event_bus: Some(bus.clone()),
+        ..devserver_settings("read", "admin")
+    };
+    let (stop, stopped) = watch::channel(false);
+    let (bound_tx, bound_rx) = oneshot::channel();
+    let task = tokio::spawn(serve(store.clone(), settings, stopped, Some(bound_tx)));
+    bound_rx.await.expect("bound");
+
+    let start = Utc::now() - chrono::Duration::hours(3);
+    story(&store, start).await;
+    wait_for("the story's events on the bus", || {
+        types(&bus) == expected_types()
+    })
+    .await;
+    wait_for("the platform channel's messages", || {
+        platform.accepted().len() >= 2
+    })
+    .await;
+    assert_details_match_their_schemas(&bus);
+
+    let messages = platform.accepted();
+    assert_eq!(messages.len(), 2, "one message per event: {messages:?}");
+    let all = messages.iter().map(text_of).collect::<Vec<_>>().join("\n");
+    assert!(all.contains("acme/api"), "{all}");
+    assert!(all.to_lowercase().contains("failed"), "{all}");
+    assert!(all.to_lowercase().contains("recovered"), "{all}");
+    assert!(platform.requests() >= 3, "the 429 was retried");
+    assert!(
+        web.accepted().is_empty(),
+        "no route sends web-prs anything from acme/api"
+    );
+
+    // Every webhook again: nothing new is stored, so nothing is published or sent.
+    let before = (ids(&bus), platform.accepted().len());
+    story(&store, start).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!((ids(&bus), platform.accepted().len()), before);
+
+    stop.send(true).expect("stop");
+    task.await.expect("join").expect("serve ended cleanly");
+}
+
+#[tokio::test]
+async fn a_retried_batch_and_failed_puts_publish_each_event_once() {
+    let store = fresh_store("events_once").await;
+    store.put_config(CONFIG).await.expect("config");
+    let config = flowmeter_edge::settings::load_config(&store)
+        .await
+        .expect("config");
+    let bus = LocalEventBus::start("flowmeter-test").await.expect("bus");
+    let publisher = EventPublisher::at(Some(&bus.endpoint()), "flowmeter-test").await;
+    story(&store, Utc::now() - chrono::Duration::hours(3)).await;
+
+    // EventBridge throttles two entries of the first request: only those are sent again.
+    bus.fail_next_entries(2, "ThrottlingException");
+    let mut poller = Some(
+        StreamPoller::new(&store)
+            .await
+            .expect("poller")
+            .with_publisher(Some(publisher.clone())),
+    );
+    drain(&store, &mut poller).await;
+    assert_eq!(types(&bus), expected_types());
+    let published = ids(&bus);
+    assert_eq!(
+        published.iter().collect::<BTreeSet<_>>().len(),
+        published.len(),
+        "each event once: {published:?}"
+    );
+    let requests = bus.requests();
+    let retried: Vec<&Vec<String>> = requests.iter().filter(|r| r.len() == 2).collect();
+    assert!(
+        !retried.is_empty()
+            && retried
+                .iter()
+                .all(|r| r.iter().all(|id| published.contains(id))),
+        "a request of the two throttled entries alone: {requests:?}"
+    );
+
+    // A retried batch whose run died after its projections: the done markers are gone, so
+    // every entity re-derives its events; the outbox says they went out.
+    for item in store.scan_all().await.expect("scan") {
+        let (pk, sk) = flowmeter_edge::store::item_keys(&item);
+        if pk.starts_with("BATCH#") {
+            store
+                .delete_item(&pk, &sk)
+                .await
+                .expect("delete run marker");
+        }
+    }
+    let changes: flowmeter_edge::pipeline::Changes = store
+        .scan_all()
+        .await
+        .expect("scan")
+        .iter()
+        .filter_map(|item| {
+            let (pk, _) = flowmeter_edge::store::item_keys(item);
+            flowmeter::model::EntityKey::from_partition_key(&pk)
+        })
+        .filter(|entity| !matches!(entity, flowmeter::model::EntityKey::Branch { .. }))
+        .map(|entity| (entity, chrono::DateTime::<Utc>::MIN_UTC))
+        .collect();
+    let requests_before = bus.requests().len();
+    let outcome = Pipeline::new(&store, config.clone())
+        .with_publisher(Some(&publisher))
+        .process(&changes)
+        .await
+        .expect("retried run");
+    assert_eq!(outcome.events.published, 0);
+    assert_eq!(ids(&bus), published, "nothing published twice");
+    assert_eq!(bus.requests().len(), requests_before, "not even a request");
+
+    // EventBridge refuses every attempt of a new event's request: it stays owed, on the
+    // unpublished index, and a later run's sweep publishes it, once.
+    bus.fail_next_requests(4);
+    let mut send = Org::new(&store, REPO).starting(Utc::now() - chrono::Duration::minutes(30));
+    send.deploy("production", 4, &sha("a1"), 0, "failure").await;
+    drain(&store, &mut poller).await;
+    assert_eq!(types(&bus).get("deployment.failed"), Some(&1), "not yet");
+    let swept = Pipeline::new(&store, config.clone())
+        .with_publisher(Some(&publisher))
+        .sweeping_every_run(0)
+        .process(&Default::default())
+        .await
+        .expect("sweep");
+    assert_eq!(swept.events.published, 1);
+    assert_eq!(types(&bus).get("deployment.failed"), Some(&2));
+    let again = Pipeline::new(&store, config)
+        .with_publisher(Some(&publisher))
+        .sweeping_every_run(0)
+        .process(&Default::default())
+        .await
+        .expect("second sweep");
+    assert_eq!(
+        again.events.published, 0,
+        "the sweep found nothing left owed"
+    );
+    let all = ids(&bus);
+    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), all.len());
+    assert_details_match_their_schemas(&bus);
+}
