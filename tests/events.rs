@@ -85,34 +85,6 @@ fn expected_types() -> BTreeMap<String, usize> {
     .collect()
 }
 
-/// Each entry's detail against `docs/events/<type>.schema.json`.
-fn assert_details_match_their_schemas(bus: &LocalEventBus) {
-    for entry in bus.entries() {
-        let path = format!(
-            "{}/docs/events/{}.schema.json",
-            env!("CARGO_MANIFEST_DIR"),
-            entry.detail_type
-        );
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let schema: Value = serde_json::from_str(&text).expect("schema JSON");
-        let validator = jsonschema::options()
-            .should_validate_formats(true)
-            .build(&schema)
-            .expect("schema compiles");
-        let errors: Vec<String> = validator
-            .iter_errors(&entry.detail)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "{}: {errors:?}\n{}",
-            entry.detail_type,
-            entry.detail
-        );
-        assert_eq!(entry.source, "flowmeter");
-    }
-}
-
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..600 {
         if done() {
@@ -166,7 +138,7 @@ async fn a_failed_production_deployment_reaches_exactly_its_routed_channel() {
         platform.accepted().len() >= 2
     })
     .await;
-    assert_details_match_their_schemas(&bus);
+    flowmeter_e2e::events::assert_details_match_their_schemas(&bus.entries());
 
     let messages = platform.accepted();
     assert_eq!(messages.len(), 2, "one message per event: {messages:?}");
@@ -287,5 +259,5 @@ async fn a_retried_batch_and_failed_puts_publish_each_event_once() {
     );
     let all = ids(&bus);
     assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), all.len());
-    assert_details_match_their_schemas(&bus);
+    flowmeter_e2e::events::assert_details_match_their_schemas(&bus.entries());
 }

@@ -242,6 +242,35 @@ async fn attention_answers_the_digest_s_verdicts_for_a_week() {
         );
     }
 
+    // and the rollup announces the same verdicts as team.needs_attention events, once
+    let bus = flowmeter_devserver::LocalEventBus::start("attention")
+        .await
+        .expect("bus");
+    let publisher =
+        flowmeter_edge::publish::EventPublisher::at(Some(&bus.endpoint()), "attention").await;
+    let pipeline = flowmeter_edge::pipeline::Pipeline::new(&store, config.clone())
+        .with_publisher(Some(&publisher));
+    let first = pipeline
+        .announce_attention(&[week])
+        .await
+        .expect("announce");
+    let announced: Vec<String> = bus
+        .entries()
+        .iter()
+        .filter(|e| e.detail_type == "team.needs_attention")
+        .filter_map(|e| e.detail["attention"]["team"].as_str().map(str::to_string))
+        .collect();
+    let flagged: Vec<String> = digest.attention.iter().map(|a| a.team.clone()).collect();
+    assert!(
+        !flagged.is_empty(),
+        "the sample org's struggling team is flagged"
+    );
+    assert_eq!(announced, flagged);
+    assert_eq!(first.published, flagged.len());
+    flowmeter_e2e::events::assert_details_match_their_schemas(&bus.entries());
+    let again = pipeline.announce_attention(&[week]).await.expect("again");
+    assert_eq!(again.published, 0, "the same verdicts are the same events");
+
     // the current week is the default, marked partial; a bad or future week is a clear 400
     let (status, current) = call(&state, "GET", "/v1/attention", READ_TOKEN, "").await;
     assert_eq!(status, StatusCode::OK, "{current}");

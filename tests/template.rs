@@ -200,6 +200,8 @@ const CLASSIFIED: &[(&str, Use)] = &[
     ("FLOWMETER_ADMIN_TOKEN", Use::LocalSecret),
     ("FLOWMETER_SLACK_WEBHOOK_URL", Use::LocalSecret),
     ("FLOWMETER_TEAMS_WEBHOOK_URL", Use::LocalSecret),
+    // The notifier's Slack app token (the secret's `slack_bot_token`).
+    ("FLOWMETER_SLACK_BOT_TOKEN", Use::LocalSecret),
     // The notifier's named channels (a JSON object, as the secret's `channels`).
     ("FLOWMETER_CHANNELS", Use::LocalSecret),
     ("FLOWMETER_GITHUB_TOKEN", Use::LocalSecret),
@@ -217,6 +219,8 @@ const CLASSIFIED: &[(&str, Use)] = &[
     ("FLOWMETER_DYNAMODB_ENDPOINT", Use::LocalOnly),
     ("FLOWMETER_SES_ENDPOINT", Use::LocalOnly),
     ("FLOWMETER_EVENTBRIDGE_ENDPOINT", Use::LocalOnly),
+    // Slack's Web API for the notifier's bot channels: a local stand-in; AWS uses the default.
+    ("FLOWMETER_SLACK_API_URL", Use::LocalOnly),
     ("AWS_SESSION_TOKEN", Use::SetByLambda),
     ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", Use::Defaulted),
     ("NEW_AND_OLD_IMAGES", Use::NotAnEnvVar),

@@ -3,10 +3,12 @@
 //! the kit, `flowmeter_kit`, under the secrets below), and a stream drain that runs the
 //! rollup handler exactly as Lambda would.
 
+pub mod events;
 pub mod http;
 pub mod openapi;
 pub mod org;
 pub mod scenario;
+pub mod slack_api_standin;
 pub mod slack_standin;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,8 +1,13 @@
 //! The notifier: domain events from the bus → the channels whose routes match
 //! (`flowmeter::notifications::routes`, config `notifications.routes`) → each channel's chat
 //! messages (`flowmeter::notifications::message`: one per event, or grouped when a burst
-//! arrives) → its Slack or Teams webhook from the secret (`channels.<name>`), through the
-//! digest's sender (`notify::post_webhook`: 429s wait `Retry-After`, errors never name a URL).
+//! arrives) → where the secret's `channels.<name>` sends them: a Slack channel the app's bot
+//! token posts to (`slack_channel`, through `notify::post_chat_message`), else a Slack
+//! incoming webhook, and a Teams webhook (the digest's sender, `notify::post_webhook`). Both
+//! senders wait out 429s (`Retry-After`); no error names a URL or the token.
+//!
+//! Slack's Web API is `https://slack.com/api`, or `FLOWMETER_SLACK_API_URL` (a local
+//! stand-in), read once per process.
 //!
 //! In AWS an EventBridge rule puts every Flowmeter event on a queue, and the notifier takes
 //! them in batches ([`handle_queue_batch`]), so a release train of twenty services is one
@@ -10,6 +15,7 @@
 //! `PutEvents` request's entries to [`notify`] the same way.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use flowmeter::config::OrgConfig;
@@ -18,8 +24,99 @@ use flowmeter::notifications::message::{slack_messages, teams_messages};
 use flowmeter::notifications::routes::route;
 use serde::Serialize;
 
-use crate::notify::{post_webhook, NotifyError};
-use crate::secrets::ChatChannels;
+use crate::notify::{post_chat_message, post_webhook, NotifyError, SLACK_API_URL};
+use crate::secrets::{ChatChannel, ChatChannels};
+
+/// The environment variable that points the notifier at another Slack Web API (a stand-in).
+pub const SLACK_API_URL_VAR: &str = "FLOWMETER_SLACK_API_URL";
+
+/// Slack's Web API base URL: `FLOWMETER_SLACK_API_URL` if set, else [`SLACK_API_URL`]. Read
+/// once per process, the first time the notifier builds a channel's senders.
+pub fn slack_api_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        std::env::var(SLACK_API_URL_VAR)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| SLACK_API_URL.to_string())
+    })
+}
+
+/// Where one channel's messages are posted.
+enum Sender<'a> {
+    /// A Slack incoming webhook or a Teams Workflows webhook.
+    Webhook(&'a str),
+    /// A Slack channel, by the app's bot token (`chat.postMessage`).
+    SlackBot {
+        api_url: &'a str,
+        token: &'a str,
+        channel: &'a str,
+    },
+}
+
+impl Sender<'_> {
+    async fn send(
+        &self,
+        http: &reqwest::Client,
+        message: &serde_json::Value,
+    ) -> Result<(), NotifyError> {
+        match self {
+            Sender::Webhook(url) => post_webhook(http, url, message).await,
+            Sender::SlackBot {
+                api_url,
+                token,
+                channel,
+            } => post_chat_message(http, api_url, token, channel, message).await,
+        }
+    }
+
+    /// What a failure of this sender is called: Slack's channel for the bot (a webhook's URL is
+    /// a secret, so a webhook is not named).
+    fn describe(&self, err: &NotifyError) -> String {
+        match self {
+            Sender::Webhook(_) => err.to_string(),
+            Sender::SlackBot { channel, .. } => format!("Slack channel {channel}: {err}"),
+        }
+    }
+}
+
+/// Senders with the messages each is to post.
+type Sends<'a> = Vec<(Sender<'a>, Vec<serde_json::Value>)>;
+
+/// A channel's senders and what each sends, and why its Slack messages cannot go anywhere, if
+/// so. Slack: the bot when `slack_channel` is set (its `slack_webhook_url` is then unused),
+/// else the incoming webhook. Teams: its webhook.
+fn senders<'a>(
+    channel: &'a ChatChannel,
+    slack: impl FnOnce() -> Vec<serde_json::Value>,
+    teams: impl FnOnce() -> Vec<serde_json::Value>,
+) -> (Sends<'a>, Option<String>) {
+    let mut sends = Vec::new();
+    let mut unsendable = None;
+    if !channel.slack_channel.is_empty() {
+        if channel.slack_bot_token.is_empty() {
+            unsendable = Some(
+                "its slack_channel is set but the secret's slack_bot_token is missing \
+                 (locally FLOWMETER_SLACK_BOT_TOKEN): add the Slack app's bot token"
+                    .to_string(),
+            );
+        } else {
+            let bot = Sender::SlackBot {
+                api_url: slack_api_url(),
+                token: &channel.slack_bot_token,
+                channel: &channel.slack_channel,
+            };
+            sends.push((bot, slack()));
+        }
+    } else if !channel.slack_webhook_url.is_empty() {
+        sends.push((Sender::Webhook(&channel.slack_webhook_url), slack()));
+    }
+    if !channel.teams_webhook_url.is_empty() {
+        sends.push((Sender::Webhook(&channel.teams_webhook_url), teams()));
+    }
+    (sends, unsendable)
+}
 
 /// What one [`notify`] did.
 #[derive(Debug, Default, Serialize)]
@@ -72,7 +169,9 @@ pub fn parse_bus_event(body: &str) -> Result<DomainEvent, BusEventError> {
 }
 
 /// Sends `events` to the channels whose routes match them: per channel, its messages to its
-/// Slack webhook and its Teams webhook. One channel's failure does not stop the others.
+/// Slack channel (by the bot token) or Slack webhook, and to its Teams webhook. One channel's
+/// failure does not stop the others; a `slack_channel` without the secret's `slack_bot_token`
+/// fails that channel's Slack messages (not transiently) and still sends its Teams ones.
 pub async fn notify(
     http: &reqwest::Client,
     config: &OrgConfig,
@@ -97,32 +196,35 @@ pub async fn notify(
             outcome.failed.push(ChannelFailure {
                 channel: name.clone(),
                 events: ids(),
-                error: format!("no channel {name:?} in the secret's channels"),
+                error: format!(
+                    "no channel {name:?} in the secret's channels (a bad `channels` in the secret is logged when the notifier starts)"
+                ),
                 transient: false,
             });
             continue;
         };
         let tz = config.timezone();
-        let mut sends: Vec<(&str, Vec<serde_json::Value>)> = Vec::new();
-        if !channel.slack_webhook_url.is_empty() {
-            sends.push((
-                &channel.slack_webhook_url,
-                slack_messages(events, settings, tz),
-            ));
+        let (sends, unsendable) = senders(
+            channel,
+            || slack_messages(events, settings, tz),
+            || teams_messages(events, settings, tz),
+        );
+        if let Some(reason) = unsendable {
+            tracing::error!(channel = %name, error = %reason, "channel not notified");
+            outcome.failed.push(ChannelFailure {
+                channel: name.clone(),
+                events: ids(),
+                error: format!("channel {name:?}: {reason}"),
+                transient: false,
+            });
         }
-        if !channel.teams_webhook_url.is_empty() {
-            sends.push((
-                &channel.teams_webhook_url,
-                teams_messages(events, settings, tz),
-            ));
-        }
-        for (url, messages) in sends {
-            if let Err(err) = send_all(http, url, &messages).await {
+        for (sender, messages) in sends {
+            if let Err(err) = send_all(http, &sender, &messages).await {
                 tracing::error!(channel = %name, error = %err, "channel not notified");
                 outcome.failed.push(ChannelFailure {
                     channel: name.clone(),
                     events: ids(),
-                    error: err.to_string(),
+                    error: sender.describe(&err),
                     transient: err.is_transient(),
                 });
                 continue;
@@ -135,11 +237,11 @@ pub async fn notify(
 
 async fn send_all(
     http: &reqwest::Client,
-    url: &str,
+    sender: &Sender<'_>,
     messages: &[serde_json::Value],
 ) -> Result<(), NotifyError> {
     for message in messages {
-        post_webhook(http, url, message).await?;
+        sender.send(http, message).await?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Secrets: the webhook signing secrets, the API and admin bearer tokens, the digest's
-//! Slack and Teams webhook URLs and the backfill's GitHub credentials (a token, or a GitHub
-//! App's id, private key and installation id).
+//! Slack and Teams webhook URLs, the notifier's channels and Slack bot token, and the
+//! backfill's GitHub credentials (a token, or a GitHub App's id, private key and installation
+//! id).
 //!
 //! In AWS they live in one Secrets Manager secret (a JSON object, keys as in [`Secrets`]) whose
 //! ARN the template passes as `FLOWMETER_SECRET_ARN`; the functions read it through the AWS
@@ -62,6 +63,10 @@ pub struct Secrets {
     pub slack_webhook_url: String,
     /// Microsoft Teams Workflows webhook URL of the weekly digest (its `sig` is a credential).
     pub teams_webhook_url: String,
+    /// A Slack app's bot token (`xoxb-…`, scope `chat:write`): the notifier posts with it to
+    /// every channel that names a `slack_channel` (one app for many channels). Also set on
+    /// each of [`Secrets::channels`] ([`ChatChannel::slack_bot_token`]).
+    pub slack_bot_token: String,
     /// GitHub token of the backfill's REST reads (fine-grained or classic).
     pub github_token: String,
     /// GitHub App id of the backfill's REST reads (with the two keys below, wins over the token).
@@ -74,40 +79,106 @@ pub struct Secrets {
     /// Unset: derived from `admin_token`.
     pub share_secret: String,
     /// The notifier's chat channels by name (`channels.<name>.slack_webhook_url` /
-    /// `teams_webhook_url`), which `notifications.routes` in the config name: each URL is its
-    /// own credential, so they live here, not in the config.
+    /// `slack_channel` / `teams_webhook_url`), which `notifications.routes` in the config
+    /// name: each URL is its own credential, so they live here, not in the config.
     pub channels: ChatChannels,
+    /// Why the secret's `channels` could not be read (empty: they could). A bad `channels`
+    /// leaves the notifier without channels, which it says at start and on every send, but
+    /// fails no other function: a chat setting must not stop ingest or the API.
+    #[serde(skip)]
+    pub channels_error: String,
 }
 
 /// The notifier's channels by name.
 pub type ChatChannels = std::collections::BTreeMap<String, ChatChannel>;
 
-/// Where one named channel's messages go: a Slack incoming webhook, a Teams Workflows webhook,
-/// or both.
+/// Where one named channel's messages go: Slack (a channel the bot posts to, or an incoming
+/// webhook), a Teams Workflows webhook, or Slack and Teams.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChatChannel {
     pub slack_webhook_url: String,
+    /// A Slack channel the app posts to with [`ChatChannel::slack_bot_token`]
+    /// (`chat.postMessage`): a name (`#platform-deploys`, `#` optional) or an id
+    /// (`C0123ABCD`). Set, it takes the channel's Slack messages; its `slack_webhook_url`, if
+    /// any, is not used.
+    pub slack_channel: String,
     pub teams_webhook_url: String,
+    /// The secret's top-level `slack_bot_token`, set on every channel when the secret is read
+    /// ([`with_slack_bot_token`]), so the channels alone are what the notifier needs. Not a
+    /// key of a channel.
+    #[serde(skip)]
+    pub slack_bot_token: String,
+}
+
+/// `channels` with the bot token that posts to their `slack_channel`s.
+pub fn with_slack_bot_token(mut channels: ChatChannels, token: &str) -> ChatChannels {
+    for channel in channels.values_mut() {
+        channel.slack_bot_token = token.to_string();
+    }
+    channels
+}
+
+/// The longest Slack channel name.
+pub const MAX_SLACK_CHANNEL_CHARS: usize = 80;
+
+/// Whether `value` looks like what `chat.postMessage` takes as a channel: a name (`#`
+/// optional; lower-case letters, digits, `-`, `_`, `.`; at most 80) or a conversation id
+/// (`C`, `G` or `D` and upper-case letters and digits, e.g. `C0123ABCD`).
+pub fn is_slack_channel(value: &str) -> bool {
+    let name = value.strip_prefix('#').unwrap_or(value);
+    let is_name = !name.is_empty()
+        && name.chars().count() <= MAX_SLACK_CHANNEL_CHARS
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    let is_id = !value.starts_with('#')
+        && (9..=MAX_SLACK_CHANNEL_CHARS).contains(&value.len())
+        && value.starts_with(['C', 'G', 'D'])
+        && value
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    is_name || is_id
 }
 
 /// The key of [`Secrets::channels`], an object where every other key is a string.
 pub const CHANNELS_KEY: &str = "channels";
 
 /// Parses the channels object (the secret's `channels`, or `FLOWMETER_CHANNELS` locally):
-/// `{"<name>": {"slack_webhook_url": "https://…", "teams_webhook_url": "https://…"}}`. A channel
-/// needs at least one URL, each an http(s) URL; errors name the channel and key, never a URL.
+/// `{"<name>": {"slack_webhook_url": "https://…", "slack_channel": "#deploys",
+/// "teams_webhook_url": "https://…"}}`. A channel needs at least one of the three; each URL an
+/// http(s) URL, a `slack_channel` a Slack channel name or id ([`is_slack_channel`]). Errors
+/// name the channel and key, never a value (a URL, or a token pasted into the wrong key).
 pub fn parse_channels(value: serde_json::Value) -> Result<ChatChannels, SecretsError> {
     let channels: ChatChannels = serde_json::from_value(value).map_err(|e| {
+        let reason = e.to_string();
+        let reason = reason.split(" at line").next().unwrap_or_default();
+        // serde quotes an unexpected string ("invalid type: string \"https://…\""): keep only
+        // the reasons that name keys.
+        let reason = if reason.starts_with("unknown field") || reason.starts_with("missing field")
+        {
+            reason
+        } else {
+            "a channel, or one of its keys, has the wrong type"
+        };
         SecretsError::Parse(format!(
-            "{CHANNELS_KEY}: must be an object of channels, each with slack_webhook_url and/or teams_webhook_url ({})",
-            e.to_string().split(" at line").next().unwrap_or_default()
+            "{CHANNELS_KEY}: must be an object of channels, each with slack_webhook_url, slack_channel and/or teams_webhook_url ({reason})"
         ))
     })?;
     for (name, channel) in &channels {
-        if channel.slack_webhook_url.is_empty() && channel.teams_webhook_url.is_empty() {
+        if channel.slack_webhook_url.is_empty()
+            && channel.slack_channel.is_empty()
+            && channel.teams_webhook_url.is_empty()
+        {
             return Err(SecretsError::Parse(format!(
-                "{CHANNELS_KEY}.{name}: has neither slack_webhook_url nor teams_webhook_url"
+                "{CHANNELS_KEY}.{name}: has none of slack_webhook_url, slack_channel, teams_webhook_url"
+            )));
+        }
+        if !channel.slack_channel.is_empty() && !is_slack_channel(&channel.slack_channel) {
+            return Err(SecretsError::Parse(format!(
+                "{CHANNELS_KEY}.{name}.slack_channel: not a Slack channel name (`#` optional, then \
+                 lower-case letters, digits, -, _ and ., at most {MAX_SLACK_CHANNEL_CHARS}) or \
+                 channel id (C0123ABCD)"
             )));
         }
         for (key, url) in [
@@ -125,7 +196,7 @@ pub fn parse_channels(value: serde_json::Value) -> Result<ChatChannels, SecretsE
 }
 
 /// The keys [`Secrets`] knows, to warn about a misspelt key instead of silently ignoring it.
-pub const KEYS: [&str; 20] = [
+pub const KEYS: [&str; 21] = [
     "github",
     "pagerduty",
     "generic",
@@ -141,6 +212,7 @@ pub const KEYS: [&str; 20] = [
     "gate_token",
     "slack_webhook_url",
     "teams_webhook_url",
+    "slack_bot_token",
     "github_token",
     "github_app_id",
     "github_app_private_key",
@@ -168,6 +240,7 @@ impl Secrets {
             &self.gate_token,
             &self.slack_webhook_url,
             &self.teams_webhook_url,
+            &self.slack_bot_token,
             &self.github_token,
             &self.github_app_id,
             &self.github_app_private_key,
@@ -214,7 +287,7 @@ pub fn from_env() -> Secrets {
 /// [`from_env`] over any lookup, so tests need not change the process environment.
 pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Secrets {
     let read = |name: &str| var(name).unwrap_or_default();
-    Secrets {
+    let mut secrets = Secrets {
         github: read("FLOWMETER_GITHUB_SECRET"),
         pagerduty: read("FLOWMETER_PAGERDUTY_SECRET"),
         generic: read("FLOWMETER_WEBHOOK_SECRET"),
@@ -230,22 +303,24 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Secrets {
         gate_token: read("FLOWMETER_GATE_TOKEN"),
         slack_webhook_url: read("FLOWMETER_SLACK_WEBHOOK_URL"),
         teams_webhook_url: read("FLOWMETER_TEAMS_WEBHOOK_URL"),
+        slack_bot_token: read("FLOWMETER_SLACK_BOT_TOKEN"),
         github_token: read("FLOWMETER_GITHUB_TOKEN"),
         github_app_id: read("FLOWMETER_GITHUB_APP_ID"),
         github_app_private_key: read("FLOWMETER_GITHUB_APP_PRIVATE_KEY"),
         github_app_installation_id: read("FLOWMETER_GITHUB_APP_INSTALLATION_ID"),
         share_secret: read("FLOWMETER_SHARE_SECRET"),
-        channels: var("FLOWMETER_CHANNELS")
-            .filter(|text| !text.trim().is_empty())
-            .and_then(|text| match channels_from_text(&text) {
-                Ok(channels) => Some(channels),
-                Err(err) => {
-                    tracing::error!(error = %err, "FLOWMETER_CHANNELS ignored");
-                    None
-                }
-            })
-            .unwrap_or_default(),
+        channels: ChatChannels::new(),
+        channels_error: String::new(),
+    };
+    if let Some(text) = var("FLOWMETER_CHANNELS").filter(|text| !text.trim().is_empty()) {
+        match channels_from_text(&text) {
+            Ok(channels) => {
+                secrets.channels = with_slack_bot_token(channels, &secrets.slack_bot_token)
+            }
+            Err(err) => secrets.channels_error = err.to_string(),
+        }
     }
+    secrets
 }
 
 /// `FLOWMETER_CHANNELS`' text as channels (the dev server checks it at start with this, so a
@@ -290,9 +365,10 @@ pub fn parse_secret_string(text: &str) -> Result<(Secrets, Vec<String>), Secrets
                 KEYS.join(", ")
             ))
         })?;
-    let channels = match object.remove(CHANNELS_KEY) {
-        Some(value) => parse_channels(value)?,
-        None => ChatChannels::new(),
+    let (channels, channels_error) = match object.remove(CHANNELS_KEY).map(parse_channels) {
+        Some(Ok(channels)) => (channels, String::new()),
+        Some(Err(err)) => (ChatChannels::new(), err.to_string()),
+        None => (ChatChannels::new(), String::new()),
     };
     for (key, value) in &object {
         if KEYS.contains(&key.as_str()) && !value.is_string() {
@@ -306,7 +382,8 @@ pub fn parse_secret_string(text: &str) -> Result<(Secrets, Vec<String>), Secrets
         .collect();
     let mut secrets: Secrets = serde_json::from_value(serde_json::Value::Object(object))
         .map_err(|e| SecretsError::Parse(e.to_string()))?;
-    secrets.channels = channels;
+    secrets.channels = with_slack_bot_token(channels, &secrets.slack_bot_token);
+    secrets.channels_error = channels_error;
     Ok((secrets, unknown))
 }
 
@@ -465,12 +542,14 @@ mod tests {
                 gate_token: String::new(),
                 slack_webhook_url: "https://hooks.slack.example/T/B/x".into(),
                 teams_webhook_url: String::new(),
+                slack_bot_token: String::new(),
                 github_token: String::new(),
                 github_app_id: String::new(),
                 github_app_private_key: String::new(),
                 github_app_installation_id: String::new(),
                 share_secret: String::new(),
                 channels: ChatChannels::new(),
+                channels_error: String::new(),
             }
         );
         assert!(unknown.is_empty());
@@ -490,7 +569,7 @@ mod tests {
         );
         assert!(secrets.present_keys().contains(&CHANNELS_KEY));
         for (bad, says) in [
-            (r#"{"channels":{"x":{}}}"#, "channels.x: has neither"),
+            (r#"{"channels":{"x":{}}}"#, "channels.x: has none of"),
             (
                 r#"{"channels":{"x":{"slack_webhook_url":"ftp://h/secret"}}}"#,
                 "channels.x.slack_webhook_url: not an http(s) URL",
@@ -500,8 +579,22 @@ mod tests {
                 r#"{"channels":{"x":{"slack_url":"https://h/secret"}}}"#,
                 "channels: must be an object",
             ),
+            (
+                r#"{"channels":{"x":"https://h/secret"}}"#,
+                "channels: must be an object",
+            ),
+            (
+                r#"{"channels":{"x":{"slack_bot_token":"xoxb-h/secret"}}}"#,
+                "unknown field `slack_bot_token`",
+            ),
+            (
+                r##"{"channels":{"ok":{"slack_channel":"#fine"},"x":{"slack_channel":"https://h/secret"}}}"##,
+                "channels.x.slack_channel: not a Slack channel name",
+            ),
         ] {
-            let err = parse_secret_string(bad).expect_err(bad).to_string();
+            let (secrets, _) = parse_secret_string(bad).expect("the rest of the secret reads");
+            assert!(secrets.channels.is_empty(), "{bad}");
+            let err = secrets.channels_error;
             assert!(err.contains(says), "{bad}: {err}");
             assert!(!err.contains("h/secret"), "no error quotes a URL: {err}");
         }
@@ -514,6 +607,65 @@ mod tests {
             "http://127.0.0.1:9/hook"
         );
         assert!(channels_from_text("{nope").is_err());
+    }
+
+    #[test]
+    fn a_channel_may_be_a_slack_channel_the_bot_token_posts_to() {
+        let (secrets, unknown) = parse_secret_string(
+            r##"{"slack_bot_token":"xoxb-1-2-s3cr3t","channels":{"deploys":{"slack_channel":"#platform-deploys"},"by-id":{"slack_channel":"C0123ABCD","teams_webhook_url":"https://t.example/x"},"hook":{"slack_webhook_url":"https://hooks.slack.com/services/T/B/x"}}}"##,
+        )
+        .expect("parse");
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(secrets.slack_bot_token, "xoxb-1-2-s3cr3t");
+        assert!(secrets.present_keys().contains(&"slack_bot_token"));
+        assert!(!format!("{secrets:?}").contains("s3cr3t"));
+        let deploys = &secrets.channels["deploys"];
+        assert_eq!(deploys.slack_channel, "#platform-deploys");
+        assert_eq!(
+            deploys.slack_bot_token, "xoxb-1-2-s3cr3t",
+            "set on every channel"
+        );
+        assert_eq!(secrets.channels["hook"].slack_bot_token, "xoxb-1-2-s3cr3t");
+        assert_eq!(secrets.channels["by-id"].slack_channel, "C0123ABCD");
+
+        let local = from_vars(|name| match name {
+            "FLOWMETER_CHANNELS" => Some(r##"{"deploys":{"slack_channel":"#deploys"}}"##.into()),
+            "FLOWMETER_SLACK_BOT_TOKEN" => Some("xoxb-local".into()),
+            _ => None,
+        });
+        assert_eq!(local.channels["deploys"].slack_bot_token, "xoxb-local");
+        let without = from_vars(|name| {
+            (name == "FLOWMETER_CHANNELS").then(|| r##"{"d":{"slack_channel":"d"}}"##.into())
+        });
+        assert_eq!(without.channels["d"].slack_bot_token, "");
+    }
+
+    #[test]
+    fn slack_channel_names_and_ids() {
+        for good in [
+            "#platform-deploys",
+            "platform-deploys",
+            "#ops_2.eu",
+            "C0123ABCD",
+            "G01234567AB",
+            &format!("#{}", "a".repeat(80)),
+        ] {
+            assert!(is_slack_channel(good), "{good}");
+        }
+        for bad in [
+            "",
+            "#",
+            "#Platform",
+            "#with space",
+            "@alice",
+            "https://hooks.slack.com/services/T/B/x",
+            "xoxb-1-2-AbCdEf",
+            "C012",
+            "##two",
+            &"a".repeat(81),
+        ] {
+            assert!(!is_slack_channel(bad), "{bad}");
+        }
     }
 
     #[test]
@@ -591,6 +743,7 @@ mod tests {
                 "FLOWMETER_TEAMS_WEBHOOK_URL",
                 "https://teams.example/workflows?sig=x",
             ),
+            ("FLOWMETER_SLACK_BOT_TOKEN", "xoxb-1-2-x"),
             ("FLOWMETER_GITHUB_TOKEN", "ghp_x"),
             ("FLOWMETER_GITHUB_APP_ID", "12345"),
             (

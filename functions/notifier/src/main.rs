@@ -13,7 +13,11 @@ async fn main() -> Result<(), Error> {
     flowmeter_edge::init_logging();
     let store = lambda_store().await?;
     let http = reqwest::Client::new();
-    let channels = flowmeter_edge::secrets::load().await?.channels;
+    let secrets = flowmeter_edge::secrets::load().await?;
+    if !secrets.channels_error.is_empty() {
+        tracing::error!(error = %secrets.channels_error, "the secret's channels are invalid: no channel gets messages until they are fixed");
+    }
+    let channels = secrets.channels;
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let (store, http, channels) = (&store, &http, &channels);
         async move {

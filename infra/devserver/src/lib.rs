@@ -103,7 +103,10 @@ impl Settings {
                 var("FLOWMETER_GITHUB_API_URL"),
             )?,
             channels: match var("FLOWMETER_CHANNELS") {
-                Some(text) => channels_from_text(&text)?,
+                Some(text) => flowmeter_edge::secrets::with_slack_bot_token(
+                    channels_from_text(&text)?,
+                    &var("FLOWMETER_SLACK_BOT_TOKEN").unwrap_or_default(),
+                ),
                 None => ChatChannels::new(),
             },
             event_bus: None,

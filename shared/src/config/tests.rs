@@ -946,7 +946,7 @@ fn notifications_with(route: &str) -> String {
 fn a_bad_route_is_an_error_naming_its_field() {
     // given / when / then
     let known = "deployment.finished, deployment.failed, deployment.recovered, incident.opened, \
-                 incident.resolved, pull_request.merged, security.alert";
+                 incident.resolved, pull_request.merged, security.alert, team.needs_attention";
     let cases = [
         (
             "{ channel: ops, events: [deploy.done] }",

@@ -16,14 +16,16 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 
 use super::{
-    event_id, AlertDetail, DeploymentDetail, DomainEvent, EventType, IncidentDetail,
-    PullRequestDetail,
+    event_id, AlertDetail, AttentionDetail, DeploymentDetail, DomainEvent, EventType,
+    IncidentDetail, PullRequestDetail,
 };
 use crate::config::OrgConfig;
 use crate::derive::links::{next_success, shipped_by_deployment};
 use crate::derive::{Deployment, Incident, Projection, PullRequest, SecurityAlert};
+use crate::digest::Attention;
 use crate::metrics::lists::GITHUB_WEB;
 use crate::model::{AlertSeverity, DeploymentState, EntityKey};
+use crate::time::IsoWeek;
 
 /// The configured teams owning `repo`, in config order.
 pub fn teams_of_repo(config: &OrgConfig, repo: &str) -> Vec<String> {
@@ -256,10 +258,11 @@ fn alert_event(
         return None;
     }
     let kind = EventType::SecurityAlert;
-    // Reopened: the change is the reopening, at the snapshot that reopened it.
+    // Found: when it was opened. Reopened or raised: the change is the snapshot that reopened
+    // or raised it.
     let at = match old {
-        Some(o) if !o.is_open() => new.updated_at,
-        _ => new.opened_at,
+        Some(_) => new.updated_at,
+        None => new.opened_at,
     };
     let id = event_id(
         kind,
@@ -362,6 +365,42 @@ fn recoveries(
             event.recovered_by = Some(deployment_detail(success));
             event.recovery_seconds = Some(seconds(failed_at, recovered_at));
             Some(event)
+        })
+        .collect()
+}
+
+/// The `team.needs_attention` events of `week`'s verdicts (the digest's `attention`, as
+/// `GET /v1/attention` answers them): one per team and set of reasons, so the same verdict
+/// decided again in the week is the same event, and a reason added later makes a new one.
+pub fn attention_events(
+    attention: &[Attention],
+    week: IsoWeek,
+    config: &OrgConfig,
+    now: DateTime<Utc>,
+) -> Vec<DomainEvent> {
+    let kind = EventType::TeamNeedsAttention;
+    attention
+        .iter()
+        .filter(|a| !a.reasons.is_empty() || a.waited_for_review > 0)
+        .map(|a| {
+            let mut reasons: Vec<String> = a
+                .reasons
+                .iter()
+                .map(|r| format!("{:?}/{:?}", r.metric, r.kind))
+                .collect();
+            reasons.sort();
+            let week_name = week.to_string();
+            let id = event_id(kind, &[&a.team, &week_name, &reasons.join(",")]);
+            let mut event = DomainEvent::new(kind, id, now, config.org());
+            event.teams = vec![a.team.clone()];
+            event.attention = Some(AttentionDetail {
+                team: a.team.clone(),
+                week: week_name,
+                reasons: a.reasons.iter().map(|r| r.text.clone()).collect(),
+                waited_for_review: a.waited_for_review,
+                summary: a.summary.clone(),
+            });
+            event
         })
         .collect()
 }

@@ -252,3 +252,70 @@ fn event_ids_differ_by_type_and_parts_and_the_detail_round_trips() {
         assert_eq!(EventType::parse(kind.as_str()), Some(kind));
     }
 }
+
+fn flagged(team: &str, metrics: &[crate::digest::model::MetricKind]) -> Attention {
+    use crate::digest::model::{Reason, ReasonKind};
+    Attention {
+        team: team.into(),
+        reasons: metrics
+            .iter()
+            .map(|metric| Reason {
+                metric: *metric,
+                kind: ReasonKind::Regression,
+                baseline: 1.0,
+                current: 3.0,
+                level_drop: None,
+                text: format!("{} rose from 1 to 3", metric.label()),
+            })
+            .collect(),
+        waited_for_review: 2,
+        summary: "lead time p50 rose from 1 to 3".into(),
+    }
+}
+
+#[test]
+fn a_team_s_verdict_is_one_event_per_week_and_set_of_reasons() {
+    use crate::digest::model::MetricKind;
+    let (c, now) = (config(), t(NOW));
+    let week: IsoWeek = "2026-W41".parse().expect("week");
+    let events = attention_events(
+        &[flagged("payments", &[MetricKind::LeadTime])],
+        week,
+        &c,
+        now,
+    );
+    assert_eq!(kinds(&events), [EventType::TeamNeedsAttention]);
+    let detail = events[0].attention.as_ref().expect("attention");
+    assert_eq!(
+        (detail.team.as_str(), detail.week.as_str()),
+        ("payments", "2026-W41")
+    );
+    assert_eq!(detail.waited_for_review, 2);
+    assert_eq!(events[0].teams, ["payments"], "routes match the team");
+    // Decided again later in the week: the same event.
+    let later = attention_events(
+        &[flagged("payments", &[MetricKind::LeadTime])],
+        week,
+        &c,
+        now + chrono::Duration::hours(5),
+    );
+    assert_eq!(later[0].id, events[0].id);
+    // Another reason, or another week: another event.
+    let more = attention_events(
+        &[flagged(
+            "payments",
+            &[MetricKind::LeadTime, MetricKind::ChangeFailureRate],
+        )],
+        week,
+        &c,
+        now,
+    );
+    assert_ne!(more[0].id, events[0].id);
+    let next = attention_events(
+        &[flagged("payments", &[MetricKind::LeadTime])],
+        week.next(),
+        &c,
+        now,
+    );
+    assert_ne!(next[0].id, events[0].id);
+}

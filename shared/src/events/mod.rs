@@ -1,6 +1,6 @@
 //! Domain events: what Flowmeter tells the outside world when the thing an event describes
 //! changes (a deployment finished or failed, an incident opened, a PR merged, a critical alert
-//! was found). The rollup decides them from the projections it writes (`decide`), keeps each
+//! was found, a team's week turned bad by the digest's rule). The rollup decides them from the projections it writes (`decide`), keeps each
 //! in an outbox item keyed by its id until it is on the EventBridge bus, and the notifier routes
 //! them to chat channels (`crate::notifications`).
 //!
@@ -41,10 +41,12 @@ pub enum EventType {
     PullRequestMerged,
     #[serde(rename = "security.alert")]
     SecurityAlert,
+    #[serde(rename = "team.needs_attention")]
+    TeamNeedsAttention,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::DeploymentFinished,
         EventType::DeploymentFailed,
         EventType::DeploymentRecovered,
@@ -52,6 +54,7 @@ impl EventType {
         EventType::IncidentResolved,
         EventType::PullRequestMerged,
         EventType::SecurityAlert,
+        EventType::TeamNeedsAttention,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +66,7 @@ impl EventType {
             EventType::IncidentResolved => "incident.resolved",
             EventType::PullRequestMerged => "pull_request.merged",
             EventType::SecurityAlert => "security.alert",
+            EventType::TeamNeedsAttention => "team.needs_attention",
         }
     }
 
@@ -115,6 +119,8 @@ pub struct DomainEvent {
     pub pull_request: Option<PullRequestDetail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<AlertDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<AttentionDetail>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -174,6 +180,20 @@ pub struct AlertDetail {
     pub url: Option<String>,
 }
 
+/// Why a team needs attention in a week, by the digest's rule (`digest::model::attention`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttentionDetail {
+    pub team: String,
+    /// The ISO week the verdict is about (`2026-W49`), so far when it is the current one.
+    pub week: String,
+    /// One per reason, in plain words: `lead time p50 rose from 6 h to 2.1 d`.
+    pub reasons: Vec<String>,
+    /// The team's PRs merged in the week that waited over 2 days for a first review.
+    pub waited_for_review: u64,
+    /// The reasons in one line.
+    pub summary: String,
+}
+
 /// `evt_` and the first 32 hex digits of SHA-256 over the parts that make a change itself.
 pub fn event_id(kind: EventType, parts: &[&str]) -> String {
     let mut hash = Sha256::new();
@@ -205,6 +225,7 @@ impl DomainEvent {
             incident: None,
             pull_request: None,
             alert: None,
+            attention: None,
         }
     }
 

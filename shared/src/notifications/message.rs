@@ -125,6 +125,21 @@ struct Card {
     action: Option<(&'static str, String)>,
 }
 
+impl Card {
+    /// A card of its headline alone: an event whose subject is missing (no source sends one;
+    /// a hand-made event on the bus might).
+    fn bare(headline: String) -> Card {
+        Card {
+            details: Vec::new(),
+            list: Vec::new(),
+            footer: Line::default(),
+            summary: Line::default().text(&headline),
+            headline,
+            action: None,
+        }
+    }
+}
+
 /// Untrusted text on one line, cut to `max` characters.
 fn clean(text: &str, max: usize) -> String {
     format::truncate(&format::one_line(text), max)
@@ -155,6 +170,7 @@ fn card(event: &DomainEvent, tz: Tz) -> Card {
         EventType::IncidentOpened | EventType::IncidentResolved => incident(event, tz),
         EventType::PullRequestMerged => pull_request_merged(event),
         EventType::SecurityAlert => security_alert(event),
+        EventType::TeamNeedsAttention => team_needs_attention(event),
     };
     let mut footer = vec![
         Line::default().text(format::local_time(event.occurred_at, tz)),
@@ -385,15 +401,7 @@ fn incident(event: &DomainEvent, tz: Tz) -> Card {
     };
     let severity = event.severity.as_deref().map(|s| clean(s, 30));
     let Some(i) = &event.incident else {
-        let headline = format!("{icon} {what}");
-        return Card {
-            details: Vec::new(),
-            list: Vec::new(),
-            footer: Line::default(),
-            summary: Line::default().text(&headline),
-            headline,
-            action: None,
-        };
+        return Card::bare(format!("{icon} {what}"));
     };
     let title = clean(&i.title, MAX_TITLE_CHARS);
     let url = link_target(i.url.as_deref());
@@ -457,15 +465,7 @@ fn incident(event: &DomainEvent, tz: Tz) -> Card {
 
 fn pull_request_merged(event: &DomainEvent) -> Card {
     let Some(pr) = &event.pull_request else {
-        let headline = format!("🔀 PR merged in {}", repo_of(event));
-        return Card {
-            details: Vec::new(),
-            list: Vec::new(),
-            footer: Line::default(),
-            summary: Line::default().text(&headline),
-            headline,
-            action: None,
-        };
+        return Card::bare(format!("🔀 PR merged in {}", repo_of(event)));
     };
     let name = format!("{}#{}", clean(&pr.repo, MAX_NAME_CHARS), pr.number);
     let title = clean(&pr.title, MAX_TITLE_CHARS);
@@ -505,15 +505,7 @@ fn security_alert(event: &DomainEvent) -> Card {
     let repo = repo_of(event);
     let severity = clean(event.severity.as_deref().unwrap_or("unknown"), 30);
     let Some(a) = &event.alert else {
-        let headline = format!("🔒 {severity} security alert in {repo}");
-        return Card {
-            details: Vec::new(),
-            list: Vec::new(),
-            footer: Line::default(),
-            summary: Line::default().text(&headline),
-            headline,
-            action: None,
-        };
+        return Card::bare(format!("🔒 {severity} security alert in {repo}"));
     };
     let title = clean(&a.title, MAX_TITLE_CHARS);
     let kind = clean(&a.kind, 30).replace('_', " ");
@@ -540,12 +532,46 @@ fn security_alert(event: &DomainEvent) -> Card {
     }
 }
 
+fn team_needs_attention(event: &DomainEvent) -> Card {
+    let Some(a) = &event.attention else {
+        return Card::bare("⚠️ A team needs attention".to_string());
+    };
+    let team = clean(&a.team, MAX_NAME_CHARS);
+    let week = clean(&a.week, 10);
+    let mut details: Vec<Line> = a
+        .reasons
+        .iter()
+        .map(|reason| Line::default().text(format!("• {}", clean(reason, MAX_TITLE_CHARS))))
+        .collect();
+    if a.waited_for_review > 0 {
+        details.push(Line::default().text(format!(
+            "• {} waited over 2 days for a first review",
+            format::plural(a.waited_for_review, "PR", "PRs")
+        )));
+    }
+    let summary = Line::default()
+        .text("⚠️ ")
+        .strong(team.clone())
+        .text(format!(
+            " needs attention ({week}): {}",
+            clean(&a.summary, MAX_TITLE_CHARS)
+        ));
+    Card {
+        headline: format!("⚠️ Team {team} needs attention ({week})"),
+        details,
+        list: Vec::new(),
+        footer: Line::default(),
+        summary,
+        action: None,
+    }
+}
+
 /// `12 events: 9 deployments finished, 2 failed, 1 recovered`: the count of each kind present,
 /// the kinds of one subject sharing its noun.
 fn group_heading(events: &[DomainEvent]) -> String {
     // A subject's noun (singular, plural) and its kinds with their verbs, in heading order.
     type Family<'a> = (&'a str, &'a str, &'a [(EventType, &'a str)]);
-    let families: [Family; 4] = [
+    let families: [Family; 5] = [
         (
             "deployment",
             "deployments",
@@ -568,6 +594,11 @@ fn group_heading(events: &[DomainEvent]) -> String {
             "security alert",
             "security alerts",
             &[(EventType::SecurityAlert, "found")],
+        ),
+        (
+            "team",
+            "teams",
+            &[(EventType::TeamNeedsAttention, "flagged")],
         ),
     ];
     let mut parts = Vec::new();

@@ -654,3 +654,35 @@ fn untrusted_text_is_one_line_and_only_http_urls_become_links() {
     assert!(!long_s.contains("<https://github.com/aaa"), "{long_s}");
     assert!(!long_t.contains("](https://github.com/aaa"), "{long_t}");
 }
+
+#[test]
+fn a_team_needing_attention_tells_its_week_and_reasons() {
+    // given
+    let mut e = event("evt_9", EventType::TeamNeedsAttention);
+    e.teams = vec!["payments".into()];
+    e.attention = Some(crate::events::AttentionDetail {
+        team: "payments".into(),
+        week: "2026-W41".into(),
+        reasons: vec![format!("lead time p50 rose from 6 h to 2.1 d {HOSTILE}")],
+        waited_for_review: 3,
+        summary: "lead time p50 rose from 6 h to 2.1 d".into(),
+    });
+    // when
+    let (slack, s, _, t) = single(&e);
+    // then
+    assert_eq!(slack["text"], "⚠️ Team payments needs attention (2026-W41)");
+    assert!(s.contains("• lead time p50 rose from 6 h to 2.1 d"), "{s}");
+    assert!(
+        s.contains("• 3 PRs waited over 2 days for a first review"),
+        "{s}"
+    );
+    assert!(!s.contains("<!channel>"), "{s}");
+    assert!(!t.contains("](https://evil)"), "{t}");
+    // and in a group, one line names the team
+    let group = slack_messages(&vec![e; 5], &config(3), TZ);
+    assert!(
+        group[0].to_string().contains("5 teams flagged"),
+        "{}",
+        group[0]
+    );
+}

@@ -268,7 +268,7 @@ mod tests {
         // then
         assert_eq!(
             ids(&routed["all"]),
-            ["evt_6", "evt_5", "evt_4", "evt_3", "evt_2", "evt_1", "evt_0"]
+            ["evt_7", "evt_6", "evt_5", "evt_4", "evt_3", "evt_2", "evt_1", "evt_0"]
         );
     }
 

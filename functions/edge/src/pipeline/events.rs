@@ -11,9 +11,12 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use chrono::Utc;
 use flowmeter::derive::{Deployment, Projection, PullRequest};
-use flowmeter::events::decide::{announces, deployment_events, projection_events};
+use flowmeter::events::decide::{
+    announces, attention_events, deployment_events, projection_events,
+};
 use flowmeter::events::DomainEvent;
 use flowmeter::model::EntityKey;
+use flowmeter::time::{iso_week, last_full_week, IsoWeek};
 
 use super::{Pipeline, Work};
 use crate::store::{Outboxed, StoreError};
@@ -29,6 +32,15 @@ const OWED_SWEEP_EVERY_S: i64 = 30;
 pub const SETTLE_S: i64 = 360;
 /// Unpublished events a sweep takes at most.
 const SWEEP_LIMIT: usize = 100;
+
+/// Seconds between one container's evaluations of the digest's attention rule: each reads
+/// five weeks of every team's rollups, the week's merged PRs and the environments (what
+/// `GET /v1/attention` reads), and a busy stream recomputes the current week's buckets in
+/// nearly every run.
+pub(super) const ATTENTION_EVERY_S: i64 = 600;
+
+/// When this container last evaluated the attention rule.
+static LAST_ATTENTION_S: AtomicI64 = AtomicI64::new(0);
 
 /// When this container last swept, and whether a publish of its own failed since.
 static LAST_SWEEP_S: AtomicI64 = AtomicI64::new(0);
@@ -122,6 +134,49 @@ impl Pipeline<'_> {
         self.outbox(events, work).await
     }
 
+    /// The run recomputed buckets of these weeks: when due ([`ATTENTION_EVERY_S`]), the
+    /// digest's attention rule is evaluated for those of them that are the current week or
+    /// the last full one (`flowmeter::events::decide::attention_events`), and each new verdict
+    /// goes into the outbox. A failure to read is logged: the next evaluation decides again.
+    pub(super) async fn weeks_recomputed(&self, weeks: &BTreeSet<IsoWeek>, work: &mut Work) {
+        if self.publisher.is_none() || weeks.is_empty() {
+            return;
+        }
+        let now = Utc::now();
+        let tz = self.config.timezone();
+        let current = iso_week(now, tz);
+        let wanted: Vec<IsoWeek> = [last_full_week(now, tz), current]
+            .into_iter()
+            .filter(|w| weeks.contains(w))
+            .collect();
+        let now_s = now.timestamp();
+        if wanted.is_empty()
+            || now_s - LAST_ATTENTION_S.load(Ordering::Relaxed) < self.attention_every_s
+        {
+            return;
+        }
+        LAST_ATTENTION_S.store(now_s, Ordering::Relaxed);
+        if let Err(err) = self.announce_attention_into(&wanted, work).await {
+            tracing::warn!(error = %err, "the attention rule could not be evaluated");
+        }
+    }
+
+    /// Evaluates the digest's attention rule for `weeks` and puts each verdict's event in the
+    /// outbox, to publish at the run's end.
+    pub(super) async fn announce_attention_into(
+        &self,
+        weeks: &[IsoWeek],
+        work: &mut Work,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        for week in weeks {
+            let digest = crate::digest::build(self.store, &self.config, *week, now).await?;
+            let events = attention_events(&digest.attention, *week, &self.config, now);
+            self.outbox(events, work).await?;
+        }
+        Ok(())
+    }
+
     /// Publishes the run's events (and, when due, those earlier runs could not), then marks
     /// each published, or puts it on the unpublished index. Store errors here are logged, not
     /// returned: the events are in the outbox, and failing the run would only retry it.
@@ -173,6 +228,10 @@ impl Pipeline<'_> {
             let Some(event) = events.iter().find(|e| e.id == failed.id) else {
                 continue;
             };
+            if failed.code == crate::publish::TOO_LARGE {
+                // No request can ever carry it: owing it would only fill the sweeps.
+                continue;
+            }
             if let Err(err) = self.store.mark_unpublished(event).await {
                 tracing::warn!(error = %err, event = %failed.id, "could not index an unpublished event");
             }

@@ -182,6 +182,8 @@ pub struct Pipeline<'a> {
     settle_s: i64,
     /// The longest time between this container's sweeps of owed events.
     sweep_every_s: i64,
+    /// The shortest time between this container's evaluations of the attention rule.
+    attention_every_s: i64,
 }
 
 impl<'a> Pipeline<'a> {
@@ -195,7 +197,26 @@ impl<'a> Pipeline<'a> {
             publisher: None,
             settle_s: events::SETTLE_S,
             sweep_every_s: i64::MAX,
+            attention_every_s: events::ATTENTION_EVERY_S,
         }
+    }
+
+    /// Evaluates the attention rule in every run that recomputes the current or the last full
+    /// week: for tests, which cannot wait for [`events::ATTENTION_EVERY_S`].
+    pub fn evaluating_attention_every_run(mut self) -> Pipeline<'a> {
+        self.attention_every_s = 0;
+        self
+    }
+
+    /// Decides the `team.needs_attention` events of `weeks` now, and publishes them: what a run
+    /// that recomputed those weeks' buckets does when its evaluation is due.
+    pub async fn announce_attention(
+        &self,
+        weeks: &[flowmeter::time::IsoWeek],
+    ) -> Result<EventsOutcome, StoreError> {
+        let mut work = Work::default();
+        self.announce_attention_into(weeks, &mut work).await?;
+        Ok(self.publish_events(&mut work).await)
     }
 
     /// Sweeps owed events on every run, and publishes those owed for `settle_s`: for tests,
@@ -306,6 +327,7 @@ impl<'a> Pipeline<'a> {
     /// recomputing them concurrently is as safe as two shards doing it.
     async fn recompute_all(&self, work: &mut Work) -> Result<(), StoreError> {
         let dirty = std::mem::take(&mut work.dirty);
+        let weeks: BTreeSet<flowmeter::time::IsoWeek> = dirty.iter().map(|b| b.week).collect();
         let recomputed: Vec<Result<(), StoreError>> = stream::iter(dirty)
             .map(|bucket| async move { self.recompute_bucket(&bucket).await })
             .buffer_unordered(CONCURRENCY)
@@ -315,6 +337,7 @@ impl<'a> Pipeline<'a> {
             result?;
             work.outcome.buckets_recomputed += 1;
         }
+        self.weeks_recomputed(&weeks, work).await;
         Ok(())
     }
 

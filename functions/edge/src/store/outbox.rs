@@ -38,8 +38,10 @@ impl Outboxed {
     }
 }
 
-fn unpublished_sk(event: &DomainEvent) -> String {
-    format!("{}#{}", keys::time(event.occurred_at), event.id)
+/// The index key of an owed event: the time its publishing last failed, so an event that
+/// keeps failing moves behind the others instead of holding the head of every sweep.
+fn unpublished_sk(event: &DomainEvent, failed_at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{}#{}", keys::time(failed_at), event.id)
 }
 
 impl Store {
@@ -100,7 +102,8 @@ impl Store {
         }
     }
 
-    /// Puts a pending event on the unpublished index, for a later run to publish.
+    /// Puts a pending event on the unpublished index (or moves it to the back of it), for a
+    /// later run to publish.
     pub async fn mark_unpublished(&self, event: &DomainEvent) -> Result<(), StoreError> {
         let index = Index::Gsi2;
         let request = self
@@ -116,7 +119,7 @@ impl Store {
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":pk", s(keys::UNPUBLISHED))
-            .expression_attribute_values(":sk", s(unpublished_sk(event)));
+            .expression_attribute_values(":sk", s(unpublished_sk(event, chrono::Utc::now())));
         match self
             .send("UpdateItem(outbox unpublished)", request.send())
             .await
