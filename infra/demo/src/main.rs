@@ -38,7 +38,7 @@ async fn main() -> ExitCode {
             Ok(())
         }
         "run" => match options.url.clone() {
-            Some(url) => run(&options, &url, &mut Phases::new()).await,
+            Some(url) => run(&options, &url, &mut Phases::new(), None).await,
             None => Err(format!("run needs --url\n{}", usage())),
         },
         "stack" => stack::stack(&options).await,

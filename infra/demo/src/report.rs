@@ -1,11 +1,13 @@
 //! The terminal report: per team, the DORA four with their levels, cycle time, review latency,
 //! first-time pass rate and the week-over-week trend, all from the read API's JSON answers, and
 //! the needs-attention verdict of the weekly digest (`flowmeter::digest`), so that the demo and
-//! the Monday digest flag teams by one rule; and per repo what staging and production run
-//! (`/v1/environments`).
+//! the Monday digest flag teams by one rule; per repo what staging and production run
+//! (`/v1/environments`); and the events the rollup announced and the chat messages routed from
+//! them (`GET /dev/events`, the demo's Slack stand-in).
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// What the read API answered for one team (or the org).
@@ -493,6 +495,120 @@ pub fn release_gates(verdicts: &[Value]) -> String {
     out
 }
 
+/// One chat channel of the config's `notifications.routes`, as the demo's Slack stand-in saw
+/// it.
+#[derive(Clone, Debug, Default)]
+pub struct ChannelMessages {
+    pub channel: String,
+    /// What its route sends it (`deployment.failed, deployment.recovered in production`).
+    pub route: String,
+    /// The bodies posted to its webhook, oldest first (Slack's `{"text": …, "blocks": …}`).
+    pub messages: Vec<Value>,
+}
+
+/// The most characters of a message's text the report shows.
+const MESSAGE_CHARS: usize = 90;
+
+/// A message's text fallback as one line of the report: its first line, control characters
+/// escaped (`\t`, `\u{1b}`), cut at [`MESSAGE_CHARS`] with `…`.
+fn one_line(message: &Value) -> String {
+    let text = match message {
+        Value::String(s) => s.as_str(),
+        other => other["text"].as_str().unwrap_or_default(),
+    };
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut escaped = String::new();
+    for c in first.trim().chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    if escaped.is_empty() {
+        return "(no text)".into();
+    }
+    match escaped.char_indices().nth(MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &escaped[..cut]),
+        None => escaped,
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Events out: the domain events on the dev server's local bus by type (`bus`, the answer of
+/// `GET /dev/events`; `Value::Null` when the server has none), and per channel of the
+/// config's routes the messages it got, with the text of the most recent (`channels`; empty
+/// when nothing watched them). `newest_change` (the history's newest change) and `now` say why
+/// the bus is empty when it is: only changes of the last `MAX_AGE_HOURS` are announced.
+pub fn events_out(
+    bus: &Value,
+    channels: &[ChannelMessages],
+    newest_change: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> String {
+    let max_age = flowmeter::events::MAX_AGE_HOURS;
+    let mut out = format!(
+        "\nEvents out (what the rollup announced on the event bus, and the chat channels \
+         notifications.routes sent it to; only changes of the last {max_age}h are announced)\n"
+    );
+    if bus.is_null() {
+        out.push_str("Bus: not available (the dev server answers no GET /dev/events)\n");
+    } else {
+        let by_type: Vec<(&String, u64)> = bus["by_type"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(kind, n)| (kind, n.as_u64().unwrap_or(0)))
+            .collect();
+        let total: u64 = by_type.iter().map(|(_, n)| n).sum();
+        let name = bus["bus"]
+            .as_str()
+            .filter(|b| !b.is_empty())
+            .unwrap_or("(any)");
+        out.push_str(&format!(
+            "Bus {name}: {}\n",
+            plural(total as usize, "event", "events")
+        ));
+        for (kind, n) in &by_type {
+            out.push_str(&format!("  {kind:<22} {n:>5}\n"));
+        }
+        // Why the history's changes are not on it, when they are too old (events decided at
+        // the time of asking, such as a team's verdict, may be).
+        match newest_change {
+            Some(at) if now - at > chrono::Duration::hours(max_age) => out.push_str(&format!(
+                "  the history's newest change ({}) is {} old: none of its changes is announced\n",
+                at.format("%Y-%m-%d %H:%M UTC"),
+                duration(Some((now - at).num_seconds() as f64))
+            )),
+            None if total == 0 => out.push_str("  none: the history is empty\n"),
+            _ => {}
+        }
+    }
+    if channels.is_empty() {
+        out.push_str(
+            "Channels: not watched (`flowmeter-demo stack` points them at its Slack stand-in)\n",
+        );
+        return out;
+    }
+    out.push_str("Channels (their Slack webhooks: the demo's stand-in)\n");
+    for channel in channels {
+        out.push_str(&format!("  {:<10} {}\n", channel.channel, channel.route));
+        let count = plural(channel.messages.len(), "message", "messages");
+        match channel.messages.last() {
+            Some(last) => out.push_str(&format!(
+                "  {:<10} {count}; the last: \"{}\"\n",
+                "",
+                one_line(last)
+            )),
+            None => out.push_str(&format!("  {:<10} {count}\n", "")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,6 +673,105 @@ mod tests {
         );
         assert!(text.contains("  acme/api → production at 1111111: allowed: all 1 Jira ticket(s) going to production have a fix version.\n"), "{text}");
         assert!(release_gates(&[]).ends_with("Nothing waits to be promoted.\n"));
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().expect("instant")
+    }
+
+    #[test]
+    fn events_out_counts_the_bus_by_type_and_shows_each_channel_s_last_message() {
+        let bus = json!({"bus": "flowmeter-local",
+            "by_type": {"deployment.failed": 2, "deployment.finished": 31, "pull_request.merged": 9},
+            "events": []});
+        let long = format!("🔀 acme/ledger#7 merged: {}", "x".repeat(120));
+        let channels = [
+            ChannelMessages {
+                channel: "platform".into(),
+                route: "deployment.failed, deployment.recovered in production".into(),
+                messages: vec![
+                    json!({"text": "🔥 acme/api failed in production", "blocks": []}),
+                    json!({"text": "✅ acme/api\trecovered\u{1b}[31m in production\nafter 42m",
+                           "blocks": [{"type": "section"}]}),
+                ],
+            },
+            ChannelMessages {
+                channel: "payments".into(),
+                route: "pull_request.merged of acme/ledger".into(),
+                messages: vec![json!({"text": long})],
+            },
+            ChannelMessages {
+                channel: "security".into(),
+                route: "security.alert of severity high or above".into(),
+                messages: vec![],
+            },
+        ];
+        let text = events_out(&bus, &channels, None, at("2026-03-02T09:00:00Z"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].starts_with("Events out ("), "{text}");
+        assert!(lines[1].contains("last 24h"), "{text}");
+        assert_eq!(lines[2], "Bus flowmeter-local: 42 events");
+        assert_eq!(lines[3], "  deployment.failed          2");
+        assert_eq!(lines[4], "  deployment.finished       31");
+        assert_eq!(lines[5], "  pull_request.merged        9");
+        assert_eq!(
+            lines[7],
+            "  platform   deployment.failed, deployment.recovered in production"
+        );
+        assert_eq!(
+            lines[8],
+            "             2 messages; the last: \"✅ acme/api\\trecovered\\u{1b}[31m in production\"",
+            "the most recent, its first line, control characters escaped"
+        );
+        let cut = format!("🔀 acme/ledger#7 merged: {}…", "x".repeat(90 - 24));
+        assert_eq!(
+            lines[10],
+            format!("             1 message; the last: \"{cut}\"")
+        );
+        assert_eq!(lines[12], "             0 messages");
+        assert_eq!(lines.len(), 13, "{text}");
+    }
+
+    #[test]
+    fn events_out_says_why_the_bus_is_empty_and_what_was_not_watched() {
+        let channels = [ChannelMessages {
+            channel: "platform".into(),
+            route: "deployment.failed in production".into(),
+            messages: vec![],
+        }];
+        let (newest, now) = (at("2026-12-05T21:37:00Z"), at("2026-12-07T01:07:00Z"));
+        let stale = "  the history's newest change (2026-12-05 21:37 UTC) is 27.5h old: none of its changes is announced\n";
+        let empty = json!({"bus": "flowmeter-local", "by_type": {}, "events": []});
+        let text = events_out(&empty, &channels, Some(newest), now);
+        assert!(
+            text.contains(&format!("Bus flowmeter-local: 0 events\n{stale}")),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "  platform   deployment.failed in production\n             0 messages\n"
+            ),
+            "{text}"
+        );
+        // Events decided at the time of asking (a team's verdict) do not hide why the
+        // history's changes are missing.
+        let verdicts = json!({"bus": "flowmeter-local", "by_type": {"team.needs_attention": 2}});
+        let text = events_out(&verdicts, &channels, Some(newest), now);
+        assert!(
+            text.contains(&format!(
+                "Bus flowmeter-local: 2 events\n  team.needs_attention       2\n{stale}"
+            )),
+            "{text}"
+        );
+        let fresh = events_out(&verdicts, &channels, Some(at("2026-12-06T21:37:00Z")), now);
+        assert!(!fresh.contains("newest change"), "{fresh}");
+        assert!(events_out(&empty, &channels, None, now).contains("  none: the history is empty\n"));
+        let unwatched = events_out(&Value::Null, &[], None, at("2026-12-07T01:07:00Z"));
+        assert!(
+            unwatched.contains("Bus: not available (the dev server answers no GET /dev/events)\n"),
+            "{unwatched}"
+        );
+        assert!(unwatched.ends_with("Channels: not watched (`flowmeter-demo stack` points them at its Slack stand-in)\n"), "{unwatched}");
     }
 
     #[test]

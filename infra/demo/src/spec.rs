@@ -418,6 +418,100 @@ pub fn team_of_member(login: &str) -> Option<&'static TeamSpec> {
     TEAMS.iter().find(|t| t.members.contains(&login))
 }
 
+/// A route of the config's `notifications.routes` (docs/CONFIG.md "notifications"): which
+/// events the chat channel `channel` hears about. The channel's webhook comes from
+/// `FLOWMETER_CHANNELS`: `make demo` points each at its own Slack stand-in.
+#[derive(Clone, Copy, Debug)]
+pub struct NotificationRoute {
+    pub channel: &'static str,
+    pub events: &'static [&'static str],
+    /// Only events of these environments (empty: any).
+    pub environments: &'static [&'static str],
+    /// Only events of at least this severity.
+    pub severity: Option<&'static str>,
+    /// Only events of this team's repositories.
+    pub team_repos: Option<&'static str>,
+}
+
+/// The demo's routes: failed and recovered production deployments to the platform channel,
+/// serious security alerts to the security channel, the payments team's merged PRs to its
+/// own channel, and the teams the digest's rule flags to the engineering leads.
+pub const NOTIFICATION_ROUTES: &[NotificationRoute] = &[
+    NotificationRoute {
+        channel: "platform",
+        events: &["deployment.failed", "deployment.recovered"],
+        environments: &["production"],
+        severity: None,
+        team_repos: None,
+    },
+    NotificationRoute {
+        channel: "security",
+        events: &["security.alert"],
+        environments: &[],
+        severity: Some("high"),
+        team_repos: None,
+    },
+    NotificationRoute {
+        channel: "payments",
+        events: &["pull_request.merged"],
+        environments: &[],
+        severity: None,
+        team_repos: Some("payments"),
+    },
+    NotificationRoute {
+        channel: "eng-leads",
+        events: &["team.needs_attention"],
+        environments: &[],
+        severity: None,
+        team_repos: None,
+    },
+];
+
+impl NotificationRoute {
+    /// The `owner/name` of the repositories the route is limited to (empty: any).
+    pub fn repos(&self) -> Vec<String> {
+        self.team_repos
+            .and_then(|team| TEAMS.iter().find(|t| t.name == team))
+            .map(|t| t.repos.iter().map(|r| full_name(r.name)).collect())
+            .unwrap_or_default()
+    }
+
+    /// What the channel gets, for people: `pull_request.merged of acme/a, acme/b`.
+    pub fn describe(&self) -> String {
+        let mut out = self.events.join(", ");
+        if !self.environments.is_empty() {
+            out.push_str(&format!(" in {}", self.environments.join(", ")));
+        }
+        if let Some(severity) = self.severity {
+            out.push_str(&format!(" of severity {severity} or above"));
+        }
+        let repos = self.repos();
+        if !repos.is_empty() {
+            out.push_str(&format!(" of {}", repos.join(", ")));
+        }
+        out
+    }
+
+    /// The route as one YAML flow mapping.
+    fn yaml(&self) -> String {
+        let mut fields = vec![
+            format!("channel: {}", self.channel),
+            format!("events: [{}]", self.events.join(", ")),
+        ];
+        if !self.environments.is_empty() {
+            fields.push(format!("environments: [{}]", self.environments.join(", ")));
+        }
+        if let Some(severity) = self.severity {
+            fields.push(format!("severity: {severity}"));
+        }
+        let repos = self.repos();
+        if !repos.is_empty() {
+            fields.push(format!("repos: [{}]", repos.join(", ")));
+        }
+        format!("{{ {} }}", fields.join(", "))
+    }
+}
+
 /// The org config (docs/CONFIG.md) for this org.
 pub fn config_yaml() -> String {
     let mut y = String::new();
@@ -476,5 +570,49 @@ pub fn config_yaml() -> String {
     y.push_str(&format!(
         "digest:\n  email: {{ from: metrics@{ORG}.example, to: [vp-eng@{ORG}.example] }}\n  slack: {{ channel: \"#engineering-metrics\" }}\n"
     ));
+    y.push_str("notifications:\n  routes:\n");
+    for route in NOTIFICATION_ROUTES {
+        y.push_str(&format!("    - {}\n", route.yaml()));
+    }
     y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flowmeter::config::OrgConfig;
+    use flowmeter::events::EventType;
+
+    #[test]
+    fn the_config_routes_events_to_the_demo_s_four_channels() {
+        let config = OrgConfig::from_yaml(&config_yaml()).expect("the demo's config is valid");
+        let routes = &config.notifications().routes;
+        let channels: Vec<&str> = routes.iter().map(|r| r.channel.as_str()).collect();
+        assert_eq!(channels, ["platform", "security", "payments", "eng-leads"]);
+        assert_eq!(routes[3].events, [EventType::TeamNeedsAttention]);
+        assert_eq!(
+            routes[0].events,
+            [EventType::DeploymentFailed, EventType::DeploymentRecovered]
+        );
+        assert_eq!(routes[0].environments, ["production"]);
+        assert_eq!(routes[1].events, [EventType::SecurityAlert]);
+        assert_eq!(
+            routes[1].severity.map(|s| s.as_str()),
+            Some("high"),
+            "serious alerts only"
+        );
+        assert_eq!(routes[2].events, [EventType::PullRequestMerged]);
+        assert_eq!(
+            routes[2].repos,
+            ["acme/payments-api", "acme/ledger", "acme/billing-worker"]
+        );
+        assert_eq!(
+            NOTIFICATION_ROUTES[2].describe(),
+            "pull_request.merged of acme/payments-api, acme/ledger, acme/billing-worker"
+        );
+        assert_eq!(
+            NOTIFICATION_ROUTES[0].describe(),
+            "deployment.failed, deployment.recovered in production"
+        );
+    }
 }

@@ -134,7 +134,8 @@ impl Pipeline<'_> {
         self.outbox(events, work).await
     }
 
-    /// The run recomputed buckets of these weeks: when due ([`ATTENTION_EVERY_S`]), the
+    /// The run, which brought live data, recomputed buckets of these weeks: when due
+    /// ([`ATTENTION_EVERY_S`]), the
     /// digest's attention rule is evaluated for those of them that are the current week or
     /// the last full one (`flowmeter::events::decide::attention_events`), and each new verdict
     /// goes into the outbox. A failure to read is logged: the next evaluation decides again.

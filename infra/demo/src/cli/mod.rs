@@ -1,9 +1,12 @@
 //! The `flowmeter-demo` command: its options, and the steps of `run` (generate, replay,
-//! converge, digest, report) and of `stack` (the dev server around `run`).
+//! converge, events, digest, report) and of `stack` (the dev server around `run`, and the
+//! Slack stand-in its chat channels post to).
 
 mod api;
 mod backfill;
+mod capture;
 mod converge;
+mod events;
 pub(crate) mod options;
 mod readback;
 mod replay;
@@ -18,7 +21,9 @@ use flowmeter_demo::report;
 use flowmeter_demo::DemoOrg;
 
 use self::api::Api;
+use self::capture::SlackCapture;
 use self::converge::converge;
+use self::events::EventsOut;
 use self::options::{generate, Options};
 use self::readback::{digest, team_numbers};
 
@@ -74,9 +79,15 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// `run`: generate the org, replay it, wait for the rollups, write the digest, print the
-/// report; each step a phase.
-pub(crate) async fn run(o: &Options, url: &str, phases: &mut Phases) -> Result<(), String> {
+/// `run`: generate the org, replay it, wait for the rollups and then for the events they
+/// announced, write the digest, print the report; each step a phase. `capture`: the Slack
+/// stand-in the server's chat channels post to, when the demo started the server.
+pub(crate) async fn run(
+    o: &Options,
+    url: &str,
+    phases: &mut Phases,
+    capture: Option<&SlackCapture>,
+) -> Result<(), String> {
     let t = Instant::now();
     let org = generate_org(o);
     phases.record("generate", t);
@@ -102,6 +113,11 @@ pub(crate) async fn run(o: &Options, url: &str, phases: &mut Phases) -> Result<(
     let matched = converge(&api, &org).await?;
     phases.record("converge", t);
 
+    // The stream is drained: what still moves is the events' publishing and routing.
+    let t = Instant::now();
+    let events = events::settle(&api, capture).await?;
+    phases.record("events", t);
+
     // The digest first: the report shows its needs-attention verdict.
     let t = Instant::now();
     let (note, attention) = digest(&api, &org, &o.out).await?;
@@ -109,7 +125,7 @@ pub(crate) async fn run(o: &Options, url: &str, phases: &mut Phases) -> Result<(
     phases.record("digest", t);
 
     let t = Instant::now();
-    print_report(&api, &org, &attention, matched).await?;
+    print_report(&api, &org, &attention, &events, matched).await?;
     phases.record("report", t);
     if !matched {
         return Err("the rollups differ from the generator's ground truth (see above)".into());
@@ -169,12 +185,13 @@ async fn replay_org(
     Ok(())
 }
 
-/// The report: every team's numbers and the org's, the digest's verdict, and whether the
-/// pipeline matched the ground truth.
+/// The report: every team's numbers and the org's, the digest's verdict, the events out, and
+/// whether the pipeline matched the ground truth.
 async fn print_report(
     api: &Api,
     org: &DemoOrg,
     attention: &[(String, String)],
+    events: &EventsOut,
     matched: bool,
 ) -> Result<(), String> {
     let mut teams = Vec::new();
@@ -223,12 +240,19 @@ async fn print_report(
                 .await?,
         );
     }
+    let newest_change = org.deliveries.iter().map(|d| d.at).max();
     println!(
-        "\n{text}{}{}{}{}",
+        "\n{text}{}{}{}{}{}",
         report::environments(&environments),
         report::tickets(&tickets, &environments),
         report::security(&security),
-        report::release_gates(&verdicts)
+        report::release_gates(&verdicts),
+        report::events_out(
+            &events.bus,
+            &events.channels,
+            newest_change,
+            chrono::Utc::now()
+        )
     );
     let named = attention
         .iter()

@@ -1,11 +1,14 @@
-//! `stack`: the dev server started on a free port (the emulators are already up), the demo run
-//! against it, and the server stopped (or kept, with `--keep`).
+//! `stack`: the dev server started on a free port (the emulators are already up) with its chat
+//! channels posting to the demo's Slack stand-in, the demo run against it, and the server
+//! stopped (or kept, with `--keep`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use flowmeter_demo::spec::NOTIFICATION_ROUTES;
 use flowmeter_demo::DemoOrg;
 
+use super::capture::SlackCapture;
 use super::options::{admin_token, api_token, env, generate, secrets, usage, Options};
 use super::{run, write_file, Phases};
 
@@ -50,12 +53,28 @@ pub(crate) async fn stack(o: &Options) -> Result<(), String> {
         false => None,
     };
     let github_url = github.as_ref().map(|g| g.url.clone());
-    let (mut child, url) = start_devserver(o, &devserver, &config_path, github_url.as_deref())?;
+    // The chat channels of the config's notifications.routes, each a webhook of this stand-in.
+    let capture = SlackCapture::start()
+        .await
+        .map_err(|e| format!("cannot start the Slack stand-in: {e}"))?;
+    let channels: Vec<&str> = NOTIFICATION_ROUTES.iter().map(|r| r.channel).collect();
+    let (mut child, url) = start_devserver(
+        o,
+        &devserver,
+        &config_path,
+        github_url.as_deref(),
+        &capture.channels_json(&channels),
+    )?;
     wait_until_healthy(&mut child, &url, &o.log).await?;
-    eprintln!("  dev server on {url} (log: {})", o.log.display());
+    eprintln!(
+        "  dev server on {url} (log: {}); chat channels {} post to {}",
+        o.log.display(),
+        channels.join(", "),
+        capture.webhook_url("<channel>")
+    );
     phases.record("start dev server", t);
 
-    let result = run(o, &url, &mut phases).await;
+    let result = run(o, &url, &mut phases, Some(&capture)).await;
 
     if o.keep && result.is_ok() {
         print_try_this(&org, &url, &config_path);
@@ -72,12 +91,14 @@ pub(crate) async fn stack(o: &Options) -> Result<(), String> {
 }
 
 /// Spawns the dev server on `FLOWMETER_PORT` (else a free port) with the demo's secrets,
-/// tokens and config, logging to `--log`; returns it and its URL.
+/// tokens, config and chat channels (`FLOWMETER_CHANNELS`), logging to `--log`; returns it and
+/// its URL.
 fn start_devserver(
     o: &Options,
     devserver: &Path,
     config_path: &Path,
     github_url: Option<&str>,
+    channels: &str,
 ) -> Result<(tokio::process::Child, String), String> {
     let port = match env("FLOWMETER_PORT") {
         Some(p) => p.parse().map_err(|_| format!("FLOWMETER_PORT: {p}"))?,
@@ -108,6 +129,7 @@ fn start_devserver(
         .env("FLOWMETER_API_TOKEN", api_token())
         .env("FLOWMETER_ADMIN_TOKEN", admin_token())
         .env("FLOWMETER_CONFIG", config_path)
+        .env("FLOWMETER_CHANNELS", channels)
         .env(
             "TABLE_NAME",
             env("TABLE_NAME").unwrap_or_else(|| "flowmeter".into()),
@@ -162,6 +184,7 @@ fn print_try_this(org: &DemoOrg, url: &str, config_path: &Path) {
          curl -s -H 'Authorization: Bearer {api_token}' '{url}/v1/pull-requests?scope=org&{period}'\n  \
          curl -s -H 'Authorization: Bearer {api_token}' '{url}/v1/incidents?scope=service:checkout&{period}'\n  \
          curl -s -H 'Authorization: Bearer {api_token}' '{url}/metrics'\n  \
+         curl -s -H 'Authorization: Bearer {admin_token}' '{url}/dev/events'\n  \
          admin token: {admin_token} · config: {}",
         org.struggling_team,
         config_path.display()
