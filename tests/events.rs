@@ -261,3 +261,73 @@ async fn a_retried_batch_and_failed_puts_publish_each_event_once() {
     assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), all.len());
     flowmeter_e2e::events::assert_details_match_their_schemas(&bus.entries());
 }
+
+/// A release train: twenty services deployed to production at once reach the platform channel
+/// as one grouped message, not twenty.
+#[tokio::test]
+async fn a_release_train_is_one_grouped_message() {
+    let store = fresh_store("events_train").await;
+    let config = "org: acme
+environments:
+  production: [production]
+notifications:
+  routes:
+    - channel: platform
+      events: [deployment.finished]
+      environments: [production]
+";
+    store.put_config(config).await.expect("config");
+    let start = Utc::now() - chrono::Duration::minutes(30);
+    let repos: Vec<String> = (1..=20).map(|i| format!("acme/svc-{i:02}")).collect();
+    // Everything is stored before the server starts: its poller reads it as one batch, as
+    // Lambda would hand one run a burst that arrived together.
+    for (i, repo) in repos.iter().enumerate() {
+        let mut send = Org::new(&store, repo).starting(start);
+        let commit = sha(&format!("r{i}"));
+        send.push_main(0, ZERO_SHA, &commit, Some("Release 2026.12"))
+            .await;
+        send.deploy("production", 100 + i as u64, &commit, 10, "success")
+            .await;
+    }
+    let platform = SlackStandIn::start().await;
+    let channel = ChatChannel {
+        slack_webhook_url: platform.url.clone(),
+        ..ChatChannel::default()
+    };
+    let bus = LocalEventBus::start("flowmeter-train").await.expect("bus");
+    let settings = Settings {
+        channels: [("platform".to_string(), channel)].into_iter().collect(),
+        event_bus: Some(bus.clone()),
+        ..devserver_settings("read", "admin")
+    };
+    let (stop, stopped) = watch::channel(false);
+    let (bound_tx, bound_rx) = oneshot::channel();
+    let task = tokio::spawn(serve(store.clone(), settings, stopped, Some(bound_tx)));
+    bound_rx.await.expect("bound");
+
+    wait_for("the train's twenty events", || {
+        types(&bus).get("deployment.finished") == Some(&20)
+    })
+    .await;
+    wait_for("the platform channel's message", || {
+        !platform.accepted().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let messages = platform.accepted();
+    assert_eq!(messages.len(), 1, "one grouped message: {messages:?}");
+    let text = messages[0].to_string();
+    assert!(text.contains("20 events"), "{text}");
+    for repo in &repos {
+        assert!(
+            text.contains(repo.as_str()),
+            "{repo} is in the message: {text}"
+        );
+    }
+    assert!(
+        bus.requests().len() >= 2,
+        "20 entries take two PutEvents requests"
+    );
+    stop.send(true).expect("stop");
+    task.await.expect("join").expect("serve ended cleanly");
+}
