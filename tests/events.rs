@@ -331,3 +331,64 @@ notifications:
     stop.send(true).expect("stop");
     task.await.expect("join").expect("serve ended cleanly");
 }
+
+/// A PR with no review `review_wait_hours` after it opened is announced once; a younger one
+/// is not.
+#[tokio::test]
+async fn a_pr_waiting_for_review_is_announced_once() {
+    let store = fresh_store("events_waiting").await;
+    let config_yaml = "org: acme
+teams:
+  core:
+    repos: [acme/api]
+notifications:
+  review_wait_hours: 2
+  routes:
+    - channel: reviews
+      events: [pull_request.waiting]
+";
+    store.put_config(config_yaml).await.expect("config");
+    let now = Utc::now();
+    let mut send = Org::new(&store, REPO).starting(now);
+    for (number, opened_hours_ago) in [(7_u64, 3_i64), (8, 1)] {
+        let head = sha(&format!("h{number}"));
+        let branch = format!("feature-{number}");
+        let pr = flowmeter_kit::payload::github::PullRequest {
+            repo: REPO,
+            number,
+            title: "Add idempotency keys",
+            body: None,
+            author: "alice",
+            created: now - chrono::Duration::hours(opened_hours_ago),
+            closed: None,
+            head: (&branch, &head),
+            base_sha: &sha("c0"),
+            additions: 10,
+            deletions: 2,
+        };
+        send.github("pull_request", pr.event("opened", pr.created))
+            .await;
+    }
+    drain(&store, &mut None).await;
+    let config = flowmeter_edge::settings::load_config(&store)
+        .await
+        .expect("config");
+    let bus = LocalEventBus::start("flowmeter-waiting")
+        .await
+        .expect("bus");
+    let publisher = EventPublisher::at(Some(&bus.endpoint()), "flowmeter-waiting").await;
+    let pipeline = Pipeline::new(&store, config).with_publisher(Some(&publisher));
+
+    let first = pipeline.announce_waiting().await.expect("look");
+    assert_eq!(first.published, 1);
+    let entries = bus.entries();
+    assert_eq!(entries[0].detail_type, "pull_request.waiting");
+    assert_eq!(
+        entries[0].detail["pull_request"]["number"], 7,
+        "the younger PR waits less than 2 h"
+    );
+    assert_eq!(entries[0].detail["teams"], serde_json::json!(["core"]));
+    flowmeter_e2e::events::assert_details_match_their_schemas(&entries);
+    let again = pipeline.announce_waiting().await.expect("look again");
+    assert_eq!(again.published, 0, "announced once");
+}

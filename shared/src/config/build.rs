@@ -15,7 +15,9 @@ use super::validate::{
 };
 use super::{ConfigError, DigestConfig, OrgConfig, Service, Team, PRODUCTION};
 use crate::events::EventType;
-use crate::notifications::{NotificationConfig, Route, Severity, DEFAULT_GROUP_AFTER};
+use crate::notifications::{
+    NotificationConfig, Route, Severity, DEFAULT_GROUP_AFTER, DEFAULT_REVIEW_WAIT_HOURS,
+};
 
 impl OrgConfig {
     pub(super) fn build(raw: RawConfig) -> Result<OrgConfig, ConfigError> {
@@ -296,6 +298,8 @@ fn severity_map(
 /// Most events a channel gets one by one before they are grouped: Slack takes about one
 /// message per second from a webhook, so a longer burst of single messages is throttled.
 pub(super) const MAX_GROUP_AFTER: u64 = 20;
+/// The longest `notifications.review_wait_hours`: a month.
+pub(super) const MAX_REVIEW_WAIT_HOURS: u64 = 720;
 
 /// `notifications:`: each route's channel, event types, environments, repos, teams and minimum
 /// severity checked (environments and teams must be configured ones: an event only carries
@@ -389,8 +393,16 @@ fn build_notifications(
             format!("must be from 1 to {MAX_GROUP_AFTER}"),
         ));
     }
+    let review_wait_hours = raw.review_wait_hours.unwrap_or(DEFAULT_REVIEW_WAIT_HOURS);
+    if !(1..=MAX_REVIEW_WAIT_HOURS).contains(&review_wait_hours) {
+        return Err(ConfigError::new(
+            "notifications.review_wait_hours",
+            format!("must be from 1 to {MAX_REVIEW_WAIT_HOURS} (hours)"),
+        ));
+    }
     Ok(NotificationConfig {
         routes,
         group_after: group_after as usize,
+        review_wait_hours,
     })
 }

@@ -87,6 +87,8 @@ pub(super) struct RawNotifications {
     pub(super) routes: Option<Vec<RawRoute>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) group_after: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) review_wait_hours: Option<u64>,
 }
 
 /// One `notifications.routes` entry as written: names, checked and normalized in `build`.
@@ -214,6 +216,7 @@ fn raw_notifications(config: &NotificationConfig) -> RawNotifications {
     RawNotifications {
         routes: Some(routes),
         group_after: Some(config.group_after as u64),
+        review_wait_hours: Some(config.review_wait_hours),
     }
 }
 

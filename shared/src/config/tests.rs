@@ -902,7 +902,7 @@ fn notifications_default_to_no_routes_grouping_after_three() {
     assert_eq!(c.notifications(), &NotificationConfig::default());
     assert_eq!(
         c.to_json()["notifications"],
-        serde_json::json!({"routes": [], "group_after": 3})
+        serde_json::json!({"routes": [], "group_after": 3, "review_wait_hours": 24})
     );
     let empty = OrgConfig::from_yaml("org: solo\nnotifications: {}").expect("empty section");
     assert_eq!(empty, c);
@@ -946,7 +946,7 @@ fn notifications_with(route: &str) -> String {
 fn a_bad_route_is_an_error_naming_its_field() {
     // given / when / then
     let known = "deployment.finished, deployment.failed, deployment.recovered, incident.opened, \
-                 incident.resolved, pull_request.merged, security.alert, team.needs_attention";
+                 incident.resolved, pull_request.merged, pull_request.waiting, security.alert, team.needs_attention";
     let cases = [
         (
             "{ channel: ops, events: [deploy.done] }",

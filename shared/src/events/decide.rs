@@ -369,6 +369,39 @@ fn recoveries(
         .collect()
 }
 
+/// The `pull_request.waiting` events among `prs` at `now`: each open, ready (not draft) PR of
+/// a person (not a bot) with no review `wait` after it became reviewable. Once per PR and
+/// reviewable time (a PR back from draft waits anew); `occurred_at` is the moment its wait
+/// passed `wait`, so a PR that passed it more than a day ago (before the feature ran, or while
+/// it was down) is not announced late.
+pub fn waiting_events(
+    prs: &[PullRequest],
+    wait: chrono::Duration,
+    config: &OrgConfig,
+    now: DateTime<Utc>,
+) -> Vec<DomainEvent> {
+    let kind = EventType::PullRequestWaiting;
+    prs.iter()
+        .filter(|pr| pr.merged_at.is_none() && pr.closed_at.is_none() && !pr.draft)
+        .filter(|pr| pr.first_review_at.is_none() && !config.is_bot(&pr.author, pr.author_is_bot))
+        .filter(|pr| pr.reviewable_at + wait <= now)
+        .map(|pr| {
+            let at = pr.reviewable_at + wait;
+            let id = event_id(
+                kind,
+                &[&pr.key().partition_key(), &pr.reviewable_at.to_rfc3339()],
+            );
+            let mut event = DomainEvent::new(kind, id, at, config.org());
+            event.repo = Some(pr.repo.clone());
+            event.teams = teams_of_repo(config, &pr.repo);
+            event.pull_request = Some(pull_request_detail(pr));
+            event.waiting_seconds = Some(seconds(pr.reviewable_at, now));
+            event
+        })
+        .filter(|e| e.is_fresh(now))
+        .collect()
+}
+
 /// The `team.needs_attention` events of `week`'s verdicts (the digest's `attention`, as
 /// `GET /v1/attention` answers them): one per team and set of reasons, so the same verdict
 /// decided again in the week is the same event, and a reason added later makes a new one.

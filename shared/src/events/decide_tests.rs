@@ -319,3 +319,51 @@ fn a_team_s_verdict_is_one_event_per_week_and_set_of_reasons() {
     );
     assert_ne!(next[0].id, events[0].id);
 }
+
+#[test]
+fn a_pr_without_a_review_after_the_wait_is_announced_once() {
+    let (c, now) = (config(), t(NOW));
+    let wait = chrono::Duration::hours(24);
+    let mut open = merged_pr_with(9, "2026-10-07T09:00:00Z", "abc1234", |_| {});
+    open.merged_at = None;
+    open.closed_at = None;
+    open.reviewable_at = t("2026-10-06T10:00:00Z");
+    open.first_review_at = None;
+    let events = waiting_events(std::slice::from_ref(&open), wait, &c, now);
+    assert_eq!(kinds(&events), [EventType::PullRequestWaiting]);
+    assert_eq!(
+        events[0].occurred_at,
+        t("2026-10-07T10:00:00Z"),
+        "when its wait passed 24 h"
+    );
+    assert_eq!(events[0].waiting_seconds, Some(26.0 * 3600.0));
+    assert_eq!(events[0].teams, ["payments"]);
+    let later = waiting_events(
+        std::slice::from_ref(&open),
+        wait,
+        &c,
+        now + chrono::Duration::hours(3),
+    );
+    assert_eq!(later[0].id, events[0].id, "the same wait is the same event");
+    // Not yet waiting that long; reviewed; a draft; merged; a bot's; waited past a day ago.
+    let mut cases = Vec::new();
+    let mut early = open.clone();
+    early.reviewable_at = t("2026-10-06T13:00:00Z");
+    cases.push(early);
+    let mut reviewed = open.clone();
+    reviewed.first_review_at = Some(t("2026-10-07T11:00:00Z"));
+    cases.push(reviewed);
+    let mut draft = open.clone();
+    draft.draft = true;
+    cases.push(draft);
+    let mut merged = open.clone();
+    merged.merged_at = Some(t("2026-10-07T11:00:00Z"));
+    cases.push(merged);
+    let mut bot = open.clone();
+    bot.author_is_bot = true;
+    cases.push(bot);
+    let mut stale = open.clone();
+    stale.reviewable_at = t("2026-10-04T10:00:00Z");
+    cases.push(stale);
+    assert!(waiting_events(&cases, wait, &c, now).is_empty());
+}

@@ -39,6 +39,8 @@ pub enum EventType {
     IncidentResolved,
     #[serde(rename = "pull_request.merged")]
     PullRequestMerged,
+    #[serde(rename = "pull_request.waiting")]
+    PullRequestWaiting,
     #[serde(rename = "security.alert")]
     SecurityAlert,
     #[serde(rename = "team.needs_attention")]
@@ -46,13 +48,14 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         EventType::DeploymentFinished,
         EventType::DeploymentFailed,
         EventType::DeploymentRecovered,
         EventType::IncidentOpened,
         EventType::IncidentResolved,
         EventType::PullRequestMerged,
+        EventType::PullRequestWaiting,
         EventType::SecurityAlert,
         EventType::TeamNeedsAttention,
     ];
@@ -65,6 +68,7 @@ impl EventType {
             EventType::IncidentOpened => "incident.opened",
             EventType::IncidentResolved => "incident.resolved",
             EventType::PullRequestMerged => "pull_request.merged",
+            EventType::PullRequestWaiting => "pull_request.waiting",
             EventType::SecurityAlert => "security.alert",
             EventType::TeamNeedsAttention => "team.needs_attention",
         }
@@ -117,6 +121,9 @@ pub struct DomainEvent {
     pub incident: Option<IncidentDetail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<PullRequestDetail>,
+    /// On `pull_request.waiting`: seconds since the PR became reviewable, without a review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_seconds: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<AlertDetail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -224,6 +231,7 @@ impl DomainEvent {
             recovery_seconds: None,
             incident: None,
             pull_request: None,
+            waiting_seconds: None,
             alert: None,
             attention: None,
         }

@@ -169,6 +169,7 @@ fn card(event: &DomainEvent, tz: Tz) -> Card {
         EventType::DeploymentRecovered => deployment_recovered(event),
         EventType::IncidentOpened | EventType::IncidentResolved => incident(event, tz),
         EventType::PullRequestMerged => pull_request_merged(event),
+        EventType::PullRequestWaiting => pull_request_waiting(event),
         EventType::SecurityAlert => security_alert(event),
         EventType::TeamNeedsAttention => team_needs_attention(event),
     };
@@ -532,6 +533,38 @@ fn security_alert(event: &DomainEvent) -> Card {
     }
 }
 
+fn pull_request_waiting(event: &DomainEvent) -> Card {
+    let Some(pr) = &event.pull_request else {
+        return Card::bare(format!("⏳ A PR waits for review in {}", repo_of(event)));
+    };
+    let repo = clean(&pr.repo, MAX_NAME_CHARS);
+    let title = clean(&pr.title, MAX_TITLE_CHARS);
+    let author = clean(&pr.author, MAX_NAME_CHARS);
+    let url = link_target(pr.url.as_deref());
+    let waited = event
+        .waiting_seconds
+        .map(format::duration)
+        .unwrap_or_else(|| "a while".into());
+    let summary = Line::default()
+        .text("⏳ ")
+        .link(url.clone(), format!("{repo}#{}", pr.number))
+        .text(format!(" {title} by {author}: no review after {waited}"));
+    Card {
+        headline: format!(
+            "⏳ {repo}#{} waits for a first review ({waited})",
+            pr.number
+        ),
+        details: vec![
+            Line::default().link(url.clone(), format!("#{} {title}", pr.number)),
+            Line::default().text(format!("by {author} · no review after {waited}")),
+        ],
+        list: Vec::new(),
+        footer: Line::default(),
+        summary,
+        action: url.map(|url| ("Review the PR", url)),
+    }
+}
+
 fn team_needs_attention(event: &DomainEvent) -> Card {
     let Some(a) = &event.attention else {
         return Card::bare("⚠️ A team needs attention".to_string());
@@ -589,7 +622,14 @@ fn group_heading(events: &[DomainEvent]) -> String {
                 (EventType::IncidentResolved, "resolved"),
             ],
         ),
-        ("PR", "PRs", &[(EventType::PullRequestMerged, "merged")]),
+        (
+            "PR",
+            "PRs",
+            &[
+                (EventType::PullRequestMerged, "merged"),
+                (EventType::PullRequestWaiting, "waiting for review"),
+            ],
+        ),
         (
             "security alert",
             "security alerts",

@@ -15,6 +15,7 @@ fn config(group_after: usize) -> NotificationConfig {
     NotificationConfig {
         routes: Vec::new(),
         group_after,
+        review_wait_hours: 24,
     }
 }
 
@@ -684,5 +685,25 @@ fn a_team_needing_attention_tells_its_week_and_reasons() {
         group[0].to_string().contains("5 teams flagged"),
         "{}",
         group[0]
+    );
+}
+
+#[test]
+fn a_waiting_pr_tells_how_long_it_waited_and_links_to_it() {
+    // given
+    let mut e = event("evt_10", EventType::PullRequestWaiting);
+    e.pull_request = Some(pr(42, "Add idempotency keys", "alice", &["PAY-7"]));
+    e.waiting_seconds = Some(26.0 * 3600.0);
+    // when
+    let (slack, s, _, t) = single(&e);
+    // then
+    assert_eq!(
+        slack["text"],
+        "⏳ acme/api#42 waits for a first review (1.1 d)"
+    );
+    assert!(s.contains("by alice · no review after 1.1 d"), "{s}");
+    assert!(
+        t.contains("[\\#42 Add idempotency keys](https://github.com/acme/api/pull/42)"),
+        "{t}"
     );
 }

@@ -20,4 +20,7 @@ pub mod message;
 pub mod routes;
 
 pub use message::{slack_messages, teams_messages, MAX_SHIPPED_LISTED};
-pub use routes::{event_severity, route, NotificationConfig, Route, Severity, DEFAULT_GROUP_AFTER};
+pub use routes::{
+    event_severity, route, NotificationConfig, Route, Severity, DEFAULT_GROUP_AFTER,
+    DEFAULT_REVIEW_WAIT_HOURS,
+};

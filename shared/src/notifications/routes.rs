@@ -6,6 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::events::{DomainEvent, EventType};
 
+/// `notifications.review_wait_hours` when the config does not set it: a working day.
+pub const DEFAULT_REVIEW_WAIT_HOURS: u64 = 24;
+
 /// `notifications.group_after` when the config does not set it.
 pub const DEFAULT_GROUP_AFTER: usize = 3;
 
@@ -138,6 +141,8 @@ pub struct NotificationConfig {
     /// A channel getting more than this many events of one batch gets one grouped message
     /// (set) instead of one message per event.
     pub group_after: usize,
+    /// Hours an open PR may wait for its first review before `pull_request.waiting`.
+    pub review_wait_hours: u64,
 }
 
 impl Default for NotificationConfig {
@@ -146,6 +151,7 @@ impl Default for NotificationConfig {
         NotificationConfig {
             routes: Vec::new(),
             group_after: DEFAULT_GROUP_AFTER,
+            review_wait_hours: DEFAULT_REVIEW_WAIT_HOURS,
         }
     }
 }
@@ -222,6 +228,7 @@ mod tests {
                 },
             ],
             group_after: DEFAULT_GROUP_AFTER,
+            review_wait_hours: 24,
         }
     }
 
@@ -256,6 +263,7 @@ mod tests {
         let config = NotificationConfig {
             routes: vec![Route::new("all")],
             group_after: 3,
+            review_wait_hours: DEFAULT_REVIEW_WAIT_HOURS,
         };
         let events: Vec<DomainEvent> = EventType::ALL
             .iter()
@@ -268,7 +276,7 @@ mod tests {
         // then
         assert_eq!(
             ids(&routed["all"]),
-            ["evt_7", "evt_6", "evt_5", "evt_4", "evt_3", "evt_2", "evt_1", "evt_0"]
+            ["evt_8", "evt_7", "evt_6", "evt_5", "evt_4", "evt_3", "evt_2", "evt_1", "evt_0"]
         );
     }
 
@@ -291,6 +299,7 @@ mod tests {
                 },
             ],
             group_after: 3,
+            review_wait_hours: 24,
         };
         let failed = deployment("evt_1", EventType::DeploymentFailed, "production");
         // when
@@ -306,6 +315,7 @@ mod tests {
         let config = NotificationConfig {
             routes: vec![Route::new("all")],
             group_after: 3,
+            review_wait_hours: DEFAULT_REVIEW_WAIT_HOURS,
         };
         let first = deployment("evt_1", EventType::DeploymentFinished, "production");
         let other = deployment("evt_2", EventType::DeploymentFinished, "production");

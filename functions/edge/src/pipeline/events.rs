@@ -10,13 +10,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use chrono::Utc;
+use flowmeter::derive::{Bucket, Scope};
 use flowmeter::derive::{Deployment, Projection, PullRequest};
 use flowmeter::events::decide::{
-    announces, attention_events, deployment_events, projection_events,
+    announces, attention_events, deployment_events, projection_events, waiting_events,
 };
 use flowmeter::events::DomainEvent;
 use flowmeter::model::EntityKey;
 use flowmeter::time::{iso_week, last_full_week, IsoWeek};
+use futures::stream::StreamExt;
 
 use super::{Pipeline, Work};
 use crate::store::{Outboxed, StoreError};
@@ -38,6 +40,10 @@ const SWEEP_LIMIT: usize = 100;
 /// `GET /v1/attention` reads), and a busy stream recomputes the current week's buckets in
 /// nearly every run.
 pub(super) const ATTENTION_EVERY_S: i64 = 600;
+
+/// How long before its review wait a PR may have been opened and still be looked at: one
+/// opened as a draft and made ready later waits from then.
+const WAITING_OPENED_WITHIN_DAYS: i64 = 14;
 
 /// When this container last evaluated the attention rule.
 static LAST_ATTENTION_S: AtomicI64 = AtomicI64::new(0);
@@ -135,7 +141,7 @@ impl Pipeline<'_> {
     }
 
     /// The run, which brought live data, recomputed buckets of these weeks: when due
-    /// ([`ATTENTION_EVERY_S`]), the
+    /// ([`ATTENTION_EVERY_S`]), PRs waiting for review are looked for, and the
     /// digest's attention rule is evaluated for those of them that are the current week or
     /// the last full one (`flowmeter::events::decide::attention_events`), and each new verdict
     /// goes into the outbox. A failure to read is logged: the next evaluation decides again.
@@ -160,6 +166,49 @@ impl Pipeline<'_> {
         if let Err(err) = self.announce_attention_into(&wanted, work).await {
             tracing::warn!(error = %err, "the attention rule could not be evaluated");
         }
+        if let Err(err) = self.announce_waiting_into(work).await {
+            tracing::warn!(error = %err, "waiting PRs could not be looked for");
+        }
+    }
+
+    /// Puts a `pull_request.waiting` in the outbox for each open PR without a first review
+    /// `notifications.review_wait_hours` after it became reviewable: among the PRs opened in
+    /// the weeks from [`WAITING_OPENED_WITHIN_DAYS`] before the wait to now (the org's buckets
+    /// of those weeks list them), their projections decide
+    /// (`flowmeter::events::decide::waiting_events`).
+    pub(super) async fn announce_waiting_into(&self, work: &mut Work) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let tz = self.config.timezone();
+        let hours = i64::try_from(self.config.notifications().review_wait_hours).unwrap_or(24);
+        let wait = chrono::Duration::hours(hours);
+        let oldest = now - wait - chrono::Duration::days(WAITING_OPENED_WITHIN_DAYS);
+        let (mut week, last) = (iso_week(oldest, tz), iso_week(now, tz));
+        let mut keys = BTreeSet::new();
+        loop {
+            let bucket = Bucket {
+                scope: Scope::Org,
+                week,
+            };
+            keys.extend(self.store.bucket_pull_requests(&bucket).await?);
+            if week >= last {
+                break;
+            }
+            week = week.next();
+        }
+        let loaded: Vec<Result<Option<crate::store::ProjectionItem>, StoreError>> =
+            futures::stream::iter(keys)
+                .map(|key| async move { self.store.projection(&key).await })
+                .buffer_unordered(super::CONCURRENCY)
+                .collect()
+                .await;
+        let mut prs = Vec::new();
+        for item in loaded {
+            if let Some(Projection::PullRequest(pr)) = item?.map(|i| i.projection) {
+                prs.push(pr);
+            }
+        }
+        let events = waiting_events(&prs, wait, &self.config, now);
+        self.outbox(events, work).await
     }
 
     /// Evaluates the digest's attention rule for `weeks` and puts each verdict's event in the

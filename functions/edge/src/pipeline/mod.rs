@@ -182,7 +182,8 @@ pub struct Pipeline<'a> {
     settle_s: i64,
     /// The longest time between this container's sweeps of owed events.
     sweep_every_s: i64,
-    /// The shortest time between this container's evaluations of the attention rule.
+    /// The shortest time between this container's evaluations of the attention rule and
+    /// looks for waiting PRs.
     attention_every_s: i64,
 }
 
@@ -201,11 +202,20 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    /// Evaluates the attention rule in every run with live data that recomputes the current or
-    /// the last full week: for tests, which cannot wait for [`events::ATTENTION_EVERY_S`].
-    pub fn evaluating_attention_every_run(mut self) -> Pipeline<'a> {
+    /// Evaluates the attention rule and looks for waiting PRs in every run with live data that
+    /// recomputes the current or the last full week: for tests, which cannot wait for
+    /// [`events::ATTENTION_EVERY_S`].
+    pub fn checking_every_run(mut self) -> Pipeline<'a> {
         self.attention_every_s = 0;
         self
+    }
+
+    /// Looks for PRs waiting for a first review now, and publishes their
+    /// `pull_request.waiting` events: what a run with live data does when its check is due.
+    pub async fn announce_waiting(&self) -> Result<EventsOutcome, StoreError> {
+        let mut work = Work::default();
+        self.announce_waiting_into(&mut work).await?;
+        Ok(self.publish_events(&mut work).await)
     }
 
     /// Decides the `team.needs_attention` events of `weeks` now, and publishes them: what a run

@@ -95,4 +95,23 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()
             .map(|packs| packs.into_iter().flatten().collect())
     }
+
+    /// The pull requests with members in `bucket` (in the org's bucket of a week: every PR
+    /// opened, merged or shipped in it), by their keys alone.
+    pub async fn bucket_pull_requests(
+        &self,
+        bucket: &Bucket,
+    ) -> Result<Vec<flowmeter::model::EntityKey>, StoreError> {
+        let prefix = format!("{}{}", keys::MEMBER, keys::PULL_REQUEST);
+        Ok(self
+            .query_partition(&keys::bucket_pk(bucket), Some(&prefix))
+            .await?
+            .iter()
+            .filter_map(|item| {
+                let (_, sk) = super::item_keys(item);
+                let entity = sk.strip_prefix(keys::MEMBER)?;
+                flowmeter::model::EntityKey::from_partition_key(entity)
+            })
+            .collect())
+    }
 }
