@@ -547,6 +547,7 @@ pub fn events_out(
     bus: &Value,
     channels: &[ChannelMessages],
     newest_change: Option<DateTime<Utc>>,
+    live: Option<&str>,
     now: DateTime<Utc>,
 ) -> String {
     let max_age = flowmeter::events::MAX_AGE_HOURS;
@@ -576,15 +577,18 @@ pub fn events_out(
             out.push_str(&format!("  {kind:<22} {n:>5}\n"));
         }
         // Why the history's changes are not on it, when they are too old (events decided at
-        // the time of asking, such as a team's verdict, may be).
+        // the time of asking, such as a team's verdict, may be), and what is: the live step's.
         match newest_change {
             Some(at) if now - at > chrono::Duration::hours(max_age) => out.push_str(&format!(
                 "  the history's newest change ({}) is {} old: none of its changes is announced\n",
                 at.format("%Y-%m-%d %H:%M UTC"),
                 duration(Some((now - at).num_seconds() as f64))
             )),
-            None if total == 0 => out.push_str("  none: the history is empty\n"),
+            None if total == 0 && live.is_none() => out.push_str("  none: the history is empty\n"),
             _ => {}
+        }
+        if let Some(live) = live {
+            out.push_str(&format!("  live, after the history: {live}\n"));
         }
     }
     if channels.is_empty() {
@@ -706,7 +710,7 @@ mod tests {
                 messages: vec![],
             },
         ];
-        let text = events_out(&bus, &channels, None, at("2026-03-02T09:00:00Z"));
+        let text = events_out(&bus, &channels, None, None, at("2026-03-02T09:00:00Z"));
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[1].starts_with("Events out ("), "{text}");
         assert!(lines[1].contains("last 24h"), "{text}");
@@ -742,7 +746,7 @@ mod tests {
         let (newest, now) = (at("2026-12-05T21:37:00Z"), at("2026-12-07T01:07:00Z"));
         let stale = "  the history's newest change (2026-12-05 21:37 UTC) is 27.5h old: none of its changes is announced\n";
         let empty = json!({"bus": "flowmeter-local", "by_type": {}, "events": []});
-        let text = events_out(&empty, &channels, Some(newest), now);
+        let text = events_out(&empty, &channels, Some(newest), None, now);
         assert!(
             text.contains(&format!("Bus flowmeter-local: 0 events\n{stale}")),
             "{text}"
@@ -756,17 +760,34 @@ mod tests {
         // Events decided at the time of asking (a team's verdict) do not hide why the
         // history's changes are missing.
         let verdicts = json!({"bus": "flowmeter-local", "by_type": {"team.needs_attention": 2}});
-        let text = events_out(&verdicts, &channels, Some(newest), now);
+        let text = events_out(&verdicts, &channels, Some(newest), None, now);
         assert!(
             text.contains(&format!(
                 "Bus flowmeter-local: 2 events\n  team.needs_attention       2\n{stale}"
             )),
             "{text}"
         );
-        let fresh = events_out(&verdicts, &channels, Some(at("2026-12-06T21:37:00Z")), now);
+        // After the history, the live step's deliveries: said where they come from.
+        let lived = json!({"bus": "flowmeter-local", "by_type": {"deployment.failed": 1}});
+        let live = "7 deliveries now (a merged PR of acme/payments-api)";
+        let text = events_out(&lived, &channels, Some(newest), Some(live), now);
+        assert!(
+            text.contains(&format!(
+                "  deployment.failed          1\n{stale}  live, after the history: {live}\n"
+            )),
+            "{text}"
+        );
+        let fresh = events_out(
+            &verdicts,
+            &channels,
+            Some(at("2026-12-06T21:37:00Z")),
+            None,
+            now,
+        );
         assert!(!fresh.contains("newest change"), "{fresh}");
-        assert!(events_out(&empty, &channels, None, now).contains("  none: the history is empty\n"));
-        let unwatched = events_out(&Value::Null, &[], None, at("2026-12-07T01:07:00Z"));
+        assert!(events_out(&empty, &channels, None, None, now)
+            .contains("  none: the history is empty\n"));
+        let unwatched = events_out(&Value::Null, &[], None, None, at("2026-12-07T01:07:00Z"));
         assert!(
             unwatched.contains("Bus: not available (the dev server answers no GET /dev/events)\n"),
             "{unwatched}"

@@ -1,7 +1,7 @@
 use super::super::routes::DEFAULT_GROUP_AFTER;
 use super::*;
 use crate::digest::{check_block_kit_limits, check_teams_message};
-use crate::events::{AlertDetail, IncidentDetail};
+use crate::events::{AlertDetail, DeploymentDetail, IncidentDetail, PullRequestDetail};
 use chrono::{DateTime, Utc};
 
 const TZ: Tz = chrono_tz::Europe::Berlin;

@@ -16,6 +16,7 @@
 //! for each chat, and every message they make passes the digest's own limit checks
 //! ([`crate::digest::check_block_kit_limits`], [`crate::digest::check_teams_message`]).
 
+mod card;
 pub mod message;
 pub mod routes;
 

@@ -28,7 +28,7 @@ pub(crate) struct EventsOut {
 }
 
 /// `GET /dev/events` with the admin token; `None` when the server does not have it (404).
-async fn bus(api: &Api) -> Result<Option<Value>, String> {
+pub(crate) async fn bus(api: &Api) -> Result<Option<Value>, String> {
     let response = api
         .http
         .get(format!("{}/dev/events", api.base))

@@ -1,5 +1,5 @@
 //! The `flowmeter-demo` command: its options, and the steps of `run` (generate, replay,
-//! converge, events, digest, report) and of `stack` (the dev server around `run`, and the
+//! converge, live, events, digest, report) and of `stack` (the dev server around `run`, and the
 //! Slack stand-in its chat channels post to).
 
 mod api;
@@ -7,6 +7,7 @@ mod backfill;
 mod capture;
 mod converge;
 mod events;
+mod live;
 pub(crate) mod options;
 mod readback;
 mod replay;
@@ -113,6 +114,15 @@ pub(crate) async fn run(
     let matched = converge(&api, &org).await?;
     phases.record("converge", t);
 
+    // What happens now, after the history: the events the rollup announces.
+    let mut live_note = None;
+    if !o.no_live {
+        let t = Instant::now();
+        let lived = live::live(&api, &org, chrono::Utc::now()).await;
+        phases.record("live", t);
+        live_note = lived?;
+    }
+
     // The stream is drained: what still moves is the events' publishing and routing.
     let t = Instant::now();
     let events = events::settle(&api, capture).await?;
@@ -125,7 +135,15 @@ pub(crate) async fn run(
     phases.record("digest", t);
 
     let t = Instant::now();
-    print_report(&api, &org, &attention, &events, matched).await?;
+    print_report(
+        &api,
+        &org,
+        &attention,
+        &events,
+        live_note.as_deref(),
+        matched,
+    )
+    .await?;
     phases.record("report", t);
     if !matched {
         return Err("the rollups differ from the generator's ground truth (see above)".into());
@@ -192,6 +210,7 @@ async fn print_report(
     org: &DemoOrg,
     attention: &[(String, String)],
     events: &EventsOut,
+    live: Option<&str>,
     matched: bool,
 ) -> Result<(), String> {
     let mut teams = Vec::new();
@@ -251,6 +270,7 @@ async fn print_report(
             &events.bus,
             &events.channels,
             newest_change,
+            live,
             chrono::Utc::now()
         )
     );

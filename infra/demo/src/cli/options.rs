@@ -19,10 +19,12 @@ pub(crate) struct Options {
     pub(crate) keep: bool,
     /// GitHub history by backfill from the REST API emulation instead of by webhook.
     pub(crate) backfill: bool,
+    /// Without the live step (`cli/live.rs`): no deliveries of what happens now.
+    pub(crate) no_live: bool,
 }
 
 pub(crate) fn usage() -> String {
-    "usage: flowmeter-demo <config --out PATH | run --url URL | stack --devserver BIN [--keep] [--backfill] | stats>\n\
+    "usage: flowmeter-demo <config --out PATH | run --url URL | stack --devserver BIN [--keep] [--backfill] [--no-live] | stats>\n\
      options: --seed N  --now RFC3339  --activity X  --senders N  --out DIR  --log PATH"
         .into()
 }
@@ -60,6 +62,7 @@ pub(crate) fn parse_args() -> Result<Options, String> {
         log: PathBuf::from("target/demo/devserver.log"),
         keep: env("DEMO_KEEP").is_some_and(|v| v != "0"),
         backfill: env("DEMO_BACKFILL").is_some_and(|v| v != "0"),
+        no_live: env("DEMO_NO_LIVE").is_some_and(|v| v != "0"),
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -91,6 +94,7 @@ pub(crate) fn parse_args() -> Result<Options, String> {
             "--log" => o.log = PathBuf::from(value()?),
             "--keep" => o.keep = true,
             "--backfill" => o.backfill = true,
+            "--no-live" => o.no_live = true,
             "-h" | "--help" => return Err(usage()),
             other => return Err(format!("unknown option {other}\n{}", usage())),
         }

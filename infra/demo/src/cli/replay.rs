@@ -21,7 +21,7 @@ pub(crate) struct ReplayStats {
 
 /// How the replay retries: connection errors and 5xx, 8 attempts, waits doubling from 100 ms
 /// to 3 s.
-const RETRY: Retry = Retry {
+pub(crate) const RETRY: Retry = Retry {
     first_delay: Duration::from_millis(100),
     max_delay: Duration::from_secs(3),
     max_attempts: Some(8),
