@@ -140,6 +140,12 @@ lint: $(VENV_STAMP)
 # other tables), so late in one long run the stream-bound tests crawled. A slice stops none:
 # every slice runs, and the target fails if any did.
 TEST_PARTITIONS ?= 3
+# Test threads get 8 MiB of stack, as a process's main thread has: the tests run debug builds,
+# whose async functions keep every temporary in their frame (the pipeline's `rebuild` alone
+# takes ~290 KB of stack when polled, measured with gdb), and a test polls the whole pipeline
+# from its own thread, under its own frames; Rust's 2 MiB default for spawned threads
+# overflowed in tests/environments.rs. Release builds use a fraction of that.
+test: export RUST_MIN_STACK := 8388608
 test: export FLOWMETER_CARGO_LAMBDA := $(CARGO_LAMBDA)
 test: deps lint
 	@$(STEP) "cargo build (workspace, all targets)" $(BUILD_ALL)

@@ -163,10 +163,12 @@ impl Pipeline<'_> {
             return;
         }
         LAST_ATTENTION_S.store(now_s, Ordering::Relaxed);
-        if let Err(err) = self.announce_attention_into(&wanted, work).await {
+        // Boxed, here and below: the digest's reads make a large future, which would otherwise
+        // be part of every run's future (and of the stack of whatever polls it).
+        if let Err(err) = Box::pin(self.announce_attention_into(&wanted, work)).await {
             tracing::warn!(error = %err, "the attention rule could not be evaluated");
         }
-        if let Err(err) = self.announce_waiting_into(work).await {
+        if let Err(err) = Box::pin(self.announce_waiting_into(work)).await {
             tracing::warn!(error = %err, "waiting PRs could not be looked for");
         }
     }

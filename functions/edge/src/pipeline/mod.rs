@@ -268,7 +268,7 @@ impl<'a> Pipeline<'a> {
         let live_since = Utc::now() - chrono::Duration::hours(flowmeter::events::MAX_AGE_HOURS);
         let live = changes.values().any(|at| *at >= live_since);
         self.recompute_all(&mut work, live).await?;
-        work.outcome.events = self.publish_events(&mut work).await;
+        work.outcome.events = Box::pin(self.publish_events(&mut work)).await;
         if let Some((error, entities)) = failed {
             return Err(RunFailed { error, entities });
         }
@@ -352,7 +352,7 @@ impl<'a> Pipeline<'a> {
             work.outcome.buckets_recomputed += 1;
         }
         if live {
-            self.weeks_recomputed(&weeks, work).await;
+            Box::pin(self.weeks_recomputed(&weeks, work)).await;
         }
         Ok(())
     }

@@ -204,8 +204,7 @@ impl Pipeline<'_> {
                     work.dirty
                         .extend(item.run_buckets.iter().filter_map(|b| Bucket::parse(b)));
                     // Its events too: the outbox tells which went out.
-                    self.projection_changed(None, &item.projection, work)
-                        .await?;
+                    Box::pin(self.projection_changed(None, &item.projection, work)).await?;
                     self.relink_tickets(Some(&item.projection), None, work)
                         .await?;
                     self.queue_dependents(&item.projection, work).await?;
@@ -223,7 +222,8 @@ impl Pipeline<'_> {
         if let Some(projection) = &new {
             // In the outbox before the change it tells is written (the module doc of
             // `pipeline::events`).
-            self.projection_changed(old, projection, work).await?;
+            // Boxed: deciding events is kept out of this function's (debug-build) stack frame.
+            Box::pin(self.projection_changed(old, projection, work)).await?;
         }
         match &new {
             Some(projection) => {
