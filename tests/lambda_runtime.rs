@@ -621,7 +621,7 @@ async fn sort_keys(store: &Store, prefix: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn the_four_functions_answer_real_events_under_the_lambda_runtime_api() {
+async fn the_six_functions_answer_real_events_under_the_lambda_runtime_api() {
     let Some(cargo_lambda) = cargo_lambda() else {
         println!(
             "SKIPPED: cargo-lambda not found (FLOWMETER_CARGO_LAMBDA unset, no .venv-lambda, \
@@ -673,7 +673,7 @@ async fn github_api() -> &'static GitHubApi {
 }
 
 /// The org config (digest emailed to `recipient`), the secrets extension, and the emulator
-/// with the five functions started.
+/// with the six functions started.
 async fn started_lambda(
     cargo_lambda: &Path,
     store: &Store,
