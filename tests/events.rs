@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::Utc;
-use flowmeter_devserver::{serve, LocalEventBus, Settings};
-use flowmeter_e2e::http::devserver_settings;
+use flowmeter_devserver::{LocalEventBus, Settings};
+use flowmeter_e2e::http::{devserver_settings, RunningDevServer};
 use flowmeter_e2e::org::{sha, Org};
 use flowmeter_e2e::slack_standin::{Scripted, SlackStandIn};
 use flowmeter_e2e::{drain, fresh_store};
@@ -20,7 +20,6 @@ use flowmeter_edge::publish::EventPublisher;
 use flowmeter_edge::secrets::{ChatChannel, ChatChannels};
 use flowmeter_edge::store::Store;
 use serde_json::Value;
-use tokio::sync::{oneshot, watch};
 
 const REPO: &str = "acme/api";
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
@@ -85,6 +84,20 @@ fn expected_types() -> BTreeMap<String, usize> {
     .collect()
 }
 
+/// Channels posting to these Slack stand-ins' webhooks.
+fn slack_channels(standins: &[(&str, &SlackStandIn)]) -> ChatChannels {
+    standins
+        .iter()
+        .map(|(name, standin)| {
+            let channel = ChatChannel {
+                slack_webhook_url: standin.url.clone(),
+                ..ChatChannel::default()
+            };
+            (name.to_string(), channel)
+        })
+        .collect()
+}
+
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..600 {
         if done() {
@@ -107,26 +120,14 @@ async fn a_failed_production_deployment_reaches_exactly_its_routed_channel() {
     let web = SlackStandIn::start().await;
     // Slack rate-limits the platform channel once: the notifier waits and sends again.
     platform.script([Scripted::RateLimited(1)]);
-    let channels: ChatChannels = [("platform", &platform), ("web-prs", &web)]
-        .into_iter()
-        .map(|(name, standin)| {
-            let channel = ChatChannel {
-                slack_webhook_url: standin.url.clone(),
-                ..ChatChannel::default()
-            };
-            (name.to_string(), channel)
-        })
-        .collect();
+    let channels = slack_channels(&[("platform", &platform), ("web-prs", &web)]);
     let bus = LocalEventBus::start("flowmeter-test").await.expect("bus");
     let settings = Settings {
         channels,
         event_bus: Some(bus.clone()),
         ..devserver_settings("read", "admin")
     };
-    let (stop, stopped) = watch::channel(false);
-    let (bound_tx, bound_rx) = oneshot::channel();
-    let task = tokio::spawn(serve(store.clone(), settings, stopped, Some(bound_tx)));
-    bound_rx.await.expect("bound");
+    let server = RunningDevServer::start_with(store.clone(), settings).await;
 
     let start = Utc::now() - chrono::Duration::hours(3);
     story(&store, start).await;
@@ -158,8 +159,7 @@ async fn a_failed_production_deployment_reaches_exactly_its_routed_channel() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!((ids(&bus), platform.accepted().len()), before);
 
-    stop.send(true).expect("stop");
-    task.await.expect("join").expect("serve ended cleanly");
+    server.stop_cleanly().await;
 }
 
 #[tokio::test]
@@ -290,20 +290,13 @@ notifications:
             .await;
     }
     let platform = SlackStandIn::start().await;
-    let channel = ChatChannel {
-        slack_webhook_url: platform.url.clone(),
-        ..ChatChannel::default()
-    };
     let bus = LocalEventBus::start("flowmeter-train").await.expect("bus");
     let settings = Settings {
-        channels: [("platform".to_string(), channel)].into_iter().collect(),
+        channels: slack_channels(&[("platform", &platform)]),
         event_bus: Some(bus.clone()),
         ..devserver_settings("read", "admin")
     };
-    let (stop, stopped) = watch::channel(false);
-    let (bound_tx, bound_rx) = oneshot::channel();
-    let task = tokio::spawn(serve(store.clone(), settings, stopped, Some(bound_tx)));
-    bound_rx.await.expect("bound");
+    let server = RunningDevServer::start_with(store.clone(), settings).await;
 
     wait_for("the train's twenty events", || {
         types(&bus).get("deployment.finished") == Some(&20)
@@ -328,8 +321,7 @@ notifications:
         bus.requests().len() >= 2,
         "20 entries take two PutEvents requests"
     );
-    stop.send(true).expect("stop");
-    task.await.expect("join").expect("serve ended cleanly");
+    server.stop_cleanly().await;
 }
 
 /// A PR with no review `review_wait_hours` after it opened is announced once; a younger one

@@ -37,7 +37,11 @@ pub struct RunningDevServer {
 impl RunningDevServer {
     /// Serves `store` on a free port with the tests' webhook secrets and these tokens.
     pub async fn start(store: Store, api_token: &str, admin_token: &str) -> RunningDevServer {
-        let settings = devserver_settings(api_token, admin_token);
+        RunningDevServer::start_with(store, devserver_settings(api_token, admin_token)).await
+    }
+
+    /// Serves `store` with these settings (chat channels, a local event bus to watch).
+    pub async fn start_with(store: Store, settings: Settings) -> RunningDevServer {
         let (stop, stopped) = watch::channel(false);
         let (bound_tx, bound_rx) = oneshot::channel();
         let task = tokio::spawn(serve(store, settings, stopped, Some(bound_tx)));

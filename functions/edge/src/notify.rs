@@ -157,19 +157,26 @@ fn describe_without_url(err: reqwest::Error) -> String {
     text
 }
 
-/// A webhook's answer body as an error may quote it: cut to 500 characters, and with the URL
-/// (or its path, where the secret token lives) blanked should the endpoint echo it back.
+/// Text a service answered, as an error may quote it: each secret blanked with its
+/// placeholder should the endpoint echo it back, then cut to 500 characters (after blanking,
+/// so that no cut leaves a piece of a secret).
+fn quoted_without(text: &str, secrets: &[(&str, &str)]) -> String {
+    let mut text = text.to_string();
+    for (secret, placeholder) in secrets.iter().filter(|(s, _)| !s.is_empty()) {
+        text = text.replace(secret, placeholder);
+    }
+    text.chars().take(500).collect()
+}
+
+/// A webhook's answer body as an error may quote it: without the URL or its path (where the
+/// secret token lives).
 fn quoted_body(body: &str, url: &str) -> String {
-    let mut text = body.to_string();
     let path = url
         .split_once("://")
         .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
-        .filter(|p| p.len() > 1);
-    for secret in [Some(url), path].into_iter().flatten() {
-        text = text.replace(secret, "<webhook url>");
-    }
-    // Cut after blanking, so that no cut leaves a piece of the URL.
-    text.chars().take(500).collect()
+        .filter(|p| p.len() > 1)
+        .unwrap_or_default();
+    quoted_without(body, &[(url, "<webhook url>"), (path, "<webhook url>")])
 }
 
 /// How a POST that waits out 429s ended.
@@ -287,16 +294,9 @@ fn slack_error_detail(error: &str, detail: &str) -> String {
     text
 }
 
-/// Text from Slack's answer as an error may quote it: at most 500 characters, and without the
-/// token should an endpoint echo it back.
+/// Text from Slack's answer as an error may quote it: without the token.
 fn quoted_without_token(text: &str, token: &str) -> String {
-    // Blanked before it is cut, so that no cut leaves a piece of the token.
-    let text = if token.is_empty() {
-        text.to_string()
-    } else {
-        text.replace(token, "<slack_bot_token>")
-    };
-    text.chars().take(500).collect()
+    quoted_without(text, &[(token, "<slack_bot_token>")])
 }
 
 /// The parts of a Web API answer we read (`{"ok": false, "error": "not_in_channel",

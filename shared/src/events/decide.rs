@@ -11,7 +11,7 @@
 //! Every event is deduplicated by its id downstream; an old change (more than
 //! [`super::MAX_AGE_HOURS`] before `now`) is not announced.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
@@ -116,7 +116,7 @@ fn reached_terminal(old: Option<&Deployment>, new: &Deployment) -> bool {
 
 /// The production deployment whose finish or failure [`deployment_events`] is to announce,
 /// when its projection changed from `old` to `new`.
-pub fn announces(old: Option<&Projection>, new: &Projection) -> Option<EntityKey> {
+pub fn announces<'a>(old: Option<&Projection>, new: &'a Projection) -> Option<&'a Deployment> {
     let Projection::Deployment(new) = new else {
         return None;
     };
@@ -124,7 +124,7 @@ pub fn announces(old: Option<&Projection>, new: &Projection) -> Option<EntityKey
         Some(Projection::Deployment(o)) => Some(o),
         _ => None,
     };
-    (new.is_production && reached_terminal(old, new)).then(|| new.key())
+    (new.is_production && reached_terminal(old, new)).then_some(new)
 }
 
 fn deployment_event(kind: EventType, d: &Deployment, config: &OrgConfig) -> Option<DomainEvent> {
@@ -367,6 +367,29 @@ fn recoveries(
             Some(event)
         })
         .collect()
+}
+
+/// A repo's deployments as its link phase read them, with the run's announced deployments of
+/// that repo in their new state (the index the phase read may not show them yet), in finish
+/// order; and the keys of those announced.
+pub fn with_announced(
+    repo: &str,
+    deployments: &[Deployment],
+    announce: &BTreeMap<EntityKey, Deployment>,
+) -> (Vec<Deployment>, BTreeSet<EntityKey>) {
+    let keys: BTreeSet<EntityKey> = announce
+        .iter()
+        .filter(|(_, d)| d.repo == repo)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut all: Vec<Deployment> = deployments
+        .iter()
+        .filter(|d| !keys.contains(&d.key()))
+        .cloned()
+        .collect();
+    all.extend(keys.iter().filter_map(|k| announce.get(k).cloned()));
+    all.sort_by(|a, b| (a.finished_at, &a.id).cmp(&(b.finished_at, &b.id)));
+    (all, keys)
 }
 
 /// The `pull_request.waiting` events among `prs` at `now`: each open, ready (not draft) PR of

@@ -2,9 +2,9 @@
 //! repo's production links are derived, put in the outbox before the change they tell is
 //! written, published together at the end of the run, then marked. A run that dies anywhere
 //! in between leaves its projections written by an unfinished run, so its retry decides the
-//! same events again (same ids), finds them pending in the outbox and publishes them; one that
-//! went out is found published and is not sent again. An event EventBridge would not take
-//! after the publisher's retries is put on the unpublished index for a later run.
+//! same events again (same ids): one that went out is found published and is not sent again;
+//! one found still pending goes on the unpublished index, as does one EventBridge would not
+//! take after the publisher's retries, and a later run's sweep publishes it once it settled.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -106,17 +106,15 @@ impl Pipeline<'_> {
         if self.publisher.is_none() {
             return Ok(());
         }
-        if announces(old, new).is_some() {
-            if let Projection::Deployment(d) = new {
-                work.events.announce.insert(d.key(), d.clone());
-            }
+        if let Some(d) = announces(old, new) {
+            work.events.announce.insert(d.key(), d.clone());
         }
         let events = projection_events(old, new, &self.config, Utc::now());
         self.outbox(events, work).await
     }
 
     /// The production deployment events of a repo's link phase: `deployments` as
-    /// [`with_announced`] gave them, `history` and `merged` as `link_edits::repo_links` read
+    /// `decide::with_announced` gave them, `history` and `merged` as `link_edits::repo_links` read
     /// them.
     pub(super) async fn repo_linked(
         &self,
@@ -290,27 +288,4 @@ impl Pipeline<'_> {
         }
         outcome
     }
-}
-
-/// A repo's deployments as its link phase read them, with the run's announced deployments of
-/// that repo in their new state (the index the phase read may not show them yet), in finish
-/// order; and the keys of those announced.
-pub(super) fn with_announced(
-    repo: &str,
-    deployments: &[Deployment],
-    announce: &BTreeMap<EntityKey, Deployment>,
-) -> (Vec<Deployment>, BTreeSet<EntityKey>) {
-    let keys: BTreeSet<EntityKey> = announce
-        .iter()
-        .filter(|(_, d)| d.repo == repo)
-        .map(|(k, _)| k.clone())
-        .collect();
-    let mut all: Vec<Deployment> = deployments
-        .iter()
-        .filter(|d| !keys.contains(&d.key()))
-        .cloned()
-        .collect();
-    all.extend(keys.iter().filter_map(|k| announce.get(k).cloned()));
-    all.sort_by(|a, b| (a.finished_at, &a.id).cmp(&(b.finished_at, &b.id)));
-    (all, keys)
 }

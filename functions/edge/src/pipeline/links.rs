@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use flowmeter::derive::link_edits::{self, PREDECESSORS};
 use flowmeter::derive::links::branch_history;
 use flowmeter::derive::{Deployment, Incident, Projection};
+use flowmeter::events::decide::with_announced;
 use flowmeter::model::EntityKey;
 
-use super::events::with_announced;
 use super::{Pipeline, Work};
 use crate::store::{LinkState, StoreError};
 

@@ -32,12 +32,6 @@ pub enum Outboxed {
     Published,
 }
 
-impl Outboxed {
-    pub fn to_publish(self) -> bool {
-        self != Outboxed::Published
-    }
-}
-
 /// The index key of an owed event: the time its publishing last failed, so an event that
 /// keeps failing moves behind the others instead of holding the head of every sweep.
 fn unpublished_sk(event: &DomainEvent, failed_at: chrono::DateTime<chrono::Utc>) -> String {
