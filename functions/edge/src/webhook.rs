@@ -313,14 +313,11 @@ fn verify_gitlab(
 fn normalize(route: Route, headers: &HeaderMap, body: &[u8]) -> Result<Normalized, Refusal> {
     let normalized = match route {
         Route::GitHub => {
-            let (Some(event), Some(delivery)) = (
+            let (event, delivery) = named(
                 header(headers, "x-github-event"),
                 header(headers, "x-github-delivery"),
-            ) else {
-                return Err(Refusal::MissingHeaders(
-                    "X-GitHub-Event and X-GitHub-Delivery",
-                ));
-            };
+                "X-GitHub-Event and X-GitHub-Delivery",
+            )?;
             github::normalize_github(event, delivery, body)
         }
         Route::PagerDuty => pagerduty::normalize_pagerduty(body),
@@ -329,30 +326,37 @@ fn normalize(route: Route, headers: &HeaderMap, body: &[u8]) -> Result<Normalize
         Route::Jira | Route::JiraServer { .. } => jira::normalize_jira(body),
         Route::Linear => linear::normalize_linear(body),
         Route::GitLab => {
-            let (Some(event), Some(delivery)) = (
+            let (event, delivery) = named(
                 header(headers, "x-gitlab-event"),
                 header(headers, "x-gitlab-event-uuid"),
-            ) else {
-                return Err(Refusal::MissingHeaders(
-                    "X-Gitlab-Event and X-Gitlab-Event-UUID",
-                ));
-            };
+                "X-Gitlab-Event and X-Gitlab-Event-UUID",
+            )?;
             gitlab::normalize_gitlab(event, delivery, body)
         }
         Route::Bitbucket => {
             // Cloud names its delivery in X-Request-UUID, Data Center in X-Request-Id.
             let delivery =
                 header(headers, "x-request-uuid").or_else(|| header(headers, "x-request-id"));
-            let (Some(event), Some(delivery)) = (header(headers, "x-event-key"), delivery) else {
-                return Err(Refusal::MissingHeaders(
-                    "X-Event-Key and X-Request-UUID (Cloud) or X-Request-Id (Data Center)",
-                ));
-            };
+            let (event, delivery) = named(
+                header(headers, "x-event-key"),
+                delivery,
+                "X-Event-Key and X-Request-UUID (Cloud) or X-Request-Id (Data Center)",
+            )?;
             bitbucket::normalize_bitbucket(event, delivery, body)
         }
         Route::ArgoCd => argocd::normalize_argocd(body),
     };
     normalized.map_err(Refusal::Ingest)
+}
+
+/// The event name and delivery id a forge sends in headers, or the refusal naming the headers
+/// it must send (`headers`).
+fn named<'a>(
+    event: Option<&'a str>,
+    delivery: Option<&'a str>,
+    headers: &'static str,
+) -> Result<(&'a str, &'a str), Refusal> {
+    event.zip(delivery).ok_or(Refusal::MissingHeaders(headers))
 }
 
 /// Writes every fact, counting the new ones (a redelivery's are already there). Any store

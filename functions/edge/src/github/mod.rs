@@ -405,6 +405,10 @@ impl GitHubClient {
         );
         let jwt = auth::app_jwt(&app.app_id, &app.key, Utc::now())?;
         self.counters().requests += 1;
+        let unavailable = |e: reqwest::Error| GitHubError::Unavailable {
+            url: url.clone(),
+            reason: format!("minting an installation token: {e}"),
+        };
         let response = self
             .inner
             .http
@@ -414,18 +418,9 @@ impl GitHubClient {
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await
-            .map_err(|e| GitHubError::Unavailable {
-                url: url.clone(),
-                reason: format!("minting an installation token: {e}"),
-            })?;
+            .map_err(unavailable)?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| GitHubError::Unavailable {
-                url: url.clone(),
-                reason: format!("minting an installation token: {e}"),
-            })?;
+        let body = response.bytes().await.map_err(unavailable)?;
         let app_id = &app.app_id;
         let installation = app.installation_id;
         match status {

@@ -194,39 +194,25 @@ impl Store {
     }
 }
 
-fn pull_request(item: ProjectionItem) -> Option<PullRequest> {
-    match item.projection {
-        Projection::PullRequest(pr) => Some(pr),
-        _ => None,
-    }
+/// `fn $name(item) -> Option<$kind>`: the projection an index item holds, when it is of that
+/// kind (an index partition can hold several kinds).
+macro_rules! projection_of {
+    ($($name:ident: $variant:ident => $kind:ty),+ $(,)?) => {$(
+        fn $name(item: ProjectionItem) -> Option<$kind> {
+            match item.projection {
+                Projection::$variant(p) => Some(p),
+                _ => None,
+            }
+        }
+    )+};
 }
 
-fn deployment(item: ProjectionItem) -> Option<Deployment> {
-    match item.projection {
-        Projection::Deployment(d) => Some(d),
-        _ => None,
-    }
-}
-
-fn incident(item: ProjectionItem) -> Option<Incident> {
-    match item.projection {
-        Projection::Incident(i) => Some(i),
-        _ => None,
-    }
-}
-
-fn security_alert(item: ProjectionItem) -> Option<SecurityAlert> {
-    match item.projection {
-        Projection::SecurityAlert(a) => Some(a),
-        _ => None,
-    }
-}
-
-fn app_state(item: ProjectionItem) -> Option<AppState> {
-    match item.projection {
-        Projection::App(a) => Some(a),
-        _ => None,
-    }
+projection_of! {
+    pull_request: PullRequest => PullRequest,
+    deployment: Deployment => Deployment,
+    incident: Incident => Incident,
+    security_alert: SecurityAlert => SecurityAlert,
+    app_state: App => AppState,
 }
 
 /// The outbox's index read.

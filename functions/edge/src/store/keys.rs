@@ -86,21 +86,26 @@ pub const ETAG_SK: &str = "ETAG";
 /// (`DIGEST#`). tests/template.rs holds the two lists together; tests/derived_writes.rs checks
 /// that a pipeline run writes under no other prefix. A new kind of derived item needs its
 /// prefix here and in the template.
-pub const ROLLUP_WRITE_PREFIXES: &[&str] = &[
-    PULL_REQUEST,
-    DEPLOYMENT,
-    INCIDENT,
-    BRANCH,
-    TICKET,
-    APP,
-    ALERT,
-    BUCKET,
-    ROLLUP,
-    RUN,
-    REPO,
-    PARKED_PREFIX,
-    OUTBOX,
-];
+pub const ROLLUP_WRITE_PREFIXES: &[&str] = &joined::<13>(
+    &ENTITY_PARTITIONS,
+    &[BUCKET, ROLLUP, RUN, REPO, PARKED_PREFIX, OUTBOX],
+);
+
+/// `a` then `b` as one array of `N` (checked at compile time), so a list that extends another
+/// names only what it adds.
+const fn joined<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    assert!(
+        a.len() + b.len() == N,
+        "joined: N is not the sum of the lengths"
+    );
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < a.len() { a[i] } else { b[i - a.len()] };
+        i += 1;
+    }
+    out
+}
 
 /// Whether a sort key is a fact's, source or derived (what the stream passes on).
 pub fn is_fact(sk: &str) -> bool {

@@ -11,6 +11,7 @@ use super::api::Api;
 
 /// The org-wide numbers that must settle before the report is read, with what the generator
 /// says they will settle at.
+#[derive(PartialEq, Eq)]
 struct Expected {
     deployments: u64,
     attempts: u64,
@@ -69,30 +70,6 @@ fn observed(dora: &Value, prs: &Value, tickets: &Value, security: &Value) -> Exp
 }
 
 impl Expected {
-    fn matches(&self, other: &Expected) -> bool {
-        (
-            self.deployments,
-            self.attempts,
-            self.failed,
-            self.lead_times,
-            self.merged,
-            self.tickets_done,
-            self.tickets_shipped,
-            self.alerts_open,
-            self.alerts_fixed,
-        ) == (
-            other.deployments,
-            other.attempts,
-            other.failed,
-            other.lead_times,
-            other.merged,
-            other.tickets_done,
-            other.tickets_shipped,
-            other.alerts_open,
-            other.alerts_fixed,
-        )
-    }
-
     fn describe(&self) -> String {
         format!(
             "{} deployments ({} attempts, {} failed), {} lead times, {} PRs merged, {} tickets done, {} shipped, {} security alerts open, {} fixed",
@@ -138,7 +115,7 @@ pub(crate) async fn converge(api: &Api, org: &DemoOrg) -> Result<bool, String> {
         ));
         spinner.tick();
         if last.as_deref() == Some(fingerprint.as_str()) {
-            if want.matches(&seen) && unchanged_since.elapsed() >= Duration::from_millis(900) {
+            if want == seen && unchanged_since.elapsed() >= Duration::from_millis(900) {
                 spinner.finish_and_clear();
                 eprintln!("  rollups converged: {}", seen.describe());
                 return Ok(true);

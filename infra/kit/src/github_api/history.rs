@@ -548,29 +548,8 @@ impl RepoFold {
                 (n, events)
             })
             .collect();
-        let mut deployments: Vec<Deployment> = self
-            .deployments
-            .into_iter()
-            .filter_map(|(id, fold)| {
-                let json = objects::deployment(&ctx, latest_value(&fold.latest)?);
-                let mut statuses: Vec<Value> = fold
-                    .statuses
-                    .values()
-                    .filter_map(latest_value)
-                    .map(|s| objects::deployment_status(&ctx, id, s))
-                    .collect();
-                sort_newest_first(&mut statuses, "created_at");
-                Some(Deployment { id, json, statuses })
-            })
-            .collect();
-        deployments.sort_by(|a, b| newest_first(&a.json, &b.json, "created_at"));
-        let mut runs: Vec<Value> = self
-            .runs
-            .values()
-            .filter_map(|attempts| attempts.values().rev().find_map(latest_value))
-            .map(|run| objects::workflow_run(&ctx, run))
-            .collect();
-        sort_newest_first(&mut runs, "created_at");
+        let deployments = finish_deployments(&ctx, self.deployments);
+        let runs = finish_runs(&ctx, &self.runs);
         Repo {
             json: repo_json.clone(),
             default_branch,
@@ -583,6 +562,39 @@ impl RepoFold {
             runs,
         }
     }
+}
+
+/// The repo's deployments as `/deployments` serves them, newest first, each with its statuses
+/// newest first.
+fn finish_deployments(ctx: &Ctx, folds: BTreeMap<u64, DeploymentFold>) -> Vec<Deployment> {
+    let mut deployments: Vec<Deployment> = folds
+        .into_iter()
+        .filter_map(|(id, fold)| {
+            let json = objects::deployment(ctx, latest_value(&fold.latest)?);
+            let mut statuses: Vec<Value> = fold
+                .statuses
+                .values()
+                .filter_map(latest_value)
+                .map(|s| objects::deployment_status(ctx, id, s))
+                .collect();
+            sort_newest_first(&mut statuses, "created_at");
+            Some(Deployment { id, json, statuses })
+        })
+        .collect();
+    deployments.sort_by(|a, b| newest_first(&a.json, &b.json, "created_at"));
+    deployments
+}
+
+/// The repo's workflow runs as `/actions/runs` serves them: each run's latest attempt, newest
+/// first.
+fn finish_runs(ctx: &Ctx, runs: &BTreeMap<u64, BTreeMap<u64, Option<Latest>>>) -> Vec<Value> {
+    let mut runs: Vec<Value> = runs
+        .values()
+        .filter_map(|attempts| attempts.values().rev().find_map(latest_value))
+        .map(|run| objects::workflow_run(ctx, run))
+        .collect();
+    sort_newest_first(&mut runs, "created_at");
+    runs
 }
 
 fn finish_pull(

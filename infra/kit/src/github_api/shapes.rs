@@ -264,7 +264,44 @@ pub(crate) fn repository(full_name: &str, facts: &RepoFacts, users: &Users) -> V
         out["organization"] = org;
     }
     let url = format!("{API}/repos/{full_name}");
-    let urls = json!({
+    fill(&mut out, repository_urls(full_name, &url));
+    fill(
+        &mut out,
+        json!({
+            "id": id, "node_id": node_id("R", &id), "name": name, "full_name": full_name,
+            "private": private, "html_url": format!("{WEB}/{full_name}"), "description": null,
+            "fork": false, "url": url, "mirror_url": null, "homepage": null, "language": null,
+            "forks_count": 0, "forks": 0, "stargazers_count": 0, "watchers_count": 0,
+            "watchers": 0, "size": 0, "default_branch": facts.default_branch,
+            "open_issues_count": facts.open_issues, "open_issues": facts.open_issues,
+            "is_template": false, "topics": [], "has_issues": true, "has_projects": true,
+            "has_wiki": true, "has_pages": false, "has_downloads": true,
+            "has_discussions": false, "archived": false, "disabled": false,
+            "visibility": if private { "private" } else { "public" },
+        }),
+    );
+    fill(
+        &mut out,
+        json!({
+            "permissions": {"admin": false, "maintain": false, "push": false, "triage": false,
+                            "pull": true},
+            "allow_rebase_merge": true, "temp_clone_token": null, "allow_squash_merge": true,
+            "allow_auto_merge": false, "delete_branch_on_merge": false,
+            "allow_merge_commit": true, "allow_update_branch": false,
+            "use_squash_pr_title_as_default": false, "squash_merge_commit_title": "COMMIT_OR_PR_TITLE",
+            "squash_merge_commit_message": "COMMIT_MESSAGES", "merge_commit_title": "MERGE_MESSAGE",
+            "merge_commit_message": "PR_TITLE", "allow_forking": true,
+            "web_commit_signoff_required": false, "subscribers_count": 0, "network_count": 0,
+            "license": null,
+        }),
+    );
+    out
+}
+
+/// The URL templates of a repository object (`{/sha}` and the like are GitHub's RFC 6570
+/// placeholders, written as GitHub writes them).
+fn repository_urls(full_name: &str, url: &str) -> Value {
+    json!({
         "archive_url": format!("{url}/{{archive_format}}{{/ref}}"),
         "assignees_url": format!("{url}/assignees{{/user}}"),
         "blobs_url": format!("{url}/git/blobs{{/sha}}"),
@@ -305,37 +342,5 @@ pub(crate) fn repository(full_name: &str, facts: &RepoFacts, users: &Users) -> V
         "clone_url": format!("{WEB}/{full_name}.git"),
         "hooks_url": format!("{url}/hooks"),
         "svn_url": format!("{WEB}/{full_name}"),
-    });
-    fill(&mut out, urls);
-    fill(
-        &mut out,
-        json!({
-            "id": id, "node_id": node_id("R", &id), "name": name, "full_name": full_name,
-            "private": private, "html_url": format!("{WEB}/{full_name}"), "description": null,
-            "fork": false, "url": url, "mirror_url": null, "homepage": null, "language": null,
-            "forks_count": 0, "forks": 0, "stargazers_count": 0, "watchers_count": 0,
-            "watchers": 0, "size": 0, "default_branch": facts.default_branch,
-            "open_issues_count": facts.open_issues, "open_issues": facts.open_issues,
-            "is_template": false, "topics": [], "has_issues": true, "has_projects": true,
-            "has_wiki": true, "has_pages": false, "has_downloads": true,
-            "has_discussions": false, "archived": false, "disabled": false,
-            "visibility": if private { "private" } else { "public" },
-        }),
-    );
-    fill(
-        &mut out,
-        json!({
-            "permissions": {"admin": false, "maintain": false, "push": false, "triage": false,
-                            "pull": true},
-            "allow_rebase_merge": true, "temp_clone_token": null, "allow_squash_merge": true,
-            "allow_auto_merge": false, "delete_branch_on_merge": false,
-            "allow_merge_commit": true, "allow_update_branch": false,
-            "use_squash_pr_title_as_default": false, "squash_merge_commit_title": "COMMIT_OR_PR_TITLE",
-            "squash_merge_commit_message": "COMMIT_MESSAGES", "merge_commit_title": "MERGE_MESSAGE",
-            "merge_commit_message": "PR_TITLE", "allow_forking": true,
-            "web_commit_signoff_required": false, "subscribers_count": 0, "network_count": 0,
-            "license": null,
-        }),
-    );
-    out
+    })
 }
