@@ -176,6 +176,14 @@ fn item_kind(pk: &str, sk: &str) -> &'static str {
         .map_or("other", |(_, kind)| kind)
 }
 
+/// `<operation> <kind of the item it names by key>`, the row a keyed request is counted in.
+fn keyed(operation: &str, key: Option<&HashMap<String, AttributeValue>>) -> String {
+    format!(
+        "{operation} {}",
+        item_kind(&text(key, "pk"), &text(key, "sk"))
+    )
+}
+
 /// [`item_kind`], with links told apart by their kind (`shipped_by`, `blamed_by`, ...).
 fn kind_of(pk: &str, sk: &str) -> String {
     match sk.strip_prefix(keys::LINK) {
@@ -218,22 +226,13 @@ fn classify(input: &aws_sdk_dynamodb::config::interceptors::InterceptorContext) 
         pending.kind = format!("PutItem {}", kind_of(&text(item, "pk"), &text(item, "sk")));
         pending.item_bytes = item.map(item_size).unwrap_or(0);
     } else if let Some(update) = input.downcast_ref::<UpdateItemInput>() {
-        let key = update.key();
-        pending.kind = format!(
-            "UpdateItem {}",
-            item_kind(&text(key, "pk"), &text(key, "sk"))
-        );
+        pending.kind = keyed("UpdateItem", update.key());
         pending.item_bytes = 100;
     } else if let Some(delete) = input.downcast_ref::<DeleteItemInput>() {
-        let key = delete.key();
-        pending.kind = format!(
-            "DeleteItem {}",
-            item_kind(&text(key, "pk"), &text(key, "sk"))
-        );
+        pending.kind = keyed("DeleteItem", delete.key());
         pending.item_bytes = 100;
     } else if let Some(get) = input.downcast_ref::<GetItemInput>() {
-        let key = get.key();
-        pending.kind = format!("GetItem {}", item_kind(&text(key, "pk"), &text(key, "sk")));
+        pending.kind = keyed("GetItem", get.key());
         pending.consistent = get.consistent_read() == Some(true);
     } else if let Some(query) = input.downcast_ref::<QueryInput>() {
         pending.kind = query_kind(query);

@@ -99,6 +99,23 @@ fn repo(index: usize) -> String {
     }
 }
 
+/// Puts one rollup on a task of its own (the fill keeps 16 in flight).
+fn spawn_put(
+    tasks: &mut JoinSet<Result<(), String>>,
+    stores: &Stores,
+    bucket: Bucket,
+    rollup: Rollup,
+) {
+    let store = stores.admin.clone();
+    tasks.spawn(async move {
+        store
+            .put_rollup_if(&bucket, None, &rollup)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+}
+
 /// Writes the rollups of a layout: one per repo and week, plus the org's per week.
 async fn fill(stores: &Stores, layout: &Layout) -> Result<(usize, f64), String> {
     let started = Instant::now();
@@ -136,28 +153,14 @@ async fn fill(stores: &Stores, layout: &Layout) -> Result<(usize, f64), String> 
                     done.map_err(|e| e.to_string())??;
                 }
             }
-            let store = stores.admin.clone();
-            tasks.spawn(async move {
-                store
-                    .put_rollup_if(&bucket, None, &rollup)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            });
+            spawn_put(&mut tasks, stores, bucket, rollup);
             written += 1;
         }
-        let store = stores.admin.clone();
         let bucket = Bucket {
             scope: Scope::Org,
             week: *week,
         };
-        tasks.spawn(async move {
-            store
-                .put_rollup_if(&bucket, None, &org)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        });
+        spawn_put(&mut tasks, stores, bucket, org);
         written += 1;
     }
     while let Some(done) = tasks.join_next().await {
