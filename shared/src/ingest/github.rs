@@ -21,11 +21,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::json::{from_value, null_as_default, EpochOrTimestamp, Timestamp};
-use super::{check_id, github_actor, parse_body, repo_name, IngestError, Normalized};
+use super::{check_id, github_actor, parse_body, push_body, repo_name, IngestError, Normalized};
 use crate::model::{
-    capped_commit_message, commit_message_share, short_digest, Actor, CommentKind, Commit,
-    DeploymentState, EntityKey, Fact, FactBody, IncidentAction, PrAction, PrSnapshot, RepoName,
-    ReviewState,
+    short_digest, Actor, CommentKind, Commit, DeploymentState, EntityKey, Fact, FactBody,
+    IncidentAction, PrAction, PrSnapshot, RepoName, ReviewState,
 };
 
 /// Normalizes one delivery. `event` is the `X-GitHub-Event` header, `delivery_id` the
@@ -617,25 +616,14 @@ fn push(facts: &Facts, e: PushEvent) -> Result<Normalized, IngestError> {
         .ok_or(IngestError::MissingField {
             path: "repository.pushed_at".into(),
         })?;
-    // A push is the move of one ref from `before` to `after`: that pair is its identity.
-    let identity = format!("push:{}..{}", e.before, e.after);
-    let share = commit_message_share(e.commits.len());
-    let body = FactBody::Push {
-        before: e.before,
-        after: e.after,
-        commits: e
-            .commits
-            .into_iter()
-            .map(|c| Commit {
-                sha: c.id,
-                authored_at: c.timestamp.0,
-                author_login: c.author.and_then(|a| a.username),
-                message: c.message.and_then(|m| capped_commit_message(&m, share)),
-            })
-            .collect(),
-        forced: e.forced,
-        to_default_branch: branch == e.repository.default_branch,
-    };
+    let commits = e.commits.into_iter().map(|c| Commit {
+        sha: c.id,
+        authored_at: c.timestamp.0,
+        author_login: c.author.and_then(|a| a.username),
+        message: c.message,
+    });
+    let to_default_branch = branch == e.repository.default_branch;
+    let (identity, body) = push_body(e.before, e.after, commits, e.forced, to_default_branch);
     let entity = EntityKey::Branch {
         repo,
         branch: branch.to_string(),
