@@ -3,6 +3,8 @@
 //! accepted delivery came to, so each parser's tests fail with the same message for the same
 //! surprise.
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -90,4 +92,21 @@ pub fn ticket(id: &str) -> EntityKey {
 
 pub fn incident(id: &str) -> EntityKey {
     EntityKey::Incident { id: id.into() }
+}
+
+/// A field of tests/fixtures/signatures/vectors.json, the signatures the sources document or
+/// sent: every verifier's tests check against the same file, parsed once.
+pub fn signature_vector(section: &str, key: &str) -> &'static str {
+    static VECTORS: OnceLock<Value> = OnceLock::new();
+    VECTORS
+        .get_or_init(|| {
+            serde_json::from_str(include_str!(
+                "../../../tests/fixtures/signatures/vectors.json"
+            ))
+            .expect("vectors.json is valid JSON")
+        })
+        .get(section)
+        .and_then(|s| s.get(key))
+        .and_then(Value::as_str)
+        .expect("vector field present")
 }

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::normalize_bitbucket;
 use crate::ingest::signature::{sign_hex, verify_sha256, SignatureError};
 use crate::ingest::testing::{
-    facts_of, ignored_of, mutate, person, pr_snapshot, remove, set, single_of, ts,
+    facts_of, ignored_of, mutate, person, pr_snapshot, remove, set, signature_vector, single_of, ts,
 };
 use crate::ingest::{IngestError, Normalized};
 use crate::model::{CommentKind, EntityKey, Fact, FactBody, PrAction, PrSnapshot, ReviewState};
@@ -37,7 +37,6 @@ pub(crate) const DC_NEEDS_WORK: &[u8] = fixture!("dc.pr_reviewer_needs_work.json
 pub(crate) const DC_COMMENT: &[u8] = fixture!("dc.pr_comment_added.json");
 pub(crate) const DC_MERGED: &[u8] = fixture!("dc.pr_merged.json");
 pub(crate) const DC_REFS_CHANGED: &[u8] = fixture!("dc.repo_refs_changed.json");
-const VECTORS: &str = include_str!("../../../../tests/fixtures/signatures/vectors.json");
 
 /// Every fixture with the `X-Event-Key` it arrives with.
 pub(crate) const ALL: &[(&str, &[u8])] = &[
@@ -105,11 +104,9 @@ fn every_fixture_is_accepted_and_redelivery_gives_identical_facts() {
 /// `signature::verify_sha256`: it verifies the real signed Cloud delivery as it is.
 #[test]
 fn the_signed_delivery_verifies_with_verify_sha256() {
-    let vectors: Value = serde_json::from_str(VECTORS).expect("json");
-    let v = &vectors["bitbucket_cloud"];
-    let secret = v["secret"].as_str().expect("secret").as_bytes();
-    let good = v["header_value"].as_str().expect("header");
-    let bad = v["bad_header_value_from_same_test"].as_str().expect("bad");
+    let secret = signature_vector("bitbucket_cloud", "secret").as_bytes();
+    let good = signature_vector("bitbucket_cloud", "header_value");
+    let bad = signature_vector("bitbucket_cloud", "bad_header_value_from_same_test");
     assert_eq!(verify_sha256(secret, PUSH_SIGNED, Some(good)), Ok(()));
     assert_eq!(
         verify_sha256(secret, PUSH_SIGNED, Some(bad)),
