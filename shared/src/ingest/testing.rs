@@ -86,6 +86,13 @@ pub fn person(login: &str) -> Actor {
     }
 }
 
+pub fn pr_entity(repo: &str, number: u64) -> EntityKey {
+    EntityKey::PullRequest {
+        repo: repo.into(),
+        number,
+    }
+}
+
 pub fn ticket(id: &str) -> EntityKey {
     EntityKey::Ticket { id: id.into() }
 }

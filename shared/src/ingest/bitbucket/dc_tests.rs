@@ -4,10 +4,10 @@ use serde_json::{json, Value};
 
 use super::normalize_bitbucket;
 use super::tests::{
-    facts, ignored, pr_entity, single, DC_COMMENT, DC_MERGED, DC_NEEDS_WORK, DC_OPENED,
-    DC_OPENED_V10, DC_PUSH, DC_PUSH_V10, DC_REFS_CHANGED, DELIVERY,
+    facts, ignored, single, DC_COMMENT, DC_MERGED, DC_NEEDS_WORK, DC_OPENED, DC_OPENED_V10,
+    DC_PUSH, DC_PUSH_V10, DC_REFS_CHANGED, DELIVERY,
 };
-use crate::ingest::testing::{mutate, person, pr_snapshot, remove, set, ts};
+use crate::ingest::testing::{mutate, person, pr_entity, pr_snapshot, remove, set, ts};
 use crate::ingest::{IngestError, Normalized};
 use crate::model::{CommentKind, EntityKey, FactBody, PrAction, PrSnapshot, ReviewState};
 

@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use super::normalize_bitbucket;
 use crate::ingest::signature::{sign_hex, verify_sha256, SignatureError};
 use crate::ingest::testing::{
-    facts_of, ignored_of, mutate, person, pr_snapshot, remove, set, signature_vector, single_of, ts,
+    facts_of, ignored_of, mutate, person, pr_entity, pr_snapshot, remove, set, signature_vector,
+    single_of, ts,
 };
 use crate::ingest::{IngestError, Normalized};
 use crate::model::{CommentKind, EntityKey, Fact, FactBody, PrAction, PrSnapshot, ReviewState};
@@ -73,13 +74,6 @@ pub(super) fn single(key: &str, body: &[u8]) -> Fact {
 
 pub(super) fn ignored(key: &str, body: &[u8]) -> &'static str {
     ignored_of(run(key, body))
-}
-
-pub(super) fn pr_entity(repo: &str, number: u64) -> EntityKey {
-    EntityKey::PullRequest {
-        repo: repo.into(),
-        number,
-    }
 }
 
 #[test]

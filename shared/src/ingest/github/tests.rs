@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::normalize_github;
 use crate::ingest::testing::{
-    facts_of, ignored_of, mutate, person, pr_snapshot, remove, set, single_of, ts,
+    facts_of, ignored_of, mutate, person, pr_entity, pr_snapshot, remove, set, single_of, ts,
 };
 use crate::ingest::{IngestError, Normalized};
 use crate::model::{
@@ -116,13 +116,6 @@ fn single(event: &str, body: &[u8]) -> Fact {
 
 fn ignored(event: &str, body: &[u8]) -> &'static str {
     ignored_of(run(event, body))
-}
-
-fn pr_entity(repo: &str, number: u64) -> EntityKey {
-    EntityKey::PullRequest {
-        repo: repo.into(),
-        number,
-    }
 }
 
 #[test]

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::normalize_gitlab;
 use crate::ingest::testing::{
-    facts_of, ignored_of, mutate, person, pr_snapshot, set, single_of, ts,
+    facts_of, ignored_of, mutate, person, pr_entity, pr_snapshot, set, single_of, ts,
 };
 use crate::ingest::{IngestError, Normalized};
 use crate::model::{CommentKind, EntityKey, Fact, FactBody, PrAction, PrSnapshot, ReviewState};
@@ -60,10 +60,7 @@ pub(super) fn error(event: &str, body: &[u8]) -> IngestError {
 const MR_REPO: &str = "example.com/gitlabhq/gitlab-test";
 
 pub(super) fn mr_entity(number: u64) -> EntityKey {
-    EntityKey::PullRequest {
-        repo: MR_REPO.into(),
-        number,
-    }
+    pr_entity(MR_REPO, number)
 }
 
 /// The merge request fixture with `action` and any other change.
@@ -178,10 +175,7 @@ fn the_trailing_space_quirk_file_is_refused_naming_iid_and_reads_once_repaired()
     let fact = single("Merge Request Hook", &repaired);
     assert_eq!(
         fact.entity,
-        EntityKey::PullRequest {
-            repo: "example.com/exm-namespace/example-project".into(),
-            number: 1402
-        }
+        pr_entity("example.com/exm-namespace/example-project", 1402)
     );
     assert_eq!(fact.id, "pr:closed#0");
     let s = pr_snapshot(&fact);
@@ -328,10 +322,7 @@ fn a_note_on_a_merge_request_is_a_comment() {
     let fact = single("Note Hook", NOTE);
     assert_eq!(
         fact.entity,
-        EntityKey::PullRequest {
-            repo: "example.com/gitlab-org/gitlab-test".into(),
-            number: 1
-        }
+        pr_entity("example.com/gitlab-org/gitlab-test", 1)
     );
     assert_eq!(fact.id, "note:1244#0");
     assert_eq!(fact.at, ts("2015-05-17T18:21:36Z"));
