@@ -29,10 +29,9 @@ const KEYS: [&str; 18] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, body)) = data.split_first() else {
+    let Some((key, body)) = common::pick(data, &KEYS) else {
         return;
     };
-    let key = KEYS[selector as usize % KEYS.len()];
     let result = flowmeter::ingest::bitbucket::normalize_bitbucket(key, "fuzz-delivery", body);
     common::check(result, None);
 });

@@ -25,10 +25,9 @@ const EVENTS: [&str; 14] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, body)) = data.split_first() else {
+    let Some((event, body)) = common::pick(data, &EVENTS) else {
         return;
     };
-    let event = EVENTS[selector as usize % EVENTS.len()];
     let result = flowmeter::ingest::github::normalize_github(event, "fuzz-delivery", body);
     common::check(result, Some("fuzz-delivery#"));
 });

@@ -18,10 +18,9 @@ const EVENTS: [&str; 7] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, body)) = data.split_first() else {
+    let Some((event, body)) = common::pick(data, &EVENTS) else {
         return;
     };
-    let event = EVENTS[selector as usize % EVENTS.len()];
     let result = flowmeter::ingest::gitlab::normalize_gitlab(event, "fuzz-delivery", body);
     // Fact ids come from the body, never from the delivery id.
     common::check(result, None);

@@ -278,40 +278,25 @@ fn oversized_bodies_are_refused_before_parsing() {
             size: super::MAX_BODY_BYTES + 1
         })
     );
-    assert!(matches!(
-        normalize_github("push", "d", &body),
-        Err(super::IngestError::TooLarge { .. })
-    ));
-    assert!(matches!(
-        normalize_gitlab("Push Hook", "d", &body),
-        Err(super::IngestError::TooLarge { .. })
-    ));
-    assert!(matches!(
-        normalize_generic_deployment(&body),
-        Err(super::IngestError::TooLarge { .. })
-    ));
-    assert!(matches!(
-        normalize_generic_incident(&body),
-        Err(super::IngestError::TooLarge { .. })
-    ));
-    assert!(matches!(
-        normalize_jira(&body),
-        Err(super::IngestError::TooLarge { .. })
-    ));
-    assert!(matches!(
-        normalize_linear(&body),
-        Err(super::IngestError::TooLarge { .. })
-    ));
-    assert!(matches!(
-        normalize_bitbucket("repo:push", "d", &body),
-        Err(super::IngestError::TooLarge { .. })
-    ));
+    for (parser, result) in [
+        ("github", normalize_github("push", "d", &body)),
+        ("gitlab", normalize_gitlab("Push Hook", "d", &body)),
+        ("generic deployment", normalize_generic_deployment(&body)),
+        ("generic incident", normalize_generic_incident(&body)),
+        ("jira", normalize_jira(&body)),
+        ("linear", normalize_linear(&body)),
+        ("bitbucket", normalize_bitbucket("repo:push", "d", &body)),
+        ("argocd", normalize_argocd(&body)),
+    ] {
+        assert!(
+            matches!(result, Err(super::IngestError::TooLarge { .. })),
+            "{parser}: {result:?}"
+        );
+    }
+    // The webhook reads Linear's timestamp before it normalizes (to refuse a replay), so that
+    // read must refuse the size too.
     assert!(matches!(
         webhook_timestamp(&body),
-        Err(super::IngestError::TooLarge { .. })
-    ));
-    assert!(matches!(
-        normalize_argocd(&body),
         Err(super::IngestError::TooLarge { .. })
     ));
 }

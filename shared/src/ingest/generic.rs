@@ -273,7 +273,7 @@ pub(crate) mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::ingest::testing::ts;
+    use crate::ingest::testing::{facts_of, incident, ts};
 
     pub(crate) const SHA: &str = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e";
 
@@ -306,10 +306,7 @@ pub(crate) mod tests {
     }
 
     fn facts(result: Result<Normalized, IngestError>) -> Vec<Fact> {
-        match result.expect("accepted") {
-            Normalized::Facts(facts) => facts,
-            Normalized::Ignored(reason) => panic!("ignored: {reason}"),
-        }
+        facts_of(result.expect("accepted"))
     }
 
     fn with(mut v: Value, key: &str, new: Value) -> Value {
@@ -478,12 +475,7 @@ pub(crate) mod tests {
         let all = facts(normalize_generic_incident(&bytes(&incident_json())));
         assert_eq!(all.len(), 1);
         let fact = &all[0];
-        assert_eq!(
-            fact.entity,
-            EntityKey::Incident {
-                id: "gen:INC-42".into()
-            }
-        );
+        assert_eq!(fact.entity, incident("gen:INC-42"));
         assert_eq!(fact.at, ts("2026-10-05T11:00:00Z"));
         assert_eq!(
             fact.body,

@@ -333,7 +333,7 @@ pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::ingest::testing::{mutate, remove, set, ts};
+    use crate::ingest::testing::{mutate, remove, set, single_of, ticket, ticket_snapshot, ts};
 
     /// Jira Cloud (zulipp.atlassian.net): TEST-1 moved To Do → In Progress.
     pub(crate) const CLOUD_STATUS: &[u8] =
@@ -349,28 +349,13 @@ pub(crate) mod tests {
     pub(crate) const ALL: [&[u8]; 3] = [CLOUD_STATUS, SERVER_STATUS, SERVER_FIELDS];
 
     fn single(body: &[u8]) -> Fact {
-        match normalize_jira(body).expect("accepted") {
-            Normalized::Facts(mut facts) if facts.len() == 1 => facts.remove(0),
-            other => panic!("expected one fact, got {other:?}"),
-        }
-    }
-
-    fn snapshot(fact: &Fact) -> &TicketSnapshot {
-        match &fact.body {
-            FactBody::TicketChanged(s) => s,
-            other => panic!("expected a ticket, got {other:?}"),
-        }
+        single_of(normalize_jira(body).expect("accepted"))
     }
 
     #[test]
     fn cloud_status_change() {
         let fact = single(CLOUD_STATUS);
-        assert_eq!(
-            fact.entity,
-            EntityKey::Ticket {
-                id: "jira:TEST-1".into()
-            }
-        );
+        assert_eq!(fact.entity, ticket("jira:TEST-1"));
         assert_eq!(fact.id, "changelog:10000#0");
         // `timestamp` 1485797534721 ms.
         assert_eq!(fact.at, ts("2017-01-30T17:32:14.721Z"));
@@ -402,15 +387,10 @@ pub(crate) mod tests {
     #[test]
     fn server_status_change_to_done() {
         let fact = single(SERVER_STATUS);
-        assert_eq!(
-            fact.entity,
-            EntityKey::Ticket {
-                id: "jira:TEST-11".into()
-            }
-        );
+        assert_eq!(fact.entity, ticket("jira:TEST-11"));
         assert_eq!(fact.id, "changelog:10202#0");
         assert_eq!(fact.at, ts("2016-01-14T23:06:37.049Z"));
-        let s = snapshot(&fact);
+        let s = ticket_snapshot(&fact);
         assert_eq!(s.project, "TEST");
         assert_eq!(s.title, "summary updated");
         assert_eq!(s.status, "Done");
@@ -435,7 +415,7 @@ pub(crate) mod tests {
     fn an_update_without_a_status_change_has_no_transition() {
         let fact = single(SERVER_FIELDS);
         assert_eq!(fact.id, "changelog:10201#0");
-        let s = snapshot(&fact);
+        let s = ticket_snapshot(&fact);
         assert_eq!(s.transition, None);
         assert_eq!(s.category, TicketCategory::Todo);
         assert_eq!(s.title, "summary updated");
@@ -449,7 +429,7 @@ pub(crate) mod tests {
         });
         let fact = single(&created);
         assert_eq!(fact.id, "issue:created#0");
-        assert!(!snapshot(&fact).deleted);
+        assert!(!ticket_snapshot(&fact).deleted);
 
         let deleted = mutate(CLOUD_STATUS, |v| {
             set(v, "/webhookEvent", json!("jira:issue_deleted"));
@@ -457,8 +437,8 @@ pub(crate) mod tests {
         });
         let fact = single(&deleted);
         assert_eq!(fact.id, "issue:deleted#0");
-        assert!(snapshot(&fact).deleted);
-        assert_eq!(snapshot(&fact).transition, None);
+        assert!(ticket_snapshot(&fact).deleted);
+        assert_eq!(ticket_snapshot(&fact).transition, None);
     }
 
     #[test]
@@ -466,7 +446,7 @@ pub(crate) mod tests {
         let commented = mutate(CLOUD_STATUS, |v| remove(v, "/changelog"));
         let fact = single(&commented);
         assert_eq!(fact.id, format!("issue:{}#0", short_digest(&commented)));
-        assert_eq!(snapshot(&fact).transition, None);
+        assert_eq!(ticket_snapshot(&fact).transition, None);
     }
 
     #[test]
@@ -505,7 +485,7 @@ pub(crate) mod tests {
                 "from": null, "fromString": null, "to": "15469", "toString": "7.2"}),
             );
         });
-        assert_eq!(snapshot(&single(&body)).fix_versions, ["7.1", "7.2"]);
+        assert_eq!(ticket_snapshot(&single(&body)).fix_versions, ["7.1", "7.2"]);
         let removed = mutate(CLOUD_STATUS, |v| {
             set(
                 v,
@@ -519,7 +499,7 @@ pub(crate) mod tests {
                 "from": "15468", "fromString": "7.1", "to": null, "toString": null}]),
             );
         });
-        assert_eq!(snapshot(&single(&removed)).fix_versions, ["7.2"]);
+        assert_eq!(ticket_snapshot(&single(&removed)).fix_versions, ["7.2"]);
     }
 
     /// Adds a field to the issue's fields (a custom field the fixture does not have).
@@ -544,7 +524,7 @@ pub(crate) mod tests {
             );
         });
         assert_eq!(
-            snapshot(&single(&cloud)).sprint.as_deref(),
+            ticket_snapshot(&single(&cloud)).sprint.as_deref(),
             Some("Sprint 2")
         );
         let server = mutate(SERVER_STATUS, |v| {
@@ -554,7 +534,7 @@ pub(crate) mod tests {
             ]));
         });
         assert_eq!(
-            snapshot(&single(&server)).sprint.as_deref(),
+            ticket_snapshot(&single(&server)).sprint.as_deref(),
             Some("Sprint 5, the big one")
         );
         // Only the changelog says it: the issue moved on to the last sprint listed.
@@ -567,7 +547,7 @@ pub(crate) mod tests {
                 "from": "1", "fromString": "Sprint 1", "to": "1, 2", "toString": "Sprint 1, Sprint 2"}));
         });
         assert_eq!(
-            snapshot(&single(&changelog)).sprint.as_deref(),
+            ticket_snapshot(&single(&changelog)).sprint.as_deref(),
             Some("Sprint 2")
         );
     }
@@ -577,7 +557,7 @@ pub(crate) mod tests {
         let body = mutate(CLOUD_STATUS, |v| {
             set(v, "/changelog/items/0/toString", json!("In Review"));
         });
-        let s = snapshot(&single(&body)).clone();
+        let s = ticket_snapshot(&single(&body)).clone();
         assert_eq!(s.category, TicketCategory::Started);
         let t = s.transition.expect("transition");
         assert_eq!(t.to, "In Review");
@@ -595,7 +575,7 @@ pub(crate) mod tests {
             let body = mutate(CLOUD_STATUS, |v| {
                 set(v, "/issue/fields/status/statusCategory/key", json!(key))
             });
-            assert_eq!(snapshot(&single(&body)).category, category, "{key}");
+            assert_eq!(ticket_snapshot(&single(&body)).category, category, "{key}");
         }
     }
 
@@ -615,7 +595,7 @@ pub(crate) mod tests {
             set(v, "/issue/fields/summary", json!(title))
         });
         let fact = single(&body);
-        assert_eq!(snapshot(&fact).title, title);
+        assert_eq!(ticket_snapshot(&fact).title, title);
         assert!(crate::ingest::check_storable(&[fact]).is_err());
         // Keys go into table keys: control characters there are the sender's error.
         for (pointer, path) in [

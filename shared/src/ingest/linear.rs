@@ -210,7 +210,7 @@ pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::ingest::testing::{mutate, remove, set, ts};
+    use crate::ingest::testing::{mutate, remove, set, single_of, ticket, ticket_snapshot, ts};
 
     /// ENG-123 moved from Todo to In Progress (built from Linear's documented payload shape:
     /// tests/fixtures/linear/README.md).
@@ -220,28 +220,13 @@ pub(crate) mod tests {
         include_bytes!("../../../tests/fixtures/linear/issue_create.json");
 
     fn single(body: &[u8]) -> Fact {
-        match normalize_linear(body).expect("accepted") {
-            Normalized::Facts(mut facts) if facts.len() == 1 => facts.remove(0),
-            other => panic!("expected one fact, got {other:?}"),
-        }
-    }
-
-    fn snapshot(fact: &Fact) -> &TicketSnapshot {
-        match &fact.body {
-            FactBody::TicketChanged(s) => s,
-            other => panic!("expected a ticket, got {other:?}"),
-        }
+        single_of(normalize_linear(body).expect("accepted"))
     }
 
     #[test]
     fn a_state_change() {
         let fact = single(UPDATE);
-        assert_eq!(
-            fact.entity,
-            EntityKey::Ticket {
-                id: "linear:ENG-123".into()
-            }
-        );
+        assert_eq!(fact.entity, ticket("linear:ENG-123"));
         assert!(fact.id.starts_with("issue:update:"), "{}", fact.id);
         assert_eq!(fact.at, ts("2026-10-06T09:15:02.418Z"));
         assert_eq!(
@@ -276,7 +261,7 @@ pub(crate) mod tests {
         let fact = single(CREATE);
         assert_eq!(fact.id, "issue:create#0");
         assert_eq!(fact.at, ts("2026-10-05T14:02:11.902Z"));
-        let s = snapshot(&fact);
+        let s = ticket_snapshot(&fact);
         assert_eq!(s.category, TicketCategory::Todo);
         assert_eq!(s.status, "Todo");
         assert_eq!(s.transition, None);
@@ -288,7 +273,7 @@ pub(crate) mod tests {
         });
         let fact = single(&removed);
         assert_eq!(fact.id, "issue:remove#0");
-        assert!(snapshot(&fact).deleted);
+        assert!(ticket_snapshot(&fact).deleted);
     }
 
     #[test]
@@ -302,7 +287,7 @@ pub(crate) mod tests {
             ("canceled", TicketCategory::Canceled),
         ] {
             let body = mutate(UPDATE, |v| set(v, "/data/state/type", json!(kind)));
-            assert_eq!(snapshot(&single(&body)).category, category, "{kind}");
+            assert_eq!(ticket_snapshot(&single(&body)).category, category, "{kind}");
         }
         let bad = mutate(UPDATE, |v| set(v, "/data/state/type", json!("paused")));
         assert!(matches!(
@@ -320,7 +305,7 @@ pub(crate) mod tests {
                 json!({"updatedAt": "2026-10-06T09:00:00.000Z", "title": "old"}),
             )
         });
-        assert_eq!(snapshot(&single(&body)).transition, None);
+        assert_eq!(ticket_snapshot(&single(&body)).transition, None);
     }
 
     #[test]
@@ -379,7 +364,7 @@ pub(crate) mod tests {
         let title = format!("\u{7}{}", "y".repeat(400_000));
         let body = mutate(UPDATE, |v| set(v, "/data/title", json!(title)));
         let fact = single(&body);
-        assert_eq!(snapshot(&fact).title, title);
+        assert_eq!(ticket_snapshot(&fact).title, title);
         assert!(crate::ingest::check_storable(&[fact]).is_err());
         let bad_key = mutate(UPDATE, |v| set(v, "/data/identifier", json!("ENG-\u{0}1")));
         assert!(matches!(

@@ -20,7 +20,9 @@ mod fuzz_tests;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use crate::model::{Actor, Fact, RepoName};
+use crate::model::{
+    capped_commit_message, commit_message_share, Actor, Commit, Fact, FactBody, RepoName,
+};
 
 /// Largest body any webhook route accepts (docs/API.md: 413 above 25 MiB). GitHub caps its own
 /// payloads at 25 MB, so nothing legitimate is turned away.
@@ -156,6 +158,35 @@ fn github_actor(login: &str, kind: Option<&str>) -> Actor {
         login: login.to_string(),
         is_bot: kind == Some("Bot") || login.ends_with("[bot]"),
     }
+}
+
+/// A push's identity and fact body, the same for every forge: the move of one ref from `before`
+/// to `after` is the push, so that pair is its identity (`push:<before>..<after>`). The commits,
+/// oldest first, keep their messages only up to an equal share of the fact's size budget, so a
+/// push of many commits still fits in one item.
+fn push_body(
+    before: String,
+    after: String,
+    oldest_first: impl ExactSizeIterator<Item = Commit>,
+    forced: bool,
+    to_default_branch: bool,
+) -> (String, FactBody) {
+    let share = commit_message_share(oldest_first.len());
+    let commits = oldest_first
+        .map(|c| Commit {
+            message: c.message.and_then(|m| capped_commit_message(&m, share)),
+            ..c
+        })
+        .collect();
+    let identity = format!("push:{before}..{after}");
+    let body = FactBody::Push {
+        before,
+        after,
+        commits,
+        forced,
+        to_default_branch,
+    };
+    (identity, body)
 }
 
 #[cfg(test)]

@@ -127,7 +127,7 @@ pub(crate) mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::ingest::testing::{mutate, set, ts};
+    use crate::ingest::testing::{incident, mutate, set, single_of, ts};
 
     pub(crate) const TRIGGERED: &[u8] =
         include_bytes!("../../../tests/fixtures/pagerduty/triggered_v3.json");
@@ -138,21 +138,13 @@ pub(crate) mod tests {
     );
 
     fn single(body: &[u8]) -> Fact {
-        match normalize_pagerduty(body).expect("accepted") {
-            Normalized::Facts(mut facts) if facts.len() == 1 => facts.remove(0),
-            other => panic!("expected one fact, got {other:?}"),
-        }
+        single_of(normalize_pagerduty(body).expect("accepted"))
     }
 
     #[test]
     fn triggered() {
         let fact = single(TRIGGERED);
-        assert_eq!(
-            fact.entity,
-            EntityKey::Incident {
-                id: "pd:PFQZPSY".into()
-            }
-        );
+        assert_eq!(fact.entity, incident("pd:PFQZPSY"));
         assert_eq!(fact.id, "01BZYIL05THJDFF2Y08X9SVMTU#0");
         assert_eq!(fact.at, ts("2021-06-04T13:35:29.781Z"));
         assert_eq!(
@@ -178,12 +170,7 @@ pub(crate) mod tests {
     #[test]
     fn resolved() {
         let fact = single(RESOLVED);
-        assert_eq!(
-            fact.entity,
-            EntityKey::Incident {
-                id: "pd:PCPZE64".into()
-            }
-        );
+        assert_eq!(fact.entity, incident("pd:PCPZE64"));
         assert_eq!(fact.id, "01BZYH1JJY09P9LEIST8HG2PMN#0");
         let FactBody::Incident {
             action,
@@ -202,12 +189,7 @@ pub(crate) mod tests {
     #[test]
     fn priority_update_carries_the_new_priority() {
         let fact = single(PRIORITY_UPDATED);
-        assert_eq!(
-            fact.entity,
-            EntityKey::Incident {
-                id: "pd:PGR0VU2".into()
-            }
-        );
+        assert_eq!(fact.entity, incident("pd:PGR0VU2"));
         assert_eq!(fact.id, "01BWDWL3NYY7LUFPZCC28QUCMK#0");
         assert_eq!(fact.at, ts("2021-04-26T17:36:27.458Z"));
         let FactBody::Incident {

@@ -178,9 +178,8 @@ fn keyed(secret: &[u8]) -> HmacSha256 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
+    use crate::ingest::testing::signature_vector;
 
-    const VECTORS: &str = include_str!("../../../tests/fixtures/signatures/vectors.json");
     const PAGERDUTY_BODY: &[u8] = include_bytes!(
         "../../../tests/fixtures/pagerduty/go-pagerduty.webhookv3_test.priority_updated.body.json"
     );
@@ -188,24 +187,12 @@ mod tests {
         "../../../tests/fixtures/bitbucket/bbs-plugin.repo_push.signed_payload.json"
     );
 
-    fn vectors() -> Value {
-        serde_json::from_str(VECTORS).expect("vectors.json is valid JSON")
-    }
-
-    fn field<'a>(v: &'a Value, section: &str, key: &str) -> &'a str {
-        v.get(section)
-            .and_then(|s| s.get(key))
-            .and_then(Value::as_str)
-            .expect("vector field present")
-    }
-
     #[test]
     fn github_docs_vector() {
-        let v = vectors();
-        let secret = field(&v, "github_docs_test_vector", "secret").as_bytes();
-        let body = field(&v, "github_docs_test_vector", "payload").as_bytes();
-        let header = field(&v, "github_docs_test_vector", "header_value");
-        let signature = field(&v, "github_docs_test_vector", "signature");
+        let secret = signature_vector("github_docs_test_vector", "secret").as_bytes();
+        let body = signature_vector("github_docs_test_vector", "payload").as_bytes();
+        let header = signature_vector("github_docs_test_vector", "header_value");
+        let signature = signature_vector("github_docs_test_vector", "signature");
 
         assert_eq!(sign_hex(secret, body), signature);
         assert_eq!(verify_github(secret, body, Some(header)), Ok(()));
@@ -221,10 +208,9 @@ mod tests {
 
     #[test]
     fn github_rejects_missing_and_malformed_headers() {
-        let v = vectors();
-        let secret = field(&v, "github_docs_test_vector", "secret").as_bytes();
-        let body = field(&v, "github_docs_test_vector", "payload").as_bytes();
-        let signature = field(&v, "github_docs_test_vector", "signature");
+        let secret = signature_vector("github_docs_test_vector", "secret").as_bytes();
+        let body = signature_vector("github_docs_test_vector", "payload").as_bytes();
+        let signature = signature_vector("github_docs_test_vector", "signature");
 
         assert_eq!(
             verify_github(secret, body, None),
@@ -276,10 +262,9 @@ mod tests {
 
     #[test]
     fn pagerduty_vector_with_rotation() {
-        let v = vectors();
-        let secret = field(&v, "pagerduty_v3", "secret").as_bytes();
-        let good = field(&v, "pagerduty_v3", "header_value");
-        let bad = field(&v, "pagerduty_v3", "mismatch_header_value_from_same_test");
+        let secret = signature_vector("pagerduty_v3", "secret").as_bytes();
+        let good = signature_vector("pagerduty_v3", "header_value");
+        let bad = signature_vector("pagerduty_v3", "mismatch_header_value_from_same_test");
         assert_eq!(PAGERDUTY_BODY.len(), 1655);
 
         assert_eq!(verify_pagerduty(secret, PAGERDUTY_BODY, Some(good)), Ok(()));
@@ -309,9 +294,8 @@ mod tests {
 
     #[test]
     fn pagerduty_rejects_missing_and_malformed_headers() {
-        let v = vectors();
-        let secret = field(&v, "pagerduty_v3", "secret").as_bytes();
-        let good = field(&v, "pagerduty_v3", "header_value");
+        let secret = signature_vector("pagerduty_v3", "secret").as_bytes();
+        let good = signature_vector("pagerduty_v3", "header_value");
         assert_eq!(
             verify_pagerduty(secret, PAGERDUTY_BODY, None),
             Err(SignatureError::Missing)
@@ -336,10 +320,9 @@ mod tests {
 
     #[test]
     fn bitbucket_vector() {
-        let v = vectors();
-        let secret = field(&v, "bitbucket_cloud", "secret").as_bytes();
-        let good = field(&v, "bitbucket_cloud", "header_value");
-        let bad = field(&v, "bitbucket_cloud", "bad_header_value_from_same_test");
+        let secret = signature_vector("bitbucket_cloud", "secret").as_bytes();
+        let good = signature_vector("bitbucket_cloud", "header_value");
+        let bad = signature_vector("bitbucket_cloud", "bad_header_value_from_same_test");
         assert_eq!(BITBUCKET_BODY.len(), 14515);
 
         assert_eq!(verify_bitbucket(secret, BITBUCKET_BODY, Some(good)), Ok(()));

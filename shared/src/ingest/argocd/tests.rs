@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::normalize_argocd;
 use crate::config::OrgConfig;
 use crate::derive::{project_app_state, project_deployment};
-use crate::ingest::testing::{mutate, remove, set, ts};
+use crate::ingest::testing::{facts_of, mutate, remove, set, ts};
 use crate::ingest::{check_storable, IngestError, Normalized};
 use crate::model::{Actor, DeploymentState, EntityKey, Fact, FactBody};
 
@@ -35,10 +35,7 @@ const BROKEN: &str = "0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f6a7b8c9d0";
 const ENV: &str = "guestbook-prod";
 
 fn facts(body: &[u8]) -> Vec<Fact> {
-    match normalize_argocd(body) {
-        Ok(Normalized::Facts(facts)) => facts,
-        other => panic!("expected facts, got {other:?}"),
-    }
+    facts_of(normalize_argocd(body).expect("accepted"))
 }
 
 fn error(body: &[u8]) -> IngestError {

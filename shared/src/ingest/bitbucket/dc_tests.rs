@@ -4,10 +4,10 @@ use serde_json::{json, Value};
 
 use super::normalize_bitbucket;
 use super::tests::{
-    facts, ignored, pr_entity, single, snapshot, user, DC_COMMENT, DC_MERGED, DC_NEEDS_WORK,
-    DC_OPENED, DC_OPENED_V10, DC_PUSH, DC_PUSH_V10, DC_REFS_CHANGED, DELIVERY,
+    facts, ignored, single, DC_COMMENT, DC_MERGED, DC_NEEDS_WORK, DC_OPENED, DC_OPENED_V10,
+    DC_PUSH, DC_PUSH_V10, DC_REFS_CHANGED, DELIVERY,
 };
-use crate::ingest::testing::{mutate, remove, set, ts};
+use crate::ingest::testing::{mutate, person, pr_entity, pr_snapshot, remove, set, ts};
 use crate::ingest::{IngestError, Normalized};
 use crate::model::{CommentKind, EntityKey, FactBody, PrAction, PrSnapshot, ReviewState};
 
@@ -23,7 +23,7 @@ fn pr_opened_from_the_documented_shape_with_epoch_milliseconds() {
         action: PrAction::Opened,
         title: "PAY-12 Idempotent refunds".into(),
         body: Some("Makes refunds idempotent.".into()),
-        author: user("carol"),
+        author: person("carol"),
         draft: false,
         created_at: ts("2026-03-02T09:00:00Z"),
         updated_at: ts("2026-03-02T09:00:00Z"),
@@ -42,7 +42,7 @@ fn pr_opened_from_the_documented_shape_with_epoch_milliseconds() {
             "https://bitbucket.acme.example/projects/PAY/repos/api/pull-requests/7".into(),
         ),
     };
-    assert_eq!(snapshot(&fact), &expected);
+    assert_eq!(pr_snapshot(&fact), &expected);
 }
 
 /// Data Center 10 sends ISO 8601 strings where 9.x sent epoch milliseconds; a context path
@@ -53,9 +53,9 @@ fn pr_opened_from_data_center_10_with_iso_times() {
     let repo = "localhost:7990/bitbucket/projects/amuniz/repos/test-repos";
     assert_eq!(fact.entity, pr_entity(repo, 1));
     assert_eq!(fact.at, ts("2026-08-19T17:27:55.266Z"));
-    let s = snapshot(&fact);
+    let s = pr_snapshot(&fact);
     assert_eq!(s.created_at, ts("2026-08-19T17:27:55.266Z"));
-    assert_eq!(s.author, user("admin"));
+    assert_eq!(s.author, person("admin"));
     assert_eq!(s.head_ref, "feature/diffstat");
     assert_eq!(
         s.head_sha.as_deref(),
@@ -72,7 +72,7 @@ fn pr_merged_carries_its_merge_commit_and_close_time() {
     let fact = single("pr:merged", DC_MERGED);
     assert_eq!(fact.id, "pr:merged#0");
     assert_eq!(fact.at, ts("2026-03-02T12:30:00Z"));
-    let s = snapshot(&fact);
+    let s = pr_snapshot(&fact);
     assert_eq!(s.action, PrAction::Closed);
     assert_eq!(s.merged_at, Some(ts("2026-03-02T12:30:00Z")));
     assert_eq!(
@@ -84,7 +84,7 @@ fn pr_merged_carries_its_merge_commit_and_close_time() {
     });
     let fact = single("pr:declined", &declined);
     assert_eq!(fact.id, "pr:declined#0");
-    let s = snapshot(&fact);
+    let s = pr_snapshot(&fact);
     assert_eq!(s.closed_at, Some(ts("2026-03-02T12:30:00Z")));
     assert_eq!((s.merged_at, s.merge_commit_sha.as_deref()), (None, None));
 }
@@ -92,14 +92,14 @@ fn pr_merged_carries_its_merge_commit_and_close_time() {
 #[test]
 fn other_pr_changes_are_identified_by_their_body() {
     let modified = single("pr:modified", DC_OPENED);
-    assert_eq!(snapshot(&modified).action, PrAction::Edited);
+    assert_eq!(pr_snapshot(&modified).action, PrAction::Edited);
     assert!(modified.id.starts_with("pr:") && modified.id != "pr:opened#0");
     let pushed = single("pr:from_ref_updated", DC_OPENED);
-    assert_eq!(snapshot(&pushed).action, PrAction::Synchronize);
+    assert_eq!(pr_snapshot(&pushed).action, PrAction::Synchronize);
     let service = mutate(DC_OPENED, |v| {
         set(v, "/pullRequest/author/user/type", json!("SERVICE"))
     });
-    assert!(snapshot(&single("pr:modified", &service)).author.is_bot);
+    assert!(pr_snapshot(&single("pr:modified", &service)).author.is_bot);
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn needs_work_and_approval_are_reviews_at_the_event_time() {
     assert_eq!(
         fact.body,
         FactBody::Review {
-            reviewer: user("dave"),
+            reviewer: person("dave"),
             state: ReviewState::ChangesRequested,
             submitted_at: ts("2026-03-02T10:20:00Z"),
             body_nonempty: false,
@@ -141,7 +141,7 @@ fn comments_with_an_anchor_are_review_comments() {
     assert_eq!(
         fact.body,
         FactBody::Comment {
-            commenter: user("dave"),
+            commenter: person("dave"),
             kind: CommentKind::Conversation,
             created_at: ts("2026-03-02T10:12:30Z"),
             pr_author: Some("carol".into()),

@@ -20,10 +20,10 @@ use serde::de::{self, Deserializer, Unexpected, Visitor};
 use serde::Deserialize;
 
 use super::json::IsoTimestamp;
-use super::{check_id, parse_body, IngestError, Normalized};
+use super::{check_id, parse_body, push_body, IngestError, Normalized};
 use crate::model::{
-    capped_commit_message, commit_message_share, short_digest, Actor, CommentKind, Commit,
-    EntityKey, Fact, FactBody, PrAction, PrSnapshot, RepoName, ReviewState,
+    short_digest, Actor, CommentKind, Commit, EntityKey, Fact, FactBody, PrAction, PrSnapshot,
+    RepoName, ReviewState,
 };
 use crate::time::is_supported_instant;
 
@@ -224,27 +224,15 @@ struct BranchPush {
 }
 
 impl BranchPush {
-    /// The push fact, `push:<before>..<after>`: commits oldest first (as push facts hold them),
-    /// their messages capped to the push's share.
+    /// The push fact, with its commits oldest first, as push facts hold them.
     fn fact(self) -> Fact {
-        let share = commit_message_share(self.newest_first.len());
-        let commits = self
-            .newest_first
-            .into_iter()
-            .rev()
-            .map(|c| Commit {
-                message: c.message.and_then(|m| capped_commit_message(&m, share)),
-                ..c
-            })
-            .collect();
-        let identity = format!("push:{}..{}", self.before, self.after);
-        let body = FactBody::Push {
-            before: self.before,
-            after: self.after,
-            commits,
-            forced: self.forced,
-            to_default_branch: self.to_default_branch,
-        };
+        let (identity, body) = push_body(
+            self.before,
+            self.after,
+            self.newest_first.into_iter().rev(),
+            self.forced,
+            self.to_default_branch,
+        );
         let entity = EntityKey::Branch {
             repo: self.repo,
             branch: self.branch,

@@ -6,11 +6,12 @@ use serde_json::{json, Value};
 
 use super::normalize_bitbucket;
 use crate::ingest::signature::{sign_hex, verify_sha256, SignatureError};
-use crate::ingest::testing::{mutate, remove, set, ts};
-use crate::ingest::{IngestError, Normalized};
-use crate::model::{
-    Actor, CommentKind, EntityKey, Fact, FactBody, PrAction, PrSnapshot, ReviewState,
+use crate::ingest::testing::{
+    facts_of, ignored_of, mutate, person, pr_entity, pr_snapshot, remove, set, signature_vector,
+    single_of, ts,
 };
+use crate::ingest::{IngestError, Normalized};
+use crate::model::{CommentKind, EntityKey, Fact, FactBody, PrAction, PrSnapshot, ReviewState};
 
 macro_rules! fixture {
     ($path:literal) => {
@@ -37,7 +38,6 @@ pub(crate) const DC_NEEDS_WORK: &[u8] = fixture!("dc.pr_reviewer_needs_work.json
 pub(crate) const DC_COMMENT: &[u8] = fixture!("dc.pr_comment_added.json");
 pub(crate) const DC_MERGED: &[u8] = fixture!("dc.pr_merged.json");
 pub(crate) const DC_REFS_CHANGED: &[u8] = fixture!("dc.repo_refs_changed.json");
-const VECTORS: &str = include_str!("../../../../tests/fixtures/signatures/vectors.json");
 
 /// Every fixture with the `X-Event-Key` it arrives with.
 pub(crate) const ALL: &[(&str, &[u8])] = &[
@@ -65,44 +65,15 @@ pub(super) fn run(key: &str, body: &[u8]) -> Normalized {
 }
 
 pub(super) fn facts(key: &str, body: &[u8]) -> Vec<Fact> {
-    match run(key, body) {
-        Normalized::Facts(facts) => facts,
-        Normalized::Ignored(reason) => panic!("expected facts, got Ignored({reason:?})"),
-    }
+    facts_of(run(key, body))
 }
 
 pub(super) fn single(key: &str, body: &[u8]) -> Fact {
-    let mut all = facts(key, body);
-    assert_eq!(all.len(), 1, "{all:?}");
-    all.remove(0)
+    single_of(run(key, body))
 }
 
 pub(super) fn ignored(key: &str, body: &[u8]) -> &'static str {
-    match run(key, body) {
-        Normalized::Ignored(reason) => reason,
-        Normalized::Facts(facts) => panic!("expected Ignored, got {facts:?}"),
-    }
-}
-
-pub(super) fn snapshot(fact: &Fact) -> &PrSnapshot {
-    match &fact.body {
-        FactBody::PullRequest(s) => s,
-        other => panic!("expected a PR snapshot, got {other:?}"),
-    }
-}
-
-pub(super) fn user(login: &str) -> Actor {
-    Actor {
-        login: login.into(),
-        is_bot: false,
-    }
-}
-
-pub(super) fn pr_entity(repo: &str, number: u64) -> EntityKey {
-    EntityKey::PullRequest {
-        repo: repo.into(),
-        number,
-    }
+    ignored_of(run(key, body))
 }
 
 #[test]
@@ -127,11 +98,9 @@ fn every_fixture_is_accepted_and_redelivery_gives_identical_facts() {
 /// `signature::verify_sha256`: it verifies the real signed Cloud delivery as it is.
 #[test]
 fn the_signed_delivery_verifies_with_verify_sha256() {
-    let vectors: Value = serde_json::from_str(VECTORS).expect("json");
-    let v = &vectors["bitbucket_cloud"];
-    let secret = v["secret"].as_str().expect("secret").as_bytes();
-    let good = v["header_value"].as_str().expect("header");
-    let bad = v["bad_header_value_from_same_test"].as_str().expect("bad");
+    let secret = signature_vector("bitbucket_cloud", "secret").as_bytes();
+    let good = signature_vector("bitbucket_cloud", "header_value");
+    let bad = signature_vector("bitbucket_cloud", "bad_header_value_from_same_test");
     assert_eq!(verify_sha256(secret, PUSH_SIGNED, Some(good)), Ok(()));
     assert_eq!(
         verify_sha256(secret, PUSH_SIGNED, Some(bad)),
@@ -270,7 +239,7 @@ fn pullrequest_created() {
         action: PrAction::Opened,
         title: "BUILD test".into(),
         body: Some(String::new()),
-        author: user("Nikolas Falco"),
+        author: person("Nikolas Falco"),
         draft: false,
         created_at: ts("2024-11-09T13:02:56.285477Z"),
         updated_at: ts("2024-11-09T13:02:57.098060Z"),
@@ -288,7 +257,7 @@ fn pullrequest_created() {
         labels: vec![],
         html_url: Some("https://bitbucket.org/amuniz/test-repos/pull-requests/735".into()),
     };
-    assert_eq!(snapshot(&fact), &expected);
+    assert_eq!(pr_snapshot(&fact), &expected);
 }
 
 #[test]
@@ -296,20 +265,20 @@ fn pullrequest_fulfilled_is_merged_with_its_merge_commit() {
     let fact = single("pullrequest:fulfilled", PR_FULFILLED);
     assert_eq!(fact.entity, pr_entity("bitbucket.org/cloudbeers/temp", 2));
     assert_eq!(fact.id, "pr:merged#0");
-    let s = snapshot(&fact);
+    let s = pr_snapshot(&fact);
     assert_eq!(s.action, PrAction::Closed);
     assert_eq!(s.merged_at, Some(ts("2017-03-06T10:41:59.551194Z")));
     assert_eq!(s.closed_at, s.merged_at);
     assert_eq!(s.merge_commit_sha.as_deref(), Some("1986c2284946"));
     assert_eq!((s.head_ref.as_str(), s.base_ref.as_str()), ("foo", "main"));
-    assert_eq!(s.author, user("Stephen Connolly"));
+    assert_eq!(s.author, person("Stephen Connolly"));
 }
 
 #[test]
 fn pullrequest_rejected_is_declined_closed_unmerged() {
     let fact = single("pullrequest:rejected", PR_REJECTED);
     assert_eq!(fact.id, "pr:declined#0");
-    let s = snapshot(&fact);
+    let s = pr_snapshot(&fact);
     assert_eq!(s.action, PrAction::Closed);
     assert_eq!(s.closed_at, Some(ts("2024-11-09T13:14:33.659528Z")));
     assert_eq!((s.merged_at, s.merge_commit_sha.as_deref()), (None, None));
@@ -318,7 +287,7 @@ fn pullrequest_rejected_is_declined_closed_unmerged() {
 #[test]
 fn pullrequest_updated_is_an_edit_identified_by_its_body() {
     let a = single("pullrequest:updated", PR_CREATED);
-    assert_eq!(snapshot(&a).action, PrAction::Edited);
+    assert_eq!(pr_snapshot(&a).action, PrAction::Edited);
     assert!(a.id.starts_with("pr:") && a.id != "pr:opened#0", "{}", a.id);
     let retitled = mutate(PR_CREATED, |v| {
         set(v, "/pullrequest/title", json!("Another title"))
@@ -330,7 +299,7 @@ fn pullrequest_updated_is_an_edit_identified_by_its_body() {
         set(v, "/pullrequest/author/type", json!("app_user"));
     });
     let fact = single("pullrequest:updated", &draft_by_app);
-    let s = snapshot(&fact);
+    let s = pr_snapshot(&fact);
     assert!(s.draft && s.author.is_bot);
 }
 
@@ -342,7 +311,7 @@ fn approvals_and_change_requests_are_reviews() {
     assert_eq!(
         approved.body,
         FactBody::Review {
-            reviewer: user("bob"),
+            reviewer: person("bob"),
             state: ReviewState::Approved,
             submitted_at: ts("2026-03-02T11:40:27.889041Z"),
             body_nonempty: false,
@@ -377,7 +346,7 @@ fn comments_inline_is_a_review_comment() {
     assert_eq!(
         fact.body,
         FactBody::Comment {
-            commenter: user("bob"),
+            commenter: person("bob"),
             kind: CommentKind::Review,
             created_at: ts("2026-03-02T10:02:13.441876Z"),
             pr_author: Some("alice".into()),

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::normalize_github;
-use crate::ingest::testing::{mutate, remove, set, ts};
+use crate::ingest::testing::{
+    facts_of, ignored_of, mutate, person, pr_entity, pr_snapshot, remove, set, single_of, ts,
+};
 use crate::ingest::{IngestError, Normalized};
 use crate::model::{
     Actor, CommentKind, DeploymentState, EntityKey, Fact, FactBody, IncidentAction, PrAction,
@@ -105,44 +107,15 @@ fn run(event: &str, body: &[u8]) -> Normalized {
 }
 
 fn facts(event: &str, body: &[u8]) -> Vec<Fact> {
-    match run(event, body) {
-        Normalized::Facts(facts) => facts,
-        Normalized::Ignored(reason) => panic!("expected facts, got Ignored({reason:?})"),
-    }
+    facts_of(run(event, body))
 }
 
 fn single(event: &str, body: &[u8]) -> Fact {
-    let mut all = facts(event, body);
-    assert_eq!(all.len(), 1, "{all:?}");
-    all.remove(0)
+    single_of(run(event, body))
 }
 
 fn ignored(event: &str, body: &[u8]) -> &'static str {
-    match run(event, body) {
-        Normalized::Ignored(reason) => reason,
-        Normalized::Facts(facts) => panic!("expected Ignored, got {facts:?}"),
-    }
-}
-
-fn pr_entity(repo: &str, number: u64) -> EntityKey {
-    EntityKey::PullRequest {
-        repo: repo.into(),
-        number,
-    }
-}
-
-fn snapshot(fact: &Fact) -> &PrSnapshot {
-    match &fact.body {
-        FactBody::PullRequest(s) => s,
-        other => panic!("expected a PR snapshot, got {other:?}"),
-    }
-}
-
-fn user(login: &str) -> Actor {
-    Actor {
-        login: login.into(),
-        is_bot: false,
-    }
+    ignored_of(run(event, body))
 }
 
 #[test]
@@ -297,7 +270,7 @@ fn pull_request_opened() {
         action: PrAction::Opened,
         title: "Update the README with new information.".into(),
         body: Some("This is a pretty simple change that we need to pull into master.".into()),
-        author: user("Codertocat"),
+        author: person("Codertocat"),
         draft: false,
         created_at: ts("2019-05-15T15:20:33Z"),
         updated_at: ts("2019-05-15T15:20:33Z"),
@@ -314,14 +287,14 @@ fn pull_request_opened() {
         head_repo: Some("codertocat/hello-world".into()),
         head_sha: Some("ec26c3e57ca3a959ca5aad62de7213c562f8c821".into()),
     };
-    assert_eq!(snapshot(&fact), &expected);
+    assert_eq!(pr_snapshot(&fact), &expected);
 }
 
 #[test]
 fn pull_request_with_null_body() {
     let fact = single("pull_request", PR_OPENED_NULL_BODY);
-    assert_eq!(snapshot(&fact).body, None);
-    assert_eq!(snapshot(&fact).action, PrAction::Opened);
+    assert_eq!(pr_snapshot(&fact).body, None);
+    assert_eq!(pr_snapshot(&fact).action, PrAction::Opened);
 }
 
 #[test]
@@ -331,7 +304,7 @@ fn merged_pull_request() {
         fact.entity,
         pr_entity("robvanderleek/create-issue-branch", 117)
     );
-    let s = snapshot(&fact);
+    let s = pr_snapshot(&fact);
     assert_eq!(s.action, PrAction::Closed);
     assert_eq!(s.title, "Revert \"Update README.md\"");
     assert_eq!(s.created_at, ts("2020-03-23T06:36:20Z"));
@@ -350,7 +323,7 @@ fn merged_pull_request() {
 
 #[test]
 fn closed_unmerged_pull_request_drops_the_test_merge_sha() {
-    let s = snapshot(&single("pull_request", PR_CLOSED)).clone();
+    let s = pr_snapshot(&single("pull_request", PR_CLOSED)).clone();
     assert_eq!(s.action, PrAction::Closed);
     assert_eq!(s.closed_at, Some(ts("2019-05-15T15:21:18Z")));
     assert_eq!(s.merged_at, None);
@@ -369,12 +342,12 @@ fn pull_request_actions() {
     ];
     for (body, action, draft) in cases {
         let fact = single("pull_request", body);
-        assert_eq!(snapshot(&fact).action, action);
-        assert_eq!(snapshot(&fact).draft, draft, "{action:?}");
+        assert_eq!(pr_snapshot(&fact).action, action);
+        assert_eq!(pr_snapshot(&fact).draft, draft, "{action:?}");
     }
     let labeled = mutate(PR_OPENED, |v| set(v, "/action", json!("labeled")));
     assert_eq!(
-        snapshot(&single("pull_request", &labeled)).action,
+        pr_snapshot(&single("pull_request", &labeled)).action,
         PrAction::Labeled
     );
 }
@@ -384,12 +357,12 @@ fn bots_are_recognized_by_type_and_login() {
     let by_type = mutate(PR_OPENED, |v| {
         set(v, "/pull_request/user/type", json!("Bot"))
     });
-    assert!(snapshot(&single("pull_request", &by_type)).author.is_bot);
+    assert!(pr_snapshot(&single("pull_request", &by_type)).author.is_bot);
     let by_login = mutate(PR_OPENED, |v| {
         set(v, "/pull_request/user/login", json!("dependabot[bot]"))
     });
     let fact = single("pull_request", &by_login);
-    let author = &snapshot(&fact).author;
+    let author = &pr_snapshot(&fact).author;
     assert_eq!(author.login, "dependabot[bot]");
     assert!(author.is_bot);
 }
@@ -402,7 +375,7 @@ fn review_commented_with_null_body() {
     assert_eq!(
         fact.body,
         FactBody::Review {
-            reviewer: user("Codertocat"),
+            reviewer: person("Codertocat"),
             state: ReviewState::Commented,
             submitted_at: ts("2019-05-15T15:20:38Z"),
             body_nonempty: false,
@@ -421,7 +394,7 @@ fn review_approved_with_empty_body() {
     assert_eq!(
         fact.body,
         FactBody::Review {
-            reviewer: user("erwinmombay"),
+            reviewer: person("erwinmombay"),
             state: ReviewState::Approved,
             submitted_at: ts("2019-02-26T20:53:31Z"),
             body_nonempty: false,
@@ -437,7 +410,7 @@ fn probot_wrapped_review_is_unwrapped() {
     assert_eq!(
         fact.body,
         FactBody::Review {
-            reviewer: user("ocombe"),
+            reviewer: person("ocombe"),
             state: ReviewState::ChangesRequested,
             submitted_at: ts("2019-01-30T16:02:36Z"),
             body_nonempty: true,
@@ -453,7 +426,7 @@ fn review_dismissed() {
     assert_eq!(
         fact.body,
         FactBody::ReviewDismissed {
-            reviewer: user("Codertocat"),
+            reviewer: person("Codertocat"),
             review_id: 237895671,
         }
     );
@@ -468,7 +441,7 @@ fn review_comment() {
     assert_eq!(
         fact.body,
         FactBody::Comment {
-            commenter: user("Codertocat"),
+            commenter: person("Codertocat"),
             kind: CommentKind::Review,
             created_at: ts("2019-05-15T15:20:37Z"),
             pr_author: Some("Codertocat".into()),
@@ -498,7 +471,7 @@ fn issue_comment_counts_only_on_pull_requests() {
     assert_eq!(
         fact.body,
         FactBody::Comment {
-            commenter: user("Codertocat"),
+            commenter: person("Codertocat"),
             kind: CommentKind::Conversation,
             created_at: ts("2019-05-15T15:20:21Z"),
             pr_author: Some("Codertocat".into()),
@@ -722,7 +695,7 @@ fn deployment_created() {
             environment: "production".into(),
             sha: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e".into(),
             git_ref: Some("master".into()),
-            creator: Some(user("Codertocat")),
+            creator: Some(person("Codertocat")),
             workflow: None,
             workflow_run: None,
         }
@@ -825,7 +798,7 @@ fn workflow_run_completed_gives_request_and_status() {
                 environment: "production".into(),
                 sha: "3484a3fb816e0859fd6e1cea078d76385ff50625".into(),
                 git_ref: Some("master".into()),
-                creator: Some(user("Codertocat")),
+                creator: Some(person("Codertocat")),
                 // `workflow_run.name` is empty in the fixture; `workflow.name` is "test".
                 workflow: Some("test".into()),
                 workflow_run: None,
@@ -1085,8 +1058,8 @@ fn malformed_bodies_and_bad_headers_are_rejected() {
 fn null_users_become_ghost() {
     let body = mutate(PR_OPENED, |v| set(v, "/pull_request/user", Value::Null));
     assert_eq!(
-        snapshot(&single("pull_request", &body)).author,
-        user("ghost")
+        pr_snapshot(&single("pull_request", &body)).author,
+        person("ghost")
     );
 }
 
@@ -1119,7 +1092,7 @@ fn deployments_made_by_an_actions_job_name_their_run() {
 fn pull_requests_carry_their_head_sha_and_head_repository() {
     let payload: Value = serde_json::from_slice(PR_OPENED).expect("json");
     let pr = single("pull_request", PR_OPENED);
-    let s = snapshot(&pr);
+    let s = pr_snapshot(&pr);
     assert_eq!(
         s.head_sha.as_deref(),
         payload["pull_request"]["head"]["sha"].as_str()
@@ -1139,10 +1112,10 @@ fn pull_requests_carry_their_head_sha_and_head_repository() {
         )
     });
     let pr = single("pull_request", &fork);
-    assert_eq!(snapshot(&pr).head_repo.as_deref(), Some("someone/fork"));
+    assert_eq!(pr_snapshot(&pr).head_repo.as_deref(), Some("someone/fork"));
     let deleted_fork = mutate(PR_OPENED, |v| {
         set(v, "/pull_request/head/repo", Value::Null)
     });
     let pr = single("pull_request", &deleted_fork);
-    assert_eq!(snapshot(&pr).head_repo, None);
+    assert_eq!(pr_snapshot(&pr).head_repo, None);
 }

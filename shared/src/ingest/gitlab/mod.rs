@@ -23,10 +23,10 @@ mod signing;
 pub use signing::{signing_timestamp_ms, verify_signing_token};
 
 use super::json::from_value;
-use super::{check_id, parse_body, IngestError, Normalized};
+use super::{check_id, parse_body, push_body, IngestError, Normalized};
 use crate::model::{
-    capped_commit_message, commit_message_share, short_digest, Actor, CommentKind, Commit,
-    DeploymentState, EntityKey, Fact, FactBody, IncidentAction, PrAction, PrSnapshot, ReviewState,
+    short_digest, Actor, CommentKind, Commit, DeploymentState, EntityKey, Fact, FactBody,
+    IncidentAction, PrAction, PrSnapshot, ReviewState,
 };
 use payload::{
     label_titles, DeploymentEvent, GlTime, IssueEvent, MergeRequestEvent, NoteEvent, PipelineEvent,
@@ -393,27 +393,17 @@ fn push(mut e: PushEvent) -> Result<Normalized, IngestError> {
     let Some(at) = head_time.or(e.commits.iter().map(|c| c.timestamp).max_by_key(|t| t.0)) else {
         return Ok(Normalized::Ignored("push without commits carries no time"));
     };
-    let share = commit_message_share(e.commits.len());
-    let identity = format!("push:{}..{}", e.before, e.after);
     let to_default_branch = e.project.default_branch.as_deref() == Some(branch.as_str());
-    let body = FactBody::Push {
-        before: e.before,
-        after: e.after,
-        commits: e
-            .commits
-            .into_iter()
-            .map(|c| Commit {
-                sha: c.id,
-                authored_at: c.timestamp.0,
-                // Commits carry the Git author's name and email, no GitLab username.
-                author_login: None,
-                message: c.message.and_then(|m| capped_commit_message(&m, share)),
-            })
-            .collect(),
-        // GitLab does not say whether a push was forced.
-        forced: false,
-        to_default_branch,
-    };
+    let commits = e.commits.into_iter().map(|c| Commit {
+        sha: c.id,
+        authored_at: c.timestamp.0,
+        // Commits carry the Git author's name and email, no GitLab username.
+        author_login: None,
+        message: c.message,
+    });
+    // GitLab does not say whether a push was forced.
+    let forced = false;
+    let (identity, body) = push_body(e.before, e.after, commits, forced, to_default_branch);
     let entity = EntityKey::Branch { repo, branch };
     Ok(one(&identity, &entity, at, body))
 }

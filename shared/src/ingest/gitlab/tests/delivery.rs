@@ -7,7 +7,7 @@ use super::*;
 use crate::config::OrgConfig;
 use crate::derive::deployment::project_deployment;
 use crate::derive::incident::project_incident;
-use crate::ingest::testing::{mutate, remove, set, ts};
+use crate::ingest::testing::{incident, mutate, remove, set, ts};
 use crate::ingest::{IngestError, Normalized};
 use crate::model::{Commit, DeploymentState, EntityKey, FactBody, IncidentAction};
 
@@ -285,7 +285,7 @@ fn an_incident_is_an_incident_fact_that_counts_without_labels() {
     // given the documented issue event, as an incident opened with severity high
     let fact = single("Issue Hook", INCIDENT);
     let id = "gl:example.com/gitlabhq/gitlab-test#23";
-    assert_eq!(fact.entity, EntityKey::Incident { id: id.into() });
+    assert_eq!(fact.entity, incident(id));
     assert_eq!(fact.id, "issue:opened#0");
     assert_eq!(fact.at, ts("2013-12-03T17:15:43Z"));
     assert_eq!(
@@ -554,7 +554,7 @@ fn hostile_strings_are_just_strings() {
         set(v, "/user/username", json!(hostile));
     });
     let fact = single("Merge Request Hook", &body);
-    assert_eq!(snapshot(&fact).title, hostile);
+    assert_eq!(pr_snapshot(&fact).title, hostile);
     let note = mutate(NOTE, |v| {
         set(v, "/object_attributes/noteable_type", json!(hostile))
     });

@@ -5,11 +5,11 @@
 use serde_json::json;
 
 use super::normalize_gitlab;
-use crate::ingest::testing::{mutate, set, ts};
-use crate::ingest::{IngestError, Normalized};
-use crate::model::{
-    Actor, CommentKind, EntityKey, Fact, FactBody, PrAction, PrSnapshot, ReviewState,
+use crate::ingest::testing::{
+    facts_of, ignored_of, mutate, person, pr_entity, pr_snapshot, set, single_of, ts,
 };
+use crate::ingest::{IngestError, Normalized};
+use crate::model::{CommentKind, EntityKey, Fact, FactBody, PrAction, PrSnapshot, ReviewState};
 
 macro_rules! fixture {
     ($path:literal) => {
@@ -42,50 +42,25 @@ pub(super) fn run(event: &str, body: &[u8]) -> Normalized {
 }
 
 pub(super) fn facts(event: &str, body: &[u8]) -> Vec<Fact> {
-    match run(event, body) {
-        Normalized::Facts(facts) => facts,
-        Normalized::Ignored(reason) => panic!("expected facts, got Ignored({reason:?})"),
-    }
+    facts_of(run(event, body))
 }
 
 pub(super) fn single(event: &str, body: &[u8]) -> Fact {
-    let mut all = facts(event, body);
-    assert_eq!(all.len(), 1, "{all:?}");
-    all.remove(0)
+    single_of(run(event, body))
 }
 
 pub(super) fn ignored(event: &str, body: &[u8]) -> &'static str {
-    match run(event, body) {
-        Normalized::Ignored(reason) => reason,
-        Normalized::Facts(facts) => panic!("expected Ignored, got {facts:?}"),
-    }
+    ignored_of(run(event, body))
 }
 
 pub(super) fn error(event: &str, body: &[u8]) -> IngestError {
     normalize_gitlab(event, DELIVERY, body).expect_err("rejected")
 }
 
-pub(super) fn snapshot(fact: &Fact) -> &PrSnapshot {
-    match &fact.body {
-        FactBody::PullRequest(s) => s,
-        other => panic!("expected a PR snapshot, got {other:?}"),
-    }
-}
-
-pub(super) fn person(login: &str) -> Actor {
-    Actor {
-        login: login.into(),
-        is_bot: false,
-    }
-}
-
 const MR_REPO: &str = "example.com/gitlabhq/gitlab-test";
 
 pub(super) fn mr_entity(number: u64) -> EntityKey {
-    EntityKey::PullRequest {
-        repo: MR_REPO.into(),
-        number,
-    }
+    pr_entity(MR_REPO, number)
 }
 
 /// The merge request fixture with `action` and any other change.
@@ -154,7 +129,7 @@ fn an_opened_merge_request_is_a_pull_request_snapshot() {
         labels: vec!["API".into()],
         html_url: Some("http://example.com/diaspora/merge_requests/1".into()),
     };
-    assert_eq!(snapshot(&fact), &expected);
+    assert_eq!(pr_snapshot(&fact), &expected);
 }
 
 #[test]
@@ -162,7 +137,7 @@ fn the_author_is_named_when_someone_in_the_payload_has_their_id() {
     // the acting user is the author
     let by_author = mr_with("open", |v| set(v, "/object_attributes/author_id", json!(1)));
     assert_eq!(
-        snapshot(&single("Merge Request Hook", &by_author)).author,
+        pr_snapshot(&single("Merge Request Hook", &by_author)).author,
         person("user1")
     );
     // an assignee is the author, the acting user someone else
@@ -172,7 +147,7 @@ fn the_author_is_named_when_someone_in_the_payload_has_their_id() {
         set(v, "/assignees/0/username", json!("alice"));
     });
     assert_eq!(
-        snapshot(&single("Merge Request Hook", &assigned)).author,
+        pr_snapshot(&single("Merge Request Hook", &assigned)).author,
         person("alice")
     );
 }
@@ -200,13 +175,10 @@ fn the_trailing_space_quirk_file_is_refused_naming_iid_and_reads_once_repaired()
     let fact = single("Merge Request Hook", &repaired);
     assert_eq!(
         fact.entity,
-        EntityKey::PullRequest {
-            repo: "example.com/exm-namespace/example-project".into(),
-            number: 1402
-        }
+        pr_entity("example.com/exm-namespace/example-project", 1402)
     );
     assert_eq!(fact.id, "pr:closed#0");
-    let s = snapshot(&fact);
+    let s = pr_snapshot(&fact);
     assert_eq!(s.action, PrAction::Closed);
     assert_eq!(s.merged_at, Some(ts("2016-12-01T13:21:20Z")));
     assert_eq!(s.closed_at, s.merged_at);
@@ -227,24 +199,24 @@ fn merge_request_actions_map_to_github_actions() {
     for (action, expected, id) in cases {
         let fact = single("Merge Request Hook", &mr_with(action, |_| {}));
         assert_eq!(
-            (snapshot(&fact).action, fact.id.as_str()),
+            (pr_snapshot(&fact).action, fact.id.as_str()),
             (expected, id),
             "{action}"
         );
     }
     let closed = single("Merge Request Hook", &mr_with("close", |_| {}));
     assert_eq!(
-        snapshot(&closed).closed_at,
+        pr_snapshot(&closed).closed_at,
         Some(ts("2013-12-03T17:23:34Z"))
     );
-    assert_eq!(snapshot(&closed).merged_at, None);
+    assert_eq!(pr_snapshot(&closed).merged_at, None);
     // an unmerged merge request's merge_commit_sha is no landed commit
     let unmerged = mr_with("update", |v| {
         set(v, "/object_attributes/state", json!("opened"));
         v["object_attributes"]["merge_commit_sha"] = json!("abc");
     });
     assert_eq!(
-        snapshot(&single("Merge Request Hook", &unmerged)).merge_commit_sha,
+        pr_snapshot(&single("Merge Request Hook", &unmerged)).merge_commit_sha,
         None
     );
 }
@@ -257,36 +229,36 @@ fn updates_say_what_changed() {
     };
     let ready = update(json!({"draft": {"previous": true, "current": false}}));
     assert_eq!(
-        (snapshot(&ready).action, ready.id.as_str()),
+        (pr_snapshot(&ready).action, ready.id.as_str()),
         (PrAction::ReadyForReview, "pr:ready_for_review#0")
     );
     let to_draft = update(json!({"draft": {"previous": false, "current": true}}));
-    assert_eq!(snapshot(&to_draft).action, PrAction::ConvertedToDraft);
+    assert_eq!(pr_snapshot(&to_draft).action, PrAction::ConvertedToDraft);
     assert_eq!(to_draft.id, "pr:converted_to_draft#0");
     let labeled = update(json!({"labels": {"previous": [], "current": [{"title": "bug"}]}}));
-    assert_eq!(snapshot(&labeled).action, PrAction::Labeled);
+    assert_eq!(pr_snapshot(&labeled).action, PrAction::Labeled);
     assert!(
         labeled.id.starts_with("pr:") && labeled.id.len() == "pr:".len() + 32 + 2,
         "{}",
         labeled.id
     );
     let unlabeled = update(json!({"labels": {"previous": [{"title": "bug"}], "current": []}}));
-    assert_eq!(snapshot(&unlabeled).action, PrAction::Unlabeled);
+    assert_eq!(pr_snapshot(&unlabeled).action, PrAction::Unlabeled);
     let edited = update(json!({"title": {"previous": "a", "current": "b"}}));
-    assert_eq!(snapshot(&edited).action, PrAction::Edited);
+    assert_eq!(pr_snapshot(&edited).action, PrAction::Edited);
     assert_ne!(edited.id, labeled.id, "another change is another fact");
     let pushed = mr_with("update", |v| {
         v["object_attributes"]["oldrev"] = json!("0f1e")
     });
     assert_eq!(
-        snapshot(&single("Merge Request Hook", &pushed)).action,
+        pr_snapshot(&single("Merge Request Hook", &pushed)).action,
         PrAction::Synchronize
     );
     // the older draft flag counts when `draft` is absent
     let wip = mr_with("open", |v| {
         set(v, "/object_attributes/work_in_progress", json!(true))
     });
-    assert!(snapshot(&single("Merge Request Hook", &wip)).draft);
+    assert!(pr_snapshot(&single("Merge Request Hook", &wip)).draft);
 }
 
 #[test]
@@ -350,10 +322,7 @@ fn a_note_on_a_merge_request_is_a_comment() {
     let fact = single("Note Hook", NOTE);
     assert_eq!(
         fact.entity,
-        EntityKey::PullRequest {
-            repo: "example.com/gitlab-org/gitlab-test".into(),
-            number: 1
-        }
+        pr_entity("example.com/gitlab-org/gitlab-test", 1)
     );
     assert_eq!(fact.id, "note:1244#0");
     assert_eq!(fact.at, ts("2015-05-17T18:21:36Z"));
