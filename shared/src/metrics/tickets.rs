@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{p50, week_string, Period, Quantiles};
 use crate::derive::links::prs_between;
-use crate::derive::{Deployment, PullRequest, Rollup, Ticket};
+use crate::derive::{ticket_key, Deployment, PullRequest, Rollup, Ticket};
 use crate::model::TicketCategory;
 use crate::time::IsoWeek;
 
@@ -171,10 +171,7 @@ pub fn carried_tickets(
                 }
                 let entry = by_id.entry(id).or_insert_with(|| TicketInEnvironment {
                     id: id.clone(),
-                    key: id
-                        .split_once(':')
-                        .map_or(id.as_str(), |(_, k)| k)
-                        .to_string(),
+                    key: ticket_key(id).to_string(),
                     title: ticket.map(|t| t.title.clone()),
                     status: ticket.map(|t| t.status.clone()),
                     category: ticket.map(|t| t.category),
