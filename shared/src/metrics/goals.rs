@@ -140,75 +140,60 @@ fn read(
     metric: GoalMetric,
     r: &ScopeReports<'_>,
 ) -> (Option<f64>, Option<DoraLevel>, Vec<GoalWeek>) {
-    let dora = r.dora;
-    let dora_weeks = |f: &dyn Fn(&super::DoraWeek) -> Option<f64>| {
-        dora.weeks
-            .iter()
-            .map(|w| GoalWeek {
-                week: w.week,
-                value: f(w),
-            })
-            .collect()
-    };
+    let (dora, cycle, prs) = (r.dora, r.cycle_time, r.pull_requests);
     match metric {
         GoalMetric::DeploymentFrequency => (
             dora.deployment_frequency.per_week,
             dora.deployment_frequency.level,
-            dora_weeks(&|w| Some(w.deployments as f64)),
+            weekly(&dora.weeks, |w| (w.week, Some(w.deployments as f64))),
         ),
         GoalMetric::LeadTimeP50 => (
             dora.lead_time.p50_seconds,
             dora.lead_time.level,
-            dora_weeks(&|w| w.lead_time_p50_seconds),
+            weekly(&dora.weeks, |w| (w.week, w.lead_time_p50_seconds)),
         ),
         GoalMetric::RecoveryTimeP50 => (
             dora.recovery_time.p50_seconds,
             dora.recovery_time.level,
-            dora_weeks(&|w| w.recovery_time_p50_seconds),
+            weekly(&dora.weeks, |w| (w.week, w.recovery_time_p50_seconds)),
         ),
         GoalMetric::ChangeFailureRate => (
             dora.change_failure_rate.rate,
             dora.change_failure_rate.level,
-            dora_weeks(&|w| w.change_failure_rate),
+            weekly(&dora.weeks, |w| (w.week, w.change_failure_rate)),
         ),
-        GoalMetric::ReworkRate => (dora.rework_rate.rate, None, dora_weeks(&|w| w.rework_rate)),
-        GoalMetric::CycleTimeP50 => (
-            r.cycle_time.total.p50_seconds,
+        GoalMetric::ReworkRate => (
+            dora.rework_rate.rate,
             None,
-            r.cycle_time
-                .weeks
-                .iter()
-                .map(|w| GoalWeek {
-                    week: w.week,
-                    value: w.total_p50_seconds,
-                })
-                .collect(),
+            weekly(&dora.weeks, |w| (w.week, w.rework_rate)),
+        ),
+        GoalMetric::CycleTimeP50 => (
+            cycle.total.p50_seconds,
+            None,
+            weekly(&cycle.weeks, |w| (w.week, w.total_p50_seconds)),
         ),
         GoalMetric::ReviewLatencyP50 => (
-            r.pull_requests.review_latency.p50_seconds,
+            prs.review_latency.p50_seconds,
             None,
-            r.pull_requests
-                .weeks
-                .iter()
-                .map(|w| GoalWeek {
-                    week: w.week,
-                    value: w.review_latency_p50_seconds,
-                })
-                .collect(),
+            weekly(&prs.weeks, |w| (w.week, w.review_latency_p50_seconds)),
         ),
         GoalMetric::FirstTimePassRate => (
-            r.pull_requests.first_time_pass_rate,
+            prs.first_time_pass_rate,
             None,
-            r.pull_requests
-                .weeks
-                .iter()
-                .map(|w| GoalWeek {
-                    week: w.week,
-                    value: w.first_time_pass_rate,
-                })
-                .collect(),
+            weekly(&prs.weeks, |w| (w.week, w.first_time_pass_rate)),
         ),
     }
+}
+
+/// A metric's value in each week of a report's `weeks[]`: `week_value` picks the week and the
+/// value from a row, whichever report it is of.
+fn weekly<W>(rows: &[W], week_value: impl Fn(&W) -> (IsoWeek, Option<f64>)) -> Vec<GoalWeek> {
+    rows.iter()
+        .map(|row| {
+            let (week, value) = week_value(row);
+            GoalWeek { week, value }
+        })
+        .collect()
 }
 
 fn unit(metric: GoalMetric) -> &'static str {
