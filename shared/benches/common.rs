@@ -27,3 +27,15 @@ pub fn percentiles<T>(label: &str, samples: usize, mut f: impl FnMut() -> T) -> 
     );
     p99
 }
+
+/// A xorshift64 draw of a number in `0..m` from `state` (odd, not zero): benches need the
+/// same members on every run to be comparable, not good randomness, and no `rand` dependency.
+#[allow(dead_code)]
+pub fn xorshift(mut state: u64) -> impl FnMut(u64) -> u64 {
+    move |m| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % m
+    }
+}

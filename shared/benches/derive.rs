@@ -144,13 +144,7 @@ fn deployment_history() -> (EntityKey, Vec<Fact>) {
 /// A week's bucket: a realistic mix of members (an org bucket of a mid-size org).
 fn bucket(n: usize) -> Vec<MemberData> {
     let monday = NaiveDate::from_ymd_opt(2026, 10, 5).unwrap_or_default();
-    let mut state = 0x2545_F491_4F6C_DD1D_u64;
-    let mut next = move |m: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % m
-    };
+    let mut next = common::xorshift(0x2545_F491_4F6C_DD1D);
     (0..n)
         .map(|i| match i % 20 {
             0..=6 => MemberData::PrMerged {

@@ -17,13 +17,7 @@ mod common;
 
 fn rollup(week: IsoWeek, seed: u64, scale: usize) -> Rollup {
     let monday = week.monday_date();
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move |m: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % m
-    };
+    let mut next = common::xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let members: Vec<MemberData> = (0..scale)
         .map(|i| match i % 10 {
             0..=3 => MemberData::PrMerged {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{OrgConfig, TicketProject};
 use crate::derive::links::branch_history;
 use crate::derive::ticket_keys::tickets_named;
-use crate::derive::{Deployment, PullRequest, Ticket};
+use crate::derive::{ticket_key, Deployment, PullRequest, Ticket};
 use crate::model::{Fact, FactBody};
 
 /// Largest request body read.
@@ -366,10 +366,7 @@ pub fn verdict(
             let is_jira = id.starts_with("jira:");
             GateTicket {
                 id: id.clone(),
-                key: id
-                    .split_once(':')
-                    .map_or(id.as_str(), |(_, k)| k)
-                    .to_string(),
+                key: ticket_key(id).to_string(),
                 title: ticket.map(|t| t.title.clone()),
                 url: ticket.and_then(|t| t.html_url.clone()),
                 fix_versions: ticket.map(|t| t.fix_versions.clone()).unwrap_or_default(),

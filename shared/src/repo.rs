@@ -271,22 +271,23 @@ mod tests {
     #[test]
     fn links_go_to_the_repositorys_own_forge() {
         let gh = "https://github.com";
-        assert_eq!(
-            pull_request_url("acme/api", 7, gh),
-            "https://github.com/acme/api/pull/7"
-        );
-        assert_eq!(
-            pull_request_url("gitlab.com/acme/app", 7, gh),
-            "https://gitlab.com/acme/app/-/merge_requests/7"
-        );
-        assert_eq!(
-            pull_request_url("bitbucket.org/ws/repo", 7, gh),
-            "https://bitbucket.org/ws/repo/pull-requests/7"
-        );
-        assert_eq!(
-            pull_request_url("git.acme.example/projects/pay/repos/api", 7, gh),
-            "https://git.acme.example/projects/pay/repos/api/pull-requests/7"
-        );
+        for (repo, url) in [
+            ("acme/api", "https://github.com/acme/api/pull/7"),
+            (
+                "gitlab.com/acme/app",
+                "https://gitlab.com/acme/app/-/merge_requests/7",
+            ),
+            (
+                "bitbucket.org/ws/repo",
+                "https://bitbucket.org/ws/repo/pull-requests/7",
+            ),
+            (
+                "git.acme.example/projects/pay/repos/api",
+                "https://git.acme.example/projects/pay/repos/api/pull-requests/7",
+            ),
+        ] {
+            assert_eq!(pull_request_url(repo, 7, gh), url, "{repo}");
+        }
         assert_eq!(
             commit_url("gitlab.com/acme/app", "abc", gh),
             "https://gitlab.com/acme/app/-/commit/abc"

@@ -92,31 +92,37 @@ pub mod link_id {
 
     /// On a PR: the deployment that shipped it.
     pub fn shipped_by(deployment: &EntityKey) -> String {
-        format!("shipped_by:{}", deployment.partition_key())
+        keyed("shipped_by", deployment)
     }
     /// On a deployment: the incident that blames it.
     pub fn blamed_by(incident: &EntityKey) -> String {
-        format!("blamed_by:{}", incident.partition_key())
+        keyed("blamed_by", incident)
     }
     /// On a PR: the revert PR that reverts it.
     pub fn reverted_by(revert: &EntityKey) -> String {
-        format!("reverted_by:{}", revert.partition_key())
+        keyed("reverted_by", revert)
     }
     /// On a deployment: a PR it shipped was reverted.
     pub fn shipped_pr_reverted(pr: &EntityKey) -> String {
-        format!("shipped_pr_reverted:{}", pr.partition_key())
+        keyed("shipped_pr_reverted", pr)
     }
     /// On a `wr:` deployment: the GitHub Deployment that supersedes it.
     pub fn superseded_by(deployment: &EntityKey) -> String {
-        format!("superseded_by:{}", deployment.partition_key())
+        keyed("superseded_by", deployment)
     }
     /// On a PR: an earlier merged PR of the same head branch.
     pub fn earlier_pr_head(pr: &EntityKey) -> String {
-        format!("earlier_pr_head:{}", pr.partition_key())
+        keyed("earlier_pr_head", pr)
     }
     /// On a ticket: a PR that names it.
     pub fn named_by_pr(pr: &EntityKey) -> String {
-        format!("named_by_pr:{}", pr.partition_key())
+        keyed("named_by_pr", pr)
+    }
+
+    /// `<kind>:<partition key>`, one spelling for every kind: the ids are stored, so a kind
+    /// spelled differently would no longer replace its earlier links.
+    fn keyed(kind: &str, entity: &EntityKey) -> String {
+        format!("{kind}:{}", entity.partition_key())
     }
 }
 

@@ -32,4 +32,4 @@ pub use projection::{dependents, Dependents, Projection};
 pub use pull_request::{project_pull_request, PullRequest};
 pub use rollup::Rollup;
 pub use security::{project_security_alert, SecurityAlert};
-pub use ticket::{project_ticket, Ticket, TicketPr};
+pub use ticket::{project_ticket, ticket_key, Ticket, TicketPr};

@@ -74,6 +74,12 @@ impl Ticket {
     }
 }
 
+/// The key people write of a ticket id, `PAY-142` of `jira:PAY-142` (an id without a source is
+/// its own key): the gate, the tickets report and the digest show tickets by it.
+pub fn ticket_key(id: &str) -> &str {
+    id.split_once(':').map_or(id, |(_, key)| key)
+}
+
 /// Folds a ticket's facts into its state; `None` for another kind of entity or a ticket without
 /// ticket facts. Facts of other bodies are ignored.
 pub fn project_ticket(key: &EntityKey, facts: &[Fact]) -> Option<Ticket> {
@@ -374,6 +380,13 @@ mod tests {
         assert!(ticket.deleted);
         assert_eq!(ticket.sprint.as_deref(), Some("Sprint 4"));
         assert_eq!(ticket.fix_versions, ["7.2"]);
+    }
+
+    #[test]
+    fn the_key_is_the_id_without_its_source() {
+        assert_eq!(ticket_key("jira:PAY-142"), "PAY-142");
+        assert_eq!(ticket_key("linear:ENG-7"), "ENG-7");
+        assert_eq!(ticket_key("PAY-142"), "PAY-142");
     }
 
     #[test]

@@ -10,7 +10,9 @@
 use std::fmt::Write;
 
 use super::format::{self, html_escape as h};
-use super::model::{Digest, Metric, MetricKind, TeamRow, ATTENTION_RULE, FLOW_TITLE};
+use super::model::{
+    Digest, ListRow, Metric, MetricKind, TeamRow, ATTENTION_RULE, FLOW_TITLE, GOALS_TITLE,
+};
 use super::text::render_text;
 
 /// What SES sends: a subject and the two bodies.
@@ -86,8 +88,8 @@ pub fn render_html(digest: &Digest) -> String {
 
     headline(&mut o, digest);
     attention(&mut o, digest);
-    goals(&mut o, digest);
-    flow(&mut o, digest);
+    listed(&mut o, GOALS_TITLE, digest.goal_rows());
+    listed(&mut o, FLOW_TITLE, digest.flow_rows());
     teams(&mut o, digest);
     slowest_prs(&mut o, digest);
     open_incidents(&mut o, digest);
@@ -219,24 +221,8 @@ fn attention(o: &mut String, digest: &Digest) {
     }
 }
 
-/// Shown only when a team has a goal off track.
-fn goals(o: &mut String, digest: &Digest) {
-    let items = digest.goals_off_track.iter().map(|g| (&g.team, &g.summary));
-    listed(o, "Goals off track", items);
-}
-
-/// Shown only when a team has tickets this week or an environment is ahead of the next.
-fn flow(o: &mut String, digest: &Digest) {
-    let items = digest.flow.iter().map(|f| (&f.subject, &f.summary));
-    listed(o, FLOW_TITLE, items);
-}
-
 /// A titled list of `subject: summary` rows; nothing when there is none.
-fn listed<'a>(
-    o: &mut String,
-    title: &str,
-    items: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
-) {
+fn listed<'a>(o: &mut String, title: &str, items: impl ExactSizeIterator<Item = ListRow<'a>>) {
     if items.len() == 0 {
         return;
     }

@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::model::{Digest, Metric, TeamRow, ATTENTION_RULE, FLOW_TITLE};
+use super::model::{Digest, ListRow, Metric, TeamRow, ATTENTION_RULE, FLOW_TITLE, GOALS_TITLE};
 use super::{format, layout};
 
 /// Blocks per message.
@@ -442,8 +442,8 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
     units.push(vec![org_headline(digest)]);
     units.push(vec![divider()]);
     units.extend(attention_units(digest));
-    units.extend(goal_units(digest));
-    units.extend(flow_units(digest));
+    units.extend(listed_units(GOALS_TITLE, ":dart:", digest.goal_rows()));
+    units.extend(listed_units(FLOW_TITLE, ":ticket:", digest.flow_rows()));
     units.push(vec![divider()]);
     units.extend(team_units(digest));
     units.push(vec![divider()]);
@@ -494,25 +494,12 @@ fn attention_units(digest: &Digest) -> Vec<Vec<Value>> {
     layout::titled(title, items)
 }
 
-/// Teams with goals off track, one unit each, the title kept with the first; nothing when
-/// every goal is on track (or none is set).
-fn goal_units(digest: &Digest) -> Vec<Vec<Value>> {
-    let items = digest.goals_off_track.iter().map(|g| (&g.team, &g.summary));
-    listed_units("Goals off track", ":dart:", items)
-}
-
-/// Teams' tickets and environments ahead of the next, one unit each; nothing when none.
-fn flow_units(digest: &Digest) -> Vec<Vec<Value>> {
-    let items = digest.flow.iter().map(|f| (&f.subject, &f.summary));
-    listed_units(FLOW_TITLE, ":ticket:", items)
-}
-
 /// A titled list, one `icon *subject*: summary` section per unit, the title kept with the
 /// first; nothing when the list is empty.
 fn listed_units<'a>(
     title: &str,
     icon: &str,
-    items: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
+    items: impl ExactSizeIterator<Item = ListRow<'a>>,
 ) -> Vec<Vec<Value>> {
     if items.len() == 0 {
         return Vec::new();

@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::model::{Digest, Metric, TeamRow, ATTENTION_RULE, FLOW_TITLE};
+use super::model::{Digest, ListRow, Metric, TeamRow, ATTENTION_RULE, FLOW_TITLE, GOALS_TITLE};
 use super::{format, layout};
 
 /// The documented limit of a Teams webhook message, in bytes of JSON.
@@ -288,8 +288,8 @@ fn units(digest: &Digest) -> Vec<Vec<Value>> {
     ))]];
     units.push(org_headline(digest));
     units.extend(attention_units(digest));
-    units.extend(goal_units(digest));
-    units.extend(flow_units(digest));
+    units.extend(listed_units(GOALS_TITLE, digest.goal_rows()));
+    units.extend(listed_units(FLOW_TITLE, digest.flow_rows()));
     units.extend(team_units(digest));
     units.push(slowest_prs(digest));
     units.push(open_incidents(digest));
@@ -341,24 +341,11 @@ fn attention_units(digest: &Digest) -> Vec<Vec<Value>> {
     layout::titled(heading("Needs attention"), items)
 }
 
-/// Teams with goals off track, one unit each, the heading kept with the first; nothing when
-/// every goal is on track (or none is set).
-fn goal_units(digest: &Digest) -> Vec<Vec<Value>> {
-    let items = digest.goals_off_track.iter().map(|g| (&g.team, &g.summary));
-    listed_units("Goals off track", items)
-}
-
-/// Teams' tickets and environments ahead of the next, one unit each; nothing when none.
-fn flow_units(digest: &Digest) -> Vec<Vec<Value>> {
-    let items = digest.flow.iter().map(|f| (&f.subject, &f.summary));
-    listed_units(FLOW_TITLE, items)
-}
-
 /// A titled list, one `**subject**: summary` block per unit, the heading kept with the
 /// first; nothing when the list is empty.
 fn listed_units<'a>(
     title: &str,
-    items: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
+    items: impl ExactSizeIterator<Item = ListRow<'a>>,
 ) -> Vec<Vec<Value>> {
     if items.len() == 0 {
         return Vec::new();

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::model::{Digest, Metric, ATTENTION_RULE, FLOW_TITLE};
+use super::model::{Digest, ListRow, Metric, ATTENTION_RULE, FLOW_TITLE, GOALS_TITLE};
 
 /// The digest as plain text, lines ending in `\n`.
 pub fn render_text(digest: &Digest) -> String {
@@ -15,8 +15,8 @@ pub fn render_text(digest: &Digest) -> String {
     line(&mut out, &format!("Generated {}", digest.generated));
     org_headline(&mut out, digest);
     attention(&mut out, digest);
-    goals(&mut out, digest);
-    flow(&mut out, digest);
+    listed(&mut out, GOALS_TITLE, digest.goal_rows());
+    listed(&mut out, FLOW_TITLE, digest.flow_rows());
     teams(&mut out, digest);
     slowest_prs(&mut out, digest);
     open_incidents(&mut out, digest);
@@ -53,24 +53,8 @@ fn attention(out: &mut String, digest: &Digest) {
     }
 }
 
-/// Shown only when a team has a goal off track.
-fn goals(out: &mut String, digest: &Digest) {
-    let items = digest.goals_off_track.iter().map(|g| (&g.team, &g.summary));
-    listed(out, "Goals off track", items);
-}
-
-/// Shown only when a team has tickets this week or an environment is ahead of the next.
-fn flow(out: &mut String, digest: &Digest) {
-    let items = digest.flow.iter().map(|f| (&f.subject, &f.summary));
-    listed(out, FLOW_TITLE, items);
-}
-
 /// A titled list of `subject: summary` lines; nothing when there is none.
-fn listed<'a>(
-    out: &mut String,
-    title: &str,
-    items: impl ExactSizeIterator<Item = (&'a String, &'a String)>,
-) {
+fn listed<'a>(out: &mut String, title: &str, items: impl ExactSizeIterator<Item = ListRow<'a>>) {
     if items.len() == 0 {
         return;
     }

@@ -104,19 +104,25 @@ fn shipment_to_ccccccc() -> Shipment {
     .expect("placed")
 }
 
+/// The verdict on releasing ccccccc to QA ([`shipment_to_ccccccc`]) when the tracker has sent
+/// `tickets`.
+fn verdict_on_ccccccc(tickets: Vec<Ticket>) -> GateVerdict {
+    let shipment = shipment_to_ccccccc();
+    verdict(&request("ccccccc"), &shipment, &known(tickets), GITHUB)
+}
+
 #[test]
 fn one_ticket_of_three_without_a_fix_version_blocks_the_release_and_is_named() {
     // given QA at aaaaaaa and ccccccc bringing PAY-1 and PAY-3 (versioned) and PAY-2 (not)
     let shipment = shipment_to_ccccccc();
     assert_eq!(shipment.range, Range::Exact);
     assert_eq!(shipment.commits, ["bbbbbbb", "ccccccc"]);
-    let tickets = known(vec![
+    // when the gate decides
+    let verdict = verdict_on_ccccccc(vec![
         ticket("jira:PAY-1", &["2026.41"]),
         ticket("jira:PAY-2", &[]),
         ticket("jira:PAY-3", &["2026.41"]),
     ]);
-    // when the gate decides
-    let verdict = verdict(&request("ccccccc"), &shipment, &tickets, GITHUB);
     // then it is blocked by PAY-2 alone, which the message names with its page and its PR
     assert!(!verdict.allowed);
     assert_eq!(verdict.commits, 2);
@@ -153,13 +159,11 @@ fn one_ticket_of_three_without_a_fix_version_blocks_the_release_and_is_named() {
 
 #[test]
 fn every_ticket_with_a_fix_version_lets_the_release_through() {
-    let shipment = shipment_to_ccccccc();
-    let tickets = known(vec![
+    let verdict = verdict_on_ccccccc(vec![
         ticket("jira:PAY-1", &["2026.41"]),
         ticket("jira:PAY-2", &["2026.42"]),
         ticket("jira:PAY-3", &["2026.41"]),
     ]);
-    let verdict = verdict(&request("ccccccc"), &shipment, &tickets, GITHUB);
     assert!(verdict.allowed);
     assert!(verdict.missing_fix_version.is_empty());
     assert_eq!(
@@ -170,12 +174,10 @@ fn every_ticket_with_a_fix_version_lets_the_release_through() {
 
 #[test]
 fn a_jira_ticket_no_event_has_reached_counts_as_without_a_version() {
-    let shipment = shipment_to_ccccccc();
-    let tickets = known(vec![
+    let verdict = verdict_on_ccccccc(vec![
         ticket("jira:PAY-1", &["2026.41"]),
         ticket("jira:PAY-3", &["2026.41"]),
     ]);
-    let verdict = verdict(&request("ccccccc"), &shipment, &tickets, GITHUB);
     assert!(!verdict.allowed);
     assert_eq!(verdict.missing_fix_version[0].key, "PAY-2");
     assert_eq!(verdict.missing_fix_version[0].title, None);
@@ -347,15 +349,13 @@ fn a_request_is_read_and_checked_field_by_field() {
 
 #[test]
 fn hostile_ticket_titles_cannot_forge_or_hide_lines_of_the_message() {
-    let shipment = shipment_to_ccccccc();
     let mut hostile = ticket("jira:PAY-2", &[]);
     hostile.title = "ok\n  PAY-1  fine\u{1b}[2J\u{202e}evil".into();
-    let tickets = known(vec![
+    let verdict = verdict_on_ccccccc(vec![
         ticket("jira:PAY-1", &["1"]),
         hostile,
         ticket("jira:PAY-3", &["1"]),
     ]);
-    let verdict = verdict(&request("ccccccc"), &shipment, &tickets, GITHUB);
     assert_eq!(verdict.message.lines().count(), 3, "{}", verdict.message);
     assert!(!verdict.message.contains('\u{1b}'));
     assert!(!verdict.message.contains('\u{202e}'));

@@ -140,75 +140,60 @@ fn read(
     metric: GoalMetric,
     r: &ScopeReports<'_>,
 ) -> (Option<f64>, Option<DoraLevel>, Vec<GoalWeek>) {
-    let dora = r.dora;
-    let dora_weeks = |f: &dyn Fn(&super::DoraWeek) -> Option<f64>| {
-        dora.weeks
-            .iter()
-            .map(|w| GoalWeek {
-                week: w.week,
-                value: f(w),
-            })
-            .collect()
-    };
+    let (dora, cycle, prs) = (r.dora, r.cycle_time, r.pull_requests);
     match metric {
         GoalMetric::DeploymentFrequency => (
             dora.deployment_frequency.per_week,
             dora.deployment_frequency.level,
-            dora_weeks(&|w| Some(w.deployments as f64)),
+            weekly(&dora.weeks, |w| (w.week, Some(w.deployments as f64))),
         ),
         GoalMetric::LeadTimeP50 => (
             dora.lead_time.p50_seconds,
             dora.lead_time.level,
-            dora_weeks(&|w| w.lead_time_p50_seconds),
+            weekly(&dora.weeks, |w| (w.week, w.lead_time_p50_seconds)),
         ),
         GoalMetric::RecoveryTimeP50 => (
             dora.recovery_time.p50_seconds,
             dora.recovery_time.level,
-            dora_weeks(&|w| w.recovery_time_p50_seconds),
+            weekly(&dora.weeks, |w| (w.week, w.recovery_time_p50_seconds)),
         ),
         GoalMetric::ChangeFailureRate => (
             dora.change_failure_rate.rate,
             dora.change_failure_rate.level,
-            dora_weeks(&|w| w.change_failure_rate),
+            weekly(&dora.weeks, |w| (w.week, w.change_failure_rate)),
         ),
-        GoalMetric::ReworkRate => (dora.rework_rate.rate, None, dora_weeks(&|w| w.rework_rate)),
-        GoalMetric::CycleTimeP50 => (
-            r.cycle_time.total.p50_seconds,
+        GoalMetric::ReworkRate => (
+            dora.rework_rate.rate,
             None,
-            r.cycle_time
-                .weeks
-                .iter()
-                .map(|w| GoalWeek {
-                    week: w.week,
-                    value: w.total_p50_seconds,
-                })
-                .collect(),
+            weekly(&dora.weeks, |w| (w.week, w.rework_rate)),
+        ),
+        GoalMetric::CycleTimeP50 => (
+            cycle.total.p50_seconds,
+            None,
+            weekly(&cycle.weeks, |w| (w.week, w.total_p50_seconds)),
         ),
         GoalMetric::ReviewLatencyP50 => (
-            r.pull_requests.review_latency.p50_seconds,
+            prs.review_latency.p50_seconds,
             None,
-            r.pull_requests
-                .weeks
-                .iter()
-                .map(|w| GoalWeek {
-                    week: w.week,
-                    value: w.review_latency_p50_seconds,
-                })
-                .collect(),
+            weekly(&prs.weeks, |w| (w.week, w.review_latency_p50_seconds)),
         ),
         GoalMetric::FirstTimePassRate => (
-            r.pull_requests.first_time_pass_rate,
+            prs.first_time_pass_rate,
             None,
-            r.pull_requests
-                .weeks
-                .iter()
-                .map(|w| GoalWeek {
-                    week: w.week,
-                    value: w.first_time_pass_rate,
-                })
-                .collect(),
+            weekly(&prs.weeks, |w| (w.week, w.first_time_pass_rate)),
         ),
     }
+}
+
+/// A metric's value in each week of a report's `weeks[]`: `week_value` picks the week and the
+/// value from a row, whichever report it is of.
+fn weekly<W>(rows: &[W], week_value: impl Fn(&W) -> (IsoWeek, Option<f64>)) -> Vec<GoalWeek> {
+    rows.iter()
+        .map(|row| {
+            let (week, value) = week_value(row);
+            GoalWeek { week, value }
+        })
+        .collect()
 }
 
 fn unit(metric: GoalMetric) -> &'static str {
@@ -378,6 +363,7 @@ mod tests {
 
     use super::*;
     use crate::config::OrgConfig;
+    use crate::derive::Rollup;
     use crate::metrics::testing::*;
 
     const CONFIG: &str = r#"
@@ -437,13 +423,32 @@ goals:
         )
     }
 
-    fn empty_reports(scope: &str) -> (DoraReport, CycleTimeReport, PullRequestReport) {
-        let (from, to) = (date("2026-10-05"), date("2026-11-01"));
-        (
-            dora_report(scope, from, to, &[]),
-            cycle_time_report(scope, from, to, &[]),
-            pull_request_report(scope, from, to, &[]),
-        )
+    /// The reports [`ScopeReports`] borrows, owned by the test that evaluates goals on them.
+    struct Reports {
+        dora: DoraReport,
+        cycle_time: CycleTimeReport,
+        pull_requests: PullRequestReport,
+    }
+
+    impl Reports {
+        /// The three reports of `scope` over W41–W44 (5 Oct – 1 Nov 2026) from `weeks`.
+        fn of(scope: &str, weeks: &[(IsoWeek, Rollup)]) -> Reports {
+            let (from, to) = (date("2026-10-05"), date("2026-11-01"));
+            Reports {
+                dora: dora_report(scope, from, to, weeks),
+                cycle_time: cycle_time_report(scope, from, to, weeks),
+                pull_requests: pull_request_report(scope, from, to, weeks),
+            }
+        }
+
+        fn evaluate(&self, goals: &[(&Goal, String)]) -> GoalsReport {
+            let reports = ScopeReports {
+                dora: &self.dora,
+                cycle_time: &self.cycle_time,
+                pull_requests: &self.pull_requests,
+            };
+            evaluate(goals, &reports, None)
+        }
     }
 
     fn by_metric(report: &GoalsReport, metric: GoalMetric) -> &GoalStatus {
@@ -488,18 +493,10 @@ goals:
             deployment("2026-10-27", true, false, false),
         ]);
         let weeks = [(week(2026, 41), w41), (week(2026, 44), w44)];
-        let (from, to) = (date("2026-10-05"), date("2026-11-01"));
-        let dora = dora_report("org", from, to, &weeks);
-        let cycle = cycle_time_report("org", from, to, &weeks);
-        let prs = pull_request_report("org", from, to, &weeks);
-        let reports = ScopeReports {
-            dora: &dora,
-            cycle_time: &cycle,
-            pull_requests: &prs,
-        };
+        let reports = Reports::of("org", &weeks);
 
         // when
-        let report = evaluate(&goals, &reports, None);
+        let report = reports.evaluate(&goals);
 
         // then review latency: W41 2 h, W42/W43 null, W44 1 h → improving (lower is better);
         // the period's p50 of [1 h, 2 h, 4 h] is 2 h ≤ 3 h: on track
@@ -522,15 +519,12 @@ goals:
         // change failure rate, which replaces the org's)
         let config = config();
         let goals = config.goals().for_team("payments");
-        let dora = payments_dora();
-        let (_, cycle, prs) = empty_reports("team:payments");
-        let reports = ScopeReports {
-            dora: &dora,
-            cycle_time: &cycle,
-            pull_requests: &prs,
+        let reports = Reports {
+            dora: payments_dora(),
+            ..Reports::of("team:payments", &[])
         };
         // when
-        let report = evaluate(&goals, &reports, None);
+        let report = reports.evaluate(&goals);
         // then
         let metrics: Vec<(GoalMetric, &str)> = report
             .goals
@@ -591,15 +585,12 @@ goals:
         // days 2, 1, 0, 3 → lower median 1 → high
         let config = config();
         let goals = config.goals().for_org();
-        let dora = payments_dora();
-        let (_, cycle, prs) = empty_reports("team:payments");
-        let reports = ScopeReports {
-            dora: &dora,
-            cycle_time: &cycle,
-            pull_requests: &prs,
+        let reports = Reports {
+            dora: payments_dora(),
+            ..Reports::of("team:payments", &[])
         };
         // when
-        let report = evaluate(&goals, &reports, None);
+        let report = reports.evaluate(&goals);
         // then
         let freq = by_metric(&report, GoalMetric::DeploymentFrequency);
         assert_eq!(freq.level, Some(DoraLevel::High));
@@ -619,19 +610,14 @@ goals:
                 target: Target::Level(wanted),
                 written: wanted.as_str().to_string(),
             };
-            let report = evaluate(&[(&goal, "org".to_string())], &reports, None);
+            let report = reports.evaluate(&[(&goal, "org".to_string())]);
             assert_eq!(report.goals[0].on_track, Some(met), "{wanted:?}");
         }
     }
 
     #[test]
     fn a_target_equal_to_the_value_is_on_track_in_either_direction() {
-        let (dora, cycle, prs) = empty_reports("org");
-        let reports = ScopeReports {
-            dora: &dora,
-            cycle_time: &cycle,
-            pull_requests: &prs,
-        };
+        let reports = Reports::of("org", &[]);
         // given no deployments: 0/week, a frequency goal of 0.5/week is off track; a change
         // failure rate goal has no value (no attempts)
         let freq = Goal {
@@ -645,11 +631,7 @@ goals:
             written: "0%".to_string(),
         };
         // when
-        let report = evaluate(
-            &[(&freq, "org".to_string()), (&cfr, "org".to_string())],
-            &reports,
-            None,
-        );
+        let report = reports.evaluate(&[(&freq, "org".to_string()), (&cfr, "org".to_string())]);
         // then
         assert_eq!(report.goals[0].value, Some(0.0));
         assert_eq!(report.goals[0].on_track, Some(false));

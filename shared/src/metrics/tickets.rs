@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{p50, week_string, Period, Quantiles};
 use crate::derive::links::prs_between;
-use crate::derive::{Deployment, PullRequest, Rollup, Ticket};
+use crate::derive::{ticket_key, Deployment, PullRequest, Rollup, Ticket};
 use crate::model::TicketCategory;
+use crate::sketch::QuantileSketch;
 use crate::time::IsoWeek;
 
 /// Tickets one answer lists at most (the most recently carried first); `truncated` says when
@@ -44,6 +45,17 @@ pub struct TicketTimes {
     pub measured: u64,
     #[serde(flatten)]
     pub quantiles: Quantiles,
+}
+
+impl TicketTimes {
+    /// `count` tickets, of which those in `spans` were started before and are measured.
+    fn of(count: u64, spans: &QuantileSketch) -> TicketTimes {
+        TicketTimes {
+            count,
+            measured: spans.count(),
+            quantiles: Quantiles::of(spans),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -103,16 +115,8 @@ impl TicketsReport {
             scope: scope.to_string(),
             from,
             to,
-            cycle_time: TicketTimes {
-                count: total.tickets_done,
-                measured: total.ticket_cycle.count(),
-                quantiles: Quantiles::of(&total.ticket_cycle),
-            },
-            lead_time: TicketTimes {
-                count: total.tickets_shipped,
-                measured: total.ticket_lead.count(),
-                quantiles: Quantiles::of(&total.ticket_lead),
-            },
+            cycle_time: TicketTimes::of(total.tickets_done, &total.ticket_cycle),
+            lead_time: TicketTimes::of(total.tickets_shipped, &total.ticket_lead),
             weeks: period.each_week(|week, r| TicketWeek {
                 week,
                 done: r.tickets_done,
@@ -171,10 +175,7 @@ pub fn carried_tickets(
                 }
                 let entry = by_id.entry(id).or_insert_with(|| TicketInEnvironment {
                     id: id.clone(),
-                    key: id
-                        .split_once(':')
-                        .map_or(id.as_str(), |(_, k)| k)
-                        .to_string(),
+                    key: ticket_key(id).to_string(),
                     title: ticket.map(|t| t.title.clone()),
                     status: ticket.map(|t| t.status.clone()),
                     category: ticket.map(|t| t.category),

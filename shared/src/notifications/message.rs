@@ -46,23 +46,30 @@ pub const MAX_SLACK_BLOCKS_TEXT_CHARS: usize = 12_000;
 /// event up to `config.group_after` events, else the grouped set. Every message passes
 /// [`crate::digest::check_block_kit_limits`].
 pub fn slack_messages(events: &[DomainEvent], config: &NotificationConfig, tz: Tz) -> Vec<Value> {
-    let cards: Vec<Card> = events.iter().map(|e| card(e, tz)).collect();
-    if events.len() > config.group_after {
-        slack_grouped(&group_heading(events), &cards)
-    } else {
-        cards.iter().map(slack_single).collect()
-    }
+    messages(events, config, tz, slack_single, slack_grouped)
 }
 
 /// The events as Teams messages (`{"type": "message", "attachments": [Adaptive Card]}`), to be
 /// posted in order, grouped as [`slack_messages`] are. Every message passes
 /// [`crate::digest::check_teams_message`].
 pub fn teams_messages(events: &[DomainEvent], config: &NotificationConfig, tz: Tz) -> Vec<Value> {
+    messages(events, config, tz, teams_single, teams_grouped)
+}
+
+/// The grouping rule both chats follow, so a channel on either sees the same messages: one per
+/// event (`single`) up to `config.group_after` events, else the grouped set under one heading.
+fn messages(
+    events: &[DomainEvent],
+    config: &NotificationConfig,
+    tz: Tz,
+    single: fn(&Card) -> Value,
+    grouped: fn(&str, &[Card]) -> Vec<Value>,
+) -> Vec<Value> {
     let cards: Vec<Card> = events.iter().map(|e| card(e, tz)).collect();
     if events.len() > config.group_after {
-        teams_grouped(&group_heading(events), &cards)
+        grouped(&group_heading(events), &cards)
     } else {
-        cards.iter().map(teams_single).collect()
+        cards.iter().map(single).collect()
     }
 }
 

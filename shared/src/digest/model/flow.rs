@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::super::format;
 use super::TeamInput;
-use crate::derive::Rollup;
+use crate::derive::{ticket_key, Rollup};
 use crate::metrics::environments::RepoEnvironments;
 use crate::metrics::merge_weeks;
 use crate::time::IsoWeek;
@@ -100,10 +100,7 @@ fn environment_lines(environments: &[RepoEnvironments]) -> Vec<FlowLine> {
     by_order
         .into_iter()
         .map(|(environment, (_, next, prs, tickets))| {
-            let keys: Vec<&str> = tickets
-                .iter()
-                .map(|id| id.split_once(':').map_or(*id, |(_, key)| key))
-                .collect();
+            let keys: Vec<&str> = tickets.iter().map(|id| ticket_key(id)).collect();
             let named = if keys.is_empty() {
                 String::new()
             } else {

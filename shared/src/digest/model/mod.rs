@@ -309,8 +309,28 @@ pub struct OpenIncidentLine {
     pub age: String,
 }
 
+/// The title of the digest's goals section, shown only when a team has a goal off track.
+pub const GOALS_TITLE: &str = "Goals off track";
+
 /// The title of the digest's tickets and environments section ([`flow`]).
 pub const FLOW_TITLE: &str = "Tickets and environments";
+
+/// A row of the digest's titled lists (goals off track, tickets and environments): every
+/// renderer writes both as `subject: summary`, so they read the rows here and differ only in
+/// markup.
+pub(crate) type ListRow<'a> = (&'a String, &'a String);
+
+impl Digest {
+    /// The teams with goals off track: the team, then its goals in one line.
+    pub(crate) fn goal_rows(&self) -> impl ExactSizeIterator<Item = ListRow<'_>> {
+        self.goals_off_track.iter().map(|g| (&g.team, &g.summary))
+    }
+
+    /// The teams' tickets, then the environments ahead of the next.
+    pub(crate) fn flow_rows(&self) -> impl ExactSizeIterator<Item = ListRow<'_>> {
+        self.flow.iter().map(|f| (&f.subject, &f.summary))
+    }
+}
 
 /// Builds the digest. Pure: the same input gives the same digest.
 pub fn build_digest(input: &DigestInput) -> Digest {
