@@ -11,13 +11,11 @@
 use std::path::PathBuf;
 
 use chrono::Utc;
-use flowmeter_demo::{generate_with, Params, Secrets};
 use flowmeter_devserver::{serve, Settings};
-use flowmeter_e2e::{
-    drain, fresh_store, Delivery, ARGOCD_TOKEN, GENERIC_SECRET, GITHUB_SECRET, GITLAB_TOKEN,
-    JIRA_SECRET, JIRA_TOKEN, LINEAR_SECRET, PAGERDUTY_SECRET,
-};
+use flowmeter_e2e::{drain, fresh_store};
 use tokio::sync::{oneshot, watch};
+
+mod demo_org;
 
 const TOKEN: &str = "dashboard-read-token";
 
@@ -30,37 +28,17 @@ async fn demo_server(
     watch::Sender<bool>,
     tokio::task::JoinHandle<Result<(), flowmeter_devserver::DevServerError>>,
 ) {
-    let mut params = Params::new(flowmeter_demo::DEFAULT_SEED, Utc::now());
-    params.weeks = weeks;
-    params.activity = 0.6;
-    params.secrets = Secrets {
-        github: GITHUB_SECRET.into(),
-        pagerduty: PAGERDUTY_SECRET.into(),
-        generic: GENERIC_SECRET.into(),
-        jira: JIRA_SECRET.into(),
-        jira_token: JIRA_TOKEN.into(),
-        linear: LINEAR_SECRET.into(),
-        gitlab: GITLAB_TOKEN.into(),
-        argocd: ARGOCD_TOKEN.into(),
-    };
-    let store = fresh_store("dashboard").await;
-    let mut deliveries: Vec<Delivery> = Vec::new();
-    let org = if weeks > 0 {
-        let org = generate_with(&params);
-        deliveries = org.deliveries.iter().map(|d| d.delivery.clone()).collect();
-        Some(org)
+    let store = if weeks > 0 {
+        let org = demo_org::org(flowmeter_demo::DEFAULT_SEED, Utc::now(), weeks, 0.6);
+        demo_org::load("dashboard", &org, &org.deliveries).await
     } else {
-        None
-    };
-    if let Some(org) = &org {
-        store.put_config(&org.config_yaml).await.expect("config");
-    } else {
+        let store = fresh_store("dashboard").await;
         store
             .put_config("org: acme\nteams:\n  core:\n    members: [alice]\n    repos: [acme/api]\n")
             .await
             .expect("config");
-    }
-    flowmeter_e2e::deliver_all(&store, &deliveries).await;
+        store
+    };
     drain(&store, &mut None).await;
 
     let (stop, stopped) = watch::channel(false);

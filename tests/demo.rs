@@ -12,17 +12,16 @@ use flowmeter::derive::ticket_keys::ticket_keys_in;
 use flowmeter::ingest::{self, Normalized};
 use flowmeter::time::IsoWeek;
 use flowmeter_demo::truth::quantile;
-use flowmeter_demo::{generate, generate_with, DemoDelivery, DemoOrg, Params, Secrets, Team};
-use flowmeter_e2e::{
-    api_text, drain, fresh_store, Delivery, ARGOCD_TOKEN, GENERIC_SECRET, GITHUB_SECRET,
-    GITLAB_TOKEN, JIRA_SECRET, JIRA_TOKEN, LINEAR_SECRET, PAGERDUTY_SECRET,
-};
+use flowmeter_demo::{generate, DemoDelivery, DemoOrg, Secrets, Team};
+use flowmeter_e2e::{api_text, drain, Delivery};
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::lambda_http::{Body, Request};
 use flowmeter_edge::store::Store;
 use flowmeter_edge::store::{AttributeValue, Item};
 use serde_json::Value;
+
+mod demo_org;
 
 const TOKEN: &str = "demo-test-token";
 
@@ -429,24 +428,8 @@ async fn loaded(seed: u64) -> (DemoOrg, ApiState, Store) {
 
 /// [`loaded`], with a history that ends at `end`.
 async fn loaded_until(seed: u64, end: DateTime<Utc>) -> (DemoOrg, ApiState, Store) {
-    let mut params = Params::new(seed, end);
-    params.weeks = 6;
-    params.activity = 0.6;
-    params.secrets = Secrets {
-        github: GITHUB_SECRET.into(),
-        pagerduty: PAGERDUTY_SECRET.into(),
-        generic: GENERIC_SECRET.into(),
-        jira: JIRA_SECRET.into(),
-        jira_token: JIRA_TOKEN.into(),
-        linear: LINEAR_SECRET.into(),
-        gitlab: GITLAB_TOKEN.into(),
-        argocd: ARGOCD_TOKEN.into(),
-    };
-    let org = generate_with(&params);
-    let store = fresh_store("demo").await;
-    store.put_config(&org.config_yaml).await.expect("config");
-    let deliveries: Vec<Delivery> = org.deliveries.iter().map(|d| d.delivery.clone()).collect();
-    flowmeter_e2e::deliver_all(&store, &deliveries).await;
+    let org = demo_org::org(seed, end, 6, 0.6);
+    let store = demo_org::load("demo", &org, &org.deliveries).await;
     drain(&store, &mut None).await;
     let state = ApiState::new(store.clone(), TOKEN.into(), "demo-admin".into());
     (org, state, store)
