@@ -247,85 +247,76 @@ fn every_delivery_is_signed_and_normalizes(a: &DemoOrg) {
     }
 }
 
+/// How a signing source's deliveries are verified: under its secret, with its signature header.
+type Verify = fn(&[u8], &[u8], Option<&str>) -> Result<(), ingest::signature::SignatureError>;
+
 /// One delivery is signed with its source's secret and normalizes to facts; counts its kind.
 fn assert_signed_and_normalizes(
     d: &Delivery,
     secrets: &Secrets,
     kinds: &mut BTreeMap<String, usize>,
 ) {
-    let normalized = match d.path.as_str() {
+    use ingest::signature::{
+        verify_generic, verify_github, verify_jira, verify_linear, verify_pagerduty,
+    };
+    let signature: Option<(&str, Verify, &str)> = match d.path.as_str() {
+        "/webhooks/github" => Some(("x-hub-signature-256", verify_github, &secrets.github)),
+        "/webhooks/pagerduty" => Some((
+            "x-pagerduty-signature",
+            verify_pagerduty,
+            &secrets.pagerduty,
+        )),
+        "/webhooks/deployments" => Some((
+            "x-flowmeter-signature-256",
+            verify_generic,
+            &secrets.generic,
+        )),
+        "/webhooks/jira" => Some(("x-hub-signature", verify_jira, &secrets.jira)),
+        "/webhooks/linear" => Some(("linear-signature", verify_linear, &secrets.linear)),
+        _ => None,
+    };
+    if let Some((name, verify, secret)) = signature {
+        let sig = header(d, name);
+        assert_eq!(verify(secret.as_bytes(), &d.body, Some(sig)), Ok(()));
+    }
+    let (kind, normalized) = match d.path.as_str() {
         "/webhooks/github" => {
-            let sig = header(d, "x-hub-signature-256");
-            assert_eq!(
-                ingest::signature::verify_github(secrets.github.as_bytes(), &d.body, Some(sig)),
-                Ok(())
-            );
             let event = header(d, "x-github-event");
-            *kinds.entry(event.to_string()).or_default() += 1;
-            ingest::github::normalize_github(event, header(d, "x-github-delivery"), &d.body)
+            let delivery_id = header(d, "x-github-delivery");
+            let normalized = ingest::github::normalize_github(event, delivery_id, &d.body);
+            (event.to_string(), normalized)
         }
-        "/webhooks/pagerduty" => {
-            let sig = header(d, "x-pagerduty-signature");
-            assert_eq!(
-                ingest::signature::verify_pagerduty(
-                    secrets.pagerduty.as_bytes(),
-                    &d.body,
-                    Some(sig)
-                ),
-                Ok(())
-            );
-            *kinds.entry("pagerduty".into()).or_default() += 1;
-            ingest::pagerduty::normalize_pagerduty(&d.body)
-        }
-        "/webhooks/deployments" => {
-            let sig = header(d, "x-flowmeter-signature-256");
-            assert_eq!(
-                ingest::signature::verify_generic(secrets.generic.as_bytes(), &d.body, Some(sig)),
-                Ok(())
-            );
-            *kinds.entry("generic deployment".into()).or_default() += 1;
-            ingest::generic::normalize_generic_deployment(&d.body)
-        }
-        "/webhooks/jira" => {
-            let sig = header(d, "x-hub-signature");
-            assert_eq!(
-                ingest::signature::verify_jira(secrets.jira.as_bytes(), &d.body, Some(sig)),
-                Ok(())
-            );
-            *kinds.entry("jira".into()).or_default() += 1;
-            ingest::jira::normalize_jira(&d.body)
-        }
-        "/webhooks/linear" => {
-            let sig = header(d, "linear-signature");
-            assert_eq!(
-                ingest::signature::verify_linear(secrets.linear.as_bytes(), &d.body, Some(sig)),
-                Ok(())
-            );
-            *kinds.entry("linear".into()).or_default() += 1;
-            ingest::linear::normalize_linear(&d.body)
-        }
+        "/webhooks/pagerduty" => (
+            "pagerduty".into(),
+            ingest::pagerduty::normalize_pagerduty(&d.body),
+        ),
+        "/webhooks/deployments" => (
+            "generic deployment".into(),
+            ingest::generic::normalize_generic_deployment(&d.body),
+        ),
+        "/webhooks/jira" => ("jira".into(), ingest::jira::normalize_jira(&d.body)),
+        "/webhooks/linear" => ("linear".into(), ingest::linear::normalize_linear(&d.body)),
         "/webhooks/gitlab" => {
             assert_eq!(header(d, "x-gitlab-token"), secrets.gitlab);
-            *kinds
-                .entry(format!("gitlab {}", header(d, "x-gitlab-event")))
-                .or_default() += 1;
-            d.normalize()
+            (
+                format!("gitlab {}", header(d, "x-gitlab-event")),
+                d.normalize(),
+            )
         }
         "/webhooks/argocd" => {
             assert_eq!(
                 header(d, "authorization"),
                 format!("Bearer {}", secrets.argocd)
             );
-            *kinds.entry("argocd".into()).or_default() += 1;
-            d.normalize()
+            ("argocd".into(), d.normalize())
         }
         path if path.starts_with("/webhooks/jira/") => {
             assert_eq!(path, format!("/webhooks/jira/{}", secrets.jira_token));
-            *kinds.entry("jira server".into()).or_default() += 1;
-            ingest::jira::normalize_jira(&d.body)
+            ("jira server".into(), ingest::jira::normalize_jira(&d.body))
         }
         other => panic!("unexpected path {other}"),
     };
+    *kinds.entry(kind).or_default() += 1;
     match normalized {
         Ok(Normalized::Facts(f)) => assert!(!f.is_empty()),
         Ok(Normalized::Ignored(why)) => {
@@ -580,15 +571,11 @@ async fn each_repo_runs_a_commit_in_staging_and_production(state: &ApiState, tea
     expected.sort();
     assert_eq!(names, expected, "{body}");
     for repo in &repos {
-        let environments: Vec<&str> = repo["environments"]
-            .as_array()
-            .map(|all| {
-                all.iter()
-                    .filter_map(|e| e["environment"].as_str())
-                    .collect()
-            })
-            .unwrap_or_default();
-        assert_eq!(environments, ["staging", "production"], "{repo}");
+        assert_eq!(
+            flowmeter_e2e::environment_names(repo),
+            ["staging", "production"],
+            "{repo}"
+        );
         for env in repo["environments"].as_array().into_iter().flatten() {
             assert!(env["deployment"]["sha"].is_string(), "{env}");
         }

@@ -230,3 +230,15 @@ pub async fn api_text(
     };
     (response.status(), text)
 }
+
+/// The environments one repo of a `GET /v1/environments` answer lists, in the answer's order.
+pub fn environment_names(repo: &serde_json::Value) -> Vec<&str> {
+    repo["environments"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|e| e["environment"].as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
