@@ -732,54 +732,37 @@ async fn the_families_equal_the_json_reports(state: &ApiState, text: &str, scope
         ("0.5", "p50_seconds", "p50_lines"),
         ("0.9", "p90_seconds", "p90_lines"),
     ] {
-        expected.push((
-            "flowmeter_review_latency_seconds",
-            q(quantile),
-            prs["review_latency"][seconds].as_f64(),
-        ));
-        expected.push((
-            "flowmeter_pull_request_size_lines",
-            q(quantile),
-            prs["size"][lines].as_f64(),
-        ));
-        expected.push((
-            "flowmeter_incident_mttr_seconds",
-            q(quantile),
-            incidents["mttr"][seconds].as_f64(),
-        ));
+        for (name, value) in [
+            (
+                "flowmeter_review_latency_seconds",
+                &prs["review_latency"][seconds],
+            ),
+            ("flowmeter_pull_request_size_lines", &prs["size"][lines]),
+            (
+                "flowmeter_incident_mttr_seconds",
+                &incidents["mttr"][seconds],
+            ),
+        ] {
+            expected.push((name, q(quantile), value.as_f64()));
+        }
     }
-    expected.extend([
-        (
-            "flowmeter_pull_requests_merged",
-            String::new(),
-            prs["merged"].as_f64(),
-        ),
-        (
-            "flowmeter_pull_requests_opened",
-            String::new(),
-            prs["opened"].as_f64(),
-        ),
+    let open_incidents = incidents["open"].as_array().map(|a| a.len() as f64);
+    for (name, value) in [
+        ("flowmeter_pull_requests_merged", prs["merged"].as_f64()),
+        ("flowmeter_pull_requests_opened", prs["opened"].as_f64()),
         (
             "flowmeter_first_time_pass_ratio",
-            String::new(),
             prs["first_time_pass_rate"].as_f64(),
         ),
-        (
-            "flowmeter_incidents_opened",
-            String::new(),
-            incidents["opened"].as_f64(),
-        ),
+        ("flowmeter_incidents_opened", incidents["opened"].as_f64()),
         (
             "flowmeter_incidents_resolved",
-            String::new(),
             incidents["resolved"].as_f64(),
         ),
-        (
-            "flowmeter_incidents_open",
-            String::new(),
-            incidents["open"].as_array().map(|a| a.len() as f64),
-        ),
-    ]);
+        ("flowmeter_incidents_open", open_incidents),
+    ] {
+        expected.push((name, String::new(), value));
+    }
     for (name, labels, value) in expected {
         assert_eq!(
             sample(text, name, scope, &labels),

@@ -11,23 +11,16 @@
 use std::path::PathBuf;
 
 use chrono::Utc;
-use flowmeter_devserver::{serve, Settings};
+use flowmeter_e2e::http::RunningDevServer;
 use flowmeter_e2e::{drain, fresh_store};
-use tokio::sync::{oneshot, watch};
 
 mod demo_org;
 
 const TOKEN: &str = "dashboard-read-token";
 
 /// A dev server on a free port over a fresh table holding the demo org (`weeks` up to the last
-/// full week, so the dashboard's default periods cover it); its URL and the stop switch.
-async fn demo_server(
-    weeks: u32,
-) -> (
-    String,
-    watch::Sender<bool>,
-    tokio::task::JoinHandle<Result<(), flowmeter_devserver::DevServerError>>,
-) {
+/// full week, so the dashboard's default periods cover it).
+async fn demo_server(weeks: u32) -> RunningDevServer {
     let store = if weeks > 0 {
         let org = demo_org::org(flowmeter_demo::DEFAULT_SEED, Utc::now(), weeks, 0.6);
         demo_org::load("dashboard", &org, &org.deliveries).await
@@ -40,22 +33,13 @@ async fn demo_server(
         store
     };
     drain(&store, &mut None).await;
-
-    let (stop, stopped) = watch::channel(false);
-    let (bound_tx, bound_rx) = oneshot::channel();
-    let settings = Settings {
-        api_token: TOKEN.into(),
-        admin_token: "dashboard-admin-token".into(),
-        ..flowmeter_e2e::http::devserver_settings(TOKEN, "dashboard-admin-token")
-    };
-    let task = tokio::spawn(serve(store, settings, stopped, Some(bound_tx)));
-    let base = format!("http://{}", bound_rx.await.expect("bound"));
-    (base, stop, task)
+    RunningDevServer::start(store, TOKEN, "dashboard-admin-token").await
 }
 
 #[tokio::test]
 async fn the_dev_server_serves_the_dashboard_without_a_token() {
-    let (base, stop, task) = demo_server(0).await;
+    let server = demo_server(0).await;
+    let base = &server.base;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -129,14 +113,14 @@ async fn the_dev_server_serves_the_dashboard_without_a_token() {
         .expect("dora");
     assert_eq!(r.status(), 401, "the read API keeps its token");
 
-    stop.send(true).expect("stop");
-    task.await.expect("join").expect("serve");
+    server.stop_cleanly().await;
 }
 
 #[tokio::test]
 #[ignore = "needs Chromium and node: run with `make test-browser`"]
 async fn the_dashboard_renders_the_api_numbers_in_chromium() {
-    let (base, stop, task) = demo_server(8).await;
+    let server = demo_server(8).await;
+    let base = &server.base;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut args = vec![
         root.join("tests/browser/dashboard.mjs")
@@ -177,6 +161,5 @@ async fn the_dashboard_renders_the_api_numbers_in_chromium() {
         figures["numbers_compared"].as_u64().unwrap_or(0) > 50,
         "{figures}"
     );
-    stop.send(true).expect("stop");
-    task.await.expect("join").expect("serve");
+    server.stop_cleanly().await;
 }
