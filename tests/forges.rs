@@ -78,9 +78,10 @@ trait Source {
     fn deliveries(&mut self) -> Vec<(DateTime<Utc>, Delivery)>;
 }
 
-/// A PR of the history: its number, author, head branch and current head commit.
+/// A PR of the history: its number, title, author, head branch and current head commit.
 struct Pr {
     number: u64,
+    title: &'static str,
     author: &'static str,
     branch: &'static str,
     head: String,
@@ -113,6 +114,7 @@ fn tell(source: &mut dyn Source) -> Vec<Delivery> {
 
     let mut pr1 = Pr {
         number: 1,
+        title: "Change 1",
         author: "alice",
         branch: "feature-1",
         head: sha("f1"),
@@ -134,6 +136,7 @@ fn tell(source: &mut dyn Source) -> Vec<Delivery> {
 
     let mut pr2 = Pr {
         number: 2,
+        title: "Change 2",
         author: "bob",
         branch: "feature-2",
         head: sha("f2"),
@@ -206,13 +209,12 @@ impl GitHub {
     fn pull_request<'a>(
         &self,
         pr: &'a Pr,
-        title: &'a str,
         closed: Option<(DateTime<Utc>, Option<&'a str>)>,
     ) -> github::PullRequest<'a> {
         github::PullRequest {
             repo: self.repo,
             number: pr.number,
-            title,
+            title: pr.title,
             body: None,
             author: pr.author,
             created: pr.created,
@@ -246,8 +248,7 @@ impl Source for GitHub {
     }
 
     fn opened(&mut self, pr: &Pr, at: DateTime<Utc>) {
-        let title = format!("Change {}", pr.number);
-        let body = self.pull_request(pr, &title, None).event("opened", at);
+        let body = self.pull_request(pr, None).event("opened", at);
         self.send(at, "pull_request", body);
     }
 
@@ -276,9 +277,8 @@ impl Source for GitHub {
     }
 
     fn merged(&mut self, pr: &Pr, at: DateTime<Utc>, merge_sha: &str) {
-        let title = format!("Change {}", pr.number);
         let body = self
-            .pull_request(pr, &title, Some((at, Some(merge_sha))))
+            .pull_request(pr, Some((at, Some(merge_sha))))
             .event("closed", at);
         self.send(at, "pull_request", body);
     }
@@ -358,13 +358,12 @@ impl GitLab {
 
     fn merge_request<'a>(
         pr: &'a Pr,
-        title: &'a str,
         closed: Option<(DateTime<Utc>, Option<&'a str>)>,
     ) -> gitlab::MergeRequest<'a> {
         gitlab::MergeRequest {
             project: GITLAB_PROJECT,
             iid: pr.number,
-            title,
+            title: pr.title,
             description: "",
             author: pr.author,
             created: pr.created,
@@ -399,21 +398,18 @@ impl Source for GitLab {
     }
 
     fn opened(&mut self, pr: &Pr, at: DateTime<Utc>) {
-        let title = format!("Change {}", pr.number);
-        let body = Self::merge_request(pr, &title, None).event("open", pr.author, at, json!({}));
+        let body = Self::merge_request(pr, None).event("open", pr.author, at, json!({}));
         self.send(at, "Merge Request Hook", body);
     }
 
     fn comment(&mut self, pr: &Pr, at: DateTime<Utc>, by: &str, on_diff: bool) {
-        let title = format!("Change {}", pr.number);
         let id = pr.number * 1000 + u64::from(on_diff);
-        let body = Self::merge_request(pr, &title, None).note(id, by, at, "looks good", on_diff);
+        let body = Self::merge_request(pr, None).note(id, by, at, "looks good", on_diff);
         self.send(at, "Note Hook", body);
     }
 
     fn review(&mut self, pr: &Pr, at: DateTime<Utc>, by: &str, approved: bool) {
-        let title = format!("Change {}", pr.number);
-        let mr = Self::merge_request(pr, &title, None);
+        let mr = Self::merge_request(pr, None);
         let body = if approved {
             mr.event("approved", by, at, json!({}))
         } else {
@@ -423,8 +419,7 @@ impl Source for GitLab {
     }
 
     fn merged(&mut self, pr: &Pr, at: DateTime<Utc>, merge_sha: &str) {
-        let title = format!("Change {}", pr.number);
-        let body = Self::merge_request(pr, &title, Some((at, Some(merge_sha)))).event(
+        let body = Self::merge_request(pr, Some((at, Some(merge_sha)))).event(
             "merge",
             pr.author,
             at,
@@ -503,13 +498,12 @@ impl Bitbucket {
 
     fn pull_request<'a>(
         pr: &'a Pr,
-        title: &'a str,
         closed: Option<(DateTime<Utc>, Option<&'a str>)>,
     ) -> bitbucket::PullRequest<'a> {
         bitbucket::PullRequest {
             full_name: BITBUCKET_REPO,
             id: pr.number,
-            title,
+            title: pr.title,
             description: "",
             author: pr.author,
             created: pr.created,
@@ -538,21 +532,18 @@ impl Source for Bitbucket {
     }
 
     fn opened(&mut self, pr: &Pr, at: DateTime<Utc>) {
-        let title = format!("Change {}", pr.number);
-        let body = Self::pull_request(pr, &title, None).event(pr.author, at);
+        let body = Self::pull_request(pr, None).event(pr.author, at);
         self.send(at, "pullrequest:created", body);
     }
 
     fn comment(&mut self, pr: &Pr, at: DateTime<Utc>, by: &str, on_diff: bool) {
-        let title = format!("Change {}", pr.number);
         let id = pr.number * 1000 + u64::from(on_diff);
-        let body = Self::pull_request(pr, &title, None).comment(id, by, at, "looks good", on_diff);
+        let body = Self::pull_request(pr, None).comment(id, by, at, "looks good", on_diff);
         self.send(at, "pullrequest:comment_created", body);
     }
 
     fn review(&mut self, pr: &Pr, at: DateTime<Utc>, by: &str, approved: bool) {
-        let title = format!("Change {}", pr.number);
-        let bb = Self::pull_request(pr, &title, None);
+        let bb = Self::pull_request(pr, None);
         if approved {
             self.send(at, "pullrequest:approved", bb.verdict("approval", by, at));
         } else {
@@ -562,8 +553,7 @@ impl Source for Bitbucket {
     }
 
     fn merged(&mut self, pr: &Pr, at: DateTime<Utc>, merge_sha: &str) {
-        let title = format!("Change {}", pr.number);
-        let body = Self::pull_request(pr, &title, Some((at, Some(merge_sha)))).event(pr.author, at);
+        let body = Self::pull_request(pr, Some((at, Some(merge_sha)))).event(pr.author, at);
         self.send(at, "pullrequest:fulfilled", body);
     }
 
