@@ -1181,79 +1181,54 @@ fn corpus() -> Vec<Case> {
         "/v1/pull-requests",
         "/v1/incidents",
     ] {
-        for (what, query, expect) in [
-            ("bad month", "from=2026-13-45", Expect::Status(400)),
-            ("not a date", "to=yesterday", Expect::Status(400)),
-            (
-                "from after to",
-                "from=2026-10-20&to=2026-10-01",
-                Expect::Status(400),
-            ),
-            (
-                "too long",
-                "from=1900-01-01&to=2026-01-01",
-                Expect::Status(400),
-            ),
-            (
-                "year 0",
-                "from=0000-01-01&to=0000-01-09",
-                Expect::Status(400),
-            ),
-            (
-                "year 1969",
-                "from=1969-12-01&to=1969-12-31",
-                Expect::Status(400),
-            ),
-            (
-                "1970 to 9999",
-                "from=1970-01-01&to=9999-12-31",
-                Expect::Status(400),
-            ),
-            (
-                "year 9999",
-                "from=9999-12-20&to=9999-12-31",
-                Expect::NotServerError,
-            ),
-            (
-                "year 262142",
-                "from=%2B262142-12-20&to=%2B262142-12-31",
-                Expect::Status(400),
-            ),
-            (
-                "min and max",
-                "from=-262143-01-01&to=262143-12-31",
-                Expect::Status(400),
-            ),
-            ("unknown team", "scope=team:nope", Expect::Status(404)),
-            ("unknown kind", "scope=planet:mars", Expect::Client),
-            ("no kind", "scope=acme", Expect::Status(400)),
-            ("empty scope", "scope=", Expect::Status(400)),
-            ("bad repo", "scope=repo:a/b/c", Expect::Status(400)),
-            ("empty repo", "scope=repo:", Expect::Status(400)),
-            ("unknown repo", "scope=repo:a/b", Expect::Status(404)),
-            ("repo with #", "scope=repo:a%23x/b", Expect::Client),
-            ("percent garbage", "scope=%zz%&from=%", Expect::Client),
-            ("invalid UTF-8", "scope=team:%ff%fe", Expect::Client),
-            ("NUL", "scope=team:%00", Expect::Client),
-            ("staging", "env=staging", Expect::Status(400)),
-            ("unknown parameter", "bogus=1", Expect::Status(400)),
-            (
-                "repeated",
-                "scope=org&scope=org&scope=org",
-                Expect::NotServerError,
-            ),
-            ("only separators", "&&&=&=", Expect::Client),
-            ("long scope", long_scope.as_str(), Expect::Status(404)),
-            ("long repo scope", long_repo.as_str(), Expect::Status(400)),
-            (
-                "long service scope",
-                long_service.as_str(),
-                Expect::Status(400),
-            ),
+        let bad_request = [
+            ("bad month", "from=2026-13-45"),
+            ("not a date", "to=yesterday"),
+            ("from after to", "from=2026-10-20&to=2026-10-01"),
+            ("too long", "from=1900-01-01&to=2026-01-01"),
+            ("year 0", "from=0000-01-01&to=0000-01-09"),
+            ("year 1969", "from=1969-12-01&to=1969-12-31"),
+            ("1970 to 9999", "from=1970-01-01&to=9999-12-31"),
+            ("year 262142", "from=%2B262142-12-20&to=%2B262142-12-31"),
+            ("min and max", "from=-262143-01-01&to=262143-12-31"),
+            ("no kind", "scope=acme"),
+            ("empty scope", "scope="),
+            ("bad repo", "scope=repo:a/b/c"),
+            ("empty repo", "scope=repo:"),
+            ("staging", "env=staging"),
+            ("unknown parameter", "bogus=1"),
+            ("long repo scope", long_repo.as_str()),
+            ("long service scope", long_service.as_str()),
+        ];
+        let not_found = [
+            ("unknown team", "scope=team:nope"),
+            ("unknown repo", "scope=repo:a/b"),
+            ("long scope", long_scope.as_str()),
+        ];
+        let client_error = [
+            ("unknown kind", "scope=planet:mars"),
+            ("repo with #", "scope=repo:a%23x/b"),
+            ("percent garbage", "scope=%zz%&from=%"),
+            ("invalid UTF-8", "scope=team:%ff%fe"),
+            ("NUL", "scope=team:%00"),
+            ("only separators", "&&&=&="),
+        ];
+        let answered = [
+            ("year 9999", "from=9999-12-20&to=9999-12-31"),
+            ("repeated", "scope=org&scope=org&scope=org"),
+        ];
+        for (queries, expect) in [
+            (&bad_request[..], Expect::Status(400)),
+            (&not_found, Expect::Status(404)),
+            (&client_error, Expect::Client),
+            (&answered, Expect::NotServerError),
         ] {
-            cases.push(
-                Case::read(format!("{route} {what}"), format!("{route}?{query}")).expect(expect),
-            );
+            for (what, query) in queries {
+                cases.push(
+                    Case::read(format!("{route} {what}"), format!("{route}?{query}"))
+                        .expect(expect),
+                );
+            }
         }
     }
     cases.push(Case::read("teams with a query", "/v1/teams?x=%ff").expect(Expect::NotServerError));
@@ -1299,6 +1274,33 @@ fn corpus() -> Vec<Case> {
 /// Wrong types, impossible dates and huge numbers in the GitLab, Bitbucket and ArgoCD fields
 /// their parsers read.
 fn forge_mutations(cases: &mut Vec<Case>, nines: &str) {
+    gitlab_mutations(cases, nines);
+    bitbucket_mutations(cases, nines);
+    argocd_mutations(cases);
+}
+
+/// A case for each mutation of each fixture, sent as its event by `send` (`Case::gitlab`,
+/// `Case::bitbucket`) and named after `forge`, the event and the mutation.
+fn spliced_cases(
+    cases: &mut Vec<Case>,
+    forge: &str,
+    fixtures: &[(&str, &str, &[Mutation])],
+    send: fn(String, &str, Vec<u8>) -> Case,
+) {
+    for (event, path, mutations) in fixtures {
+        let value = fixture_json(path);
+        for (pointer, raw) in *mutations {
+            let short: String = raw.chars().take(24).collect();
+            cases.push(send(
+                format!("{forge} {event} {pointer}={short}"),
+                event,
+                spliced(&value, pointer, raw),
+            ));
+        }
+    }
+}
+
+fn gitlab_mutations(cases: &mut Vec<Case>, nines: &str) {
     let gitlab: [(&str, &str, &[Mutation]); 4] = [
         (
             "Merge Request Hook",
@@ -1356,17 +1358,10 @@ fn forge_mutations(cases: &mut Vec<Case>, nines: &str) {
             ],
         ),
     ];
-    for (event, path, mutations) in gitlab {
-        let value = fixture_json(path);
-        for (pointer, raw) in mutations {
-            let short: String = raw.chars().take(24).collect();
-            cases.push(Case::gitlab(
-                format!("gitlab {event} {pointer}={short}"),
-                event,
-                spliced(&value, pointer, raw),
-            ));
-        }
-    }
+    spliced_cases(cases, "gitlab", &gitlab, Case::gitlab);
+}
+
+fn bitbucket_mutations(cases: &mut Vec<Case>, nines: &str) {
     let bitbucket: [(&str, &str, &[Mutation]); 2] = [
         (
             "pullrequest:approved",
@@ -1399,17 +1394,10 @@ fn forge_mutations(cases: &mut Vec<Case>, nines: &str) {
             ],
         ),
     ];
-    for (key, path, mutations) in bitbucket {
-        let value = fixture_json(path);
-        for (pointer, raw) in mutations {
-            let short: String = raw.chars().take(24).collect();
-            cases.push(Case::bitbucket(
-                format!("bitbucket {key} {pointer}={short}"),
-                key,
-                spliced(&value, pointer, raw),
-            ));
-        }
-    }
+    spliced_cases(cases, "bitbucket", &bitbucket, Case::bitbucket);
+}
+
+fn argocd_mutations(cases: &mut Vec<Case>) {
     let argocd = fixture_json(ARGOCD_SUCCEEDED);
     for (pointer, raw) in [
         ("/app", "7"),
@@ -1433,6 +1421,12 @@ fn forge_mutations(cases: &mut Vec<Case>, nines: &str) {
 /// for another source is a 401; a delivery without its event or id header is a 400; an event
 /// Flowmeter does not read is accepted and ignored.
 fn forge_authentication(cases: &mut Vec<Case>) {
+    gitlab_authentication(cases);
+    bitbucket_authentication(cases);
+    argocd_authentication(cases);
+}
+
+fn gitlab_authentication(cases: &mut Vec<Case>) {
     let mr = fixture("gitlab/go-gitlab.merge_request.json");
     let gitlab = |name: &str| {
         Case::new(name, "/webhooks/gitlab", mr.clone()).header("content-type", "application/json")
@@ -1474,7 +1468,9 @@ fn forge_authentication(cases: &mut Vec<Case>) {
             .header("x-gitlab-event-uuid", "u".repeat(300)),
     );
     cases.push(Case::gitlab("gitlab unknown event", "Wiki Page Hook", mr.clone()).status(202));
+}
 
+fn bitbucket_authentication(cases: &mut Vec<Case>) {
     let approved = fixture("bitbucket/cloud.pullrequest_approved.json");
     let bitbucket = |name: &str| {
         Case::new(name, "/webhooks/bitbucket", approved.clone())
@@ -1533,7 +1529,9 @@ fn forge_authentication(cases: &mut Vec<Case>) {
     cases.push(
         Case::bitbucket("bitbucket unknown event", "issue:created", approved.clone()).status(202),
     );
+}
 
+fn argocd_authentication(cases: &mut Vec<Case>) {
     let succeeded = fixture(ARGOCD_SUCCEEDED);
     let argocd = |name: &str| {
         Case::new(name, "/webhooks/argocd", succeeded.clone())
