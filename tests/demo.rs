@@ -426,6 +426,16 @@ async fn loaded_until(seed: u64, end: DateTime<Utc>) -> (DemoOrg, ApiState, Stor
     (org, state, store)
 }
 
+/// What the checks of one team read: the org and its truth, the API over the org's table, and
+/// the period the org's history covers.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    org: &'a DemoOrg,
+    state: &'a ApiState,
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
 #[tokio::test]
 async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
     let (org, state, store) = loaded(2026).await;
@@ -436,30 +446,31 @@ async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
     // The struggling team's numbers, straight from the generator's record.
     let name = org.struggling_team.clone();
     let team = org.team(&name).expect("team").clone();
-    team_dora_matches_the_truth(&org, &state, &team, from, to).await;
-    team_pull_requests_match_the_truth(&org, &state, &team, from, to).await;
+    let view = View {
+        org: &org,
+        state: &state,
+        from,
+        to,
+    };
+    team_dora_matches_the_truth(view, &team).await;
+    team_pull_requests_match_the_truth(view, &team).await;
     org_weeks_match_the_truth(&org, &state, &weeks).await;
     the_team_s_latency_and_failures_rose_recently(&state, &name, &weeks, from, to).await;
     the_digest_flags_the_team_alone(&org, &store, &name).await;
     the_demo_goals_are_on_and_off_track(&state, from, to).await;
-    the_team_s_lists_name_its_failures_and_slowest_prs(&org, &state, &team, from, to).await;
+    the_team_s_lists_name_its_failures_and_slowest_prs(view, &team).await;
     each_repo_runs_a_commit_in_staging_and_production(&state, &team).await;
     every_ticket_delivery_stored_one_fact(&org, &store).await;
     for team in ["payments", "platform", "growth", "mobile"] {
-        team_tickets_match_the_truth(&org, &state, team, from, to).await;
-        team_security_matches_the_truth(&org, &state, team, from, to).await;
+        team_tickets_match_the_truth(view, team).await;
+        team_security_matches_the_truth(view, team).await;
     }
 }
 
 /// A team's security alerts (`GET /v1/security`) equal the generator's record: open at the end,
 /// and fixed in the period.
-async fn team_security_matches_the_truth(
-    org: &DemoOrg,
-    state: &ApiState,
-    name: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-) {
+async fn team_security_matches_the_truth(view: View<'_>, name: &str) {
+    let (org, state, from, to) = (view.org, view.state, view.from, view.to);
     let team = org.team(name).expect("team");
     let (open, fixed) = org.truth.security(&team.repos, from, to);
     let answer = get(
@@ -482,13 +493,8 @@ async fn team_security_matches_the_truth(
 /// A team's ticket cycle and lead times (its Jira projects or Linear team, per config) equal
 /// the generator's record: started → done of the started tickets done in the period, and
 /// started → the first production deployment shipping a PR that names the ticket.
-async fn team_tickets_match_the_truth(
-    org: &DemoOrg,
-    state: &ApiState,
-    team: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-) {
+async fn team_tickets_match_the_truth(view: View<'_>, team: &str) {
+    let (org, state, from, to) = (view.org, view.state, view.from, view.to);
     let truth = org.truth.tickets(team, from, to);
     let body = get(
         state,
@@ -589,13 +595,8 @@ async fn each_repo_runs_a_commit_in_staging_and_production(state: &ApiState, tea
 
 /// The team view's lists: every failed deployment the truth counts, by id, with a cause each,
 /// and the slowest PRs exactly as the truth's cycle times order them.
-async fn the_team_s_lists_name_its_failures_and_slowest_prs(
-    org: &DemoOrg,
-    state: &ApiState,
-    team: &Team,
-    from: NaiveDate,
-    to: NaiveDate,
-) {
+async fn the_team_s_lists_name_its_failures_and_slowest_prs(view: View<'_>, team: &Team) {
+    let (org, state, from, to) = (view.org, view.state, view.from, view.to);
     let scope = period(&format!("team:{}", team.name), from, to);
     let failed = get(state, &format!("/v1/deployments/failed?{scope}&limit=100")).await;
     let truth_failed = org.truth.failed_deployments();
@@ -728,13 +729,8 @@ async fn the_demo_goals_are_on_and_off_track(state: &ApiState, from: NaiveDate, 
     );
 }
 
-async fn team_dora_matches_the_truth(
-    org: &DemoOrg,
-    state: &ApiState,
-    team: &Team,
-    from: NaiveDate,
-    to: NaiveDate,
-) {
+async fn team_dora_matches_the_truth(view: View<'_>, team: &Team) {
+    let (org, state, from, to) = (view.org, view.state, view.from, view.to);
     let name = &team.name;
     let truth = org.truth.dora(&team.repos, from, to);
     let dora = get(
@@ -768,13 +764,8 @@ async fn team_dora_matches_the_truth(
     );
 }
 
-async fn team_pull_requests_match_the_truth(
-    org: &DemoOrg,
-    state: &ApiState,
-    team: &Team,
-    from: NaiveDate,
-    to: NaiveDate,
-) {
+async fn team_pull_requests_match_the_truth(view: View<'_>, team: &Team) {
+    let (org, state, from, to) = (view.org, view.state, view.from, view.to);
     let name = &team.name;
     let prs = get(
         state,
