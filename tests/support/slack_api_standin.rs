@@ -206,7 +206,7 @@ async fn answer(
         // The stand-in speaks JSON only; Slack would try to read a form and find no channel.
         return Ok(refuse(&state, "invalid_post_type", json!({})));
     }
-    let Ok(mut message) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
         return Ok(refuse(&state, "invalid_json", json!({})));
     };
     let requested = message
@@ -265,9 +265,19 @@ async fn answer(
     }
     let warning =
         (!content_type.to_ascii_lowercase().contains("charset=utf-8")).then_some("missing_charset");
+    Ok(accept(&state, &channel, message, warning))
+}
+
+/// Records an accepted message and answers as Slack does, with the message as posted.
+fn accept(
+    state: &Mutex<State>,
+    channel: &Channel,
+    mut message: Value,
+    warning: Option<&str>,
+) -> hyper::Response<Full<Bytes>> {
     let ts = {
         let Ok(mut state) = state.lock() else {
-            return Ok(reply(500, &json!({"ok": false}), None));
+            return reply(500, &json!({"ok": false}), None);
         };
         state.ts += 1;
         let ts = format!("{}.{:06}", state.ts / 1_000_000, state.ts % 1_000_000);
@@ -300,5 +310,5 @@ async fn answer(
     if let (Some(body), Some(warning)) = (body.as_object_mut(), warning) {
         body.insert("warning".into(), warning.into());
     }
-    Ok(reply(200, &body, None))
+    reply(200, &body, None)
 }
