@@ -43,6 +43,11 @@ enum Expect {
     NotServerError,
 }
 
+/// A delivery id that names its case, unique as the case names are.
+fn delivery_id(name: &str) -> String {
+    format!("malformed-{}", name.replace(' ', "-"))
+}
+
 struct Case {
     name: String,
     method: Method,
@@ -62,6 +67,11 @@ impl Case {
             body,
             expect: Expect::Status(400),
         }
+    }
+
+    /// A POST of a JSON body, as every webhook sends one.
+    fn json(name: impl Into<String>, path: impl Into<String>, body: Vec<u8>) -> Case {
+        Case::new(name, path, body).header("content-type", "application/json")
     }
 
     fn method(mut self, method: Method) -> Case {
@@ -88,59 +98,48 @@ impl Case {
     fn github(name: impl Into<String>, event: &str, body: Vec<u8>) -> Case {
         let name = name.into();
         let signature = format!("sha256={}", sign_hex(GITHUB_SECRET.as_bytes(), &body));
-        let delivery = format!("malformed-{}", name.replace(' ', "-"));
-        Case::new(name, "/webhooks/github", body)
+        let delivery = delivery_id(&name);
+        Case::json(name, "/webhooks/github", body)
             .header("x-github-event", event)
             .header("x-github-delivery", delivery)
             .header("x-hub-signature-256", signature)
-            .header("content-type", "application/json")
     }
 
     fn pagerduty(name: impl Into<String>, body: Vec<u8>) -> Case {
         let signature = format!("v1={}", sign_hex(PAGERDUTY_SECRET.as_bytes(), &body));
-        Case::new(name, "/webhooks/pagerduty", body)
-            .header("x-pagerduty-signature", signature)
-            .header("content-type", "application/json")
+        Case::json(name, "/webhooks/pagerduty", body).header("x-pagerduty-signature", signature)
     }
 
     fn generic(name: impl Into<String>, path: &str, body: Vec<u8>) -> Case {
         let signature = format!("sha256={}", sign_hex(GENERIC_SECRET.as_bytes(), &body));
-        Case::new(name, path, body)
-            .header("x-flowmeter-signature-256", signature)
-            .header("content-type", "application/json")
+        Case::json(name, path, body).header("x-flowmeter-signature-256", signature)
     }
 
     /// A Jira Cloud delivery, correctly signed.
     fn jira(name: impl Into<String>, body: Vec<u8>) -> Case {
         let signature = format!("sha256={}", sign_hex(JIRA_SECRET.as_bytes(), &body));
-        Case::new(name, "/webhooks/jira", body)
-            .header("x-hub-signature", signature)
-            .header("content-type", "application/json")
+        Case::json(name, "/webhooks/jira", body).header("x-hub-signature", signature)
     }
 
     /// A Jira Server delivery to the URL with the right token.
     fn jira_server(name: impl Into<String>, body: Vec<u8>) -> Case {
-        Case::new(name, format!("/webhooks/jira/{JIRA_TOKEN}"), body)
-            .header("content-type", "application/json")
+        Case::json(name, format!("/webhooks/jira/{JIRA_TOKEN}"), body)
     }
 
     /// A Linear delivery, correctly signed (its `webhookTimestamp` is the caller's to set).
     fn linear(name: impl Into<String>, body: Vec<u8>) -> Case {
         let signature = sign_hex(LINEAR_SECRET.as_bytes(), &body);
-        Case::new(name, "/webhooks/linear", body)
-            .header("linear-signature", signature)
-            .header("content-type", "application/json")
+        Case::json(name, "/webhooks/linear", body).header("linear-signature", signature)
     }
 
     /// A GitLab delivery with the right token and a fresh event UUID.
     fn gitlab(name: impl Into<String>, event: &str, body: Vec<u8>) -> Case {
         let name = name.into();
-        let delivery = format!("malformed-{}", name.replace(' ', "-"));
-        Case::new(name, "/webhooks/gitlab", body)
+        let delivery = delivery_id(&name);
+        Case::json(name, "/webhooks/gitlab", body)
             .header("x-gitlab-token", GITLAB_TOKEN)
             .header("x-gitlab-event", event)
             .header("x-gitlab-event-uuid", delivery)
-            .header("content-type", "application/json")
     }
 
     /// A Bitbucket delivery (Cloud or Data Center: the same headers), correctly signed, with a
@@ -148,19 +147,17 @@ impl Case {
     fn bitbucket(name: impl Into<String>, event_key: &str, body: Vec<u8>) -> Case {
         let name = name.into();
         let signature = format!("sha256={}", sign_hex(BITBUCKET_SECRET.as_bytes(), &body));
-        let delivery = format!("malformed-{}", name.replace(' ', "-"));
-        Case::new(name, "/webhooks/bitbucket", body)
+        let delivery = delivery_id(&name);
+        Case::json(name, "/webhooks/bitbucket", body)
             .header("x-hub-signature", signature)
             .header("x-event-key", event_key)
             .header("x-request-uuid", delivery)
-            .header("content-type", "application/json")
     }
 
     /// An argocd-notifications delivery with the right bearer token.
     fn argocd(name: impl Into<String>, body: Vec<u8>) -> Case {
-        Case::new(name, "/webhooks/argocd", body)
+        Case::json(name, "/webhooks/argocd", body)
             .header("authorization", format!("Bearer {ARGOCD_TOKEN}"))
-            .header("content-type", "application/json")
     }
 
     /// A read with the API token.
@@ -1428,9 +1425,7 @@ fn forge_authentication(cases: &mut Vec<Case>) {
 
 fn gitlab_authentication(cases: &mut Vec<Case>) {
     let mr = fixture("gitlab/go-gitlab.merge_request.json");
-    let gitlab = |name: &str| {
-        Case::new(name, "/webhooks/gitlab", mr.clone()).header("content-type", "application/json")
-    };
+    let gitlab = |name: &str| Case::json(name, "/webhooks/gitlab", mr.clone());
     for (what, token) in [
         ("wrong token", "not-the-token"),
         ("token prefix", &GITLAB_TOKEN[..6]),
@@ -1473,13 +1468,9 @@ fn gitlab_authentication(cases: &mut Vec<Case>) {
 fn bitbucket_authentication(cases: &mut Vec<Case>) {
     let approved = fixture("bitbucket/cloud.pullrequest_approved.json");
     let bitbucket = |name: &str| {
-        Case::new(name, "/webhooks/bitbucket", approved.clone())
-            .header("content-type", "application/json")
+        Case::json(name, "/webhooks/bitbucket", approved.clone())
             .header("x-event-key", "pullrequest:approved")
-            .header(
-                "x-request-uuid",
-                format!("malformed-{}", name.replace(' ', "-")),
-            )
+            .header("x-request-uuid", delivery_id(name))
     };
     let signed =
         |secret: &str, body: &[u8]| format!("sha256={}", sign_hex(secret.as_bytes(), body));
@@ -1533,10 +1524,7 @@ fn bitbucket_authentication(cases: &mut Vec<Case>) {
 
 fn argocd_authentication(cases: &mut Vec<Case>) {
     let succeeded = fixture(ARGOCD_SUCCEEDED);
-    let argocd = |name: &str| {
-        Case::new(name, "/webhooks/argocd", succeeded.clone())
-            .header("content-type", "application/json")
-    };
+    let argocd = |name: &str| Case::json(name, "/webhooks/argocd", succeeded.clone());
     cases.push(argocd("argocd no authorization").status(401));
     for (what, value) in [
         ("wrong token", "Bearer not-the-token".to_string()),
