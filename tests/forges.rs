@@ -62,21 +62,21 @@ incidents:
 /// - D3 of `m2` 9:00 → 9:05 failure; D4 of `m2` 10:00 → 10:05 success: ships PR 2.
 /// - An incident of the repo opened 11:00, resolved 11:45: it blames D4, the latest success.
 trait Source {
-    fn push(
-        &mut self,
-        at: DateTime<Utc>,
-        branch: &str,
-        before: &str,
-        commit: (&str, DateTime<Utc>),
-    );
+    fn push(&mut self, at: DateTime<Utc>, branch: &str, before: &str, commit: Commit);
     fn opened(&mut self, pr: &Pr, at: DateTime<Utc>);
     fn comment(&mut self, pr: &Pr, at: DateTime<Utc>, by: &str, on_diff: bool);
     fn review(&mut self, pr: &Pr, at: DateTime<Utc>, by: &str, approved: bool);
     fn merged(&mut self, pr: &Pr, at: DateTime<Utc>, merge_sha: &str);
-    fn deployment(&mut self, id: u64, sha: &str, span: (DateTime<Utc>, DateTime<Utc>), ok: bool);
+    fn deployment(&mut self, id: u64, sha: &str, span: Span, ok: bool);
     fn incident(&mut self, opened: DateTime<Utc>, resolved: DateTime<Utc>);
     fn deliveries(&mut self) -> Vec<(DateTime<Utc>, Delivery)>;
 }
+
+/// A commit of the history: its sha and when it was authored.
+type Commit<'a> = (&'a str, DateTime<Utc>);
+
+/// When a deployment started and finished.
+type Span = (DateTime<Utc>, DateTime<Utc>);
 
 /// A PR of the history: its number, title, author, head branch and current head commit.
 struct Pr {
@@ -228,13 +228,7 @@ impl GitHub {
 }
 
 impl Source for GitHub {
-    fn push(
-        &mut self,
-        at: DateTime<Utc>,
-        branch: &str,
-        before: &str,
-        (id, authored): (&str, DateTime<Utc>),
-    ) {
+    fn push(&mut self, at: DateTime<Utc>, branch: &str, before: &str, (id, authored): Commit) {
         let commits = vec![github::commit(id, authored, "dev")];
         let body = github::push(
             self.repo,
@@ -283,13 +277,7 @@ impl Source for GitHub {
         self.send(at, "pull_request", body);
     }
 
-    fn deployment(
-        &mut self,
-        id: u64,
-        sha: &str,
-        (started, finished): (DateTime<Utc>, DateTime<Utc>),
-        ok: bool,
-    ) {
+    fn deployment(&mut self, id: u64, sha: &str, (started, finished): Span, ok: bool) {
         if self.argocd {
             let body = argocd_sync(sha, (started, finished), ok);
             self.out.push((finished, argocd_delivery(body)));
@@ -334,7 +322,7 @@ const ARGOCD_APP: argocd::App = argocd::App {
 };
 
 /// The body the shipped argocd-notifications template renders for a finished sync of `sha`.
-fn argocd_sync(sha: &str, span: (DateTime<Utc>, DateTime<Utc>), ok: bool) -> Value {
+fn argocd_sync(sha: &str, span: Span, ok: bool) -> Value {
     ARGOCD_APP.sync(sha, span, if ok { "Succeeded" } else { "Failed" })
 }
 
@@ -376,13 +364,7 @@ impl GitLab {
 }
 
 impl Source for GitLab {
-    fn push(
-        &mut self,
-        at: DateTime<Utc>,
-        branch: &str,
-        before: &str,
-        (id, authored): (&str, DateTime<Utc>),
-    ) {
+    fn push(&mut self, at: DateTime<Utc>, branch: &str, before: &str, (id, authored): Commit) {
         let commits = vec![gitlab::commit(
             &GITLAB_PROJECT,
             id,
@@ -428,13 +410,7 @@ impl Source for GitLab {
         self.send(at, "Merge Request Hook", body);
     }
 
-    fn deployment(
-        &mut self,
-        id: u64,
-        sha: &str,
-        (started, finished): (DateTime<Utc>, DateTime<Utc>),
-        ok: bool,
-    ) {
+    fn deployment(&mut self, id: u64, sha: &str, (started, finished): Span, ok: bool) {
         let running = gitlab::deployment(
             &GITLAB_PROJECT,
             id,
@@ -515,13 +491,7 @@ impl Bitbucket {
 }
 
 impl Source for Bitbucket {
-    fn push(
-        &mut self,
-        at: DateTime<Utc>,
-        branch: &str,
-        before: &str,
-        (id, authored): (&str, DateTime<Utc>),
-    ) {
+    fn push(&mut self, at: DateTime<Utc>, branch: &str, before: &str, (id, authored): Commit) {
         let commits = [bitbucket::commit(id, authored, "dev", "change")];
         let before = (!github::creates_branch(before)).then_some(before);
         self.send(
@@ -557,7 +527,7 @@ impl Source for Bitbucket {
         self.send(at, "pullrequest:fulfilled", body);
     }
 
-    fn deployment(&mut self, id: u64, sha: &str, span: (DateTime<Utc>, DateTime<Utc>), ok: bool) {
+    fn deployment(&mut self, id: u64, sha: &str, span: Span, ok: bool) {
         let status = if ok { "success" } else { "failure" };
         let body = generic::deployment(
             Self::REPO,
