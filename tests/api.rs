@@ -529,32 +529,26 @@ async fn config_is_replaced_only_by_the_admin_and_only_when_valid() {
     let state = ApiState::new(store.clone(), API.into(), ADMIN.into());
     let (status, _, _) = call(&state, "PUT", "/v1/config", Some(API), Some("org: x\n")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, body, _) = call(
-        &state,
-        "PUT",
-        "/v1/config",
-        Some(ADMIN),
-        Some("org: acme\nteams:\n  core:\n    repos: [not-a-repo]\n"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let message = body["error"]["message"].as_str().unwrap_or_default();
+    // An invalid config is a 400 whose message says what is wrong.
+    let refused = |yaml: &'static str| {
+        let state = &state;
+        async move {
+            let (status, body, _) = call(state, "PUT", "/v1/config", Some(ADMIN), Some(yaml)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let message = refused("org: acme\nteams:\n  core:\n    repos: [not-a-repo]\n").await;
     assert!(
         message.contains("teams.core.repos"),
         "names the field: {message}"
     );
     // A team listing a member twice (in any case) would count their PRs twice: refused,
     // naming the team and the duplicate.
-    let (status, body, _) = call(
-        &state,
-        "PUT",
-        "/v1/config",
-        Some(ADMIN),
-        Some("org: acme\nteams:\n  core:\n    members: [alice, Alice]\n"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let message = body["error"]["message"].as_str().unwrap_or_default();
+    let message = refused("org: acme\nteams:\n  core:\n    members: [alice, Alice]\n").await;
     assert!(
         message.starts_with("teams.core.members[1]:")
             && message.contains("\"Alice\" is listed twice in team core"),
@@ -732,54 +726,37 @@ async fn the_families_equal_the_json_reports(state: &ApiState, text: &str, scope
         ("0.5", "p50_seconds", "p50_lines"),
         ("0.9", "p90_seconds", "p90_lines"),
     ] {
-        expected.push((
-            "flowmeter_review_latency_seconds",
-            q(quantile),
-            prs["review_latency"][seconds].as_f64(),
-        ));
-        expected.push((
-            "flowmeter_pull_request_size_lines",
-            q(quantile),
-            prs["size"][lines].as_f64(),
-        ));
-        expected.push((
-            "flowmeter_incident_mttr_seconds",
-            q(quantile),
-            incidents["mttr"][seconds].as_f64(),
-        ));
+        for (name, value) in [
+            (
+                "flowmeter_review_latency_seconds",
+                &prs["review_latency"][seconds],
+            ),
+            ("flowmeter_pull_request_size_lines", &prs["size"][lines]),
+            (
+                "flowmeter_incident_mttr_seconds",
+                &incidents["mttr"][seconds],
+            ),
+        ] {
+            expected.push((name, q(quantile), value.as_f64()));
+        }
     }
-    expected.extend([
-        (
-            "flowmeter_pull_requests_merged",
-            String::new(),
-            prs["merged"].as_f64(),
-        ),
-        (
-            "flowmeter_pull_requests_opened",
-            String::new(),
-            prs["opened"].as_f64(),
-        ),
+    let open_incidents = incidents["open"].as_array().map(|a| a.len() as f64);
+    for (name, value) in [
+        ("flowmeter_pull_requests_merged", prs["merged"].as_f64()),
+        ("flowmeter_pull_requests_opened", prs["opened"].as_f64()),
         (
             "flowmeter_first_time_pass_ratio",
-            String::new(),
             prs["first_time_pass_rate"].as_f64(),
         ),
-        (
-            "flowmeter_incidents_opened",
-            String::new(),
-            incidents["opened"].as_f64(),
-        ),
+        ("flowmeter_incidents_opened", incidents["opened"].as_f64()),
         (
             "flowmeter_incidents_resolved",
-            String::new(),
             incidents["resolved"].as_f64(),
         ),
-        (
-            "flowmeter_incidents_open",
-            String::new(),
-            incidents["open"].as_array().map(|a| a.len() as f64),
-        ),
-    ]);
+        ("flowmeter_incidents_open", open_incidents),
+    ] {
+        expected.push((name, String::new(), value));
+    }
     for (name, labels, value) in expected {
         assert_eq!(
             sample(text, name, scope, &labels),
@@ -908,10 +885,15 @@ async fn goals_equal_the_hand_computed_numbers_and_errors_are_clear() {
     );
     assert_eq!(core["scope"], "team:core");
 
+    the_org_s_goals_are_its_own_and_bad_scopes_are_refused(&state, &p).await;
+}
+
+/// `GET /v1/goals` of the org over `p`, and of scopes that have no goals.
+async fn the_org_s_goals_are_its_own_and_bad_scopes_are_refused(state: &ApiState, p: &str) {
     // The org: its own goals only; deploy days [1, 1] → high: on track; 4 successes a
     // fortnight = 2 a week, weekly 3, 1 → worsening; failure rate 3/5 = 0.6 > 50%, weekly 2/4
     // then 1/1 (W2 blamed by inc-2) → worsening. Not ranked.
-    let org = get(&state, &format!("/v1/goals?scope=org&{p}")).await;
+    let org = get(state, &format!("/v1/goals?scope=org&{p}")).await;
     let summary: Vec<Value> = org["goals"]
         .as_array()
         .map(|g| {
@@ -932,7 +914,7 @@ async fn goals_equal_the_hand_computed_numbers_and_errors_are_clear() {
     // Errors: a repo or service scope has no goals (400), an unknown team is a 404.
     for scope in ["repo:acme/api", "service:api"] {
         let (status, body, _) = call(
-            &state,
+            state,
             "GET",
             &format!("/v1/goals?scope={scope}"),
             Some(API),
@@ -946,7 +928,7 @@ async fn goals_equal_the_hand_computed_numbers_and_errors_are_clear() {
             "{message}"
         );
     }
-    let (status, body, _) = call(&state, "GET", "/v1/goals?scope=team:nope", Some(API), None).await;
+    let (status, body, _) = call(state, "GET", "/v1/goals?scope=team:nope", Some(API), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "unknown_scope");
     assert!(body["error"]["message"]

@@ -10,11 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use flowmeter::backfill::{BackfillJob, JobState, Phase};
 use flowmeter::model::{EntityKey, FactBody};
-use flowmeter_demo::{generate_with, DemoDelivery, DemoOrg, Params, Secrets, DEFAULT_SEED};
-use flowmeter_e2e::{
-    derived_state, drain, fresh_store, ARGOCD_TOKEN, GENERIC_SECRET, GITHUB_SECRET, GITLAB_TOKEN,
-    JIRA_SECRET, JIRA_TOKEN, LINEAR_SECRET, PAGERDUTY_SECRET,
-};
+use flowmeter_demo::{generate_with, DemoDelivery, DemoOrg, Params, DEFAULT_SEED};
+use flowmeter_e2e::{derived_state, drain, fresh_store};
 use flowmeter_edge::api::ApiState;
 use flowmeter_edge::backfill::run_to_end;
 use flowmeter_edge::github::{GitHubAuth, GitHubClient, RetryPolicy};
@@ -24,6 +21,8 @@ use flowmeter_edge::store::{keys, Store};
 use flowmeter_kit::github_api::{GitHubApi, Limits, RestHistory};
 use serde_json::Value;
 use tokio::sync::mpsc;
+
+mod demo_org;
 
 const READ_TOKEN: &str = "backfill-read";
 const ADMIN_TOKEN: &str = "backfill-admin";
@@ -35,20 +34,7 @@ fn now() -> DateTime<Utc> {
 /// The demo org over 6 weeks at 60% of its activity (the whole 12 weeks is `make
 /// demo-backfill`'s), signed with the tests' secrets.
 fn org() -> DemoOrg {
-    let mut params = Params::new(DEFAULT_SEED, now());
-    params.weeks = 6;
-    params.activity = 0.6;
-    params.secrets = Secrets {
-        github: GITHUB_SECRET.into(),
-        pagerduty: PAGERDUTY_SECRET.into(),
-        generic: GENERIC_SECRET.into(),
-        jira: JIRA_SECRET.into(),
-        jira_token: JIRA_TOKEN.into(),
-        linear: LINEAR_SECRET.into(),
-        gitlab: GITLAB_TOKEN.into(),
-        argocd: ARGOCD_TOKEN.into(),
-    };
-    generate_with(&params)
+    demo_org::org(DEFAULT_SEED, now(), 6, 0.6)
 }
 
 fn is_github(d: &DemoDelivery) -> bool {
@@ -72,15 +58,10 @@ async fn github_api(org: &DemoOrg, limits: Limits) -> GitHubApi {
 
 /// A table with the org's config and the chosen deliveries, in the demo's replay order.
 async fn replayed(label: &str, org: &DemoOrg, keep: impl Fn(&DemoDelivery) -> bool) -> Store {
-    let store = fresh_store(label).await;
-    store.put_config(&org.config_yaml).await.expect("config");
-    let chosen: Vec<_> = flowmeter_demo::replay_order(&org.deliveries)
+    let chosen = flowmeter_demo::replay_order(&org.deliveries)
         .into_iter()
-        .filter(|d| keep(d))
-        .map(|d| d.delivery.clone())
-        .collect();
-    flowmeter_e2e::deliver_all(&store, &chosen).await;
-    store
+        .filter(|d| keep(d));
+    demo_org::load(label, org, chosen).await
 }
 
 use flowmeter_e2e::api_call as call;

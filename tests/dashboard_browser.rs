@@ -11,73 +11,35 @@
 use std::path::PathBuf;
 
 use chrono::Utc;
-use flowmeter_demo::{generate_with, Params, Secrets};
-use flowmeter_devserver::{serve, Settings};
-use flowmeter_e2e::{
-    drain, fresh_store, Delivery, ARGOCD_TOKEN, GENERIC_SECRET, GITHUB_SECRET, GITLAB_TOKEN,
-    JIRA_SECRET, JIRA_TOKEN, LINEAR_SECRET, PAGERDUTY_SECRET,
-};
-use tokio::sync::{oneshot, watch};
+use flowmeter_e2e::http::RunningDevServer;
+use flowmeter_e2e::{drain, fresh_store};
+
+mod demo_org;
 
 const TOKEN: &str = "dashboard-read-token";
 
 /// A dev server on a free port over a fresh table holding the demo org (`weeks` up to the last
-/// full week, so the dashboard's default periods cover it); its URL and the stop switch.
-async fn demo_server(
-    weeks: u32,
-) -> (
-    String,
-    watch::Sender<bool>,
-    tokio::task::JoinHandle<Result<(), flowmeter_devserver::DevServerError>>,
-) {
-    let mut params = Params::new(flowmeter_demo::DEFAULT_SEED, Utc::now());
-    params.weeks = weeks;
-    params.activity = 0.6;
-    params.secrets = Secrets {
-        github: GITHUB_SECRET.into(),
-        pagerduty: PAGERDUTY_SECRET.into(),
-        generic: GENERIC_SECRET.into(),
-        jira: JIRA_SECRET.into(),
-        jira_token: JIRA_TOKEN.into(),
-        linear: LINEAR_SECRET.into(),
-        gitlab: GITLAB_TOKEN.into(),
-        argocd: ARGOCD_TOKEN.into(),
-    };
-    let store = fresh_store("dashboard").await;
-    let mut deliveries: Vec<Delivery> = Vec::new();
-    let org = if weeks > 0 {
-        let org = generate_with(&params);
-        deliveries = org.deliveries.iter().map(|d| d.delivery.clone()).collect();
-        Some(org)
+/// full week, so the dashboard's default periods cover it).
+async fn demo_server(weeks: u32) -> RunningDevServer {
+    let store = if weeks > 0 {
+        let org = demo_org::org(flowmeter_demo::DEFAULT_SEED, Utc::now(), weeks, 0.6);
+        demo_org::load("dashboard", &org, &org.deliveries).await
     } else {
-        None
-    };
-    if let Some(org) = &org {
-        store.put_config(&org.config_yaml).await.expect("config");
-    } else {
+        let store = fresh_store("dashboard").await;
         store
             .put_config("org: acme\nteams:\n  core:\n    members: [alice]\n    repos: [acme/api]\n")
             .await
             .expect("config");
-    }
-    flowmeter_e2e::deliver_all(&store, &deliveries).await;
-    drain(&store, &mut None).await;
-
-    let (stop, stopped) = watch::channel(false);
-    let (bound_tx, bound_rx) = oneshot::channel();
-    let settings = Settings {
-        api_token: TOKEN.into(),
-        admin_token: "dashboard-admin-token".into(),
-        ..flowmeter_e2e::http::devserver_settings(TOKEN, "dashboard-admin-token")
+        store
     };
-    let task = tokio::spawn(serve(store, settings, stopped, Some(bound_tx)));
-    let base = format!("http://{}", bound_rx.await.expect("bound"));
-    (base, stop, task)
+    drain(&store, &mut None).await;
+    RunningDevServer::start(store, TOKEN, "dashboard-admin-token").await
 }
 
 #[tokio::test]
 async fn the_dev_server_serves_the_dashboard_without_a_token() {
-    let (base, stop, task) = demo_server(0).await;
+    let server = demo_server(0).await;
+    let base = &server.base;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -151,14 +113,14 @@ async fn the_dev_server_serves_the_dashboard_without_a_token() {
         .expect("dora");
     assert_eq!(r.status(), 401, "the read API keeps its token");
 
-    stop.send(true).expect("stop");
-    task.await.expect("join").expect("serve");
+    server.stop_cleanly().await;
 }
 
 #[tokio::test]
 #[ignore = "needs Chromium and node: run with `make test-browser`"]
 async fn the_dashboard_renders_the_api_numbers_in_chromium() {
-    let (base, stop, task) = demo_server(8).await;
+    let server = demo_server(8).await;
+    let base = &server.base;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut args = vec![
         root.join("tests/browser/dashboard.mjs")
@@ -199,6 +161,5 @@ async fn the_dashboard_renders_the_api_numbers_in_chromium() {
         figures["numbers_compared"].as_u64().unwrap_or(0) > 50,
         "{figures}"
     );
-    stop.send(true).expect("stop");
-    task.await.expect("join").expect("serve");
+    server.stop_cleanly().await;
 }

@@ -12,17 +12,16 @@ use flowmeter::derive::ticket_keys::ticket_keys_in;
 use flowmeter::ingest::{self, Normalized};
 use flowmeter::time::IsoWeek;
 use flowmeter_demo::truth::quantile;
-use flowmeter_demo::{generate, generate_with, DemoDelivery, DemoOrg, Params, Secrets, Team};
-use flowmeter_e2e::{
-    api_text, drain, fresh_store, Delivery, ARGOCD_TOKEN, GENERIC_SECRET, GITHUB_SECRET,
-    GITLAB_TOKEN, JIRA_SECRET, JIRA_TOKEN, LINEAR_SECRET, PAGERDUTY_SECRET,
-};
+use flowmeter_demo::{generate, DemoDelivery, DemoOrg, Secrets, Team};
+use flowmeter_e2e::{api_text, drain, Delivery};
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::lambda_http::{Body, Request};
 use flowmeter_edge::store::Store;
 use flowmeter_edge::store::{AttributeValue, Item};
 use serde_json::Value;
+
+mod demo_org;
 
 const TOKEN: &str = "demo-test-token";
 
@@ -248,85 +247,76 @@ fn every_delivery_is_signed_and_normalizes(a: &DemoOrg) {
     }
 }
 
+/// How a signing source's deliveries are verified: under its secret, with its signature header.
+type Verify = fn(&[u8], &[u8], Option<&str>) -> Result<(), ingest::signature::SignatureError>;
+
 /// One delivery is signed with its source's secret and normalizes to facts; counts its kind.
 fn assert_signed_and_normalizes(
     d: &Delivery,
     secrets: &Secrets,
     kinds: &mut BTreeMap<String, usize>,
 ) {
-    let normalized = match d.path.as_str() {
+    use ingest::signature::{
+        verify_generic, verify_github, verify_jira, verify_linear, verify_pagerduty,
+    };
+    let signature: Option<(&str, Verify, &str)> = match d.path.as_str() {
+        "/webhooks/github" => Some(("x-hub-signature-256", verify_github, &secrets.github)),
+        "/webhooks/pagerduty" => Some((
+            "x-pagerduty-signature",
+            verify_pagerduty,
+            &secrets.pagerduty,
+        )),
+        "/webhooks/deployments" => Some((
+            "x-flowmeter-signature-256",
+            verify_generic,
+            &secrets.generic,
+        )),
+        "/webhooks/jira" => Some(("x-hub-signature", verify_jira, &secrets.jira)),
+        "/webhooks/linear" => Some(("linear-signature", verify_linear, &secrets.linear)),
+        _ => None,
+    };
+    if let Some((name, verify, secret)) = signature {
+        let sig = header(d, name);
+        assert_eq!(verify(secret.as_bytes(), &d.body, Some(sig)), Ok(()));
+    }
+    let (kind, normalized) = match d.path.as_str() {
         "/webhooks/github" => {
-            let sig = header(d, "x-hub-signature-256");
-            assert_eq!(
-                ingest::signature::verify_github(secrets.github.as_bytes(), &d.body, Some(sig)),
-                Ok(())
-            );
             let event = header(d, "x-github-event");
-            *kinds.entry(event.to_string()).or_default() += 1;
-            ingest::github::normalize_github(event, header(d, "x-github-delivery"), &d.body)
+            let delivery_id = header(d, "x-github-delivery");
+            let normalized = ingest::github::normalize_github(event, delivery_id, &d.body);
+            (event.to_string(), normalized)
         }
-        "/webhooks/pagerduty" => {
-            let sig = header(d, "x-pagerduty-signature");
-            assert_eq!(
-                ingest::signature::verify_pagerduty(
-                    secrets.pagerduty.as_bytes(),
-                    &d.body,
-                    Some(sig)
-                ),
-                Ok(())
-            );
-            *kinds.entry("pagerduty".into()).or_default() += 1;
-            ingest::pagerduty::normalize_pagerduty(&d.body)
-        }
-        "/webhooks/deployments" => {
-            let sig = header(d, "x-flowmeter-signature-256");
-            assert_eq!(
-                ingest::signature::verify_generic(secrets.generic.as_bytes(), &d.body, Some(sig)),
-                Ok(())
-            );
-            *kinds.entry("generic deployment".into()).or_default() += 1;
-            ingest::generic::normalize_generic_deployment(&d.body)
-        }
-        "/webhooks/jira" => {
-            let sig = header(d, "x-hub-signature");
-            assert_eq!(
-                ingest::signature::verify_jira(secrets.jira.as_bytes(), &d.body, Some(sig)),
-                Ok(())
-            );
-            *kinds.entry("jira".into()).or_default() += 1;
-            ingest::jira::normalize_jira(&d.body)
-        }
-        "/webhooks/linear" => {
-            let sig = header(d, "linear-signature");
-            assert_eq!(
-                ingest::signature::verify_linear(secrets.linear.as_bytes(), &d.body, Some(sig)),
-                Ok(())
-            );
-            *kinds.entry("linear".into()).or_default() += 1;
-            ingest::linear::normalize_linear(&d.body)
-        }
+        "/webhooks/pagerduty" => (
+            "pagerduty".into(),
+            ingest::pagerduty::normalize_pagerduty(&d.body),
+        ),
+        "/webhooks/deployments" => (
+            "generic deployment".into(),
+            ingest::generic::normalize_generic_deployment(&d.body),
+        ),
+        "/webhooks/jira" => ("jira".into(), ingest::jira::normalize_jira(&d.body)),
+        "/webhooks/linear" => ("linear".into(), ingest::linear::normalize_linear(&d.body)),
         "/webhooks/gitlab" => {
             assert_eq!(header(d, "x-gitlab-token"), secrets.gitlab);
-            *kinds
-                .entry(format!("gitlab {}", header(d, "x-gitlab-event")))
-                .or_default() += 1;
-            d.normalize()
+            (
+                format!("gitlab {}", header(d, "x-gitlab-event")),
+                d.normalize(),
+            )
         }
         "/webhooks/argocd" => {
             assert_eq!(
                 header(d, "authorization"),
                 format!("Bearer {}", secrets.argocd)
             );
-            *kinds.entry("argocd".into()).or_default() += 1;
-            d.normalize()
+            ("argocd".into(), d.normalize())
         }
         path if path.starts_with("/webhooks/jira/") => {
             assert_eq!(path, format!("/webhooks/jira/{}", secrets.jira_token));
-            *kinds.entry("jira server".into()).or_default() += 1;
-            ingest::jira::normalize_jira(&d.body)
+            ("jira server".into(), ingest::jira::normalize_jira(&d.body))
         }
         other => panic!("unexpected path {other}"),
     };
+    *kinds.entry(kind).or_default() += 1;
     match normalized {
         Ok(Normalized::Facts(f)) => assert!(!f.is_empty()),
         Ok(Normalized::Ignored(why)) => {
@@ -429,27 +419,21 @@ async fn loaded(seed: u64) -> (DemoOrg, ApiState, Store) {
 
 /// [`loaded`], with a history that ends at `end`.
 async fn loaded_until(seed: u64, end: DateTime<Utc>) -> (DemoOrg, ApiState, Store) {
-    let mut params = Params::new(seed, end);
-    params.weeks = 6;
-    params.activity = 0.6;
-    params.secrets = Secrets {
-        github: GITHUB_SECRET.into(),
-        pagerduty: PAGERDUTY_SECRET.into(),
-        generic: GENERIC_SECRET.into(),
-        jira: JIRA_SECRET.into(),
-        jira_token: JIRA_TOKEN.into(),
-        linear: LINEAR_SECRET.into(),
-        gitlab: GITLAB_TOKEN.into(),
-        argocd: ARGOCD_TOKEN.into(),
-    };
-    let org = generate_with(&params);
-    let store = fresh_store("demo").await;
-    store.put_config(&org.config_yaml).await.expect("config");
-    let deliveries: Vec<Delivery> = org.deliveries.iter().map(|d| d.delivery.clone()).collect();
-    flowmeter_e2e::deliver_all(&store, &deliveries).await;
+    let org = demo_org::org(seed, end, 6, 0.6);
+    let store = demo_org::load("demo", &org, &org.deliveries).await;
     drain(&store, &mut None).await;
     let state = ApiState::new(store.clone(), TOKEN.into(), "demo-admin".into());
     (org, state, store)
+}
+
+/// What the checks of one team read: the org and its truth, the API over the org's table, and
+/// the period the org's history covers.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    org: &'a DemoOrg,
+    state: &'a ApiState,
+    from: NaiveDate,
+    to: NaiveDate,
 }
 
 #[tokio::test]
@@ -462,30 +446,31 @@ async fn the_api_matches_the_ground_truth_and_flags_the_struggling_team() {
     // The struggling team's numbers, straight from the generator's record.
     let name = org.struggling_team.clone();
     let team = org.team(&name).expect("team").clone();
-    team_dora_matches_the_truth(&org, &state, &team, from, to).await;
-    team_pull_requests_match_the_truth(&org, &state, &team, from, to).await;
+    let view = View {
+        org: &org,
+        state: &state,
+        from,
+        to,
+    };
+    team_dora_matches_the_truth(view, &team).await;
+    team_pull_requests_match_the_truth(view, &team).await;
     org_weeks_match_the_truth(&org, &state, &weeks).await;
     the_team_s_latency_and_failures_rose_recently(&state, &name, &weeks, from, to).await;
     the_digest_flags_the_team_alone(&org, &store, &name).await;
     the_demo_goals_are_on_and_off_track(&state, from, to).await;
-    the_team_s_lists_name_its_failures_and_slowest_prs(&org, &state, &team, from, to).await;
+    the_team_s_lists_name_its_failures_and_slowest_prs(view, &team).await;
     each_repo_runs_a_commit_in_staging_and_production(&state, &team).await;
     every_ticket_delivery_stored_one_fact(&org, &store).await;
     for team in ["payments", "platform", "growth", "mobile"] {
-        team_tickets_match_the_truth(&org, &state, team, from, to).await;
-        team_security_matches_the_truth(&org, &state, team, from, to).await;
+        team_tickets_match_the_truth(view, team).await;
+        team_security_matches_the_truth(view, team).await;
     }
 }
 
 /// A team's security alerts (`GET /v1/security`) equal the generator's record: open at the end,
 /// and fixed in the period.
-async fn team_security_matches_the_truth(
-    org: &DemoOrg,
-    state: &ApiState,
-    name: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-) {
+async fn team_security_matches_the_truth(view: View<'_>, name: &str) {
+    let (org, state, from, to) = (view.org, view.state, view.from, view.to);
     let team = org.team(name).expect("team");
     let (open, fixed) = org.truth.security(&team.repos, from, to);
     let answer = get(
@@ -508,13 +493,8 @@ async fn team_security_matches_the_truth(
 /// A team's ticket cycle and lead times (its Jira projects or Linear team, per config) equal
 /// the generator's record: started → done of the started tickets done in the period, and
 /// started → the first production deployment shipping a PR that names the ticket.
-async fn team_tickets_match_the_truth(
-    org: &DemoOrg,
-    state: &ApiState,
-    team: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-) {
+async fn team_tickets_match_the_truth(view: View<'_>, team: &str) {
+    let (org, state, from, to) = (view.org, view.state, view.from, view.to);
     let truth = org.truth.tickets(team, from, to);
     let body = get(
         state,
@@ -597,15 +577,11 @@ async fn each_repo_runs_a_commit_in_staging_and_production(state: &ApiState, tea
     expected.sort();
     assert_eq!(names, expected, "{body}");
     for repo in &repos {
-        let environments: Vec<&str> = repo["environments"]
-            .as_array()
-            .map(|all| {
-                all.iter()
-                    .filter_map(|e| e["environment"].as_str())
-                    .collect()
-            })
-            .unwrap_or_default();
-        assert_eq!(environments, ["staging", "production"], "{repo}");
+        assert_eq!(
+            flowmeter_e2e::environment_names(repo),
+            ["staging", "production"],
+            "{repo}"
+        );
         for env in repo["environments"].as_array().into_iter().flatten() {
             assert!(env["deployment"]["sha"].is_string(), "{env}");
         }
@@ -619,13 +595,8 @@ async fn each_repo_runs_a_commit_in_staging_and_production(state: &ApiState, tea
 
 /// The team view's lists: every failed deployment the truth counts, by id, with a cause each,
 /// and the slowest PRs exactly as the truth's cycle times order them.
-async fn the_team_s_lists_name_its_failures_and_slowest_prs(
-    org: &DemoOrg,
-    state: &ApiState,
-    team: &Team,
-    from: NaiveDate,
-    to: NaiveDate,
-) {
+async fn the_team_s_lists_name_its_failures_and_slowest_prs(view: View<'_>, team: &Team) {
+    let (org, state, from, to) = (view.org, view.state, view.from, view.to);
     let scope = period(&format!("team:{}", team.name), from, to);
     let failed = get(state, &format!("/v1/deployments/failed?{scope}&limit=100")).await;
     let truth_failed = org.truth.failed_deployments();
@@ -758,13 +729,8 @@ async fn the_demo_goals_are_on_and_off_track(state: &ApiState, from: NaiveDate, 
     );
 }
 
-async fn team_dora_matches_the_truth(
-    org: &DemoOrg,
-    state: &ApiState,
-    team: &Team,
-    from: NaiveDate,
-    to: NaiveDate,
-) {
+async fn team_dora_matches_the_truth(view: View<'_>, team: &Team) {
+    let (org, state, from, to) = (view.org, view.state, view.from, view.to);
     let name = &team.name;
     let truth = org.truth.dora(&team.repos, from, to);
     let dora = get(
@@ -798,13 +764,8 @@ async fn team_dora_matches_the_truth(
     );
 }
 
-async fn team_pull_requests_match_the_truth(
-    org: &DemoOrg,
-    state: &ApiState,
-    team: &Team,
-    from: NaiveDate,
-    to: NaiveDate,
-) {
+async fn team_pull_requests_match_the_truth(view: View<'_>, team: &Team) {
+    let (org, state, from, to) = (view.org, view.state, view.from, view.to);
     let name = &team.name;
     let prs = get(
         state,

@@ -653,44 +653,31 @@ async fn scripted_ses(
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use http_body_util::Full;
     use hyper::body::Bytes;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = calls.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let answers = answers.clone();
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |_request| {
-                    let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let (status, kind, message) = answers.get(n).copied().unwrap_or((200, "", ""));
-                    let response = if status == 200 {
-                        hyper::Response::builder()
-                            .status(200)
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from_static(
-                                br#"{"MessageId":"scripted-1"}"#,
-                            )))
-                    } else {
-                        hyper::Response::builder()
-                            .status(status)
-                            .header("content-type", "application/json")
-                            .header("x-amzn-errortype", kind)
-                            .body(Full::new(Bytes::from(format!(
-                                r#"{{"message":"{message}"}}"#
-                            ))))
-                    };
-                    async move { response }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    let address = flowmeter_e2e::http::serve_loopback(move |_request| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (status, kind, message) = answers.get(n).copied().unwrap_or((200, "", ""));
+        let response = if status == 200 {
+            hyper::Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from_static(
+                    br#"{"MessageId":"scripted-1"}"#,
+                )))
+        } else {
+            hyper::Response::builder()
+                .status(status)
+                .header("content-type", "application/json")
+                .header("x-amzn-errortype", kind)
+                .body(Full::new(Bytes::from(format!(
+                    r#"{{"message":"{message}"}}"#
+                ))))
+        };
+        async move { response }
+    })
+    .await;
+    let url = format!("http://{address}");
     (url, calls)
 }
 

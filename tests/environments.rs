@@ -85,15 +85,11 @@ async fn each_environment_runs_its_commit_and_qa_lists_what_production_lacks() {
     // then both run c0 and qa holds nothing production lacks
     assert_eq!(state_of(&body, "qa"), (Some(c0.clone()), Some(vec![])));
     assert_eq!(state_of(&body, "production"), (Some(c0.clone()), None));
-    let names: Vec<&str> = body["repos"][0]["environments"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .filter_map(|e| e["environment"].as_str())
-                .collect()
-        })
-        .unwrap_or_default();
-    assert_eq!(names, ["qa", "production"], "configured ones, in order");
+    assert_eq!(
+        flowmeter_e2e::environment_names(&body["repos"][0]),
+        ["qa", "production"],
+        "configured ones, in order"
+    );
     assert_eq!(
         body["repos"][0]["environments"][0]["deployment"]["reported_as"],
         "qa-eu"

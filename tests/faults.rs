@@ -11,18 +11,15 @@ use std::sync::{Arc, Mutex};
 use flowmeter::derive::{Bucket, Scope};
 use flowmeter::model::EntityKey;
 use flowmeter::time::IsoWeek;
+use flowmeter_e2e::http::{body_bytes, serve_loopback};
 use flowmeter_e2e::{deliver, drain, fresh_store, table_snapshot, Delivery, GITHUB_SECRET};
 use flowmeter_edge::aws_lambda_events::dynamodb::Event;
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::pipeline::Pipeline;
 use flowmeter_edge::store::Store;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 /// What the stand-in does with one request, decided from its `X-Amz-Target` and body.
@@ -47,24 +44,13 @@ struct FaultyDynamo {
 
 impl FaultyDynamo {
     async fn start(upstream: String) -> FaultyDynamo {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
-        let address = listener.local_addr().expect("address");
         let rule: Arc<Mutex<Rule>> = Arc::new(Mutex::new(Box::new(|_, _| Fault::Pass)));
         let shared = rule.clone();
         let client = reqwest::Client::new();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (rule, client, upstream) = (shared.clone(), client.clone(), upstream.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| {
-                        forward(rule.clone(), client.clone(), upstream.clone(), request)
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let address = serve_loopback(move |request| {
+            forward(shared.clone(), client.clone(), upstream.clone(), request)
+        })
+        .await;
         FaultyDynamo {
             endpoint: format!("http://{address}"),
             rule,
@@ -100,11 +86,7 @@ async fn forward(
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = body_bytes(body).await;
     let target = parts
         .headers
         .get("x-amz-target")

@@ -62,25 +62,26 @@ incidents:
 /// - D3 of `m2` 9:00 → 9:05 failure; D4 of `m2` 10:00 → 10:05 success: ships PR 2.
 /// - An incident of the repo opened 11:00, resolved 11:45: it blames D4, the latest success.
 trait Source {
-    fn push(
-        &mut self,
-        at: DateTime<Utc>,
-        branch: &str,
-        before: &str,
-        commit: (&str, DateTime<Utc>),
-    );
+    fn push(&mut self, at: DateTime<Utc>, branch: &str, before: &str, commit: Commit);
     fn opened(&mut self, pr: &Pr, at: DateTime<Utc>);
     fn comment(&mut self, pr: &Pr, at: DateTime<Utc>, by: &str, on_diff: bool);
     fn review(&mut self, pr: &Pr, at: DateTime<Utc>, by: &str, approved: bool);
     fn merged(&mut self, pr: &Pr, at: DateTime<Utc>, merge_sha: &str);
-    fn deployment(&mut self, id: u64, sha: &str, span: (DateTime<Utc>, DateTime<Utc>), ok: bool);
+    fn deployment(&mut self, id: u64, sha: &str, span: Span, ok: bool);
     fn incident(&mut self, opened: DateTime<Utc>, resolved: DateTime<Utc>);
     fn deliveries(&mut self) -> Vec<(DateTime<Utc>, Delivery)>;
 }
 
-/// A PR of the history: its number, author, head branch and current head commit.
+/// A commit of the history: its sha and when it was authored.
+type Commit<'a> = (&'a str, DateTime<Utc>);
+
+/// When a deployment started and finished.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
+/// A PR of the history: its number, title, author, head branch and current head commit.
 struct Pr {
     number: u64,
+    title: &'static str,
     author: &'static str,
     branch: &'static str,
     head: String,
@@ -113,6 +114,7 @@ fn tell(source: &mut dyn Source) -> Vec<Delivery> {
 
     let mut pr1 = Pr {
         number: 1,
+        title: "Change 1",
         author: "alice",
         branch: "feature-1",
         head: sha("f1"),
@@ -134,6 +136,7 @@ fn tell(source: &mut dyn Source) -> Vec<Delivery> {
 
     let mut pr2 = Pr {
         number: 2,
+        title: "Change 2",
         author: "bob",
         branch: "feature-2",
         head: sha("f2"),
@@ -206,13 +209,12 @@ impl GitHub {
     fn pull_request<'a>(
         &self,
         pr: &'a Pr,
-        title: &'a str,
         closed: Option<(DateTime<Utc>, Option<&'a str>)>,
     ) -> github::PullRequest<'a> {
         github::PullRequest {
             repo: self.repo,
             number: pr.number,
-            title,
+            title: pr.title,
             body: None,
             author: pr.author,
             created: pr.created,
@@ -226,13 +228,7 @@ impl GitHub {
 }
 
 impl Source for GitHub {
-    fn push(
-        &mut self,
-        at: DateTime<Utc>,
-        branch: &str,
-        before: &str,
-        (id, authored): (&str, DateTime<Utc>),
-    ) {
+    fn push(&mut self, at: DateTime<Utc>, branch: &str, before: &str, (id, authored): Commit) {
         let commits = vec![github::commit(id, authored, "dev")];
         let body = github::push(
             self.repo,
@@ -246,8 +242,7 @@ impl Source for GitHub {
     }
 
     fn opened(&mut self, pr: &Pr, at: DateTime<Utc>) {
-        let title = format!("Change {}", pr.number);
-        let body = self.pull_request(pr, &title, None).event("opened", at);
+        let body = self.pull_request(pr, None).event("opened", at);
         self.send(at, "pull_request", body);
     }
 
@@ -276,20 +271,13 @@ impl Source for GitHub {
     }
 
     fn merged(&mut self, pr: &Pr, at: DateTime<Utc>, merge_sha: &str) {
-        let title = format!("Change {}", pr.number);
         let body = self
-            .pull_request(pr, &title, Some((at, Some(merge_sha))))
+            .pull_request(pr, Some((at, Some(merge_sha))))
             .event("closed", at);
         self.send(at, "pull_request", body);
     }
 
-    fn deployment(
-        &mut self,
-        id: u64,
-        sha: &str,
-        (started, finished): (DateTime<Utc>, DateTime<Utc>),
-        ok: bool,
-    ) {
+    fn deployment(&mut self, id: u64, sha: &str, (started, finished): Span, ok: bool) {
         if self.argocd {
             let body = argocd_sync(sha, (started, finished), ok);
             self.out.push((finished, argocd_delivery(body)));
@@ -334,7 +322,7 @@ const ARGOCD_APP: argocd::App = argocd::App {
 };
 
 /// The body the shipped argocd-notifications template renders for a finished sync of `sha`.
-fn argocd_sync(sha: &str, span: (DateTime<Utc>, DateTime<Utc>), ok: bool) -> Value {
+fn argocd_sync(sha: &str, span: Span, ok: bool) -> Value {
     ARGOCD_APP.sync(sha, span, if ok { "Succeeded" } else { "Failed" })
 }
 
@@ -358,13 +346,12 @@ impl GitLab {
 
     fn merge_request<'a>(
         pr: &'a Pr,
-        title: &'a str,
         closed: Option<(DateTime<Utc>, Option<&'a str>)>,
     ) -> gitlab::MergeRequest<'a> {
         gitlab::MergeRequest {
             project: GITLAB_PROJECT,
             iid: pr.number,
-            title,
+            title: pr.title,
             description: "",
             author: pr.author,
             created: pr.created,
@@ -377,13 +364,7 @@ impl GitLab {
 }
 
 impl Source for GitLab {
-    fn push(
-        &mut self,
-        at: DateTime<Utc>,
-        branch: &str,
-        before: &str,
-        (id, authored): (&str, DateTime<Utc>),
-    ) {
+    fn push(&mut self, at: DateTime<Utc>, branch: &str, before: &str, (id, authored): Commit) {
         let commits = vec![gitlab::commit(
             &GITLAB_PROJECT,
             id,
@@ -399,21 +380,18 @@ impl Source for GitLab {
     }
 
     fn opened(&mut self, pr: &Pr, at: DateTime<Utc>) {
-        let title = format!("Change {}", pr.number);
-        let body = Self::merge_request(pr, &title, None).event("open", pr.author, at, json!({}));
+        let body = Self::merge_request(pr, None).event("open", pr.author, at, json!({}));
         self.send(at, "Merge Request Hook", body);
     }
 
     fn comment(&mut self, pr: &Pr, at: DateTime<Utc>, by: &str, on_diff: bool) {
-        let title = format!("Change {}", pr.number);
         let id = pr.number * 1000 + u64::from(on_diff);
-        let body = Self::merge_request(pr, &title, None).note(id, by, at, "looks good", on_diff);
+        let body = Self::merge_request(pr, None).note(id, by, at, "looks good", on_diff);
         self.send(at, "Note Hook", body);
     }
 
     fn review(&mut self, pr: &Pr, at: DateTime<Utc>, by: &str, approved: bool) {
-        let title = format!("Change {}", pr.number);
-        let mr = Self::merge_request(pr, &title, None);
+        let mr = Self::merge_request(pr, None);
         let body = if approved {
             mr.event("approved", by, at, json!({}))
         } else {
@@ -423,8 +401,7 @@ impl Source for GitLab {
     }
 
     fn merged(&mut self, pr: &Pr, at: DateTime<Utc>, merge_sha: &str) {
-        let title = format!("Change {}", pr.number);
-        let body = Self::merge_request(pr, &title, Some((at, Some(merge_sha)))).event(
+        let body = Self::merge_request(pr, Some((at, Some(merge_sha)))).event(
             "merge",
             pr.author,
             at,
@@ -433,13 +410,7 @@ impl Source for GitLab {
         self.send(at, "Merge Request Hook", body);
     }
 
-    fn deployment(
-        &mut self,
-        id: u64,
-        sha: &str,
-        (started, finished): (DateTime<Utc>, DateTime<Utc>),
-        ok: bool,
-    ) {
+    fn deployment(&mut self, id: u64, sha: &str, (started, finished): Span, ok: bool) {
         let running = gitlab::deployment(
             &GITLAB_PROJECT,
             id,
@@ -503,13 +474,12 @@ impl Bitbucket {
 
     fn pull_request<'a>(
         pr: &'a Pr,
-        title: &'a str,
         closed: Option<(DateTime<Utc>, Option<&'a str>)>,
     ) -> bitbucket::PullRequest<'a> {
         bitbucket::PullRequest {
             full_name: BITBUCKET_REPO,
             id: pr.number,
-            title,
+            title: pr.title,
             description: "",
             author: pr.author,
             created: pr.created,
@@ -521,13 +491,7 @@ impl Bitbucket {
 }
 
 impl Source for Bitbucket {
-    fn push(
-        &mut self,
-        at: DateTime<Utc>,
-        branch: &str,
-        before: &str,
-        (id, authored): (&str, DateTime<Utc>),
-    ) {
+    fn push(&mut self, at: DateTime<Utc>, branch: &str, before: &str, (id, authored): Commit) {
         let commits = [bitbucket::commit(id, authored, "dev", "change")];
         let before = (!github::creates_branch(before)).then_some(before);
         self.send(
@@ -538,21 +502,18 @@ impl Source for Bitbucket {
     }
 
     fn opened(&mut self, pr: &Pr, at: DateTime<Utc>) {
-        let title = format!("Change {}", pr.number);
-        let body = Self::pull_request(pr, &title, None).event(pr.author, at);
+        let body = Self::pull_request(pr, None).event(pr.author, at);
         self.send(at, "pullrequest:created", body);
     }
 
     fn comment(&mut self, pr: &Pr, at: DateTime<Utc>, by: &str, on_diff: bool) {
-        let title = format!("Change {}", pr.number);
         let id = pr.number * 1000 + u64::from(on_diff);
-        let body = Self::pull_request(pr, &title, None).comment(id, by, at, "looks good", on_diff);
+        let body = Self::pull_request(pr, None).comment(id, by, at, "looks good", on_diff);
         self.send(at, "pullrequest:comment_created", body);
     }
 
     fn review(&mut self, pr: &Pr, at: DateTime<Utc>, by: &str, approved: bool) {
-        let title = format!("Change {}", pr.number);
-        let bb = Self::pull_request(pr, &title, None);
+        let bb = Self::pull_request(pr, None);
         if approved {
             self.send(at, "pullrequest:approved", bb.verdict("approval", by, at));
         } else {
@@ -562,12 +523,11 @@ impl Source for Bitbucket {
     }
 
     fn merged(&mut self, pr: &Pr, at: DateTime<Utc>, merge_sha: &str) {
-        let title = format!("Change {}", pr.number);
-        let body = Self::pull_request(pr, &title, Some((at, Some(merge_sha)))).event(pr.author, at);
+        let body = Self::pull_request(pr, Some((at, Some(merge_sha)))).event(pr.author, at);
         self.send(at, "pullrequest:fulfilled", body);
     }
 
-    fn deployment(&mut self, id: u64, sha: &str, span: (DateTime<Utc>, DateTime<Utc>), ok: bool) {
+    fn deployment(&mut self, id: u64, sha: &str, span: Span, ok: bool) {
         let status = if ok { "success" } else { "failure" };
         let body = generic::deployment(
             Self::REPO,

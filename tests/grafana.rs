@@ -7,17 +7,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
-use flowmeter_demo::{generate_with, Params, Secrets};
-use flowmeter_e2e::{
-    drain, fresh_store, ARGOCD_TOKEN, GENERIC_SECRET, GITHUB_SECRET, GITLAB_TOKEN, JIRA_SECRET,
-    JIRA_TOKEN, LINEAR_SECRET, PAGERDUTY_SECRET,
-};
+use flowmeter_e2e::drain;
 use flowmeter_edge::api::{handle_api, ApiState};
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::lambda_http::{Body, Request};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr};
 use serde_json::Value;
+
+mod demo_org;
 
 const DASHBOARD: &str = include_str!("../infra/grafana/flowmeter.json");
 const TOKEN: &str = "grafana-test-token";
@@ -405,24 +403,8 @@ fn the_collector_finds_every_selector_and_names_what_is_missing() {
 
 /// The demo org's last 4 weeks (at a third of its activity), delivered into a fresh table.
 async fn loaded_state() -> ApiState {
-    let mut params = Params::new(14, Utc::now());
-    params.weeks = 4;
-    params.activity = 0.35;
-    params.secrets = Secrets {
-        github: GITHUB_SECRET.into(),
-        pagerduty: PAGERDUTY_SECRET.into(),
-        generic: GENERIC_SECRET.into(),
-        jira: JIRA_SECRET.into(),
-        jira_token: JIRA_TOKEN.into(),
-        linear: LINEAR_SECRET.into(),
-        gitlab: GITLAB_TOKEN.into(),
-        argocd: ARGOCD_TOKEN.into(),
-    };
-    let org = generate_with(&params);
-    let store = fresh_store("grafana").await;
-    store.put_config(&org.config_yaml).await.expect("config");
-    let deliveries: Vec<_> = org.deliveries.iter().map(|d| d.delivery.clone()).collect();
-    flowmeter_e2e::deliver_all(&store, &deliveries).await;
+    let org = demo_org::org(14, Utc::now(), 4, 0.35);
+    let store = demo_org::load("grafana", &org, &org.deliveries).await;
     drain(&store, &mut None).await;
     ApiState::new(store, TOKEN.into(), "grafana-admin".into())
 }

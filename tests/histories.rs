@@ -147,12 +147,7 @@ async fn pr(store: &Store, number: u64) -> PullRequest {
         repo: REPO.into(),
         number,
     };
-    match store
-        .projection(&key)
-        .await
-        .expect("read")
-        .map(|i| i.projection)
-    {
+    match flowmeter_e2e::projection(store, &key).await {
         Some(Projection::PullRequest(pr)) => pr,
         other => panic!("PR {number}: {other:?}"),
     }
@@ -336,12 +331,7 @@ async fn deployments(store: &Store) -> Vec<Deployment> {
             continue;
         }
         let key = EntityKey::from_partition_key(pk).expect("entity");
-        if let Some(Projection::Deployment(d)) = store
-            .projection(&key)
-            .await
-            .expect("read")
-            .map(|i| i.projection)
-        {
+        if let Some(Projection::Deployment(d)) = flowmeter_e2e::projection(store, &key).await {
             if !out.iter().any(|o: &Deployment| o.id == d.id) {
                 out.push(d);
             }

@@ -43,6 +43,11 @@ enum Expect {
     NotServerError,
 }
 
+/// A delivery id that names its case, unique as the case names are.
+fn delivery_id(name: &str) -> String {
+    format!("malformed-{}", name.replace(' ', "-"))
+}
+
 struct Case {
     name: String,
     method: Method,
@@ -62,6 +67,11 @@ impl Case {
             body,
             expect: Expect::Status(400),
         }
+    }
+
+    /// A POST of a JSON body, as every webhook sends one.
+    fn json(name: impl Into<String>, path: impl Into<String>, body: Vec<u8>) -> Case {
+        Case::new(name, path, body).header("content-type", "application/json")
     }
 
     fn method(mut self, method: Method) -> Case {
@@ -88,59 +98,48 @@ impl Case {
     fn github(name: impl Into<String>, event: &str, body: Vec<u8>) -> Case {
         let name = name.into();
         let signature = format!("sha256={}", sign_hex(GITHUB_SECRET.as_bytes(), &body));
-        let delivery = format!("malformed-{}", name.replace(' ', "-"));
-        Case::new(name, "/webhooks/github", body)
+        let delivery = delivery_id(&name);
+        Case::json(name, "/webhooks/github", body)
             .header("x-github-event", event)
             .header("x-github-delivery", delivery)
             .header("x-hub-signature-256", signature)
-            .header("content-type", "application/json")
     }
 
     fn pagerduty(name: impl Into<String>, body: Vec<u8>) -> Case {
         let signature = format!("v1={}", sign_hex(PAGERDUTY_SECRET.as_bytes(), &body));
-        Case::new(name, "/webhooks/pagerduty", body)
-            .header("x-pagerduty-signature", signature)
-            .header("content-type", "application/json")
+        Case::json(name, "/webhooks/pagerduty", body).header("x-pagerduty-signature", signature)
     }
 
     fn generic(name: impl Into<String>, path: &str, body: Vec<u8>) -> Case {
         let signature = format!("sha256={}", sign_hex(GENERIC_SECRET.as_bytes(), &body));
-        Case::new(name, path, body)
-            .header("x-flowmeter-signature-256", signature)
-            .header("content-type", "application/json")
+        Case::json(name, path, body).header("x-flowmeter-signature-256", signature)
     }
 
     /// A Jira Cloud delivery, correctly signed.
     fn jira(name: impl Into<String>, body: Vec<u8>) -> Case {
         let signature = format!("sha256={}", sign_hex(JIRA_SECRET.as_bytes(), &body));
-        Case::new(name, "/webhooks/jira", body)
-            .header("x-hub-signature", signature)
-            .header("content-type", "application/json")
+        Case::json(name, "/webhooks/jira", body).header("x-hub-signature", signature)
     }
 
     /// A Jira Server delivery to the URL with the right token.
     fn jira_server(name: impl Into<String>, body: Vec<u8>) -> Case {
-        Case::new(name, format!("/webhooks/jira/{JIRA_TOKEN}"), body)
-            .header("content-type", "application/json")
+        Case::json(name, format!("/webhooks/jira/{JIRA_TOKEN}"), body)
     }
 
     /// A Linear delivery, correctly signed (its `webhookTimestamp` is the caller's to set).
     fn linear(name: impl Into<String>, body: Vec<u8>) -> Case {
         let signature = sign_hex(LINEAR_SECRET.as_bytes(), &body);
-        Case::new(name, "/webhooks/linear", body)
-            .header("linear-signature", signature)
-            .header("content-type", "application/json")
+        Case::json(name, "/webhooks/linear", body).header("linear-signature", signature)
     }
 
     /// A GitLab delivery with the right token and a fresh event UUID.
     fn gitlab(name: impl Into<String>, event: &str, body: Vec<u8>) -> Case {
         let name = name.into();
-        let delivery = format!("malformed-{}", name.replace(' ', "-"));
-        Case::new(name, "/webhooks/gitlab", body)
+        let delivery = delivery_id(&name);
+        Case::json(name, "/webhooks/gitlab", body)
             .header("x-gitlab-token", GITLAB_TOKEN)
             .header("x-gitlab-event", event)
             .header("x-gitlab-event-uuid", delivery)
-            .header("content-type", "application/json")
     }
 
     /// A Bitbucket delivery (Cloud or Data Center: the same headers), correctly signed, with a
@@ -148,19 +147,17 @@ impl Case {
     fn bitbucket(name: impl Into<String>, event_key: &str, body: Vec<u8>) -> Case {
         let name = name.into();
         let signature = format!("sha256={}", sign_hex(BITBUCKET_SECRET.as_bytes(), &body));
-        let delivery = format!("malformed-{}", name.replace(' ', "-"));
-        Case::new(name, "/webhooks/bitbucket", body)
+        let delivery = delivery_id(&name);
+        Case::json(name, "/webhooks/bitbucket", body)
             .header("x-hub-signature", signature)
             .header("x-event-key", event_key)
             .header("x-request-uuid", delivery)
-            .header("content-type", "application/json")
     }
 
     /// An argocd-notifications delivery with the right bearer token.
     fn argocd(name: impl Into<String>, body: Vec<u8>) -> Case {
-        Case::new(name, "/webhooks/argocd", body)
+        Case::json(name, "/webhooks/argocd", body)
             .header("authorization", format!("Bearer {ARGOCD_TOKEN}"))
-            .header("content-type", "application/json")
     }
 
     /// A read with the API token.
@@ -1181,79 +1178,54 @@ fn corpus() -> Vec<Case> {
         "/v1/pull-requests",
         "/v1/incidents",
     ] {
-        for (what, query, expect) in [
-            ("bad month", "from=2026-13-45", Expect::Status(400)),
-            ("not a date", "to=yesterday", Expect::Status(400)),
-            (
-                "from after to",
-                "from=2026-10-20&to=2026-10-01",
-                Expect::Status(400),
-            ),
-            (
-                "too long",
-                "from=1900-01-01&to=2026-01-01",
-                Expect::Status(400),
-            ),
-            (
-                "year 0",
-                "from=0000-01-01&to=0000-01-09",
-                Expect::Status(400),
-            ),
-            (
-                "year 1969",
-                "from=1969-12-01&to=1969-12-31",
-                Expect::Status(400),
-            ),
-            (
-                "1970 to 9999",
-                "from=1970-01-01&to=9999-12-31",
-                Expect::Status(400),
-            ),
-            (
-                "year 9999",
-                "from=9999-12-20&to=9999-12-31",
-                Expect::NotServerError,
-            ),
-            (
-                "year 262142",
-                "from=%2B262142-12-20&to=%2B262142-12-31",
-                Expect::Status(400),
-            ),
-            (
-                "min and max",
-                "from=-262143-01-01&to=262143-12-31",
-                Expect::Status(400),
-            ),
-            ("unknown team", "scope=team:nope", Expect::Status(404)),
-            ("unknown kind", "scope=planet:mars", Expect::Client),
-            ("no kind", "scope=acme", Expect::Status(400)),
-            ("empty scope", "scope=", Expect::Status(400)),
-            ("bad repo", "scope=repo:a/b/c", Expect::Status(400)),
-            ("empty repo", "scope=repo:", Expect::Status(400)),
-            ("unknown repo", "scope=repo:a/b", Expect::Status(404)),
-            ("repo with #", "scope=repo:a%23x/b", Expect::Client),
-            ("percent garbage", "scope=%zz%&from=%", Expect::Client),
-            ("invalid UTF-8", "scope=team:%ff%fe", Expect::Client),
-            ("NUL", "scope=team:%00", Expect::Client),
-            ("staging", "env=staging", Expect::Status(400)),
-            ("unknown parameter", "bogus=1", Expect::Status(400)),
-            (
-                "repeated",
-                "scope=org&scope=org&scope=org",
-                Expect::NotServerError,
-            ),
-            ("only separators", "&&&=&=", Expect::Client),
-            ("long scope", long_scope.as_str(), Expect::Status(404)),
-            ("long repo scope", long_repo.as_str(), Expect::Status(400)),
-            (
-                "long service scope",
-                long_service.as_str(),
-                Expect::Status(400),
-            ),
+        let bad_request = [
+            ("bad month", "from=2026-13-45"),
+            ("not a date", "to=yesterday"),
+            ("from after to", "from=2026-10-20&to=2026-10-01"),
+            ("too long", "from=1900-01-01&to=2026-01-01"),
+            ("year 0", "from=0000-01-01&to=0000-01-09"),
+            ("year 1969", "from=1969-12-01&to=1969-12-31"),
+            ("1970 to 9999", "from=1970-01-01&to=9999-12-31"),
+            ("year 262142", "from=%2B262142-12-20&to=%2B262142-12-31"),
+            ("min and max", "from=-262143-01-01&to=262143-12-31"),
+            ("no kind", "scope=acme"),
+            ("empty scope", "scope="),
+            ("bad repo", "scope=repo:a/b/c"),
+            ("empty repo", "scope=repo:"),
+            ("staging", "env=staging"),
+            ("unknown parameter", "bogus=1"),
+            ("long repo scope", long_repo.as_str()),
+            ("long service scope", long_service.as_str()),
+        ];
+        let not_found = [
+            ("unknown team", "scope=team:nope"),
+            ("unknown repo", "scope=repo:a/b"),
+            ("long scope", long_scope.as_str()),
+        ];
+        let client_error = [
+            ("unknown kind", "scope=planet:mars"),
+            ("repo with #", "scope=repo:a%23x/b"),
+            ("percent garbage", "scope=%zz%&from=%"),
+            ("invalid UTF-8", "scope=team:%ff%fe"),
+            ("NUL", "scope=team:%00"),
+            ("only separators", "&&&=&="),
+        ];
+        let answered = [
+            ("year 9999", "from=9999-12-20&to=9999-12-31"),
+            ("repeated", "scope=org&scope=org&scope=org"),
+        ];
+        for (queries, expect) in [
+            (&bad_request[..], Expect::Status(400)),
+            (&not_found, Expect::Status(404)),
+            (&client_error, Expect::Client),
+            (&answered, Expect::NotServerError),
         ] {
-            cases.push(
-                Case::read(format!("{route} {what}"), format!("{route}?{query}")).expect(expect),
-            );
+            for (what, query) in queries {
+                cases.push(
+                    Case::read(format!("{route} {what}"), format!("{route}?{query}"))
+                        .expect(expect),
+                );
+            }
         }
     }
     cases.push(Case::read("teams with a query", "/v1/teams?x=%ff").expect(Expect::NotServerError));
@@ -1299,6 +1271,33 @@ fn corpus() -> Vec<Case> {
 /// Wrong types, impossible dates and huge numbers in the GitLab, Bitbucket and ArgoCD fields
 /// their parsers read.
 fn forge_mutations(cases: &mut Vec<Case>, nines: &str) {
+    gitlab_mutations(cases, nines);
+    bitbucket_mutations(cases, nines);
+    argocd_mutations(cases);
+}
+
+/// A case for each mutation of each fixture, sent as its event by `send` (`Case::gitlab`,
+/// `Case::bitbucket`) and named after `forge`, the event and the mutation.
+fn spliced_cases(
+    cases: &mut Vec<Case>,
+    forge: &str,
+    fixtures: &[(&str, &str, &[Mutation])],
+    send: fn(String, &str, Vec<u8>) -> Case,
+) {
+    for (event, path, mutations) in fixtures {
+        let value = fixture_json(path);
+        for (pointer, raw) in *mutations {
+            let short: String = raw.chars().take(24).collect();
+            cases.push(send(
+                format!("{forge} {event} {pointer}={short}"),
+                event,
+                spliced(&value, pointer, raw),
+            ));
+        }
+    }
+}
+
+fn gitlab_mutations(cases: &mut Vec<Case>, nines: &str) {
     let gitlab: [(&str, &str, &[Mutation]); 4] = [
         (
             "Merge Request Hook",
@@ -1356,17 +1355,10 @@ fn forge_mutations(cases: &mut Vec<Case>, nines: &str) {
             ],
         ),
     ];
-    for (event, path, mutations) in gitlab {
-        let value = fixture_json(path);
-        for (pointer, raw) in mutations {
-            let short: String = raw.chars().take(24).collect();
-            cases.push(Case::gitlab(
-                format!("gitlab {event} {pointer}={short}"),
-                event,
-                spliced(&value, pointer, raw),
-            ));
-        }
-    }
+    spliced_cases(cases, "gitlab", &gitlab, Case::gitlab);
+}
+
+fn bitbucket_mutations(cases: &mut Vec<Case>, nines: &str) {
     let bitbucket: [(&str, &str, &[Mutation]); 2] = [
         (
             "pullrequest:approved",
@@ -1399,17 +1391,10 @@ fn forge_mutations(cases: &mut Vec<Case>, nines: &str) {
             ],
         ),
     ];
-    for (key, path, mutations) in bitbucket {
-        let value = fixture_json(path);
-        for (pointer, raw) in mutations {
-            let short: String = raw.chars().take(24).collect();
-            cases.push(Case::bitbucket(
-                format!("bitbucket {key} {pointer}={short}"),
-                key,
-                spliced(&value, pointer, raw),
-            ));
-        }
-    }
+    spliced_cases(cases, "bitbucket", &bitbucket, Case::bitbucket);
+}
+
+fn argocd_mutations(cases: &mut Vec<Case>) {
     let argocd = fixture_json(ARGOCD_SUCCEEDED);
     for (pointer, raw) in [
         ("/app", "7"),
@@ -1433,10 +1418,14 @@ fn forge_mutations(cases: &mut Vec<Case>, nines: &str) {
 /// for another source is a 401; a delivery without its event or id header is a 400; an event
 /// Flowmeter does not read is accepted and ignored.
 fn forge_authentication(cases: &mut Vec<Case>) {
+    gitlab_authentication(cases);
+    bitbucket_authentication(cases);
+    argocd_authentication(cases);
+}
+
+fn gitlab_authentication(cases: &mut Vec<Case>) {
     let mr = fixture("gitlab/go-gitlab.merge_request.json");
-    let gitlab = |name: &str| {
-        Case::new(name, "/webhooks/gitlab", mr.clone()).header("content-type", "application/json")
-    };
+    let gitlab = |name: &str| Case::json(name, "/webhooks/gitlab", mr.clone());
     for (what, token) in [
         ("wrong token", "not-the-token"),
         ("token prefix", &GITLAB_TOKEN[..6]),
@@ -1474,16 +1463,14 @@ fn forge_authentication(cases: &mut Vec<Case>) {
             .header("x-gitlab-event-uuid", "u".repeat(300)),
     );
     cases.push(Case::gitlab("gitlab unknown event", "Wiki Page Hook", mr.clone()).status(202));
+}
 
+fn bitbucket_authentication(cases: &mut Vec<Case>) {
     let approved = fixture("bitbucket/cloud.pullrequest_approved.json");
     let bitbucket = |name: &str| {
-        Case::new(name, "/webhooks/bitbucket", approved.clone())
-            .header("content-type", "application/json")
+        Case::json(name, "/webhooks/bitbucket", approved.clone())
             .header("x-event-key", "pullrequest:approved")
-            .header(
-                "x-request-uuid",
-                format!("malformed-{}", name.replace(' ', "-")),
-            )
+            .header("x-request-uuid", delivery_id(name))
     };
     let signed =
         |secret: &str, body: &[u8]| format!("sha256={}", sign_hex(secret.as_bytes(), body));
@@ -1533,12 +1520,11 @@ fn forge_authentication(cases: &mut Vec<Case>) {
     cases.push(
         Case::bitbucket("bitbucket unknown event", "issue:created", approved.clone()).status(202),
     );
+}
 
+fn argocd_authentication(cases: &mut Vec<Case>) {
     let succeeded = fixture(ARGOCD_SUCCEEDED);
-    let argocd = |name: &str| {
-        Case::new(name, "/webhooks/argocd", succeeded.clone())
-            .header("content-type", "application/json")
-    };
+    let argocd = |name: &str| Case::json(name, "/webhooks/argocd", succeeded.clone());
     cases.push(argocd("argocd no authorization").status(401));
     for (what, value) in [
         ("wrong token", "Bearer not-the-token".to_string()),

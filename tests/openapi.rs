@@ -1,12 +1,11 @@
 //! Real responses of the dev server, over HTTP, validate against the OpenAPI 3.1 document
 //! (`functions/api/openapi.yaml`), whose schemas are JSON Schema 2020-12.
 
-use flowmeter_devserver::{serve, Settings};
+use flowmeter_e2e::http::RunningDevServer;
 use flowmeter_e2e::openapi::{document, validator};
 use flowmeter_e2e::scenario::history;
 use flowmeter_e2e::{deliver, drain, fresh_store};
 use serde_json::{json, Value};
-use tokio::sync::{oneshot, watch};
 
 /// Every route the functions answer is described, so a new route cannot ship undocumented;
 /// and nothing is described that no function answers.
@@ -53,65 +52,35 @@ async fn live_responses_match_the_openapi_document() {
     }
     drain(&store, &mut None).await;
 
-    let (stop, stopped) = watch::channel(false);
-    let (bound_tx, bound_rx) = oneshot::channel();
-    let settings = Settings {
-        api_token: "read".into(),
-        admin_token: "admin".into(),
-        ..flowmeter_e2e::http::devserver_settings("read", "admin")
-    };
-    let task = tokio::spawn(serve(store, settings, stopped, Some(bound_tx)));
-    let base = format!("http://{}", bound_rx.await.expect("bound"));
+    let server = RunningDevServer::start(store, "read", "admin").await;
+    let base = &server.base;
     let client = reqwest::Client::new();
 
+    // `{period}`: the two weeks of the history.
     let cases = [
-        (
-            "/v1/dora?scope=team:core&from=2026-10-05&to=2026-10-18",
-            200,
-            "DoraReport",
-        ),
+        ("/v1/dora?scope=team:core&{period}", 200, "DoraReport"),
         ("/v1/dora?scope=org", 200, "DoraReport"),
+        ("/v1/cycle-time?{period}", 200, "CycleTimeReport"),
         (
-            "/v1/cycle-time?from=2026-10-05&to=2026-10-18",
-            200,
-            "CycleTimeReport",
-        ),
-        (
-            "/v1/pull-requests?scope=repo:acme/api&from=2026-10-05&to=2026-10-18",
+            "/v1/pull-requests?scope=repo:acme/api&{period}",
             200,
             "PullRequestReport",
         ),
-        (
-            "/v1/incidents?from=2026-10-05&to=2026-10-18",
-            200,
-            "IncidentReport",
-        ),
+        ("/v1/incidents?{period}", 200, "IncidentReport"),
         ("/v1/teams", 200, "TeamsResponse"),
         ("/v1/attention?week=2026-W42", 200, "Attention"),
         ("/v1/attention?week=soon", 400, "Error"),
-        (
-            "/v1/goals?scope=team:core&from=2026-10-05&to=2026-10-18",
-            200,
-            "GoalsReport",
-        ),
+        ("/v1/goals?scope=team:core&{period}", 200, "GoalsReport"),
         ("/v1/goals?scope=org", 200, "GoalsReport"),
         (
-            "/v1/pull-requests/slowest?scope=team:core&from=2026-10-05&to=2026-10-18&limit=3",
+            "/v1/pull-requests/slowest?scope=team:core&{period}&limit=3",
             200,
             "SlowestPullRequests",
         ),
-        (
-            "/v1/deployments/failed?from=2026-10-05&to=2026-10-18",
-            200,
-            "FailedDeployments",
-        ),
+        ("/v1/deployments/failed?{period}", 200, "FailedDeployments"),
         ("/v1/deployments/failed?limit=0", 400, "Error"),
         ("/v1/environments", 200, "EnvironmentsReport"),
-        (
-            "/v1/tickets?scope=team:core&from=2026-10-05&to=2026-10-18",
-            200,
-            "TicketsReport",
-        ),
+        ("/v1/tickets?scope=team:core&{period}", 200, "TicketsReport"),
         ("/v1/tickets?env=nowhere", 400, "Error"),
         (
             "/v1/environments?scope=team:core",
@@ -126,6 +95,7 @@ async fn live_responses_match_the_openapi_document() {
         ("/healthz", 200, "Health"),
     ];
     for (path, status, schema) in cases {
+        let path = path.replace("{period}", "from=2026-10-05&to=2026-10-18");
         let response = client
             .get(format!("{base}{path}"))
             .bearer_auth("read")
@@ -157,6 +127,5 @@ async fn live_responses_match_the_openapi_document() {
     broken["change_failure_rate"]["rate"] = json!(1.5);
     assert!(!validator(&document, "DoraReport").is_valid(&broken));
 
-    stop.send(true).expect("stop");
-    task.await.expect("join").expect("serve");
+    server.stop_cleanly().await;
 }

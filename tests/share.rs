@@ -3,47 +3,23 @@
 //! rotated-out key is 401; `GET /v1/attention` answers the digest's verdicts.
 
 use chrono::{DateTime, Duration, Utc};
-use flowmeter_demo::{generate_with, DemoOrg, Params, Secrets, DEFAULT_SEED};
-use flowmeter_e2e::{
-    drain, fresh_store, ARGOCD_TOKEN, GENERIC_SECRET, GITHUB_SECRET, GITLAB_TOKEN, JIRA_SECRET,
-    JIRA_TOKEN, LINEAR_SECRET, PAGERDUTY_SECRET,
-};
+use flowmeter_demo::DEFAULT_SEED;
+use flowmeter_e2e::{drain, fresh_store};
 use flowmeter_edge::api::ApiState;
 use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::settings::load_config;
 use flowmeter_edge::store::Store;
 use serde_json::Value;
 
+mod demo_org;
+
 const READ_TOKEN: &str = "share-read";
 const ADMIN_TOKEN: &str = "share-admin";
 
-/// Three weeks of the demo org at a third of its activity, signed with the tests' secrets.
-fn org(now: DateTime<Utc>) -> DemoOrg {
-    let mut params = Params::new(DEFAULT_SEED, now);
-    params.weeks = 3;
-    params.activity = 0.3;
-    params.secrets = Secrets {
-        github: GITHUB_SECRET.into(),
-        pagerduty: PAGERDUTY_SECRET.into(),
-        generic: GENERIC_SECRET.into(),
-        jira: JIRA_SECRET.into(),
-        jira_token: JIRA_TOKEN.into(),
-        linear: LINEAR_SECRET.into(),
-        gitlab: GITLAB_TOKEN.into(),
-        argocd: ARGOCD_TOKEN.into(),
-    };
-    generate_with(&params)
-}
-
+/// Three weeks of the demo org at a third of its activity, in the demo's replay order.
 async fn loaded(now: DateTime<Utc>) -> Store {
-    let org = org(now);
-    let store = fresh_store("share").await;
-    store.put_config(&org.config_yaml).await.expect("config");
-    let deliveries: Vec<_> = flowmeter_demo::replay_order(&org.deliveries)
-        .into_iter()
-        .map(|d| d.delivery.clone())
-        .collect();
-    flowmeter_e2e::deliver_all(&store, &deliveries).await;
+    let org = demo_org::org(DEFAULT_SEED, now, 3, 0.3);
+    let store = demo_org::load("share", &org, flowmeter_demo::replay_order(&org.deliveries)).await;
     drain(&store, &mut None).await;
     store
 }

@@ -11,11 +11,8 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use flowmeter::config::OrgConfig;
-use flowmeter::events::{
-    DeploymentDetail, DomainEvent, EventType, IncidentDetail, PullRequestDetail,
-};
+use flowmeter::events::DomainEvent;
 use flowmeter_e2e::slack_api_standin::{Scripted, SlackApiStandIn};
 use flowmeter_e2e::slack_standin::SlackStandIn;
 use flowmeter_edge::aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
@@ -23,7 +20,7 @@ use flowmeter_edge::notifier::{
     handle_queue_batch, notify, slack_api_url, Notified, SLACK_API_URL_VAR,
 };
 use flowmeter_edge::secrets::{parse_secret_string, ChatChannels};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const TOKEN: &str = "xoxb-1111-2222-S3cr3tB0tT0ken";
 
@@ -36,101 +33,83 @@ teams:
     repos: [acme/api]
 notifications:
   routes:
-    - channel: platform-deploys
-      events: [deployment.failed, deployment.recovered]
-      environments: [production]
-    - channel: payments
-      events: [pull_request.merged]
-      teams: [payments]
-    - channel: incidents
-      events: [incident.opened]
+    - { channel: platform-deploys, environments: [production],
+        events: [deployment.failed, deployment.recovered] }
+    - { channel: payments, events: [pull_request.merged], teams: [payments] }
+    - { channel: incidents, events: [incident.opened] }
 ";
 
 fn config() -> OrgConfig {
     OrgConfig::from_yaml(CONFIG).expect("config")
 }
 
-fn at(text: &str) -> DateTime<Utc> {
-    text.parse().expect("time")
-}
-
-fn event(id: &str, kind: EventType) -> DomainEvent {
-    let mut e = DomainEvent::new(kind, id.to_string(), at("2026-10-07T12:00:00Z"), "acme");
-    e.repo = Some("acme/api".into());
-    e.teams = vec!["payments".into()];
-    e
-}
-
-fn deployment(id: &str, sha: &str, state: &str) -> DeploymentDetail {
-    DeploymentDetail {
-        id: id.into(),
-        repo: "acme/api".into(),
-        environment: Some("production".into()),
-        source_environment: Some("production".into()),
-        sha: Some(sha.into()),
-        workflow: Some("Deploy".into()),
-        state: state.into(),
-        started_at: Some(at("2026-10-07T11:56:00Z")),
-        finished_at: Some(at("2026-10-07T12:00:00Z")),
-        duration_seconds: Some(240.0),
-        url: Some(format!("https://github.com/acme/api/commit/{sha}")),
+/// An event of the story, from its JSON as the queue carries it: the fields every event of
+/// `acme/api` has, then `subject` (its type's details, or overrides).
+fn event(id: &str, kind: &str, subject: Value) -> DomainEvent {
+    let mut event = json!({
+        "id": id, "type": kind, "occurred_at": "2026-10-07T12:00:00Z", "org": "acme",
+        "repo": "acme/api", "teams": ["payments"],
+    });
+    if let (Some(event), Value::Object(subject)) = (event.as_object_mut(), subject) {
+        event.extend(subject);
     }
+    serde_json::from_value(event).expect("event")
+}
+
+/// A production deployment of `acme/api` that ran 11:56 to 12:00.
+fn deployment(id: &str, sha: &str, state: &str) -> Value {
+    json!({
+        "id": id, "repo": "acme/api", "environment": "production",
+        "source_environment": "production", "sha": sha, "workflow": "Deploy", "state": state,
+        "started_at": "2026-10-07T11:56:00Z", "finished_at": "2026-10-07T12:00:00Z",
+        "duration_seconds": 240.0, "url": format!("https://github.com/acme/api/commit/{sha}"),
+    })
 }
 
 fn failed() -> DomainEvent {
-    let mut e = event("evt_failed", EventType::DeploymentFailed);
-    e.environment = Some("production".into());
-    e.deployment = Some(deployment("gh:1", "abc1234ff", "failure"));
-    e
+    let deployment = deployment("gh:1", "abc1234ff", "failure");
+    let subject = json!({"environment": "production", "deployment": deployment});
+    event("evt_failed", "deployment.failed", subject)
 }
 
 fn recovered() -> DomainEvent {
-    let mut e = event("evt_recovered", EventType::DeploymentRecovered);
-    e.environment = Some("production".into());
-    e.deployment = Some(deployment("gh:1", "abc1234ff", "failure"));
-    e.recovered_by = Some(deployment("gh:2", "def5678aa", "success"));
-    e.recovery_seconds = Some(25.0 * 60.0);
-    e
+    let subject = json!({
+        "environment": "production",
+        "deployment": deployment("gh:1", "abc1234ff", "failure"),
+        "recovered_by": deployment("gh:2", "def5678aa", "success"),
+        "recovery_seconds": 25.0 * 60.0,
+    });
+    event("evt_recovered", "deployment.recovered", subject)
 }
 
 fn merged() -> DomainEvent {
-    let mut e = event("evt_merged", EventType::PullRequestMerged);
-    e.pull_request = Some(PullRequestDetail {
-        repo: "acme/api".into(),
-        number: 42,
-        title: "Add refund retries".into(),
-        author: "alice".into(),
-        url: Some("https://github.com/acme/api/pull/42".into()),
-        merged_at: Some(at("2026-10-07T10:00:00Z")),
-        cycle_seconds: Some(2.0 * 86_400.0),
-        tickets: vec!["PAY-7".into()],
+    let pull_request = json!({
+        "repo": "acme/api", "number": 42, "title": "Add refund retries", "author": "alice",
+        "url": "https://github.com/acme/api/pull/42", "merged_at": "2026-10-07T10:00:00Z",
+        "cycle_seconds": 2.0 * 86_400.0, "tickets": ["PAY-7"],
     });
-    e
+    event(
+        "evt_merged",
+        "pull_request.merged",
+        json!({"pull_request": pull_request}),
+    )
 }
 
 fn incident() -> DomainEvent {
-    let mut e = event("evt_incident", EventType::IncidentOpened);
-    e.repo = None;
-    e.severity = Some("sev1".into());
-    e.incident = Some(IncidentDetail {
-        id: "pd:P1".into(),
-        title: "Checkout 500s".into(),
-        service: "checkout".into(),
-        services: vec!["checkout".into()],
-        opened_at: at("2026-10-07T11:00:00Z"),
-        resolved_at: None,
-        duration_seconds: None,
-        url: Some("https://acme.pagerduty.com/incidents/P1".into()),
+    let incident = json!({
+        "id": "pd:P1", "title": "Checkout 500s", "service": "checkout", "services": ["checkout"],
+        "opened_at": "2026-10-07T11:00:00Z", "resolved_at": null, "duration_seconds": null,
+        "url": "https://acme.pagerduty.com/incidents/P1",
     });
-    e
+    let subject = json!({"repo": null, "severity": "sev1", "incident": incident});
+    event("evt_incident", "incident.opened", subject)
 }
 
 /// A production deployment that finished well: no route takes it.
 fn finished() -> DomainEvent {
-    let mut e = event("evt_finished", EventType::DeploymentFinished);
-    e.environment = Some("production".into());
-    e.deployment = Some(deployment("gh:3", "0aa1bb2cc", "success"));
-    e
+    let deployment = deployment("gh:3", "0aa1bb2cc", "success");
+    let subject = json!({"environment": "production", "deployment": deployment});
+    event("evt_finished", "deployment.finished", subject)
 }
 
 fn story() -> Vec<DomainEvent> {
@@ -140,7 +119,7 @@ fn story() -> Vec<DomainEvent> {
 /// The secret's text: `platform-deploys` by name and `payments` by id through the bot,
 /// `incidents` through an incoming webhook; `token` top-level, if any.
 fn secret(token: Option<&str>, payments_id: &str, webhook: &str) -> String {
-    let mut secret = serde_json::json!({
+    let mut secret = json!({
         "api_token": "read",
         "channels": {
             "platform-deploys": { "slack_channel": "#platform-deploys" },
@@ -360,7 +339,7 @@ async fn a_wrong_token_is_invalid_auth_and_no_failure_quotes_a_token() {
 fn queued(events: &[DomainEvent]) -> SqsEvent {
     let mut batch = SqsEvent::default();
     for (i, event) in events.iter().enumerate() {
-        let body = serde_json::json!({
+        let body = json!({
             "version": "0",
             "id": format!("bus-{i}"),
             "detail-type": event.kind.as_str(),
@@ -427,8 +406,8 @@ async fn post_chat_message_names_slack_s_code_and_what_it_found_wrong() {
             flowmeter_edge::notify::post_chat_message(&http, &url, TOKEN, channel, &message).await
         }
     };
-    let section = serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": "x"}});
-    let too_many = serde_json::json!({"text": "many", "blocks": vec![section; 51]});
+    let section = json!({"type": "section", "text": {"type": "mrkdwn", "text": "x"}});
+    let too_many = json!({"text": "many", "blocks": vec![section; 51]});
 
     let err = post(too_many, "#platform-deploys")
         .await
@@ -439,18 +418,18 @@ async fn post_chat_message_names_slack_s_code_and_what_it_found_wrong() {
         text.contains("invalid_blocks") && text.contains("51 blocks, more than 50"),
         "Slack's code and its response_metadata: {text}"
     );
-    let err = post(serde_json::json!({}), "#platform-deploys")
+    let err = post(json!({}), "#platform-deploys")
         .await
         .expect_err("nothing to say");
     assert!(err.to_string().contains("no_text"), "{err}");
-    let err = post(serde_json::json!({"text": "hi"}), "#nowhere")
+    let err = post(json!({"text": "hi"}), "#nowhere")
         .await
         .expect_err("no such channel");
     assert!(err.to_string().contains("channel_not_found"), "{err}");
     assert!(!err.is_transient());
 
     post(
-        serde_json::json!({"text": "hi", "channel": "#elsewhere"}),
+        json!({"text": "hi", "channel": "#elsewhere"}),
         "platform-deploys",
     )
     .await

@@ -424,12 +424,7 @@ async fn deployment_projection(store: &Store, id: &str) -> Deployment {
         repo: "acme/api".into(),
         id: id.into(),
     };
-    match store
-        .projection(&key)
-        .await
-        .expect("read")
-        .map(|i| i.projection)
-    {
+    match flowmeter_e2e::projection(store, &key).await {
         Some(Projection::Deployment(d)) => d,
         other => panic!("no deployment projection for {key:?}: {other:?}"),
     }

@@ -1291,6 +1291,73 @@ fn the_notifier_reads_the_config_and_the_secret_and_consumes_its_queue_only() {
     );
 }
 
+/// One statement of the notification queue's policy: EventBridge may send, from the
+/// notifier's rule only.
+fn assert_only_the_rule_sends(policy_id: &str, statement: &Value) {
+    assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{policy_id}");
+    assert_eq!(
+        texts(statement["Principal"].get("Service")),
+        ["events.amazonaws.com"],
+        "{policy_id}: EventBridge only"
+    );
+    assert_eq!(
+        texts(statement.get("Action")),
+        ["sqs:SendMessage"],
+        "{policy_id}"
+    );
+    assert!(texts(statement.get("Resource")).contains(&"!GetAtt NotificationQueue.Arn".to_string()));
+    let condition = statement["Condition"].as_mapping().expect("Condition");
+    assert_eq!(condition.len(), 1, "{policy_id}: one condition operator");
+    assert_eq!(
+        texts(
+            condition
+                .get("ArnEquals")
+                .and_then(|c| c.get("aws:SourceArn"))
+        ),
+        ["!GetAtt NotificationRule.Arn"],
+        "{policy_id}: from the notifier's rule only"
+    );
+}
+
+/// The notification dead-letter queue is encrypted and keeps a parked event 14 days, and a
+/// parked event raises an alarm.
+fn parked_notifications_are_kept_and_raise_an_alarm(doc: &Value) {
+    let dlq = &resources(doc)["NotificationDeadLetterQueue"];
+    assert_eq!(dlq["Type"].as_str(), Some("AWS::SQS::Queue"));
+    assert_eq!(
+        dlq["Properties"]["SqsManagedSseEnabled"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        dlq["Properties"]["MessageRetentionPeriod"].as_i64(),
+        Some(14 * 86_400)
+    );
+    let watching: Vec<(String, &Value)> = alarms(doc)
+        .into_iter()
+        .filter(|(_, a)| {
+            a["Namespace"].as_str() == Some("AWS/SQS")
+                && a["MetricName"].as_str() == Some("ApproximateNumberOfMessagesVisible")
+                && list(a.get("Dimensions")).iter().any(|d| {
+                    text(&d["Name"]) == "QueueName"
+                        && text(&d["Value"]) == "!GetAtt NotificationDeadLetterQueue.QueueName"
+                })
+        })
+        .collect();
+    assert_eq!(watching.len(), 1, "one alarm on the dead-letter queue");
+    let (alarm_id, alarm) = &watching[0];
+    let threshold = alarm["Threshold"].as_f64().expect("Threshold");
+    match text(&alarm["ComparisonOperator"]).as_str() {
+        "GreaterThanOrEqualToThreshold" => assert_eq!(threshold, 1.0, "{alarm_id}"),
+        "GreaterThanThreshold" => assert_eq!(threshold, 0.0, "{alarm_id}"),
+        other => panic!("{alarm_id}: {other}"),
+    }
+    assert_eq!(
+        texts(alarm.get("AlarmActions")),
+        ["!Ref AlarmTopic"],
+        "{alarm_id}"
+    );
+}
+
 #[test]
 fn events_reach_the_notifier_through_a_rule_and_a_queue() {
     let doc = template();
@@ -1340,31 +1407,7 @@ fn events_reach_the_notifier_through_a_rule_and_a_queue() {
     let statements = list(policy["PolicyDocument"].get("Statement"));
     assert!(!statements.is_empty(), "{policy_id}: no statement");
     for statement in statements {
-        assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{policy_id}");
-        assert_eq!(
-            texts(statement["Principal"].get("Service")),
-            ["events.amazonaws.com"],
-            "{policy_id}: EventBridge only"
-        );
-        assert_eq!(
-            texts(statement.get("Action")),
-            ["sqs:SendMessage"],
-            "{policy_id}"
-        );
-        assert!(
-            texts(statement.get("Resource")).contains(&"!GetAtt NotificationQueue.Arn".to_string())
-        );
-        let condition = statement["Condition"].as_mapping().expect("Condition");
-        assert_eq!(condition.len(), 1, "{policy_id}: one condition operator");
-        assert_eq!(
-            texts(
-                condition
-                    .get("ArnEquals")
-                    .and_then(|c| c.get("aws:SourceArn"))
-            ),
-            ["!GetAtt NotificationRule.Arn"],
-            "{policy_id}: from the notifier's rule only"
-        );
+        assert_only_the_rule_sends(policy_id, statement);
     }
 
     // The notifier: batches from the queue, failures reported per event.
@@ -1406,42 +1449,8 @@ fn events_reach_the_notifier_through_a_rule_and_a_queue() {
         "!GetAtt NotificationDeadLetterQueue.Arn"
     );
     assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"].as_i64(), Some(5));
-    let dlq = &all["NotificationDeadLetterQueue"];
-    assert_eq!(dlq["Type"].as_str(), Some("AWS::SQS::Queue"));
-    assert_eq!(
-        dlq["Properties"]["SqsManagedSseEnabled"].as_bool(),
-        Some(true)
-    );
-    assert_eq!(
-        dlq["Properties"]["MessageRetentionPeriod"].as_i64(),
-        Some(14 * 86_400)
-    );
 
-    // A parked event raises an alarm.
-    let watching: Vec<(String, &Value)> = alarms(&doc)
-        .into_iter()
-        .filter(|(_, a)| {
-            a["Namespace"].as_str() == Some("AWS/SQS")
-                && a["MetricName"].as_str() == Some("ApproximateNumberOfMessagesVisible")
-                && list(a.get("Dimensions")).iter().any(|d| {
-                    text(&d["Name"]) == "QueueName"
-                        && text(&d["Value"]) == "!GetAtt NotificationDeadLetterQueue.QueueName"
-                })
-        })
-        .collect();
-    assert_eq!(watching.len(), 1, "one alarm on the dead-letter queue");
-    let (alarm_id, alarm) = &watching[0];
-    let threshold = alarm["Threshold"].as_f64().expect("Threshold");
-    match text(&alarm["ComparisonOperator"]).as_str() {
-        "GreaterThanOrEqualToThreshold" => assert_eq!(threshold, 1.0, "{alarm_id}"),
-        "GreaterThanThreshold" => assert_eq!(threshold, 0.0, "{alarm_id}"),
-        other => panic!("{alarm_id}: {other}"),
-    }
-    assert_eq!(
-        texts(alarm.get("AlarmActions")),
-        ["!Ref AlarmTopic"],
-        "{alarm_id}"
-    );
+    parked_notifications_are_kept_and_raise_an_alarm(&doc);
 
     let outputs = doc["Outputs"].as_mapping().expect("Outputs");
     assert_eq!(

@@ -1,9 +1,18 @@
-//! The local stack over HTTP: the dev server in-process on a free port, and the SES
-//! emulator's store of sent emails.
+//! The local stack over HTTP: the dev server in-process on a free port, the SES emulator's
+//! store of sent emails, and the loopback servers the stand-ins for outside services run on.
+
+use std::future::Future;
+use std::net::SocketAddr;
 
 use flowmeter_devserver::{serve, DevServerError, Settings};
 use flowmeter_edge::store::Store;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
+use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
 use crate::secrets;
@@ -82,4 +91,55 @@ pub async fn ses_emails(http: &reqwest::Client) -> Vec<Value> {
         .await
         .expect("store JSON");
     store["emails"].as_array().cloned().unwrap_or_default()
+}
+
+/// Serves `answer` over HTTP/1 on a free loopback port, each connection on its own task, until
+/// the test's runtime ends; answers the address. A stand-in's state goes in `answer`'s captures.
+pub async fn serve_loopback<F, Fut, E>(answer: F) -> SocketAddr
+where
+    F: Fn(hyper::Request<Incoming>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<hyper::Response<Full<Bytes>>, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind a loopback port");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(answer))
+                    .await;
+            });
+        }
+    });
+    address
+}
+
+/// A request's whole body (empty if it could not be read: the stand-in then refuses it).
+pub async fn body_bytes(body: Incoming) -> Bytes {
+    body.collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
+}
+
+/// An answer with this status, `content-type` and body, and `Retry-After` when given.
+pub fn reply(
+    status: u16,
+    content_type: &str,
+    body: impl Into<Bytes>,
+    retry_after: Option<u64>,
+) -> hyper::Response<Full<Bytes>> {
+    let mut builder = hyper::Response::builder()
+        .status(status)
+        .header("content-type", content_type);
+    if let Some(seconds) = retry_after {
+        builder = builder.header("retry-after", seconds.to_string());
+    }
+    builder
+        .body(Full::new(body.into()))
+        .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
 }

@@ -17,7 +17,7 @@ use flowmeter_edge::lambda_http::http::StatusCode;
 use flowmeter_edge::lambda_http::{Body, Request};
 use flowmeter_edge::local_stream::StreamPoller;
 use flowmeter_edge::settings::{dynamodb_client, WebhookSecrets};
-use flowmeter_edge::store::{AttributeValue, Item, Store};
+use flowmeter_edge::store::{AttributeValue, Item, Projection, Store};
 use flowmeter_edge::webhook::handle_webhook;
 pub use flowmeter_kit::{payload, Delivery, Source};
 
@@ -119,6 +119,12 @@ pub async fn drain(store: &Store, poller: &mut Option<StreamPoller>) -> usize {
         Some(p) => p.drain(store, 3).await.expect("drain stream"),
         None => 0,
     }
+}
+
+/// The projection stored for `key`, if any.
+pub async fn projection(store: &Store, key: &flowmeter::model::EntityKey) -> Option<Projection> {
+    let item = store.projection(key).await.expect("read the projection");
+    item.map(|i| i.projection)
 }
 
 /// An item as JSON; binary attributes (a projection's deflated body) as `{"B": "<hex>"}`, which
@@ -229,4 +235,16 @@ pub async fn api_text(
         _ => String::new(),
     };
     (response.status(), text)
+}
+
+/// The environments one repo of a `GET /v1/environments` answer lists, in the answer's order.
+pub fn environment_names(repo: &serde_json::Value) -> Vec<&str> {
+    repo["environments"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|e| e["environment"].as_str())
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -13,13 +13,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
+
+use crate::http::{body_bytes, serve_loopback};
 
 /// Slack's limit on a message's `text` (longer is `msg_too_long`).
 const MAX_TEXT_CHARS: usize = 40_000;
@@ -71,10 +69,6 @@ impl SlackApiStandIn {
     /// (names without `#`); the channels `not_joined` exist, but the app was not invited.
     /// Channel ids are `C0000000001`, `C0000000002`, … in the order given, joined first.
     pub async fn start(token: &str, joined: &[&str], not_joined: &[&str]) -> SlackApiStandIn {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind slack api stand-in");
-        let address = listener.local_addr().expect("address");
         let channels = joined
             .iter()
             .map(|name| (name, true))
@@ -92,18 +86,9 @@ impl SlackApiStandIn {
             ..State::default()
         }));
         let (shared, token_owned) = (state.clone(), token.to_string());
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (state, token) = (shared.clone(), token_owned.clone());
-                tokio::spawn(async move {
-                    let service =
-                        service_fn(move |request| answer(state.clone(), token.clone(), request));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let address =
+            serve_loopback(move |request| answer(shared.clone(), token_owned.clone(), request))
+                .await;
         SlackApiStandIn {
             url: format!("http://{address}/api"),
             token: token.to_string(),
@@ -170,15 +155,8 @@ impl SlackApiStandIn {
 }
 
 fn reply(status: u16, body: &Value, retry_after: Option<u64>) -> hyper::Response<Full<Bytes>> {
-    let mut builder = hyper::Response::builder()
-        .status(status)
-        .header("content-type", "application/json; charset=utf-8");
-    if let Some(seconds) = retry_after {
-        builder = builder.header("retry-after", seconds.to_string());
-    }
-    builder
-        .body(Full::new(Bytes::from(body.to_string())))
-        .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
+    let content_type = "application/json; charset=utf-8";
+    crate::http::reply(status, content_type, body.to_string(), retry_after)
 }
 
 /// An `"ok": false` answer, recorded.
@@ -208,12 +186,7 @@ async fn answer(
     };
     let (authorization, content_type) = (header("authorization"), header("content-type"));
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = body_bytes(request.into_body()).await;
     if let Ok(mut state) = state.lock() {
         state.requests += 1;
     }
@@ -233,7 +206,7 @@ async fn answer(
         // The stand-in speaks JSON only; Slack would try to read a form and find no channel.
         return Ok(refuse(&state, "invalid_post_type", json!({})));
     }
-    let Ok(mut message) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
         return Ok(refuse(&state, "invalid_json", json!({})));
     };
     let requested = message
@@ -292,9 +265,19 @@ async fn answer(
     }
     let warning =
         (!content_type.to_ascii_lowercase().contains("charset=utf-8")).then_some("missing_charset");
+    Ok(accept(&state, &channel, message, warning))
+}
+
+/// Records an accepted message and answers as Slack does, with the message as posted.
+fn accept(
+    state: &Mutex<State>,
+    channel: &Channel,
+    mut message: Value,
+    warning: Option<&str>,
+) -> hyper::Response<Full<Bytes>> {
     let ts = {
         let Ok(mut state) = state.lock() else {
-            return Ok(reply(500, &json!({"ok": false}), None));
+            return reply(500, &json!({"ok": false}), None);
         };
         state.ts += 1;
         let ts = format!("{}.{:06}", state.ts / 1_000_000, state.ts % 1_000_000);
@@ -327,5 +310,5 @@ async fn answer(
     if let (Some(body), Some(warning)) = (body.as_object_mut(), warning) {
         body.insert("warning".into(), warning.into());
     }
-    Ok(reply(200, &body, None))
+    reply(200, &body, None)
 }

@@ -6,13 +6,11 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::net::TcpListener;
+
+use crate::http::{body_bytes, serve_loopback};
 
 /// A scripted answer, used before falling back to Slack's normal behaviour.
 #[derive(Clone, Debug)]
@@ -43,23 +41,9 @@ pub struct SlackStandIn {
 
 impl SlackStandIn {
     pub async fn start() -> SlackStandIn {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("bind slack stand-in");
-        let address = listener.local_addr().expect("address");
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| answer(state.clone(), request));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let address = serve_loopback(move |request| answer(shared.clone(), request)).await;
         SlackStandIn {
             url: format!("http://{address}/services/T000/B000/XXXX"),
             state,
@@ -90,27 +74,14 @@ fn reply(
     body: &'static str,
     retry_after: Option<u64>,
 ) -> hyper::Response<Full<Bytes>> {
-    let mut builder = hyper::Response::builder()
-        .status(status)
-        .header("content-type", "text/plain");
-    if let Some(seconds) = retry_after {
-        builder = builder.header("retry-after", seconds.to_string());
-    }
-    builder
-        .body(Full::new(Bytes::from_static(body.as_bytes())))
-        .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
+    crate::http::reply(status, "text/plain", body, retry_after)
 }
 
 async fn answer(
     state: Arc<Mutex<State>>,
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = body_bytes(request.into_body()).await;
     let scripted = {
         let Ok(mut state) = state.lock() else {
             return Ok(reply(500, "rollup_error", None));
