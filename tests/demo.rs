@@ -277,7 +277,12 @@ fn assert_signed_and_normalizes(
     };
     if let Some((name, verify, secret)) = signature {
         let sig = header(d, name);
-        assert_eq!(verify(secret.as_bytes(), &d.body, Some(sig)), Ok(()));
+        assert_eq!(
+            verify(secret.as_bytes(), &d.body, Some(sig)),
+            Ok(()),
+            "{} ({name})",
+            d.path
+        );
     }
     let (kind, normalized) = match d.path.as_str() {
         "/webhooks/github" => {
