@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{p50, week_string, Period, Quantiles};
+use super::{p50, week_string, Quantiles, ReportWindow};
 use crate::derive::Rollup;
 use crate::time::IsoWeek;
 
@@ -42,21 +42,14 @@ pub struct CycleTimeWeek {
 }
 
 impl CycleTimeReport {
-    /// The report listing `weeks` (sorted and deduplicated here; rollups of other weeks are
-    /// ignored), which the caller has computed and validated from `from`/`to`.
-    pub fn build(
-        scope: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-        weeks: &[IsoWeek],
-        rollups: &[(IsoWeek, Rollup)],
-    ) -> CycleTimeReport {
-        let period = Period::listing(from, to, weeks, rollups);
+    /// The report of `window` (rollups of other weeks are ignored).
+    pub fn build(window: &ReportWindow, rollups: &[(IsoWeek, Rollup)]) -> CycleTimeReport {
+        let period = window.period(rollups);
         let total = &period.total;
         CycleTimeReport {
-            scope: scope.to_string(),
-            from,
-            to,
+            scope: window.scope.to_string(),
+            from: window.from,
+            to: window.to,
             count: total.prs_merged,
             coding: Quantiles::of(&total.coding),
             pickup: Quantiles::of(&total.pickup),

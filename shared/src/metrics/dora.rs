@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::levels::{
     change_failure_level, deployment_frequency_level, lead_time_level, recovery_level, DoraLevel,
 };
-use super::{p50, p90, ratio, week_string, Period};
+use super::{p50, p90, ratio, week_string, ReportWindow};
 use crate::derive::Rollup;
 use crate::sketch::QuantileSketch;
 use crate::time::IsoWeek;
@@ -88,17 +88,13 @@ pub struct DoraWeek {
 }
 
 impl DoraReport {
-    /// The report listing `weeks` (sorted and deduplicated here; rollups of other weeks are
-    /// ignored) for `environment`, which the caller has computed and validated.
+    /// The report of `window` (rollups of other weeks are ignored) for `environment`.
     pub fn build(
-        scope: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-        environment: &str,
-        weeks: &[IsoWeek],
+        window: &ReportWindow,
         rollups: &[(IsoWeek, Rollup)],
+        environment: &str,
     ) -> DoraReport {
-        let period = Period::listing(from, to, weeks, rollups);
+        let period = window.period(rollups);
         let total = &period.total;
         let days = period.days;
         let deployments = total.deployments_succeeded;
@@ -115,9 +111,9 @@ impl DoraReport {
                 .flatten()
         };
         DoraReport {
-            scope: scope.to_string(),
-            from,
-            to,
+            scope: window.scope.to_string(),
+            from: window.from,
+            to: window.to,
             environment: environment.to_string(),
             deployment_frequency: DeploymentFrequency {
                 deployments,
@@ -320,19 +316,18 @@ mod tests {
     #[test]
     fn build_lists_the_given_weeks_and_environment() {
         let rollups = three_weeks();
-        let built = DoraReport::build(
-            "team:payments",
-            date("2026-10-05"),
-            date("2026-10-25"),
-            PRODUCTION,
-            &[
+        let window = ReportWindow {
+            scope: "team:payments",
+            from: date("2026-10-05"),
+            to: date("2026-10-25"),
+            weeks: &[
                 week(2026, 43),
                 week(2026, 41),
                 week(2026, 42),
                 week(2026, 41),
             ],
-            &rollups,
-        );
+        };
+        let built = DoraReport::build(&window, &rollups, PRODUCTION);
         let expected = dora_report(
             "team:payments",
             date("2026-10-05"),
@@ -342,24 +337,25 @@ mod tests {
         assert_eq!(built, expected);
         // Another environment's report has no rework rate: what it shipped is not known.
         let qa = DoraReport::build(
-            "team:payments",
-            date("2026-10-05"),
-            date("2026-10-25"),
-            "qa",
-            &[week(2026, 41)],
+            &ReportWindow {
+                weeks: &[week(2026, 41)],
+                ..window
+            },
             &rollups,
+            "qa",
         );
         assert_eq!(qa.environment, "qa");
         assert_eq!((qa.rework_rate.rework, qa.rework_rate.rate), (1, None));
         assert!(qa.weeks.iter().all(|w| w.rework_rate.is_none()));
         // Listing only W43 (19–25 Oct) leaves W41's rollup out: 6 successes in 7 days.
         let only = DoraReport::build(
-            "team:payments",
-            date("2026-10-19"),
-            date("2026-10-25"),
-            PRODUCTION,
-            &[week(2026, 43)],
+            &ReportWindow {
+                from: date("2026-10-19"),
+                weeks: &[week(2026, 43)],
+                ..window
+            },
             &rollups,
+            PRODUCTION,
         );
         assert_eq!(only.weeks.len(), 1);
         assert_eq!(only.deployment_frequency.deployments, 6);

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{p50, week_string, Period, Quantiles};
+use super::{p50, week_string, Quantiles, ReportWindow};
 use crate::derive::deployment::seconds_between;
 use crate::derive::{Incident, Rollup};
 use crate::sketch::QuantileSketch;
@@ -95,23 +95,20 @@ pub struct IncidentWeek {
 }
 
 impl IncidentReport {
-    /// The report listing `weeks` (sorted and deduplicated here; rollups of other weeks are
-    /// ignored), which the caller has computed and validated from `from`/`to`.
+    /// The report of `window` (rollups of other weeks are ignored), with the incidents `open`
+    /// now aged at `now`.
     pub fn build(
-        scope: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-        weeks: &[IsoWeek],
+        window: &ReportWindow,
         rollups: &[(IsoWeek, Rollup)],
         open: &[OpenIncident],
         now: DateTime<Utc>,
     ) -> IncidentReport {
-        let period = Period::listing(from, to, weeks, rollups);
+        let period = window.period(rollups);
         let total = &period.total;
         IncidentReport {
-            scope: scope.to_string(),
-            from,
-            to,
+            scope: window.scope.to_string(),
+            from: window.from,
+            to: window.to,
             opened: total.incidents_opened,
             resolved: total.incidents_resolved,
             mttr: Quantiles::of(&total.mttr),

@@ -12,8 +12,8 @@
 //!   always equal the sum of the listed weeks. Rollups are weekly, so a period that starts or
 //!   ends inside a week counts that whole week (the default period, the last 4 full weeks, is
 //!   always aligned).
-//!   Each report's `build` takes the weeks to list, which the caller (the API, `/metrics`) has
-//!   computed and validated (`flowmeter::time::WeekWindow`).
+//!   Each report's `build` takes a [`ReportWindow`] whose weeks the caller (the API,
+//!   `/metrics`, the digest) has computed and validated (`flowmeter::time::WeekWindow`).
 //! * **Quantiles.** p50 = `quantile(0.5)`, p90 = `quantile(0.9)` of the merged sketch: the
 //!   nearest-rank quantile, so the median of an even count is the lower middle value; exact
 //!   below 1000 samples, within 1% above. `null` when there is no sample.
@@ -100,6 +100,29 @@ pub(crate) fn p90(sketch: &QuantileSketch) -> Option<f64> {
 /// `numerator / denominator`, `None` when the denominator is 0.
 pub(crate) fn ratio(numerator: u64, denominator: u64) -> Option<f64> {
     (denominator > 0).then(|| numerator as f64 / denominator as f64)
+}
+
+/// Which scope and which period a report is about. Every report labels itself and lists its
+/// weeks from the same four values, and the reports of one answer (the goals, each scope of
+/// `/metrics`, a team's digest) must cover the same period: the caller works the window out
+/// once and hands it to each report, rather than four loose arguments to every call that
+/// could drift apart or be passed in another order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReportWindow<'a> {
+    /// The label the report carries (`team:payments`).
+    pub scope: &'a str,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The ISO weeks the report lists, as the caller computed and validated them from
+    /// `from`/`to`; listing sorts them and drops repeats.
+    pub weeks: &'a [IsoWeek],
+}
+
+impl ReportWindow<'_> {
+    /// The window's rollups, one per listed week; rollups of other weeks are ignored.
+    pub(crate) fn period(&self, rollups: &[(IsoWeek, Rollup)]) -> Period {
+        Period::listing(self.from, self.to, self.weeks, rollups)
+    }
 }
 
 /// The rollups of a report's period: one per ISO week of `from..=to`, in order, plus their

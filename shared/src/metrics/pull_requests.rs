@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{p50, p90, ratio, week_string, Period, Quantiles};
+use super::{p50, p90, ratio, week_string, Quantiles, ReportWindow};
 use crate::derive::Rollup;
 use crate::time::IsoWeek;
 
@@ -50,21 +50,14 @@ pub struct PullRequestWeek {
 }
 
 impl PullRequestReport {
-    /// The report listing `weeks` (sorted and deduplicated here; rollups of other weeks are
-    /// ignored), which the caller has computed and validated from `from`/`to`.
-    pub fn build(
-        scope: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-        weeks: &[IsoWeek],
-        rollups: &[(IsoWeek, Rollup)],
-    ) -> PullRequestReport {
-        let period = Period::listing(from, to, weeks, rollups);
+    /// The report of `window` (rollups of other weeks are ignored).
+    pub fn build(window: &ReportWindow, rollups: &[(IsoWeek, Rollup)]) -> PullRequestReport {
+        let period = window.period(rollups);
         let total = &period.total;
         PullRequestReport {
-            scope: scope.to_string(),
-            from,
-            to,
+            scope: window.scope.to_string(),
+            from: window.from,
+            to: window.to,
             merged: total.prs_merged,
             opened: total.prs_opened,
             review_latency: Quantiles::of(&total.pickup),

@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::dora::PRODUCTION;
-use super::{CycleTimeReport, DoraReport, IncidentReport, OpenIncident, PullRequestReport};
+use super::{
+    CycleTimeReport, DoraReport, IncidentReport, OpenIncident, PullRequestReport, ReportWindow,
+};
 use crate::derive::{MemberData, Rollup};
 use crate::time::{weeks_between, IsoWeek};
 
@@ -165,6 +167,23 @@ pub fn five_prs() -> Vec<(IsoWeek, Rollup)> {
     ]
 }
 
+/// Builds a report over the window of `scope` listing every week of
+/// [`weeks_between`]`(from, to)`.
+fn every_week<T>(
+    scope: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    build: impl FnOnce(&ReportWindow) -> T,
+) -> T {
+    let weeks = weeks_between(from, to);
+    build(&ReportWindow {
+        scope,
+        from,
+        to,
+        weeks: &weeks,
+    })
+}
+
 /// Builds the `/v1/cycle-time` answer, listing every week of [`weeks_between`]`(from, to)`.
 pub fn cycle_time_report(
     scope: &str,
@@ -172,7 +191,9 @@ pub fn cycle_time_report(
     to: NaiveDate,
     rollups: &[(IsoWeek, Rollup)],
 ) -> CycleTimeReport {
-    CycleTimeReport::build(scope, from, to, &weeks_between(from, to), rollups)
+    every_week(scope, from, to, |window| {
+        CycleTimeReport::build(window, rollups)
+    })
 }
 
 /// Builds the `/v1/pull-requests` answer, listing every week of
@@ -183,7 +204,9 @@ pub fn pull_request_report(
     to: NaiveDate,
     rollups: &[(IsoWeek, Rollup)],
 ) -> PullRequestReport {
-    PullRequestReport::build(scope, from, to, &weeks_between(from, to), rollups)
+    every_week(scope, from, to, |window| {
+        PullRequestReport::build(window, rollups)
+    })
 }
 
 /// Builds the `/v1/incidents` answer, listing every week of [`weeks_between`]`(from, to)`;
@@ -196,15 +219,9 @@ pub fn incident_report(
     open: &[OpenIncident],
     now: DateTime<Utc>,
 ) -> IncidentReport {
-    IncidentReport::build(
-        scope,
-        from,
-        to,
-        &weeks_between(from, to),
-        rollups,
-        open,
-        now,
-    )
+    every_week(scope, from, to, |window| {
+        IncidentReport::build(window, rollups, open, now)
+    })
 }
 
 /// Builds the `/v1/dora` answer from the scope's weekly rollups, listing every week of
@@ -215,14 +232,9 @@ pub fn dora_report(
     to: NaiveDate,
     rollups: &[(IsoWeek, Rollup)],
 ) -> DoraReport {
-    DoraReport::build(
-        scope,
-        from,
-        to,
-        PRODUCTION,
-        &weeks_between(from, to),
-        rollups,
-    )
+    every_week(scope, from, to, |window| {
+        DoraReport::build(window, rollups, PRODUCTION)
+    })
 }
 
 /// The report's JSON is `expected` (the report, pretty, is the failure message).

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{p50, week_string, Period, Quantiles};
+use super::{p50, week_string, Quantiles, ReportWindow};
 use crate::derive::links::prs_between;
 use crate::derive::{ticket_key, Deployment, PullRequest, Rollup, Ticket};
 use crate::model::TicketCategory;
@@ -96,25 +96,22 @@ pub struct CarryingDeployment {
 }
 
 impl TicketsReport {
-    /// The report of `weeks` (rollups of the scope's ticket projects merged per week) and the
+    /// The report of `window` (rollups of the scope's ticket projects merged per week) and the
     /// environment's tickets (`carried_tickets`).
     pub fn build(
-        scope: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-        weeks: &[IsoWeek],
+        window: &ReportWindow,
         rollups: &[(IsoWeek, Rollup)],
         environment: &str,
         mut tickets: Vec<TicketInEnvironment>,
     ) -> TicketsReport {
-        let period = Period::listing(from, to, weeks, rollups);
+        let period = window.period(rollups);
         let total = &period.total;
         let truncated = tickets.len() > MAX_LISTED;
         tickets.truncate(MAX_LISTED);
         TicketsReport {
-            scope: scope.to_string(),
-            from,
-            to,
+            scope: window.scope.to_string(),
+            from: window.from,
+            to: window.to,
             cycle_time: TicketTimes::of(total.tickets_done, &total.ticket_cycle),
             lead_time: TicketTimes::of(total.tickets_shipped, &total.ticket_lead),
             weeks: period.each_week(|week, r| TicketWeek {
@@ -332,11 +329,14 @@ mod tests {
             MemberData::TicketShipped { lead: Some(5400.0) },
         ]);
         let weeks = [week("2026-W41"), week("2026-W42")];
+        let window = ReportWindow {
+            scope: "team:payments",
+            from: "2026-10-05".parse().expect("date"),
+            to: "2026-10-18".parse().expect("date"),
+            weeks: &weeks,
+        };
         let report = TicketsReport::build(
-            "team:payments",
-            "2026-10-05".parse().expect("date"),
-            "2026-10-18".parse().expect("date"),
-            &weeks,
+            &window,
             &[(weeks[0], first), (weeks[1], second)],
             "qa",
             Vec::new(),

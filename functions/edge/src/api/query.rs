@@ -3,6 +3,7 @@
 
 use chrono::{NaiveDate, Utc};
 use flowmeter::config::OrgConfig;
+use flowmeter::metrics::ReportWindow;
 use flowmeter::time::{is_supported_date, IsoWeek, WeekWindow, MAX_YEAR, MIN_YEAR};
 
 use super::error::ApiError;
@@ -26,6 +27,17 @@ pub struct Query {
 }
 
 impl Query {
+    /// The scope and period the reports of this query are about, labelled as the reader wrote
+    /// the scope.
+    pub fn window(&self) -> ReportWindow<'_> {
+        ReportWindow {
+            scope: &self.scope,
+            from: self.from,
+            to: self.to,
+            weeks: &self.weeks,
+        }
+    }
+
     /// The instants the period spans: its whole ISO weeks in the org's timezone, as the reports
     /// count them, from the first Monday to the Monday after the last week.
     pub fn span(

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 use flowmeter::config::OrgConfig;
 use flowmeter::derive::{Rollup, Scope};
-use flowmeter::metrics;
+use flowmeter::metrics::{self, ReportWindow};
 use flowmeter::scope::{rollup_keys, RequestedScope, ScopePlan};
 use flowmeter::time::{IsoWeek, WeekWindow};
 use lambda_http::http::StatusCode;
@@ -89,41 +89,33 @@ pub async fn report(
     let config = state.config().await?;
     let query = parse_query_any_environment(query_string, &config)?;
     let plan = plan(&query.scope.parse()?, &config)?;
-    let (scope, from, to, weeks) = (&query.scope, query.from, query.to, &query.weeks);
+    let window = query.window();
     let body = match report {
         Report::Dora => {
             let delivery = plan.delivery_in(&query.environment);
             check_key_sizes(&delivery)?;
             let found = weekly(state, &delivery, &query, plan.configured).await?;
             serde_json::to_value(metrics::dora::DoraReport::build(
-                scope,
-                from,
-                to,
-                &query.environment,
-                weeks,
+                &window,
                 &found,
+                &query.environment,
             ))
         }
         Report::CycleTime => {
             let found = weekly(state, &plan.pull_requests, &query, plan.configured).await?;
-            serde_json::to_value(metrics::cycle_time::CycleTimeReport::build(
-                scope, from, to, weeks, &found,
-            ))
+            serde_json::to_value(metrics::cycle_time::CycleTimeReport::build(&window, &found))
         }
         Report::PullRequests => {
             let found = weekly(state, &plan.pull_requests, &query, plan.configured).await?;
             serde_json::to_value(metrics::pull_requests::PullRequestReport::build(
-                scope, from, to, weeks, &found,
+                &window, &found,
             ))
         }
         Report::Incidents => {
             let found = weekly(state, &plan.incidents, &query, plan.configured).await?;
             let open = open_incidents(state, &plan).await?;
             serde_json::to_value(metrics::incidents::IncidentReport::build(
-                scope,
-                from,
-                to,
-                weeks,
+                &window,
                 &found,
                 &open,
                 Utc::now(),
@@ -180,15 +172,18 @@ pub async fn goals(state: &ApiState, query_string: &str) -> Result<Response<Body
                 .map(|(_, w, r)| (*w, r.clone())),
         )
     };
-    let (scope, from, to, weeks) = (&query.scope, query.from, query.to, &query.weeks);
+    let window = query.window();
     let dora = |label: &str, scopes: &[Scope]| {
-        metrics::dora::DoraReport::build(label, from, to, &query.environment, weeks, &of(scopes))
+        let labelled = ReportWindow {
+            scope: label,
+            ..window
+        };
+        metrics::dora::DoraReport::build(&labelled, &of(scopes), &query.environment)
     };
-    let scope_dora = dora(scope, &scope_plan.delivery);
+    let scope_dora = dora(window.scope, &scope_plan.delivery);
     let pr_weeks = of(&scope_plan.pull_requests);
-    let cycle_time = metrics::cycle_time::CycleTimeReport::build(scope, from, to, weeks, &pr_weeks);
-    let pull_requests =
-        metrics::pull_requests::PullRequestReport::build(scope, from, to, weeks, &pr_weeks);
+    let cycle_time = metrics::cycle_time::CycleTimeReport::build(&window, &pr_weeks);
+    let pull_requests = metrics::pull_requests::PullRequestReport::build(&window, &pr_weeks);
     let peers: Vec<(String, metrics::dora::DoraReport)> = team_plans
         .iter()
         .map(|(name, delivery)| (name.clone(), dora(&format!("team:{name}"), delivery)))
@@ -269,26 +264,25 @@ pub async fn prometheus(state: &ApiState) -> Result<Response<Body>, ApiError> {
                 .filter(|i| plan.owns_incidents_of(&i.service))
                 .cloned()
                 .collect();
+            let scope_window = ReportWindow {
+                scope: &label,
+                from,
+                to,
+                weeks,
+            };
             let reports = metrics::prometheus::ScopeReports {
                 dora: metrics::dora::DoraReport::build(
-                    &label,
-                    from,
-                    to,
-                    "production",
-                    weeks,
+                    &scope_window,
                     &of(&plan.delivery),
+                    "production",
                 ),
-                cycle_time: metrics::cycle_time::CycleTimeReport::build(
-                    &label, from, to, weeks, &prs,
-                ),
+                cycle_time: metrics::cycle_time::CycleTimeReport::build(&scope_window, &prs),
                 pull_requests: metrics::pull_requests::PullRequestReport::build(
-                    &label, from, to, weeks, &prs,
+                    &scope_window,
+                    &prs,
                 ),
                 incidents: metrics::incidents::IncidentReport::build(
-                    &label,
-                    from,
-                    to,
-                    weeks,
+                    &scope_window,
                     &of(&plan.incidents),
                     &open,
                     now,

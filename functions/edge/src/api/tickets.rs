@@ -48,10 +48,7 @@ pub async fn tickets(state: &ApiState, query_string: &str) -> Result<Response<Bo
         .map(|(d, prs)| (d, prs.iter().collect()))
         .collect();
     let report = TicketsReport::build(
-        &query.scope,
-        query.from,
-        query.to,
-        &query.weeks,
+        &query.window(),
         &found,
         &query.environment,
         carried_tickets(&refs, &known),

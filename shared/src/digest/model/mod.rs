@@ -29,7 +29,7 @@ use crate::metrics::goals::{evaluate, GoalStatus, ScopeReports};
 use crate::metrics::incidents::OpenIncident;
 use crate::metrics::levels::{DoraLevel, DAY_SECONDS};
 use crate::metrics::merge_weeks;
-use crate::metrics::{CycleTimeReport, DoraReport, PullRequestReport};
+use crate::metrics::{CycleTimeReport, DoraReport, PullRequestReport, ReportWindow};
 use crate::time::{iso_week, IsoWeek};
 
 pub use attention::{
@@ -493,9 +493,15 @@ fn off_track(team: &TeamInput, week: IsoWeek) -> Option<GoalsOffTrack> {
     let scope = format!("team:{}", team.name);
     let delivery = merge_weeks(team.delivery_weeks.iter().cloned());
     let prs = merge_weeks(team.pr_weeks.iter().cloned());
-    let dora = DoraReport::build(&scope, from, to, PRODUCTION, &weeks, &delivery);
-    let cycle_time = CycleTimeReport::build(&scope, from, to, &weeks, &prs);
-    let pull_requests = PullRequestReport::build(&scope, from, to, &weeks, &prs);
+    let window = ReportWindow {
+        scope: &scope,
+        from,
+        to,
+        weeks: &weeks,
+    };
+    let dora = DoraReport::build(&window, &delivery, PRODUCTION);
+    let cycle_time = CycleTimeReport::build(&window, &prs);
+    let pull_requests = PullRequestReport::build(&window, &prs);
     let goals: Vec<(&Goal, String)> = team.goals.iter().map(|(g, s)| (g, s.clone())).collect();
     let report = evaluate(
         &goals,
