@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use flowmeter::config::OrgConfig;
 use flowmeter::time::IsoWeek;
-use flowmeter_e2e::http::ses_emails;
+use flowmeter_e2e::http::{reply, serve_loopback, ses_emails};
 use flowmeter_e2e::scenario::history;
 use flowmeter_e2e::slack_standin::{Scripted, SlackStandIn};
 use flowmeter_e2e::{deliver, drain, fresh_store};
@@ -576,32 +576,21 @@ async fn a_dropped_post_leaks_nothing(http: &reqwest::Client, payload: &Value) {
     assert_clean(&err, err.to_string());
 }
 
-/// A webhook endpoint whose 404 answer echoes the URL and the path; its URL.
+/// A webhook endpoint whose 404 answer echoes the URL (as the request's `Host` names it) and
+/// the path; its URL.
 async fn echoing_endpoint() -> String {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("addr");
-    let echoing = format!("http://{address}/services/T000/B000/{TOKEN}");
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
-                    let path = request.uri().path().to_string();
-                    let body = format!("no_service: http://{address}{path} (path {path})");
-                    async move {
-                        hyper::Response::builder()
-                            .status(404)
-                            .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    echoing
+    let address = serve_loopback(|request: hyper::Request<_>| async move {
+        let path = request.uri().path();
+        let host = request
+            .headers()
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let body = format!("no_service: http://{host}{path} (path {path})");
+        Ok::<_, std::convert::Infallible>(reply(404, "text/plain", body, None))
+    })
+    .await;
+    format!("http://{address}/services/T000/B000/{TOKEN}")
 }
 
 /// An error answer that echoes the URL and the path.

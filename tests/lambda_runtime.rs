@@ -24,17 +24,13 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use flowmeter_devserver::LocalEventBus;
-use flowmeter_e2e::http::ses_emails;
+use flowmeter_e2e::http::{reply, serve_loopback, ses_emails};
 use flowmeter_e2e::slack_standin::SlackStandIn;
 use flowmeter_e2e::{fresh_store, Delivery};
 use flowmeter_edge::local_stream::local_request;
 use flowmeter_edge::store::{item_keys, Store, PROJECTION_SK};
 use flowmeter_kit::github_api::{GitHubApi, Limits, RestHistory};
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper::body::Incoming;
 use serde_json::{json, Value};
 
 /// The functions, by binary (= cargo-lambda function) name.
@@ -195,10 +191,6 @@ impl Drop for Process {
 /// answers the GetSecretValue JSON of [`SECRET_ARN`] to callers that present the session token,
 /// as the extension does.
 async fn start_secrets_extension(secret: Value) -> u16 {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind the secrets extension stand-in");
-    let port = listener.local_addr().expect("address").port();
     let answer = json!({
         "ARN": SECRET_ARN,
         "Name": "flowmeter/secrets",
@@ -208,48 +200,33 @@ async fn start_secrets_extension(secret: Value) -> u16 {
         "CreatedDate": "2026-11-23T18:00:00.000000+00:00",
     })
     .to_string();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let answer = answer.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request: hyper::Request<Incoming>| {
-                    let answer = answer.clone();
-                    async move {
-                        let token_ok = request
-                            .headers()
-                            .get("x-aws-parameters-secrets-token")
-                            .is_some_and(|t| t == SESSION_TOKEN);
-                        // The ARN percent-encoded, as the extension's clients must send it.
-                        let expected = flowmeter_edge::secrets::extension_url(0, SECRET_ARN);
-                        let id_ok =
-                            expected.split_once('?').map(|(_, q)| q) == request.uri().query();
-                        let (status, body) = if request.uri().path() != "/secretsmanager/get" {
-                            (404, "not found".to_string())
-                        } else if !token_ok {
-                            (
-                                401,
-                                "missing or wrong X-Aws-Parameters-Secrets-Token".into(),
-                            )
-                        } else if !id_ok {
-                            (400, "ResourceNotFoundException".into())
-                        } else {
-                            (200, answer)
-                        };
-                        Ok::<_, Infallible>(
-                            hyper::Response::builder()
-                                .status(status)
-                                .body(Full::new(Bytes::from(body)))
-                                .unwrap_or_default(),
-                        )
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+    let address = serve_loopback(move |request: hyper::Request<Incoming>| {
+        let answer = answer.clone();
+        async move {
+            let token_ok = request
+                .headers()
+                .get("x-aws-parameters-secrets-token")
+                .is_some_and(|t| t == SESSION_TOKEN);
+            // The ARN percent-encoded, as the extension's clients must send it.
+            let expected = flowmeter_edge::secrets::extension_url(0, SECRET_ARN);
+            let id_ok = expected.split_once('?').map(|(_, q)| q) == request.uri().query();
+            let (status, body) = if request.uri().path() != "/secretsmanager/get" {
+                (404, "not found".to_string())
+            } else if !token_ok {
+                (
+                    401,
+                    "missing or wrong X-Aws-Parameters-Secrets-Token".into(),
+                )
+            } else if !id_ok {
+                (400, "ResourceNotFoundException".into())
+            } else {
+                (200, answer)
+            };
+            Ok::<_, Infallible>(reply(status, "application/json", body, None))
         }
-    });
-    port
+    })
+    .await;
+    address.port()
 }
 
 /// The variable names a function's `Environment` gets in template.yaml (Globals and its own).

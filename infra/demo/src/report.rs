@@ -385,7 +385,7 @@ pub fn tickets(teams: &[(String, Value)], environments: &Value) -> String {
             for pr in prs {
                 for ticket in pr["tickets"].as_array().into_iter().flatten() {
                     let key = ticket.as_str().unwrap_or_default();
-                    let key = key.split_once(':').map_or(key, |(_, k)| k);
+                    let key = flowmeter::derive::ticket_key(key);
                     waiting.push(format!("{key} ({this}, not yet in {next})"));
                 }
             }
